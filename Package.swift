@@ -1,0 +1,33 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers, each depending only on earlier ones:
+//   CKernels (C micro-kernels) → ConvNetCore (tensor, autograd, ops) → ConvNetNN (modules, layers,
+//   losses, optimisers, model zoo) → ConvNetData (IDX, datasets, loader, safetensors, PNG/SVG) →
+//   ConvNet (re-exports everything, trainer) → convnet (CLI), convnet-bench.
+let package = Package(
+    name: "ConvNet",
+    products: [
+        .library(name: "ConvNet", targets: ["ConvNet"]),
+        .executable(name: "convnet", targets: ["convnet"]),
+        .executable(name: "convnet-bench", targets: ["convnet-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "CKernels", cSettings: [.define("NDEBUG")]),
+        .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        .target(name: "ConvNetCore", dependencies: ["CKernels"]),
+        .target(name: "ConvNetNN", dependencies: ["ConvNetCore"]),
+        .target(name: "ConvNetData", dependencies: ["ConvNetCore", "ConvNetNN", "CZlib"]),
+        .target(name: "ConvNet", dependencies: ["ConvNetCore", "ConvNetNN", "ConvNetData"]),
+        .executableTarget(name: "convnet", dependencies: [
+            "ConvNet", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "convnet-bench", dependencies: ["ConvNet"]),
+        .executableTarget(name: "homework", dependencies: ["ConvNet"], path: "Examples/Homework"),
+        .testTarget(name: "ConvNetTests", dependencies: ["ConvNet"], resources: [.copy("Resources")]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,158 @@
+// Data-movement kernels for convolution (im2col / col2im) and pooling, NCHW planes.
+#include "ckernels.h"
+#include <string.h>
+#include <float.h>
+
+void ck_im2col(const float *x, long C, long H, long W, long kh, long kw,
+               long ph, long pw, long sh, long sw, long dh, long dw,
+               long Ho, long Wo, float *col) {
+    long HWo = Ho * Wo;
+    for (long c = 0; c < C; c++) {
+        const float *xc = x + c * H * W;
+        for (long i = 0; i < kh; i++) {
+            for (long j = 0; j < kw; j++) {
+                float *dst = col + ((c * kh + i) * kw + j) * HWo;
+                for (long oh = 0; oh < Ho; oh++) {
+                    long ih = oh * sh - ph + i * dh;
+                    float *d = dst + oh * Wo;
+                    if (ih < 0 || ih >= H) { memset(d, 0, (size_t)Wo * sizeof(float)); continue; }
+                    const float *row = xc + ih * W;
+                    long iw0 = j * dw - pw;
+                    if (sw == 1) {
+                        // contiguous run: zero the padded ends, copy the middle
+                        long lo = iw0 < 0 ? -iw0 : 0;              // first ow inside
+                        long hi = W - iw0; if (hi > Wo) hi = Wo;   // one past last ow inside
+                        if (hi < lo) hi = lo;
+                        if (lo > Wo) lo = Wo;
+                        for (long ow = 0; ow < lo; ow++) d[ow] = 0;
+                        if (hi > lo) memcpy(d + lo, row + iw0 + lo, (size_t)(hi - lo) * sizeof(float));
+                        for (long ow = hi; ow < Wo; ow++) d[ow] = 0;
+                    } else {
+                        for (long ow = 0; ow < Wo; ow++) {
+                            long iw = iw0 + ow * sw;
+                            d[ow] = (iw >= 0 && iw < W) ? row[iw] : 0.0f;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+void ck_col2im(const float *col, long C, long H, long W, long kh, long kw,
+               long ph, long pw, long sh, long sw, long dh, long dw,
+               long Ho, long Wo, float *x) {
+    long HWo = Ho * Wo;
+    for (long c = 0; c < C; c++) {
+        float *xc = x + c * H * W;
+        for (long i = 0; i < kh; i++) {
+            for (long j = 0; j < kw; j++) {
+                const float *src = col + ((c * kh + i) * kw + j) * HWo;
+                for (long oh = 0; oh < Ho; oh++) {
+                    long ih = oh * sh - ph + i * dh;
+                    if (ih < 0 || ih >= H) continue;
+                    float *row = xc + ih * W;
+                    const float *s = src + oh * Wo;
+                    long iw0 = j * dw - pw;
+                    for (long ow = 0; ow < Wo; ow++) {
+                        long iw = iw0 + ow * sw;
+                        if (iw >= 0 && iw < W) row[iw] += s[ow];
+                    }
+                }
+            }
+        }
+    }
+}
+
+void ck_maxpool2d(const float *x, long planes, long H, long W, long kh, long kw,
+                  long ph, long pw, long sh, long sw, long dh, long dw,
+                  long Ho, long Wo, float *y, int32_t *indices) {
+    for (long pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * H * W;
+        float *yp = y + pl * Ho * Wo;
+        int32_t *ip = indices ? indices + pl * Ho * Wo : 0;
+        for (long oh = 0; oh < Ho; oh++) {
+            for (long ow = 0; ow < Wo; ow++) {
+                float best = -FLT_MAX; long arg = -1;
+                for (long i = 0; i < kh; i++) {
+                    long ih = oh * sh - ph + i * dh;
+                    if (ih < 0 || ih >= H) continue;
+                    for (long j = 0; j < kw; j++) {
+                        long iw = ow * sw - pw + j * dw;
+                        if (iw < 0 || iw >= W) continue;
+                        float v = xp[ih * W + iw];
+                        // NaN propagates, as in PyTorch
+                        if (arg < 0 || v > best || v != v) { best = v; arg = ih * W + iw; if (v != v) goto done; }
+                    }
+                }
+            done:
+                yp[oh * Wo + ow] = arg < 0 ? -FLT_MAX : best;
+                if (ip) ip[oh * Wo + ow] = (int32_t)arg;
+            }
+        }
+    }
+}
+
+void ck_maxpool2d_backward(const float *gy, const int32_t *indices, long planes,
+                           long H, long W, long Ho, long Wo, float *gx) {
+    for (long pl = 0; pl < planes; pl++) {
+        const float *g = gy + pl * Ho * Wo;
+        const int32_t *ip = indices + pl * Ho * Wo;
+        float *d = gx + pl * H * W;
+        for (long o = 0; o < Ho * Wo; o++) if (ip[o] >= 0) d[ip[o]] += g[o];
+    }
+}
+
+static inline long lmin(long a, long b) { return a < b ? a : b; }
+static inline long lmax(long a, long b) { return a > b ? a : b; }
+
+// PyTorch's divisor: with padding counted, the window clipped to the padded input; otherwise the valid part.
+static inline long pool_divisor(long oh, long ow, long H, long W, long kh, long kw, long ph, long pw,
+                                long sh, long sw, int countIncludePad) {
+    long h0 = oh * sh - ph, w0 = ow * sw - pw;
+    long h1 = lmin(h0 + kh, H + ph), w1 = lmin(w0 + kw, W + pw);
+    long padded = (h1 - h0) * (w1 - w0);
+    if (countIncludePad) return padded;
+    long hs = lmax(h0, 0), ws = lmax(w0, 0), he = lmin(h1, H), we = lmin(w1, W);
+    return (he - hs) * (we - ws);
+}
+
+void ck_avgpool2d(const float *x, long planes, long H, long W, long kh, long kw,
+                  long ph, long pw, long sh, long sw, long Ho, long Wo,
+                  int countIncludePad, float *y) {
+    for (long pl = 0; pl < planes; pl++) {
+        const float *xp = x + pl * H * W;
+        float *yp = y + pl * Ho * Wo;
+        for (long oh = 0; oh < Ho; oh++) {
+            for (long ow = 0; ow < Wo; ow++) {
+                long h0 = oh * sh - ph, w0 = ow * sw - pw;
+                long hs = lmax(h0, 0), ws = lmax(w0, 0), he = lmin(h0 + kh, H), we = lmin(w0 + kw, W);
+                float s = 0;
+                for (long ih = hs; ih < he; ih++)
+                    for (long iw = ws; iw < we; iw++) s += xp[ih * W + iw];
+                long div = pool_divisor(oh, ow, H, W, kh, kw, ph, pw, sh, sw, countIncludePad);
+                yp[oh * Wo + ow] = div > 0 ? s / (float)div : 0.0f;
+            }
+        }
+    }
+}
+
+void ck_avgpool2d_backward(const float *gy, long planes, long H, long W, long kh, long kw,
+                           long ph, long pw, long sh, long sw, long Ho, long Wo,
+                           int countIncludePad, float *gx) {
+    for (long pl = 0; pl < planes; pl++) {
+        const float *g = gy + pl * Ho * Wo;
+        float *d = gx + pl * H * W;
+        for (long oh = 0; oh < Ho; oh++) {
+            for (long ow = 0; ow < Wo; ow++) {
+                long h0 = oh * sh - ph, w0 = ow * sw - pw;
+                long hs = lmax(h0, 0), ws = lmax(w0, 0), he = lmin(h0 + kh, H), we = lmin(w0 + kw, W);
+                long div = pool_divisor(oh, ow, H, W, kh, kw, ph, pw, sh, sw, countIncludePad);
+                if (div <= 0) continue;
+                float v = g[oh * Wo + ow] / (float)div;
+                for (long ih = hs; ih < he; ih++)
+                    for (long iw = ws; iw < we; iw++) d[ih * W + iw] += v;
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+// Blocked SGEMM: B is packed into NR-wide column panels, A into MR-tall row panels, and an
+// ISA-specific micro-kernel computes one MR×NR tile of C from them. The ISA is chosen once at run
+// time, so the library builds with default flags and runs on any x86-64 (or other) CPU.
+#include "ckernels.h"
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CK_X86 1
+#endif
+
+#define MR 6
+#define KC 384
+#define MC 96
+#define NC 3072
+#define NR_MAX 64
+
+typedef void (*ukr_fn)(long k, const float *a, const float *b, float *c, long ldc, int acc);
+
+static void ukr_portable(long k, const float *a, const float *b, float *c, long ldc, int acc) {
+    float t[MR][16];
+    memset(t, 0, sizeof t);
+    for (long p = 0; p < k; p++) {
+        for (int i = 0; i < MR; i++) {
+            float ai = a[p * MR + i];
+            for (int j = 0; j < 16; j++) t[i][j] += ai * b[p * 16 + j];
+        }
+    }
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < 16; j++) c[i * ldc + j] = acc ? c[i * ldc + j] + t[i][j] : t[i][j];
+}
+
+#ifdef CK_X86
+__attribute__((target("avx2,fma")))
+static void ukr_avx2(long k, const float *a, const float *b, float *c, long ldc, int acc) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (long p = 0; p < k; p++) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        __m256 x;
+        x = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
+        x = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
+        x = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
+        x = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
+        x = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
+        x = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
+        a += MR; b += 16;
+    }
+#define ST2(r, v0, v1) do { float *q = c + (r) * ldc; \
+        if (acc) { v0 = _mm256_add_ps(v0, _mm256_loadu_ps(q)); v1 = _mm256_add_ps(v1, _mm256_loadu_ps(q + 8)); } \
+        _mm256_storeu_ps(q, v0); _mm256_storeu_ps(q + 8, v1); } while (0)
+    ST2(0, c00, c01); ST2(1, c10, c11); ST2(2, c20, c21); ST2(3, c30, c31); ST2(4, c40, c41); ST2(5, c50, c51);
+#undef ST2
+}
+
+__attribute__((target("avx512f,fma")))
+static void ukr_avx512(long k, const float *a, const float *b, float *c, long ldc, int acc) {
+    __m512 z = _mm512_setzero_ps();
+    __m512 c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
+    __m512 c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
+    __m512 c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z, c52 = z, c53 = z;
+    for (long p = 0; p < k; p++) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+        __m512 b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48);
+        __m512 x;
+#define ROW(r) x = _mm512_set1_ps(a[r]); \
+        c##r##0 = _mm512_fmadd_ps(x, b0, c##r##0); c##r##1 = _mm512_fmadd_ps(x, b1, c##r##1); \
+        c##r##2 = _mm512_fmadd_ps(x, b2, c##r##2); c##r##3 = _mm512_fmadd_ps(x, b3, c##r##3);
+        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
+#undef ROW
+        a += MR; b += 64;
+    }
+#define ST4(r) do { float *q = c + r * ldc; \
+        if (acc) { c##r##0 = _mm512_add_ps(c##r##0, _mm512_loadu_ps(q)); c##r##1 = _mm512_add_ps(c##r##1, _mm512_loadu_ps(q + 16)); \
+                   c##r##2 = _mm512_add_ps(c##r##2, _mm512_loadu_ps(q + 32)); c##r##3 = _mm512_add_ps(c##r##3, _mm512_loadu_ps(q + 48)); } \
+        _mm512_storeu_ps(q, c##r##0); _mm512_storeu_ps(q + 16, c##r##1); \
+        _mm512_storeu_ps(q + 32, c##r##2); _mm512_storeu_ps(q + 48, c##r##3); } while (0)
+    ST4(0); ST4(1); ST4(2); ST4(3); ST4(4); ST4(5);
+#undef ST4
+}
+#endif
+
+static int g_isa = -1;
+
+static int detect_isa(void) {
+#ifdef CK_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) return 2;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
+#endif
+    return 0;
+}
+
+int ck_gemm_isa(void) {
+    if (g_isa < 0) g_isa = detect_isa();
+    return g_isa;
+}
+
+int ck_gemm_set_isa(int level) {
+    int best = detect_isa();
+    g_isa = level < best ? (level < 0 ? 0 : level) : best;
+    return g_isa;
+}
+
+
+// Packs rows [0, mc) × cols [0, kc) of op(A) (already offset) into MR-tall panels, zero-padded.
+static void pack_a(int tr, const float *A, long lda, long mc, long kc, float *dst) {
+    for (long i0 = 0; i0 < mc; i0 += MR) {
+        long rows = mc - i0 < MR ? mc - i0 : MR;
+        if (!tr) {
+            for (long p = 0; p < kc; p++) {
+                for (long i = 0; i < rows; i++) dst[p * MR + i] = A[(i0 + i) * lda + p];
+                for (long i = rows; i < MR; i++) dst[p * MR + i] = 0;
+            }
+        } else {
+            for (long p = 0; p < kc; p++) {
+                const float *src = A + p * lda + i0;
+                for (long i = 0; i < rows; i++) dst[p * MR + i] = src[i];
+                for (long i = rows; i < MR; i++) dst[p * MR + i] = 0;
+            }
+        }
+        dst += MR * kc;
+    }
+}
+
+// Packs op(B) rows [0, kc) × cols [0, nc) into nr-wide panels, zero-padded.
+static void pack_b(int tr, const float *B, long ldb, long kc, long nc, long nr, float *dst) {
+    for (long j0 = 0; j0 < nc; j0 += nr) {
+        long cols = nc - j0 < nr ? nc - j0 : nr;
+        if (!tr) {
+            for (long p = 0; p < kc; p++) {
+                const float *src = B + p * ldb + j0;
+                float *d = dst + p * nr;
+                memcpy(d, src, (size_t)cols * sizeof(float));
+                for (long j = cols; j < nr; j++) d[j] = 0;
+            }
+        } else {
+            for (long j = 0; j < cols; j++) {
+                const float *src = B + (j0 + j) * ldb;
+                for (long p = 0; p < kc; p++) dst[p * nr + j] = src[p];
+            }
+            for (long j = cols; j < nr; j++)
+                for (long p = 0; p < kc; p++) dst[p * nr + j] = 0;
+        }
+        dst += nr * kc;
+    }
+}
+
+// Per-thread packing buffers, grown on demand and kept: fresh large allocations are slow.
+static _Thread_local float *t_apack = 0, *t_bpack = 0;
+
+static float *aligned_buffer(float **slot, size_t floats) {
+    if (!*slot) {
+        void *p = 0;
+        if (posix_memalign(&p, 64, floats * sizeof(float)) != 0) return 0;
+        *slot = (float *)p;
+    }
+    return *slot;
+}
+
+void ck_sgemm(int transA, int transB, long M, long N, long K,
+              const float *A, long lda, const float *B, long ldb,
+              float *C, long ldc, int accumulate) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        if (!accumulate) for (long i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(float));
+        return;
+    }
+    int isa = ck_gemm_isa();
+    ukr_fn ukr = ukr_portable;
+    long nr = 16;
+#ifdef CK_X86
+    if (isa == 2) { ukr = ukr_avx512; nr = 64; }
+    else if (isa == 1) { ukr = ukr_avx2; nr = 16; }
+#endif
+    float *apack = aligned_buffer(&t_apack, (size_t)MC * KC);
+    float *bpack = aligned_buffer(&t_bpack, (size_t)KC * (NC + NR_MAX));
+    if (!apack || !bpack) abort();
+    float tile[MR * NR_MAX];
+
+    for (long jc = 0; jc < N; jc += NC) {
+        long nc = N - jc < NC ? N - jc : NC;
+        for (long pc = 0; pc < K; pc += KC) {
+            long kc = K - pc < KC ? K - pc : KC;
+            int acc = accumulate || pc > 0;
+            const float *Bblk = transB ? B + jc * ldb + pc : B + pc * ldb + jc;
+            pack_b(transB, Bblk, ldb, kc, nc, nr, bpack);
+            for (long ic = 0; ic < M; ic += MC) {
+                long mc = M - ic < MC ? M - ic : MC;
+                const float *Ablk = transA ? A + pc * lda + ic : A + ic * lda + pc;
+                pack_a(transA, Ablk, lda, mc, kc, apack);
+                for (long jr = 0; jr < nc; jr += nr) {
+                    long cols = nc - jr < nr ? nc - jr : nr;
+                    const float *bp = bpack + (jr / nr) * nr * kc;
+                    for (long ir = 0; ir < mc; ir += MR) {
+                        long rows = mc - ir < MR ? mc - ir : MR;
+                        const float *ap = apack + (ir / MR) * MR * kc;
+                        float *cp = C + (ic + ir) * ldc + jc + jr;
+                        if (rows == MR && cols == nr) {
+                            ukr(kc, ap, bp, cp, ldc, acc);
+                        } else {
+                            ukr(kc, ap, bp, tile, nr, 0);
+                            for (long i = 0; i < rows; i++)
+                                for (long j = 0; j < cols; j++)
+                                    cp[i * ldc + j] = acc ? cp[i * ldc + j] + tile[i * nr + j] : tile[i * nr + j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+#ifndef CKERNELS_H
+#define CKERNELS_H
+#include <stdint.h>
+
+/// Which micro-kernel the GEMM uses on this CPU: 2 = AVX-512, 1 = AVX2+FMA, 0 = portable C.
+int ck_gemm_isa(void);
+/// Force a lower ISA level (for tests of every path); returns the level now in use.
+int ck_gemm_set_isa(int level);
+
+/// Single-threaded C[M×N] (+)= op(A)[M×K] · op(B)[K×N], row-major with leading dimensions.
+/// accumulate = 0 overwrites C, 1 adds to it.
+void ck_sgemm(int transA, int transB, long M, long N, long K,
+              const float *A, long lda, const float *B, long ldb,
+              float *C, long ldc, int accumulate);
+
+/// col[(c·kh·kw + i·kw + j)·(Ho·Wo) + oh·Wo + ow] = x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] (0 outside).
+void ck_im2col(const float *x, long C, long H, long W, long kh, long kw,
+               long ph, long pw, long sh, long sw, long dh, long dw,
+               long Ho, long Wo, float *col);
+/// The adjoint of ck_im2col: adds col back into x (which the caller zeroes first).
+void ck_col2im(const float *col, long C, long H, long W, long kh, long kw,
+               long ph, long pw, long sh, long sw, long dh, long dw,
+               long Ho, long Wo, float *x);
+
+/// Max pooling over planes (N·C of them); writes the flat in-plane argmax per output (−1 if the window is all padding).
+void ck_maxpool2d(const float *x, long planes, long H, long W, long kh, long kw,
+                  long ph, long pw, long sh, long sw, long dh, long dw,
+                  long Ho, long Wo, float *y, int32_t *indices);
+void ck_maxpool2d_backward(const float *gy, const int32_t *indices, long planes,
+                           long H, long W, long Ho, long Wo, float *gx);
+/// Average pooling; divisor counts padding when countIncludePad (clipped to the padded input, as PyTorch).
+void ck_avgpool2d(const float *x, long planes, long H, long W, long kh, long kw,
+                  long ph, long pw, long sh, long sw, long Ho, long Wo,
+                  int countIncludePad, float *y);
+void ck_avgpool2d_backward(const float *gy, long planes, long H, long W, long kh, long kw,
+                           long ph, long pw, long sh, long sw, long Ho, long Wo,
+                           int countIncludePad, float *gx);
+#endif

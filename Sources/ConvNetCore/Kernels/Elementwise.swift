@@ -1,0 +1,38 @@
+import Foundation
+
+/// Contiguous elementwise loops; each is written out so the optimiser vectorises it.
+public enum Elementwise {
+    @inline(__always)
+    public static func map(_ a: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int,
+                           _ f: (Float) -> Float) {
+        for i in 0..<n { out[i] = f(a[i]) }
+    }
+
+    @inline(__always)
+    public static func zip(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
+                           _ n: Int, _ f: (Float, Float) -> Float) {
+        for i in 0..<n { out[i] = f(a[i], b[i]) }
+    }
+
+    public static func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { out[i] = a[i] + b[i] }
+    }
+
+    /// y += alpha · x
+    public static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+        for i in 0..<n { y[i] += alpha * x[i] }
+    }
+
+    public static func sum(_ a: UnsafePointer<Float>, _ n: Int) -> Float {
+        // pairwise-ish: eight partial sums keep rounding error low and let it vectorise
+        var s = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= n {
+            s += SIMD8<Float>(UnsafeBufferPointer(start: a + i, count: 8))
+            i += 8
+        }
+        var total = s.sum()
+        while i < n { total += a[i]; i += 1 }
+        return total
+    }
+}

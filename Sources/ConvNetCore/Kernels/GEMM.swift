@@ -1,0 +1,50 @@
+import CKernels
+
+/// Matrix multiply kernels over raw row-major buffers.
+public enum GEMM {
+    /// The micro-kernel in use: "avx512", "avx2" or "portable".
+    public static var isa: String { ["portable", "avx2", "avx512"][Int(ck_gemm_isa())] }
+
+    /// Restricts the micro-kernel (0 portable, 1 AVX2, 2 AVX-512); the best available is used when higher.
+    @discardableResult
+    public static func setISA(_ level: Int) -> Int { Int(ck_gemm_set_isa(Int32(level))) }
+
+    /// C[M×N] (+)= op(A)·op(B) on one thread.
+    @inline(__always)
+    public static func sgemmSingle(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                                   a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                                   c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        ck_sgemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, a, lda, b, ldb, c, ldc, accumulate ? 1 : 0)
+    }
+
+    /// C[M×N] (+)= op(A)·op(B), split over threads by columns (or rows when N is narrow).
+    public static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+                             a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                             c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        let flops = 2 * m * n * k
+        let threads = Threads.count
+        if threads <= 1 || flops < 2_000_000 {
+            sgemmSingle(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                        c: c, ldc: ldc, accumulate: accumulate)
+            return
+        }
+        if n >= 64 * threads {
+            // split columns on 64-wide panel boundaries
+            let panels = (n + 63) / 64
+            Threads.parallelFor(panels) { r in
+                let j0 = r.lowerBound * 64, j1 = Swift.min(n, r.upperBound * 64)
+                let bOff = transB ? j0 * ldb : j0
+                sgemmSingle(transA: transA, transB: transB, m: m, n: j1 - j0, k: k, a: a, lda: lda,
+                            b: b + bOff, ldb: ldb, c: c + j0, ldc: ldc, accumulate: accumulate)
+            }
+        } else {
+            let blocks = (m + 5) / 6
+            Threads.parallelFor(blocks) { r in
+                let i0 = r.lowerBound * 6, i1 = Swift.min(m, r.upperBound * 6)
+                let aOff = transA ? i0 : i0 * lda
+                sgemmSingle(transA: transA, transB: transB, m: i1 - i0, n: n, k: k, a: a + aOff, lda: lda,
+                            b: b, ldb: ldb, c: c + i0 * ldc, ldc: ldc, accumulate: accumulate)
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import Dispatch
+import Foundation
+
+/// How many threads the kernels use: `CONVNET_NUM_THREADS` if set, otherwise every core.
+public enum Threads {
+    nonisolated(unsafe) private static var _count: Int = {
+        if let s = ProcessInfo.processInfo.environment["CONVNET_NUM_THREADS"], let n = Int(s), n > 0 { return n }
+        return ProcessInfo.processInfo.activeProcessorCount
+    }()
+
+    /// The number of threads kernels split work over (at least 1).
+    public static var count: Int {
+        get { _count }
+        set { _count = Swift.max(1, newValue) }
+    }
+
+    /// Runs `body` on `n` chunks of `0..<total`, in parallel when worthwhile. Chunks are contiguous
+    /// and the split depends only on `total` and `count`, so results are reproducible.
+    public static func parallelFor(_ total: Int, minPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
+        guard total > 0 else { return }
+        let n = Swift.min(count, Swift.max(1, total / Swift.max(1, minPerThread)))
+        if n <= 1 { body(0..<total); return }
+        DispatchQueue.concurrentPerform(iterations: n) { t in
+            let lo = total * t / n, hi = total * (t + 1) / n
+            if hi > lo { body(lo..<hi) }
+        }
+    }
+
+    /// Runs `body(thread, range)` with the thread index, for per-thread scratch buffers.
+    public static func parallelChunks(_ total: Int, minPerThread: Int = 1, _ body: (Int, Range<Int>) -> Void) -> Int {
+        guard total > 0 else { return 0 }
+        let n = Swift.min(count, Swift.max(1, total / Swift.max(1, minPerThread)))
+        if n <= 1 { body(0, 0..<total); return 1 }
+        DispatchQueue.concurrentPerform(iterations: n) { t in
+            let lo = total * t / n, hi = total * (t + 1) / n
+            if hi > lo { body(t, lo..<hi) }
+        }
+        return n
+    }
+}
+
+/// Growable scratch buffers, one per thread slot, kept between calls: fresh large allocations are
+/// slow (page faults), and the convolution kernels need an im2col buffer on every call.
+final class Workspace: @unchecked Sendable {
+    private var buffers: [UnsafeMutablePointer<Float>?] = []
+    private var sizes: [Int] = []
+    private let lock = NSLock()
+
+    static let shared = Workspace()
+    static let secondary = Workspace()
+
+    func buffer(slot: Int, count: Int) -> UnsafeMutablePointer<Float> {
+        lock.lock(); defer { lock.unlock() }
+        while buffers.count <= slot { buffers.append(nil); sizes.append(0) }
+        if sizes[slot] < count {
+            buffers[slot]?.deallocate()
+            buffers[slot] = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            sizes[slot] = count
+        }
+        return buffers[slot]!
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+
+extension Tensor {
+    /// Applies `f` elementwise to the broadcast of `a` and `b` (no autograd).
+    @inline(__always)
+    static func broadcastZip(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
+        if a.shape == b.shape {
+            let out = Tensor(uninitializedShape: a.shape)
+            Elementwise.zip(a.data, b.data, out.data, a.count, f)
+            return out
+        }
+        let shape = Broadcast.shape(a.shape, b.shape)
+        let out = Tensor(uninitializedShape: shape)
+        let o = out.data, pa = a.data, pb = b.data, n = out.count
+        if b.count == 1 {
+            let v = pb[0]
+            if a.count == n { for i in 0..<n { o[i] = f(pa[i], v) }; return out }
+        }
+        if a.count == 1 {
+            let v = pa[0]
+            if b.count == n { for i in 0..<n { o[i] = f(v, pb[i]) }; return out }
+        }
+        // general case: walk rows of the last dimension with per-input strides
+        let r = shape.count
+        let sa = Broadcast.strides(of: a.shape, in: shape), sb = Broadcast.strides(of: b.shape, in: shape)
+        let inner = shape[r - 1], ia = sa[r - 1], ib = sb[r - 1]
+        let outer = n / Swift.max(inner, 1)
+        var idx = [Int](repeating: 0, count: r)
+        var ba = 0, bb = 0
+        for row in 0..<outer {
+            let d = o + row * inner
+            if ia == 1 && ib == 1 { for j in 0..<inner { d[j] = f(pa[ba + j], pb[bb + j]) } }
+            else if ia == 1 { let v = pb[bb]; for j in 0..<inner { d[j] = f(pa[ba + j], v) } }
+            else if ib == 1 { let v = pa[ba]; for j in 0..<inner { d[j] = f(v, pb[bb + j]) } }
+            else { for j in 0..<inner { d[j] = f(pa[ba + j * ia], pb[bb + j * ib]) } }
+            var k = r - 2
+            while k >= 0 {
+                idx[k] += 1; ba += sa[k]; bb += sb[k]
+                if idx[k] < shape[k] { break }
+                ba -= sa[k] * idx[k]; bb -= sb[k] * idx[k]; idx[k] = 0; k -= 1
+            }
+        }
+        return out
+    }
+
+    @inline(__always)
+    func mapValues(_ f: (Float) -> Float) -> Tensor {
+        let out = Tensor(uninitializedShape: shape)
+        Elementwise.map(data, out.data, count, f)
+        return out
+    }
+
+    // MARK: binary ops with broadcasting
+
+    public static func + (a: Tensor, b: Tensor) -> Tensor {
+        record(broadcastZip(a, b, +), "add", [a, b]) { g in [g.sumTo(a.shape), g.sumTo(b.shape)] }
+    }
+
+    public static func - (a: Tensor, b: Tensor) -> Tensor {
+        record(broadcastZip(a, b, -), "sub", [a, b]) { g in [g.sumTo(a.shape), (-g).sumTo(b.shape)] }
+    }
+
+    public static func * (a: Tensor, b: Tensor) -> Tensor {
+        record(broadcastZip(a, b, *), "mul", [a, b]) { g in
+            [a.requiresGrad ? (g * b).sumTo(a.shape) : nil, b.requiresGrad ? (g * a).sumTo(b.shape) : nil]
+        }
+    }
+
+    public static func / (a: Tensor, b: Tensor) -> Tensor {
+        record(broadcastZip(a, b, /), "div", [a, b]) { g in
+            [a.requiresGrad ? (g / b).sumTo(a.shape) : nil,
+             b.requiresGrad ? (-(g * a) / (b * b)).sumTo(b.shape) : nil]
+        }
+    }
+
+    public static prefix func - (a: Tensor) -> Tensor {
+        record(a.mapValues { -$0 }, "neg", [a]) { g in [-g] }
+    }
+
+    // MARK: with scalars
+
+    public static func + (a: Tensor, s: Float) -> Tensor { record(a.mapValues { $0 + s }, "add_scalar", [a]) { g in [g] } }
+    public static func + (s: Float, a: Tensor) -> Tensor { a + s }
+    public static func - (a: Tensor, s: Float) -> Tensor { a + (-s) }
+    public static func - (s: Float, a: Tensor) -> Tensor { record(a.mapValues { s - $0 }, "rsub_scalar", [a]) { g in [-g] } }
+    public static func * (a: Tensor, s: Float) -> Tensor { record(a.mapValues { $0 * s }, "mul_scalar", [a]) { g in [g * s] } }
+    public static func * (s: Float, a: Tensor) -> Tensor { a * s }
+    public static func / (a: Tensor, s: Float) -> Tensor { a * (1 / s) }
+    public static func / (s: Float, a: Tensor) -> Tensor {
+        record(a.mapValues { s / $0 }, "rdiv_scalar", [a]) { g in [g * (-s) / (a * a)] }
+    }
+
+    // Compound assignment rebinds to the new result, so the autograd graph stays correct.
+    public static func += (a: inout Tensor, b: Tensor) { a = a + b }
+    public static func -= (a: inout Tensor, b: Tensor) { a = a - b }
+    public static func *= (a: inout Tensor, b: Tensor) { a = a * b }
+    public static func /= (a: inout Tensor, b: Tensor) { a = a / b }
+    public static func += (a: inout Tensor, s: Float) { a = a + s }
+    public static func -= (a: inout Tensor, s: Float) { a = a - s }
+    public static func *= (a: inout Tensor, s: Float) { a = a * s }
+    public static func /= (a: inout Tensor, s: Float) { a = a / s }
+
+    // MARK: unary math
+
+    public func exp() -> Tensor {
+        let y = mapValues { Foundation.exp($0) }
+        return Tensor.record(y, "exp", [self]) { g in [g * y] }
+    }
+
+    public func log() -> Tensor {
+        Tensor.record(mapValues { Foundation.log($0) }, "log", [self]) { g in [g / self] }
+    }
+
+    public func sqrt() -> Tensor {
+        let y = mapValues { $0.squareRoot() }
+        return Tensor.record(y, "sqrt", [self]) { g in [g / (y * 2)] }
+    }
+
+    public func pow(_ p: Float) -> Tensor {
+        Tensor.record(mapValues { Foundation.pow($0, p) }, "pow", [self]) { g in
+            [g * p * self.mapValues { Foundation.pow($0, p - 1) }]
+        }
+    }
+
+    public func abs() -> Tensor {
+        Tensor.record(mapValues { Swift.abs($0) }, "abs", [self]) { g in
+            [g * self.mapValues { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }]
+        }
+    }
+
+    /// Limits values to [min, max]; the gradient passes where the value was inside.
+    public func clamp(min lo: Float = -.infinity, max hi: Float = .infinity) -> Tensor {
+        Tensor.record(mapValues { Swift.min(Swift.max($0, lo), hi) }, "clamp", [self]) { g in
+            [g * self.mapValues { $0 >= lo && $0 <= hi ? 1 : 0 }]
+        }
+    }
+
+    public func relu() -> Tensor {
+        let y = mapValues { $0 > 0 ? $0 : 0 }
+        return Tensor.record(y, "relu", [self]) { g in
+            [Tensor.broadcastZip(g, y) { $1 > 0 ? $0 : 0 }]
+        }
+    }
+
+    public func sigmoid() -> Tensor {
+        let y = mapValues { 1 / (1 + Foundation.exp(-$0)) }
+        return Tensor.record(y, "sigmoid", [self]) { g in
+            [Tensor.broadcastZip(g, y) { $0 * $1 * (1 - $1) }]
+        }
+    }
+
+    public func tanh() -> Tensor {
+        let y = mapValues { Foundation.tanh($0) }
+        return Tensor.record(y, "tanh", [self]) { g in
+            [Tensor.broadcastZip(g, y) { $0 * (1 - $1 * $1) }]
+        }
+    }
+
+    /// Elementwise maximum with broadcasting (gradient to the larger; ties to `self`).
+    public func maximum(_ other: Tensor) -> Tensor {
+        Tensor.record(Tensor.broadcastZip(self, other) { Swift.max($0, $1) }, "maximum", [self, other]) { g in
+            let mask = Tensor.broadcastZip(self, other) { $0 >= $1 ? 1 : 0 }
+            return [(g * mask).sumTo(self.shape), (g * (1 - mask)).sumTo(other.shape)]
+        }
+    }
+}
+
+// Free functions in PyTorch's functional style (F.relu and friends).
+public func relu(_ x: Tensor) -> Tensor { x.relu() }
+public func sigmoid(_ x: Tensor) -> Tensor { x.sigmoid() }
+public func tanh(_ x: Tensor) -> Tensor { x.tanh() }
+public func exp(_ x: Tensor) -> Tensor { x.exp() }
+public func log(_ x: Tensor) -> Tensor { x.log() }
+public func sqrt(_ x: Tensor) -> Tensor { x.sqrt() }
+public func abs(_ x: Tensor) -> Tensor { x.abs() }

@@ -1,0 +1,106 @@
+import Foundation
+
+/// Batch normalisation over dimension 1 of [N, C] or [N, C, …], as `F.batch_norm`.
+/// In training it normalises with the batch statistics (biased variance) and, when given, updates
+/// the running statistics in place with `momentum` (unbiased variance), as PyTorch does.
+public func batchNorm(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor? = nil,
+                      bias: Tensor? = nil, training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
+    precondition(input.rank >= 2, "batch_norm: expected at least 2-D input, got shape \(input.shape)")
+    let n = input.shape[0], c = input.shape[1]
+    let inner = input.shape[2...].reduce(1, *)
+    for (name, t) in [("running_mean", runningMean), ("running_var", runningVar), ("weight", weight), ("bias", bias)] {
+        if let t { precondition(t.count == c, "batch_norm: \(name) should contain \(c) elements, not \(t.count) (input \(input.shape))") }
+    }
+    let m = n * inner
+    precondition(!training || m > 1, "Expected more than 1 value per channel when training, got input size \(input.shape)")
+    let x = input.data
+    var mean = [Float](repeating: 0, count: c), invstd = [Float](repeating: 0, count: c)
+    if training {
+        for ch in 0..<c {
+            var s: Double = 0, s2: Double = 0
+            for i in 0..<n {
+                let p = x + (i * c + ch) * inner
+                let partial = Elementwise.sum(p, inner)
+                s += Double(partial)
+            }
+            let mu = s / Double(m)
+            for i in 0..<n {
+                let p = x + (i * c + ch) * inner
+                var acc: Float = 0
+                let muf = Float(mu)
+                for j in 0..<inner { let d = p[j] - muf; acc += d * d }
+                s2 += Double(acc)
+            }
+            let varBiased = s2 / Double(m)
+            mean[ch] = Float(mu)
+            invstd[ch] = Float(1 / (varBiased + Double(eps)).squareRoot())
+            if let rm = runningMean, let rv = runningVar {
+                rm.data[ch] = (1 - momentum) * rm.data[ch] + momentum * Float(mu)
+                rv.data[ch] = (1 - momentum) * rv.data[ch] + momentum * Float(varBiased * Double(m) / Double(m - 1))
+            }
+        }
+    } else {
+        precondition(runningMean != nil && runningVar != nil, "batch_norm: running_mean and running_var must be defined in evaluation mode")
+        for ch in 0..<c {
+            mean[ch] = runningMean!.data[ch]
+            invstd[ch] = 1 / (runningVar!.data[ch] + eps).squareRoot()
+        }
+    }
+    let out = Tensor(uninitializedShape: input.shape)
+    let y = out.data
+    for i in 0..<n { for ch in 0..<c {
+        let scale = invstd[ch] * (weight?.data[ch] ?? 1)
+        let shift = (bias?.data[ch] ?? 0) - mean[ch] * scale
+        let p = x + (i * c + ch) * inner, q = y + (i * c + ch) * inner
+        for j in 0..<inner { q[j] = p[j] * scale + shift }
+    } }
+    var inputs = [input]
+    if let weight { inputs.append(weight) }
+    if let bias { inputs.append(bias) }
+    return Tensor.record(out, "batch_norm", inputs) { gy in
+        let g = gy.data
+        var sumDy = [Float](repeating: 0, count: c), sumDyXhat = [Float](repeating: 0, count: c)
+        for ch in 0..<c {
+            var a: Float = 0, b: Float = 0
+            let mu = mean[ch], istd = invstd[ch]
+            for i in 0..<n {
+                let p = x + (i * c + ch) * inner, q = g + (i * c + ch) * inner
+                for j in 0..<inner { a += q[j]; b += q[j] * (p[j] - mu) * istd }
+            }
+            sumDy[ch] = a; sumDyXhat[ch] = b
+        }
+        var gx: Tensor? = nil
+        if input.requiresGrad {
+            let t = Tensor(uninitializedShape: input.shape)
+            for i in 0..<n { for ch in 0..<c {
+                let gamma = weight?.data[ch] ?? 1, istd = invstd[ch], mu = mean[ch]
+                let p = x + (i * c + ch) * inner, q = g + (i * c + ch) * inner, r = t.data + (i * c + ch) * inner
+                if training {
+                    // dx = γ·σ⁻¹/m · (m·dy − Σdy − x̂·Σ(dy·x̂))
+                    let k = gamma * istd / Float(m), sd = sumDy[ch], sdx = sumDyXhat[ch]
+                    for j in 0..<inner { r[j] = k * (Float(m) * q[j] - sd - (p[j] - mu) * istd * sdx) }
+                } else {
+                    let k = gamma * istd
+                    for j in 0..<inner { r[j] = k * q[j] }
+                }
+            } }
+            gx = t
+        }
+        var grads: [Tensor?] = [gx]
+        if let weight { grads.append(weight.requiresGrad ? Tensor(shape: [c], scalars: sumDyXhat) : nil) }
+        if let bias { grads.append(bias.requiresGrad ? Tensor(shape: [c], scalars: sumDy) : nil) }
+        return grads
+    }
+}
+
+/// Zeroes each element with probability `p` in training and scales the rest by 1/(1−p), as `F.dropout`.
+public func dropout(_ input: Tensor, p: Float = 0.5, training: Bool = true, generator: Generator = .global) -> Tensor {
+    precondition(p >= 0 && p <= 1, "dropout probability has to be between 0 and 1, but got \(p)")
+    guard training && p > 0 else { return input }
+    if p == 1 { return input * 0 }
+    let mask = Tensor.rand(input.shape, generator: generator)
+    let scale = 1 / (1 - p)
+    let m = mask.data
+    for i in 0..<mask.count { m[i] = m[i] < p ? 0 : scale }
+    return input * mask
+}

@@ -1,0 +1,48 @@
+extension Tensor {
+    public static func zeros(_ shape: [Int]) -> Tensor { Tensor(shape: shape, repeating: 0) }
+    public static func ones(_ shape: [Int]) -> Tensor { Tensor(shape: shape, repeating: 1) }
+    public static func full(_ shape: [Int], _ value: Float) -> Tensor { Tensor(shape: shape, repeating: value) }
+    public static func zeros(like t: Tensor) -> Tensor { zeros(t.shape) }
+    public static func ones(like t: Tensor) -> Tensor { ones(t.shape) }
+
+    /// 0, step, 2·step, … below `end` (PyTorch's `arange(start, end, step)`).
+    public static func arange(_ start: Float = 0, _ end: Float, step: Float = 1) -> Tensor {
+        precondition(step != 0 && (end - start) / step >= 0, "arange: upper bound and step are inconsistent")
+        let n = Int(((end - start) / step).rounded(.up))
+        return Tensor(shape: [n], scalars: (0..<n).map { start + Float($0) * step })
+    }
+
+    /// `arange(n)`: 0 ..< n.
+    public static func arange(_ n: Int) -> Tensor { arange(0, Float(n)) }
+
+    /// Uniform in [0, 1), from `generator` (the global one by default).
+    public static func rand(_ shape: [Int], generator: Generator = .global) -> Tensor {
+        let t = Tensor(uninitializedShape: shape)
+        generator.fillUniform(t.data, count: t.count)
+        return t
+    }
+
+    /// Uniform in [low, high).
+    public static func uniform(_ shape: [Int], low: Float, high: Float, generator: Generator = .global) -> Tensor {
+        let t = Tensor(uninitializedShape: shape)
+        generator.fillUniform(t.data, count: t.count, low: low, high: high)
+        return t
+    }
+
+    /// Standard normal.
+    public static func randn(_ shape: [Int], generator: Generator = .global) -> Tensor {
+        let t = Tensor(uninitializedShape: shape)
+        generator.fillNormal(t.data, count: t.count)
+        return t
+    }
+
+    /// Normal with the given mean and standard deviation.
+    public static func normal(_ shape: [Int], mean: Float = 0, std: Float = 1, generator: Generator = .global) -> Tensor {
+        let t = Tensor(uninitializedShape: shape)
+        generator.fillNormal(t.data, count: t.count, mean: mean, std: std)
+        return t
+    }
+
+    /// Reseeds the global generator: the same seed gives the same random tensors and initial weights.
+    public static func manualSeed(_ seed: UInt64) { Generator.global.reseed(seed) }
+}

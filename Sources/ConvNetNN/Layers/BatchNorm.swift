@@ -1,0 +1,72 @@
+import ConvNetCore
+
+/// Batch normalisation over channels, as `nn.BatchNorm1d` / `nn.BatchNorm2d`: batch statistics in
+/// training (running statistics updated with `momentum`, unbiased variance), running ones in eval.
+public class BatchNorm: TrainingModeModule {
+    public private(set) var numFeatures: Int
+    public let eps: Float
+    public let momentum: Float
+    public let affine: Bool
+    public private(set) var weight: Tensor?
+    public private(set) var bias: Tensor?
+    public private(set) var runningMean: Tensor?
+    public private(set) var runningVar: Tensor?
+    /// Counts training batches (PyTorch's int64 `num_batches_tracked`).
+    public private(set) var numBatchesTracked: Tensor?
+    public var training = true
+    private let _expectedRanks: [Int]
+
+    init(_ numFeatures: Int, eps: Float, momentum: Float, affine: Bool, ranks: [Int]) {
+        self.numFeatures = numFeatures
+        self.eps = eps
+        self.momentum = momentum
+        self.affine = affine
+        _expectedRanks = ranks
+        if numFeatures > 0 { materialize(numFeatures) }
+    }
+
+    private func materialize(_ c: Int) {
+        numFeatures = c
+        if affine {
+            weight = Tensor.ones([c]); weight!.requiresGrad = true
+            bias = Tensor.zeros([c]); bias!.requiresGrad = true
+        }
+        runningMean = Tensor.zeros([c])
+        runningVar = Tensor.ones([c])
+        numBatchesTracked = Tensor(0)
+    }
+
+    public var isLazy: Bool { runningMean == nil }
+
+    public func forward(_ x: Tensor) -> Tensor {
+        precondition(_expectedRanks.contains(x.rank), "\(typeName): expected \(_expectedRanks.map { "\($0)D" }.joined(separator: " or ")) input (got \(x.rank)D input of shape \(x.shape))")
+        if isLazy { materialize(x.shape[1]) }
+        precondition(x.shape[1] == numFeatures, "\(typeName)(\(numFeatures)): input has \(x.shape[1]) channels (shape \(x.shape))")
+        if training, let n = numBatchesTracked { n.data[0] += 1 }
+        return batchNorm(x, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias,
+                         training: training, momentum: momentum, eps: eps)
+    }
+
+    public var typeName: String { (isLazy ? "Lazy" : "") + String(describing: type(of: self)) }
+
+    public var extraRepr: String {
+        "\(numFeatures), eps=\(pythonFloat(Double(eps))), momentum=\(pythonFloat(Double(momentum))), affine=\(affine ? "True" : "False"), track_running_stats=True"
+    }
+}
+
+public final class BatchNorm1d: BatchNorm {
+    public init(_ numFeatures: Int, eps: Float = 1e-5, momentum: Float = 0.1, affine: Bool = true) {
+        super.init(numFeatures, eps: eps, momentum: momentum, affine: affine, ranks: [2, 3])
+    }
+}
+
+public final class BatchNorm2d: BatchNorm {
+    public init(_ numFeatures: Int, eps: Float = 1e-5, momentum: Float = 0.1, affine: Bool = true) {
+        super.init(numFeatures, eps: eps, momentum: momentum, affine: affine, ranks: [4])
+    }
+}
+
+/// A BatchNorm2d whose channel count is inferred at the first call (D2L's `nn.LazyBatchNorm2d`).
+public func LazyBatchNorm2d(eps: Float = 1e-5, momentum: Float = 0.1) -> BatchNorm2d { BatchNorm2d(0, eps: eps, momentum: momentum) }
+/// A BatchNorm1d whose feature count is inferred at the first call.
+public func LazyBatchNorm1d(eps: Float = 1e-5, momentum: Float = 0.1) -> BatchNorm1d { BatchNorm1d(0, eps: eps, momentum: momentum) }

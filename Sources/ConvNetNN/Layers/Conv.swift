@@ -1,0 +1,89 @@
+import ConvNetCore
+
+/// 2-D convolution over NCHW input, as `nn.Conv2d`. With `inChannels` 0 (see `LazyConv2d`) the
+/// input channel count is inferred at the first call.
+public final class Conv2d: Module {
+    public private(set) var inChannels: Int
+    public let outChannels: Int
+    public let kernelSize: Size2
+    public let stride: Size2
+    public let padding: Padding
+    public let dilation: Size2
+    public let groups: Int
+    public private(set) var weight: Tensor?
+    public private(set) var bias: Tensor?
+    private let _hasBias: Bool
+
+    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Size2, stride: Size2 = 1, padding: Padding = 0,
+                dilation: Size2 = 1, groups: Int = 1, bias: Bool = true) {
+        precondition(groups > 0, "groups must be a positive integer")
+        precondition(outChannels > 0 && outChannels % groups == 0, "out_channels (\(outChannels)) must be divisible by groups (\(groups))")
+        precondition(inChannels % groups == 0, "in_channels (\(inChannels)) must be divisible by groups (\(groups))")
+        precondition(kernelSize.h > 0 && kernelSize.w > 0, "kernel size must be positive, got \(kernelSize)")
+        if padding == .same { precondition(stride == 1, "padding='same' is not supported for strided convolutions") }
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.kernelSize = kernelSize
+        self.stride = stride
+        self.padding = padding
+        self.dilation = dilation
+        self.groups = groups
+        _hasBias = bias
+        if inChannels > 0 { materialize(inChannels) }
+    }
+
+    /// Integer options (what integer variables and literals pass).
+    public convenience init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
+                            dilation: Int = 1, groups: Int = 1, bias: Bool = true) {
+        self.init(inChannels, outChannels, kernelSize: Size2(kernelSize), stride: Size2(stride),
+                  padding: .explicit(Size2(padding)), dilation: Size2(dilation), groups: groups, bias: bias)
+    }
+
+    private func materialize(_ c: Int) {
+        precondition(c % groups == 0, "in_channels (\(c)) must be divisible by groups (\(groups))")
+        inChannels = c
+        let w = Tensor.zeros([outChannels, c / groups, kernelSize.h, kernelSize.w])
+        let b: Tensor? = _hasBias ? Tensor.zeros([outChannels]) : nil
+        Init.pytorchDefault(weight: w, bias: b)
+        w.requiresGrad = true
+        b?.requiresGrad = true
+        weight = w
+        bias = b
+    }
+
+    public var isLazy: Bool { weight == nil }
+
+    public func forward(_ x: Tensor) -> Tensor {
+        if isLazy {
+            precondition(x.rank == 4 || x.rank == 3, "LazyConv2d: expected 3D or 4D input, got \(x.shape)")
+            materialize(x.shape[x.rank - 3])
+        }
+        return conv2d(x, weight!, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
+    }
+
+    public var typeName: String { isLazy ? "LazyConv2d" : "Conv2d" }
+
+    public var extraRepr: String {
+        var s = "\(inChannels), \(outChannels), kernel_size=\(kernelSize), stride=\(stride)"
+        switch padding {
+        case .explicit(let p): if p != Size2(0) { s += ", padding=\(p)" }
+        case .same: s += ", padding=same"
+        case .valid: s += ", padding=valid"
+        }
+        if dilation != Size2(1) { s += ", dilation=\(dilation)" }
+        if groups != 1 { s += ", groups=\(groups)" }
+        if !_hasBias { s += ", bias=False" }
+        return s
+    }
+}
+
+/// A Conv2d whose input channel count is inferred at the first call (D2L's `nn.LazyConv2d`).
+public func LazyConv2d(_ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0, dilation: Int = 1,
+                       groups: Int = 1, bias: Bool = true) -> Conv2d {
+    Conv2d(0, outChannels, kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation, groups: groups, bias: bias)
+}
+
+public func LazyConv2d(_ outChannels: Int, kernelSize: Size2, stride: Size2 = 1, padding: Padding = 0, dilation: Size2 = 1,
+                       groups: Int = 1, bias: Bool = true) -> Conv2d {
+    Conv2d(0, outChannels, kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation, groups: groups, bias: bias)
+}

@@ -1,0 +1,96 @@
+import ConvNetCore
+import Foundation
+
+/// Weight initialisers (PyTorch's `nn.init`), in place.
+public enum Init {
+    /// (fan_in, fan_out) of a weight [out, in, k…] as PyTorch computes them.
+    public static func fans(_ t: Tensor) -> (fanIn: Int, fanOut: Int) {
+        precondition(t.rank >= 2, "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions (shape \(t.shape))")
+        let receptive = t.shape[2...].reduce(1, *)
+        return (t.shape[1] * receptive, t.shape[0] * receptive)
+    }
+
+    public static func uniform(_ t: Tensor, low: Float, high: Float, generator: Generator = .global) {
+        generator.fillUniform(t.data, count: t.count, low: low, high: high)
+    }
+
+    public static func normal(_ t: Tensor, mean: Float = 0, std: Float = 1, generator: Generator = .global) {
+        generator.fillNormal(t.data, count: t.count, mean: mean, std: std)
+    }
+
+    public static func zeros(_ t: Tensor) { t.fill(0) }
+    public static func ones(_ t: Tensor) { t.fill(1) }
+    public static func constant(_ t: Tensor, _ value: Float) { t.fill(value) }
+
+    public static func xavierUniform(_ t: Tensor, gain: Float = 1, generator: Generator = .global) {
+        let (fi, fo) = fans(t)
+        let a = gain * (6 / Float(fi + fo)).squareRoot()
+        uniform(t, low: -a, high: a, generator: generator)
+    }
+
+    public static func xavierNormal(_ t: Tensor, gain: Float = 1, generator: Generator = .global) {
+        let (fi, fo) = fans(t)
+        normal(t, std: gain * (2 / Float(fi + fo)).squareRoot(), generator: generator)
+    }
+
+    /// He initialisation for ReLU (`a` is the negative slope of a leaky ReLU; mode fan_in).
+    public static func kaimingUniform(_ t: Tensor, a: Float = 0, fanOut: Bool = false, generator: Generator = .global) {
+        let (fi, fo) = fans(t)
+        let gain = (2 / (1 + a * a)).squareRoot()
+        let bound = (3 as Float).squareRoot() * gain / Float(fanOut ? fo : fi).squareRoot()
+        uniform(t, low: -bound, high: bound, generator: generator)
+    }
+
+    public static func kaimingNormal(_ t: Tensor, a: Float = 0, fanOut: Bool = false, generator: Generator = .global) {
+        let (fi, fo) = fans(t)
+        let gain = (2 / (1 + a * a)).squareRoot()
+        normal(t, std: gain / Float(fanOut ? fo : fi).squareRoot(), generator: generator)
+    }
+
+    /// PyTorch's default for Linear and Conv: kaiming-uniform with a = √5 (bound 1/√fan_in) and a
+    /// bias uniform in ±1/√fan_in.
+    static func pytorchDefault(weight: Tensor, bias: Tensor?) {
+        kaimingUniform(weight, a: (5 as Float).squareRoot())
+        if let bias {
+            let fi = fans(weight).fanIn
+            let bound: Float = fi > 0 ? 1 / Float(fi).squareRoot() : 0
+            uniform(bias, low: -bound, high: bound)
+        }
+    }
+}
+
+extension Module {
+    /// Re-initialises every Linear and Conv2d weight with `initializer` and zeroes their biases
+    /// (D2L's `init_cnn` with `Init.xavierUniform`).
+    public func initWeights(_ initializer: (Tensor) -> Void) {
+        apply { m in
+            if let l = m as? Linear { initializer(l.weight); l.bias?.fill(0) }
+            if let c = m as? Conv2d, let w = c.weight { initializer(w); c.bias?.fill(0) }
+        }
+    }
+}
+
+/// Python's `repr` of a float: shortest round-trip digits, exponent form below 1e-4 (`1e-05`).
+func pythonFloat(_ v: Double) -> String {
+    if v == v.rounded() && Swift.abs(v) < 1e16 { return String(format: "%.1f", v) }
+    let a = Swift.abs(v)
+    if a < 1e-4 || a >= 1e16 {
+        var s = String(format: "%g", v)
+        for digits in 1...17 {
+            s = String(format: "%.\(digits - 1)e", v)
+            if Double(s) == v { break }
+        }
+        // Python writes 1e-05, not 1.0e-05
+        if let e = s.firstIndex(of: "e") {
+            var mant = String(s[..<e]), exp = String(s[s.index(after: e)...])
+            if mant.contains(".") { while mant.hasSuffix("0") { mant.removeLast() }; if mant.hasSuffix(".") { mant.removeLast() } }
+            let sign = exp.hasPrefix("-") ? "-" : "+"
+            exp = exp.trimmingCharacters(in: CharacterSet(charactersIn: "+-"))
+            while exp.count > 2 && exp.hasPrefix("0") { exp.removeFirst() }
+            if exp.count < 2 { exp = "0" + exp }
+            return mant + "e" + sign + exp
+        }
+        return s
+    }
+    return "\(v)"
+}

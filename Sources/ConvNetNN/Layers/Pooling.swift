@@ -1,0 +1,71 @@
+import ConvNetCore
+
+/// How PyTorch shows a size option: an int when given as one, otherwise a tuple.
+private func sizeText(_ s: Size2, asPair: Bool) -> String { asPair ? s.description : "\(s.h)" }
+
+/// 2-D max pooling, as `nn.MaxPool2d`.
+public final class MaxPool2d: Module {
+    public let kernelSize: Size2, stride: Size2, padding: Size2, dilation: Size2
+    public let ceilMode: Bool
+    private let _pairs: Bool
+
+    public init(kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0, dilation: Size2 = 1, ceilMode: Bool = false) {
+        self.kernelSize = kernelSize; self.stride = stride ?? kernelSize
+        self.padding = padding; self.dilation = dilation; self.ceilMode = ceilMode
+        _pairs = true
+    }
+
+    public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0, dilation: Int = 1, ceilMode: Bool = false) {
+        self.kernelSize = Size2(kernelSize); self.stride = Size2(stride ?? kernelSize)
+        self.padding = Size2(padding); self.dilation = Size2(dilation); self.ceilMode = ceilMode
+        _pairs = false
+    }
+
+    public func forward(_ x: Tensor) -> Tensor {
+        maxPool2d(x, kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
+    }
+
+    public var extraRepr: String {
+        "kernel_size=\(sizeText(kernelSize, asPair: _pairs)), stride=\(sizeText(stride, asPair: _pairs)), "
+            + "padding=\(sizeText(padding, asPair: _pairs)), dilation=\(sizeText(dilation, asPair: _pairs)), "
+            + "ceil_mode=\(ceilMode ? "True" : "False")"
+    }
+}
+
+/// 2-D average pooling, as `nn.AvgPool2d`.
+public final class AvgPool2d: Module {
+    public let kernelSize: Size2, stride: Size2, padding: Size2
+    public let ceilMode: Bool, countIncludePad: Bool
+    private let _pairs: Bool
+
+    public init(kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0, ceilMode: Bool = false, countIncludePad: Bool = true) {
+        self.kernelSize = kernelSize; self.stride = stride ?? kernelSize; self.padding = padding
+        self.ceilMode = ceilMode; self.countIncludePad = countIncludePad
+        _pairs = true
+    }
+
+    public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false, countIncludePad: Bool = true) {
+        self.kernelSize = Size2(kernelSize); self.stride = Size2(stride ?? kernelSize); self.padding = Size2(padding)
+        self.ceilMode = ceilMode; self.countIncludePad = countIncludePad
+        _pairs = false
+    }
+
+    public func forward(_ x: Tensor) -> Tensor {
+        avgPool2d(x, kernelSize: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode, countIncludePad: countIncludePad)
+    }
+
+    public var extraRepr: String {
+        "kernel_size=\(sizeText(kernelSize, asPair: _pairs)), stride=\(sizeText(stride, asPair: _pairs)), padding=\(sizeText(padding, asPair: _pairs))"
+            + (ceilMode ? ", ceil_mode=True" : "") + (countIncludePad ? "" : ", count_include_pad=False")
+    }
+}
+
+/// Average pooling to a fixed output size, as `nn.AdaptiveAvgPool2d`.
+public final class AdaptiveAvgPool2d: Module {
+    public let outputSize: Size2
+    private let _pair: Bool
+    public init(outputSize: Size2) { self.outputSize = outputSize; _pair = true }
+    public init(outputSize: Int) { self.outputSize = Size2(outputSize); _pair = false }
+    public func forward(_ x: Tensor) -> Tensor { adaptiveAvgPool2d(x, outputSize: outputSize) }
+    public var extraRepr: String { "output_size=\(sizeText(outputSize, asPair: _pair))" }
+}

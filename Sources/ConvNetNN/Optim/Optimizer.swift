@@ -1,0 +1,167 @@
+import ConvNetCore
+import Foundation
+
+/// Updates parameters from their gradients; `zeroGrad()` then `backward()` then `step()`.
+public protocol Optimizer: AnyObject {
+    var parameters: [Tensor] { get }
+    /// The learning rate (changed by schedules).
+    var lr: Float { get set }
+    func step()
+    /// Per-parameter state (momentum buffers, moments) and counters, keyed for a checkpoint.
+    func stateDict() -> [String: Tensor]
+    func loadStateDict(_ state: [String: Tensor]) throws
+}
+
+extension Optimizer {
+    public func zeroGrad() { for p in parameters { p.grad = nil } }
+}
+
+/// An optimiser checkpoint that does not fit the optimiser.
+public struct OptimizerStateError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Stochastic gradient descent with momentum, dampening, weight decay and Nesterov, as `torch.optim.SGD`.
+public final class SGD: Optimizer {
+    public let parameters: [Tensor]
+    public var lr: Float
+    public let momentum: Float, dampening: Float, weightDecay: Float
+    public let nesterov: Bool
+    private var buffers: [Tensor?]
+
+    public init(_ parameters: [Tensor], lr: Float, momentum: Float = 0, dampening: Float = 0, weightDecay: Float = 0,
+                nesterov: Bool = false) {
+        precondition(lr >= 0, "Invalid learning rate: \(lr)")
+        precondition(momentum >= 0, "Invalid momentum value: \(momentum)")
+        precondition(weightDecay >= 0, "Invalid weight_decay value: \(weightDecay)")
+        precondition(!nesterov || (momentum > 0 && dampening == 0), "Nesterov momentum requires a momentum and zero dampening")
+        self.parameters = parameters
+        self.lr = lr; self.momentum = momentum; self.dampening = dampening
+        self.weightDecay = weightDecay; self.nesterov = nesterov
+        buffers = Array(repeating: nil, count: parameters.count)
+    }
+
+    public func step() {
+        for (i, p) in parameters.enumerated() {
+            guard let g = p.grad else { continue }
+            let n = p.count, w = p.data, gd = g.data
+            let wd = weightDecay, lr = lr, mom = momentum, damp = dampening
+            if momentum == 0 {
+                for j in 0..<n { w[j] -= lr * (gd[j] + wd * w[j]) }
+                continue
+            }
+            if buffers[i] == nil {
+                let b = Tensor.empty(p.shape)
+                for j in 0..<n { b.data[j] = gd[j] + wd * w[j] }
+                buffers[i] = b
+                let bd = b.data
+                for j in 0..<n { w[j] -= lr * (nesterov ? (gd[j] + wd * w[j]) + mom * bd[j] : bd[j]) }
+                continue
+            }
+            let bd = buffers[i]!.data
+            for j in 0..<n {
+                let d = gd[j] + wd * w[j]
+                bd[j] = mom * bd[j] + (1 - damp) * d
+                w[j] -= lr * (nesterov ? d + mom * bd[j] : bd[j])
+            }
+        }
+    }
+
+    public func stateDict() -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        for (i, b) in buffers.enumerated() { if let b { out["\(i).momentum_buffer"] = b } }
+        return out
+    }
+
+    public func loadStateDict(_ state: [String: Tensor]) throws {
+        var nb = [Tensor?](repeating: nil, count: parameters.count)
+        for (k, v) in state {
+            guard k.hasSuffix(".momentum_buffer"), let i = Int(k.dropLast(".momentum_buffer".count)), i < parameters.count else {
+                throw OptimizerStateError(description: "SGD state has an unexpected key '\(k)'")
+            }
+            guard v.shape == parameters[i].shape else {
+                throw OptimizerStateError(description: "SGD momentum buffer \(i) has shape \(v.shape), parameter has \(parameters[i].shape)")
+            }
+            nb[i] = v.copy()
+        }
+        buffers = nb
+    }
+}
+
+/// Adam and AdamW (decoupled weight decay), as `torch.optim.Adam` / `AdamW`.
+public class AdamBase: Optimizer {
+    public let parameters: [Tensor]
+    public var lr: Float
+    public let beta1: Float, beta2: Float, eps: Float, weightDecay: Float
+    let decoupled: Bool
+    private var m: [Tensor?], v: [Tensor?]
+    public private(set) var stepCount = 0
+
+    init(_ parameters: [Tensor], lr: Float, betas: (Float, Float), eps: Float, weightDecay: Float, decoupled: Bool) {
+        precondition(lr >= 0, "Invalid learning rate: \(lr)")
+        precondition(betas.0 >= 0 && betas.0 < 1 && betas.1 >= 0 && betas.1 < 1, "Invalid beta parameters: \(betas)")
+        self.parameters = parameters
+        self.lr = lr; beta1 = betas.0; beta2 = betas.1; self.eps = eps; self.weightDecay = weightDecay
+        self.decoupled = decoupled
+        m = Array(repeating: nil, count: parameters.count)
+        v = Array(repeating: nil, count: parameters.count)
+    }
+
+    public func step() {
+        stepCount += 1
+        let bc1 = 1 - Foundation.pow(beta1, Float(stepCount)), bc2 = 1 - Foundation.pow(beta2, Float(stepCount))
+        for (i, p) in parameters.enumerated() {
+            guard let g = p.grad else { continue }
+            if m[i] == nil { m[i] = Tensor.zeros(p.shape); v[i] = Tensor.zeros(p.shape) }
+            let w = p.data, gd = g.data, md = m[i]!.data, vd = v[i]!.data
+            let b1 = beta1, b2 = beta2, wd = weightDecay, lr = lr, eps = eps
+            let stepSize = lr / bc1, bc2s = bc2.squareRoot()
+            for j in 0..<p.count {
+                var d = gd[j]
+                if decoupled { w[j] *= 1 - lr * wd } else { d += wd * w[j] }
+                md[j] = b1 * md[j] + (1 - b1) * d
+                vd[j] = b2 * vd[j] + (1 - b2) * d * d
+                w[j] -= stepSize * md[j] / (vd[j].squareRoot() / bc2s + eps)
+            }
+        }
+    }
+
+    public func stateDict() -> [String: Tensor] {
+        var out: [String: Tensor] = ["step": Tensor(Float(stepCount))]
+        for i in parameters.indices {
+            if let a = m[i] { out["\(i).exp_avg"] = a }
+            if let b = v[i] { out["\(i).exp_avg_sq"] = b }
+        }
+        return out
+    }
+
+    public func loadStateDict(_ state: [String: Tensor]) throws {
+        var nm = [Tensor?](repeating: nil, count: parameters.count), nv = nm
+        for (k, t) in state {
+            if k == "step" { continue }
+            let parts = k.split(separator: ".", maxSplits: 1)
+            guard parts.count == 2, let i = Int(parts[0]), i < parameters.count, parameters[i].shape == t.shape else {
+                throw OptimizerStateError(description: "Adam state entry '\(k)' (shape \(t.shape)) does not fit the parameters")
+            }
+            if parts[1] == "exp_avg" { nm[i] = t.copy() } else if parts[1] == "exp_avg_sq" { nv[i] = t.copy() } else {
+                throw OptimizerStateError(description: "Adam state has an unexpected key '\(k)'")
+            }
+        }
+        m = nm; v = nv
+        stepCount = Int(state["step"]?.item() ?? 0)
+    }
+}
+
+public final class Adam: AdamBase {
+    public init(_ parameters: [Tensor], lr: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999), eps: Float = 1e-8,
+                weightDecay: Float = 0) {
+        super.init(parameters, lr: lr, betas: betas, eps: eps, weightDecay: weightDecay, decoupled: false)
+    }
+}
+
+public final class AdamW: AdamBase {
+    public init(_ parameters: [Tensor], lr: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999), eps: Float = 1e-8,
+                weightDecay: Float = 1e-2) {
+        super.init(parameters, lr: lr, betas: betas, eps: eps, weightDecay: weightDecay, decoupled: true)
+    }
+}
