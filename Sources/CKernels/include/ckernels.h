@@ -35,4 +35,11 @@ void ck_avgpool2d(const float *x, long planes, long H, long W, long kh, long kw,
 void ck_avgpool2d_backward(const float *gy, long planes, long H, long W, long kh, long kw,
                            long ph, long pw, long sh, long sw, long Ho, long Wo,
                            int countIncludePad, float *gx);
+
+
+/// A growable scratch buffer owned by the calling thread (slots 0–3), kept between calls.
+float *ck_scratch(int slot, long count);
+/// Per-thread autograd recording switch (1 = recording off).
+int ck_grad_disabled(void);
+void ck_set_grad_disabled(int disabled);
 #endif

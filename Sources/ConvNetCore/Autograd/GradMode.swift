@@ -1,12 +1,14 @@
-/// Whether operations record the autograd graph. Off inside `withNoGrad`.
-public enum GradMode {
-    nonisolated(unsafe) public private(set) static var isEnabled = true
+import CKernels
 
-    /// Runs `body` with recording set to `enabled`, restoring the previous setting afterwards.
+/// Whether operations record the autograd graph on the current thread. Off inside `withNoGrad`.
+public enum GradMode {
+    public static var isEnabled: Bool { ck_grad_disabled() == 0 }
+
+    /// Runs `body` with recording set to `enabled` on this thread, restoring it afterwards.
     public static func with<T>(enabled: Bool, _ body: () throws -> T) rethrows -> T {
-        let saved = isEnabled
-        isEnabled = enabled
-        defer { isEnabled = saved }
+        let saved = ck_grad_disabled()
+        ck_set_grad_disabled(enabled ? 0 : 1)
+        defer { ck_set_grad_disabled(saved) }
         return try body()
     }
 }

@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import Foundation
 
@@ -39,24 +40,8 @@ public enum Threads {
     }
 }
 
-/// Growable scratch buffers, one per thread slot, kept between calls: fresh large allocations are
+/// Scratch buffers owned by the calling thread, kept between calls: fresh large allocations are
 /// slow (page faults), and the convolution kernels need an im2col buffer on every call.
-final class Workspace: @unchecked Sendable {
-    private var buffers: [UnsafeMutablePointer<Float>?] = []
-    private var sizes: [Int] = []
-    private let lock = NSLock()
-
-    static let shared = Workspace()
-    static let secondary = Workspace()
-
-    func buffer(slot: Int, count: Int) -> UnsafeMutablePointer<Float> {
-        lock.lock(); defer { lock.unlock() }
-        while buffers.count <= slot { buffers.append(nil); sizes.append(0) }
-        if sizes[slot] < count {
-            buffers[slot]?.deallocate()
-            buffers[slot] = UnsafeMutablePointer<Float>.allocate(capacity: count)
-            sizes[slot] = count
-        }
-        return buffers[slot]!
-    }
+enum Workspace {
+    static func buffer(slot: Int, count: Int) -> UnsafeMutablePointer<Float> { ck_scratch(Int32(slot), count) }
 }

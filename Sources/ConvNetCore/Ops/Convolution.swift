@@ -22,11 +22,11 @@ enum ConvKernels {
                         bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
         let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo
         let colCount = g.isPointwise ? 0 : g.c * g.kh * g.kw * g.hwo
-        func image(_ i: Int, slot: Int, threaded: Bool) {
+        func image(_ i: Int, threaded: Bool) {
             let xi = x + i * inPlane, yi = y + i * outPlane
             var col = UnsafePointer(xi)
             if !g.isPointwise {
-                let buf = Workspace.shared.buffer(slot: slot, count: colCount)
+                let buf = Workspace.buffer(slot: 0, count: colCount)
                 ck_im2col(xi, g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, g.ho, g.wo, buf)
                 col = UnsafePointer(buf)
             }
@@ -48,9 +48,9 @@ enum ConvKernels {
             }
         }
         if g.n >= Threads.count && Threads.count > 1 {
-            _ = Threads.parallelChunks(g.n) { t, r in for i in r { image(i, slot: t, threaded: false) } }
+            _ = Threads.parallelChunks(g.n) { t, r in for i in r { image(i, threaded: false) } }
         } else {
-            for i in 0..<g.n { image(i, slot: 0, threaded: true) }
+            for i in 0..<g.n { image(i, threaded: true) }
         }
     }
 
@@ -72,7 +72,7 @@ enum ConvKernels {
                 if gw != nil {
                     var col = xi
                     if !g.isPointwise {
-                        let buf = Workspace.shared.buffer(slot: t, count: colCount)
+                        let buf = Workspace.buffer(slot: 0, count: colCount)
                         ck_im2col(xi, g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, g.ho, g.wo, buf)
                         col = UnsafePointer(buf)
                     }
@@ -94,7 +94,7 @@ enum ConvKernels {
                                              c: gxi + gr * g.kg * g.hwo, ldc: g.hwo, accumulate: false)
                         }
                     } else {
-                        let dcol = Workspace.secondary.buffer(slot: t, count: colCount)
+                        let dcol = Workspace.buffer(slot: 1, count: colCount)
                         for gr in 0..<g.groups {
                             GEMM.sgemmSingle(transA: true, transB: false, m: g.kg, n: g.hwo, k: g.coutG,
                                              a: weight + gr * g.coutG * g.kg, lda: g.kg, b: gyi + gr * g.coutG * g.hwo, ldb: g.hwo,

@@ -1,4 +1,5 @@
 import ConvNetCore
+import Foundation
 
 /// A network layer or model, as PyTorch's `nn.Module`.
 ///
@@ -130,13 +131,16 @@ func indentContinuationLines(_ s: String, by n: Int) -> String {
 enum ModeRegistry {
     private final class Entry { weak var module: AnyObject?; var training: Bool; init(_ m: AnyObject, _ t: Bool) { module = m; training = t } }
     nonisolated(unsafe) private static var entries: [ObjectIdentifier: Entry] = [:]
+    private static let lock = NSLock()
 
     static func set(_ training: Bool, for m: AnyObject) {
+        lock.lock(); defer { lock.unlock() }
         entries = entries.filter { $0.value.module != nil }
         entries[ObjectIdentifier(m)] = Entry(m, training)
     }
 
     static func mode(of m: AnyObject) -> Bool? {
+        lock.lock(); defer { lock.unlock() }
         guard let e = entries[ObjectIdentifier(m)], e.module === m else { return nil }
         return e.training
     }

@@ -1,0 +1,54 @@
+import ConvNetCore
+
+/// A state dict that does not fit the model: names what is missing, unexpected or mis-shaped.
+public struct StateDictError: Error, CustomStringConvertible, Equatable {
+    public var missingKeys: [String]
+    public var unexpectedKeys: [String]
+    public var shapeMismatches: [String]
+
+    public var description: String {
+        var parts: [String] = []
+        if !missingKeys.isEmpty { parts.append("Missing key(s) in state_dict: " + missingKeys.map { "\"\($0)\"" }.joined(separator: ", ")) }
+        if !unexpectedKeys.isEmpty { parts.append("Unexpected key(s) in state_dict: " + unexpectedKeys.map { "\"\($0)\"" }.joined(separator: ", ")) }
+        parts.append(contentsOf: shapeMismatches)
+        return "Error(s) in loading state_dict: " + parts.joined(separator: "; ")
+    }
+}
+
+extension Module {
+    /// Every parameter and buffer by dotted key (PyTorch's `state_dict()`), sharing storage with the model.
+    public func stateDict() -> [String: Tensor] {
+        Dictionary(namedTensors(), uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Copies values from `state` into the model's tensors. Keys may use PyTorch's snake_case or the
+    /// Swift property names. With `strict`, missing or unexpected keys are an error; shape mismatches
+    /// always are. Nothing is changed unless everything fits.
+    public func loadStateDict(_ state: [String: Tensor], strict: Bool = true) throws {
+        let own = namedTensors()
+        var byCanonical: [String: String] = [:]
+        for k in state.keys { byCanonical[canonicalKey(k)] = k }
+        var missing: [String] = [], mismatches: [String] = []
+        var plan: [(Tensor, Tensor)] = []
+        var used = Set<String>()
+        for (key, t) in own {
+            guard let sk = state[key] != nil ? key : byCanonical[canonicalKey(key)], let src = state[sk] else {
+                missing.append(key); continue
+            }
+            used.insert(sk)
+            if src.count != t.count || (src.shape != t.shape && !(src.count == 1 && t.count == 1)) {
+                mismatches.append("size mismatch for \(key): copying a param with shape \(src.shape) from checkpoint, the shape in current model is \(t.shape).")
+                continue
+            }
+            plan.append((t, src))
+        }
+        let unexpected = state.keys.filter { !used.contains($0) }.sorted()
+        if !mismatches.isEmpty || (strict && (!missing.isEmpty || !unexpected.isEmpty)) {
+            throw StateDictError(missingKeys: strict ? missing : [], unexpectedKeys: strict ? unexpected : [], shapeMismatches: mismatches)
+        }
+        for (dst, src) in plan { dst.assign(src) }
+    }
+}
+
+/// Keys compared without case or underscores, so `running_mean` matches `runningMean`.
+func canonicalKey(_ k: String) -> String { k.lowercased().replacingOccurrences(of: "_", with: "") }

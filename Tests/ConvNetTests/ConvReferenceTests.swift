@@ -1,0 +1,99 @@
+import ConvNet
+import Testing
+
+/// The direct definition of a grouped, dilated, strided, padded cross-correlation.
+func referenceConv(_ x: Tensor, _ w: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int),
+                   dilation: (Int, Int), groups: Int) -> Tensor {
+    let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (co, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
+    let ho = (h + 2 * padding.0 - dilation.0 * (kh - 1) - 1) / stride.0 + 1
+    let wo = (wd + 2 * padding.1 - dilation.1 * (kw - 1) - 1) / stride.1 + 1
+    var out = [Float](repeating: 0, count: n * co * ho * wo)
+    let xs = x.scalars, ws = w.scalars, bs = bias?.scalars
+    let coG = co / groups
+    _ = c
+    for b in 0..<n { for o in 0..<co { for i in 0..<ho { for j in 0..<wo {
+        var s: Double = Double(bs?[o] ?? 0)
+        let g = o / coG
+        for ci in 0..<cg { for p in 0..<kh { for q in 0..<kw {
+            let ih = i * stride.0 - padding.0 + p * dilation.0, iw = j * stride.1 - padding.1 + q * dilation.1
+            if ih < 0 || ih >= h || iw < 0 || iw >= wd { continue }
+            let cin = g * cg + ci
+            s += Double(xs[((b * x.shape[1] + cin) * h + ih) * wd + iw]) * Double(ws[((o * cg + ci) * kh + p) * kw + q])
+        } } }
+        out[((b * co + o) * ho + i) * wo + j] = Float(s)
+    } } } }
+    return Tensor(shape: [n, co, ho, wo], scalars: out)
+}
+
+@Suite(.serialized) struct ConvReferenceTests {
+    @Test(arguments: 0..<12)
+    func randomConvMatchesDirectLoop(_ trial: Int) {
+        let gen = Generator(seed: UInt64(1000 + trial))
+        let groups = [1, 1, 2, 3][gen.nextInt(below: 4)]
+        let cg = 1 + gen.nextInt(below: 3), coG = 1 + gen.nextInt(below: 3)
+        let kh = 1 + gen.nextInt(below: 4), kw = 1 + gen.nextInt(below: 4)
+        let stride = (1 + gen.nextInt(below: 3), 1 + gen.nextInt(below: 3))
+        let dilation = (1 + gen.nextInt(below: 2), 1 + gen.nextInt(below: 2))
+        let padding = (gen.nextInt(below: 3), gen.nextInt(below: 3))
+        let h = dilation.0 * (kh - 1) + 1 + gen.nextInt(below: 8), w = dilation.1 * (kw - 1) + 1 + gen.nextInt(below: 8)
+        let n = 1 + gen.nextInt(below: 3)
+        let x = Tensor.randn([n, cg * groups, h, w], generator: gen)
+        let wt = Tensor.randn([coG * groups, cg, kh, kw], generator: gen)
+        let b = Tensor.randn([coG * groups], generator: gen)
+        let got = conv2d(x, wt, bias: b, stride: Size2(stride.0, stride.1), padding: .pair(padding.0, padding.1),
+                         dilation: Size2(dilation.0, dilation.1), groups: groups)
+        let want = referenceConv(x, wt, bias: b, stride: stride, padding: padding, dilation: dilation, groups: groups)
+        expectClose(got, want, rtol: 1e-4, atol: 1e-4, "trial \(trial)")
+    }
+
+    @Test func largeBatchUsesThreadsAndAgrees() {
+        // more images than threads exercises the per-image parallel path and weight-gradient reduction
+        let x = param([9, 5, 11, 10], seed: 40), w = param([7, 5, 3, 3], seed: 41), b = param([7], seed: 42)
+        let y = conv2d(x, w, bias: b, stride: 1, padding: 1)
+        expectClose(y, referenceConv(x, w, bias: b, stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1), rtol: 1e-4, atol: 1e-4)
+        let g = Tensor.randn(y.shape)
+        y.backward(g)
+        // weight gradient against a direct sum: dW[o,c,p,q] = Σ g[n,o,i,j]·x[n,c,i+p-1,j+q-1]
+        let gw = w.grad!
+        let xs = x.scalars, gs = g.scalars
+        for (o, c, p, q) in [(0, 0, 0, 0), (3, 2, 1, 2), (6, 4, 2, 1)] {
+            var s: Double = 0
+            for n in 0..<9 { for i in 0..<11 { for j in 0..<10 {
+                let ih = i + p - 1, iw = j + q - 1
+                if ih < 0 || ih >= 11 || iw < 0 || iw >= 10 { continue }
+                s += Double(gs[((n * 7 + o) * 11 + i) * 10 + j]) * Double(xs[((n * 5 + c) * 11 + ih) * 10 + iw])
+            } } }
+            #expect(abs(Float(s) - gw.data[((o * 5 + c) * 3 + p) * 3 + q]) < 1e-3 * max(1, abs(Float(s))))
+        }
+        let gb = b.grad!
+        for o in 0..<7 {
+            var s: Float = 0
+            for n in 0..<9 { for k in 0..<110 { s += gs[(n * 7 + o) * 110 + k] } }
+            #expect(abs(s - gb.data[o]) < 1e-3 * max(1, abs(s)))
+        }
+    }
+
+    @Test(arguments: [0, 1, 2])
+    func gemmMatchesNaiveOnEveryISA(_ level: Int) {
+        let used = GEMM.setISA(level)
+        defer { GEMM.setISA(2) }
+        for (m, n, k) in [(1, 1, 1), (7, 13, 5), (6, 64, 384), (13, 130, 400), (100, 70, 33), (97, 3100, 20)] {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let a = Tensor.randn(ta ? [k, m] : [m, k]), b = Tensor.randn(tb ? [n, k] : [k, n])
+                let c = Tensor.full([m, n], 1)
+                GEMM.sgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a.data, lda: ta ? m : k, b: b.data, ldb: tb ? k : n,
+                           c: c.data, ldc: n, accumulate: true)
+                let A = ta ? a.T : a, B = tb ? b.T : b
+                let want = (A.matmul(B) + 1).scalars
+                // compare against a double-precision dot product for a few entries
+                for (i, j) in [(0, 0), (m - 1, n - 1), (m / 2, n / 3)] {
+                    var s: Double = 1
+                    for p in 0..<k { s += Double(A.data[i * k + p]) * Double(B.data[p * n + j]) }
+                    #expect(abs(Double(c.data[i * n + j]) - s) < 1e-3 * max(1, abs(s)), "ISA \(used) \(m)×\(n)×\(k) t\(ta)\(tb)")
+                }
+                #expect(want.count == c.count)
+            }
+        }
+    }
+}
