@@ -65,7 +65,10 @@ func gradCheck(_ inputs: [Tensor], eps: Float = 1e-2, rtol: Float = 2e-2, atol: 
 
 /// The test bundle's resource folder.
 func resourceURL(_ name: String) -> URL {
-    Bundle.module.resourceURL!.appendingPathComponent("Resources").appendingPathComponent(name)
+    // Foundation on Linux already points resourceURL at the bundle's Resources folder
+    let base = Bundle.module.resourceURL!
+    let nested = base.appendingPathComponent("Resources").appendingPathComponent(name)
+    return FileManager.default.fileExists(atPath: nested.path) ? nested : base.appendingPathComponent(name)
 }
 
 /// A PyTorch fixture: tensors by key and metadata.

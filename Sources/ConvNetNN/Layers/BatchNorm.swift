@@ -50,7 +50,7 @@ public class BatchNorm: TrainingModeModule {
     public var typeName: String { (isLazy ? "Lazy" : "") + String(describing: type(of: self)) }
 
     public var extraRepr: String {
-        "\(numFeatures), eps=\(pythonFloat(Double(eps))), momentum=\(pythonFloat(Double(momentum))), affine=\(affine ? "True" : "False"), track_running_stats=True"
+        "\(numFeatures), eps=\(pythonFloat(eps)), momentum=\(pythonFloat(momentum)), affine=\(affine ? "True" : "False"), track_running_stats=True"
     }
 }
 

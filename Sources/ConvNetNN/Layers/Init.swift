@@ -70,27 +70,6 @@ extension Module {
     }
 }
 
-/// Python's `repr` of a float: shortest round-trip digits, exponent form below 1e-4 (`1e-05`).
-func pythonFloat(_ v: Double) -> String {
-    if v == v.rounded() && Swift.abs(v) < 1e16 { return String(format: "%.1f", v) }
-    let a = Swift.abs(v)
-    if a < 1e-4 || a >= 1e16 {
-        var s = String(format: "%g", v)
-        for digits in 1...17 {
-            s = String(format: "%.\(digits - 1)e", v)
-            if Double(s) == v { break }
-        }
-        // Python writes 1e-05, not 1.0e-05
-        if let e = s.firstIndex(of: "e") {
-            var mant = String(s[..<e]), exp = String(s[s.index(after: e)...])
-            if mant.contains(".") { while mant.hasSuffix("0") { mant.removeLast() }; if mant.hasSuffix(".") { mant.removeLast() } }
-            let sign = exp.hasPrefix("-") ? "-" : "+"
-            exp = exp.trimmingCharacters(in: CharacterSet(charactersIn: "+-"))
-            while exp.count > 2 && exp.hasPrefix("0") { exp.removeFirst() }
-            if exp.count < 2 { exp = "0" + exp }
-            return mant + "e" + sign + exp
-        }
-        return s
-    }
-    return "\(v)"
-}
+/// Python's `repr` of a float written from a Float32 option: the shortest digits that round-trip
+/// (`1e-05`, `0.1`, `1.0`), which Swift's description already produces in Python's notation.
+func pythonFloat(_ v: Float) -> String { v.description }

@@ -64,5 +64,5 @@ public final class Dropout: TrainingModeModule {
     }
     public convenience init(_ p: Float) { self.init(p: p) }
     public func forward(_ x: Tensor) -> Tensor { dropout(x, p: p, training: training) }
-    public var extraRepr: String { "p=\(pythonFloat(Double(p))), inplace=False" }
+    public var extraRepr: String { "p=\(pythonFloat(p)), inplace=False" }
 }

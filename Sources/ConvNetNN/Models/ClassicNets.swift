@@ -1,0 +1,123 @@
+import ConvNetCore
+
+extension Models {
+    /// D2L 8.1's AlexNet for 224×224 input.
+    public static func alexNet(inputChannels: Int = 1, numClasses: Int = 10) -> Sequential {
+        Sequential(
+            Conv2d(inputChannels, 96, kernelSize: 11, stride: 4, padding: 1), ReLU(),
+            MaxPool2d(kernelSize: 3, stride: 2),
+            Conv2d(96, 256, kernelSize: 5, padding: 2), ReLU(),
+            MaxPool2d(kernelSize: 3, stride: 2),
+            Conv2d(256, 384, kernelSize: 3, padding: 1), ReLU(),
+            Conv2d(384, 384, kernelSize: 3, padding: 1), ReLU(),
+            Conv2d(384, 256, kernelSize: 3, padding: 1), ReLU(),
+            MaxPool2d(kernelSize: 3, stride: 2),
+            Flatten(),
+            Linear(6400, 4096), ReLU(), Dropout(p: 0.5),
+            Linear(4096, 4096), ReLU(), Dropout(p: 0.5),
+            Linear(4096, numClasses))
+    }
+
+    /// D2L 8.2's VGG block: `numConvs` 3×3 convolutions with ReLU, then 2×2 max pooling.
+    public static func vggBlock(_ numConvs: Int, inChannels: Int, outChannels: Int) -> Sequential {
+        var layers: [any Module] = []
+        var c = inChannels
+        for _ in 0..<numConvs {
+            layers.append(Conv2d(c, outChannels, kernelSize: 3, padding: 1))
+            layers.append(ReLU())
+            c = outChannels
+        }
+        layers.append(MaxPool2d(kernelSize: 2, stride: 2))
+        return Sequential(layers)
+    }
+
+    /// VGG-11's architecture: (convolutions, channels) per block.
+    public static let vgg11Architecture = [(1, 64), (1, 128), (2, 256), (2, 512), (2, 512)]
+
+    /// D2L 8.2's VGG for 224×224 input; `channelRatio` divides every width (D2L trains with 4).
+    public static func vgg(architecture: [(Int, Int)] = vgg11Architecture, channelRatio: Int = 1,
+                           inputChannels: Int = 1, numClasses: Int = 10, inputSize: Int = 224) -> Sequential {
+        var blocks: [any Module] = []
+        var c = inputChannels
+        for (n, width) in architecture {
+            blocks.append(vggBlock(n, inChannels: c, outChannels: width / channelRatio))
+            c = width / channelRatio
+        }
+        let side = inputSize >> architecture.count
+        return Sequential(blocks + [
+            Flatten(),
+            Linear(c * side * side, 4096), ReLU(), Dropout(p: 0.5),
+            Linear(4096, 4096), ReLU(), Dropout(p: 0.5),
+            Linear(4096, numClasses),
+        ])
+    }
+
+    /// D2L 8.3's NiN block: one spatial convolution and two 1×1 convolutions, each with ReLU.
+    public static func ninBlock(inChannels: Int, outChannels: Int, kernelSize: Int, stride: Int, padding: Int) -> Sequential {
+        Sequential(
+            Conv2d(inChannels, outChannels, kernelSize: kernelSize, stride: stride, padding: padding), ReLU(),
+            Conv2d(outChannels, outChannels, kernelSize: 1), ReLU(),
+            Conv2d(outChannels, outChannels, kernelSize: 1), ReLU())
+    }
+
+    /// D2L 8.3's Network in Network for 224×224 input: global average pooling instead of dense layers.
+    public static func nin(inputChannels: Int = 1, numClasses: Int = 10) -> Sequential {
+        Sequential(
+            ninBlock(inChannels: inputChannels, outChannels: 96, kernelSize: 11, stride: 4, padding: 0),
+            MaxPool2d(kernelSize: 3, stride: 2),
+            ninBlock(inChannels: 96, outChannels: 256, kernelSize: 5, stride: 1, padding: 2),
+            MaxPool2d(kernelSize: 3, stride: 2),
+            ninBlock(inChannels: 256, outChannels: 384, kernelSize: 3, stride: 1, padding: 1),
+            MaxPool2d(kernelSize: 3, stride: 2),
+            Dropout(p: 0.5),
+            ninBlock(inChannels: 384, outChannels: numClasses, kernelSize: 3, stride: 1, padding: 1),
+            AdaptiveAvgPool2d(outputSize: [1, 1]),
+            Flatten())
+    }
+}
+
+/// D2L 8.4's Inception block: four parallel paths concatenated on channels.
+public final class Inception: Module {
+    public let b1_1: Conv2d
+    public let b2_1: Conv2d, b2_2: Conv2d
+    public let b3_1: Conv2d, b3_2: Conv2d
+    public let b4_1: MaxPool2d, b4_2: Conv2d
+    public let outChannels: Int
+
+    public init(_ inChannels: Int, _ c1: Int, _ c2: (Int, Int), _ c3: (Int, Int), _ c4: Int) {
+        b1_1 = Conv2d(inChannels, c1, kernelSize: 1)
+        b2_1 = Conv2d(inChannels, c2.0, kernelSize: 1)
+        b2_2 = Conv2d(c2.0, c2.1, kernelSize: 3, padding: 1)
+        b3_1 = Conv2d(inChannels, c3.0, kernelSize: 1)
+        b3_2 = Conv2d(c3.0, c3.1, kernelSize: 5, padding: 2)
+        b4_1 = MaxPool2d(kernelSize: 3, stride: 1, padding: 1)
+        b4_2 = Conv2d(inChannels, c4, kernelSize: 1)
+        outChannels = c1 + c2.1 + c3.1 + c4
+    }
+
+    public func forward(_ x: Tensor) -> Tensor {
+        let p1 = relu(b1_1(x))
+        let p2 = relu(b2_2(relu(b2_1(x))))
+        let p3 = relu(b3_2(relu(b3_1(x))))
+        let p4 = relu(b4_2(b4_1(x)))
+        return cat([p1, p2, p3, p4], dim: 1)
+    }
+}
+
+extension Models {
+    /// D2L 8.4's GoogLeNet for 96×96 input.
+    public static func googLeNet(inputChannels: Int = 1, numClasses: Int = 10) -> Sequential {
+        let b1 = Sequential(Conv2d(inputChannels, 64, kernelSize: 7, stride: 2, padding: 3), ReLU(),
+                            MaxPool2d(kernelSize: 3, stride: 2, padding: 1))
+        let b2 = Sequential(Conv2d(64, 64, kernelSize: 1), ReLU(), Conv2d(64, 192, kernelSize: 3, padding: 1), ReLU(),
+                            MaxPool2d(kernelSize: 3, stride: 2, padding: 1))
+        let b3 = Sequential(Inception(192, 64, (96, 128), (16, 32), 32), Inception(256, 128, (128, 192), (32, 96), 64),
+                            MaxPool2d(kernelSize: 3, stride: 2, padding: 1))
+        let b4 = Sequential(Inception(480, 192, (96, 208), (16, 48), 64), Inception(512, 160, (112, 224), (24, 64), 64),
+                            Inception(512, 128, (128, 256), (24, 64), 64), Inception(512, 112, (144, 288), (32, 64), 64),
+                            Inception(528, 256, (160, 320), (32, 128), 128), MaxPool2d(kernelSize: 3, stride: 2, padding: 1))
+        let b5 = Sequential(Inception(832, 256, (160, 320), (32, 128), 128), Inception(832, 384, (192, 384), (48, 128), 128),
+                            AdaptiveAvgPool2d(outputSize: [1, 1]), Flatten())
+        return Sequential(b1, b2, b3, b4, b5, Linear(1024, numClasses))
+    }
+}
