@@ -32,9 +32,6 @@ extension Module {
     public func namedChildren() -> [(String, any Module)] { Reflection.children(of: self) }
     public func namedOwnTensors() -> [(String, Tensor)] { Reflection.tensors(of: self) }
 
-    /// Runs `forward`.
-    public func callAsFunction(_ x: Tensor) -> Tensor { forward(x) }
-
     /// PyTorch's repr: `Name(options)` or `Name(\n  (child): …\n)`.
     public var description: String {
         let children = namedChildren()

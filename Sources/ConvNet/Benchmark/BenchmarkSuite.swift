@@ -1,0 +1,132 @@
+import ConvNetCore
+import ConvNetData
+import ConvNetNN
+import Foundation
+
+/// Median wall time of `body` over `repeats` runs after one warm-up.
+public func medianSeconds(repeats: Int, _ body: () -> Void) -> Double {
+    body()
+    var times: [Double] = []
+    for _ in 0..<max(1, repeats) {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+    times.sort()
+    return times[times.count / 2]
+}
+
+/// The kernel and model workloads of the README's performance section, at 1 and 2 threads.
+public struct BenchmarkSuite {
+    public let groups: Set<String>
+    public let repeats: Int
+
+    public init(groups: Set<String>, repeats: Int) { self.groups = groups; self.repeats = repeats }
+
+    func wants(_ g: String) -> Bool { groups.contains("all") || groups.contains(g) }
+
+    func row(_ name: String, _ threads: Int, _ seconds: Double, flops: Double?, images: Int? = nil) {
+        var s = String(format: "%-44@ %2d thr  %9.3f ms", name, threads, seconds * 1000)
+        if let flops { s += String(format: "  %7.1f GFLOP/s", flops / seconds / 1e9) }
+        if let images { s += String(format: "  %9.0f img/s", Double(images) / seconds) }
+        print(s)
+        fflush(stdout)
+    }
+
+    public func run() throws {
+        let saved = Threads.count
+        defer { Threads.count = saved }
+        print("ConvNet benchmark — GEMM micro-kernel: \(GEMM.isa), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        if wants("kernels") || wants("gemm") { gemm() }
+        if wants("kernels") || wants("conv") { conv() }
+        if wants("kernels") || wants("pool") { pool() }
+        if wants("models") { models() }
+    }
+
+    func gemm() {
+        for n in [256, 512, 1024, 2048] {
+            let a = Tensor.randn([n, n]), b = Tensor.randn([n, n]), c = Tensor.empty([n, n])
+            for threads in [1, 2] {
+                Threads.count = threads
+                let t = medianSeconds(repeats: repeats) {
+                    GEMM.sgemm(transA: false, transB: false, m: n, n: n, k: n, a: a.data, lda: n, b: b.data, ldb: n, c: c.data, ldc: n, accumulate: false)
+                }
+                row("sgemm \(n)", threads, t, flops: 2 * Double(n * n * n))
+            }
+        }
+    }
+
+    /// (name, N, C, H, W, Cout, k, pad, stride)
+    static let convWorkloads: [(String, Int, Int, Int, Int, Int, Int, Int, Int)] = [
+        ("LeNet conv1 256×1×28² → 6, 5×5 p2", 256, 1, 28, 28, 6, 5, 2, 1),
+        ("LeNet conv2 256×6×14² → 16, 5×5", 256, 6, 14, 14, 16, 5, 0, 1),
+        ("ResNet 64×64×56² → 64, 3×3 p1", 64, 64, 56, 56, 64, 3, 1, 1),
+        ("stem 32×3×224² → 64, 7×7/2 p3", 32, 3, 224, 224, 64, 7, 3, 2),
+        ("ResNet 64×128×28² → 128, 3×3 p1", 64, 128, 28, 28, 128, 3, 1, 1),
+    ]
+
+    func conv() {
+        for (name, n, c, h, w, co, k, p, s) in Self.convWorkloads {
+            let x = Tensor.randn([n, c, h, w]), wt = Tensor.randn([co, c, k, k]) * 0.1, b = Tensor.zeros([co])
+            let ho = (h + 2 * p - k) / s + 1, wo = (w + 2 * p - k) / s + 1
+            let flops = 2.0 * Double(n * co * ho * wo * c * k * k)
+            for threads in [1, 2] {
+                Threads.count = threads
+                let t = medianSeconds(repeats: repeats) { _ = withNoGrad { conv2d(x, wt, bias: b, stride: s, padding: p) } }
+                row("conv fwd " + name, threads, t, flops: flops)
+            }
+            x.requiresGrad = true; wt.requiresGrad = true; b.requiresGrad = true
+            let g = Tensor.randn([n, co, ho, wo])
+            for threads in [1, 2] {
+                Threads.count = threads
+                let t = medianSeconds(repeats: repeats) { conv2d(x, wt, bias: b, stride: s, padding: p).backward(g) }
+                row("conv fwd+bwd " + name, threads, t, flops: 3 * flops)
+            }
+        }
+    }
+
+    func pool() {
+        for (n, c, h) in [(256, 6, 28), (64, 64, 112)] {
+            let x = Tensor.randn([n, c, h, h])
+            for threads in [1, 2] {
+                Threads.count = threads
+                let t = medianSeconds(repeats: repeats) { _ = withNoGrad { maxPool2d(x, kernelSize: 2) } }
+                let gb = Double(x.count * 4 + x.count) / 1e9
+                print(String(format: "%-44@ %2d thr  %9.3f ms  %7.1f GB/s", "maxpool 2×2 \(n)×\(c)×\(h)²", threads, t * 1000, gb / t))
+            }
+        }
+    }
+
+    /// Training step (forward, backward, SGD update) and inference for the zoo at D2L's sizes.
+    func models() {
+        let cases: [(String, Int, Int)] = [("lenet", 256, 28), ("bn-lenet", 256, 28), ("alexnet", 32, 224), ("vgg11", 32, 224),
+                                           ("nin", 32, 224), ("googlenet", 64, 96), ("resnet18", 64, 96), ("densenet", 64, 96),
+                                           ("regnetx32", 64, 96)]
+        for (name, batch, side) in cases {
+            guard let spec = try? ModelZoo.spec(named: name) else { continue }
+            Tensor.manualSeed(0)
+            let model = spec.make()
+            let x = Tensor.rand([batch, 1, side, side])
+            let labels = (0..<batch).map { $0 % 10 }
+            let opt = SGD(model.parameters(), lr: 0.01, momentum: 0.9)
+            for threads in [1, 2] {
+                Threads.count = threads
+                let reps = side >= 96 ? max(1, repeats / 2) : repeats
+                let t = medianSeconds(repeats: reps) {
+                    let loss = crossEntropy(model(x), labels)
+                    opt.zeroGrad()
+                    loss.backward()
+                    withNoGrad { opt.step() }
+                }
+                row("train step \(name) \(side)² batch \(batch)", threads, t, flops: nil, images: batch)
+            }
+            model.eval()
+            Threads.count = 2
+            let t = medianSeconds(repeats: repeats) { _ = withNoGrad { model(x) } }
+            row("inference \(name) \(side)² batch \(batch)", 2, t, flops: nil, images: batch)
+            let one = Tensor.rand([1, 1, side, side])
+            let t1 = medianSeconds(repeats: repeats * 4) { _ = withNoGrad { model(one) } }
+            row("inference \(name) \(side)² batch 1", 2, t1, flops: nil, images: 1)
+        }
+    }
+}

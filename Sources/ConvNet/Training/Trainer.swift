@@ -1,0 +1,281 @@
+import ConvNetCore
+import ConvNetData
+import ConvNetNN
+import Foundation
+
+/// Everything a training run is configured by.
+public struct TrainingConfig: Sendable {
+    public var epochs: Int
+    public var batchSize: Int
+    public var lr: Float
+    public var optimizer: OptimizerKind
+    public var momentum: Float
+    public var weightDecay: Float
+    public var schedule: LRSchedule = .constant
+    public var labelSmoothing: Float = 0
+    /// Image side length fed to the model (the dataset's own size means no resizing).
+    public var resize: Int?
+    public var seed: UInt64 = 0
+    /// Folder for checkpoint, weights, metrics and curves; nil writes nothing.
+    public var outDir: URL?
+    /// Continue from the checkpoint in `outDir`.
+    public var resume = false
+    /// Show a live progress bar (a terminal); otherwise one line per epoch.
+    public var progressBar = false
+
+    public init(epochs: Int, batchSize: Int, lr: Float, optimizer: OptimizerKind = .sgd, momentum: Float = 0,
+                weightDecay: Float = 0, resize: Int? = nil) {
+        self.epochs = epochs; self.batchSize = batchSize; self.lr = lr; self.optimizer = optimizer
+        self.momentum = momentum; self.weightDecay = weightDecay; self.resize = resize
+    }
+
+    public init(defaults d: TrainingDefaults) {
+        self.init(epochs: d.epochs, batchSize: d.batchSize, lr: d.lr, optimizer: d.optimizer, momentum: d.momentum,
+                  weightDecay: d.weightDecay, resize: d.resize)
+    }
+}
+
+/// One epoch's results, as printed and saved in metrics.json.
+public struct EpochRecord: Codable, Sendable, Equatable {
+    public var epoch: Int
+    public var trainLoss: Double
+    public var trainAccuracy: Double
+    public var testAccuracy: Double
+    public var seconds: Double
+    public var imagesPerSecond: Double
+    public var lr: Double
+}
+
+/// Why training stopped early.
+public enum TrainingError: Error, CustomStringConvertible {
+    case nonFiniteLoss(epoch: Int, batch: Int, value: Float)
+    case badCheckpoint(path: String, reason: String)
+    case interrupted(epoch: Int, batch: Int, checkpoint: String?)
+
+    public var description: String {
+        switch self {
+        case let .nonFiniteLoss(e, b, v):
+            return "loss became \(v) at epoch \(e), batch \(b); stopped (the last good checkpoint is kept) — try a lower --lr"
+        case let .badCheckpoint(p, r): return "\(p): \(r)"
+        case let .interrupted(e, b, c):
+            return "interrupted during epoch \(e) after batch \(b)" + (c.map { "; state saved to \($0) (continue with --resume)" } ?? "")
+        }
+    }
+}
+
+/// Set from a SIGINT handler: the trainer finishes the current batch, saves and stops.
+public enum InterruptFlag {
+    nonisolated(unsafe) public static var raised: Int32 = 0
+
+    /// Routes Ctrl-C to the flag (a second Ctrl-C exits at once).
+    public static func install() {
+        signal(SIGINT) { _ in
+            if InterruptFlag.raised != 0 { _exit(130) }
+            InterruptFlag.raised = 1
+        }
+    }
+}
+
+/// The epoch loop: trains, evaluates, reports, checkpoints atomically after every epoch, resumes
+/// exactly, and guards against a diverging loss.
+public final class Trainer {
+    public let model: any Module
+    public let config: TrainingConfig
+    public let trainLoader: DataLoader
+    public let testLoader: DataLoader
+    public let optimizer: any Optimizer
+    public private(set) var history: [EpochRecord] = []
+    /// Called with each finished epoch (the CLI prints it).
+    public var onEpoch: ((EpochRecord) -> Void)?
+    /// Where progress and notes go.
+    public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+
+    /// The model's training and test data; shuffling and dropout draw from the global generator,
+    /// which the checkpoint saves, so a resumed run continues the same random sequence.
+    public init(model: any Module, train: ImageDataset, test: ImageDataset, config: TrainingConfig) {
+        self.model = model
+        self.config = config
+        let resize = config.resize == train.height ? nil : config.resize
+        trainLoader = DataLoader(train, batchSize: config.batchSize, shuffle: true, resize: resize, generator: .global)
+        testLoader = DataLoader(test, batchSize: Swift.max(config.batchSize, 256), resize: resize)
+        switch config.optimizer {
+        case .sgd: optimizer = SGD(model.parameters(), lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay)
+        case .adam: optimizer = Adam(model.parameters(), lr: config.lr, weightDecay: config.weightDecay)
+        case .adamw: optimizer = AdamW(model.parameters(), lr: config.lr, weightDecay: config.weightDecay)
+        }
+    }
+
+    public var checkpointURL: URL? { config.outDir?.appendingPathComponent("checkpoint.safetensors") }
+
+    /// Runs the remaining epochs; returns the full history.
+    @discardableResult
+    public func run() throws -> [EpochRecord] {
+        var startEpoch = 0, skipBatches = 0, partial = PartialEpoch()
+        var epochStartRNG = Generator.global.state
+        if config.resume, let url = checkpointURL {
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw TrainingError.badCheckpoint(path: url.path, reason: "no checkpoint to resume from")
+            }
+            let state = try Checkpoint.load(from: url, model: model, optimizer: optimizer)
+            history = state.history
+            startEpoch = state.epoch
+            skipBatches = state.batch
+            partial = state.partial
+            epochStartRNG = state.epochStartRNG
+            Generator.global.restore(state: state.rng)
+            log("resuming from \(url.path) at epoch \(startEpoch + 1)" + (skipBatches > 0 ? ", batch \(skipBatches + 1)" : ""))
+        }
+        for epoch in startEpoch..<config.epochs {
+            optimizer.lr = config.schedule.lr(base: config.lr, epoch: epoch)
+            model.train()
+            // the epoch's order comes from the generator state at its start, so a mid-epoch resume replays it
+            let resumeRNG = Generator.global.state
+            if skipBatches > 0 { Generator.global.restore(state: epochStartRNG) } else { epochStartRNG = resumeRNG }
+            let order = trainLoader.epochOrder()
+            if skipBatches > 0 { Generator.global.restore(state: resumeRNG) } else { partial = PartialEpoch() }
+            let start = Date()
+            let total = trainLoader.count
+            var lastDraw = Date.distantPast
+            for b in skipBatches..<total {
+                let lo = b * config.batchSize, hi = Swift.min(lo + config.batchSize, order.count)
+                let batch = trainLoader.makeBatch(order[lo..<hi])
+                let logits = model(batch.images)
+                let loss = crossEntropy(logits, batch.labels, labelSmoothing: config.labelSmoothing)
+                let l = loss.item()
+                guard l.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch + 1, batch: b + 1, value: l) }
+                optimizer.zeroGrad()
+                loss.backward()
+                withNoGrad { optimizer.step() }
+                partial.lossSum += Double(l) * Double(batch.labels.count)
+                partial.correct += correctCount(logits, batch.labels)
+                partial.seen += batch.labels.count
+                partial.seconds += 0
+                if config.progressBar, Date().timeIntervalSince(lastDraw) > 0.1 || b == total - 1 {
+                    lastDraw = Date()
+                    drawProgress(epoch: epoch, batch: b + 1 - skipBatches, of: total - skipBatches, done: b + 1, total: total,
+                                 partial: partial, elapsed: Date().timeIntervalSince(start))
+                }
+                if InterruptFlag.raised != 0 && b + 1 < total {
+                    if config.progressBar { FileHandle.standardError.write(Data("\n".utf8)) }
+                    var saved: String? = nil
+                    if let url = checkpointURL {
+                        var p = partial
+                        p.seconds += Date().timeIntervalSince(start)
+                        try Checkpoint.save(to: url, model: model, optimizer: optimizer, epoch: epoch, batch: b + 1, partial: p,
+                                            epochStartRNG: epochStartRNG, rng: Generator.global.state, history: history)
+                        saved = url.path
+                    }
+                    throw TrainingError.interrupted(epoch: epoch + 1, batch: b + 1, checkpoint: saved)
+                }
+            }
+            if config.progressBar { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            let trainSeconds = partial.seconds + Date().timeIntervalSince(start)
+            skipBatches = 0
+            let test = evaluate(model, on: testLoader)
+            let record = EpochRecord(epoch: epoch + 1, trainLoss: partial.lossSum / Double(Swift.max(partial.seen, 1)),
+                                     trainAccuracy: Double(partial.correct) / Double(Swift.max(partial.seen, 1)),
+                                     testAccuracy: test.accuracy, seconds: trainSeconds,
+                                     imagesPerSecond: Double(partial.seen) / Swift.max(trainSeconds, 1e-9), lr: Double(optimizer.lr))
+            history.append(record)
+            onEpoch?(record)
+            if let url = checkpointURL {
+                try Checkpoint.save(to: url, model: model, optimizer: optimizer, epoch: epoch + 1, batch: 0, partial: PartialEpoch(),
+                                    epochStartRNG: Generator.global.state, rng: Generator.global.state, history: history)
+                try writeArtifacts()
+            }
+            if InterruptFlag.raised != 0 && epoch + 1 < config.epochs {
+                throw TrainingError.interrupted(epoch: epoch + 1, batch: total, checkpoint: checkpointURL?.path)
+            }
+        }
+        return history
+    }
+
+    private func drawProgress(epoch: Int, batch: Int, of count: Int, done: Int, total: Int, partial: PartialEpoch, elapsed: Double) {
+        let width = 24
+        let filled = width * done / Swift.max(total, 1)
+        let bar = String(repeating: "=", count: filled) + (filled < width ? ">" : "") + String(repeating: " ", count: Swift.max(0, width - filled - 1))
+        let rate = Double(partial.seen) / Swift.max(elapsed, 1e-9)
+        let eta = Double(count - batch) * elapsed / Double(Swift.max(batch, 1))
+        let line = String(format: "\r\u{1B}[Kepoch %d/%d [%@] %d/%d loss %.4f acc %.3f %.0f img/s ETA %.0fs",
+                          epoch + 1, config.epochs, bar, done, total, partial.lossSum / Double(Swift.max(partial.seen, 1)),
+                          Double(partial.correct) / Double(Swift.max(partial.seen, 1)), rate, eta)
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    /// Writes weights (safetensors), metrics.json and curves.svg into the output folder.
+    public func writeArtifacts() throws {
+        guard let dir = config.outDir else { return }
+        try model.save(to: dir.appendingPathComponent("model.safetensors"))
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try enc.encode(history), to: dir.appendingPathComponent("metrics.json"))
+        var plot = LinePlot(title: "Training curves")
+        plot.add("train loss", history.map(\.trainLoss), color: "#1f77b4")
+        plot.add("train acc", history.map(\.trainAccuracy), color: "#ff7f0e", dashed: true)
+        plot.add("test acc", history.map(\.testAccuracy), color: "#2ca02c", dashed: true)
+        try AtomicFile.write(Data(plot.svg().utf8), to: dir.appendingPathComponent("curves.svg"))
+    }
+}
+
+/// Running totals of an epoch in progress.
+struct PartialEpoch: Equatable {
+    var lossSum = 0.0
+    var correct = 0
+    var seen = 0
+    var seconds = 0.0
+}
+
+/// Training state in one safetensors file: `model.*` and `optim.*` tensors, and in the metadata
+/// the epoch, position, totals, generator states and history.
+enum Checkpoint {
+    struct State {
+        let epoch: Int, batch: Int
+        let partial: PartialEpoch
+        let epochStartRNG: [UInt64], rng: [UInt64]
+        let history: [EpochRecord]
+    }
+
+    static func save(to url: URL, model: any Module, optimizer: any Optimizer, epoch: Int, batch: Int, partial: PartialEpoch,
+                     epochStartRNG: [UInt64], rng: [UInt64], history: [EpochRecord]) throws {
+        var tensors: [String: Tensor] = [:]
+        for (k, v) in model.stateDict() { tensors["model." + k] = v }
+        for (k, v) in optimizer.stateDict() { tensors["optim." + k] = v }
+        let hist = String(decoding: try JSONEncoder().encode(history), as: UTF8.self)
+        let meta: [String: String] = [
+            "format": "convnet-checkpoint-1", "epoch": "\(epoch)", "batch": "\(batch)",
+            "loss_sum": "\(partial.lossSum)", "correct": "\(partial.correct)", "seen": "\(partial.seen)", "seconds": "\(partial.seconds)",
+            "epoch_start_rng": epochStartRNG.map(String.init).joined(separator: ","), "rng": rng.map(String.init).joined(separator: ","),
+            "history": hist,
+        ]
+        try SafeTensors.write(tensors, to: url, metadata: meta, int64Keys: Set(tensors.keys.filter { $0.hasSuffix("num_batches_tracked") }))
+    }
+
+    static func load(from url: URL, model: any Module, optimizer: any Optimizer) throws -> State {
+        let (entries, meta) = try SafeTensors.readEntries(from: url)
+        func bad(_ r: String) -> TrainingError { .badCheckpoint(path: url.path, reason: r) }
+        guard meta["format"] == "convnet-checkpoint-1" else { throw bad("not a ConvNet checkpoint (no format marker)") }
+        var modelState: [String: Tensor] = [:], optimState: [String: Tensor] = [:]
+        for (k, e) in entries {
+            if k.hasPrefix("model.") { modelState[String(k.dropFirst(6))] = e.tensor }
+            else if k.hasPrefix("optim.") { optimState[String(k.dropFirst(6))] = e.tensor }
+        }
+        do { try model.loadStateDict(modelState) } catch { throw bad("model weights do not fit: \(error)") }
+        do { try optimizer.loadStateDict(optimState) } catch { throw bad("optimizer state does not fit: \(error)") }
+        func rng(_ key: String) throws -> [UInt64] {
+            let words = (meta[key] ?? "").split(separator: ",").compactMap { UInt64($0) }
+            guard words.count == 4 else { throw bad("generator state '\(key)' is missing or damaged") }
+            return words
+        }
+        guard let epoch = meta["epoch"].flatMap(Int.init), let batch = meta["batch"].flatMap(Int.init),
+              let lossSum = meta["loss_sum"].flatMap(Double.init), let correct = meta["correct"].flatMap(Int.init),
+              let seen = meta["seen"].flatMap(Int.init), let seconds = meta["seconds"].flatMap(Double.init) else {
+            throw bad("epoch counters are missing or damaged")
+        }
+        let history: [EpochRecord]
+        do { history = try JSONDecoder().decode([EpochRecord].self, from: Data((meta["history"] ?? "[]").utf8)) } catch {
+            throw bad("history is damaged")
+        }
+        return State(epoch: epoch, batch: batch, partial: PartialEpoch(lossSum: lossSum, correct: correct, seen: seen, seconds: seconds),
+                     epochStartRNG: try rng("epoch_start_rng"), rng: try rng("rng"), history: history)
+    }
+}

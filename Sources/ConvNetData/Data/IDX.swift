@@ -1,0 +1,110 @@
+import ConvNetCore
+import Foundation
+
+/// A data file that cannot be used, naming the file and the problem.
+public struct DataError: Error, CustomStringConvertible, Equatable {
+    public let path: String
+    public let reason: String
+    public init(path: String, reason: String) { self.path = path; self.reason = reason }
+    public var description: String { "\(path): \(reason)" }
+}
+
+/// An IDX array (LeCun's MNIST format) of unsigned bytes: dimensions and values.
+public struct IDXArray: Sendable {
+    public let dims: [Int]
+    public let bytes: [UInt8]
+
+    /// Reads an IDX file, gzip-compressed (`.gz`) or plain, validating magic number, dimensions and length.
+    public init(contentsOf url: URL) throws {
+        let raw: Data
+        do { raw = try Data(contentsOf: url) } catch {
+            throw DataError(path: url.path, reason: "cannot read the file (\(error.localizedDescription))")
+        }
+        var data = raw
+        if raw.count >= 2 && raw[raw.startIndex] == 0x1F && raw[raw.startIndex + 1] == 0x8B {
+            do { data = try Zlib.inflate(raw, sizeHint: raw.count * 6) } catch {
+                throw DataError(path: url.path, reason: "gzip data is damaged: \(error)")
+            }
+        }
+        try self.init(data: data, path: url.path)
+    }
+
+    public init(data: Data, path: String = "<memory>") throws {
+        let b = [UInt8](data)
+        guard b.count >= 4 else { throw DataError(path: path, reason: "file is \(b.count) bytes, too short for an IDX header") }
+        guard b[0] == 0, b[1] == 0 else {
+            throw DataError(path: path, reason: String(format: "wrong magic number 0x%02X%02X%02X%02X (not an IDX file)", b[0], b[1], b[2], b[3]))
+        }
+        guard b[2] == 0x08 else {
+            throw DataError(path: path, reason: String(format: "IDX element type 0x%02X is not unsigned byte (0x08)", b[2]))
+        }
+        let nd = Int(b[3])
+        guard nd >= 1 && nd <= 4 else { throw DataError(path: path, reason: "IDX file declares \(nd) dimensions") }
+        guard b.count >= 4 + 4 * nd else { throw DataError(path: path, reason: "file ends inside the IDX header") }
+        var dims: [Int] = []
+        for i in 0..<nd {
+            let o = 4 + 4 * i
+            dims.append(Int(b[o]) << 24 | Int(b[o + 1]) << 16 | Int(b[o + 2]) << 8 | Int(b[o + 3]))
+        }
+        let count = dims.reduce(1, *)
+        let body = b.count - 4 - 4 * nd
+        guard body == count else {
+            throw DataError(path: path, reason: body < count
+                ? "truncated: dimensions \(dims) need \(count) bytes of data but the file has \(body)"
+                : "dimensions \(dims) need \(count) bytes of data but the file has \(body) (trailing bytes)")
+        }
+        self.dims = dims
+        bytes = Array(b[(4 + 4 * nd)...])
+    }
+}
+
+/// Grayscale images with integer labels, as bytes (the MNIST family).
+public struct ImageDataset: Sendable {
+    public let name: String
+    public let images: [UInt8]
+    public let labels: [Int]
+    public let height: Int, width: Int
+    public let classNames: [String]
+
+    public var count: Int { labels.count }
+
+    public init(name: String, images: [UInt8], labels: [Int], height: Int, width: Int, classNames: [String]) {
+        precondition(images.count == labels.count * height * width, "image bytes do not match \(labels.count) images of \(height)×\(width)")
+        self.name = name; self.images = images; self.labels = labels
+        self.height = height; self.width = width; self.classNames = classNames
+    }
+
+    /// Reads an IDX image file and label file pair, checking that they agree.
+    public init(name: String, images imagesURL: URL, labels labelsURL: URL, classNames: [String]) throws {
+        let imgs = try IDXArray(contentsOf: imagesURL)
+        let labs = try IDXArray(contentsOf: labelsURL)
+        guard imgs.dims.count == 3 else {
+            throw DataError(path: imagesURL.path, reason: "expected 3 dimensions (count, rows, columns), found \(imgs.dims)")
+        }
+        guard labs.dims.count == 1 else {
+            throw DataError(path: labelsURL.path, reason: "expected 1 dimension (count), found \(labs.dims)")
+        }
+        guard imgs.dims[0] == labs.dims[0] else {
+            throw DataError(path: labelsURL.path, reason: "has \(labs.dims[0]) labels but \(imagesURL.lastPathComponent) has \(imgs.dims[0]) images")
+        }
+        if let bad = labs.bytes.first(where: { Int($0) >= classNames.count }) {
+            throw DataError(path: labelsURL.path, reason: "label \(bad) is out of range for \(classNames.count) classes")
+        }
+        self.init(name: name, images: imgs.bytes, labels: labs.bytes.map(Int.init), height: imgs.dims[1], width: imgs.dims[2],
+                  classNames: classNames)
+    }
+
+    /// The first `n` examples (for quick runs).
+    public func prefix(_ n: Int) -> ImageDataset {
+        let k = min(n, count)
+        return ImageDataset(name: name, images: Array(images[0..<(k * height * width)]), labels: Array(labels[0..<k]),
+                            height: height, width: width, classNames: classNames)
+    }
+
+    /// One image as a [1, H, W] tensor scaled to [0, 1].
+    public func image(_ i: Int) -> Tensor {
+        precondition(i >= 0 && i < count, "index \(i) is out of range for \(count) images")
+        let plane = height * width
+        return Tensor(shape: [1, height, width], scalars: images[(i * plane)..<((i + 1) * plane)].map { Float($0) / 255 })
+    }
+}

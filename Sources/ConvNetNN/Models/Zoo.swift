@@ -1,0 +1,80 @@
+import ConvNetCore
+
+/// Optimisers a model's defaults can name.
+public enum OptimizerKind: String, CaseIterable, Sendable { case sgd, adam, adamw }
+
+/// How D2L trains a model on Fashion-MNIST, and what the CLI uses unless told otherwise.
+public struct TrainingDefaults: Sendable {
+    public var epochs: Int
+    public var batchSize: Int
+    public var lr: Float
+    public var optimizer: OptimizerKind
+    public var momentum: Float
+    public var weightDecay: Float
+    /// Input side length the images are resized to (28 = none).
+    public var resize: Int
+    /// Re-initialise Linear/Conv weights with Xavier-uniform (D2L's `init_cnn`).
+    public var xavierInit: Bool
+}
+
+/// One entry of the model zoo.
+public struct ModelSpec: Sendable {
+    public let name: String
+    public let summary: String
+    public let defaults: TrainingDefaults
+    let build: @Sendable (_ inputChannels: Int, _ numClasses: Int) -> any Module
+
+    /// A new model with the zoo's initialisation (Xavier where D2L uses it).
+    public func make(inputChannels: Int = 1, numClasses: Int = 10) -> any Module {
+        let m = build(inputChannels, numClasses)
+        if defaults.xavierInit { m.initWeights { Init.xavierUniform($0) } }
+        return m
+    }
+}
+
+/// A model name the zoo does not know.
+public struct UnknownModelError: Error, CustomStringConvertible {
+    public let name: String
+    public var description: String { "unknown model '\(name)'; known models: \(ModelZoo.names.joined(separator: ", "))" }
+}
+
+/// D2L's chapter 7–8 networks by name, with their Fashion-MNIST training defaults.
+public enum ModelZoo {
+    private static func d(_ epochs: Int, _ batch: Int, _ lr: Float, resize: Int = 28, optimizer: OptimizerKind = .sgd,
+                          momentum: Float = 0, xavier: Bool = true) -> TrainingDefaults {
+        TrainingDefaults(epochs: epochs, batchSize: batch, lr: lr, optimizer: optimizer, momentum: momentum, weightDecay: 0,
+                         resize: resize, xavierInit: xavier)
+    }
+
+    public static let all: [ModelSpec] = [
+        ModelSpec(name: "lenet", summary: "the homework's LeNet (ReLU, max pooling)",
+                  defaults: d(10, 256, 0.1, momentum: 0.9, xavier: false)) { Models.lenet(inputChannels: $0, numClasses: $1) },
+        ModelSpec(name: "lenet-d2l", summary: "D2L 7.6 LeNet-5 (sigmoid, average pooling)",
+                  defaults: d(10, 256, 0.9)) { Models.lenetD2L(inputChannels: $0, numClasses: $1) },
+        ModelSpec(name: "bn-lenet", summary: "D2L 8.5 LeNet with batch normalisation",
+                  defaults: d(10, 128, 0.1)) { Models.bnLeNet(inputChannels: $0, numClasses: $1) },
+        ModelSpec(name: "alexnet", summary: "D2L 8.1 AlexNet (224×224)",
+                  defaults: d(10, 128, 0.01, resize: 224)) { Models.alexNet(inputChannels: $0, numClasses: $1) },
+        ModelSpec(name: "vgg11", summary: "D2L 8.2 VGG-11, channels ÷ 4 (224×224)",
+                  defaults: d(10, 128, 0.01, resize: 224)) { Models.vgg(channelRatio: 4, inputChannels: $0, numClasses: $1) },
+        ModelSpec(name: "nin", summary: "D2L 8.3 Network in Network (224×224)",
+                  defaults: d(10, 128, 0.05, resize: 224)) { Models.nin(inputChannels: $0, numClasses: $1) },
+        ModelSpec(name: "googlenet", summary: "D2L 8.4 GoogLeNet with Inception blocks (96×96)",
+                  defaults: d(10, 128, 0.01, resize: 96)) { Models.googLeNet(inputChannels: $0, numClasses: $1) },
+        ModelSpec(name: "resnet18", summary: "D2L 8.6 ResNet-18 (96×96)",
+                  defaults: d(10, 128, 0.01, resize: 96)) { Models.resnet18(inputChannels: $0, numClasses: $1) },
+        ModelSpec(name: "resnet34", summary: "ResNet-34 (96×96)",
+                  defaults: d(10, 128, 0.01, resize: 96)) { Models.resnet34(inputChannels: $0, numClasses: $1) },
+        ModelSpec(name: "densenet", summary: "D2L 8.7 DenseNet (96×96)",
+                  defaults: d(10, 128, 0.01, resize: 96)) { Models.denseNet(inputChannels: $0, numClasses: $1) },
+        ModelSpec(name: "regnetx32", summary: "D2L 8.8 RegNetX-32 (96×96)",
+                  defaults: d(10, 128, 0.05, resize: 96)) { Models.regNetX32(inputChannels: $0, numClasses: $1) },
+    ]
+
+    public static var names: [String] { all.map(\.name) }
+
+    public static func spec(named name: String) throws -> ModelSpec {
+        guard let s = all.first(where: { $0.name == name.lowercased() }) else { throw UnknownModelError(name: name) }
+        return s
+    }
+}

@@ -1,0 +1,41 @@
+import ArgumentParser
+import ConvNet
+import Foundation
+
+@main
+struct ConvNetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convnet",
+        abstract: "Train, evaluate and inspect D2L chapter 7–8 convolutional networks on Fashion-MNIST.",
+        version: ConvNetVersion.string,
+        subcommands: [Train.self, Evaluate.self, Predict.self, Summary.self, ModelsCommand.self, Visualize.self, Bench.self])
+
+    /// Runs the command; errors become one line on stderr and a non-zero exit, never a trace.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let e as CLIError {
+            FileHandle.standardError.write(Data("convnet: error: \(e.message)\n".utf8))
+            Foundation.exit(1)
+        } catch let e as TrainingError {
+            FileHandle.standardError.write(Data("convnet: \(e)\n".utf8))
+            if case .interrupted = e { Foundation.exit(130) }
+            Foundation.exit(1)
+        } catch let e as CustomStringConvertible where !(e is any ParsableArguments) && isProjectError(e) {
+            FileHandle.standardError.write(Data("convnet: error: \(e.description)\n".utf8))
+            Foundation.exit(1)
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    static func isProjectError(_ e: Any) -> Bool {
+        e is DataError || e is SafeTensorsError || e is UnknownModelError || e is StateDictError || e is CompressionError
+    }
+}
+
+/// A problem with the user's options, reported as one line.
+struct CLIError: Error { let message: String }
+
+enum ConvNetVersion { static let string = "0.1.0" }

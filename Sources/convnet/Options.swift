@@ -1,0 +1,62 @@
+import ArgumentParser
+import ConvNet
+import Foundation
+
+/// Options every data-using command shares.
+struct DataOptions: ParsableArguments {
+    @Option(help: "Folder holding the dataset's IDX files (default: $FASHION_MNIST_DIR, /usr/share/datasets/fashion-mnist, then the user cache; downloads when missing).")
+    var data: String?
+
+    @Option(help: "Dataset: fashion-mnist or mnist.")
+    var dataset: String = "fashion-mnist"
+
+    @Option(help: "Threads for the kernels (default: all cores, or $CONVNET_NUM_THREADS).")
+    var threads: Int?
+
+    func apply() throws {
+        if let threads {
+            guard threads > 0 else { throw CLIError(message: "--threads must be positive, got \(threads)") }
+            Threads.count = threads
+        }
+    }
+
+    func kind() throws -> DatasetKind {
+        guard let k = DatasetKind(rawValue: dataset.lowercased()) else {
+            throw CLIError(message: "unknown dataset '\(dataset)'; known: \(DatasetKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return k
+    }
+
+    func load(_ split: Split) throws -> ImageDataset {
+        let k = try kind()
+        let dir = try k.obtain(explicit: data.map { URL(fileURLWithPath: $0) })
+        return try k.load(split: split, from: dir)
+    }
+}
+
+func loadSpec(_ name: String) throws -> ModelSpec {
+    do { return try ModelZoo.spec(named: name) } catch let e as UnknownModelError { throw CLIError(message: e.description) }
+}
+
+/// Parses "C,H,W".
+func parseShape(_ s: String) throws -> [Int] {
+    let parts = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+    guard parts.count == 3, parts.allSatisfy({ ($0 ?? 0) > 0 }) else {
+        throw CLIError(message: "--input must be C,H,W with positive integers, got '\(s)'")
+    }
+    return parts.map { $0! }
+}
+
+func existingFile(_ path: String, what: String) throws -> URL {
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), !isDir.boolValue else {
+        throw CLIError(message: "\(what) '\(path)' does not exist")
+    }
+    return URL(fileURLWithPath: path)
+}
+
+/// Loads weights into a model built from the zoo.
+func loadWeights(_ model: any Module, from path: String) throws {
+    let url = try existingFile(path, what: "weights file")
+    do { try model.load(from: url) } catch let e as SafeTensorsError { throw CLIError(message: e.description) }
+}
