@@ -67,6 +67,31 @@ void ck_col2im(const float *col, long C, long H, long W, long kh, long kw,
 void ck_maxpool2d(const float *x, long planes, long H, long W, long kh, long kw,
                   long ph, long pw, long sh, long sw, long dh, long dw,
                   long Ho, long Wo, float *y, int32_t *indices) {
+    if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && dh == 1 && dw == 1) {
+        // the common 2×2/2 case: four candidates, no bounds checks (floor mode keeps windows inside)
+        for (long pl = 0; pl < planes; pl++) {
+            const float *xp = x + pl * H * W;
+            float *yp = y + pl * Ho * Wo;
+            int32_t *ip = indices ? indices + pl * Ho * Wo : 0;
+            for (long oh = 0; oh < Ho; oh++) {
+                const float *r0 = xp + 2 * oh * W, *r1 = r0 + W;
+                for (long ow = 0; ow < Wo; ow++) {
+                    long i0 = 2 * ow;
+                    if (2 * oh + 1 >= H || i0 + 1 >= W) goto general; // ceil mode partial window
+                    float a = r0[i0], b = r0[i0 + 1], c = r1[i0], d = r1[i0 + 1];
+                    float best = a; long arg = 2 * oh * W + i0;
+                    if (b > best || b != b) { best = b; arg = 2 * oh * W + i0 + 1; }
+                    if (c > best || c != c) { best = c; arg = (2 * oh + 1) * W + i0; }
+                    if (d > best || d != d) { best = d; arg = (2 * oh + 1) * W + i0 + 1; }
+                    if (a != a) { best = a; arg = 2 * oh * W + i0; }
+                    yp[oh * Wo + ow] = best;
+                    if (ip) ip[oh * Wo + ow] = (int32_t)arg;
+                }
+            }
+        }
+        return;
+    }
+general:
     for (long pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * H * W;
         float *yp = y + pl * Ho * Wo;

@@ -54,7 +54,7 @@ static void ukr_avx2(long k, const float *a, const float *b, float *c, long ldc,
 }
 
 __attribute__((target("avx512f,fma")))
-static void ukr_avx512(long k, const float *a, const float *b, float *c, long ldc, int acc) {
+static void ukr_avx512(long k, const float *a, const float *b, float *c, long ldc, int acc, long rows, long cols) {
     __m512 z = _mm512_setzero_ps();
     __m512 c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
     __m512 c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
@@ -70,13 +70,19 @@ static void ukr_avx512(long k, const float *a, const float *b, float *c, long ld
 #undef ROW
         a += MR; b += 64;
     }
-#define ST4(r) do { float *q = c + r * ldc; \
-        if (acc) { c##r##0 = _mm512_add_ps(c##r##0, _mm512_loadu_ps(q)); c##r##1 = _mm512_add_ps(c##r##1, _mm512_loadu_ps(q + 16)); \
-                   c##r##2 = _mm512_add_ps(c##r##2, _mm512_loadu_ps(q + 32)); c##r##3 = _mm512_add_ps(c##r##3, _mm512_loadu_ps(q + 48)); } \
-        _mm512_storeu_ps(q, c##r##0); _mm512_storeu_ps(q + 16, c##r##1); \
-        _mm512_storeu_ps(q + 32, c##r##2); _mm512_storeu_ps(q + 48, c##r##3); } while (0)
-    ST4(0); ST4(1); ST4(2); ST4(3); ST4(4); ST4(5);
+    // partial tiles store through masks: no temporary tile, no scalar copy
+    __mmask16 m[4];
+    for (int j = 0; j < 4; j++) {
+        long n = cols - 16 * j;
+        m[j] = n >= 16 ? (__mmask16)0xFFFF : (n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1));
+    }
+#define ST1(r, j) do { float *q = c + r * ldc + 16 * j; \
+        if (acc) c##r##j = _mm512_add_ps(c##r##j, _mm512_maskz_loadu_ps(m[j], q)); \
+        _mm512_mask_storeu_ps(q, m[j], c##r##j); } while (0)
+#define ST4(r) if (rows > r) { ST1(r, 0); ST1(r, 1); ST1(r, 2); ST1(r, 3); }
+    ST4(0) ST4(1) ST4(2) ST4(3) ST4(4) ST4(5)
 #undef ST4
+#undef ST1
 }
 #endif
 
@@ -170,7 +176,7 @@ void ck_sgemm(int transA, int transB, long M, long N, long K,
     ukr_fn ukr = ukr_portable;
     long nr = 16;
 #ifdef CK_X86
-    if (isa == 2) { ukr = ukr_avx512; nr = 64; }
+    if (isa == 2) { nr = 64; }
     else if (isa == 1) { ukr = ukr_avx2; nr = 16; }
 #endif
     float *apack = aligned_buffer(&t_apack, (size_t)MC * KC);
@@ -196,7 +202,11 @@ void ck_sgemm(int transA, int transB, long M, long N, long K,
                         long rows = mc - ir < MR ? mc - ir : MR;
                         const float *ap = apack + (ir / MR) * MR * kc;
                         float *cp = C + (ic + ir) * ldc + jc + jr;
-                        if (rows == MR && cols == nr) {
+                        if (isa == 2) {
+#ifdef CK_X86
+                            ukr_avx512(kc, ap, bp, cp, ldc, acc, rows, cols);
+#endif
+                        } else if (rows == MR && cols == nr) {
                             ukr(kc, ap, bp, cp, ldc, acc);
                         } else {
                             ukr(kc, ap, bp, tile, nr, 0);

@@ -21,3 +21,4 @@ float *ck_scratch(int slot, long count) {
 
 int ck_grad_disabled(void) { return t_grad_disabled; }
 void ck_set_grad_disabled(int disabled) { t_grad_disabled = disabled; }
+

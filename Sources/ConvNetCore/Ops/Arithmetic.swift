@@ -103,8 +103,8 @@ extension Tensor {
     // MARK: unary math
 
     public func exp() -> Tensor {
-        let y = mapValues { Foundation.exp($0) }
-        return Tensor.record(y, "exp", [self]) { g in [g * y] }
+        let y = mapValues { Foundation.exp($0) }, saved = y.detached()
+        return Tensor.record(y, "exp", [self]) { g in [g * saved] }
     }
 
     public func log() -> Tensor {
@@ -112,8 +112,8 @@ extension Tensor {
     }
 
     public func sqrt() -> Tensor {
-        let y = mapValues { $0.squareRoot() }
-        return Tensor.record(y, "sqrt", [self]) { g in [g / (y * 2)] }
+        let y = mapValues { $0.squareRoot() }, saved = y.detached()
+        return Tensor.record(y, "sqrt", [self]) { g in [g / (saved * 2)] }
     }
 
     public func pow(_ p: Float) -> Tensor {
@@ -136,23 +136,23 @@ extension Tensor {
     }
 
     public func relu() -> Tensor {
-        let y = mapValues { $0 > 0 ? $0 : 0 }
+        let y = mapValues { $0 > 0 ? $0 : 0 }, saved = y.detached()
         return Tensor.record(y, "relu", [self]) { g in
-            [Tensor.broadcastZip(g, y) { $1 > 0 ? $0 : 0 }]
+            [Tensor.broadcastZip(g, saved) { $1 > 0 ? $0 : 0 }]
         }
     }
 
     public func sigmoid() -> Tensor {
-        let y = mapValues { 1 / (1 + Foundation.exp(-$0)) }
+        let y = mapValues { 1 / (1 + Foundation.exp(-$0)) }, saved = y.detached()
         return Tensor.record(y, "sigmoid", [self]) { g in
-            [Tensor.broadcastZip(g, y) { $0 * $1 * (1 - $1) }]
+            [Tensor.broadcastZip(g, saved) { $0 * $1 * (1 - $1) }]
         }
     }
 
     public func tanh() -> Tensor {
-        let y = mapValues { Foundation.tanh($0) }
+        let y = mapValues { Foundation.tanh($0) }, saved = y.detached()
         return Tensor.record(y, "tanh", [self]) { g in
-            [Tensor.broadcastZip(g, y) { $0 * (1 - $1 * $1) }]
+            [Tensor.broadcastZip(g, saved) { $0 * (1 - $1 * $1) }]
         }
     }
 

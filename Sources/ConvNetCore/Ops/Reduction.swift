@@ -115,7 +115,9 @@ extension Tensor {
             let r = 1 / s
             for k in 0..<n { dst[base + k * inner] *= r }
         } }
+        let saved = y.detached()
         return Tensor.record(y, "softmax", [self]) { g in
+            let y = saved
             // dx = y ⊙ (g − Σ g⊙y)
             let gx = Tensor(uninitializedShape: self.shape)
             for o in 0..<outer { for i in 0..<inner {
@@ -142,7 +144,9 @@ extension Tensor {
             let lse = m + Foundation.log(s)
             for k in 0..<n { dst[base + k * inner] = src[base + k * inner] - lse }
         } }
+        let saved = y.detached()
         return Tensor.record(y, "log_softmax", [self]) { g in
+            let y = saved
             // dx = g − softmax · Σ g
             let gx = Tensor(uninitializedShape: self.shape)
             for o in 0..<outer { for i in 0..<inner {
