@@ -26,13 +26,13 @@ extension Tensor {
     /// `gradient` with this tensor's shape. Leaf tensors that require a gradient accumulate
     /// into `.grad`; a tensor used twice receives both contributions.
     public func backward(_ gradient: Tensor? = nil) {
-        precondition(requiresGrad, "element 0 of tensors does not require grad and does not have a grad_fn")
+        checkArgument(requiresGrad, "element 0 of tensors does not require grad and does not have a grad_fn")
         let seed: Tensor
         if let g = gradient {
-            precondition(g.shape == shape, "backward: gradient shape \(g.shape) does not match tensor shape \(shape)")
+            checkArgument(g.shape == shape, "backward: gradient shape \(g.shape) does not match tensor shape \(shape)")
             seed = g
         } else {
-            precondition(count == 1, "grad can be implicitly created only for scalar outputs (shape \(shape))")
+            checkArgument(count == 1, "grad can be implicitly created only for scalar outputs (shape \(shape))")
             seed = Tensor(shape: shape, repeating: 1)
         }
         // Topological order by iterative depth-first search over recorded nodes.
@@ -66,7 +66,7 @@ extension Tensor {
                 let inputGrads = node.backward(g)
                 for (input, ig) in zip(node.inputs, inputGrads) {
                     guard let ig, input.requiresGrad else { continue }
-                    precondition(ig.shape == input.shape, "internal: \(node.name) gradient shape \(ig.shape) for input \(input.shape)")
+                    checkArgument(ig.shape == input.shape, "internal: \(node.name) gradient shape \(ig.shape) for input \(input.shape)")
                     let key = ObjectIdentifier(input)
                     if let prev = grads[key] {
                         let sum = Tensor(uninitializedShape: prev.shape)

@@ -7,7 +7,7 @@ public enum Broadcast {
         for i in 0..<r {
             let da = i < r - a.count ? 1 : a[i - (r - a.count)]
             let db = i < r - b.count ? 1 : b[i - (r - b.count)]
-            precondition(da == db || da == 1 || db == 1,
+            checkArgument(da == db || da == 1 || db == 1,
                          "The size of tensor a (\(da)) must match the size of tensor b (\(db)) at non-singleton dimension \(i) (shapes \(a) and \(b))")
             out[i] = da == 1 ? db : da
         }

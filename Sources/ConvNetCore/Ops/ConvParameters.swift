@@ -6,7 +6,7 @@ public struct Size2: Equatable, Hashable, Sendable, ExpressibleByIntegerLiteral,
     public init(_ both: Int) { self.init(both, both) }
     public init(integerLiteral value: Int) { self.init(value) }
     public init(arrayLiteral elements: Int...) {
-        precondition(elements.count == 1 || elements.count == 2, "a size pair takes 1 or 2 values, got \(elements)")
+        checkArgument(elements.count == 1 || elements.count == 2, "a size pair takes 1 or 2 values, got \(elements)")
         self.init(elements[0], elements.count == 2 ? elements[1] : elements[0])
     }
     /// PyTorch's tuple text: `(3, 3)`.
@@ -21,7 +21,7 @@ public enum Padding: Equatable, Hashable, Sendable, ExpressibleByIntegerLiteral,
 
     public init(integerLiteral value: Int) { self = .explicit(Size2(value)) }
     public init(arrayLiteral elements: Int...) {
-        precondition(elements.count == 1 || elements.count == 2, "padding takes 1 or 2 values, got \(elements)")
+        checkArgument(elements.count == 1 || elements.count == 2, "padding takes 1 or 2 values, got \(elements)")
         self = .explicit(Size2(elements[0], elements.count == 2 ? elements[1] : elements[0]))
     }
     public static func pair(_ h: Int, _ w: Int) -> Padding { .explicit(Size2(h, w)) }

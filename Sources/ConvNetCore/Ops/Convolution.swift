@@ -124,24 +124,24 @@ public func conv2d(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil, strid
         return conv2d(input.unsqueeze(0), weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
                       groups: groups).squeeze(0)
     }
-    precondition(input.rank == 4, "Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: \(input.shape)")
-    precondition(weight.rank == 4, "conv2d: weight must be 4-D [out, in/groups, kh, kw], got \(weight.shape)")
-    precondition(groups >= 1, "non-positive groups is not supported")
-    precondition(stride.h > 0 && stride.w > 0, "non-positive stride is not supported")
-    precondition(dilation.h > 0 && dilation.w > 0, "dilation should be greater than zero")
+    checkArgument(input.rank == 4, "Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: \(input.shape)")
+    checkArgument(weight.rank == 4, "conv2d: weight must be 4-D [out, in/groups, kh, kw], got \(weight.shape)")
+    checkArgument(groups >= 1, "non-positive groups is not supported")
+    checkArgument(stride.h > 0 && stride.w > 0, "non-positive stride is not supported")
+    checkArgument(dilation.h > 0 && dilation.w > 0, "dilation should be greater than zero")
     let (n, c, h, w) = (input.shape[0], input.shape[1], input.shape[2], input.shape[3])
     let (cout, cinG, kh, kw) = (weight.shape[0], weight.shape[1], weight.shape[2], weight.shape[3])
-    precondition(c == cinG * groups,
+    checkArgument(c == cinG * groups,
                  "Given groups=\(groups), weight of size \(weight.shape), expected input\(input.shape) to have \(cinG * groups) channels, but got \(c) channels instead")
-    precondition(cout % groups == 0, "Given groups=\(groups), expected weight to be divisible by \(groups) at dimension 0, but got weight of size \(weight.shape) instead")
-    if let bias { precondition(bias.shape == [cout], "Given weight of size \(weight.shape), expected bias to be 1-dimensional with \(cout) elements, but got bias of size \(bias.shape) instead") }
+    checkArgument(cout % groups == 0, "Given groups=\(groups), expected weight to be divisible by \(groups) at dimension 0, but got weight of size \(weight.shape) instead")
+    if let bias { checkArgument(bias.shape == [cout], "Given weight of size \(weight.shape), expected bias to be 1-dimensional with \(cout) elements, but got bias of size \(bias.shape) instead") }
 
     var ph = 0, pw = 0
     switch padding {
     case .explicit(let p): ph = p.h; pw = p.w
     case .valid: break
     case .same:
-        precondition(stride.h == 1 && stride.w == 1, "padding='same' is not supported for strided convolutions")
+        checkArgument(stride.h == 1 && stride.w == 1, "padding='same' is not supported for strided convolutions")
         let th = dilation.h * (kh - 1), tw = dilation.w * (kw - 1)
         if th % 2 != 0 || tw % 2 != 0 {
             // asymmetric: the extra row/column goes after, as PyTorch does
@@ -150,10 +150,10 @@ public func conv2d(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil, strid
         }
         ph = th / 2; pw = tw / 2
     }
-    precondition(ph >= 0 && pw >= 0, "negative padding is not supported")
+    checkArgument(ph >= 0 && pw >= 0, "negative padding is not supported")
     let ho = convOutputSize(h, kernel: kh, stride: stride.h, padding: ph, dilation: dilation.h)
     let wo = convOutputSize(w, kernel: kw, stride: stride.w, padding: pw, dilation: dilation.w)
-    precondition(ho > 0 && wo > 0,
+    checkArgument(ho > 0 && wo > 0,
                  "Calculated output size: (\(cout)x\(ho)x\(wo)) is too small for input \(input.shape) with kernel (\(kh), \(kw)), padding (\(ph), \(pw)), dilation \(dilation)")
     let geo = ConvGeometry(n: n, c: c, h: h, w: w, cout: cout, kh: kh, kw: kw, groups: groups, sh: stride.h, sw: stride.w,
                            ph: ph, pw: pw, dh: dilation.h, dw: dilation.w, ho: ho, wo: wo)

@@ -4,12 +4,12 @@ extension Tensor {
     public func matmul(_ other: Tensor) -> Tensor {
         if rank == 1 { return unsqueeze(0).matmul(other).squeeze(-2) }
         if other.rank == 1 { return matmul(other.unsqueeze(1)).squeeze(-1) }
-        precondition(rank >= 2 && other.rank >= 2, "matmul: both arguments need at least 1 dimension")
+        checkArgument(rank >= 2 && other.rank >= 2, "matmul: both arguments need at least 1 dimension")
         let m = shape[rank - 2], k = shape[rank - 1]
         let k2 = other.shape[other.rank - 2], n = other.shape[other.rank - 1]
-        precondition(k == k2, "mat1 and mat2 shapes cannot be multiplied (\(shape.dropLast().reduce(1, *) )x\(k) and \(k2)x\(n)) — shapes \(shape) and \(other.shape)")
+        checkArgument(k == k2, "mat1 and mat2 shapes cannot be multiplied (\(shape.dropLast().reduce(1, *) )x\(k) and \(k2)x\(n)) — shapes \(shape) and \(other.shape)")
         let batchA = Array(shape.dropLast(2)), batchB = Array(other.shape.dropLast(2))
-        precondition(batchB.isEmpty || batchA == batchB,
+        checkArgument(batchB.isEmpty || batchA == batchB,
                      "matmul: batch dimensions \(batchA) and \(batchB) must be equal (shapes \(shape) and \(other.shape))")
         if batchB.isEmpty {
             // fold the batch into rows: one big GEMM
@@ -57,11 +57,11 @@ public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor { a.matmul(b) }
 
 /// `input · weightᵀ + bias` with `weight` of shape [out, in], as `F.linear`.
 public func linear(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil) -> Tensor {
-    precondition(weight.rank == 2, "linear: weight must be 2-D, got \(weight.shape)")
+    checkArgument(weight.rank == 2, "linear: weight must be 2-D, got \(weight.shape)")
     let inF = weight.shape[1], outF = weight.shape[0]
-    precondition(input.rank >= 1 && input.shape[input.rank - 1] == inF,
+    checkArgument(input.rank >= 1 && input.shape[input.rank - 1] == inF,
                  "mat1 and mat2 shapes cannot be multiplied (\(input.count / Swift.max(input.shape.last ?? 1, 1))x\(input.shape.last ?? 0) and \(inF)x\(outF)) — input \(input.shape), weight \(weight.shape)")
-    if let bias { precondition(bias.shape == [outF], "linear: bias shape \(bias.shape) does not match weight \(weight.shape)") }
+    if let bias { checkArgument(bias.shape == [outF], "linear: bias shape \(bias.shape) does not match weight \(weight.shape)") }
     let rows = input.count / inF
     let outShape = Array(input.shape.dropLast()) + [outF]
     let out = Tensor(uninitializedShape: outShape)

@@ -5,14 +5,14 @@ import Foundation
 /// the running statistics in place with `momentum` (unbiased variance), as PyTorch does.
 public func batchNorm(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor? = nil,
                       bias: Tensor? = nil, training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
-    precondition(input.rank >= 2, "batch_norm: expected at least 2-D input, got shape \(input.shape)")
+    checkArgument(input.rank >= 2, "batch_norm: expected at least 2-D input, got shape \(input.shape)")
     let n = input.shape[0], c = input.shape[1]
     let inner = input.shape[2...].reduce(1, *)
     for (name, t) in [("running_mean", runningMean), ("running_var", runningVar), ("weight", weight), ("bias", bias)] {
-        if let t { precondition(t.count == c, "batch_norm: \(name) should contain \(c) elements, not \(t.count) (input \(input.shape))") }
+        if let t { checkArgument(t.count == c, "batch_norm: \(name) should contain \(c) elements, not \(t.count) (input \(input.shape))") }
     }
     let m = n * inner
-    precondition(!training || m > 1, "Expected more than 1 value per channel when training, got input size \(input.shape)")
+    checkArgument(!training || m > 1, "Expected more than 1 value per channel when training, got input size \(input.shape)")
     let x = input.data
     var mean = [Float](repeating: 0, count: c), invstd = [Float](repeating: 0, count: c)
     if training {
@@ -40,7 +40,7 @@ public func batchNorm(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?
             }
         }
     } else {
-        precondition(runningMean != nil && runningVar != nil, "batch_norm: running_mean and running_var must be defined in evaluation mode")
+        checkArgument(runningMean != nil && runningVar != nil, "batch_norm: running_mean and running_var must be defined in evaluation mode")
         for ch in 0..<c {
             mean[ch] = runningMean!.data[ch]
             invstd[ch] = 1 / (runningVar!.data[ch] + eps).squareRoot()
@@ -95,7 +95,7 @@ public func batchNorm(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?
 
 /// Zeroes each element with probability `p` in training and scales the rest by 1/(1−p), as `F.dropout`.
 public func dropout(_ input: Tensor, p: Float = 0.5, training: Bool = true, generator: Generator = .global) -> Tensor {
-    precondition(p >= 0 && p <= 1, "dropout probability has to be between 0 and 1, but got \(p)")
+    checkArgument(p >= 0 && p <= 1, "dropout probability has to be between 0 and 1, but got \(p)")
     guard training && p > 0 else { return input }
     if p == 1 { return input * 0 }
     let mask = Tensor.rand(input.shape, generator: generator)

@@ -2,15 +2,15 @@ import CKernels
 
 private func poolGeometry(_ op: String, _ x: Tensor, _ k: Size2, _ s: Size2, _ p: Size2, _ d: Size2, _ ceil: Bool)
     -> (planes: Int, h: Int, w: Int, ho: Int, wo: Int) {
-    precondition(x.rank == 3 || x.rank == 4, "\(op): expected 3D or 4D input, got shape \(x.shape)")
-    precondition(k.h > 0 && k.w > 0, "\(op): kernel size must be greater than zero, got \(k)")
-    precondition(s.h > 0 && s.w > 0, "\(op): stride must be greater than zero, got \(s)")
-    precondition(p.h <= k.h / 2 && p.w <= k.w / 2 && p.h >= 0 && p.w >= 0,
+    checkArgument(x.rank == 3 || x.rank == 4, "\(op): expected 3D or 4D input, got shape \(x.shape)")
+    checkArgument(k.h > 0 && k.w > 0, "\(op): kernel size must be greater than zero, got \(k)")
+    checkArgument(s.h > 0 && s.w > 0, "\(op): stride must be greater than zero, got \(s)")
+    checkArgument(p.h <= k.h / 2 && p.w <= k.w / 2 && p.h >= 0 && p.w >= 0,
                  "\(op): pad should be at most half of effective kernel size, but got pad=\(p), kernel_size=\(k)")
     let h = x.shape[x.rank - 2], w = x.shape[x.rank - 1]
     let ho = convOutputSize(h, kernel: k.h, stride: s.h, padding: p.h, dilation: d.h, ceilMode: ceil)
     let wo = convOutputSize(w, kernel: k.w, stride: s.w, padding: p.w, dilation: d.w, ceilMode: ceil)
-    precondition(ho > 0 && wo > 0, "\(op): given input size \(x.shape), calculated output size (\(ho)x\(wo)) is too small")
+    checkArgument(ho > 0 && wo > 0, "\(op): given input size \(x.shape), calculated output size (\(ho)x\(wo)) is too small")
     return (x.count / (h * w), h, w, ho, wo)
 }
 
@@ -88,8 +88,8 @@ public func avgPool2d(_ input: Tensor, kernelSize: Int, stride: Int? = nil, padd
 /// Adaptive average pooling to a fixed output size, with PyTorch's window bounds
 /// (start = ⌊i·H/Ho⌋, end = ⌈(i+1)·H/Ho⌉).
 public func adaptiveAvgPool2d(_ input: Tensor, outputSize: Size2) -> Tensor {
-    precondition(input.rank == 3 || input.rank == 4, "adaptive_avg_pool2d: expected 3D or 4D input, got shape \(input.shape)")
-    precondition(outputSize.h > 0 && outputSize.w > 0, "adaptive_avg_pool2d: output size must be positive, got \(outputSize)")
+    checkArgument(input.rank == 3 || input.rank == 4, "adaptive_avg_pool2d: expected 3D or 4D input, got shape \(input.shape)")
+    checkArgument(outputSize.h > 0 && outputSize.w > 0, "adaptive_avg_pool2d: output size must be positive, got \(outputSize)")
     let h = input.shape[input.rank - 2], w = input.shape[input.rank - 1]
     let ho = outputSize.h, wo = outputSize.w
     let planes = input.count / Swift.max(h * w, 1)

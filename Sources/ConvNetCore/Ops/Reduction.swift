@@ -55,7 +55,7 @@ extension Tensor {
     private func extremum(dim: Int, keepDim: Bool, greater: Bool) -> (values: Tensor, indices: [Int]) {
         let d = normalizeDim(dim, rank: rank)
         let (outer, n, inner) = axisSplit(d)
-        precondition(n > 0, "max/min over an empty dimension of shape \(shape)")
+        checkArgument(n > 0, "max/min over an empty dimension of shape \(shape)")
         var outShape = shape
         if keepDim { outShape[d] = 1 } else { outShape.remove(at: d) }
         let values = Tensor(uninitializedShape: outShape)

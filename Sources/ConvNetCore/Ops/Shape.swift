@@ -4,12 +4,12 @@ extension Tensor {
         var s = newShape
         let known = s.filter { $0 != -1 }.reduce(1, *)
         let holes = s.filter { $0 == -1 }.count
-        precondition(holes <= 1, "only one dimension can be inferred in shape \(newShape)")
+        checkArgument(holes <= 1, "only one dimension can be inferred in shape \(newShape)")
         if holes == 1 {
-            precondition(known > 0 && count % known == 0, "shape '\(newShape)' is invalid for input of size \(count)")
+            checkArgument(known > 0 && count % known == 0, "shape '\(newShape)' is invalid for input of size \(count)")
             s[s.firstIndex(of: -1)!] = count / known
         }
-        precondition(s.reduce(1, *) == count, "shape '\(newShape)' is invalid for input of size \(count)")
+        checkArgument(s.reduce(1, *) == count, "shape '\(newShape)' is invalid for input of size \(count)")
         if s == shape { return self }
         let out = Tensor(shape: s, storage: storage)
         let inShape = shape
@@ -25,7 +25,7 @@ extension Tensor {
     public func flatten(startDim: Int = 0, endDim: Int = -1) -> Tensor {
         if rank == 0 { return reshape([1]) }
         let s = normalizeDim(startDim, rank: rank), e = normalizeDim(endDim, rank: rank)
-        precondition(s <= e, "flatten() has invalid args: start_dim \(startDim) cannot come after end_dim \(endDim)")
+        checkArgument(s <= e, "flatten() has invalid args: start_dim \(startDim) cannot come after end_dim \(endDim)")
         return reshape(Array(shape[..<s]) + [shape[s...e].reduce(1, *)] + Array(shape[(e + 1)...]))
     }
 
@@ -47,7 +47,7 @@ extension Tensor {
 
     /// Reorders dimensions (copies the data).
     public func permute(_ dims: [Int]) -> Tensor {
-        precondition(dims.count == rank && Set(dims.map { normalizeDim($0, rank: rank) }).count == rank,
+        checkArgument(dims.count == rank && Set(dims.map { normalizeDim($0, rank: rank) }).count == rank,
                      "permute: dims \(dims) do not match the number of dimensions of shape \(shape)")
         let p = dims.map { normalizeDim($0, rank: rank) }
         if p == Array(0..<rank) { return self }
@@ -87,14 +87,14 @@ extension Tensor {
 
     /// The transpose of a 2-D tensor.
     public var T: Tensor {
-        precondition(rank == 2, "T needs a 2-D tensor, got shape \(shape)")
+        checkArgument(rank == 2, "T needs a 2-D tensor, got shape \(shape)")
         return transpose(0, 1)
     }
 
     /// `length` entries of dimension `dim` starting at `start` (a copy).
     public func narrow(dim: Int, start: Int, length: Int) -> Tensor {
         let d = normalizeDim(dim, rank: rank)
-        precondition(start >= 0 && length >= 0 && start + length <= shape[d],
+        checkArgument(start >= 0 && length >= 0 && start + length <= shape[d],
                      "narrow: range \(start)..<\(start + length) is out of bounds for dimension \(d) of size \(shape[d])")
         let (outer, n, inner) = axisSplit(d)
         var outShape = shape; outShape[d] = length
@@ -114,7 +114,7 @@ extension Tensor {
     public func select(dim: Int, index: Int) -> Tensor {
         let d = normalizeDim(dim, rank: rank)
         let i = index < 0 ? index + shape[d] : index
-        precondition(i >= 0 && i < shape[d], "index \(index) is out of bounds for dimension \(d) with size \(shape[d])")
+        checkArgument(i >= 0 && i < shape[d], "index \(index) is out of bounds for dimension \(d) with size \(shape[d])")
         return narrow(dim: d, start: i, length: 1).squeeze(d)
     }
 
@@ -127,7 +127,7 @@ extension Tensor {
     /// The tensor broadcast (copied) to `target`.
     public func expand(_ target: [Int]) -> Tensor {
         let shapeOut = Broadcast.shape(shape, target)
-        precondition(shapeOut == target, "expand: shape \(shape) cannot be expanded to \(target)")
+        checkArgument(shapeOut == target, "expand: shape \(shape) cannot be expanded to \(target)")
         let inShape = shape
         return Tensor.record(materialized(as: target), "expand", [self]) { g in [g.sumTo(inShape)] }
     }
@@ -135,7 +135,7 @@ extension Tensor {
     /// Pads the last dimensions with `value`; `padding` lists (before, after) pairs starting from the
     /// last dimension, as PyTorch's `F.pad`: `[left, right, top, bottom]` for images. Negative crops.
     public func pad(_ padding: [Int], value: Float = 0) -> Tensor {
-        precondition(padding.count % 2 == 0 && padding.count / 2 <= rank,
+        checkArgument(padding.count % 2 == 0 && padding.count / 2 <= rank,
                      "pad: padding length \(padding.count) must be even and at most twice the number of dimensions (\(rank))")
         var outShape = shape
         var before = [Int](repeating: 0, count: rank)
@@ -143,7 +143,7 @@ extension Tensor {
             let d = rank - 1 - k
             before[d] = padding[2 * k]
             outShape[d] = shape[d] + padding[2 * k] + padding[2 * k + 1]
-            precondition(outShape[d] >= 0, "pad: resulting size of dimension \(d) would be negative")
+            checkArgument(outShape[d] >= 0, "pad: resulting size of dimension \(d) would be negative")
         }
         let out = Tensor(shape: outShape, repeating: value)
         Tensor.copyRegion(from: self, to: out, offset: before, adding: false)
@@ -185,13 +185,13 @@ extension Tensor {
 
 /// Concatenates tensors along `dim`; all other dimensions must agree.
 public func cat(_ tensors: [Tensor], dim: Int = 0) -> Tensor {
-    precondition(!tensors.isEmpty, "cat(): expected a non-empty list of Tensors")
+    checkArgument(!tensors.isEmpty, "cat(): expected a non-empty list of Tensors")
     let first = tensors[0]
     let d = normalizeDim(dim, rank: first.rank)
     for t in tensors {
-        precondition(t.rank == first.rank, "cat(): tensors must have the same number of dimensions: got \(first.shape) and \(t.shape)")
+        checkArgument(t.rank == first.rank, "cat(): tensors must have the same number of dimensions: got \(first.shape) and \(t.shape)")
         for k in 0..<first.rank where k != d {
-            precondition(t.shape[k] == first.shape[k],
+            checkArgument(t.shape[k] == first.shape[k],
                          "Sizes of tensors must match except in dimension \(d). Expected size \(first.shape[k]) but got size \(t.shape[k]) for tensor of shape \(t.shape)")
         }
     }
@@ -214,6 +214,6 @@ public func cat(_ tensors: [Tensor], dim: Int = 0) -> Tensor {
 
 /// Stacks equal-shaped tensors along a new dimension.
 public func stack(_ tensors: [Tensor], dim: Int = 0) -> Tensor {
-    precondition(!tensors.isEmpty, "stack expects a non-empty list of Tensors")
+    checkArgument(!tensors.isEmpty, "stack expects a non-empty list of Tensors")
     return cat(tensors.map { $0.unsqueeze(dim) }, dim: dim)
 }

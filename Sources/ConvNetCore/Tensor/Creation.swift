@@ -7,7 +7,7 @@ extension Tensor {
 
     /// 0, step, 2·step, … below `end` (PyTorch's `arange(start, end, step)`).
     public static func arange(_ start: Float = 0, _ end: Float, step: Float = 1) -> Tensor {
-        precondition(step != 0 && (end - start) / step >= 0, "arange: upper bound and step are inconsistent")
+        checkArgument(step != 0 && (end - start) / step >= 0, "arange: upper bound and step are inconsistent")
         let n = Int(((end - start) / step).rounded(.up))
         return Tensor(shape: [n], scalars: (0..<n).map { start + Float($0) * step })
     }

@@ -7,15 +7,25 @@ extension Tensor: CustomStringConvertible {
         let summarize = count > 1000
         let values = summarize ? edgeValues() : scalars
         let fmt = ScalarFormat(values.filter { $0.isFinite })
-        let width = values.map { fmt.string($0).count }.max() ?? 1
+        // PyTorch sizes columns from the finite values; nan/inf take what they need
+        let width = values.filter(\.isFinite).map { fmt.string($0).count }.max() ?? 1
         var body: String
-        if rank == 0 {
+        if count == 0 {
+            return rank <= 1 ? "tensor([])" : "tensor([], size=(\(shape.map(String.init).joined(separator: ", "))))"
+        } else if rank == 0 {
             body = fmt.string(storage.pointer[0])
         } else {
             body = format(dim: 0, offset: 0, indent: 7, fmt: fmt, width: width, summarize: summarize)
         }
         var suffix = ""
-        if requiresGrad { suffix = gradFn == nil ? ", requires_grad=True" : ", grad_fn=<\(gradFn!.name)>" }
+        if requiresGrad {
+            if let node = gradFn {
+                let camel = node.name.split(separator: "_").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
+                suffix = ", grad_fn=<\(camel)Backward0>"
+            } else {
+                suffix = ", requires_grad=True"
+            }
+        }
         return "tensor(\(body)\(suffix))"
     }
 
@@ -40,7 +50,7 @@ extension Tensor: CustomStringConvertible {
         let indices: [Int?] = showAll ? (0..<n).map { $0 } : [0, 1, 2, nil, n - 3, n - 2, n - 1]
         if dim == rank - 1 {
             let items = indices.map { i -> String in
-                guard let i else { return "..." }
+                guard let i else { return " ..." }
                 let s = fmt.string(storage.pointer[offset + i])
                 return String(repeating: " ", count: Swift.max(0, width - s.count)) + s
             }
@@ -71,9 +81,10 @@ struct ScalarFormat {
     init(_ finite: [Float]) {
         let absNonZero = finite.map { Swift.abs($0) }.filter { $0 > 0 }
         let maxAbs = absNonZero.max() ?? 0, minAbs = absNonZero.min() ?? 0
+        let ratio = minAbs > 0 ? maxAbs / minAbs : 0
         if finite.allSatisfy({ $0 == $0.rounded() }) {
-            mode = maxAbs > 1e8 ? .scientific : .integer
-        } else if maxAbs > 1e8 || (minAbs > 0 && (minAbs < 1e-4 || maxAbs / minAbs > 1000)) {
+            mode = (maxAbs > 1e8 || ratio > 1000) ? .scientific : .integer
+        } else if maxAbs > 1e8 || (minAbs > 0 && (minAbs < 1e-4 || ratio > 1000)) {
             mode = .scientific
         } else {
             mode = .fixed

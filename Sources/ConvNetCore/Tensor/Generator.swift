@@ -31,7 +31,7 @@ public final class Generator: @unchecked Sendable {
     }
 
     public func restore(state: [UInt64]) {
-        precondition(state.count == 4, "generator state has 4 words, got \(state.count)")
+        checkArgument(state.count == 4, "generator state has 4 words, got \(state.count)")
         lock.lock(); defer { lock.unlock() }
         s = (state[0], state[1], state[2], state[3])
     }
@@ -53,7 +53,7 @@ public final class Generator: @unchecked Sendable {
 
     /// Uniform integer in 0..<bound.
     public func nextInt(below bound: Int) -> Int {
-        precondition(bound > 0)
+        checkArgument(bound > 0, "nextInt(below:) needs a positive bound, got \(bound)")
         return Int(next() % UInt64(bound))
     }
 

@@ -20,7 +20,7 @@ public final class Tensor: @unchecked Sendable {
     public var requiresGrad: Bool {
         get { _requiresGrad }
         set {
-            precondition(gradFn == nil || newValue, "requiresGrad can only be cleared on a leaf tensor; use detached()")
+            checkArgument(gradFn == nil || newValue, "requiresGrad can only be cleared on a leaf tensor; use detached()")
             _requiresGrad = newValue
         }
     }
@@ -29,8 +29,8 @@ public final class Tensor: @unchecked Sendable {
     public var isLeaf: Bool { gradFn == nil }
 
     init(shape: [Int], storage: TensorStorage) {
-        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
-        precondition(storage.count >= shape.reduce(1, *), "storage of \(storage.count) elements is too small for shape \(shape)")
+        checkArgument(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
+        checkArgument(storage.count >= shape.reduce(1, *), "storage of \(storage.count) elements is too small for shape \(shape)")
         self.shape = shape
         self.storage = storage
     }
@@ -42,7 +42,7 @@ public final class Tensor: @unchecked Sendable {
 
     /// A tensor from row-major scalars; `scalars.count` must equal the product of `shape`.
     public convenience init(shape: [Int], scalars: [Float]) {
-        precondition(shape.reduce(1, *) == scalars.count,
+        checkArgument(shape.reduce(1, *) == scalars.count,
                      "shape \(shape) needs \(shape.reduce(1, *)) scalars, got \(scalars.count)")
         self.init(shape: shape, storage: TensorStorage(scalars))
     }
@@ -61,7 +61,7 @@ public final class Tensor: @unchecked Sendable {
     /// A 2-dimensional tensor from rows of equal length.
     public convenience init(_ rows: [[Float]]) {
         let cols = rows.first?.count ?? 0
-        precondition(rows.allSatisfy { $0.count == cols }, "rows of a 2-D tensor must have equal lengths")
+        checkArgument(rows.allSatisfy { $0.count == cols }, "rows of a 2-D tensor must have equal lengths")
         self.init(shape: [rows.count, cols], scalars: rows.flatMap { $0 })
     }
 
@@ -76,7 +76,7 @@ public final class Tensor: @unchecked Sendable {
 
     /// The single value of a one-element tensor.
     public func item() -> Float {
-        precondition(count == 1, "item() needs a one-element tensor, got shape \(shape)")
+        checkArgument(count == 1, "item() needs a one-element tensor, got shape \(shape)")
         return storage.pointer[0]
     }
 
@@ -95,7 +95,7 @@ public final class Tensor: @unchecked Sendable {
 
     /// Overwrites this tensor's values in place (shapes must have equal element counts). Not recorded.
     public func assign(_ other: Tensor) {
-        precondition(other.count == count, "cannot assign a tensor of shape \(other.shape) to one of shape \(shape)")
+        checkArgument(other.count == count, "cannot assign a tensor of shape \(other.shape) to one of shape \(shape)")
         storage.pointer.update(from: other.storage.pointer, count: count)
     }
 
@@ -107,6 +107,6 @@ public final class Tensor: @unchecked Sendable {
 @inline(__always)
 public func normalizeDim(_ dim: Int, rank: Int) -> Int {
     let r = Swift.max(rank, 1)
-    precondition(dim >= -r && dim < r, "Dimension out of range (expected to be in range of [\(-r), \(r - 1)], but got \(dim))")
+    checkArgument(dim >= -r && dim < r, "Dimension out of range (expected to be in range of [\(-r), \(r - 1)], but got \(dim))")
     return dim < 0 ? dim + r : dim
 }

@@ -71,7 +71,7 @@ public final class DataLoader: Sequence {
 
     public init(_ dataset: ImageDataset, batchSize: Int, shuffle: Bool = false, dropLast: Bool = false, resize: Int? = nil,
                 normalization: (mean: Float, std: Float)? = nil, generator: Generator = .global) {
-        precondition(batchSize > 0, "batch size must be positive, got \(batchSize)")
+        checkArgument(batchSize > 0, "batch size must be positive, got \(batchSize)")
         self.dataset = dataset; self.batchSize = batchSize; self.shuffle = shuffle; self.dropLast = dropLast
         self.resize = resize; self.normalization = normalization; self.generator = generator
     }

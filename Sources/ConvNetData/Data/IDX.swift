@@ -69,7 +69,7 @@ public struct ImageDataset: Sendable {
     public var count: Int { labels.count }
 
     public init(name: String, images: [UInt8], labels: [Int], height: Int, width: Int, classNames: [String]) {
-        precondition(images.count == labels.count * height * width, "image bytes do not match \(labels.count) images of \(height)×\(width)")
+        checkArgument(images.count == labels.count * height * width, "image bytes do not match \(labels.count) images of \(height)×\(width)")
         self.name = name; self.images = images; self.labels = labels
         self.height = height; self.width = width; self.classNames = classNames
     }
@@ -103,7 +103,7 @@ public struct ImageDataset: Sendable {
 
     /// One image as a [1, H, W] tensor scaled to [0, 1].
     public func image(_ i: Int) -> Tensor {
-        precondition(i >= 0 && i < count, "index \(i) is out of range for \(count) images")
+        checkArgument(i >= 0 && i < count, "index \(i) is out of range for \(count) images")
         let plane = height * width
         return Tensor(shape: [1, height, width], scalars: images[(i * plane)..<((i + 1) * plane)].map { Float($0) / 255 })
     }

@@ -50,13 +50,19 @@ public struct SafeTensorEntry: Sendable {
     /// Integer values (for I64/I32/U8 entries such as labels and counters).
     public func integers() -> [Int64] {
         let n = shape.reduce(1, *)
+        if dtype == .f32 || dtype == .f64 || dtype == .f16 || dtype == .bf16 {
+            // rounded toward zero; NaN and values beyond Int64 saturate instead of trapping
+            return floats().map { v in
+                v.isNaN ? 0 : (v >= 9.2e18 ? Int64.max : (v <= -9.2e18 ? Int64.min : Int64(v)))
+            }
+        }
         return bytes.withUnsafeBytes { raw in
             (0..<n).map { i -> Int64 in
                 switch dtype {
                 case .i64: return Int64(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8, as: Int64.self))
                 case .i32: return Int64(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: Int32.self)))
                 case .u8: return Int64(raw[i])
-                default: return Int64(floats()[i])
+                default: return 0 // float types are handled above
                 }
             }
         }
@@ -142,7 +148,8 @@ public enum SafeTensors {
             }
             guard let offs = info["data_offsets"] as? [Any], offs.count == 2,
                   let b0 = offs[0] as? NSNumber, let b1 = offs[1] as? NSNumber,
-                  b0.doubleValue >= 0, b1.doubleValue >= 0, b0.doubleValue < 1e15, b1.doubleValue < 1e15 else {
+                  b0.doubleValue >= 0, b1.doubleValue >= 0, b0.doubleValue < 1e15, b1.doubleValue < 1e15,
+                  b0.doubleValue == b0.doubleValue.rounded(), b1.doubleValue == b1.doubleValue.rounded() else {
                 throw fail("entry '\(name)' has invalid data_offsets")
             }
             let begin = b0.intValue, end = b1.intValue

@@ -1,3 +1,4 @@
+import ConvNetCore
 import Foundation
 
 /// An 8-bit image: grayscale (1 channel), RGB (3) or RGBA (4), row-major.
@@ -5,7 +6,7 @@ public struct Image8: Sendable, Equatable {
     public let width: Int, height: Int, channels: Int
     public var pixels: [UInt8]
     public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
-        precondition(pixels.count == width * height * channels, "pixel buffer does not match \(width)×\(height)×\(channels)")
+        checkArgument(pixels.count == width * height * channels, "pixel buffer does not match \(width)×\(height)×\(channels)")
         self.width = width; self.height = height; self.channels = channels; self.pixels = pixels
     }
 }

@@ -39,9 +39,9 @@ public class BatchNorm: TrainingModeModule {
     public var isLazy: Bool { runningMean == nil }
 
     public func forward(_ x: Tensor) -> Tensor {
-        precondition(_expectedRanks.contains(x.rank), "\(typeName): expected \(_expectedRanks.map { "\($0)D" }.joined(separator: " or ")) input (got \(x.rank)D input of shape \(x.shape))")
+        checkArgument(_expectedRanks.contains(x.rank), "\(typeName): expected \(_expectedRanks.map { "\($0)D" }.joined(separator: " or ")) input (got \(x.rank)D input of shape \(x.shape))")
         if isLazy { materialize(x.shape[1]) }
-        precondition(x.shape[1] == numFeatures, "\(typeName)(\(numFeatures)): input has \(x.shape[1]) channels (shape \(x.shape))")
+        checkArgument(x.shape[1] == numFeatures, "\(typeName)(\(numFeatures)): input has \(x.shape[1]) channels (shape \(x.shape))")
         if training, let n = numBatchesTracked { n.data[0] += 1 }
         return batchNorm(x, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias,
                          training: training, momentum: momentum, eps: eps)

@@ -16,11 +16,11 @@ public final class Conv2d: Module {
 
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Size2, stride: Size2 = 1, padding: Padding = 0,
                 dilation: Size2 = 1, groups: Int = 1, bias: Bool = true) {
-        precondition(groups > 0, "groups must be a positive integer")
-        precondition(outChannels > 0 && outChannels % groups == 0, "out_channels (\(outChannels)) must be divisible by groups (\(groups))")
-        precondition(inChannels % groups == 0, "in_channels (\(inChannels)) must be divisible by groups (\(groups))")
-        precondition(kernelSize.h > 0 && kernelSize.w > 0, "kernel size must be positive, got \(kernelSize)")
-        if padding == .same { precondition(stride == 1, "padding='same' is not supported for strided convolutions") }
+        checkArgument(groups > 0, "groups must be a positive integer")
+        checkArgument(outChannels > 0 && outChannels % groups == 0, "out_channels (\(outChannels)) must be divisible by groups (\(groups))")
+        checkArgument(inChannels % groups == 0, "in_channels (\(inChannels)) must be divisible by groups (\(groups))")
+        checkArgument(kernelSize.h > 0 && kernelSize.w > 0, "kernel size must be positive, got \(kernelSize)")
+        if padding == .same { checkArgument(stride == 1, "padding='same' is not supported for strided convolutions") }
         self.inChannels = inChannels
         self.outChannels = outChannels
         self.kernelSize = kernelSize
@@ -40,7 +40,7 @@ public final class Conv2d: Module {
     }
 
     private func materialize(_ c: Int) {
-        precondition(c % groups == 0, "in_channels (\(c)) must be divisible by groups (\(groups))")
+        checkArgument(c % groups == 0, "in_channels (\(c)) must be divisible by groups (\(groups))")
         inChannels = c
         let w = Tensor.zeros([outChannels, c / groups, kernelSize.h, kernelSize.w])
         let b: Tensor? = _hasBias ? Tensor.zeros([outChannels]) : nil
@@ -55,7 +55,7 @@ public final class Conv2d: Module {
 
     public func forward(_ x: Tensor) -> Tensor {
         if isLazy {
-            precondition(x.rank == 4 || x.rank == 3, "LazyConv2d: expected 3D or 4D input, got \(x.shape)")
+            checkArgument(x.rank == 4 || x.rank == 3, "LazyConv2d: expected 3D or 4D input, got \(x.shape)")
             materialize(x.shape[x.rank - 3])
         }
         return conv2d(x, weight!, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)

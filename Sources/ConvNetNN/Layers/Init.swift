@@ -5,7 +5,7 @@ import Foundation
 public enum Init {
     /// (fan_in, fan_out) of a weight [out, in, k…] as PyTorch computes them.
     public static func fans(_ t: Tensor) -> (fanIn: Int, fanOut: Int) {
-        precondition(t.rank >= 2, "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions (shape \(t.shape))")
+        checkArgument(t.rank >= 2, "Fan in and fan out can not be computed for tensor with fewer than 2 dimensions (shape \(t.shape))")
         let receptive = t.shape[2...].reduce(1, *)
         return (t.shape[1] * receptive, t.shape[0] * receptive)
     }

@@ -8,7 +8,7 @@ public final class Linear: Module {
     public private(set) var bias: Tensor?
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
-        precondition(inFeatures >= 0 && outFeatures > 0, "Linear(\(inFeatures), \(outFeatures)): feature counts must be positive")
+        checkArgument(inFeatures >= 0 && outFeatures > 0, "Linear(\(inFeatures), \(outFeatures)): feature counts must be positive")
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
         weight = Tensor.zeros([outFeatures, inFeatures])
@@ -59,7 +59,7 @@ public final class Dropout: TrainingModeModule {
     public let p: Float
     public var training = true
     public init(p: Float = 0.5) {
-        precondition(p >= 0 && p <= 1, "dropout probability has to be between 0 and 1, but got \(p)")
+        checkArgument(p >= 0 && p <= 1, "dropout probability has to be between 0 and 1, but got \(p)")
         self.p = p
     }
     public convenience init(_ p: Float) { self.init(p: p) }

@@ -14,7 +14,7 @@ public final class Sequential: Module {
 
     /// Named children (PyTorch's `add_module(name, …)` or an `OrderedDict`).
     public init(named: [(String, any Module)]) {
-        precondition(Set(named.map(\.0)).count == named.count, "Sequential: duplicate child names \(named.map(\.0))")
+        checkArgument(Set(named.map(\.0)).count == named.count, "Sequential: duplicate child names \(named.map(\.0))")
         layers = named.map(\.1)
         names = named.map(\.0)
     }

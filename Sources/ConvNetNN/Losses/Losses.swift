@@ -4,11 +4,11 @@ import Foundation
 /// Cross-entropy between logits [N, C] and class indices, averaged over the batch, as
 /// `F.cross_entropy` (with optional label smoothing). Fused: the gradient is (softmax − target)/N.
 public func crossEntropy(_ logits: Tensor, _ labels: [Int], labelSmoothing: Float = 0) -> Tensor {
-    precondition(logits.rank == 2, "cross_entropy: expected logits of shape [N, C], got \(logits.shape)")
+    checkArgument(logits.rank == 2, "cross_entropy: expected logits of shape [N, C], got \(logits.shape)")
     let n = logits.shape[0], c = logits.shape[1]
-    precondition(labels.count == n, "Expected input batch_size (\(n)) to match target batch_size (\(labels.count)).")
-    precondition(labelSmoothing >= 0 && labelSmoothing <= 1, "label_smoothing must be between 0.0 and 1.0, got \(labelSmoothing)")
-    for y in labels { precondition(y >= 0 && y < c, "Target \(y) is out of bounds for \(c) classes") }
+    checkArgument(labels.count == n, "Expected input batch_size (\(n)) to match target batch_size (\(labels.count)).")
+    checkArgument(labelSmoothing >= 0 && labelSmoothing <= 1, "label_smoothing must be between 0.0 and 1.0, got \(labelSmoothing)")
+    for y in labels { checkArgument(y >= 0 && y < c, "Target \(y) is out of bounds for \(c) classes") }
     let probs = Tensor.empty([n, c])
     var total: Double = 0
     let x = logits.data, p = probs.data
@@ -41,14 +41,14 @@ public func crossEntropy(_ logits: Tensor, _ labels: [Int], labelSmoothing: Floa
 
 /// Mean squared error, as `F.mse_loss`.
 public func mseLoss(_ input: Tensor, _ target: Tensor) -> Tensor {
-    precondition(input.shape == target.shape, "mse_loss: input shape \(input.shape) and target shape \(target.shape) differ")
+    checkArgument(input.shape == target.shape, "mse_loss: input shape \(input.shape) and target shape \(target.shape) differ")
     let d = input - target
     return (d * d).mean()
 }
 
 /// Fraction of rows of `logits` whose argmax equals the label.
 public func accuracy(_ logits: Tensor, _ labels: [Int]) -> Float {
-    precondition(logits.rank == 2 && logits.shape[0] == labels.count, "accuracy: logits \(logits.shape) vs \(labels.count) labels")
+    checkArgument(logits.rank == 2 && logits.shape[0] == labels.count, "accuracy: logits \(logits.shape) vs \(labels.count) labels")
     let pred = logits.argmax(dim: 1)
     return Float(zip(pred, labels).filter { $0 == $1 }.count) / Float(Swift.max(labels.count, 1))
 }

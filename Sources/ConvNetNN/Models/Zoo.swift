@@ -48,7 +48,7 @@ public enum ModelZoo {
 
     public static let all: [ModelSpec] = [
         ModelSpec(name: "lenet", summary: "the homework's LeNet (ReLU, max pooling)",
-                  defaults: d(10, 256, 0.1, momentum: 0.9, xavier: false)) { Models.lenet(inputChannels: $0, numClasses: $1) },
+                  defaults: d(10, 256, 0.05, momentum: 0.9, xavier: false)) { Models.lenet(inputChannels: $0, numClasses: $1) },
         ModelSpec(name: "lenet-d2l", summary: "D2L 7.6 LeNet-5 (sigmoid, average pooling)",
                   defaults: d(10, 256, 0.9)) { Models.lenetD2L(inputChannels: $0, numClasses: $1) },
         ModelSpec(name: "bn-lenet", summary: "D2L 8.5 LeNet with batch normalisation",

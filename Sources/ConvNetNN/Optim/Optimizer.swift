@@ -31,10 +31,10 @@ public final class SGD: Optimizer {
 
     public init(_ parameters: [Tensor], lr: Float, momentum: Float = 0, dampening: Float = 0, weightDecay: Float = 0,
                 nesterov: Bool = false) {
-        precondition(lr >= 0, "Invalid learning rate: \(lr)")
-        precondition(momentum >= 0, "Invalid momentum value: \(momentum)")
-        precondition(weightDecay >= 0, "Invalid weight_decay value: \(weightDecay)")
-        precondition(!nesterov || (momentum > 0 && dampening == 0), "Nesterov momentum requires a momentum and zero dampening")
+        checkArgument(lr >= 0, "Invalid learning rate: \(lr)")
+        checkArgument(momentum >= 0, "Invalid momentum value: \(momentum)")
+        checkArgument(weightDecay >= 0, "Invalid weight_decay value: \(weightDecay)")
+        checkArgument(!nesterov || (momentum > 0 && dampening == 0), "Nesterov momentum requires a momentum and zero dampening")
         self.parameters = parameters
         self.lr = lr; self.momentum = momentum; self.dampening = dampening
         self.weightDecay = weightDecay; self.nesterov = nesterov
@@ -98,8 +98,8 @@ public class AdamBase: Optimizer {
     public private(set) var stepCount = 0
 
     init(_ parameters: [Tensor], lr: Float, betas: (Float, Float), eps: Float, weightDecay: Float, decoupled: Bool) {
-        precondition(lr >= 0, "Invalid learning rate: \(lr)")
-        precondition(betas.0 >= 0 && betas.0 < 1 && betas.1 >= 0 && betas.1 < 1, "Invalid beta parameters: \(betas)")
+        checkArgument(lr >= 0, "Invalid learning rate: \(lr)")
+        checkArgument(betas.0 >= 0 && betas.0 < 1 && betas.1 >= 0 && betas.1 < 1, "Invalid beta parameters: \(betas)")
         self.parameters = parameters
         self.lr = lr; beta1 = betas.0; beta2 = betas.1; self.eps = eps; self.weightDecay = weightDecay
         self.decoupled = decoupled
