@@ -16,7 +16,7 @@ struct Train: ParsableCommand {
     @Option(help: "SGD momentum.") var momentum: Float?
     @Option(help: "Weight decay.") var weightDecay: Float?
     @Option(help: "Resize images to this side length (default: the model's input size).") var resize: Int?
-    @Option(help: "Learning-rate schedule: constant, step, cosine.") var schedule: String = "constant"
+    @Option(help: "Learning-rate schedule: constant, step, cosine (default: the model's).") var schedule: String?
     @Option(help: "Random seed (initialisation, shuffling, dropout).") var seed: UInt64 = 0
     @Option(help: "Train on only the first N training images (quick runs).") var subset: Int?
     @Option(help: "Evaluate on only the first N test images.") var testSubset: Int?
@@ -48,11 +48,11 @@ struct Train: ParsableCommand {
         if let momentum { config.momentum = momentum }
         if let weightDecay { config.weightDecay = weightDecay }
         if let resize { config.resize = resize }
-        switch schedule {
-        case "constant": config.schedule = .constant
-        case "step": config.schedule = .step(stepSize: max(1, config.epochs / 3), gamma: 0.1)
-        case "cosine": config.schedule = .cosine(totalEpochs: config.epochs, minLR: 0)
-        default: throw CLIError(message: "unknown schedule '\(schedule)'; known: constant, step, cosine")
+        if let schedule {
+            guard let k = ScheduleKind(rawValue: schedule.lowercased()) else {
+                throw CLIError(message: "unknown schedule '\(schedule)'; known: constant, step, cosine")
+            }
+            config.scheduleKind = k
         }
         config.seed = seed
         config.resume = resume
@@ -71,7 +71,7 @@ struct Train: ParsableCommand {
         print("\(spec.name): \(spec.summary); \(net.numParameters) parameters; \(train.count) training / \(test.count) test images at \(side)×\(side)")
         print("epochs \(config.epochs), batch \(config.batchSize), \(config.optimizer.rawValue) lr \(config.lr)"
               + (config.momentum > 0 ? " momentum \(config.momentum)" : "") + (config.weightDecay > 0 ? " weight decay \(config.weightDecay)" : "")
-              + ", \(Threads.count) threads, seed \(seed)")
+              + (config.scheduleKind == .constant ? "" : ", \(config.scheduleKind.rawValue) schedule") + ", \(Threads.count) threads, seed \(seed)")
         let trainer = Trainer(model: net, train: train, test: test, config: config)
         trainer.onEpoch = { r in
             print(String(format: "epoch %2d  train loss %.4f  train acc %.4f  test acc %.4f  %6.2f s  %7.0f img/s",

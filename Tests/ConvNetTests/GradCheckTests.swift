@@ -133,3 +133,27 @@ import Testing
         expectClose(x.grad!.scalars, zip(x.scalars, seed.scalars).map { 2 * $0 * $1 })
     }
 }
+
+/// The autograd graph must not keep its own outputs alive (a cycle would leak every activation).
+@Suite struct GraphLifetimeTests {
+    @Test func everyOpsOutputIsFreedAfterUse() {
+        let x = param([2, 3, 6, 6], seed: 50, scale: 0.5, offset: 1)
+        let w = param([4, 3, 3, 3], seed: 51)
+        let ops: [(String, (Tensor) -> Tensor)] = [
+            ("exp", { $0.exp() }), ("sqrt", { $0.abs().sqrt() }), ("relu", relu), ("sigmoid", sigmoid), ("tanh", tanh),
+            ("softmax", { $0.softmax(dim: 1) }), ("logSoftmax", { $0.logSoftmax(dim: 1) }), ("log", { ($0 * $0 + 1).log() }),
+            ("conv2d", { conv2d($0, w, padding: 1) }), ("maxPool2d", { maxPool2d($0, kernelSize: 2) }),
+            ("avgPool2d", { avgPool2d($0, kernelSize: 2) }), ("batchNorm", { batchNorm($0, runningMean: nil, runningVar: nil, training: true) }),
+            ("crossEntropy", { crossEntropy($0.flatten(startDim: 1), [0, 1]) }), ("matmul", { $0.flatten(startDim: 1).matmul($0.flatten(startDim: 1).T) }),
+        ]
+        for (name, op) in ops {
+            weak var weakOut: Tensor?
+            do {
+                let y = op(x)
+                weakOut = y
+                y.sum().backward()
+            }
+            #expect(weakOut == nil, "\(name) output outlived its graph")
+        }
+    }
+}

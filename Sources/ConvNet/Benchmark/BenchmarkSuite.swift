@@ -99,6 +99,7 @@ public struct BenchmarkSuite {
 
     /// Training step (forward, backward, SGD update) and inference for the zoo at D2L's sizes.
     func models() {
+        let saved = Threads.count
         let cases: [(String, Int, Int)] = [("lenet", 256, 28), ("bn-lenet", 256, 28), ("alexnet", 32, 224), ("vgg11", 32, 224),
                                            ("nin", 32, 224), ("googlenet", 64, 96), ("resnet18", 64, 96), ("densenet", 64, 96),
                                            ("regnetx32", 64, 96)]
@@ -121,12 +122,14 @@ public struct BenchmarkSuite {
                 row("train step \(name) \(side)² batch \(batch)", threads, t, flops: nil, images: batch)
             }
             model.eval()
-            Threads.count = 2
-            let t = medianSeconds(repeats: repeats) { _ = withNoGrad { model(x) } }
-            row("inference \(name) \(side)² batch \(batch)", 2, t, flops: nil, images: batch)
-            let one = Tensor.rand([1, 1, side, side])
-            let t1 = medianSeconds(repeats: repeats * 4) { _ = withNoGrad { model(one) } }
-            row("inference \(name) \(side)² batch 1", 2, t1, flops: nil, images: 1)
+            Threads.count = saved
+            var inferenceBatches = [64]
+            if name == "lenet" { inferenceBatches = [1, 64, 256] } else if name == "resnet18" { inferenceBatches = [1, 64] }
+            for b in inferenceBatches {
+                let xb = Tensor.rand([b, 1, side, side])
+                let t = medianSeconds(repeats: b == 1 ? repeats * 20 : repeats) { _ = withNoGrad { model(xb) } }
+                row("inference \(name) \(side)² batch \(b)", saved, t, flops: nil, images: b)
+            }
         }
     }
 }

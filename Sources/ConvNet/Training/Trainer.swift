@@ -32,6 +32,19 @@ public struct TrainingConfig: Sendable {
     public init(defaults d: TrainingDefaults) {
         self.init(epochs: d.epochs, batchSize: d.batchSize, lr: d.lr, optimizer: d.optimizer, momentum: d.momentum,
                   weightDecay: d.weightDecay, resize: d.resize)
+        scheduleKind = d.schedule
+    }
+
+    /// The schedule by name, sized to `epochs` when the run starts (so `--epochs` rescales it).
+    public var scheduleKind: ScheduleKind = .constant
+
+    /// The learning-rate schedule in effect for this run's length.
+    public var effectiveSchedule: LRSchedule {
+        switch scheduleKind {
+        case .constant: return schedule
+        case .step: return .step(stepSize: Swift.max(1, epochs / 3), gamma: 0.1)
+        case .cosine: return .cosine(totalEpochs: epochs, minLR: 0)
+        }
     }
 }
 
@@ -126,7 +139,7 @@ public final class Trainer {
             log("resuming from \(url.path) at epoch \(startEpoch + 1)" + (skipBatches > 0 ? ", batch \(skipBatches + 1)" : ""))
         }
         for epoch in startEpoch..<config.epochs {
-            optimizer.lr = config.schedule.lr(base: config.lr, epoch: epoch)
+            optimizer.lr = config.effectiveSchedule.lr(base: config.lr, epoch: epoch)
             model.train()
             // the epoch's order comes from the generator state at its start, so a mid-epoch resume replays it
             let resumeRNG = Generator.global.state

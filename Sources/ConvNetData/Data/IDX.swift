@@ -46,8 +46,15 @@ public struct IDXArray: Sendable {
             let o = 4 + 4 * i
             dims.append(Int(b[o]) << 24 | Int(b[o + 1]) << 16 | Int(b[o + 2]) << 8 | Int(b[o + 3]))
         }
-        let count = dims.reduce(1, *)
         let body = b.count - 4 - 4 * nd
+        var count = 1
+        for d in dims {
+            let (p, overflow) = count.multipliedReportingOverflow(by: d)
+            guard !overflow, p <= Int(UInt32.max) * 4 else {
+                throw DataError(path: path, reason: "dimensions \(dims) are impossibly large for a \(b.count)-byte file")
+            }
+            count = p
+        }
         guard body == count else {
             throw DataError(path: path, reason: body < count
                 ? "truncated: dimensions \(dims) need \(count) bytes of data but the file has \(body)"

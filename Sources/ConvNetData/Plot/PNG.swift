@@ -72,7 +72,9 @@ public enum PNG {
                 guard h[12] == 0 else { throw fail("interlaced PNGs are not supported") }
                 switch h[9] { case 0: channels = 1; case 2: channels = 3; case 4: channels = 2; case 6: channels = 4
                 default: throw fail("colour type \(h[9]) is not supported") }
-                guard width > 0, height > 0, width * height <= 1 << 28 else { throw fail("invalid size \(width)×\(height)") }
+                guard width > 0, height > 0, width <= 1 << 28, height <= (1 << 28) / width else {
+                    throw fail("invalid size \(width)×\(height)")
+                }
                 sawIHDR = true
             case "IDAT": idat.append(body)
             case "IEND": pos = b.count; continue
@@ -138,6 +140,7 @@ extension Image8 {
 
     /// A grid of equally sized gray tiles (values in [0, 1]) with a 1-pixel gap.
     public static func grid(tiles: [[Float]], tileWidth: Int, tileHeight: Int, columns: Int, scale: Int = 1) -> Image8 {
+        let columns = Swift.max(columns, 1), scale = Swift.max(scale, 1)
         let rows = (tiles.count + columns - 1) / Swift.max(columns, 1)
         let tw = tileWidth * scale, th = tileHeight * scale
         let w = columns * (tw + 1) + 1, h = rows * (th + 1) + 1

@@ -15,7 +15,12 @@ public struct TrainingDefaults: Sendable {
     public var resize: Int
     /// Re-initialise Linear/Conv weights with Xavier-uniform (D2L's `init_cnn`).
     public var xavierInit: Bool
+    /// Learning-rate schedule over the epochs.
+    public var schedule: ScheduleKind = .constant
 }
+
+/// Schedules a model's defaults can name (sized to the run's epochs by the trainer).
+public enum ScheduleKind: String, CaseIterable, Sendable { case constant, step, cosine }
 
 /// One entry of the model zoo.
 public struct ModelSpec: Sendable {
@@ -41,18 +46,18 @@ public struct UnknownModelError: Error, CustomStringConvertible {
 /// D2L's chapter 7–8 networks by name, with their Fashion-MNIST training defaults.
 public enum ModelZoo {
     private static func d(_ epochs: Int, _ batch: Int, _ lr: Float, resize: Int = 28, optimizer: OptimizerKind = .sgd,
-                          momentum: Float = 0, xavier: Bool = true) -> TrainingDefaults {
+                          momentum: Float = 0, xavier: Bool = true, schedule: ScheduleKind = .constant) -> TrainingDefaults {
         TrainingDefaults(epochs: epochs, batchSize: batch, lr: lr, optimizer: optimizer, momentum: momentum, weightDecay: 0,
-                         resize: resize, xavierInit: xavier)
+                         resize: resize, xavierInit: xavier, schedule: schedule)
     }
 
     public static let all: [ModelSpec] = [
         ModelSpec(name: "lenet", summary: "the homework's LeNet (ReLU, max pooling)",
-                  defaults: d(10, 256, 0.05, momentum: 0.9, xavier: false)) { Models.lenet(inputChannels: $0, numClasses: $1) },
+                  defaults: d(10, 256, 0.002, optimizer: .adam, xavier: false, schedule: .cosine)) { Models.lenet(inputChannels: $0, numClasses: $1) },
         ModelSpec(name: "lenet-d2l", summary: "D2L 7.6 LeNet-5 (sigmoid, average pooling)",
                   defaults: d(10, 256, 0.9)) { Models.lenetD2L(inputChannels: $0, numClasses: $1) },
         ModelSpec(name: "bn-lenet", summary: "D2L 8.5 LeNet with batch normalisation",
-                  defaults: d(10, 128, 0.1)) { Models.bnLeNet(inputChannels: $0, numClasses: $1) },
+                  defaults: d(10, 128, 0.1, schedule: .cosine)) { Models.bnLeNet(inputChannels: $0, numClasses: $1) },
         ModelSpec(name: "alexnet", summary: "D2L 8.1 AlexNet (224×224)",
                   defaults: d(10, 128, 0.01, resize: 224)) { Models.alexNet(inputChannels: $0, numClasses: $1) },
         ModelSpec(name: "vgg11", summary: "D2L 8.2 VGG-11, channels ÷ 4 (224×224)",
