@@ -30,6 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 DEFAULT_BENCH = os.path.join(ROOT, ".build", "release", "convnet-bench")
 PYTORCH_BENCH = os.path.join(HERE, "pytorch_bench.py")
+GROUPS = ("all", "kernels", "gemm", "conv", "pool", "models")
 
 # "<name padded to 44> <threads> thr  <ms> ms[  <x> GFLOP/s|GB/s][  <y> img/s]"
 ROW = re.compile(
@@ -37,8 +38,9 @@ ROW = re.compile(
     r"(?:\s+(?P<rate>\S+) (?P<unit>GFLOP/s|GB/s))?"
     r"(?:\s+(?P<images>\S+) img/s)?\s*$")
 
-KINDS = [("sgemm", "sgemm"), ("conv fwd+bwd", "conv fwd+bwd"), ("conv fwd ", "conv fwd"),
-         ("maxpool", "maxpool"), ("train step", "train step"), ("inference", "inference")]
+# (name prefix, kind) in display order; "conv fwd " (with the space) does not match "conv fwd+bwd".
+KINDS = [("sgemm ", "sgemm"), ("conv fwd ", "conv fwd"), ("conv fwd+bwd ", "conv fwd+bwd"),
+         ("maxpool ", "maxpool"), ("train step ", "train step"), ("inference ", "inference")]
 
 
 def kind_of(name):
@@ -121,6 +123,10 @@ def main(argv=None):
         threads = [int(t) for t in args.threads.split(",") if t.strip()]
     except ValueError:
         sys.exit(f"compare.py: --threads expects comma-separated integers, got {args.threads!r}")
+    groups = {g.strip() for g in args.only.split(",") if g.strip()}
+    unknown = groups - set(GROUPS)
+    if not groups or unknown:
+        sys.exit(f"compare.py: unknown group(s) {sorted(unknown)} in --only; choose from {', '.join(GROUPS)}")
     repeats = max(1, args.repeats)
 
     # ConvNet first, then PyTorch (its inference rows at the thread count convnet-bench used).

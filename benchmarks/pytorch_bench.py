@@ -30,9 +30,13 @@ import sys
 import time
 from collections import OrderedDict
 
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
+try:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError:
+    sys.exit(f"pytorch_bench.py: PyTorch is not installed for {sys.executable}; "
+             "install it (pip install torch) or run this script with a Python that has it")
 
 GROUPS = ("all", "kernels", "gemm", "conv", "pool", "models")
 

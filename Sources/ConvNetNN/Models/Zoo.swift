@@ -53,7 +53,7 @@ public enum ModelZoo {
 
     public static let all: [ModelSpec] = [
         ModelSpec(name: "lenet", summary: "the homework's LeNet (ReLU, max pooling)",
-                  defaults: d(10, 256, 0.002, optimizer: .adam, xavier: false, schedule: .cosine)) { Models.lenet(inputChannels: $0, numClasses: $1) },
+                  defaults: d(10, 128, 0.002, optimizer: .adam, xavier: false, schedule: .cosine)) { Models.lenet(inputChannels: $0, numClasses: $1) },
         ModelSpec(name: "lenet-d2l", summary: "D2L 7.6 LeNet-5 (sigmoid, average pooling)",
                   defaults: d(10, 256, 0.9)) { Models.lenetD2L(inputChannels: $0, numClasses: $1) },
         ModelSpec(name: "bn-lenet", summary: "D2L 8.5 LeNet with batch normalisation",
