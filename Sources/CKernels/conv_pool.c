@@ -2,11 +2,57 @@
 #include "ckernels.h"
 #include <string.h>
 #include <float.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+int ck_gemm_isa(void);
+
+#if defined(__x86_64__)
+// Copies a short row with 16-wide masked loads and stores: im2col copies millions of rows of
+// 8–60 floats, where a memcpy call or a scalar loop costs more than the data.
+__attribute__((target("avx512f")))
+static void copy_row_avx512(float *d, const float *s, long n) {
+    long i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(d + i, _mm512_loadu_ps(s + i));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(d + i, m, _mm512_maskz_loadu_ps(m, s + i));
+    }
+}
+
+__attribute__((target("avx512f")))
+static void add_row_avx512(float *d, const float *s, long n) {
+    long i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(d + i, _mm512_add_ps(_mm512_loadu_ps(d + i), _mm512_loadu_ps(s + i)));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(d + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, d + i), _mm512_maskz_loadu_ps(m, s + i)));
+    }
+}
+#endif
+
+static inline void copy_row(float *restrict d, const float *restrict s, long n, int wide) {
+#if defined(__x86_64__)
+    if (wide) { copy_row_avx512(d, s, n); return; }
+#endif
+    (void)wide;
+    for (long i = 0; i < n; i++) d[i] = s[i];
+}
+
+static inline void add_row(float *restrict d, const float *restrict s, long n, int wide) {
+#if defined(__x86_64__)
+    if (wide) { add_row_avx512(d, s, n); return; }
+#endif
+    (void)wide;
+    for (long i = 0; i < n; i++) d[i] += s[i];
+}
 
 void ck_im2col(const float *x, long C, long H, long W, long kh, long kw,
                long ph, long pw, long sh, long sw, long dh, long dw,
                long Ho, long Wo, float *col) {
     long HWo = Ho * Wo;
+    int wide = ck_gemm_isa() == 2;
     for (long c = 0; c < C; c++) {
         const float *xc = x + c * H * W;
         for (long i = 0; i < kh; i++) {
@@ -25,7 +71,7 @@ void ck_im2col(const float *x, long C, long H, long W, long kh, long kw,
                         if (hi < lo) hi = lo;
                         if (lo > Wo) lo = Wo;
                         for (long ow = 0; ow < lo; ow++) d[ow] = 0;
-                        if (hi > lo) memcpy(d + lo, row + iw0 + lo, (size_t)(hi - lo) * sizeof(float));
+                        if (hi > lo) copy_row(d + lo, row + iw0 + lo, hi - lo, wide);
                         for (long ow = hi; ow < Wo; ow++) d[ow] = 0;
                     } else {
                         for (long ow = 0; ow < Wo; ow++) {
@@ -43,6 +89,7 @@ void ck_col2im(const float *col, long C, long H, long W, long kh, long kw,
                long ph, long pw, long sh, long sw, long dh, long dw,
                long Ho, long Wo, float *x) {
     long HWo = Ho * Wo;
+    int wide = ck_gemm_isa() == 2;
     for (long c = 0; c < C; c++) {
         float *xc = x + c * H * W;
         for (long i = 0; i < kh; i++) {
@@ -54,6 +101,12 @@ void ck_col2im(const float *col, long C, long H, long W, long kh, long kw,
                     float *row = xc + ih * W;
                     const float *s = src + oh * Wo;
                     long iw0 = j * dw - pw;
+                    if (sw == 1) {
+                        long lo = iw0 < 0 ? -iw0 : 0, hi = W - iw0;
+                        if (hi > Wo) hi = Wo;
+                        if (hi > lo) add_row(row + iw0 + lo, s + lo, hi - lo, wide);
+                        continue;
+                    }
                     for (long ow = 0; ow < Wo; ow++) {
                         long iw = iw0 + ow * sw;
                         if (iw >= 0 && iw < W) row[iw] += s[ow];
@@ -68,24 +121,34 @@ void ck_maxpool2d(const float *x, long planes, long H, long W, long kh, long kw,
                   long ph, long pw, long sh, long sw, long dh, long dw,
                   long Ho, long Wo, float *y, int32_t *indices) {
     if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && dh == 1 && dw == 1) {
-        // the common 2×2/2 case: four candidates, no bounds checks (floor mode keeps windows inside)
+        // the common 2×2/2 case: four candidates, no bounds checks, selects instead of branches
+        // (random data makes comparisons unpredictable); NaN is rare and handled after the fact
         for (long pl = 0; pl < planes; pl++) {
             const float *xp = x + pl * H * W;
             float *yp = y + pl * Ho * Wo;
             int32_t *ip = indices ? indices + pl * Ho * Wo : 0;
+            if (2 * Ho > H || 2 * Wo > W) goto general; // ceil mode partial windows
             for (long oh = 0; oh < Ho; oh++) {
                 const float *r0 = xp + 2 * oh * W, *r1 = r0 + W;
+                int32_t base = (int32_t)(2 * oh * W);
                 for (long ow = 0; ow < Wo; ow++) {
                     long i0 = 2 * ow;
-                    if (2 * oh + 1 >= H || i0 + 1 >= W) goto general; // ceil mode partial window
                     float a = r0[i0], b = r0[i0 + 1], c = r1[i0], d = r1[i0 + 1];
-                    float best = a; long arg = 2 * oh * W + i0;
-                    if (b > best || b != b) { best = b; arg = 2 * oh * W + i0 + 1; }
-                    if (c > best || c != c) { best = c; arg = (2 * oh + 1) * W + i0; }
-                    if (d > best || d != d) { best = d; arg = (2 * oh + 1) * W + i0 + 1; }
-                    if (a != a) { best = a; arg = 2 * oh * W + i0; }
+                    int ab = b > a, cd = d > c;
+                    float m0 = ab ? b : a, m1 = cd ? d : c;
+                    int32_t k0 = base + (int32_t)i0 + ab, k1 = base + (int32_t)(W + i0) + cd;
+                    int hi = m1 > m0;
+                    float best = hi ? m1 : m0;
+                    int32_t arg = hi ? k1 : k0;
+                    if (best != best || a != a || b != b || c != c || d != d) {
+                        // propagate NaN like PyTorch: the first NaN in window order
+                        if (a != a) { best = a; arg = base + (int32_t)i0; }
+                        else if (b != b) { best = b; arg = base + (int32_t)i0 + 1; }
+                        else if (c != c) { best = c; arg = base + (int32_t)(W + i0); }
+                        else { best = d; arg = base + (int32_t)(W + i0) + 1; }
+                    }
                     yp[oh * Wo + ow] = best;
-                    if (ip) ip[oh * Wo + ow] = (int32_t)arg;
+                    if (ip) ip[oh * Wo + ow] = arg;
                 }
             }
         }

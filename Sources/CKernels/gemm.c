@@ -133,20 +133,24 @@ static void pack_a(int tr, const float *A, long lda, long mc, long kc, float *ds
 static void pack_b(int tr, const float *B, long ldb, long kc, long nc, long nr, float *dst) {
     for (long j0 = 0; j0 < nc; j0 += nr) {
         long cols = nc - j0 < nr ? nc - j0 : nr;
+        if (cols < nr) memset(dst, 0, (size_t)(nr * kc) * sizeof(float));
         if (!tr) {
-            for (long p = 0; p < kc; p++) {
-                const float *src = B + p * ldb + j0;
-                float *d = dst + p * nr;
-                memcpy(d, src, (size_t)cols * sizeof(float));
-                for (long j = cols; j < nr; j++) d[j] = 0;
-            }
+            for (long p = 0; p < kc; p++) memcpy(dst + p * nr, B + p * ldb + j0, (size_t)cols * sizeof(float));
         } else {
-            for (long j = 0; j < cols; j++) {
+            // transposed source: walk 8 source rows at a time so reads stay within a few cache lines
+            long j = 0;
+            for (; j + 8 <= cols; j += 8) {
+                const float *s0 = B + (j0 + j) * ldb;
+                for (long p = 0; p < kc; p++) {
+                    float *d = dst + p * nr + j;
+                    d[0] = s0[p]; d[1] = s0[ldb + p]; d[2] = s0[2 * ldb + p]; d[3] = s0[3 * ldb + p];
+                    d[4] = s0[4 * ldb + p]; d[5] = s0[5 * ldb + p]; d[6] = s0[6 * ldb + p]; d[7] = s0[7 * ldb + p];
+                }
+            }
+            for (; j < cols; j++) {
                 const float *src = B + (j0 + j) * ldb;
                 for (long p = 0; p < kc; p++) dst[p * nr + j] = src[p];
             }
-            for (long j = cols; j < nr; j++)
-                for (long p = 0; p < kc; p++) dst[p * nr + j] = 0;
         }
         dst += nr * kc;
     }
