@@ -50,8 +50,8 @@ static inline void add_row(float *restrict d, const float *restrict s, long n, i
 
 void ck_im2col(const float *x, long C, long H, long W, long kh, long kw,
                long ph, long pw, long sh, long sw, long dh, long dw,
-               long Ho, long Wo, float *col) {
-    long HWo = Ho * Wo;
+               long Ho, long Wo, float *col, long ldcol) {
+    long HWo = ldcol;
     int wide = ck_gemm_isa() == 2;
     for (long c = 0; c < C; c++) {
         const float *xc = x + c * H * W;
@@ -87,8 +87,8 @@ void ck_im2col(const float *x, long C, long H, long W, long kh, long kw,
 
 void ck_col2im(const float *col, long C, long H, long W, long kh, long kw,
                long ph, long pw, long sh, long sw, long dh, long dw,
-               long Ho, long Wo, float *x) {
-    long HWo = Ho * Wo;
+               long Ho, long Wo, float *x, long ldcol) {
+    long HWo = ldcol;
     int wide = ck_gemm_isa() == 2;
     for (long c = 0; c < C; c++) {
         float *xc = x + c * H * W;
@@ -160,22 +160,30 @@ general:
         float *yp = y + pl * Ho * Wo;
         int32_t *ip = indices ? indices + pl * Ho * Wo : 0;
         for (long oh = 0; oh < Ho; oh++) {
+            // the kernel rows that fall inside the input, found once per output row
+            long i0 = 0, i1 = kh;
+            while (i0 < kh && oh * sh - ph + i0 * dh < 0) i0++;
+            while (i1 > i0 && oh * sh - ph + (i1 - 1) * dh >= H) i1--;
             for (long ow = 0; ow < Wo; ow++) {
-                float best = -FLT_MAX; long arg = -1;
-                for (long i = 0; i < kh; i++) {
+                long j0 = 0, j1 = kw;
+                while (j0 < kw && ow * sw - pw + j0 * dw < 0) j0++;
+                while (j1 > j0 && ow * sw - pw + (j1 - 1) * dw >= W) j1--;
+                float best = -FLT_MAX; int32_t arg = -1;
+                for (long i = i0; i < i1; i++) {
                     long ih = oh * sh - ph + i * dh;
-                    if (ih < 0 || ih >= H) continue;
-                    for (long j = 0; j < kw; j++) {
+                    const float *row = xp + ih * W;
+                    for (long j = j0; j < j1; j++) {
                         long iw = ow * sw - pw + j * dw;
-                        if (iw < 0 || iw >= W) continue;
-                        float v = xp[ih * W + iw];
-                        // NaN propagates, as in PyTorch
-                        if (arg < 0 || v > best || v != v) { best = v; arg = ih * W + iw; if (v != v) goto done; }
+                        float v = row[iw];
+                        // select, not branch: NaN wins and then stays (v > NaN is false)
+                        int take = (v > best) | (v != v) | (arg < 0);
+                        take &= (best == best);
+                        best = take ? v : best;
+                        arg = take ? (int32_t)(ih * W + iw) : arg;
                     }
                 }
-            done:
-                yp[oh * Wo + ow] = arg < 0 ? -FLT_MAX : best;
-                if (ip) ip[oh * Wo + ow] = (int32_t)arg;
+                yp[oh * Wo + ow] = best;
+                if (ip) ip[oh * Wo + ow] = arg;
             }
         }
     }

@@ -13,14 +13,15 @@ void ck_sgemm(int transA, int transB, long M, long N, long K,
               const float *A, long lda, const float *B, long ldb,
               float *C, long ldc, int accumulate);
 
-/// col[(c·kh·kw + i·kw + j)·(Ho·Wo) + oh·Wo + ow] = x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] (0 outside).
+/// col[(c·kh·kw + i·kw + j)·ldcol + oh·Wo + ow] = x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] (0 outside).
+/// ldcol ≥ Ho·Wo lets several images share one column matrix side by side.
 void ck_im2col(const float *x, long C, long H, long W, long kh, long kw,
                long ph, long pw, long sh, long sw, long dh, long dw,
-               long Ho, long Wo, float *col);
+               long Ho, long Wo, float *col, long ldcol);
 /// The adjoint of ck_im2col: adds col back into x (which the caller zeroes first).
 void ck_col2im(const float *col, long C, long H, long W, long kh, long kw,
                long ph, long pw, long sh, long sw, long dh, long dw,
-               long Ho, long Wo, float *x);
+               long Ho, long Wo, float *x, long ldcol);
 
 /// Max pooling over planes (N·C of them); writes the flat in-plane argmax per output (−1 if the window is all padding).
 void ck_maxpool2d(const float *x, long planes, long H, long W, long kh, long kw,

@@ -40,7 +40,7 @@ public struct BenchmarkSuite {
         if wants("kernels") || wants("gemm") { gemm() }
         if wants("kernels") || wants("conv") { conv() }
         if wants("kernels") || wants("pool") { pool() }
-        if wants("models") { models() }
+        if wants("models") || !Set(ModelZoo.names).isDisjoint(with: groups) { models() }
     }
 
     func gemm() {
@@ -103,7 +103,7 @@ public struct BenchmarkSuite {
         let cases: [(String, Int, Int)] = [("lenet", 256, 28), ("bn-lenet", 256, 28), ("alexnet", 32, 224), ("vgg11", 32, 224),
                                            ("nin", 32, 224), ("googlenet", 64, 96), ("resnet18", 64, 96), ("densenet", 64, 96),
                                            ("regnetx32", 64, 96)]
-        for (name, batch, side) in cases {
+        for (name, batch, side) in cases where wants("models") || groups.contains(name) {
             guard let spec = try? ModelZoo.spec(named: name) else { continue }
             Tensor.manualSeed(0)
             let model = spec.make()

@@ -2,16 +2,21 @@ import Foundation
 
 /// Contiguous elementwise loops; each is written out so the optimiser vectorises it.
 public enum Elementwise {
+    /// Elements per thread below which splitting costs more than it saves.
+    static let grain = 1 << 17
+
     @inline(__always)
     public static func map(_ a: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int,
                            _ f: (Float) -> Float) {
-        for i in 0..<n { out[i] = f(a[i]) }
+        if n < 2 * grain { for i in 0..<n { out[i] = f(a[i]) }; return }
+        Threads.parallelFor(n, minPerThread: grain) { r in for i in r { out[i] = f(a[i]) } }
     }
 
     @inline(__always)
     public static func zip(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>,
                            _ n: Int, _ f: (Float, Float) -> Float) {
-        for i in 0..<n { out[i] = f(a[i], b[i]) }
+        if n < 2 * grain { for i in 0..<n { out[i] = f(a[i], b[i]) }; return }
+        Threads.parallelFor(n, minPerThread: grain) { r in for i in r { out[i] = f(a[i], b[i]) } }
     }
 
     public static func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {

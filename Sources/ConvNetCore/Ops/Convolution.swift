@@ -15,42 +15,84 @@ struct ConvGeometry {
     var flops: Int { 2 * n * cout * hwo * kg }
 }
 
-/// The convolution passes (forward, input gradient, weight gradient) over NCHW buffers:
-/// im2col into a reused per-thread buffer, then blocked GEMM; images are split over threads.
+/// The convolution passes (forward, input gradient, weight gradient) over NCHW buffers: im2col
+/// into reused per-thread buffers, then blocked GEMM. Images with small outputs are gathered into
+/// blocks whose column matrices sit side by side, so each GEMM is wide enough for full 64-column
+/// panels (ResNet's 3×3 outputs would otherwise fill 9 of 64); blocks are split over threads.
 enum ConvKernels {
+    /// Output columns a GEMM should have at least.
+    static let targetColumns = 512
+
+    /// Images per block.
+    static func blockSize(_ g: ConvGeometry) -> Int {
+        if g.hwo >= targetColumns { return 1 }
+        let wanted = Swift.max(1, Swift.min(g.n, (targetColumns + g.hwo - 1) / g.hwo))
+        // round the block count up to a multiple of the threads so every thread gets equal work
+        let t = Swift.max(1, Threads.count)
+        var blocks = (g.n + wanted - 1) / wanted
+        if g.n >= t { blocks = (blocks + t - 1) / t * t }
+        return (g.n + blocks - 1) / blocks
+    }
+
+    /// Runs `body(thread, block images)` over blocks: in parallel when there are enough blocks,
+    /// otherwise one after another with `threadedGEMM` true so each GEMM splits instead.
+    static func forEachBlock(_ g: ConvGeometry, _ body: (_ slotThread: Int, _ images: Range<Int>, _ threadedGEMM: Bool) -> Void) -> Int {
+        let bs = blockSize(g)
+        let blocks = (g.n + bs - 1) / bs
+        let range = { (b: Int) in (b * bs)..<Swift.min(g.n, (b + 1) * bs) }
+        if blocks >= Threads.count && Threads.count > 1 {
+            return Threads.parallelChunks(blocks) { t, r in for b in r { body(t, range(b), false) } }
+        }
+        for b in 0..<blocks { body(0, range(b), true) }
+        return 1
+    }
+
+    static func gemm(_ threaded: Bool, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                     b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+        if threaded {
+            GEMM.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
+        } else {
+            GEMM.sgemmSingle(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
+        }
+    }
+
+    /// The column matrix [C·kh·kw, images·Ho·Wo] of a block (the input itself for a single image of a 1×1 convolution).
+    static func columns(_ g: ConvGeometry, x: UnsafePointer<Float>, images: Range<Int>, slot: Int32) -> UnsafePointer<Float> {
+        let inPlane = g.c * g.h * g.w
+        if images.count == 1 && g.isPointwise { return x + images.lowerBound * inPlane }
+        let ncols = images.count * g.hwo
+        let col = ck_scratch(slot, g.c * g.kh * g.kw * ncols)!
+        for (j, i) in images.enumerated() {
+            ck_im2col(x + i * inPlane, g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, g.ho, g.wo, col + j * g.hwo, ncols)
+        }
+        return UnsafePointer(col)
+    }
+
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
-        let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo
-        let colCount = g.isPointwise ? 0 : g.c * g.kh * g.kw * g.hwo
-        func image(_ i: Int, threaded: Bool) {
-            let xi = x + i * inPlane, yi = y + i * outPlane
-            var col = UnsafePointer(xi)
-            if !g.isPointwise {
-                let buf = Workspace.buffer(slot: 0, count: colCount)
-                ck_im2col(xi, g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, g.ho, g.wo, buf)
-                col = UnsafePointer(buf)
-            }
+        let outPlane = g.cout * g.hwo
+        _ = forEachBlock(g) { _, images, threaded in
+            let ncols = images.count * g.hwo
+            let col = columns(g, x: x, images: images, slot: 0)
+            let single = images.count == 1
+            // one image writes straight into the output; a block goes through [Cout, images·HWo]
+            let out = single ? y + images.lowerBound * outPlane : ck_scratch(2, g.cout * ncols)!
             for gr in 0..<g.groups {
-                let a = weight + gr * g.coutG * g.kg, b = col + gr * g.kg * g.hwo, c = yi + gr * g.coutG * g.hwo
-                if threaded {
-                    GEMM.sgemm(transA: false, transB: false, m: g.coutG, n: g.hwo, k: g.kg, a: a, lda: g.kg, b: b, ldb: g.hwo,
-                               c: c, ldc: g.hwo, accumulate: false)
-                } else {
-                    GEMM.sgemmSingle(transA: false, transB: false, m: g.coutG, n: g.hwo, k: g.kg, a: a, lda: g.kg, b: b,
-                                     ldb: g.hwo, c: c, ldc: g.hwo, accumulate: false)
-                }
+                gemm(threaded, transA: false, transB: false, m: g.coutG, n: ncols, k: g.kg, a: weight + gr * g.coutG * g.kg, lda: g.kg,
+                     b: col + gr * g.kg * ncols, ldb: ncols, c: out + gr * g.coutG * ncols, ldc: ncols, accumulate: false)
             }
-            if let bias {
+            for (j, i) in images.enumerated() {
                 for co in 0..<g.cout {
-                    let v = bias[co], row = yi + co * g.hwo
-                    for j in 0..<g.hwo { row[j] += v }
+                    let dst = y + i * outPlane + co * g.hwo
+                    let v = bias?[co] ?? 0
+                    if single {
+                        if bias != nil { for p in 0..<g.hwo { dst[p] += v } }
+                    } else {
+                        let src = out + co * ncols + j * g.hwo
+                        for p in 0..<g.hwo { dst[p] = src[p] + v }
+                    }
                 }
             }
-        }
-        if g.n >= Threads.count && Threads.count > 1 {
-            _ = Threads.parallelChunks(g.n) { t, r in for i in r { image(i, threaded: false) } }
-        } else {
-            for i in 0..<g.n { image(i, threaded: true) }
         }
     }
 
@@ -58,61 +100,64 @@ enum ConvKernels {
     static func backward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, gy: UnsafePointer<Float>,
                          gx: UnsafeMutablePointer<Float>?, gw: UnsafeMutablePointer<Float>?, gb: UnsafeMutablePointer<Float>?) {
         let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo
-        let colCount = g.c * g.kh * g.kw * g.hwo
         let wCount = g.cout * g.kg
-        let threads = g.n >= Threads.count ? Threads.count : 1
+        let slots = Swift.max(Threads.count, 1)
         // per-thread weight-gradient partials, summed in a fixed order afterwards (reproducible)
-        let partials = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, threads * (wCount + g.cout)))
+        let stride = wCount + g.cout
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: slots * stride)
         defer { partials.deallocate() }
-        partials.initialize(repeating: 0, count: threads * (wCount + g.cout))
-        let used = Threads.parallelChunks(g.n) { t, r in
-            let pw = partials + t * (wCount + g.cout), pb = pw + wCount
-            for i in r {
-                let xi = x + i * inPlane, gyi = gy + i * outPlane
-                if gw != nil {
-                    var col = xi
-                    if !g.isPointwise {
-                        let buf = Workspace.buffer(slot: 0, count: colCount)
-                        ck_im2col(xi, g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, g.ho, g.wo, buf)
-                        col = UnsafePointer(buf)
-                    }
+        partials.initialize(repeating: 0, count: slots * stride)
+        let used = forEachBlock(g) { t, images, threaded in
+            let ncols = images.count * g.hwo
+            let single = images.count == 1
+            // the output gradient as [Cout, images·HWo]
+            var dy = gy + images.lowerBound * outPlane
+            if !single {
+                let buf = ck_scratch(2, g.cout * ncols)!
+                for (j, i) in images.enumerated() {
+                    for co in 0..<g.cout { (buf + co * ncols + j * g.hwo).update(from: gy + i * outPlane + co * g.hwo, count: g.hwo) }
+                }
+                dy = UnsafePointer(buf)
+            }
+            let pw = partials + t * stride, pb = pw + wCount
+            if gw != nil {
+                let col = columns(g, x: x, images: images, slot: 0)
+                for gr in 0..<g.groups {
+                    gemm(threaded, transA: false, transB: true, m: g.coutG, n: g.kg, k: ncols, a: dy + gr * g.coutG * ncols, lda: ncols,
+                         b: col + gr * g.kg * ncols, ldb: ncols, c: pw + gr * g.coutG * g.kg, ldc: g.kg, accumulate: true)
+                }
+            }
+            if gb != nil {
+                for co in 0..<g.cout { pb[co] += Elementwise.sum(dy + co * ncols, ncols) }
+            }
+            if let gx {
+                if single && g.isPointwise {
+                    let gxi = gx + images.lowerBound * inPlane
                     for gr in 0..<g.groups {
-                        GEMM.sgemmSingle(transA: false, transB: true, m: g.coutG, n: g.kg, k: g.hwo,
-                                         a: gyi + gr * g.coutG * g.hwo, lda: g.hwo, b: col + gr * g.kg * g.hwo, ldb: g.hwo,
-                                         c: pw + gr * g.coutG * g.kg, ldc: g.kg, accumulate: true)
+                        gemm(threaded, transA: true, transB: false, m: g.kg, n: ncols, k: g.coutG, a: weight + gr * g.coutG * g.kg, lda: g.kg,
+                             b: dy + gr * g.coutG * ncols, ldb: ncols, c: gxi + gr * g.kg * ncols, ldc: ncols, accumulate: false)
                     }
-                }
-                if gb != nil {
-                    for co in 0..<g.cout { pb[co] += Elementwise.sum(gyi + co * g.hwo, g.hwo) }
-                }
-                if let gx {
-                    let gxi = gx + i * inPlane
-                    if g.isPointwise {
-                        for gr in 0..<g.groups {
-                            GEMM.sgemmSingle(transA: true, transB: false, m: g.kg, n: g.hwo, k: g.coutG,
-                                             a: weight + gr * g.coutG * g.kg, lda: g.kg, b: gyi + gr * g.coutG * g.hwo, ldb: g.hwo,
-                                             c: gxi + gr * g.kg * g.hwo, ldc: g.hwo, accumulate: false)
-                        }
-                    } else {
-                        let dcol = Workspace.buffer(slot: 1, count: colCount)
-                        for gr in 0..<g.groups {
-                            GEMM.sgemmSingle(transA: true, transB: false, m: g.kg, n: g.hwo, k: g.coutG,
-                                             a: weight + gr * g.coutG * g.kg, lda: g.kg, b: gyi + gr * g.coutG * g.hwo, ldb: g.hwo,
-                                             c: dcol + gr * g.kg * g.hwo, ldc: g.hwo, accumulate: false)
-                        }
+                } else {
+                    let dcol = ck_scratch(1, g.c * g.kh * g.kw * ncols)!
+                    for gr in 0..<g.groups {
+                        gemm(threaded, transA: true, transB: false, m: g.kg, n: ncols, k: g.coutG, a: weight + gr * g.coutG * g.kg, lda: g.kg,
+                             b: dy + gr * g.coutG * ncols, ldb: ncols, c: dcol + gr * g.kg * ncols, ldc: ncols, accumulate: false)
+                    }
+                    for (j, i) in images.enumerated() {
+                        let gxi = gx + i * inPlane
                         gxi.update(repeating: 0, count: inPlane)
-                        ck_col2im(dcol, g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, g.ho, g.wo, gxi)
+                        ck_col2im(dcol + j * g.hwo, g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, g.ho, g.wo, gxi, ncols)
                     }
                 }
             }
         }
         if let gw {
             gw.update(from: partials, count: wCount)
-            for t in 1..<Swift.max(used, 1) { Elementwise.axpy(1, partials + t * (wCount + g.cout), gw, wCount) }
+            for t in 1..<Swift.max(used, 1) { Elementwise.axpy(1, partials + t * stride, gw, wCount) }
         }
         if let gb {
             gb.update(from: partials + wCount, count: g.cout)
-            for t in 1..<Swift.max(used, 1) { Elementwise.axpy(1, partials + t * (wCount + g.cout) + wCount, gb, g.cout) }
+            for t in 1..<Swift.max(used, 1) { Elementwise.axpy(1, partials + t * stride + wCount, gb, g.cout) }
         }
     }
 }

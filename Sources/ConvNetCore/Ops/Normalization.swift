@@ -16,7 +16,11 @@ public func batchNorm(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?
     let x = input.data
     var mean = [Float](repeating: 0, count: c), invstd = [Float](repeating: 0, count: c)
     if training {
-        for ch in 0..<c {
+      // channels are independent: split them over threads (each writes only its own entries)
+      mean.withUnsafeMutableBufferPointer { meanP in invstd.withUnsafeMutableBufferPointer { invP in
+        let meanB = meanP.baseAddress!, invB = invP.baseAddress!
+        Threads.parallelFor(c, minPerThread: Swift.max(1, 65536 / Swift.max(m, 1))) { chans in
+        for ch in chans {
             var s: Double = 0, s2: Double = 0
             for i in 0..<n {
                 let p = x + (i * c + ch) * inner
@@ -32,13 +36,15 @@ public func batchNorm(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?
                 s2 += Double(acc)
             }
             let varBiased = s2 / Double(m)
-            mean[ch] = Float(mu)
-            invstd[ch] = Float(1 / (varBiased + Double(eps)).squareRoot())
+            meanB[ch] = Float(mu)
+            invB[ch] = Float(1 / (varBiased + Double(eps)).squareRoot())
             if let rm = runningMean, let rv = runningVar {
                 rm.data[ch] = (1 - momentum) * rm.data[ch] + momentum * Float(mu)
                 rv.data[ch] = (1 - momentum) * rv.data[ch] + momentum * Float(varBiased * Double(m) / Double(m - 1))
             }
         }
+        }
+      } }
     } else {
         checkArgument(runningMean != nil && runningVar != nil, "batch_norm: running_mean and running_var must be defined in evaluation mode")
         for ch in 0..<c {
@@ -48,42 +54,54 @@ public func batchNorm(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?
     }
     let out = Tensor(uninitializedShape: input.shape)
     let y = out.data
-    for i in 0..<n { for ch in 0..<c {
-        let scale = invstd[ch] * (weight?.data[ch] ?? 1)
-        let shift = (bias?.data[ch] ?? 0) - mean[ch] * scale
-        let p = x + (i * c + ch) * inner, q = y + (i * c + ch) * inner
-        for j in 0..<inner { q[j] = p[j] * scale + shift }
-    } }
+    let grain = Swift.max(1, 65536 / Swift.max(inner, 1))
+    Threads.parallelFor(n * c, minPerThread: grain) { r in
+        for k in r {
+            let ch = k % c
+            let scale = invstd[ch] * (weight?.data[ch] ?? 1)
+            let shift = (bias?.data[ch] ?? 0) - mean[ch] * scale
+            let p = x + k * inner, q = y + k * inner
+            for j in 0..<inner { q[j] = p[j] * scale + shift }
+        }
+    }
     var inputs = [input]
     if let weight { inputs.append(weight) }
     if let bias { inputs.append(bias) }
     return Tensor.record(out, "batch_norm", inputs) { gy in
         let g = gy.data
         var sumDy = [Float](repeating: 0, count: c), sumDyXhat = [Float](repeating: 0, count: c)
-        for ch in 0..<c {
-            var a: Float = 0, b: Float = 0
-            let mu = mean[ch], istd = invstd[ch]
-            for i in 0..<n {
-                let p = x + (i * c + ch) * inner, q = g + (i * c + ch) * inner
-                for j in 0..<inner { a += q[j]; b += q[j] * (p[j] - mu) * istd }
+        sumDy.withUnsafeMutableBufferPointer { sdP in sumDyXhat.withUnsafeMutableBufferPointer { sxP in
+            let sd = sdP.baseAddress!, sx = sxP.baseAddress!
+            Threads.parallelFor(c, minPerThread: Swift.max(1, 65536 / Swift.max(m, 1))) { chans in
+                for ch in chans {
+                    var a: Float = 0, b: Float = 0
+                    let mu = mean[ch], istd = invstd[ch]
+                    for i in 0..<n {
+                        let p = x + (i * c + ch) * inner, q = g + (i * c + ch) * inner
+                        for j in 0..<inner { a += q[j]; b += q[j] * (p[j] - mu) * istd }
+                    }
+                    sd[ch] = a; sx[ch] = b
+                }
             }
-            sumDy[ch] = a; sumDyXhat[ch] = b
-        }
+        } }
         var gx: Tensor? = nil
         if input.requiresGrad {
             let t = Tensor(uninitializedShape: input.shape)
-            for i in 0..<n { for ch in 0..<c {
-                let gamma = weight?.data[ch] ?? 1, istd = invstd[ch], mu = mean[ch]
-                let p = x + (i * c + ch) * inner, q = g + (i * c + ch) * inner, r = t.data + (i * c + ch) * inner
-                if training {
-                    // dx = γ·σ⁻¹/m · (m·dy − Σdy − x̂·Σ(dy·x̂))
-                    let k = gamma * istd / Float(m), sd = sumDy[ch], sdx = sumDyXhat[ch]
-                    for j in 0..<inner { r[j] = k * (Float(m) * q[j] - sd - (p[j] - mu) * istd * sdx) }
-                } else {
-                    let k = gamma * istd
-                    for j in 0..<inner { r[j] = k * q[j] }
+            Threads.parallelFor(n * c, minPerThread: grain) { rng in
+                for idx in rng {
+                    let ch = idx % c
+                    let gamma = weight?.data[ch] ?? 1, istd = invstd[ch], mu = mean[ch]
+                    let p = x + idx * inner, q = g + idx * inner, r = t.data + idx * inner
+                    if training {
+                        // dx = γ·σ⁻¹/m · (m·dy − Σdy − x̂·Σ(dy·x̂))
+                        let k = gamma * istd / Float(m), sd = sumDy[ch], sdx = sumDyXhat[ch]
+                        for j in 0..<inner { r[j] = k * (Float(m) * q[j] - sd - (p[j] - mu) * istd * sdx) }
+                    } else {
+                        let k = gamma * istd
+                        for j in 0..<inner { r[j] = k * q[j] }
+                    }
                 }
-            } }
+            }
             gx = t
         }
         var grads: [Tensor?] = [gx]
