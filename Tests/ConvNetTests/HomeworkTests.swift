@@ -2,8 +2,8 @@ import ConvNet
 import Foundation
 import Testing
 
-/// The `homework` example executable, built into the same products directory as the test bundle.
-private func homeworkExecutable() -> URL? {
+/// An executable product (`homework`, `convnet`), built into the same products directory as the test bundle.
+func builtExecutable(_ name: String) -> URL? {
     var candidates: [URL] = []
     candidates.append(Bundle.module.bundleURL.deletingLastPathComponent())
     if let arg0 = ProcessInfo.processInfo.arguments.first {
@@ -17,7 +17,7 @@ private func homeworkExecutable() -> URL? {
     }
     candidates.append(Bundle.main.bundleURL)
     for dir in candidates {
-        let url = dir.appendingPathComponent("homework")
+        let url = dir.appendingPathComponent(name)
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), !isDir.boolValue,
            FileManager.default.isExecutableFile(atPath: url.path) {
@@ -30,7 +30,7 @@ private func homeworkExecutable() -> URL? {
 @Suite struct HomeworkTests {
     /// The homework program prints exactly the expected contract (shapes, D2L values, model reprs).
     @Test func homeworkOutputMatchesExpected() throws {
-        let exe = try #require(homeworkExecutable(), "the homework executable was not found next to the test bundle")
+        let exe = try #require(builtExecutable("homework"), "the homework executable was not found next to the test bundle")
         let expected = try String(contentsOf: resourceURL("Homework.expected.txt"), encoding: .utf8)
 
         let process = Process()

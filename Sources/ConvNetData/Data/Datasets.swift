@@ -64,12 +64,17 @@ public enum DatasetKind: String, CaseIterable, Sendable {
 
     /// The first folder holding all four files (gzip or plain), or nil.
     public func locate(explicit: URL?) -> URL? {
-        searchPath(explicit: explicit).first { dir in
-            files.allSatisfy { f in
-                let fm = FileManager.default
-                return fm.fileExists(atPath: dir.appendingPathComponent(f.name).path)
-                    || fm.fileExists(atPath: dir.appendingPathComponent(String(f.name.dropLast(3))).path)
-            }
+        searchPath(explicit: explicit).first { holdsFiles($0) }
+    }
+
+    /// Whether `only` holds all four files.
+    func locate(explicit: URL?, only: URL) -> Bool { holdsFiles(only) }
+
+    private func holdsFiles(_ dir: URL) -> Bool {
+        files.allSatisfy { f in
+            let fm = FileManager.default
+            return fm.fileExists(atPath: dir.appendingPathComponent(f.name).path)
+                || fm.fileExists(atPath: dir.appendingPathComponent(String(f.name.dropLast(3))).path)
         }
     }
 

@@ -77,10 +77,15 @@ private final class DownloadDelegate: NSObject, URLSessionDataDelegate, @uncheck
 extension DatasetKind {
     /// Finds the dataset, or downloads it into the cache folder when no folder has it.
     public func obtain(explicit: URL?, log: @escaping (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws -> URL {
-        if let dir = locate(explicit: explicit) { return dir }
-        if let explicit, !FileManager.default.fileExists(atPath: explicit.path) {
-            throw DataError(path: explicit.path, reason: "no such folder")
+        if let explicit {
+            // a folder the user named must hold the data: falling back elsewhere would hide a typo
+            guard FileManager.default.fileExists(atPath: explicit.path) else { throw DataError(path: explicit.path, reason: "no such folder") }
+            guard locate(explicit: nil, only: explicit) else {
+                throw DataError(path: explicit.path, reason: "does not hold the \(rawValue) files (\(files.map(\.name).joined(separator: ", ")), gzip or plain)")
+            }
+            return explicit
         }
+        if let dir = locate(explicit: nil) { return dir }
         let dir = cacheDirectory
         log("\(rawValue) not found in \(searchPath(explicit: explicit).map(\.path).joined(separator: ", ")); downloading to \(dir.path)")
         for f in files where !FileManager.default.fileExists(atPath: dir.appendingPathComponent(f.name).path) {

@@ -7,10 +7,16 @@ public struct StateDictError: Error, CustomStringConvertible, Equatable {
     public var shapeMismatches: [String]
 
     public var description: String {
+        // long lists are cut: the first few keys say what went wrong, the count says how much
+        func list(_ keys: [String]) -> String {
+            let shown = keys.prefix(6).map { "\"\($0)\"" }.joined(separator: ", ")
+            return keys.count > 6 ? shown + ", … (\(keys.count) in all)" : shown
+        }
         var parts: [String] = []
-        if !missingKeys.isEmpty { parts.append("Missing key(s) in state_dict: " + missingKeys.map { "\"\($0)\"" }.joined(separator: ", ")) }
-        if !unexpectedKeys.isEmpty { parts.append("Unexpected key(s) in state_dict: " + unexpectedKeys.map { "\"\($0)\"" }.joined(separator: ", ")) }
-        parts.append(contentsOf: shapeMismatches)
+        if !missingKeys.isEmpty { parts.append("Missing key(s) in state_dict: " + list(missingKeys)) }
+        if !unexpectedKeys.isEmpty { parts.append("Unexpected key(s) in state_dict: " + list(unexpectedKeys)) }
+        parts.append(contentsOf: shapeMismatches.prefix(6))
+        if shapeMismatches.count > 6 { parts.append("… (\(shapeMismatches.count) size mismatches in all)") }
         return "Error(s) in loading state_dict: " + parts.joined(separator: "; ")
     }
 }
