@@ -216,6 +216,19 @@ static inline long pool_divisor(long oh, long ow, long H, long W, long kh, long 
 void ck_avgpool2d(const float *x, long planes, long H, long W, long kh, long kw,
                   long ph, long pw, long sh, long sw, long Ho, long Wo,
                   int countIncludePad, float *y) {
+    if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && 2 * Ho <= H && 2 * Wo <= W) {
+        // D2L LeNet's 2×2/2 pooling: every window is whole, the divisor is 4
+        for (long pl = 0; pl < planes; pl++) {
+            const float *xp = x + pl * H * W;
+            float *yp = y + pl * Ho * Wo;
+            for (long oh = 0; oh < Ho; oh++) {
+                const float *r0 = xp + 2 * oh * W, *r1 = r0 + W;
+                for (long ow = 0; ow < Wo; ow++)
+                    yp[oh * Wo + ow] = 0.25f * (r0[2 * ow] + r0[2 * ow + 1] + r1[2 * ow] + r1[2 * ow + 1]);
+            }
+        }
+        return;
+    }
     for (long pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * H * W;
         float *yp = y + pl * Ho * Wo;
@@ -236,6 +249,20 @@ void ck_avgpool2d(const float *x, long planes, long H, long W, long kh, long kw,
 void ck_avgpool2d_backward(const float *gy, long planes, long H, long W, long kh, long kw,
                            long ph, long pw, long sh, long sw, long Ho, long Wo,
                            int countIncludePad, float *gx) {
+    if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && 2 * Ho <= H && 2 * Wo <= W) {
+        for (long pl = 0; pl < planes; pl++) {
+            const float *g = gy + pl * Ho * Wo;
+            float *d = gx + pl * H * W;
+            for (long oh = 0; oh < Ho; oh++) {
+                float *r0 = d + 2 * oh * W, *r1 = r0 + W;
+                for (long ow = 0; ow < Wo; ow++) {
+                    float v = 0.25f * g[oh * Wo + ow];
+                    r0[2 * ow] += v; r0[2 * ow + 1] += v; r1[2 * ow] += v; r1[2 * ow + 1] += v;
+                }
+            }
+        }
+        return;
+    }
     for (long pl = 0; pl < planes; pl++) {
         const float *g = gy + pl * Ho * Wo;
         float *d = gx + pl * H * W;

@@ -1,4 +1,5 @@
 import ConvNet
+import Foundation
 import Testing
 
 /// Every differentiable op against central finite differences.
@@ -155,5 +156,30 @@ import Testing
             }
             #expect(weakOut == nil, "\(name) output outlived its graph")
         }
+    }
+}
+
+/// The vectorised exp and sigmoid against the C library, edge cases included.
+@Suite struct FastMathTests {
+    let xs: [Float] = stride(from: -110.0, through: 90.0, by: 0.173).map { Float($0) }
+        + [0, -0.0, 1e-8, -1e-8, 88.72, 88.73, -103.9, -104, .infinity, -.infinity]
+
+    @Test func expMatchesLibm() {
+        let e = Tensor(xs).exp().scalars
+        for (x, y) in zip(xs, e) {
+            let r = Foundation.exp(x)
+            if r.isInfinite || r == 0 { #expect(y == r, "exp(\(x)) = \(y), expected \(r)") }
+            else { #expect(abs(y - r) <= 3e-7 * r + 1e-37, "exp(\(x)) = \(y), expected \(r)") }
+        }
+        #expect(Tensor([.nan]).exp().scalars[0].isNaN)
+    }
+
+    @Test func sigmoidMatchesLibm() {
+        let s = sigmoid(Tensor(xs)).scalars
+        for (x, y) in zip(xs, s) {
+            let r = 1 / (1 + Foundation.exp(-x))
+            #expect(abs(y - r) <= 3e-7, "sigmoid(\(x)) = \(y), expected \(r)")
+        }
+        #expect(sigmoid(Tensor([.nan])).scalars[0].isNaN)
     }
 }

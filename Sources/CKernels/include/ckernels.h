@@ -43,4 +43,7 @@ float *ck_scratch(int slot, long count);
 /// Per-thread autograd recording switch (1 = recording off).
 int ck_grad_disabled(void);
 void ck_set_grad_disabled(int disabled);
+/// y = 1 / (1 + e^−x) and y = e^x, vectorised where the CPU allows.
+void ck_sigmoid(const float *x, float *y, long n);
+void ck_exp(const float *x, float *y, long n);
 #endif

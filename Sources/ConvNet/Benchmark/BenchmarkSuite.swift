@@ -26,7 +26,7 @@ public struct BenchmarkSuite {
     func wants(_ g: String) -> Bool { groups.contains("all") || groups.contains(g) }
 
     func row(_ name: String, _ threads: Int, _ seconds: Double, flops: Double?, images: Int? = nil) {
-        var s = String(format: "%-44@ %2d thr  %9.3f ms", name, threads, seconds * 1000)
+        var s = name.padding(toLength: max(44, name.count), withPad: " ", startingAt: 0) + String(format: " %2d thr  %9.3f ms", threads, seconds * 1000)
         if let flops { s += String(format: "  %7.1f GFLOP/s", flops / seconds / 1e9) }
         if let images { s += String(format: "  %9.0f img/s", Double(images) / seconds) }
         print(s)
@@ -92,8 +92,41 @@ public struct BenchmarkSuite {
                 Threads.count = threads
                 let t = medianSeconds(repeats: repeats) { _ = withNoGrad { maxPool2d(x, kernelSize: 2) } }
                 let gb = Double(x.count * 4 + x.count) / 1e9
-                print(String(format: "%-44@ %2d thr  %9.3f ms  %7.1f GB/s", "maxpool 2×2 \(n)×\(c)×\(h)²", threads, t * 1000, gb / t))
+                let label = "maxpool 2×2 \(n)×\(c)×\(h)²"
+                print(label.padding(toLength: 44, withPad: " ", startingAt: 0) + String(format: " %2d thr  %9.3f ms  %7.1f GB/s", threads, t * 1000, gb / t))
             }
+        }
+    }
+
+    /// Where a training step's time goes, per leaf layer forward and per backward operation.
+    public static func profile(model name: String, steps: Int = 5) throws {
+        let spec = try ModelZoo.spec(named: name)
+        let batch = spec.defaults.resize >= 224 ? 32 : (spec.defaults.resize >= 96 ? 64 : 256)
+        let side = spec.defaults.resize
+        Tensor.manualSeed(0)
+        let model = spec.make()
+        let x = Tensor.rand([batch, 1, side, side])
+        let labels = (0..<batch).map { $0 % 10 }
+        let opt = SGD(model.parameters(), lr: 0.01, momentum: 0.9)
+        func step() {
+            let loss = Profiler.measure("loss (cross-entropy)") { crossEntropy(model(x), labels) }
+            opt.zeroGrad()
+            loss.backward()
+            Profiler.measure("optimizer step") { withNoGrad { opt.step() } }
+        }
+        step()
+        Profiler.reset()
+        Profiler.isEnabled = true
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<steps { step() }
+        let perStep = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 / Double(steps)
+        Profiler.isEnabled = false
+        print("profile of a training step: \(name) \(side)² batch \(batch), \(Threads.count) threads, \(String(format: "%.1f", perStep * 1000)) ms per step")
+        print("  (leaf-layer forwards and autograd backward steps; the loss line includes the whole forward)")
+        for e in Profiler.entries {
+            let ms = e.seconds / Double(steps) * 1000
+            let label = e.name.padding(toLength: max(36, e.name.count), withPad: " ", startingAt: 0)
+            print(label + String(format: " %9.2f ms  %5.1f%%  %4d calls", ms, 100 * ms / (perStep * 1000), e.calls / steps))
         }
     }
 

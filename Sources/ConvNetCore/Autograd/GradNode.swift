@@ -63,7 +63,7 @@ extension Tensor {
                     }
                     continue
                 }
-                let inputGrads = node.backward(g)
+                let inputGrads = Profiler.measure("backward \(node.name)") { node.backward(g) }
                 for (input, ig) in zip(node.inputs, inputGrads) {
                     guard let ig, input.requiresGrad else { continue }
                     checkArgument(ig.shape == input.shape, "internal: \(node.name) gradient shape \(ig.shape) for input \(input.shape)")

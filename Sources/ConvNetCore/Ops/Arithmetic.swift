@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 extension Tensor {
@@ -103,7 +104,9 @@ extension Tensor {
     // MARK: unary math
 
     public func exp() -> Tensor {
-        let y = mapValues { Foundation.exp($0) }, saved = y.detached()
+        let y = Tensor(uninitializedShape: shape)
+        Threads.parallelFor(count, minPerThread: 1 << 16) { r in ck_exp(self.data + r.lowerBound, y.data + r.lowerBound, r.count) }
+        let saved = y.detached()
         return Tensor.record(y, "exp", [self]) { g in [g * saved] }
     }
 
@@ -143,7 +146,9 @@ extension Tensor {
     }
 
     public func sigmoid() -> Tensor {
-        let y = mapValues { 1 / (1 + Foundation.exp(-$0)) }, saved = y.detached()
+        let y = Tensor(uninitializedShape: shape)
+        Threads.parallelFor(count, minPerThread: 1 << 16) { r in ck_sigmoid(self.data + r.lowerBound, y.data + r.lowerBound, r.count) }
+        let saved = y.detached()
         return Tensor.record(y, "sigmoid", [self]) { g in
             [Tensor.broadcastZip(g, saved) { $0 * $1 * (1 - $1) }]
         }

@@ -12,6 +12,7 @@ final class ForwardTracer {
 extension Module {
     /// Runs `forward`, recording the call when a summary is being traced.
     public func callAsFunction(_ x: Tensor) -> Tensor {
+        if Profiler.isEnabled && children().isEmpty { return Profiler.measure("forward \(typeName)") { forward(x) } }
         guard let tracer = ForwardTracer.current else { return forward(x) }
         tracer.depth += 1
         let y = forward(x)
