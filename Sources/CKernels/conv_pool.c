@@ -34,7 +34,7 @@ static void add_row_avx512(float *d, const float *s, long n) {
 
 static inline void copy_row(float *restrict d, const float *restrict s, long n, int wide) {
 #if defined(__x86_64__)
-    if (wide) { copy_row_avx512(d, s, n); return; }
+    if (wide && n >= 12) { copy_row_avx512(d, s, n); return; }
 #endif
     (void)wide;
     for (long i = 0; i < n; i++) d[i] = s[i];
@@ -42,7 +42,7 @@ static inline void copy_row(float *restrict d, const float *restrict s, long n, 
 
 static inline void add_row(float *restrict d, const float *restrict s, long n, int wide) {
 #if defined(__x86_64__)
-    if (wide) { add_row_avx512(d, s, n); return; }
+    if (wide && n >= 12) { add_row_avx512(d, s, n); return; }
 #endif
     (void)wide;
     for (long i = 0; i < n; i++) d[i] += s[i];

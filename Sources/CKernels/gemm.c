@@ -168,9 +168,26 @@ static float *aligned_buffer(float **slot, size_t floats) {
     return *slot;
 }
 
-void ck_sgemm(int transA, int transB, long M, long N, long K,
-              const float *A, long lda, const float *B, long ldb,
-              float *C, long ldc, int accumulate) {
+/// Floats a fully packed A (all K blocks, all rows padded to MR) occupies.
+long ck_packed_a_size(long M, long K) { return ((M + MR - 1) / MR) * MR * (K > 0 ? K : 1); }
+
+/// Packs all of op(A) [M×K] once, in the order the driver reads it: for each KC block of K, for
+/// each MC block of rows, MR-row panels. Several GEMMs (threads, image blocks) can then share it.
+void ck_pack_a(int transA, long M, long K, const float *A, long lda, float *dst) {
+    long mpad = ((M + MR - 1) / MR) * MR;
+    for (long pc = 0; pc < K; pc += KC) {
+        long kc = K - pc < KC ? K - pc : KC;
+        for (long ic = 0; ic < M; ic += MC) {
+            long mc = M - ic < MC ? M - ic : MC;
+            const float *Ablk = transA ? A + pc * lda + ic : A + ic * lda + pc;
+            pack_a(transA, Ablk, lda, mc, kc, dst + pc * mpad + ic * kc);
+        }
+    }
+}
+
+static void sgemm_driver(int transA, int transB, long M, long N, long K,
+                         const float *A, long lda, const float *apacked, const float *B, long ldb,
+                         float *C, long ldc, int accumulate) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
         if (!accumulate) for (long i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(float));
@@ -183,9 +200,10 @@ void ck_sgemm(int transA, int transB, long M, long N, long K,
     if (isa == 2) { nr = 64; }
     else if (isa == 1) { ukr = ukr_avx2; nr = 16; }
 #endif
-    float *apack = aligned_buffer(&t_apack, (size_t)MC * KC);
+    float *apack = apacked ? 0 : aligned_buffer(&t_apack, (size_t)MC * KC);
     float *bpack = aligned_buffer(&t_bpack, (size_t)KC * (NC + NR_MAX));
-    if (!apack || !bpack) abort();
+    if ((!apacked && !apack) || !bpack) abort();
+    long mpad = ((M + MR - 1) / MR) * MR;
     float tile[MR * NR_MAX];
 
     for (long jc = 0; jc < N; jc += NC) {
@@ -197,14 +215,20 @@ void ck_sgemm(int transA, int transB, long M, long N, long K,
             pack_b(transB, Bblk, ldb, kc, nc, nr, bpack);
             for (long ic = 0; ic < M; ic += MC) {
                 long mc = M - ic < MC ? M - ic : MC;
-                const float *Ablk = transA ? A + pc * lda + ic : A + ic * lda + pc;
-                pack_a(transA, Ablk, lda, mc, kc, apack);
+                const float *ablock;
+                if (apacked) {
+                    ablock = apacked + pc * mpad + ic * kc;
+                } else {
+                    const float *Ablk = transA ? A + pc * lda + ic : A + ic * lda + pc;
+                    pack_a(transA, Ablk, lda, mc, kc, apack);
+                    ablock = apack;
+                }
                 for (long jr = 0; jr < nc; jr += nr) {
                     long cols = nc - jr < nr ? nc - jr : nr;
                     const float *bp = bpack + (jr / nr) * nr * kc;
                     for (long ir = 0; ir < mc; ir += MR) {
                         long rows = mc - ir < MR ? mc - ir : MR;
-                        const float *ap = apack + (ir / MR) * MR * kc;
+                        const float *ap = ablock + (ir / MR) * MR * kc;
                         float *cp = C + (ic + ir) * ldc + jc + jr;
                         if (isa == 2) {
 #ifdef CK_X86
@@ -223,4 +247,15 @@ void ck_sgemm(int transA, int transB, long M, long N, long K,
             }
         }
     }
+}
+
+void ck_sgemm(int transA, int transB, long M, long N, long K,
+              const float *A, long lda, const float *B, long ldb,
+              float *C, long ldc, int accumulate) {
+    sgemm_driver(transA, transB, M, N, K, A, lda, 0, B, ldb, C, ldc, accumulate);
+}
+
+void ck_sgemm_packed(long M, long N, long K, const float *apacked, int transB, const float *B, long ldb,
+                     float *C, long ldc, int accumulate) {
+    sgemm_driver(0, transB, M, N, K, 0, 0, apacked, B, ldb, C, ldc, accumulate);
 }

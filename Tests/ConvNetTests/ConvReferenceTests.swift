@@ -78,7 +78,7 @@ func referenceConv(_ x: Tensor, _ w: Tensor, bias: Tensor?, stride: (Int, Int), 
     func gemmMatchesNaiveOnEveryISA(_ level: Int) {
         let used = GEMM.setISA(level)
         defer { GEMM.setISA(2) }
-        for (m, n, k) in [(1, 1, 1), (7, 13, 5), (6, 64, 384), (13, 130, 400), (100, 70, 33), (97, 3100, 20)] {
+        for (m, n, k) in [(1, 1, 1), (7, 13, 5), (6, 64, 384), (13, 130, 400), (100, 70, 33), (97, 3100, 20), (200, 300, 800)] {
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
                 let a = Tensor.randn(ta ? [k, m] : [m, k]), b = Tensor.randn(tb ? [n, k] : [k, n])
                 let c = Tensor.full([m, n], 1)
@@ -94,6 +94,24 @@ func referenceConv(_ x: Tensor, _ w: Tensor, bias: Tensor?, stride: (Int, Int), 
                 }
                 #expect(want.count == c.count)
             }
+        }
+    }
+}
+
+/// A packed left operand shared by several products gives the same result as packing each time.
+@Suite struct PackedGEMMTests {
+    @Test(arguments: [false, true])
+    func packedMatchesPlain(_ transA: Bool) {
+        let (m, k) = (150, 900)
+        let a = Tensor.randn(transA ? [k, m] : [m, k])
+        let packed = PackedA(transA: transA, m: m, k: k, a: a.data, lda: transA ? m : k)
+        for (n, transB) in [(70, false), (333, true), (1, false)] {
+            let b = Tensor.randn(transB ? [n, k] : [k, n])
+            let c1 = Tensor.zeros([m, n]), c2 = Tensor.zeros([m, n])
+            packed.multiplyThreaded(n: n, transB: transB, b: b.data, ldb: transB ? k : n, c: c1.data, ldc: n, accumulate: false)
+            GEMM.sgemmSingle(transA: transA, transB: transB, m: m, n: n, k: k, a: a.data, lda: transA ? m : k,
+                             b: b.data, ldb: transB ? k : n, c: c2.data, ldc: n, accumulate: false)
+            #expect(c1.scalars == c2.scalars, "n \(n) transB \(transB)")
         }
     }
 }

@@ -13,6 +13,14 @@ void ck_sgemm(int transA, int transB, long M, long N, long K,
               const float *A, long lda, const float *B, long ldb,
               float *C, long ldc, int accumulate);
 
+/// Floats needed by ck_pack_a for an M×K operand.
+long ck_packed_a_size(long M, long K);
+/// Packs op(A) [M×K] once so several GEMMs (threads, image blocks) can share it.
+void ck_pack_a(int transA, long M, long K, const float *A, long lda, float *dst);
+/// C[M×N] (+)= A·op(B) with A packed by ck_pack_a. Single-threaded.
+void ck_sgemm_packed(long M, long N, long K, const float *apacked, int transB, const float *B, long ldb,
+                     float *C, long ldc, int accumulate);
+
 /// col[(c·kh·kw + i·kw + j)·ldcol + oh·Wo + ow] = x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] (0 outside).
 /// ldcol ≥ Ho·Wo lets several images share one column matrix side by side.
 void ck_im2col(const float *x, long C, long H, long W, long kh, long kw,

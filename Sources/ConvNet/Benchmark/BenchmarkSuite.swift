@@ -44,6 +44,18 @@ public struct BenchmarkSuite {
     }
 
     func gemm() {
+        // the shape of ResNet-18/96's last stage as one GEMM (M = Cout, N = images·3·3, K = Cin·9)
+        do {
+            let (m, n, k) = (512, 576, 4608)
+            let a = Tensor.randn([m, k]), b = Tensor.randn([k, n]), c = Tensor.empty([m, n])
+            for threads in [1, 2] {
+                Threads.count = threads
+                let t = medianSeconds(repeats: repeats) {
+                    GEMM.sgemm(transA: false, transB: false, m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: n, c: c.data, ldc: n, accumulate: false)
+                }
+                row("sgemm 512×576×4608", threads, t, flops: 2 * Double(m * n * k))
+            }
+        }
         for n in [256, 512, 1024, 2048] {
             let a = Tensor.randn([n, n]), b = Tensor.randn([n, n]), c = Tensor.empty([n, n])
             for threads in [1, 2] {
@@ -63,6 +75,7 @@ public struct BenchmarkSuite {
         ("ResNet 64×64×56² → 64, 3×3 p1", 64, 64, 56, 56, 64, 3, 1, 1),
         ("stem 32×3×224² → 64, 7×7/2 p3", 32, 3, 224, 224, 64, 7, 3, 2),
         ("ResNet 64×128×28² → 128, 3×3 p1", 64, 128, 28, 28, 128, 3, 1, 1),
+        ("ResNet-18/96 b5 64×512×3² → 512, 3×3 p1", 64, 512, 3, 3, 512, 3, 1, 1),
     ]
 
     func conv() {

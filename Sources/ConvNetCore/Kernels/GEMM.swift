@@ -29,13 +29,13 @@ public enum GEMM {
             return
         }
         if n >= 64 * threads {
-            // split columns on 64-wide panel boundaries
+            // split columns on 64-wide panel boundaries; A is packed once and shared
+            let packed = PackedA(transA: transA, m: m, k: k, a: a, lda: lda)
             let panels = (n + 63) / 64
             Threads.parallelFor(panels) { r in
                 let j0 = r.lowerBound * 64, j1 = Swift.min(n, r.upperBound * 64)
                 let bOff = transB ? j0 * ldb : j0
-                sgemmSingle(transA: transA, transB: transB, m: m, n: j1 - j0, k: k, a: a, lda: lda,
-                            b: b + bOff, ldb: ldb, c: c + j0, ldc: ldc, accumulate: accumulate)
+                packed.multiply(n: j1 - j0, transB: transB, b: b + bOff, ldb: ldb, c: c + j0, ldc: ldc, accumulate: accumulate)
             }
         } else {
             let blocks = (m + 5) / 6
@@ -45,6 +45,41 @@ public enum GEMM {
                 sgemmSingle(transA: transA, transB: transB, m: i1 - i0, n: n, k: k, a: a + aOff, lda: lda,
                             b: b, ldb: ldb, c: c + i0 * ldc, ldc: ldc, accumulate: accumulate)
             }
+        }
+    }
+}
+
+/// A left operand packed once for the micro-kernel, shared by many GEMMs with different right
+/// operands (column blocks on several threads, blocks of images in a convolution).
+public final class PackedA: @unchecked Sendable {
+    public let m: Int, k: Int
+    private let buffer: Tensor
+
+    public init(transA: Bool, m: Int, k: Int, a: UnsafePointer<Float>, lda: Int) {
+        self.m = m
+        self.k = k
+        buffer = Tensor(uninitializedShape: [ck_packed_a_size(m, k)])
+        ck_pack_a(transA ? 1 : 0, m, k, a, lda, buffer.data)
+    }
+
+    /// C[m×n] (+)= A·op(B) on the calling thread.
+    @inline(__always)
+    public func multiply(n: Int, transB: Bool, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                         accumulate: Bool) {
+        ck_sgemm_packed(m, n, k, buffer.data, transB ? 1 : 0, b, ldb, c, ldc, accumulate ? 1 : 0)
+    }
+
+    /// The same, split over threads by columns when large.
+    public func multiplyThreaded(n: Int, transB: Bool, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                 accumulate: Bool) {
+        if Threads.count <= 1 || n < 128 || 2 * m * n * k < 2_000_000 {
+            multiply(n: n, transB: transB, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
+            return
+        }
+        let panels = (n + 63) / 64
+        Threads.parallelFor(panels) { r in
+            let j0 = r.lowerBound * 64, j1 = Swift.min(n, r.upperBound * 64)
+            self.multiply(n: j1 - j0, transB: transB, b: b + (transB ? j0 * ldb : j0), ldb: ldb, c: c + j0, ldc: ldc, accumulate: accumulate)
         }
     }
 }

@@ -71,6 +71,8 @@ enum ConvKernels {
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
         let outPlane = g.cout * g.hwo
+        // each group's weights are packed once and shared by every block and thread
+        let packed = (0..<g.groups).map { PackedA(transA: false, m: g.coutG, k: g.kg, a: weight + $0 * g.coutG * g.kg, lda: g.kg) }
         _ = forEachBlock(g) { _, images, threaded in
             let ncols = images.count * g.hwo
             let col = columns(g, x: x, images: images, slot: 0)
@@ -78,8 +80,8 @@ enum ConvKernels {
             // one image writes straight into the output; a block goes through [Cout, images·HWo]
             let out = single ? y + images.lowerBound * outPlane : ck_scratch(2, g.cout * ncols)!
             for gr in 0..<g.groups {
-                gemm(threaded, transA: false, transB: false, m: g.coutG, n: ncols, k: g.kg, a: weight + gr * g.coutG * g.kg, lda: g.kg,
-                     b: col + gr * g.kg * ncols, ldb: ncols, c: out + gr * g.coutG * ncols, ldc: ncols, accumulate: false)
+                let mul = threaded ? packed[gr].multiplyThreaded : packed[gr].multiply
+                mul(ncols, false, col + gr * g.kg * ncols, ncols, out + gr * g.coutG * ncols, ncols, false)
             }
             for (j, i) in images.enumerated() {
                 for co in 0..<g.cout {
@@ -107,6 +109,9 @@ enum ConvKernels {
         let partials = UnsafeMutablePointer<Float>.allocate(capacity: slots * stride)
         defer { partials.deallocate() }
         partials.initialize(repeating: 0, count: slots * stride)
+        let packedT = gx == nil ? [] : (0..<g.groups).map {
+            PackedA(transA: true, m: g.kg, k: g.coutG, a: weight + $0 * g.coutG * g.kg, lda: g.kg)
+        }
         let used = forEachBlock(g) { t, images, threaded in
             let ncols = images.count * g.hwo
             let single = images.count == 1
@@ -134,14 +139,14 @@ enum ConvKernels {
                 if single && g.isPointwise {
                     let gxi = gx + images.lowerBound * inPlane
                     for gr in 0..<g.groups {
-                        gemm(threaded, transA: true, transB: false, m: g.kg, n: ncols, k: g.coutG, a: weight + gr * g.coutG * g.kg, lda: g.kg,
-                             b: dy + gr * g.coutG * ncols, ldb: ncols, c: gxi + gr * g.kg * ncols, ldc: ncols, accumulate: false)
+                        let mul = threaded ? packedT[gr].multiplyThreaded : packedT[gr].multiply
+                        mul(ncols, false, dy + gr * g.coutG * ncols, ncols, gxi + gr * g.kg * ncols, ncols, false)
                     }
                 } else {
                     let dcol = ck_scratch(1, g.c * g.kh * g.kw * ncols)!
                     for gr in 0..<g.groups {
-                        gemm(threaded, transA: true, transB: false, m: g.kg, n: ncols, k: g.coutG, a: weight + gr * g.coutG * g.kg, lda: g.kg,
-                             b: dy + gr * g.coutG * ncols, ldb: ncols, c: dcol + gr * g.kg * ncols, ldc: ncols, accumulate: false)
+                        let mul = threaded ? packedT[gr].multiplyThreaded : packedT[gr].multiply
+                        mul(ncols, false, dy + gr * g.coutG * ncols, ncols, dcol + gr * g.kg * ncols, ncols, false)
                     }
                     for (j, i) in images.enumerated() {
                         let gxi = gx + i * inPlane
@@ -203,14 +208,19 @@ public func conv2d(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil, strid
     let geo = ConvGeometry(n: n, c: c, h: h, w: w, cout: cout, kh: kh, kw: kw, groups: groups, sh: stride.h, sw: stride.w,
                            ph: ph, pw: pw, dh: dilation.h, dw: dilation.w, ho: ho, wo: wo)
     let out = Tensor(uninitializedShape: [n, cout, ho, wo])
-    ConvKernels.forward(geo, x: input.data, weight: weight.data, bias: bias.map { UnsafePointer($0.data) }, y: out.data)
+    let label = { "\(c)→\(cout) \(kh)×\(kw)/\(stride.h) g\(groups) @\(h)×\(w)" }
+    Profiler.measure("conv fwd " + label()) {
+        ConvKernels.forward(geo, x: input.data, weight: weight.data, bias: bias.map { UnsafePointer($0.data) }, y: out.data)
+    }
     var inputs = [input, weight]
     if let bias { inputs.append(bias) }
     return Tensor.record(out, "conv2d", inputs) { gy in
         let gx = input.requiresGrad ? Tensor(uninitializedShape: input.shape) : nil
         let gw = weight.requiresGrad ? Tensor(uninitializedShape: weight.shape) : nil
         let gb = (bias?.requiresGrad ?? false) ? Tensor(uninitializedShape: [cout]) : nil
-        ConvKernels.backward(geo, x: input.data, weight: weight.data, gy: gy.data, gx: gx?.data, gw: gw?.data, gb: gb?.data)
+        Profiler.measure("conv bwd " + label()) {
+            ConvKernels.backward(geo, x: input.data, weight: weight.data, gy: gy.data, gx: gx?.data, gw: gw?.data, gb: gb?.data)
+        }
         return bias == nil ? [gx, gw] : [gx, gw, gb]
     }
 }
