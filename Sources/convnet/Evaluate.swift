@@ -63,7 +63,7 @@ struct Predict: ParsableCommand {
         let names = kind.classNames
         if let truth { print("true class: \(names[truth])") }
         for (c, p) in probs.enumerated().sorted(by: { $0.element > $1.element }).prefix(max(1, top)) {
-            print(String(format: "%-12@ %6.2f%%", names[c], Double(p) * 100))
+            print(names[c].padding(toLength: max(12, names[c].count), withPad: " ", startingAt: 0) + String(format: " %6.2f%%", Double(p) * 100))
         }
     }
 }

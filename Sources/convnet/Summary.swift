@@ -24,12 +24,19 @@ struct ModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "models", abstract: "List the model zoo with parameter counts and training defaults.")
 
     func run() throws {
-        print("name        params      input  epochs  batch  optimizer  lr     description")
+        // Foundation on Linux ignores widths for %@, so columns are padded here
+        func col(_ v: String, _ w: Int, right: Bool = false) -> String {
+            let pad = String(repeating: " ", count: max(0, w - v.count))
+            return right ? pad + v : v + pad
+        }
+        print(col("name", 11) + col("params", 11, right: true) + "  " + col("input", 5) + "  " + col("epochs", 6) + "  "
+              + col("batch", 5) + "  " + col("optimizer", 10) + col("lr", 7) + col("schedule", 10) + "description")
         for s in ModelZoo.all {
-            let n = s.make().numParameters
-            print(String(format: "%-10@ %11d  %5d  %6d  %5d  %-9@  %-5@  %@", s.name, n, s.defaults.resize, s.defaults.epochs,
-                         s.defaults.batchSize, s.defaults.optimizer.rawValue + (s.defaults.momentum > 0 ? "+m" : ""),
-                         "\(s.defaults.lr)", s.summary))
+            let d = s.defaults
+            print(col(s.name, 11) + col("\(s.make().numParameters)", 11, right: true) + "  " + col("\(d.resize)", 5) + "  "
+                  + col("\(d.epochs)", 6) + "  " + col("\(d.batchSize)", 5) + "  "
+                  + col(d.optimizer.rawValue + (d.momentum > 0 ? " m\(d.momentum)" : ""), 10) + col("\(d.lr)", 7)
+                  + col(d.schedule.rawValue, 10) + s.summary)
         }
     }
 }
