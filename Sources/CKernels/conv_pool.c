@@ -48,9 +48,41 @@ static inline void add_row(float *restrict d, const float *restrict s, long n, i
     for (long i = 0; i < n; i++) d[i] += s[i];
 }
 
+// For small output maps (ResNet's 3×3…12×12 late stages) a per-row copy is mostly overhead:
+// instead one table maps every (kernel tap, output position) to its input offset (−1 = padding),
+// built once per call and used as a gather for every channel.
+#define SMALL_MAP_TABLE 4096
+static int small_map_table(long H, long W, long kh, long kw, long ph, long pw, long sh, long sw,
+                           long dh, long dw, long Ho, long Wo, int *table) {
+    long n = kh * kw * Ho * Wo;
+    if (Wo >= 8 || n > SMALL_MAP_TABLE) return 0;
+    int *t = table;
+    for (long i = 0; i < kh; i++)
+        for (long j = 0; j < kw; j++)
+            for (long oh = 0; oh < Ho; oh++)
+                for (long ow = 0; ow < Wo; ow++) {
+                    long ih = oh * sh - ph + i * dh, iw = ow * sw - pw + j * dw;
+                    *t++ = (ih >= 0 && ih < H && iw >= 0 && iw < W) ? (int)(ih * W + iw) : -1;
+                }
+    return 1;
+}
+
 void ck_im2col(const float *x, long C, long H, long W, long kh, long kw,
                long ph, long pw, long sh, long sw, long dh, long dw,
                long Ho, long Wo, float *col, long ldcol) {
+    int table[SMALL_MAP_TABLE];
+    if (small_map_table(H, W, kh, kw, ph, pw, sh, sw, dh, dw, Ho, Wo, table)) {
+        long taps = kh * kw, hwo = Ho * Wo;
+        for (long c = 0; c < C; c++) {
+            const float *xc = x + c * H * W;
+            for (long k = 0; k < taps; k++) {
+                const int *t = table + k * hwo;
+                float *d = col + (c * taps + k) * ldcol;
+                for (long p = 0; p < hwo; p++) d[p] = t[p] >= 0 ? xc[t[p]] : 0.0f;
+            }
+        }
+        return;
+    }
     long HWo = ldcol;
     int wide = ck_gemm_isa() == 2;
     for (long c = 0; c < C; c++) {
@@ -88,6 +120,19 @@ void ck_im2col(const float *x, long C, long H, long W, long kh, long kw,
 void ck_col2im(const float *col, long C, long H, long W, long kh, long kw,
                long ph, long pw, long sh, long sw, long dh, long dw,
                long Ho, long Wo, float *x, long ldcol) {
+    int table[SMALL_MAP_TABLE];
+    if (small_map_table(H, W, kh, kw, ph, pw, sh, sw, dh, dw, Ho, Wo, table)) {
+        long taps = kh * kw, hwo = Ho * Wo;
+        for (long c = 0; c < C; c++) {
+            float *xc = x + c * H * W;
+            for (long k = 0; k < taps; k++) {
+                const int *t = table + k * hwo;
+                const float *s = col + (c * taps + k) * ldcol;
+                for (long p = 0; p < hwo; p++) if (t[p] >= 0) xc[t[p]] += s[p];
+            }
+        }
+        return;
+    }
     long HWo = ldcol;
     int wide = ck_gemm_isa() == 2;
     for (long c = 0; c < C; c++) {
@@ -154,7 +199,19 @@ void ck_maxpool2d(const float *x, long planes, long H, long W, long kh, long kw,
         }
         return;
     }
-general:
+general:;
+    // window column ranges depend only on ow: find them once
+    long jr[2 * 4096];
+    long (*jrange)[2] = (long (*)[2])jr;
+    int ranges = Wo <= 4096;
+    if (ranges) {
+        for (long ow = 0; ow < Wo; ow++) {
+            long j0 = 0, j1 = kw;
+            while (j0 < kw && ow * sw - pw + j0 * dw < 0) j0++;
+            while (j1 > j0 && ow * sw - pw + (j1 - 1) * dw >= W) j1--;
+            jrange[ow][0] = j0; jrange[ow][1] = j1;
+        }
+    }
     for (long pl = 0; pl < planes; pl++) {
         const float *xp = x + pl * H * W;
         float *yp = y + pl * Ho * Wo;
@@ -166,20 +223,38 @@ general:
             while (i1 > i0 && oh * sh - ph + (i1 - 1) * dh >= H) i1--;
             for (long ow = 0; ow < Wo; ow++) {
                 long j0 = 0, j1 = kw;
-                while (j0 < kw && ow * sw - pw + j0 * dw < 0) j0++;
-                while (j1 > j0 && ow * sw - pw + (j1 - 1) * dw >= W) j1--;
+                if (ranges) { j0 = jrange[ow][0]; j1 = jrange[ow][1]; }
+                else {
+                    while (j0 < kw && ow * sw - pw + j0 * dw < 0) j0++;
+                    while (j1 > j0 && ow * sw - pw + (j1 - 1) * dw >= W) j1--;
+                }
                 float best = -FLT_MAX; int32_t arg = -1;
+                int nan = 0;
+                if (i0 < i1 && j0 < j1) {
+                    long ih = oh * sh - ph + i0 * dh, iw = ow * sw - pw + j0 * dw;
+                    best = xp[ih * W + iw]; arg = (int32_t)(ih * W + iw);
+                }
                 for (long i = i0; i < i1; i++) {
                     long ih = oh * sh - ph + i * dh;
                     const float *row = xp + ih * W;
                     for (long j = j0; j < j1; j++) {
                         long iw = ow * sw - pw + j * dw;
                         float v = row[iw];
-                        // select, not branch: NaN wins and then stays (v > NaN is false)
-                        int take = (v > best) | (v != v) | (arg < 0);
-                        take &= (best == best);
+                        int take = v > best;               // a select, not a branch
                         best = take ? v : best;
                         arg = take ? (int32_t)(ih * W + iw) : arg;
+                        nan |= v != v;
+                    }
+                }
+                if (nan) {
+                    // NaN propagates as in PyTorch: the first NaN of the window
+                    for (long i = i0; i < i1 && nan; i++) {
+                        long ih = oh * sh - ph + i * dh;
+                        for (long j = j0; j < j1; j++) {
+                            long iw = ow * sw - pw + j * dw;
+                            float v = xp[ih * W + iw];
+                            if (v != v) { best = v; arg = (int32_t)(ih * W + iw); nan = 0; break; }
+                        }
                     }
                 }
                 yp[oh * Wo + ow] = best;

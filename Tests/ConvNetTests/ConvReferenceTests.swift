@@ -115,3 +115,49 @@ func referenceConv(_ x: Tensor, _ w: Tensor, bias: Tensor?, stride: (Int, Int), 
         }
     }
 }
+
+/// Pooling against the definition on random shapes (every fast path and the general one).
+@Suite struct PoolReferenceTests {
+    func referenceMaxPool(_ x: Tensor, k: (Int, Int), s: (Int, Int), p: (Int, Int), d: (Int, Int), ceil: Bool) -> Tensor {
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let ho = convOutputSize(h, kernel: k.0, stride: s.0, padding: p.0, dilation: d.0, ceilMode: ceil)
+        let wo = convOutputSize(w, kernel: k.1, stride: s.1, padding: p.1, dilation: d.1, ceilMode: ceil)
+        var out: [Float] = []
+        let xs = x.scalars
+        for plane in 0..<(n * c) { for i in 0..<ho { for j in 0..<wo {
+            var best = -Float.infinity
+            for a in 0..<k.0 { for b in 0..<k.1 {
+                let ih = i * s.0 - p.0 + a * d.0, iw = j * s.1 - p.1 + b * d.1
+                if ih >= 0 && ih < h && iw >= 0 && iw < w { best = max(best, xs[plane * h * w + ih * w + iw]) }
+            } }
+            out.append(best)
+        } } }
+        return Tensor(shape: [n, c, ho, wo], scalars: out)
+    }
+
+    @Test(arguments: 0..<10)
+    func randomMaxPoolMatchesDefinition(_ trial: Int) {
+        let g = Generator(seed: UInt64(500 + trial))
+        let k = (1 + g.nextInt(below: 3), 1 + g.nextInt(below: 3))
+        let s = trial < 3 ? k : (1 + g.nextInt(below: 2), 1 + g.nextInt(below: 3))
+        let p = (g.nextInt(below: k.0 / 2 + 1), g.nextInt(below: k.1 / 2 + 1))
+        let d = trial % 4 == 3 ? (2, 1) : (1, 1)
+        let ceil = trial % 2 == 1
+        let x = Tensor.randn([2, 3, 5 + g.nextInt(below: 9), 5 + g.nextInt(below: 9)], generator: g)
+        let got = maxPool2d(x, kernelSize: Size2(k.0, k.1), stride: Size2(s.0, s.1), padding: Size2(p.0, p.1),
+                            dilation: Size2(d.0, d.1), ceilMode: ceil)
+        #expect(got.scalars == referenceMaxPool(x, k: k, s: s, p: p, d: d, ceil: ceil).scalars, "trial \(trial)")
+        let two = Tensor.randn([3, 2, 8, 6], generator: g)
+        #expect(maxPool2d(two, kernelSize: 2).scalars == referenceMaxPool(two, k: (2, 2), s: (2, 2), p: (0, 0), d: (1, 1), ceil: false).scalars)
+    }
+
+    @Test func maxPoolPropagatesNaN() {
+        var v = (0..<16).map(Float.init)
+        v[5] = .nan
+        let x = Tensor(shape: [1, 1, 4, 4], scalars: v)
+        let a = maxPool2d(x, kernelSize: 2).scalars
+        #expect(a[0].isNaN && a[1] == 7 && a[3] == 15)
+        let b = maxPool2d(x, kernelSize: 3, stride: 1, padding: 1).scalars
+        #expect(b[0].isNaN && b[10].isNaN && b[15] == 15 && b[3] == 7)
+    }
+}
