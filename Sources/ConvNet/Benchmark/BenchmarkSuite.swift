@@ -38,32 +38,22 @@ public struct BenchmarkSuite {
         defer { Threads.count = saved }
         print("ConvNet benchmark — GEMM micro-kernel: \(GEMM.isa), \(ProcessInfo.processInfo.activeProcessorCount) cores")
         if wants("kernels") || wants("gemm") { gemm() }
-        if wants("kernels") || wants("conv") { conv() }
+        if wants("kernels") || wants("conv") || Self.convWorkloads.contains(where: { w in groups.contains { w.0.contains($0) } }) { conv() }
         if wants("kernels") || wants("pool") { pool() }
         if wants("models") || !Set(ModelZoo.names).isDisjoint(with: groups) { models() }
     }
 
     func gemm() {
-        // the shape of ResNet-18/96's last stage as one GEMM (M = Cout, N = images·3·3, K = Cin·9)
-        do {
-            let (m, n, k) = (512, 576, 4608)
+        // square sizes, then the shape of ResNet-18/96's last stage as one GEMM (M = Cout, N = images·3·3, K = Cin·9)
+        let shapes = [256, 512, 1024, 2048].map { ("sgemm \($0)", $0, $0, $0) } + [("sgemm 512×576×4608", 512, 576, 4608)]
+        for (name, m, n, k) in shapes {
             let a = Tensor.randn([m, k]), b = Tensor.randn([k, n]), c = Tensor.empty([m, n])
             for threads in [1, 2] {
                 Threads.count = threads
                 let t = medianSeconds(repeats: repeats) {
                     GEMM.sgemm(transA: false, transB: false, m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: n, c: c.data, ldc: n, accumulate: false)
                 }
-                row("sgemm 512×576×4608", threads, t, flops: 2 * Double(m * n * k))
-            }
-        }
-        for n in [256, 512, 1024, 2048] {
-            let a = Tensor.randn([n, n]), b = Tensor.randn([n, n]), c = Tensor.empty([n, n])
-            for threads in [1, 2] {
-                Threads.count = threads
-                let t = medianSeconds(repeats: repeats) {
-                    GEMM.sgemm(transA: false, transB: false, m: n, n: n, k: n, a: a.data, lda: n, b: b.data, ldb: n, c: c.data, ldc: n, accumulate: false)
-                }
-                row("sgemm \(n)", threads, t, flops: 2 * Double(n * n * n))
+                row(name, threads, t, flops: 2 * Double(m * n * k))
             }
         }
     }
@@ -79,7 +69,8 @@ public struct BenchmarkSuite {
     ]
 
     func conv() {
-        for (name, n, c, h, w, co, k, p, s) in Self.convWorkloads {
+        for (name, n, c, h, w, co, k, p, s) in Self.convWorkloads
+        where wants("kernels") || wants("conv") || groups.contains(where: { name.contains($0) }) {
             let x = Tensor.randn([n, c, h, w]), wt = Tensor.randn([co, c, k, k]) * 0.1, b = Tensor.zeros([co])
             let ho = (h + 2 * p - k) / s + 1, wo = (w + 2 * p - k) / s + 1
             let flops = 2.0 * Double(n * co * ho * wo * c * k * k)
