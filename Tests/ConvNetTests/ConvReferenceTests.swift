@@ -161,3 +161,20 @@ func referenceConv(_ x: Tensor, _ w: Tensor, bias: Tensor?, stride: (Int, Int), 
         #expect(b[0].isNaN && b[10].isNaN && b[15] == 15 && b[3] == 7)
     }
 }
+
+/// The direct kernel for 9–16 output channels (stride 1) against the definition.
+@Suite struct DirectConvTests {
+    @Test(arguments: 0..<8)
+    func narrowLayersMatchDirectLoop(_ trial: Int) {
+        let g = Generator(seed: UInt64(900 + trial))
+        let cout = 9 + g.nextInt(below: 8), c = 1 + g.nextInt(below: 7)
+        let kh = 1 + g.nextInt(below: 5), kw = 1 + g.nextInt(below: 5)
+        let pad = (g.nextInt(below: 3), g.nextInt(below: 3))
+        let h = kh + g.nextInt(below: 12), w = kw + g.nextInt(below: 20)
+        let x = Tensor.randn([1 + g.nextInt(below: 5), c, h, w], generator: g)
+        let wt = Tensor.randn([cout, c, kh, kw], generator: g), b = Tensor.randn([cout], generator: g)
+        let got = conv2d(x, wt, bias: trial % 2 == 0 ? b : nil, stride: Size2(1), padding: .pair(pad.0, pad.1))
+        let want = referenceConv(x, wt, bias: trial % 2 == 0 ? b : nil, stride: (1, 1), padding: pad, dilation: (1, 1), groups: 1)
+        expectClose(got, want, rtol: 1e-4, atol: 1e-4, "trial \(trial): cout \(cout) c \(c) k \(kh)×\(kw) pad \(pad) in \(h)×\(w)")
+    }
+}

@@ -54,4 +54,12 @@ void ck_set_grad_disabled(int disabled);
 /// y = 1 / (1 + e^−x) and y = e^x, vectorised where the CPU allows.
 void ck_sigmoid(const float *x, float *y, long n);
 void ck_exp(const float *x, float *y, long n);
+/// Direct stride-1 convolution for at most 16 output channels (AVX-512 only; check availability).
+int ck_conv_direct16_available(void);
+/// Weights [Cout, C, kh, kw] rearranged to [C·kh·kw][16] (zero lanes past Cout).
+void ck_pack_conv_direct16(const float *w, long Cout, long C, long kh, long kw, float *packed);
+/// Floats of scratch one thread needs per image.
+long ck_conv_direct16_scratch(long C, long H, long W, long kh, long kw, long ph, long pw);
+void ck_conv_direct16(const float *x, long images, long C, long H, long W, const float *packed, const float *bias,
+                      long Cout, long kh, long kw, long ph, long pw, long Ho, long Wo, float *y, float *scratch);
 #endif

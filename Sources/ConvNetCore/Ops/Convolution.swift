@@ -68,8 +68,26 @@ enum ConvKernels {
         return UnsafePointer(col)
     }
 
+    /// Whether the direct kernel for narrow layers applies: 9–16 output channels, stride and
+    /// dilation 1, one group, and a CPU with AVX-512.
+    static func usesDirect(_ g: ConvGeometry) -> Bool {
+        g.cout > 8 && g.cout <= 16 && g.groups == 1 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1
+            && g.kg <= 1024 && ck_conv_direct16_available() != 0
+    }
+
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+        if usesDirect(g) {
+            let packed = Tensor(uninitializedShape: [g.kg * 16])
+            ck_pack_conv_direct16(weight, g.cout, g.c, g.kh, g.kw, packed.data)
+            let scratch = ck_conv_direct16_scratch(g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw)
+            let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo
+            Threads.parallelFor(g.n, minPerThread: 4) { r in
+                ck_conv_direct16(x + r.lowerBound * inPlane, r.count, g.c, g.h, g.w, packed.data, bias, g.cout, g.kh, g.kw,
+                                 g.ph, g.pw, g.ho, g.wo, y + r.lowerBound * outPlane, ck_scratch(3, scratch))
+            }
+            return
+        }
         let outPlane = g.cout * g.hwo
         // each group's weights are packed once and shared by every block and thread
         let packed = (0..<g.groups).map { PackedA(transA: false, m: g.coutG, k: g.kg, a: weight + $0 * g.coutG * g.kg, lda: g.kg) }

@@ -1,0 +1,82 @@
+// Direct convolution for layers with at most 16 output channels (LeNet's second convolution):
+// one AVX-512 register holds every output channel of a pixel, eight pixels are accumulated at
+// once, and no im2col matrix is built. For such layers the im2col + GEMM route spends more time
+// copying than multiplying.
+#include "ckernels.h"
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+int ck_conv_direct16_available(void) { return ck_gemm_isa() == 2; }
+
+void ck_pack_conv_direct16(const float *w, long Cout, long C, long kh, long kw, float *packed) {
+    long taps = C * kh * kw;
+    memset(packed, 0, (size_t)(taps * 16) * sizeof(float));
+    for (long co = 0; co < Cout; co++)
+        for (long t = 0; t < taps; t++) packed[t * 16 + co] = w[co * taps + t];
+}
+
+long ck_conv_direct16_scratch(long C, long H, long W, long kh, long kw, long ph, long pw) {
+    (void)kh; (void)kw;
+    return C * (H + 2 * ph) * (W + 2 * pw) + 64;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f,fma")))
+static void direct16_image(const float *x, long C, long H, long W, const float *wp, const float *bias, long Cout,
+                           long kh, long kw, long ph, long pw, long Ho, long Wo, float *y, float *xp) {
+    long Hp = H + 2 * ph, Wp = W + 2 * pw;
+    // zero-padded copy of the image, with slack so the last 8-pixel group may read past the row
+    memset(xp, 0, (size_t)(C * Hp * Wp + 64) * sizeof(float));
+    for (long c = 0; c < C; c++)
+        for (long h = 0; h < H; h++)
+            memcpy(xp + (c * Hp + h + ph) * Wp + pw, x + (c * H + h) * W, (size_t)W * sizeof(float));
+    __m512 b = _mm512_setzero_ps();
+    if (bias) b = _mm512_maskz_loadu_ps((__mmask16)((1u << Cout) - 1), bias);
+    float tmp[8][16];
+    long plane = Ho * Wo;
+    for (long oh = 0; oh < Ho; oh++) {
+        for (long ow0 = 0; ow0 < Wo; ow0 += 8) {
+            __m512 a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b;
+            const float *wv = wp;
+            for (long c = 0; c < C; c++) {
+                for (long i = 0; i < kh; i++) {
+                    const float *row = xp + (c * Hp + oh + i) * Wp + ow0;
+                    for (long j = 0; j < kw; j++) {
+                        __m512 w = _mm512_loadu_ps(wv);
+                        wv += 16;
+                        const float *r = row + j;
+                        a0 = _mm512_fmadd_ps(_mm512_set1_ps(r[0]), w, a0);
+                        a1 = _mm512_fmadd_ps(_mm512_set1_ps(r[1]), w, a1);
+                        a2 = _mm512_fmadd_ps(_mm512_set1_ps(r[2]), w, a2);
+                        a3 = _mm512_fmadd_ps(_mm512_set1_ps(r[3]), w, a3);
+                        a4 = _mm512_fmadd_ps(_mm512_set1_ps(r[4]), w, a4);
+                        a5 = _mm512_fmadd_ps(_mm512_set1_ps(r[5]), w, a5);
+                        a6 = _mm512_fmadd_ps(_mm512_set1_ps(r[6]), w, a6);
+                        a7 = _mm512_fmadd_ps(_mm512_set1_ps(r[7]), w, a7);
+                    }
+                }
+            }
+            _mm512_storeu_ps(tmp[0], a0); _mm512_storeu_ps(tmp[1], a1); _mm512_storeu_ps(tmp[2], a2); _mm512_storeu_ps(tmp[3], a3);
+            _mm512_storeu_ps(tmp[4], a4); _mm512_storeu_ps(tmp[5], a5); _mm512_storeu_ps(tmp[6], a6); _mm512_storeu_ps(tmp[7], a7);
+            long npx = Wo - ow0 < 8 ? Wo - ow0 : 8;
+            for (long co = 0; co < Cout; co++) {
+                float *dst = y + co * plane + oh * Wo + ow0;
+                for (long p = 0; p < npx; p++) dst[p] = tmp[p][co];
+            }
+        }
+    }
+}
+#endif
+
+void ck_conv_direct16(const float *x, long images, long C, long H, long W, const float *packed, const float *bias,
+                      long Cout, long kh, long kw, long ph, long pw, long Ho, long Wo, float *y, float *scratch) {
+#if defined(__x86_64__)
+    for (long n = 0; n < images; n++)
+        direct16_image(x + n * C * H * W, C, H, W, packed, bias, Cout, kh, kw, ph, pw, Ho, Wo, y + n * Cout * Ho * Wo, scratch);
+#else
+    (void)x; (void)images; (void)C; (void)H; (void)W; (void)packed; (void)bias; (void)Cout; (void)kh; (void)kw;
+    (void)ph; (void)pw; (void)Ho; (void)Wo; (void)y; (void)scratch;
+#endif
+}
