@@ -62,4 +62,11 @@ void ck_pack_conv_direct16(const float *w, long Cout, long C, long kh, long kw, 
 long ck_conv_direct16_scratch(long C, long H, long W, long kh, long kw, long ph, long pw);
 void ck_conv_direct16(const float *x, long images, long C, long H, long W, const float *packed, const float *bias,
                       long Cout, long kh, long kw, long ph, long pw, long Ho, long Wo, float *y, float *scratch);
+/// Σx, Σ(x − mu)², and (Σg, Σg·(x − mu)) added into the outputs; vectorised where possible.
+float ck_sum(const float *x, long n);
+float ck_sum_sq_dev(const float *x, long n, float mu);
+void ck_sum_dot_dev(const float *g, const float *x, long n, float mu, float *sum_g, float *sum_gx);
+/// y = max(x, 0); out = g where y > 0, else 0.
+void ck_relu(const float *x, float *y, long n);
+void ck_relu_backward(const float *g, const float *y, float *out, long n);
 #endif

@@ -139,9 +139,15 @@ extension Tensor {
     }
 
     public func relu() -> Tensor {
-        let y = mapValues { $0 > 0 ? $0 : 0 }, saved = y.detached()
+        let y = Tensor(uninitializedShape: shape)
+        Threads.parallelFor(count, minPerThread: 1 << 17) { r in ck_relu(self.data + r.lowerBound, y.data + r.lowerBound, r.count) }
+        let saved = y.detached()
         return Tensor.record(y, "relu", [self]) { g in
-            [Tensor.broadcastZip(g, saved) { $1 > 0 ? $0 : 0 }]
+            let gx = Tensor(uninitializedShape: saved.shape)
+            Threads.parallelFor(saved.count, minPerThread: 1 << 17) { r in
+                ck_relu_backward(g.data + r.lowerBound, saved.data + r.lowerBound, gx.data + r.lowerBound, r.count)
+            }
+            return [gx]
         }
     }
 

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Batch normalisation over dimension 1 of [N, C] or [N, C, …], as `F.batch_norm`.
@@ -22,19 +23,9 @@ public func batchNorm(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?
         Threads.parallelFor(c, minPerThread: Swift.max(1, 65536 / Swift.max(m, 1))) { chans in
         for ch in chans {
             var s: Double = 0, s2: Double = 0
-            for i in 0..<n {
-                let p = x + (i * c + ch) * inner
-                let partial = Elementwise.sum(p, inner)
-                s += Double(partial)
-            }
+            for i in 0..<n { s += Double(ck_sum(x + (i * c + ch) * inner, inner)) }
             let mu = s / Double(m)
-            for i in 0..<n {
-                let p = x + (i * c + ch) * inner
-                var acc: Float = 0
-                let muf = Float(mu)
-                for j in 0..<inner { let d = p[j] - muf; acc += d * d }
-                s2 += Double(acc)
-            }
+            for i in 0..<n { s2 += Double(ck_sum_sq_dev(x + (i * c + ch) * inner, inner, Float(mu))) }
             let varBiased = s2 / Double(m)
             meanB[ch] = Float(mu)
             invB[ch] = Float(1 / (varBiased + Double(eps)).squareRoot())
@@ -76,11 +67,8 @@ public func batchNorm(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?
                 for ch in chans {
                     var a: Float = 0, b: Float = 0
                     let mu = mean[ch], istd = invstd[ch]
-                    for i in 0..<n {
-                        let p = x + (i * c + ch) * inner, q = g + (i * c + ch) * inner
-                        for j in 0..<inner { a += q[j]; b += q[j] * (p[j] - mu) * istd }
-                    }
-                    sd[ch] = a; sx[ch] = b
+                    for i in 0..<n { ck_sum_dot_dev(g + (i * c + ch) * inner, x + (i * c + ch) * inner, inner, mu, &a, &b) }
+                    sd[ch] = a; sx[ch] = b * istd
                 }
             }
         } }

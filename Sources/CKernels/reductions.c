@@ -1,0 +1,114 @@
+// Vectorised reductions and ReLU for normalisation and activations: the compiler will not
+// reorder float sums on its own, so the 16-lane partial sums are written out here.
+#include "ckernels.h"
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+__attribute__((target("avx512f")))
+static float sq_dev512(const float *x, long n, float mu) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, m = _mm512_set1_ps(mu);
+    long i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(x + i), m), d1 = _mm512_sub_ps(_mm512_loadu_ps(x + i + 16), m);
+        a0 = _mm512_fmadd_ps(d0, d0, a0); a1 = _mm512_fmadd_ps(d1, d1, a1);
+    }
+    for (; i + 16 <= n; i += 16) { __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + i), m); a0 = _mm512_fmadd_ps(d, d, a0); }
+    if (i < n) {
+        __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+        __m512 d = _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, x + i), m);
+        a0 = _mm512_fmadd_ps(d, d, a0);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+__attribute__((target("avx512f")))
+static float sum512(const float *x, long n) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    long i = 0;
+    for (; i + 32 <= n; i += 32) { a0 = _mm512_add_ps(a0, _mm512_loadu_ps(x + i)); a1 = _mm512_add_ps(a1, _mm512_loadu_ps(x + i + 16)); }
+    for (; i + 16 <= n; i += 16) a0 = _mm512_add_ps(a0, _mm512_loadu_ps(x + i));
+    if (i < n) a0 = _mm512_add_ps(a0, _mm512_maskz_loadu_ps((__mmask16)((1u << (n - i)) - 1), x + i));
+    return _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+}
+
+__attribute__((target("avx512f")))
+static void sum_dot_dev512(const float *g, const float *x, long n, float mu, float *sg, float *sgx) {
+    __m512 s = _mm512_setzero_ps(), t = s, m = _mm512_set1_ps(mu);
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 gv = _mm512_loadu_ps(g + i);
+        s = _mm512_add_ps(s, gv);
+        t = _mm512_fmadd_ps(gv, _mm512_sub_ps(_mm512_loadu_ps(x + i), m), t);
+    }
+    if (i < n) {
+        __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+        __m512 gv = _mm512_maskz_loadu_ps(k, g + i);
+        s = _mm512_add_ps(s, gv);
+        t = _mm512_fmadd_ps(gv, _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, x + i), m), t);
+    }
+    *sg += _mm512_reduce_add_ps(s);
+    *sgx += _mm512_reduce_add_ps(t);
+}
+
+__attribute__((target("avx512f")))
+static void relu512(const float *x, float *y, long n) {
+    __m512 z = _mm512_setzero_ps();
+    long i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_max_ps(_mm512_loadu_ps(x + i), z));
+    if (i < n) { __mmask16 k = (__mmask16)((1u << (n - i)) - 1); _mm512_mask_storeu_ps(y + i, k, _mm512_max_ps(_mm512_maskz_loadu_ps(k, x + i), z)); }
+}
+
+__attribute__((target("avx512f")))
+static void relu_backward512(const float *g, const float *y, float *out, long n) {
+    __m512 z = _mm512_setzero_ps();
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __mmask16 pos = _mm512_cmp_ps_mask(_mm512_loadu_ps(y + i), z, _CMP_GT_OQ);
+        _mm512_storeu_ps(out + i, _mm512_maskz_mov_ps(pos, _mm512_loadu_ps(g + i)));
+    }
+    for (; i < n; i++) out[i] = y[i] > 0 ? g[i] : 0.0f;
+}
+#endif
+
+static int wide(void) { return ck_gemm_isa() == 2; }
+
+float ck_sum(const float *x, long n) {
+#if defined(__x86_64__)
+    if (wide()) return sum512(x, n);
+#endif
+    double s = 0;
+    for (long i = 0; i < n; i++) s += x[i];
+    return (float)s;
+}
+
+float ck_sum_sq_dev(const float *x, long n, float mu) {
+#if defined(__x86_64__)
+    if (wide()) return sq_dev512(x, n, mu);
+#endif
+    double s = 0;
+    for (long i = 0; i < n; i++) { double d = x[i] - mu; s += d * d; }
+    return (float)s;
+}
+
+void ck_sum_dot_dev(const float *g, const float *x, long n, float mu, float *sum_g, float *sum_gx) {
+#if defined(__x86_64__)
+    if (wide()) { sum_dot_dev512(g, x, n, mu, sum_g, sum_gx); return; }
+#endif
+    double s = 0, t = 0;
+    for (long i = 0; i < n; i++) { s += g[i]; t += g[i] * (x[i] - mu); }
+    *sum_g += (float)s; *sum_gx += (float)t;
+}
+
+void ck_relu(const float *x, float *y, long n) {
+#if defined(__x86_64__)
+    if (wide()) { relu512(x, y, n); return; }
+#endif
+    for (long i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0f;
+}
+
+void ck_relu_backward(const float *g, const float *y, float *out, long n) {
+#if defined(__x86_64__)
+    if (wide()) { relu_backward512(g, y, out, n); return; }
+#endif
+    for (long i = 0; i < n; i++) out[i] = y[i] > 0 ? g[i] : 0.0f;
+}
