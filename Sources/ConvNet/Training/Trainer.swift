@@ -150,11 +150,7 @@ public final class Trainer {
             let total = trainLoader.count
             var lastDraw = Date.distantPast
             // the next batch is assembled (and resized) on another thread while this one trains
-            let prefetcher = BatchPrefetcher(loader: trainLoader, order: order, batchSize: config.batchSize)
-            prefetcher.request(skipBatches, total: total)
-            for b in skipBatches..<total {
-                let batch = prefetcher.take()
-                prefetcher.request(b + 1, total: total)
+            for (b, batch) in zip(skipBatches..<total, trainLoader.batches(order: order, from: skipBatches)) {
                 let logits = model(batch.images)
                 let loss = crossEntropy(logits, batch.labels, labelSmoothing: config.labelSmoothing)
                 let l = loss.item()
@@ -230,39 +226,6 @@ public final class Trainer {
         plot.add("train acc", history.map(\.trainAccuracy), color: "#ff7f0e", dashed: true)
         plot.add("test acc", history.map(\.testAccuracy), color: "#2ca02c", dashed: true)
         try AtomicFile.write(Data(plot.svg().utf8), to: dir.appendingPathComponent("curves.svg"))
-    }
-}
-
-/// Builds batch `i` of an epoch's order in the background; `take()` waits for it.
-final class BatchPrefetcher: @unchecked Sendable {
-    private let loader: DataLoader
-    private let order: [Int]
-    private let batchSize: Int
-    private let group = DispatchGroup()
-    private var pending: Batch?
-    private static let queue = DispatchQueue(label: "convnet.trainer.prefetch")
-
-    init(loader: DataLoader, order: [Int], batchSize: Int) {
-        self.loader = loader; self.order = order; self.batchSize = batchSize
-    }
-
-    func request(_ i: Int, total: Int) {
-        guard i < total else { return }
-        let lo = i * batchSize, hi = Swift.min(lo + batchSize, order.count)
-        let slice = order[lo..<hi]
-        // without resizing a batch is a cheap byte-to-float copy: a third thread on two cores costs more
-        if loader.resize == nil { pending = loader.makeBatch(slice); return }
-        group.enter()
-        BatchPrefetcher.queue.async {
-            self.pending = self.loader.makeBatch(slice)
-            self.group.leave()
-        }
-    }
-
-    func take() -> Batch {
-        group.wait()
-        defer { pending = nil }
-        return pending!
     }
 }
 

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Contiguous elementwise loops; each is written out so the optimiser vectorises it.
@@ -28,16 +29,5 @@ public enum Elementwise {
         for i in 0..<n { y[i] += alpha * x[i] }
     }
 
-    public static func sum(_ a: UnsafePointer<Float>, _ n: Int) -> Float {
-        // pairwise-ish: eight partial sums keep rounding error low and let it vectorise
-        var s = SIMD8<Float>()
-        var i = 0
-        while i + 8 <= n {
-            s += SIMD8<Float>(UnsafeBufferPointer(start: a + i, count: 8))
-            i += 8
-        }
-        var total = s.sum()
-        while i < n { total += a[i]; i += 1 }
-        return total
-    }
+    public static func sum(_ a: UnsafePointer<Float>, _ n: Int) -> Float { ck_sum(a, n) }
 }

@@ -111,30 +111,41 @@ public final class DataLoader: Sequence {
     /// The example order of the next epoch (draws from the generator when shuffling).
     public func epochOrder() -> [Int] { shuffle ? generator.permutation(dataset.count) : Array(0..<dataset.count) }
 
-    public func makeIterator() -> Iterator { Iterator(loader: self, order: epochOrder()) }
+    public func makeIterator() -> Iterator { Iterator(loader: self, order: epochOrder(), from: 0) }
 
-    public final class Iterator: IteratorProtocol {
+    /// The batches of a given example order, starting at batch `first` (a resumed epoch).
+    public func batches(order: [Int], from first: Int = 0) -> Iterator { Iterator(loader: self, order: order, from: first) }
+
+    /// Yields batches in order; when images are resized, the next batch is assembled on another
+    /// thread while the current one is used (without resizing a batch is a cheap copy, and a third
+    /// thread on two cores costs more than it saves).
+    public final class Iterator: IteratorProtocol, Sequence {
         let loader: DataLoader
         let order: [Int]
-        var nextIndex = 0
+        var nextIndex: Int
         var pending: (DispatchGroup, Box)?
         final class Box: @unchecked Sendable { var batch: Batch? }
         private static let queue = DispatchQueue(label: "convnet.dataloader.prefetch")
 
-        init(loader: DataLoader, order: [Int]) {
+        init(loader: DataLoader, order: [Int], from first: Int) {
             self.loader = loader
             self.order = order
+            nextIndex = first
             pending = schedule()
         }
 
         private func schedule() -> (DispatchGroup, Box)? {
-            let total = loader.count
+            let total = (loader.dropLast ? order.count / loader.batchSize : (order.count + loader.batchSize - 1) / loader.batchSize)
             guard nextIndex < total else { return nil }
             let lo = nextIndex * loader.batchSize, hi = Swift.min(lo + loader.batchSize, order.count)
             nextIndex += 1
             let group = DispatchGroup(), box = Box()
             let slice = order[lo..<hi], loader = loader
-            Iterator.queue.async(group: group) { box.batch = loader.makeBatch(slice) }
+            if loader.resize == nil {
+                box.batch = loader.makeBatch(slice)
+            } else {
+                Iterator.queue.async(group: group) { box.batch = loader.makeBatch(slice) }
+            }
             return (group, box)
         }
 
