@@ -80,3 +80,72 @@ void ck_conv_direct16(const float *x, long images, long C, long H, long W, const
     (void)ph; (void)pw; (void)Ho; (void)Wo; (void)y; (void)scratch;
 #endif
 }
+
+#if defined(__x86_64__)
+// Weight gradient of a narrow layer (≤ 16 output channels, stride 1) without im2col:
+// dW[tap][co] += Σ_pixels dY[co, pixel] · x[c, oh+i, ow+j], with the 16 output channels of a
+// pixel in one register and one accumulator per kernel column j.
+__attribute__((target("avx512f,fma")))
+static void dw_direct16_image(const float *x, const float *dy, long C, long H, long W, long Cout, long kh, long kw,
+                              long ph, long pw, long Ho, long Wo, float *acc, float *xp, float *dyT) {
+    long Hp = H + 2 * ph, Wp = W + 2 * pw, plane = Ho * Wo;
+    memset(xp, 0, (size_t)(C * Hp * Wp + 64) * sizeof(float));
+    for (long c = 0; c < C; c++)
+        for (long h = 0; h < H; h++)
+            memcpy(xp + (c * Hp + h + ph) * Wp + pw, x + (c * H + h) * W, (size_t)W * sizeof(float));
+    // output gradient as [pixel][16]
+    for (long p = 0; p < plane; p++) {
+        float *d = dyT + p * 16;
+        long co = 0;
+        for (; co < Cout; co++) d[co] = dy[co * plane + p];
+        for (; co < 16; co++) d[co] = 0;
+    }
+    for (long c = 0; c < C; c++) {
+        for (long i = 0; i < kh; i++) {
+            for (long j0 = 0; j0 < kw; j0 += 8) {
+                long nj = kw - j0 < 8 ? kw - j0 : 8;
+                __m512 a[8];
+                for (long j = 0; j < 8; j++) a[j] = _mm512_setzero_ps();
+                for (long oh = 0; oh < Ho; oh++) {
+                    const float *row = xp + (c * Hp + oh + i) * Wp + j0;
+                    const float *g = dyT + oh * Wo * 16;
+                    for (long ow = 0; ow < Wo; ow++) {
+                        __m512 d = _mm512_loadu_ps(g + ow * 16);
+                        const float *r = row + ow;
+                        switch (nj) {
+                        case 8: a[7] = _mm512_fmadd_ps(_mm512_set1_ps(r[7]), d, a[7]); /* fall through */
+                        case 7: a[6] = _mm512_fmadd_ps(_mm512_set1_ps(r[6]), d, a[6]); /* fall through */
+                        case 6: a[5] = _mm512_fmadd_ps(_mm512_set1_ps(r[5]), d, a[5]); /* fall through */
+                        case 5: a[4] = _mm512_fmadd_ps(_mm512_set1_ps(r[4]), d, a[4]); /* fall through */
+                        case 4: a[3] = _mm512_fmadd_ps(_mm512_set1_ps(r[3]), d, a[3]); /* fall through */
+                        case 3: a[2] = _mm512_fmadd_ps(_mm512_set1_ps(r[2]), d, a[2]); /* fall through */
+                        case 2: a[1] = _mm512_fmadd_ps(_mm512_set1_ps(r[1]), d, a[1]); /* fall through */
+                        default: a[0] = _mm512_fmadd_ps(_mm512_set1_ps(r[0]), d, a[0]);
+                        }
+                    }
+                }
+                for (long j = 0; j < nj; j++) {
+                    float *dst = acc + ((c * kh + i) * kw + j0 + j) * 16;
+                    _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), a[j]));
+                }
+            }
+        }
+    }
+}
+#endif
+
+long ck_conv_dw_direct16_scratch(long C, long H, long W, long ph, long pw, long Ho, long Wo) {
+    return C * (H + 2 * ph) * (W + 2 * pw) + 64 + Ho * Wo * 16;
+}
+
+void ck_conv_dw_direct16(const float *x, const float *dy, long images, long C, long H, long W, long Cout, long kh, long kw,
+                         long ph, long pw, long Ho, long Wo, float *acc, float *scratch) {
+#if defined(__x86_64__)
+    float *xp = scratch, *dyT = scratch + C * (H + 2 * ph) * (W + 2 * pw) + 64;
+    for (long n = 0; n < images; n++)
+        dw_direct16_image(x + n * C * H * W, dy + n * Cout * Ho * Wo, C, H, W, Cout, kh, kw, ph, pw, Ho, Wo, acc, xp, dyT);
+#else
+    (void)x; (void)dy; (void)images; (void)C; (void)H; (void)W; (void)Cout; (void)kh; (void)kw; (void)ph; (void)pw;
+    (void)Ho; (void)Wo; (void)acc; (void)scratch;
+#endif
+}

@@ -178,3 +178,32 @@ func referenceConv(_ x: Tensor, _ w: Tensor, bias: Tensor?, stride: (Int, Int), 
         expectClose(got, want, rtol: 1e-4, atol: 1e-4, "trial \(trial): cout \(cout) c \(c) k \(kh)×\(kw) pad \(pad) in \(h)×\(w)")
     }
 }
+
+extension DirectConvTests {
+    /// dW[o,c,p,q] = Σ g[n,o,i,j]·x[n,c,i+p−ph,j+q−pw], summed in double, for narrow layers (direct path).
+    @Test(arguments: 0..<6)
+    func narrowWeightGradientMatchesDefinition(_ trial: Int) {
+        let gen = Generator(seed: UInt64(1300 + trial))
+        let cout = 1 + gen.nextInt(below: 16), c = 1 + gen.nextInt(below: 4)
+        let k = (1 + gen.nextInt(below: 5), 1 + gen.nextInt(below: 5)), pad = (gen.nextInt(below: 3), gen.nextInt(below: 3))
+        let (n, h, w) = (1 + gen.nextInt(below: 6), k.0 + gen.nextInt(below: 9), k.1 + gen.nextInt(below: 9))
+        let x = Tensor.randn([n, c, h, w], generator: gen)
+        let wt = Tensor.randn([cout, c, k.0, k.1], generator: gen); wt.requiresGrad = true
+        let y = conv2d(x, wt, stride: Size2(1), padding: .pair(pad.0, pad.1))
+        let g = Tensor.randn(y.shape, generator: gen)
+        y.backward(g)
+        let (ho, wo) = (y.shape[2], y.shape[3])
+        let xs = x.scalars, gs = g.scalars, gw = wt.grad!.scalars
+        var worst: Double = 0
+        for o in 0..<cout { for ci in 0..<c { for p in 0..<k.0 { for q in 0..<k.1 {
+            var s: Double = 0
+            for b in 0..<n { for i in 0..<ho { for j in 0..<wo {
+                let ih = i + p - pad.0, iw = j + q - pad.1
+                if ih < 0 || ih >= h || iw < 0 || iw >= w { continue }
+                s += Double(gs[((b * cout + o) * ho + i) * wo + j]) * Double(xs[((b * c + ci) * h + ih) * w + iw])
+            } } }
+            worst = max(worst, abs(s - Double(gw[((o * c + ci) * k.0 + p) * k.1 + q])) / max(1, abs(s)))
+        } } } }
+        #expect(worst < 1e-4, "trial \(trial): cout \(cout) c \(c) k \(k) pad \(pad) in \(h)×\(w), worst relative error \(worst)")
+    }
+}

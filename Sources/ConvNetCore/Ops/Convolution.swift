@@ -71,7 +71,13 @@ enum ConvKernels {
     /// Whether the direct kernel for narrow layers applies: 9–16 output channels, stride and
     /// dilation 1, one group, and a CPU with AVX-512.
     static func usesDirect(_ g: ConvGeometry) -> Bool {
-        g.cout > 8 && g.cout <= 16 && g.groups == 1 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1
+        g.cout > 8 && usesDirectWeightGradient(g)
+    }
+
+    /// The weight gradient of any layer with at most 16 output channels (stride and dilation 1,
+    /// one group) is accumulated directly, one output-channel vector per pixel.
+    static func usesDirectWeightGradient(_ g: ConvGeometry) -> Bool {
+        g.cout <= 16 && g.groups == 1 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1
             && g.kg <= 1024 && ck_conv_direct16_available() != 0
     }
 
@@ -130,6 +136,7 @@ enum ConvKernels {
         let packedT = gx == nil ? [] : (0..<g.groups).map {
             PackedA(transA: true, m: g.kg, k: g.coutG, a: weight + $0 * g.coutG * g.kg, lda: g.kg)
         }
+        let directDW = gw != nil && usesDirectWeightGradient(g)
         let used = forEachBlock(g) { t, images, threaded in
             let ncols = images.count * g.hwo
             let single = images.count == 1
@@ -143,7 +150,7 @@ enum ConvKernels {
                 dy = UnsafePointer(buf)
             }
             let pw = partials + t * stride, pb = pw + wCount
-            if gw != nil {
+            if gw != nil && !directDW {
                 let col = columns(g, x: x, images: images, slot: 0)
                 for gr in 0..<g.groups {
                     gemm(threaded, transA: false, transB: true, m: g.coutG, n: g.kg, k: ncols, a: dy + gr * g.coutG * ncols, lda: ncols,
@@ -174,7 +181,20 @@ enum ConvKernels {
                 }
             }
         }
-        if let gw {
+        if let gw, directDW {
+            // per-thread [tap][16] accumulators, summed in a fixed order, then transposed to [Cout][tap]
+            let taps = g.kg
+            let acc = UnsafeMutablePointer<Float>.allocate(capacity: slots * taps * 16)
+            defer { acc.deallocate() }
+            acc.initialize(repeating: 0, count: slots * taps * 16)
+            let scratch = ck_conv_dw_direct16_scratch(g.c, g.h, g.w, g.ph, g.pw, g.ho, g.wo)
+            let chunks = Threads.parallelChunks(g.n, minPerThread: 4) { t, r in
+                ck_conv_dw_direct16(x + r.lowerBound * inPlane, gy + r.lowerBound * outPlane, r.count, g.c, g.h, g.w, g.cout,
+                                    g.kh, g.kw, g.ph, g.pw, g.ho, g.wo, acc + t * taps * 16, ck_scratch(3, scratch))
+            }
+            for t in 1..<Swift.max(chunks, 1) { Elementwise.axpy(1, acc + t * taps * 16, acc, taps * 16) }
+            for co in 0..<g.cout { for k in 0..<taps { gw[co * taps + k] = acc[k * 16 + co] } }
+        } else if let gw {
             gw.update(from: partials, count: wCount)
             for t in 1..<Swift.max(used, 1) { Elementwise.axpy(1, partials + t * stride, gw, wCount) }
         }
