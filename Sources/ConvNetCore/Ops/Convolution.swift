@@ -68,10 +68,10 @@ enum ConvKernels {
         return UnsafePointer(col)
     }
 
-    /// Whether the direct kernel for narrow layers applies: 9–16 output channels, stride and
+    /// Whether the direct kernel for narrow layers applies: 4–16 output channels, stride and
     /// dilation 1, one group, and a CPU with AVX-512.
     static func usesDirect(_ g: ConvGeometry) -> Bool {
-        g.cout > 8 && usesDirectWeightGradient(g)
+        g.cout >= 4 && usesDirectWeightGradient(g)
     }
 
     /// The weight gradient of any layer with at most 16 output channels (stride and dilation 1,
