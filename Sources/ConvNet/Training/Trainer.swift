@@ -161,7 +161,6 @@ public final class Trainer {
                 partial.lossSum += Double(l) * Double(batch.labels.count)
                 partial.correct += correctCount(logits, batch.labels)
                 partial.seen += batch.labels.count
-                partial.seconds += 0
                 if config.progressBar, Date().timeIntervalSince(lastDraw) > 0.1 || b == total - 1 {
                     lastDraw = Date()
                     drawProgress(epoch: epoch, batch: b + 1 - skipBatches, of: total - skipBatches, done: b + 1, total: total,

@@ -1,4 +1,3 @@
-import CKernels
 import Dispatch
 import Foundation
 
@@ -38,10 +37,4 @@ public enum Threads {
         }
         return n
     }
-}
-
-/// Scratch buffers owned by the calling thread, kept between calls: fresh large allocations are
-/// slow (page faults), and the convolution kernels need an im2col buffer on every call.
-enum Workspace {
-    static func buffer(slot: Int, count: Int) -> UnsafeMutablePointer<Float> { ck_scratch(Int32(slot), count) }
 }

@@ -67,10 +67,8 @@ public enum DatasetKind: String, CaseIterable, Sendable {
         searchPath(explicit: explicit).first { holdsFiles($0) }
     }
 
-    /// Whether `only` holds all four files.
-    func locate(explicit: URL?, only: URL) -> Bool { holdsFiles(only) }
-
-    private func holdsFiles(_ dir: URL) -> Bool {
+    /// Whether `dir` holds all four files (gzip or plain).
+    func holdsFiles(_ dir: URL) -> Bool {
         files.allSatisfy { f in
             let fm = FileManager.default
             return fm.fileExists(atPath: dir.appendingPathComponent(f.name).path)

@@ -80,7 +80,7 @@ extension DatasetKind {
         if let explicit {
             // a folder the user named must hold the data: falling back elsewhere would hide a typo
             guard FileManager.default.fileExists(atPath: explicit.path) else { throw DataError(path: explicit.path, reason: "no such folder") }
-            guard locate(explicit: nil, only: explicit) else {
+            guard holdsFiles(explicit) else {
                 throw DataError(path: explicit.path, reason: "does not hold the \(rawValue) files (\(files.map(\.name).joined(separator: ", ")), gzip or plain)")
             }
             return explicit
