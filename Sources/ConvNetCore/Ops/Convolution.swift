@@ -129,10 +129,15 @@ enum ConvKernels {
         let wCount = g.cout * g.kg
         let slots = Swift.max(Threads.count, 1)
         // per-thread weight-gradient partials, summed in a fixed order afterwards (reproducible)
+        // (pooled memory; each thread's first block overwrites its weight part, so only the bias
+        // parts are zeroed — ResNet's last stage would otherwise clear 19 MB per call)
         let stride = wCount + g.cout
-        let partials = UnsafeMutablePointer<Float>.allocate(capacity: slots * stride)
-        defer { partials.deallocate() }
-        partials.initialize(repeating: 0, count: slots * stride)
+        let partialStore = Tensor(uninitializedShape: [slots * stride])
+        let partials = partialStore.data
+        for t in 0..<slots { (partials + t * stride + wCount).update(repeating: 0, count: g.cout) }
+        let started = UnsafeMutablePointer<Bool>.allocate(capacity: slots)
+        defer { started.deallocate() }
+        started.initialize(repeating: false, count: slots)
         let packedT = gx == nil ? [] : (0..<g.groups).map {
             PackedA(transA: true, m: g.kg, k: g.coutG, a: weight + $0 * g.coutG * g.kg, lda: g.kg)
         }
@@ -154,8 +159,9 @@ enum ConvKernels {
                 let col = columns(g, x: x, images: images, slot: 0)
                 for gr in 0..<g.groups {
                     gemm(threaded, transA: false, transB: true, m: g.coutG, n: g.kg, k: ncols, a: dy + gr * g.coutG * ncols, lda: ncols,
-                         b: col + gr * g.kg * ncols, ldb: ncols, c: pw + gr * g.coutG * g.kg, ldc: g.kg, accumulate: true)
+                         b: col + gr * g.kg * ncols, ldb: ncols, c: pw + gr * g.coutG * g.kg, ldc: g.kg, accumulate: started[t])
                 }
+                started[t] = true
             }
             if gb != nil {
                 for co in 0..<g.cout { pb[co] += Elementwise.sum(dy + co * ncols, ncols) }
