@@ -32,7 +32,7 @@ struct Visualize: ParsableCommand {
             tiles.append(t.map { hi > lo ? ($0 - lo) / (hi - lo) : 0.5 })
         } }
         let kernelsURL = dir.appendingPathComponent("kernels.png")
-        try PNG.write(Image8.grid(tiles: tiles, tileWidth: kw, tileHeight: kh, columns: min(16, tiles.count), scale: max(1, 32 / kh)), to: kernelsURL)
+        try PNG.write(Image8.grid(tiles: tiles, tileWidth: kw, tileHeight: kh, columns: min(16, tiles.count), scale: max(1, 64 / kh)), to: kernelsURL)
         print("wrote \(kernelsURL.path) (\(co)×\(min(ci, 3)) kernels of \(kh)×\(kw))")
 
         let test = try dataOptions.load(.test)
@@ -50,9 +50,14 @@ struct Visualize: ParsableCommand {
             let hi = max(t.max()!, 1e-6)
             return t.map { $0 / hi }
         }
+        // the input goes first, resized to the maps' size so every tile has the same shape
+        var input = [Float](repeating: 0, count: mh * mw)
+        input.withUnsafeMutableBufferPointer { dst in
+            resizeBilinear(x.data, planes: 1, height: side, width: side, toHeight: mh, toWidth: mw, into: dst.baseAddress!)
+        }
         let mapsURL = dir.appendingPathComponent("feature_maps.png")
-        try PNG.write(Image8.grid(tiles: [x.scalars] + mapTiles, tileWidth: mw == side ? side : mw, tileHeight: mh,
-                                  columns: min(8, mapTiles.count + 1), scale: max(1, 112 / mh)).self, to: mapsURL)
+        try PNG.write(Image8.grid(tiles: [input] + mapTiles, tileWidth: mw, tileHeight: mh,
+                                  columns: min(8, mapTiles.count + 1), scale: max(1, 112 / mh)), to: mapsURL)
         print("wrote \(mapsURL.path) (test image \(index), a \(test.classNames[test.labels[index]]), then \(mapTiles.count) feature maps)")
 
         if let metrics {
