@@ -90,9 +90,12 @@ extension DatasetKind {
         log("\(rawValue) not found in \(searchPath(explicit: explicit).map(\.path).joined(separator: ", ")); downloading to \(dir.path)")
         for f in files where !FileManager.default.fileExists(atPath: dir.appendingPathComponent(f.name).path) {
             var last = -1
-            try Downloader.fetch(baseURL.appendingPathComponent(f.name), to: dir.appendingPathComponent(f.name), md5: f.md5) { got, total in
+            do { try Downloader.fetch(baseURL.appendingPathComponent(f.name), to: dir.appendingPathComponent(f.name), md5: f.md5) { got, total in
                 let pct = total > 0 ? Int(got * 100 / total) : -1
                 if pct / 10 != last / 10 { last = pct; log("  \(f.name): \(pct >= 0 ? "\(pct)%" : "\(got) bytes")") }
+            } } catch let e as DataError {
+                let hint = self == .fashionMNIST ? " (on Debian: apt-get install dataset-fashion-mnist)" : ""
+                throw DataError(path: e.path, reason: e.reason + "; or put the four IDX files in a folder and pass --data DIR" + hint)
             }
         }
         return dir
