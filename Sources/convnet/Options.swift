@@ -21,10 +21,7 @@ struct DataOptions: ParsableArguments {
     }
 
     func kind() throws -> DatasetKind {
-        guard let k = DatasetKind(rawValue: dataset.lowercased()) else {
-            throw CLIError(message: "unknown dataset '\(dataset)'; known: \(DatasetKind.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        return k
+        try parseChoice(dataset, DatasetKind.self, what: "dataset")
     }
 
     func load(_ split: Split) throws -> ImageDataset {
@@ -59,4 +56,12 @@ func existingFile(_ path: String, what: String) throws -> URL {
 func loadWeights(_ model: any Module, from path: String) throws {
     let url = try existingFile(path, what: "weights file")
     do { try model.load(from: url) } catch let e as SafeTensorsError { throw CLIError(message: e.description) }
+}
+
+/// One of an enumeration's names, or a one-line error listing them.
+func parseChoice<T: RawRepresentable & CaseIterable>(_ value: String, _: T.Type, what: String) throws -> T where T.RawValue == String {
+    guard let v = T(rawValue: value.lowercased()) else {
+        throw CLIError(message: "unknown \(what) '\(value)'; known: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return v
 }

@@ -39,21 +39,11 @@ struct Train: ParsableCommand {
         if let epochs { config.epochs = epochs }
         if let batchSize { config.batchSize = batchSize }
         if let lr { config.lr = lr }
-        if let optimizer {
-            guard let k = OptimizerKind(rawValue: optimizer.lowercased()) else {
-                throw CLIError(message: "unknown optimizer '\(optimizer)'; known: sgd, adam, adamw")
-            }
-            config.optimizer = k
-        }
+        if let optimizer { config.optimizer = try parseChoice(optimizer, OptimizerKind.self, what: "optimizer") }
         if let momentum { config.momentum = momentum }
         if let weightDecay { config.weightDecay = weightDecay }
         if let resize { config.resize = resize }
-        if let schedule {
-            guard let k = ScheduleKind(rawValue: schedule.lowercased()) else {
-                throw CLIError(message: "unknown schedule '\(schedule)'; known: constant, step, cosine")
-            }
-            config.scheduleKind = k
-        }
+        if let schedule { config.scheduleKind = try parseChoice(schedule, ScheduleKind.self, what: "schedule") }
         config.seed = seed
         config.resume = resume
         config.progressBar = isatty(STDERR_FILENO) != 0

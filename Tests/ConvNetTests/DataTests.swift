@@ -65,18 +65,6 @@ private func pseudoRandomBytes(_ n: Int, seed: UInt32 = 12345) -> [UInt8] {
     return (0..<n).map { _ in s = s &* 1_664_525 &+ 1_013_904_223; return UInt8(truncatingIfNeeded: s >> 24) }
 }
 
-/// Runs `body`, requiring that it throws a DataError; returns it.
-private func expectDataError(_ what: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) -> DataError? {
-    do {
-        try body()
-        Issue.record("\(what): expected a DataError, nothing was thrown", sourceLocation: sourceLocation)
-    } catch let e as DataError {
-        return e
-    } catch {
-        Issue.record("\(what): expected a DataError, got \(type(of: error)): \(error)", sourceLocation: sourceLocation)
-    }
-    return nil
-}
 
 private let tenClasses = (0..<10).map(String.init)
 

@@ -137,17 +137,6 @@ private func payload(_ n: Int) -> Data {
     return Data((0..<n).map { _ in s = s &* 1_103_515_245 &+ 12345; return UInt8(truncatingIfNeeded: s >> 16) })
 }
 
-private func fetchError(_ what: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) -> DataError? {
-    do {
-        try body()
-        Issue.record("\(what): expected a DataError, the download succeeded", sourceLocation: sourceLocation)
-    } catch let e as DataError {
-        return e
-    } catch {
-        Issue.record("\(what): expected a DataError, got \(type(of: error)): \(error)", sourceLocation: sourceLocation)
-    }
-    return nil
-}
 
 @Suite(.serialized, .timeLimit(.minutes(1))) struct DownloadTests {
     @Test func goodFileWithChecksum() throws {
@@ -189,7 +178,7 @@ private func fetchError(_ what: String, sourceLocation: SourceLocation = #_sourc
         let dir = try makeDownloadDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let url = server.baseURL.appendingPathComponent("data.gz")
-        let e = fetchError("wrong checksum") {
+        let e = expectDataError("wrong checksum") {
             try Downloader.fetch(url, to: dir.appendingPathComponent("data.gz"), md5: "00000000000000000000000000000000", timeout: 10)
         }
         #expect(e?.reason.contains("checksum") == true, "\(e?.description ?? "nil")")
@@ -208,7 +197,7 @@ private func fetchError(_ what: String, sourceLocation: SourceLocation = #_sourc
         let dir = try makeDownloadDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let log = ProgressLog()
-        let e = fetchError("dropped connection") {
+        let e = expectDataError("dropped connection") {
             try Downloader.fetch(server.baseURL.appendingPathComponent("big.gz"), to: dir.appendingPathComponent("big.gz"), md5: nil,
                                  timeout: 10) { log.add($0, $1) }
         }
@@ -226,7 +215,7 @@ private func fetchError(_ what: String, sourceLocation: SourceLocation = #_sourc
         let dir = try makeDownloadDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         let url = server.baseURL.appendingPathComponent("missing.gz")
-        let e = fetchError("404") { try Downloader.fetch(url, to: dir.appendingPathComponent("missing.gz"), md5: nil, timeout: 10) }
+        let e = expectDataError("404") { try Downloader.fetch(url, to: dir.appendingPathComponent("missing.gz"), md5: nil, timeout: 10) }
         // the port number may contain "404", so look at the reason only
         #expect(e?.reason.contains("404") == true, "\(e?.description ?? "nil")")
         #expect(e?.description.contains(url.absoluteString) == true, "\(e?.description ?? "nil")")
@@ -240,7 +229,7 @@ private func fetchError(_ what: String, sourceLocation: SourceLocation = #_sourc
         server.stop()
         let dir = try makeDownloadDir()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let e = fetchError("refused") {
+        let e = expectDataError("refused") {
             try Downloader.fetch(URL(string: "http://127.0.0.1:\(port)/x.gz")!, to: dir.appendingPathComponent("x.gz"), md5: nil, timeout: 5)
         }
         #expect(e?.reason.contains("download failed") == true, "\(e?.description ?? "nil")")

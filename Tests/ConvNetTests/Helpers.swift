@@ -92,3 +92,16 @@ struct Fixture {
     /// The model's state dict entries (keys not starting with "__").
     var stateDict: [String: Tensor] { tensors.filter { !$0.key.hasPrefix("__") } }
 }
+
+/// Runs `body`, requiring that it throws a DataError; returns it.
+func expectDataError(_ what: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) -> DataError? {
+    do {
+        try body()
+        Issue.record("\(what): expected a DataError, nothing was thrown", sourceLocation: sourceLocation)
+    } catch let e as DataError {
+        return e
+    } catch {
+        Issue.record("\(what): expected a DataError, got \(type(of: error)): \(error)", sourceLocation: sourceLocation)
+    }
+    return nil
+}
