@@ -2,6 +2,7 @@
 #include "ckernels.h"
 #include <string.h>
 #include <float.h>
+#include <math.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -162,6 +163,204 @@ void ck_col2im(const float *col, long C, long H, long W, long kh, long kw,
     }
 }
 
+// Row pass of separable max pooling: for every input row and output column, the maximum over
+// the kernel's columns and its column index. Offsets outside, positions inside: the inner loops
+// run over contiguous outputs with selects, which the compiler vectorises.
+static void separable_rows(const float *restrict xp, long H, long W, long kw, long pw, long sw, long Wo,
+                           float *restrict hv, int32_t *restrict hi) {
+    for (long ih = 0; ih < H; ih++) {
+        const float *restrict row = xp + ih * W;
+        float *restrict bv = hv + ih * Wo;
+        int32_t *restrict bi = hi + ih * Wo;
+        for (long ow = 0; ow < Wo; ow++) { bv[ow] = -INFINITY; bi[ow] = -1; }
+        for (long j = 0; j < kw; j++) {
+            // outputs whose column ow·sw − pw + j lies inside the row
+            long lo = pw - j > 0 ? (pw - j + sw - 1) / sw : 0;
+            long hi_ = (W - 1 + pw - j) >= 0 ? (W - 1 + pw - j) / sw + 1 : 0;
+            if (hi_ > Wo) hi_ = Wo;
+            if (sw == 1) {
+                for (long ow = lo; ow < hi_; ow++) {
+                    float v = row[ow - pw + j];
+                    int t = (v > bv[ow]) | (bi[ow] < 0);
+                    bv[ow] = t ? v : bv[ow];
+                    bi[ow] = t ? (int32_t)(ow - pw + j) : bi[ow];
+                }
+            } else {
+                for (long ow = lo; ow < hi_; ow++) {
+                    float v = row[ow * sw - pw + j];
+                    int t = (v > bv[ow]) | (bi[ow] < 0);
+                    bv[ow] = t ? v : bv[ow];
+                    bi[ow] = t ? (int32_t)(ow * sw - pw + j) : bi[ow];
+                }
+            }
+        }
+    }
+}
+
+// Column pass: for every output, the maximum of the row maxima over the kernel's rows.
+static void separable_cols(const float *restrict hv, const int32_t *restrict hi, long H, long W, long kh, long ph, long sh,
+                           long Ho, long Wo, float *restrict yp, int32_t *restrict ip) {
+    for (long oh = 0; oh < Ho; oh++) {
+        long i0 = oh * sh - ph, i1 = i0 + kh;
+        if (i0 < 0) i0 = 0;
+        if (i1 > H) i1 = H;
+        float *restrict by = yp + oh * Wo;
+        for (long ow = 0; ow < Wo; ow++) by[ow] = hv[i0 * Wo + ow];
+        if (ip) {
+            int32_t *restrict bi = ip + oh * Wo;
+            for (long ow = 0; ow < Wo; ow++) bi[ow] = (int32_t)(i0 * W) + hi[i0 * Wo + ow];
+            for (long i = i0 + 1; i < i1; i++) {
+                const float *restrict v = hv + i * Wo;
+                const int32_t *restrict h = hi + i * Wo;
+                for (long ow = 0; ow < Wo; ow++) {
+                    int t = v[ow] > by[ow];
+                    by[ow] = t ? v[ow] : by[ow];
+                    bi[ow] = t ? (int32_t)(i * W) + h[ow] : bi[ow];
+                }
+            }
+        } else {
+            for (long i = i0 + 1; i < i1; i++) {
+                const float *restrict v = hv + i * Wo;
+                for (long ow = 0; ow < Wo; ow++) by[ow] = v[ow] > by[ow] ? v[ow] : by[ow];
+            }
+        }
+    }
+}
+
+#if defined(__x86_64__)
+// AVX-512 versions of the two passes (stride 1 or 2 along the row). The row is first copied into
+// a buffer padded with −∞ so every load is in bounds; a window whose maximum is −∞ (all inputs
+// −∞) is rescanned directly so its index stays inside the row.
+__attribute__((target("avx512f")))
+static void separable_rows512(const float *xp, long H, long W, long kw, long pw, long sw, long Wo,
+                              float *hv, int32_t *hi, float *prow) {
+    long padded = (Wo - 1) * sw + kw + 32;
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    for (long ih = 0; ih < H; ih++) {
+        const float *row = xp + ih * W;
+        for (long k = 0; k < pw; k++) prow[k] = -INFINITY;
+        memcpy(prow + pw, row, (size_t)W * sizeof(float));
+        for (long k = pw + W; k < padded; k++) prow[k] = -INFINITY;
+        float *bv = hv + ih * Wo;
+        int32_t *bi = hi + ih * Wo;
+        for (long ow0 = 0; ow0 < Wo; ow0 += 16) {
+            long n = Wo - ow0 < 16 ? Wo - ow0 : 16;
+            __mmask16 m = (__mmask16)((1u << n) - 1);
+            __m512 best = _mm512_set1_ps(-INFINITY);
+            __m512i arg = _mm512_set1_epi32(-1);
+            // column of output lane l at offset j: (ow0 + l)·sw − pw + j
+            __m512i base = _mm512_sub_epi32(_mm512_mullo_epi32(_mm512_add_epi32(lane, _mm512_set1_epi32((int)ow0)), _mm512_set1_epi32((int)sw)),
+                                            _mm512_set1_epi32((int)pw));
+            for (long j = 0; j < kw; j++) {
+                const float *p = prow + ow0 * sw + j;
+                __m512 v = sw == 1 ? _mm512_loadu_ps(p)
+                                   : _mm512_permutex2var_ps(_mm512_loadu_ps(p), even, _mm512_loadu_ps(p + 16));
+                __mmask16 t = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
+                best = _mm512_mask_mov_ps(best, t, v);
+                arg = _mm512_mask_mov_epi32(arg, t, _mm512_add_epi32(base, _mm512_set1_epi32((int)j)));
+            }
+            _mm512_mask_storeu_ps(bv + ow0, m, best);
+            _mm512_mask_storeu_epi32(bi + ow0, m, arg);
+        }
+        for (long ow = 0; ow < Wo; ow++) {
+            if (bi[ow] >= 0 && bi[ow] < W) continue;
+            long j0 = ow * sw - pw; if (j0 < 0) j0 = 0;
+            bv[ow] = row[j0]; bi[ow] = (int32_t)j0;
+        }
+    }
+}
+
+__attribute__((target("avx512f")))
+static void separable_cols512(const float *hv, const int32_t *hi, long H, long W, long kh, long ph, long sh,
+                              long Ho, long Wo, float *yp, int32_t *ip) {
+    for (long oh = 0; oh < Ho; oh++) {
+        long i0 = oh * sh - ph, i1 = i0 + kh;
+        if (i0 < 0) i0 = 0;
+        if (i1 > H) i1 = H;
+        for (long ow0 = 0; ow0 < Wo; ow0 += 16) {
+            long n = Wo - ow0 < 16 ? Wo - ow0 : 16;
+            __mmask16 m = (__mmask16)((1u << n) - 1);
+            __m512 best = _mm512_maskz_loadu_ps(m, hv + i0 * Wo + ow0);
+            __m512i arg = _mm512_add_epi32(_mm512_maskz_loadu_epi32(m, hi + i0 * Wo + ow0), _mm512_set1_epi32((int)(i0 * W)));
+            for (long i = i0 + 1; i < i1; i++) {
+                __m512 v = _mm512_maskz_loadu_ps(m, hv + i * Wo + ow0);
+                __mmask16 t = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
+                best = _mm512_mask_mov_ps(best, t, v);
+                arg = _mm512_mask_mov_epi32(arg, t, _mm512_add_epi32(_mm512_maskz_loadu_epi32(m, hi + i * Wo + ow0),
+                                                                     _mm512_set1_epi32((int)(i * W))));
+            }
+            _mm512_mask_storeu_ps(yp + oh * Wo + ow0, m, best);
+            if (ip) _mm512_mask_storeu_epi32(ip + oh * Wo + ow0, m, arg);
+        }
+    }
+}
+#endif
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f")))
+static int has_nan512(const float *x, long n) {
+    __mmask16 any = 0;
+    long i = 0;
+    for (; i + 16 <= n; i += 16) { __m512 v = _mm512_loadu_ps(x + i); any |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q); }
+    for (; i < n; i++) if (x[i] != x[i]) return 1;
+    return any != 0;
+}
+#endif
+
+static int plane_has_nan(const float *x, long n) {
+#if defined(__x86_64__)
+    if (ck_gemm_isa() == 2) return has_nan512(x, n);
+#endif
+    for (long i = 0; i < n; i++) if (x[i] != x[i]) return 1;
+    return 0;
+}
+
+// The direct scan of every window of one plane (any dilation; NaN propagates as in PyTorch).
+static void max_pool_plane_direct(const float *xp, long H, long W, long kh, long kw, long ph, long pw, long sh, long sw,
+                                  long dh, long dw, long Ho, long Wo, float *yp, int32_t *ip) {
+    for (long oh = 0; oh < Ho; oh++) {
+        long i0 = 0, i1 = kh;
+        while (i0 < kh && oh * sh - ph + i0 * dh < 0) i0++;
+        while (i1 > i0 && oh * sh - ph + (i1 - 1) * dh >= H) i1--;
+        for (long ow = 0; ow < Wo; ow++) {
+            long j0 = 0, j1 = kw;
+            while (j0 < kw && ow * sw - pw + j0 * dw < 0) j0++;
+            while (j1 > j0 && ow * sw - pw + (j1 - 1) * dw >= W) j1--;
+            float best = -FLT_MAX; int32_t arg = -1;
+            int nan = 0;
+            if (i0 < i1 && j0 < j1) {
+                long ih = oh * sh - ph + i0 * dh, iw = ow * sw - pw + j0 * dw;
+                best = xp[ih * W + iw]; arg = (int32_t)(ih * W + iw);
+            }
+            for (long i = i0; i < i1; i++) {
+                long ih = oh * sh - ph + i * dh;
+                const float *row = xp + ih * W;
+                for (long j = j0; j < j1; j++) {
+                    long iw = ow * sw - pw + j * dw;
+                    float v = row[iw];
+                    int take = v > best;               // a select, not a branch
+                    best = take ? v : best;
+                    arg = take ? (int32_t)(ih * W + iw) : arg;
+                    nan |= v != v;
+                }
+            }
+            if (nan) {
+                for (long i = i0; i < i1 && nan; i++) {
+                    long ih = oh * sh - ph + i * dh;
+                    for (long j = j0; j < j1; j++) {
+                        long iw = ow * sw - pw + j * dw;
+                        float v = xp[ih * W + iw];
+                        if (v != v) { best = v; arg = (int32_t)(ih * W + iw); nan = 0; break; }
+                    }
+                }
+            }
+            yp[oh * Wo + ow] = best;
+            if (ip) ip[oh * Wo + ow] = arg;
+        }
+    }
+}
+
 void ck_maxpool2d(const float *x, long planes, long H, long W, long kh, long kw,
                   long ph, long pw, long sh, long sw, long dh, long dw,
                   long Ho, long Wo, float *y, int32_t *indices) {
@@ -199,69 +398,34 @@ void ck_maxpool2d(const float *x, long planes, long H, long W, long kh, long kw,
         }
         return;
     }
-general:;
-    // window column ranges depend only on ow: find them once
-    long jr[2 * 4096];
-    long (*jrange)[2] = (long (*)[2])jr;
-    int ranges = Wo <= 4096;
-    if (ranges) {
-        for (long ow = 0; ow < Wo; ow++) {
-            long j0 = 0, j1 = kw;
-            while (j0 < kw && ow * sw - pw + j0 * dw < 0) j0++;
-            while (j1 > j0 && ow * sw - pw + (j1 - 1) * dw >= W) j1--;
-            jrange[ow][0] = j0; jrange[ow][1] = j1;
-        }
-    }
-    for (long pl = 0; pl < planes; pl++) {
-        const float *xp = x + pl * H * W;
-        float *yp = y + pl * Ho * Wo;
-        int32_t *ip = indices ? indices + pl * Ho * Wo : 0;
-        for (long oh = 0; oh < Ho; oh++) {
-            // the kernel rows that fall inside the input, found once per output row
-            long i0 = 0, i1 = kh;
-            while (i0 < kh && oh * sh - ph + i0 * dh < 0) i0++;
-            while (i1 > i0 && oh * sh - ph + (i1 - 1) * dh >= H) i1--;
-            for (long ow = 0; ow < Wo; ow++) {
-                long j0 = 0, j1 = kw;
-                if (ranges) { j0 = jrange[ow][0]; j1 = jrange[ow][1]; }
-                else {
-                    while (j0 < kw && ow * sw - pw + j0 * dw < 0) j0++;
-                    while (j1 > j0 && ow * sw - pw + (j1 - 1) * dw >= W) j1--;
-                }
-                float best = -FLT_MAX; int32_t arg = -1;
-                int nan = 0;
-                if (i0 < i1 && j0 < j1) {
-                    long ih = oh * sh - ph + i0 * dh, iw = ow * sw - pw + j0 * dw;
-                    best = xp[ih * W + iw]; arg = (int32_t)(ih * W + iw);
-                }
-                for (long i = i0; i < i1; i++) {
-                    long ih = oh * sh - ph + i * dh;
-                    const float *row = xp + ih * W;
-                    for (long j = j0; j < j1; j++) {
-                        long iw = ow * sw - pw + j * dw;
-                        float v = row[iw];
-                        int take = v > best;               // a select, not a branch
-                        best = take ? v : best;
-                        arg = take ? (int32_t)(ih * W + iw) : arg;
-                        nan |= v != v;
-                    }
-                }
-                if (nan) {
-                    // NaN propagates as in PyTorch: the first NaN of the window
-                    for (long i = i0; i < i1 && nan; i++) {
-                        long ih = oh * sh - ph + i * dh;
-                        for (long j = j0; j < j1; j++) {
-                            long iw = ow * sw - pw + j * dw;
-                            float v = xp[ih * W + iw];
-                            if (v != v) { best = v; arg = (int32_t)(ih * W + iw); nan = 0; break; }
-                        }
-                    }
-                }
-                yp[oh * Wo + ow] = best;
-                if (ip) ip[oh * Wo + ow] = arg;
+    if (dh == 1 && dw == 1 && kh * kw >= 4) {
+        // separable: the maximum over a window is the maximum over its rows' maxima, so each row
+        // is reduced once per output column and the rows once per output. Ties keep the first
+        // element in row-major order, as the direct scan does. A plane holding NaN takes the
+        // direct path below, which propagates it.
+        float *hv = ck_scratch(3, H * Wo * 2 + W + 2 * pw + 64);
+        int32_t *hi = (int32_t *)(hv + H * Wo);
+        for (long pl = 0; pl < planes; pl++) {
+            const float *xp = x + pl * H * W;
+            int nan = plane_has_nan(xp, H * W);
+            if (nan) { max_pool_plane_direct(xp, H, W, kh, kw, ph, pw, sh, sw, dh, dw, Ho, Wo,
+                                             y + pl * Ho * Wo, indices ? indices + pl * Ho * Wo : 0); continue; }
+#if defined(__x86_64__)
+            if (ck_gemm_isa() == 2 && (sw == 1 || sw == 2)) {
+                separable_rows512(xp, H, W, kw, pw, sw, Wo, hv, hi, hv + 2 * H * Wo);
+                separable_cols512(hv, hi, H, W, kh, ph, sh, Ho, Wo, y + pl * Ho * Wo, indices ? indices + pl * Ho * Wo : 0);
+                continue;
             }
+#endif
+            separable_rows(xp, H, W, kw, pw, sw, Wo, hv, hi);
+            separable_cols(hv, hi, H, W, kh, ph, sh, Ho, Wo, y + pl * Ho * Wo, indices ? indices + pl * Ho * Wo : 0);
         }
+        return;
     }
+general:;
+    for (long pl = 0; pl < planes; pl++)
+        max_pool_plane_direct(x + pl * H * W, H, W, kh, kw, ph, pw, sh, sw, dh, dw, Ho, Wo,
+                              y + pl * Ho * Wo, indices ? indices + pl * Ho * Wo : 0);
 }
 
 void ck_maxpool2d_backward(const float *gy, const int32_t *indices, long planes,

@@ -151,6 +151,16 @@ func referenceConv(_ x: Tensor, _ w: Tensor, bias: Tensor?, stride: (Int, Int), 
         #expect(maxPool2d(two, kernelSize: 2).scalars == referenceMaxPool(two, k: (2, 2), s: (2, 2), p: (0, 0), d: (1, 1), ceil: false).scalars)
     }
 
+    @Test func windowsOfMinusInfinityRouteTheGradientInsideTheWindow() {
+        let x = Tensor(shape: [1, 1, 5, 5], repeating: -.infinity)
+        x.requiresGrad = true
+        let y = maxPool2d(x, kernelSize: 3, stride: 2, padding: 1)
+        #expect(y.scalars.allSatisfy { $0 == -.infinity })
+        y.sum().backward()
+        // every window sends its gradient to one element inside the input
+        #expect(x.grad!.scalars.reduce(0, +) == Float(y.count))
+    }
+
     @Test func maxPoolPropagatesNaN() {
         var v = (0..<16).map(Float.init)
         v[5] = .nan

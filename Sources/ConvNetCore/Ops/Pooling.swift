@@ -22,30 +22,26 @@ public func maxPool2d(_ input: Tensor, kernelSize: Size2, stride: Size2? = nil, 
     let outShape = Array(input.shape.dropLast(2)) + [g.ho, g.wo]
     let out = Tensor(uninitializedShape: outShape)
     let needIndices = GradMode.isEnabled && input.requiresGrad
-    let indices = needIndices ? UnsafeMutablePointer<Int32>.allocate(capacity: out.count) : nil
+    // argmax indices live in pooled tensor memory (4-byte slots): a fresh allocation per call
+    // would page-fault on every training step
+    let indexStore = needIndices ? Tensor(uninitializedShape: [out.count]) : nil
+    let indices = indexStore.map { UnsafeMutableRawPointer($0.data).assumingMemoryBound(to: Int32.self) }
     let plane = g.h * g.w, oplane = g.ho * g.wo
     Threads.parallelFor(g.planes, minPerThread: Swift.max(1, 4096 / Swift.max(oplane, 1))) { r in
         ck_maxpool2d(input.data + r.lowerBound * plane, r.count, g.h, g.w, kernelSize.h, kernelSize.w, padding.h, padding.w,
                      s.h, s.w, dilation.h, dilation.w, g.ho, g.wo, out.data + r.lowerBound * oplane,
                      indices.map { $0 + r.lowerBound * oplane })
     }
-    guard let indices else { return out }
-    let box = IndexBuffer(indices)
+    guard let indexStore, let indices else { return out }
     return Tensor.record(out, "max_pool2d", [input]) { gy in
         let gx = Tensor(shape: input.shape, repeating: 0)
         Threads.parallelFor(g.planes, minPerThread: Swift.max(1, 4096 / Swift.max(oplane, 1))) { r in
-            ck_maxpool2d_backward(gy.data + r.lowerBound * oplane, box.pointer + r.lowerBound * oplane, r.count,
+            _ = indexStore // keeps the indices alive with the graph
+            ck_maxpool2d_backward(gy.data + r.lowerBound * oplane, indices + r.lowerBound * oplane, r.count,
                                   g.h, g.w, g.ho, g.wo, gx.data + r.lowerBound * plane)
         }
         return [gx]
     }
-}
-
-/// Owns the argmax indices a max-pool backward needs.
-private final class IndexBuffer {
-    let pointer: UnsafeMutablePointer<Int32>
-    init(_ p: UnsafeMutablePointer<Int32>) { pointer = p }
-    deinit { pointer.deallocate() }
 }
 
 /// `maxPool2d` with integer options.
