@@ -132,7 +132,46 @@ static void dw_direct16_image(const float *x, const float *dy, long C, long H, l
         }
     }
 }
+
+// The same gradient vectorised over output columns instead of channels, for layers with few
+// output channels and rows of ≥ 16 pixels (LeNet's first layer: 6 channels, 24-pixel rows):
+// dW[co, c, i, j] = Σ_oh Σ_ow dY[co, oh, ow] · x[c, oh+i, ow+j], two registers per kernel column.
+__attribute__((target("avx512f,fma")))
+static void dw_rows_image(const float *x, const float *dy, long C, long H, long W, long Cout, long kh, long kw,
+                          long ph, long pw, long Ho, long Wo, float *acc, float *xp) {
+    long Hp = H + 2 * ph, Wp = W + 2 * pw, plane = Ho * Wo;
+    memset(xp, 0, (size_t)(C * Hp * Wp + 64) * sizeof(float));
+    for (long c = 0; c < C; c++)
+        for (long h = 0; h < H; h++)
+            memcpy(xp + (c * Hp + h + ph) * Wp + pw, x + (c * H + h) * W, (size_t)W * sizeof(float));
+    for (long ow0 = 0; ow0 < Wo; ow0 += 32) {
+        long n = Wo - ow0 < 32 ? Wo - ow0 : 32;
+        __mmask16 m0 = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
+        __mmask16 m1 = (__mmask16)(n <= 16 ? 0 : (n >= 32 ? 0xFFFF : (1u << (n - 16)) - 1));
+        for (long co = 0; co < Cout; co++) {
+            const float *g = dy + co * plane + ow0;
+            for (long c = 0; c < C; c++) {
+                for (long i = 0; i < kh; i++) {
+                    __m512 a0[8], a1[8];
+                    for (long j = 0; j < 8; j++) { a0[j] = _mm512_setzero_ps(); a1[j] = _mm512_setzero_ps(); }
+                    for (long oh = 0; oh < Ho; oh++) {
+                        __m512 d0 = _mm512_maskz_loadu_ps(m0, g + oh * Wo), d1 = _mm512_maskz_loadu_ps(m1, g + oh * Wo + 16);
+                        const float *r = xp + (c * Hp + oh + i) * Wp + ow0;
+                        for (long j = 0; j < kw; j++) {
+                            a0[j] = _mm512_fmadd_ps(d0, _mm512_maskz_loadu_ps(m0, r + j), a0[j]);
+                            a1[j] = _mm512_fmadd_ps(d1, _mm512_maskz_loadu_ps(m1, r + j + 16), a1[j]);
+                        }
+                    }
+                    for (long j = 0; j < kw; j++)
+                        acc[((c * kh + i) * kw + j) * 16 + co] += _mm512_reduce_add_ps(_mm512_add_ps(a0[j], a1[j]));
+                }
+            }
+        }
+    }
+}
 #endif
+
+int ck_conv_dw_rows_applies(long Cout, long kw, long Wo) { return Cout < 16 && kw <= 8 && Wo >= 16; }
 
 long ck_conv_dw_direct16_scratch(long C, long H, long W, long ph, long pw, long Ho, long Wo) {
     return C * (H + 2 * ph) * (W + 2 * pw) + 64 + Ho * Wo * 16;
@@ -142,8 +181,11 @@ void ck_conv_dw_direct16(const float *x, const float *dy, long images, long C, l
                          long ph, long pw, long Ho, long Wo, float *acc, float *scratch) {
 #if defined(__x86_64__)
     float *xp = scratch, *dyT = scratch + C * (H + 2 * ph) * (W + 2 * pw) + 64;
-    for (long n = 0; n < images; n++)
-        dw_direct16_image(x + n * C * H * W, dy + n * Cout * Ho * Wo, C, H, W, Cout, kh, kw, ph, pw, Ho, Wo, acc, xp, dyT);
+    int rows = ck_conv_dw_rows_applies(Cout, kw, Wo);
+    for (long n = 0; n < images; n++) {
+        if (rows) dw_rows_image(x + n * C * H * W, dy + n * Cout * Ho * Wo, C, H, W, Cout, kh, kw, ph, pw, Ho, Wo, acc, xp);
+        else dw_direct16_image(x + n * C * H * W, dy + n * Cout * Ho * Wo, C, H, W, Cout, kh, kw, ph, pw, Ho, Wo, acc, xp, dyT);
+    }
 #else
     (void)x; (void)dy; (void)images; (void)C; (void)H; (void)W; (void)Cout; (void)kh; (void)kw; (void)ph; (void)pw;
     (void)Ho; (void)Wo; (void)acc; (void)scratch;

@@ -70,6 +70,8 @@ void ck_sum_dot_dev(const float *g, const float *x, long n, float mu, float *sum
 void ck_relu(const float *x, float *y, long n);
 void ck_relu_backward(const float *g, const float *y, float *out, long n);
 /// Weight gradient of a stride-1 layer with at most 16 output channels, added into acc[C·kh·kw][16].
+/// Whether ck_conv_dw_direct16 vectorises over output columns (few channels, long rows) rather than channels.
+int ck_conv_dw_rows_applies(long Cout, long kw, long Wo);
 long ck_conv_dw_direct16_scratch(long C, long H, long W, long ph, long pw, long Ho, long Wo);
 void ck_conv_dw_direct16(const float *x, const float *dy, long images, long C, long H, long W, long Cout, long kh, long kw,
                          long ph, long pw, long Ho, long Wo, float *acc, float *scratch);
