@@ -171,6 +171,29 @@ private func payload(_ n: Int) -> Data {
         #expect(listing(dest.deletingLastPathComponent()) == ["train-images-idx3-ubyte.gz"])
     }
 
+    /// A generated IDX test split served over HTTP, fetched with checksums and loaded as a dataset.
+    @Test func generatedIDXFilesDownloadAndLoad() throws {
+        func be32(_ v: Int) -> [UInt8] { [UInt8(v >> 24 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+        let pixels: [UInt8] = (0..<(3 * 2 * 2)).map { UInt8($0 * 20) }
+        let images = Data([0, 0, 8, 3] + be32(3) + be32(2) + be32(2) + pixels)
+        let labels = Data([0, 0, 8, 1] + be32(3) + [7, 0, 9])
+        let server = try TinyHTTPServer(handlers: [
+            { fd, _ in TinyHTTPServer.respond(fd, status: "200 OK", body: images) },
+            { fd, _ in TinyHTTPServer.respond(fd, status: "200 OK", body: labels) },
+        ])
+        defer { server.stop() }
+        let dir = try makeDownloadDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Downloader.fetch(server.baseURL.appendingPathComponent("t10k-images-idx3-ubyte"), to: dir.appendingPathComponent("t10k-images-idx3-ubyte"),
+                             md5: MD5.hex(images), timeout: 10)
+        try Downloader.fetch(server.baseURL.appendingPathComponent("t10k-labels-idx1-ubyte"), to: dir.appendingPathComponent("t10k-labels-idx1-ubyte"),
+                             md5: MD5.hex(labels), timeout: 10)
+        let test = try DatasetKind.mnist.load(split: .test, from: dir)
+        #expect(test.count == 3 && test.height == 2 && test.width == 2)
+        #expect(test.labels == [7, 0, 9])
+        #expect(test.image(2).scalars == pixels[8..<12].map { Float($0) / 255 })
+    }
+
     @Test func wrongChecksumLeavesNoFile() throws {
         let body = payload(50_000)
         let server = try TinyHTTPServer(handlers: [{ fd, _ in TinyHTTPServer.respond(fd, status: "200 OK", body: body) }])
