@@ -156,6 +156,65 @@ static void pack_b(int tr, const float *B, long ldb, long kc, long nc, long nr, 
     }
 }
 
+// Writes X(tap, pixel0 + t) for t in [0, count) to out[t·stride]: one row segment at a time.
+static void conv_gather(const ck_conv_source *s, long tap, long pixel0, long count, float *out, long stride) {
+    long taps_per_c = s->kh * s->kw;
+    long c = tap / taps_per_c, r = tap % taps_per_c, i = r / s->kw, j = r % s->kw;
+    long hwo = s->Ho * s->Wo, plane = s->H * s->W;
+    long n = s->pixelOffset + pixel0, end = n + count;
+    float *o = out;
+    while (n < end) {
+        long img = n / hwo, q = n % hwo, oh = q / s->Wo, ow = q % s->Wo;
+        long run = s->Wo - ow;
+        if (run > end - n) run = end - n;
+        long ih = oh * s->sh - s->ph + i * s->dh;
+        if (ih < 0 || ih >= s->H) {
+            if (stride == 1) memset(o, 0, (size_t)run * sizeof(float));
+            else for (long t = 0; t < run; t++) o[t * stride] = 0.0f;
+        } else {
+            const float *row = s->x + img * s->C * plane + (s->channelOffset + c) * plane + ih * s->W;
+            long iw0 = ow * s->sw - s->pw + j * s->dw;
+            if (s->sw == 1) {
+                // the run covers input columns iw0 … iw0+run−1: zeros outside, a copy inside
+                long lo = iw0 < 0 ? -iw0 : 0, hi = s->W - iw0;
+                if (hi > run) hi = run;
+                if (lo > run) lo = run;
+                if (hi < lo) hi = lo;
+                if (stride == 1) {
+                    for (long t = 0; t < lo; t++) o[t] = 0.0f;
+                    memcpy(o + lo, row + iw0 + lo, (size_t)(hi - lo) * sizeof(float));
+                    for (long t = hi; t < run; t++) o[t] = 0.0f;
+                } else {
+                    for (long t = 0; t < lo; t++) o[t * stride] = 0.0f;
+                    for (long t = lo; t < hi; t++) o[t * stride] = row[iw0 + t];
+                    for (long t = hi; t < run; t++) o[t * stride] = 0.0f;
+                }
+            } else {
+                long iw = iw0;
+                for (long t = 0; t < run; t++, iw += s->sw) o[t * stride] = (iw >= 0 && iw < s->W) ? row[iw] : 0.0f;
+            }
+        }
+        o += run * stride;
+        n += run;
+    }
+}
+
+// Packs rows [k0, k0+kc) × cols [n0, n0+nc) of op(B) for a convolution source into nr-wide panels.
+static void pack_b_conv(const ck_conv_source *s, int tr, long k0, long kc, long n0, long nc, long nr, float *dst) {
+    for (long j0 = 0; j0 < nc; j0 += nr) {
+        long cols = nc - j0 < nr ? nc - j0 : nr;
+        if (cols < nr) memset(dst, 0, (size_t)(nr * kc) * sizeof(float));
+        if (!tr) {
+            // row p is a tap, columns are pixels: each panel row is one gathered run
+            for (long p = 0; p < kc; p++) conv_gather(s, k0 + p, n0 + j0, cols, dst + p * nr, 1);
+        } else {
+            // rows are pixels, columns are taps: each panel column is one gathered run
+            for (long j = 0; j < cols; j++) conv_gather(s, n0 + j0 + j, k0, kc, dst + j, nr);
+        }
+        dst += nr * kc;
+    }
+}
+
 // Per-thread packing buffers, grown on demand and kept: fresh large allocations are slow.
 static _Thread_local float *t_apack = 0, *t_bpack = 0;
 
@@ -187,7 +246,7 @@ void ck_pack_a(int transA, long M, long K, const float *A, long lda, float *dst)
 
 static void sgemm_driver(int transA, int transB, long M, long N, long K,
                          const float *A, long lda, const float *apacked, const float *B, long ldb,
-                         float *C, long ldc, int accumulate) {
+                         const ck_conv_source *bconv, float *C, long ldc, int accumulate) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
         if (!accumulate) for (long i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(float));
@@ -211,8 +270,12 @@ static void sgemm_driver(int transA, int transB, long M, long N, long K,
         for (long pc = 0; pc < K; pc += KC) {
             long kc = K - pc < KC ? K - pc : KC;
             int acc = accumulate || pc > 0;
-            const float *Bblk = transB ? B + jc * ldb + pc : B + pc * ldb + jc;
-            pack_b(transB, Bblk, ldb, kc, nc, nr, bpack);
+            if (bconv) {
+                pack_b_conv(bconv, transB, pc, kc, jc, nc, nr, bpack);
+            } else {
+                const float *Bblk = transB ? B + jc * ldb + pc : B + pc * ldb + jc;
+                pack_b(transB, Bblk, ldb, kc, nc, nr, bpack);
+            }
             for (long ic = 0; ic < M; ic += MC) {
                 long mc = M - ic < MC ? M - ic : MC;
                 const float *ablock;
@@ -252,10 +315,15 @@ static void sgemm_driver(int transA, int transB, long M, long N, long K,
 void ck_sgemm(int transA, int transB, long M, long N, long K,
               const float *A, long lda, const float *B, long ldb,
               float *C, long ldc, int accumulate) {
-    sgemm_driver(transA, transB, M, N, K, A, lda, 0, B, ldb, C, ldc, accumulate);
+    sgemm_driver(transA, transB, M, N, K, A, lda, 0, B, ldb, 0, C, ldc, accumulate);
 }
 
 void ck_sgemm_packed(long M, long N, long K, const float *apacked, int transB, const float *B, long ldb,
                      float *C, long ldc, int accumulate) {
-    sgemm_driver(0, transB, M, N, K, 0, 0, apacked, B, ldb, C, ldc, accumulate);
+    sgemm_driver(0, transB, M, N, K, 0, 0, apacked, B, ldb, 0, C, ldc, accumulate);
+}
+
+void ck_sgemm_conv(int transA, long M, long N, long K, const float *A, long lda, const float *apacked,
+                   int transB, const ck_conv_source *src, float *C, long ldc, int accumulate) {
+    sgemm_driver(transA, transB, M, N, K, A, lda, apacked, 0, 0, src, C, ldc, accumulate);
 }

@@ -217,3 +217,32 @@ extension DirectConvTests {
         #expect(worst < 1e-4, "trial \(trial): cout \(cout) c \(c) k \(k) pad \(pad) in \(h)×\(w), worst relative error \(worst)")
     }
 }
+
+/// Layers whose GEMM gathers im2col columns straight from the input (strided or ≥ 48 pixels wide).
+@Suite struct GatheredColumnsTests {
+    @Test(arguments: [(1, 60, 20), (2, 31, 24), (3, 40, 17)])
+    func forwardAndWeightGradientMatchDefinition(_ stride: Int, _ width: Int, _ cout: Int) {
+        let gen = Generator(seed: UInt64(stride * 100 + width))
+        let (n, c, h, k, pad) = (3, 3, 6, 3, 1)
+        let x = Tensor.randn([n, c, h, width], generator: gen)
+        let w = Tensor.randn([cout, c, k, k], generator: gen); w.requiresGrad = true
+        let y = conv2d(x, w, stride: Size2(stride), padding: .pair(pad, pad))
+        expectClose(y, referenceConv(x, w, bias: nil, stride: (stride, stride), padding: (pad, pad), dilation: (1, 1), groups: 1),
+                    rtol: 1e-4, atol: 1e-4, "stride \(stride) width \(width)")
+        let g = Tensor.randn(y.shape, generator: gen)
+        y.backward(g)
+        let (ho, wo) = (y.shape[2], y.shape[3])
+        let xs = x.scalars, gs = g.scalars, gw = w.grad!.scalars
+        var worst: Double = 0
+        for o in 0..<cout { for ci in 0..<c { for p in 0..<k { for q in 0..<k {
+            var s: Double = 0
+            for b in 0..<n { for i in 0..<ho { for j in 0..<wo {
+                let ih = i * stride + p - pad, iw = j * stride + q - pad
+                if ih < 0 || ih >= h || iw < 0 || iw >= width { continue }
+                s += Double(gs[((b * cout + o) * ho + i) * wo + j]) * Double(xs[((b * c + ci) * h + ih) * width + iw])
+            } } }
+            worst = max(worst, abs(s - Double(gw[((o * c + ci) * k + p) * k + q])) / max(1, abs(s)))
+        } } } }
+        #expect(worst < 1e-4, "stride \(stride) width \(width): worst relative weight-gradient error \(worst)")
+    }
+}

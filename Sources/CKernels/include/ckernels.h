@@ -21,6 +21,22 @@ void ck_pack_a(int transA, long M, long K, const float *A, long lda, float *dst)
 void ck_sgemm_packed(long M, long N, long K, const float *apacked, int transB, const float *B, long ldb,
                      float *C, long ldc, int accumulate);
 
+/// A convolution's im2col matrix described instead of stored: row `tap` = (c, i, j) over the
+/// group's channels, column `n` = output pixel n of the images from `x` on (n = image·Ho·Wo + oh·Wo + ow).
+typedef struct {
+    const float *x;
+    long C, H, W, kh, kw, ph, pw, sh, sw, dh, dw, Ho, Wo;
+    long channelOffset;   /* first input channel of the group */
+    long channels;        /* channels in the group */
+    long pixelOffset;     /* column 0 is this pixel */
+} ck_conv_source;
+
+/// C[M×N] (+)= op(A)·B where B is the im2col matrix of `src` (transB = 0: K = taps, N = pixels;
+/// transB = 1: K = pixels, N = taps). A is given packed (apacked) or as a matrix. The columns are
+/// gathered straight into the GEMM's panels: no im2col buffer is written or read back.
+void ck_sgemm_conv(int transA, long M, long N, long K, const float *A, long lda, const float *apacked,
+                   int transB, const ck_conv_source *src, float *C, long ldc, int accumulate);
+
 /// col[(c·kh·kw + i·kw + j)·ldcol + oh·Wo + ow] = x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] (0 outside).
 /// ldcol ≥ Ho·Wo lets several images share one column matrix side by side.
 void ck_im2col(const float *x, long C, long H, long W, long kh, long kw,

@@ -54,6 +54,8 @@ public enum GEMM {
 public final class PackedA: @unchecked Sendable {
     public let m: Int, k: Int
     private let buffer: Tensor
+    /// The packed panels (valid while this object lives).
+    var pointer: UnsafePointer<Float> { UnsafePointer(buffer.data) }
 
     public init(transA: Bool, m: Int, k: Int, a: UnsafePointer<Float>, lda: Int) {
         self.m = m

@@ -81,6 +81,17 @@ enum ConvKernels {
             && g.kg <= 1024 && ck_conv_direct16_available() != 0
     }
 
+    /// Whether the GEMM gathers im2col columns straight from the input (strided and wide layers,
+    /// where whole-row runs make the gather cheap) instead of building the column buffer.
+    static func gathersDirectly(_ g: ConvGeometry) -> Bool { g.sw > 1 || g.wo >= 48 }
+
+    /// The im2col matrix of a block of images and one group, described for ck_sgemm_conv.
+    static func convSource(_ g: ConvGeometry, x: UnsafePointer<Float>, images: Range<Int>, group: Int, pixelOffset: Int) -> ck_conv_source {
+        ck_conv_source(x: x + images.lowerBound * g.c * g.h * g.w, C: g.c, H: g.h, W: g.w, kh: g.kh, kw: g.kw, ph: g.ph, pw: g.pw,
+                       sh: g.sh, sw: g.sw, dh: g.dh, dw: g.dw, Ho: g.ho, Wo: g.wo, channelOffset: group * g.cg, channels: g.cg,
+                       pixelOffset: pixelOffset)
+    }
+
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
         if usesDirect(g) {
@@ -99,13 +110,31 @@ enum ConvKernels {
         let packed = (0..<g.groups).map { PackedA(transA: false, m: g.coutG, k: g.kg, a: weight + $0 * g.coutG * g.kg, lda: g.kg) }
         _ = forEachBlock(g) { _, images, threaded in
             let ncols = images.count * g.hwo
-            let col = columns(g, x: x, images: images, slot: 0)
             let single = images.count == 1
             // one image writes straight into the output; a block goes through [Cout, images·HWo]
             let out = single ? y + images.lowerBound * outPlane : ck_scratch(2, g.cout * ncols)!
-            for gr in 0..<g.groups {
-                let mul = threaded ? packed[gr].multiplyThreaded : packed[gr].multiply
-                mul(ncols, false, col + gr * g.kg * ncols, ncols, out + gr * g.coutG * ncols, ncols, false)
+            if !gathersDirectly(g) || (single && g.isPointwise) {
+                // a column buffer (or, for one image of a 1×1 convolution, the input itself)
+                let col = columns(g, x: x, images: images, slot: 0)
+                for gr in 0..<g.groups {
+                    let mul = threaded ? packed[gr].multiplyThreaded : packed[gr].multiply
+                    mul(ncols, false, col + gr * g.kg * ncols, ncols, out + gr * g.coutG * ncols, ncols, false)
+                }
+            } else {
+                // the im2col columns are gathered straight into the GEMM's panels
+                for gr in 0..<g.groups {
+                    let apacked = packed[gr].pointer, c = out + gr * g.coutG * ncols
+                    let run = { (j0: Int, j1: Int) in
+                        var src = convSource(g, x: x, images: images, group: gr, pixelOffset: j0)
+                        ck_sgemm_conv(0, g.coutG, j1 - j0, g.kg, nil, 0, apacked, 0, &src, c + j0, ncols, 0)
+                    }
+                    if threaded && ncols >= 128 && Threads.count > 1 {
+                        let panels = (ncols + 63) / 64
+                        Threads.parallelFor(panels) { r in run(r.lowerBound * 64, Swift.min(ncols, r.upperBound * 64)) }
+                    } else {
+                        run(0, ncols)
+                    }
+                }
             }
             for (j, i) in images.enumerated() {
                 for co in 0..<g.cout {
@@ -155,11 +184,19 @@ enum ConvKernels {
                 dy = UnsafePointer(buf)
             }
             let pw = partials + t * stride, pb = pw + wCount
-            if gw != nil && !directDW {
+            if gw != nil && !directDW && !gathersDirectly(g) {
                 let col = columns(g, x: x, images: images, slot: 0)
                 for gr in 0..<g.groups {
                     gemm(threaded, transA: false, transB: true, m: g.coutG, n: g.kg, k: ncols, a: dy + gr * g.coutG * ncols, lda: ncols,
                          b: col + gr * g.kg * ncols, ldb: ncols, c: pw + gr * g.coutG * g.kg, ldc: g.kg, accumulate: started[t])
+                }
+                started[t] = true
+            } else if gw != nil && !directDW {
+                // dW += dY · colᵀ with the columns gathered straight from the input
+                for gr in 0..<g.groups {
+                    var src = convSource(g, x: x, images: images, group: gr, pixelOffset: 0)
+                    ck_sgemm_conv(0, g.coutG, g.kg, ncols, dy + gr * g.coutG * ncols, ncols, nil, 1, &src,
+                                  pw + gr * g.coutG * g.kg, g.kg, started[t] ? 1 : 0)
                 }
                 started[t] = true
             }
