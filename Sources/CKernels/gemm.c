@@ -157,23 +157,26 @@ static void pack_b(int tr, const float *B, long ldb, long kc, long nc, long nr, 
 }
 
 // Writes X(tap, pixel0 + t) for t in [0, count) to out[t·stride]: one row segment at a time.
+// The pixel's (image, oh, ow) is found by division once, then advanced run by run.
 static void conv_gather(const ck_conv_source *s, long tap, long pixel0, long count, float *out, long stride) {
     long taps_per_c = s->kh * s->kw;
     long c = tap / taps_per_c, r = tap % taps_per_c, i = r / s->kw, j = r % s->kw;
     long hwo = s->Ho * s->Wo, plane = s->H * s->W;
     long n = s->pixelOffset + pixel0, end = n + count;
+    long img = n / hwo, q = n % hwo, oh = q / s->Wo, ow = q % s->Wo;
+    const float *chan = s->x + img * s->C * plane + (s->channelOffset + c) * plane;
+    long iwStart = j * s->dw - s->pw;
     float *o = out;
     while (n < end) {
-        long img = n / hwo, q = n % hwo, oh = q / s->Wo, ow = q % s->Wo;
         long run = s->Wo - ow;
         if (run > end - n) run = end - n;
         long ih = oh * s->sh - s->ph + i * s->dh;
         if (ih < 0 || ih >= s->H) {
-            if (stride == 1) memset(o, 0, (size_t)run * sizeof(float));
+            if (stride == 1) for (long t = 0; t < run; t++) o[t] = 0.0f;
             else for (long t = 0; t < run; t++) o[t * stride] = 0.0f;
         } else {
-            const float *row = s->x + img * s->C * plane + (s->channelOffset + c) * plane + ih * s->W;
-            long iw0 = ow * s->sw - s->pw + j * s->dw;
+            const float *row = chan + ih * s->W;
+            long iw0 = ow * s->sw + iwStart;
             if (s->sw == 1) {
                 // the run covers input columns iw0 … iw0+run−1: zeros outside, a copy inside
                 long lo = iw0 < 0 ? -iw0 : 0, hi = s->W - iw0;
@@ -182,7 +185,8 @@ static void conv_gather(const ck_conv_source *s, long tap, long pixel0, long cou
                 if (hi < lo) hi = lo;
                 if (stride == 1) {
                     for (long t = 0; t < lo; t++) o[t] = 0.0f;
-                    memcpy(o + lo, row + iw0 + lo, (size_t)(hi - lo) * sizeof(float));
+                    if (hi - lo > 16) memcpy(o + lo, row + iw0 + lo, (size_t)(hi - lo) * sizeof(float));
+                    else for (long t = lo; t < hi; t++) o[t] = row[iw0 + t];
                     for (long t = hi; t < run; t++) o[t] = 0.0f;
                 } else {
                     for (long t = 0; t < lo; t++) o[t * stride] = 0.0f;
@@ -196,6 +200,8 @@ static void conv_gather(const ck_conv_source *s, long tap, long pixel0, long cou
         }
         o += run * stride;
         n += run;
+        ow = 0;
+        if (++oh == s->Ho) { oh = 0; chan += s->C * plane; }
     }
 }
 
