@@ -33,6 +33,8 @@ struct Predict: ParsableCommand {
     @Option(help: "A PNG image (grayscale or RGB, any size; converted and resized).") var image: String?
     @Option(help: "Index into the test set.") var index: Int?
     @Option(help: "How many classes to show.") var top: Int = 3
+    @Flag(help: "Invert the image's gray levels (Fashion-MNIST items are light on black; photos are usually dark on light).")
+    var invert = false
     @OptionGroup var dataOptions: DataOptions
 
     func validate() throws {
@@ -51,6 +53,7 @@ struct Predict: ParsableCommand {
             let img: Image8
             do { img = try PNG.read(from: try existingFile(image, what: "image")) } catch let e as DataError { throw CLIError(message: e.description) }
             pixels = img.grayscale; w = img.width; h = img.height
+            if invert { pixels = pixels.map { 1 - $0 } }
         } else {
             let test = try dataOptions.load(.test)
             guard let i = index, i >= 0, i < test.count else { throw CLIError(message: "--index must be in 0..<\(test.count)") }

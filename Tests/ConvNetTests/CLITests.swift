@@ -91,6 +91,9 @@ func runConvnet(_ args: [String]) throws -> (status: Int32, out: String, err: St
         let png = try runConvnet(["predict", "lenet", "--dataset", "mnist", "--weights", weights,
                                   "--image", out.appendingPathComponent("feature_maps.png").path])
         #expect(png.status == 0 && png.out.split(separator: "\n").count == 3)
+        let inverted = try runConvnet(["predict", "lenet", "--dataset", "mnist", "--weights", weights, "--invert", "--top", "2",
+                                       "--image", out.appendingPathComponent("feature_maps.png").path])
+        #expect(inverted.status == 0 && inverted.out.split(separator: "\n").count == 2)
     }
 }
 
