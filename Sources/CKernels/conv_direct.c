@@ -152,18 +152,31 @@ static void dw_rows_image(const float *x, const float *dy, long C, long H, long 
             const float *g = dy + co * plane + ow0;
             for (long c = 0; c < C; c++) {
                 for (long i = 0; i < kh; i++) {
-                    __m512 a0[8], a1[8];
-                    for (long j = 0; j < 8; j++) { a0[j] = _mm512_setzero_ps(); a1[j] = _mm512_setzero_ps(); }
+                    // named accumulators (an indexed array would live on the stack)
+                    __m512 z = _mm512_setzero_ps();
+                    __m512 p0 = z, p1 = z, p2 = z, p3 = z, p4 = z, p5 = z, p6 = z, p7 = z;
+                    __m512 q0 = z, q1 = z, q2 = z, q3 = z, q4 = z, q5 = z, q6 = z, q7 = z;
                     for (long oh = 0; oh < Ho; oh++) {
                         __m512 d0 = _mm512_maskz_loadu_ps(m0, g + oh * Wo), d1 = _mm512_maskz_loadu_ps(m1, g + oh * Wo + 16);
                         const float *r = xp + (c * Hp + oh + i) * Wp + ow0;
-                        for (long j = 0; j < kw; j++) {
-                            a0[j] = _mm512_fmadd_ps(d0, _mm512_maskz_loadu_ps(m0, r + j), a0[j]);
-                            a1[j] = _mm512_fmadd_ps(d1, _mm512_maskz_loadu_ps(m1, r + j + 16), a1[j]);
+#define TAP(J, P, Q) P = _mm512_fmadd_ps(d0, _mm512_maskz_loadu_ps(m0, r + J), P); \
+                     Q = _mm512_fmadd_ps(d1, _mm512_maskz_loadu_ps(m1, r + J + 16), Q);
+                        switch (kw) {
+                        case 8: TAP(7, p7, q7) /* fall through */
+                        case 7: TAP(6, p6, q6) /* fall through */
+                        case 6: TAP(5, p5, q5) /* fall through */
+                        case 5: TAP(4, p4, q4) /* fall through */
+                        case 4: TAP(3, p3, q3) /* fall through */
+                        case 3: TAP(2, p2, q2) /* fall through */
+                        case 2: TAP(1, p1, q1) /* fall through */
+                        default: TAP(0, p0, q0)
                         }
+#undef TAP
                     }
+                    __m512 sums[8] = { _mm512_add_ps(p0, q0), _mm512_add_ps(p1, q1), _mm512_add_ps(p2, q2), _mm512_add_ps(p3, q3),
+                                       _mm512_add_ps(p4, q4), _mm512_add_ps(p5, q5), _mm512_add_ps(p6, q6), _mm512_add_ps(p7, q7) };
                     for (long j = 0; j < kw; j++)
-                        acc[((c * kh + i) * kw + j) * 16 + co] += _mm512_reduce_add_ps(_mm512_add_ps(a0[j], a1[j]));
+                        acc[((c * kh + i) * kw + j) * 16 + co] += _mm512_reduce_add_ps(sums[j]);
                 }
             }
         }
