@@ -104,8 +104,9 @@ static void dw_direct16_image(const float *x, const float *dy, long C, long H, l
         for (long i = 0; i < kh; i++) {
             for (long j0 = 0; j0 < kw; j0 += 8) {
                 long nj = kw - j0 < 8 ? kw - j0 : 8;
-                __m512 a[8];
-                for (long j = 0; j < 8; j++) a[j] = _mm512_setzero_ps();
+                // named accumulators (an indexed array would live on the stack)
+                __m512 z = _mm512_setzero_ps();
+                __m512 a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
                 for (long oh = 0; oh < Ho; oh++) {
                     const float *row = xp + (c * Hp + oh + i) * Wp + j0;
                     const float *g = dyT + oh * Wo * 16;
@@ -113,20 +114,21 @@ static void dw_direct16_image(const float *x, const float *dy, long C, long H, l
                         __m512 d = _mm512_loadu_ps(g + ow * 16);
                         const float *r = row + ow;
                         switch (nj) {
-                        case 8: a[7] = _mm512_fmadd_ps(_mm512_set1_ps(r[7]), d, a[7]); /* fall through */
-                        case 7: a[6] = _mm512_fmadd_ps(_mm512_set1_ps(r[6]), d, a[6]); /* fall through */
-                        case 6: a[5] = _mm512_fmadd_ps(_mm512_set1_ps(r[5]), d, a[5]); /* fall through */
-                        case 5: a[4] = _mm512_fmadd_ps(_mm512_set1_ps(r[4]), d, a[4]); /* fall through */
-                        case 4: a[3] = _mm512_fmadd_ps(_mm512_set1_ps(r[3]), d, a[3]); /* fall through */
-                        case 3: a[2] = _mm512_fmadd_ps(_mm512_set1_ps(r[2]), d, a[2]); /* fall through */
-                        case 2: a[1] = _mm512_fmadd_ps(_mm512_set1_ps(r[1]), d, a[1]); /* fall through */
-                        default: a[0] = _mm512_fmadd_ps(_mm512_set1_ps(r[0]), d, a[0]);
+                        case 8: a7 = _mm512_fmadd_ps(_mm512_set1_ps(r[7]), d, a7); /* fall through */
+                        case 7: a6 = _mm512_fmadd_ps(_mm512_set1_ps(r[6]), d, a6); /* fall through */
+                        case 6: a5 = _mm512_fmadd_ps(_mm512_set1_ps(r[5]), d, a5); /* fall through */
+                        case 5: a4 = _mm512_fmadd_ps(_mm512_set1_ps(r[4]), d, a4); /* fall through */
+                        case 4: a3 = _mm512_fmadd_ps(_mm512_set1_ps(r[3]), d, a3); /* fall through */
+                        case 3: a2 = _mm512_fmadd_ps(_mm512_set1_ps(r[2]), d, a2); /* fall through */
+                        case 2: a1 = _mm512_fmadd_ps(_mm512_set1_ps(r[1]), d, a1); /* fall through */
+                        default: a0 = _mm512_fmadd_ps(_mm512_set1_ps(r[0]), d, a0);
                         }
                     }
                 }
+                __m512 sums[8] = { a0, a1, a2, a3, a4, a5, a6, a7 };
                 for (long j = 0; j < nj; j++) {
                     float *dst = acc + ((c * kh + i) * kw + j0 + j) * 16;
-                    _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), a[j]));
+                    _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), sums[j]));
                 }
             }
         }
