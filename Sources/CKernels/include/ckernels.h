@@ -27,7 +27,6 @@ typedef struct {
     const float *x;
     long C, H, W, kh, kw, ph, pw, sh, sw, dh, dw, Ho, Wo;
     long channelOffset;   /* first input channel of the group */
-    long channels;        /* channels in the group */
     long pixelOffset;     /* column 0 is this pixel */
 } ck_conv_source;
 

@@ -30,13 +30,8 @@ public enum GEMM {
         }
         if n >= 64 * threads {
             // split columns on 64-wide panel boundaries; A is packed once and shared
-            let packed = PackedA(transA: transA, m: m, k: k, a: a, lda: lda)
-            let panels = (n + 63) / 64
-            Threads.parallelFor(panels) { r in
-                let j0 = r.lowerBound * 64, j1 = Swift.min(n, r.upperBound * 64)
-                let bOff = transB ? j0 * ldb : j0
-                packed.multiply(n: j1 - j0, transB: transB, b: b + bOff, ldb: ldb, c: c + j0, ldc: ldc, accumulate: accumulate)
-            }
+            PackedA(transA: transA, m: m, k: k, a: a, lda: lda)
+                .multiplyThreaded(n: n, transB: transB, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
         } else {
             let blocks = (m + 5) / 6
             Threads.parallelFor(blocks) { r in
@@ -78,9 +73,7 @@ public final class PackedA: @unchecked Sendable {
             multiply(n: n, transB: transB, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
             return
         }
-        let panels = (n + 63) / 64
-        Threads.parallelFor(panels) { r in
-            let j0 = r.lowerBound * 64, j1 = Swift.min(n, r.upperBound * 64)
+        Threads.parallelPanels(n) { j0, j1 in
             self.multiply(n: j1 - j0, transB: transB, b: b + (transB ? j0 * ldb : j0), ldb: ldb, c: c + j0, ldc: ldc, accumulate: accumulate)
         }
     }

@@ -17,16 +17,18 @@ public enum Threads {
     /// Runs `body` on `n` chunks of `0..<total`, in parallel when worthwhile. Chunks are contiguous
     /// and the split depends only on `total` and `count`, so results are reproducible.
     public static func parallelFor(_ total: Int, minPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
-        guard total > 0 else { return }
-        let n = Swift.min(count, Swift.max(1, total / Swift.max(1, minPerThread)))
-        if n <= 1 { body(0..<total); return }
-        DispatchQueue.concurrentPerform(iterations: n) { t in
-            let lo = total * t / n, hi = total * (t + 1) / n
-            if hi > lo { body(lo..<hi) }
-        }
+        parallelChunks(total, minPerThread: minPerThread) { _, r in body(r) }
+    }
+
+    /// Splits columns `0..<total` over threads on `width`-column panel boundaries (the GEMM's
+    /// panel width), calling `body(first, end)` once per thread.
+    public static func parallelPanels(_ total: Int, width: Int = 64, _ body: (Int, Int) -> Void) {
+        parallelFor((total + width - 1) / width) { r in body(r.lowerBound * width, Swift.min(total, r.upperBound * width)) }
     }
 
     /// Runs `body(thread, range)` with the thread index, for per-thread scratch buffers.
+    /// Returns how many chunks ran.
+    @discardableResult
     public static func parallelChunks(_ total: Int, minPerThread: Int = 1, _ body: (Int, Range<Int>) -> Void) -> Int {
         guard total > 0 else { return 0 }
         let n = Swift.min(count, Swift.max(1, total / Swift.max(1, minPerThread)))

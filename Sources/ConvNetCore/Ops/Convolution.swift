@@ -12,7 +12,6 @@ struct ConvGeometry {
     var kg: Int { cg * kh * kw }
     var hwo: Int { ho * wo }
     var isPointwise: Bool { kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 }
-    var flops: Int { 2 * n * cout * hwo * kg }
 }
 
 /// The convolution passes (forward, input gradient, weight gradient) over NCHW buffers: im2col
@@ -47,15 +46,6 @@ enum ConvKernels {
         return 1
     }
 
-    static func gemm(_ threaded: Bool, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
-                     b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
-        if threaded {
-            GEMM.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
-        } else {
-            GEMM.sgemmSingle(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
-        }
-    }
-
     /// The column matrix [C·kh·kw, images·Ho·Wo] of a block (the input itself for a single image of a 1×1 convolution).
     static func columns(_ g: ConvGeometry, x: UnsafePointer<Float>, images: Range<Int>, slot: Int32) -> UnsafePointer<Float> {
         let inPlane = g.c * g.h * g.w
@@ -88,7 +78,7 @@ enum ConvKernels {
     /// The im2col matrix of a block of images and one group, described for ck_sgemm_conv.
     static func convSource(_ g: ConvGeometry, x: UnsafePointer<Float>, images: Range<Int>, group: Int, pixelOffset: Int) -> ck_conv_source {
         ck_conv_source(x: x + images.lowerBound * g.c * g.h * g.w, C: g.c, H: g.h, W: g.w, kh: g.kh, kw: g.kw, ph: g.ph, pw: g.pw,
-                       sh: g.sh, sw: g.sw, dh: g.dh, dw: g.dw, Ho: g.ho, Wo: g.wo, channelOffset: group * g.cg, channels: g.cg,
+                       sh: g.sh, sw: g.sw, dh: g.dh, dw: g.dw, Ho: g.ho, Wo: g.wo, channelOffset: group * g.cg,
                        pixelOffset: pixelOffset)
     }
 
@@ -129,8 +119,7 @@ enum ConvKernels {
                         ck_sgemm_conv(0, g.coutG, j1 - j0, g.kg, nil, 0, apacked, 0, &src, c + j0, ncols, 0)
                     }
                     if threaded && ncols >= 128 && Threads.count > 1 {
-                        let panels = (ncols + 63) / 64
-                        Threads.parallelFor(panels) { r in run(r.lowerBound * 64, Swift.min(ncols, r.upperBound * 64)) }
+                        Threads.parallelPanels(ncols, run)
                     } else {
                         run(0, ncols)
                     }
@@ -187,8 +176,14 @@ enum ConvKernels {
             if gw != nil && !directDW && !gathersDirectly(g) {
                 let col = columns(g, x: x, images: images, slot: 0)
                 for gr in 0..<g.groups {
-                    gemm(threaded, transA: false, transB: true, m: g.coutG, n: g.kg, k: ncols, a: dy + gr * g.coutG * ncols, lda: ncols,
-                         b: col + gr * g.kg * ncols, ldb: ncols, c: pw + gr * g.coutG * g.kg, ldc: g.kg, accumulate: started[t])
+                    let (a, b, c) = (dy + gr * g.coutG * ncols, col + gr * g.kg * ncols, pw + gr * g.coutG * g.kg)
+                    if threaded {
+                        GEMM.sgemm(transA: false, transB: true, m: g.coutG, n: g.kg, k: ncols, a: a, lda: ncols, b: b, ldb: ncols,
+                                   c: c, ldc: g.kg, accumulate: started[t])
+                    } else {
+                        GEMM.sgemmSingle(transA: false, transB: true, m: g.coutG, n: g.kg, k: ncols, a: a, lda: ncols, b: b, ldb: ncols,
+                                         c: c, ldc: g.kg, accumulate: started[t])
+                    }
                 }
                 started[t] = true
             } else if gw != nil && !directDW {
