@@ -236,6 +236,14 @@ static float *aligned_buffer(float **slot, size_t floats) {
 /// Floats a fully packed A (all K blocks, all rows padded to MR) occupies.
 long ck_packed_a_size(long M, long K) { return ((M + MR - 1) / MR) * MR * (K > 0 ? K : 1); }
 
+/// Where ck_pack_a puts element (i, k) of an M×K operand.
+long ck_packed_a_offset(long M, long K, long i, long k) {
+    long mpad = ((M + MR - 1) / MR) * MR;
+    long pc = k / KC * KC, kc = K - pc < KC ? K - pc : KC;
+    long ic = i / MC * MC, i0 = (i - ic) / MR * MR;
+    return pc * mpad + ic * kc + i0 * kc + (k - pc) * MR + (i - ic - i0);
+}
+
 /// Packs all of op(A) [M×K] once, in the order the driver reads it: for each KC block of K, for
 /// each MC block of rows, MR-row panels. Several GEMMs (threads, image blocks) can then share it.
 void ck_pack_a(int transA, long M, long K, const float *A, long lda, float *dst) {

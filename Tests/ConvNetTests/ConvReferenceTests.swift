@@ -246,3 +246,37 @@ extension DirectConvTests {
         #expect(worst < 1e-4, "stride \(stride) width \(width): worst relative weight-gradient error \(worst)")
     }
 }
+
+/// Stride-1 3×3 layers with ≥ 16 channels run Winograd F(2×2, 3×3) in the forward and input-gradient
+/// passes: both against the definition (summed in double), over odd and even maps, paddings 0–2,
+/// and tile counts that split into several blocks and threads.
+@Suite struct WinogradTests {
+    @Test(arguments: [(2, 16, 24, 7, 9, 1), (3, 20, 17, 8, 8, 0), (1, 32, 16, 13, 5, 2), (70, 16, 16, 4, 4, 1), (5, 24, 40, 12, 12, 1)])
+    func forwardAndInputGradientMatchDefinition(_ n: Int, _ c: Int, _ cout: Int, _ h: Int, _ w: Int, _ pad: Int) {
+        let gen = Generator(seed: UInt64(7000 + n * 31 + c + h))
+        let x = Tensor.randn([n, c, h, w], generator: gen); x.requiresGrad = true
+        let wt = Tensor.randn([cout, c, 3, 3], generator: gen), b = Tensor.randn([cout], generator: gen)
+        let y = conv2d(x, wt, bias: b, stride: Size2(1), padding: .pair(pad, pad))
+        let want = referenceConv(x.detached(), wt, bias: b, stride: (1, 1), padding: (pad, pad), dilation: (1, 1), groups: 1)
+        expectClose(y, want, rtol: 1e-4, atol: 1e-4, "forward n \(n) c \(c)→\(cout) \(h)×\(w) pad \(pad)")
+        let g = Tensor.randn(y.shape, generator: gen)
+        y.backward(g)
+        // dX = conv(g, W rotated by 180° with in/out swapped, padding 2 − p)
+        let ws = wt.scalars
+        var rotated = [Float](repeating: 0, count: ws.count)
+        for o in 0..<cout { for ci in 0..<c { for k in 0..<9 { rotated[(ci * cout + o) * 9 + k] = ws[(o * c + ci) * 9 + 8 - k] } } }
+        let wantGX = referenceConv(g, Tensor(shape: [c, cout, 3, 3], scalars: rotated), bias: nil, stride: (1, 1),
+                                   padding: (2 - pad, 2 - pad), dilation: (1, 1), groups: 1)
+        expectClose(x.grad!, wantGX, rtol: 1e-4, atol: 1e-4, "input gradient n \(n) c \(c)→\(cout) \(h)×\(w) pad \(pad)")
+    }
+
+    @Test func sameResultAsTheColumnPath() {
+        let gen = Generator(seed: 77)
+        let x = Tensor.randn([4, 32, 10, 10], generator: gen), wt = Tensor.randn([48, 32, 3, 3], generator: gen)
+        let fast = conv2d(x, wt, stride: Size2(1), padding: .pair(1, 1))
+        ConvolutionOptions.winograd = false
+        defer { ConvolutionOptions.winograd = true }
+        let plain = conv2d(x, wt, stride: Size2(1), padding: .pair(1, 1))
+        expectClose(fast, plain, rtol: 1e-4, atol: 1e-4, "winograd vs im2col")
+    }
+}

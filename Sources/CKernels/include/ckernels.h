@@ -17,6 +17,8 @@ void ck_sgemm(int transA, int transB, long M, long N, long K,
 long ck_packed_a_size(long M, long K);
 /// Packs op(A) [M×K] once so several GEMMs (threads, image blocks) can share it.
 void ck_pack_a(int transA, long M, long K, const float *A, long lda, float *dst);
+/// Where ck_pack_a puts element (i, k) of an M×K operand.
+long ck_packed_a_offset(long M, long K, long i, long k);
 /// C[M×N] (+)= A·op(B) with A packed by ck_pack_a. Single-threaded.
 void ck_sgemm_packed(long M, long N, long K, const float *apacked, int transB, const float *B, long ldb,
                      float *C, long ldc, int accumulate);
@@ -90,4 +92,18 @@ int ck_conv_dw_rows_applies(long Cout, long kw, long Wo);
 long ck_conv_dw_direct16_scratch(long C, long H, long W, long ph, long pw, long Ho, long Wo);
 void ck_conv_dw_direct16(const float *x, const float *dy, long images, long C, long H, long W, long Cout, long kh, long kw,
                          long ph, long pw, long Ho, long Wo, float *acc, float *scratch);
+/// Winograd F(2×2, 3×3) for stride-1 undilated 3×3 convolutions over NCHW.
+/// Floats of the transformed, packed weights for OC output and C input channels of the GEMMs.
+long ck_winograd_packed_size(long OC, long C);
+/// Transforms and packs weights [OC, C, 3, 3]; adjoint = 1 prepares the input-gradient pass instead
+/// (filters rotated by 180°, C and OC swapped: the GEMMs then have C rows). Filters [o0, o1) only
+/// (o ranges of one call may run on different threads; packed is zeroed by the caller).
+void ck_winograd_pack_weights(const float *w, long OC, long C, int adjoint, long o0, long o1, float *packed);
+/// Floats of scratch one thread needs for blocks of `block` tiles.
+long ck_winograd_scratch(long C, long OC, long W, long pw, long block);
+/// Output tiles [t0, t0+count) of the batch (t = image·TH·TW + th·TW + tw, TH = ⌈Ho/2⌉, TW = ⌈Wo/2⌉):
+/// y = conv(x, weights) + bias for those tiles, x [N, C, H, W], y [N, OC, Ho, Wo].
+void ck_winograd_conv_block(const float *x, long C, long H, long W, long ph, long pw,
+                            long OC, long Ho, long Wo, const float *packed, const float *bias,
+                            long t0, long count, float *y, float *scratch);
 #endif

@@ -1,3 +1,4 @@
+import Foundation
 import CKernels
 
 /// Geometry of one 2-D convolution, checked once and shared by the three passes.
@@ -12,6 +13,14 @@ struct ConvGeometry {
     var kg: Int { cg * kh * kw }
     var hwo: Int { ho * wo }
     var isPointwise: Bool { kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 }
+}
+
+/// Switches between convolution algorithms (all give the same results to rounding).
+public enum ConvolutionOptions {
+    /// Whether stride-1 undilated 3×3 layers use Winograd F(2×2, 3×3) in the forward and
+    /// input-gradient passes. Off, they take the im2col + GEMM path; tests compare the two.
+    /// `CONVNET_WINOGRAD=0` in the environment turns it off from the start (for A/B measurements).
+    nonisolated(unsafe) public static var winograd = ProcessInfo.processInfo.environment["CONVNET_WINOGRAD"] != "0"
 }
 
 /// The convolution passes (forward, input gradient, weight gradient) over NCHW buffers: im2col
@@ -82,8 +91,51 @@ enum ConvKernels {
                        pixelOffset: pixelOffset)
     }
 
+    /// Winograd serves single-group stride-1 3×3 layers wide enough that the GEMMs dominate the
+    /// transforms, with feature maps of at least 4×4 (on 2×2 or 3×3 maps padding tiles waste most of the gain).
+    static func usesWinograd(_ g: ConvGeometry) -> Bool {
+        ConvolutionOptions.winograd && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.groups == 1
+            && g.ph <= 2 && g.pw <= 2 && g.c >= 16 && g.cout >= 16 && g.ho >= 4 && g.wo >= 4
+    }
+
+    /// y [n, oc, ho, wo] = Winograd convolution of x [n, c, h, w] with weights packed by ck_winograd_pack_weights.
+    static func winograd(x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int, ph: Int, pw: Int, oc: Int, ho: Int, wo: Int,
+                         packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+        let tiles = n * ((ho + 1) / 2) * ((wo + 1) / 2)
+        // blocks of whole 64-column panels whose transforms (16·(c + oc) floats per tile) stay in L2
+        let fit = Swift.max(1, 16_384 / (c + oc) / 64)
+        let perThread = (tiles + Threads.count - 1) / Threads.count
+        let block = 64 * Swift.max(1, Swift.min(fit, 4, (perThread + 63) / 64))
+        let blocks = (tiles + block - 1) / block
+        let scratch = ck_winograd_scratch(c, oc, w, pw, block)
+        Threads.parallelChunks(blocks) { _, r in
+            let s = ck_scratch(0, scratch)!
+            for b in r {
+                let t0 = b * block
+                ck_winograd_conv_block(x, c, h, w, ph, pw, oc, ho, wo, packed, bias, t0, Swift.min(block, tiles - t0), y, s)
+            }
+        }
+    }
+
+    /// The weights transformed for `winograd`: as given, or (adjoint) for the input-gradient pass.
+    static func winogradWeights(_ g: ConvGeometry, _ weight: UnsafePointer<Float>, adjoint: Bool) -> Tensor {
+        let rows = adjoint ? g.c : g.cout, cols = adjoint ? g.cout : g.c
+        let packed = Tensor(uninitializedShape: [ck_winograd_packed_size(rows, cols)])
+        packed.data.update(repeating: 0, count: packed.count)   // the panels' padding rows
+        Threads.parallelFor(g.cout, minPerThread: Swift.max(1, 16_384 / Swift.max(1, g.c))) { r in
+            ck_winograd_pack_weights(weight, g.cout, g.c, adjoint ? 1 : 0, r.lowerBound, r.upperBound, packed.data)
+        }
+        return packed
+    }
+
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+        if usesWinograd(g) {
+            let packed = winogradWeights(g, weight, adjoint: false)
+            winograd(x: x, n: g.n, c: g.c, h: g.h, w: g.w, ph: g.ph, pw: g.pw, oc: g.cout, ho: g.ho, wo: g.wo,
+                     packed: packed.data, bias: bias, y: y)
+            return
+        }
         if usesDirect(g) {
             let packed = Tensor(uninitializedShape: [g.kg * 16])
             ck_pack_conv_direct16(weight, g.cout, g.c, g.kh, g.kw, packed.data)
@@ -144,6 +196,16 @@ enum ConvKernels {
     static func backward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, gy: UnsafePointer<Float>,
                          gx: UnsafeMutablePointer<Float>?, gw: UnsafeMutablePointer<Float>?, gb: UnsafeMutablePointer<Float>?) {
         let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo
+        // the input gradient of a stride-1 3×3 layer is a 3×3 convolution of gy with the rotated
+        // filters, padded by 2 − p: Winograd again, with no column matrix and no col2im
+        var gx = gx
+        if let dx = gx, usesWinograd(g) {
+            let packed = winogradWeights(g, weight, adjoint: true)
+            winograd(x: gy, n: g.n, c: g.cout, h: g.ho, w: g.wo, ph: 2 - g.ph, pw: 2 - g.pw, oc: g.c, ho: g.h, wo: g.w,
+                     packed: packed.data, bias: nil, y: dx)
+            gx = nil
+            if gw == nil && gb == nil { return }
+        }
         let wCount = g.cout * g.kg
         let slots = Swift.max(Threads.count, 1)
         // per-thread weight-gradient partials, summed in a fixed order afterwards (reproducible)

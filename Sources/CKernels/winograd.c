@@ -1,0 +1,305 @@
+// Winograd F(2×2, 3×3) convolution for stride-1, undilated 3×3 layers (Lavin & Gray, 2015).
+// Each 2×2 output tile comes from a 4×4 input tile: V = Bᵀ d B per input channel, U = G g Gᵀ per
+// filter, then 16 independent GEMMs M[ξ] = U[ξ] · V[ξ] over channels, and Y = Aᵀ M A. The GEMMs do
+// 16 multiply-adds where direct convolution does 36 per tile, channel pair; the transforms are
+// additions only and cost per input or output element, not per channel pair.
+//
+// Tiles are numbered over the whole batch (t = image·TH·TW + th·TW + tw) and processed in blocks,
+// so a block's transformed inputs (16 × C × block) and products (16 × OC × block) stay in cache and
+// each GEMM sees full 64-column panels however small the feature map is.
+#include "ckernels.h"
+#include <string.h>
+
+#define TR 2     /* output tile side */
+#define TI 4     /* input tile side */
+
+// The 16 packed matrices lie 32 floats apart beyond their size, so the 16 streams a filter
+// transform writes do not share L1 sets (as the transforms' V and M below).
+static long packed_stride(long rows, long cols) { return ck_packed_a_size(rows, cols) + 32; }
+
+long ck_winograd_packed_size(long OC, long C) { return 16 * packed_stride(OC, C); }
+
+// G g Gᵀ for one 3×3 filter g (row-major), G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]].
+static void transform_filter(const float g[9], float u[16]) {
+    float t[4][3];
+    for (int j = 0; j < 3; j++) {
+        float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
+        t[0][j] = g0;
+        t[1][j] = 0.5f * (g0 + g1 + g2);
+        t[2][j] = 0.5f * (g0 - g1 + g2);
+        t[3][j] = g2;
+    }
+    for (int i = 0; i < 4; i++) {
+        float a = t[i][0], b = t[i][1], c = t[i][2];
+        u[i * 4 + 0] = a;
+        u[i * 4 + 1] = 0.5f * (a + b + c);
+        u[i * 4 + 2] = 0.5f * (a - b + c);
+        u[i * 4 + 3] = c;
+    }
+}
+
+void ck_winograd_pack_weights(const float *w, long OC, long C, int adjoint, long o0, long o1, float *packed) {
+    // GEMM rows are output channels of the pass: OC forward, C for the input gradient
+    long rows = adjoint ? C : OC, cols = adjoint ? OC : C, stride = packed_stride(rows, cols);
+    for (long o = o0; o < o1; o++) {
+        for (long c = 0; c < C; c++) {
+            const float *src = w + (o * C + c) * 9;
+            float g[9], u[16];
+            if (adjoint) {
+                // the input gradient correlates with the filter rotated by 180°, channels swapped
+                for (int k = 0; k < 9; k++) g[k] = src[8 - k];
+            } else {
+                memcpy(g, src, sizeof g);
+            }
+            transform_filter(g, u);
+            long at = adjoint ? ck_packed_a_offset(rows, cols, c, o) : ck_packed_a_offset(rows, cols, o, c);
+            for (int xi = 0; xi < 16; xi++) packed[xi * stride + at] = u[xi];
+        }
+    }
+}
+
+long ck_winograd_scratch(long C, long OC, long W, long pw, long block) {
+    long tw = (W + 2 * pw - 2 + 1) / 2;
+    return 16 * ((C + OC) * block + 64) + TI * (2 * tw + 2) + 64;
+}
+
+// Bᵀ d B for a run of `len` tiles in one tile row. rows[i] points at padded input row i of the
+// tile row, already offset to the run's first tile; tile k reads rows[i][2k … 2k+3].
+// Bᵀ = [[1,0,−1,0],[0,1,1,0],[0,−1,1,0],[0,1,0,−1]].
+#define INPUT_TRANSFORM_BODY                                                                  \
+    for (long k = 0; k < len; k++) {                                                          \
+        float d[4][4], t[4][4];                                                               \
+        for (int i = 0; i < 4; i++)                                                           \
+            for (int j = 0; j < 4; j++) d[i][j] = rows[i][2 * k + j];                          \
+        for (int j = 0; j < 4; j++) {                                                         \
+            t[0][j] = d[0][j] - d[2][j];                                                      \
+            t[1][j] = d[1][j] + d[2][j];                                                      \
+            t[2][j] = d[2][j] - d[1][j];                                                      \
+            t[3][j] = d[1][j] - d[3][j];                                                      \
+        }                                                                                     \
+        for (int i = 0; i < 4; i++) {                                                         \
+            v[i * 4 + 0][k] = t[i][0] - t[i][2];                                          \
+            v[i * 4 + 1][k] = t[i][1] + t[i][2];                                          \
+            v[i * 4 + 2][k] = t[i][2] - t[i][1];                                          \
+            v[i * 4 + 3][k] = t[i][1] - t[i][3];                                          \
+        }                                                                                     \
+    }
+
+static void input_transform_portable(const float *const rows[4], long len, float *const v[16]) {
+    INPUT_TRANSFORM_BODY
+}
+#if defined(__x86_64__)
+__attribute__((target("avx512f,fma")))
+static void input_transform_avx512(const float *const rows[4], long len, float *const v[16]) {
+    INPUT_TRANSFORM_BODY
+}
+__attribute__((target("avx2,fma")))
+static void input_transform_avx2(const float *const rows[4], long len, float *const v[16]) {
+    INPUT_TRANSFORM_BODY
+}
+#endif
+
+// Aᵀ m A for a run of tiles: m[ξ][k] → the 2×2 outputs (plus bias), written to out0/out1 (the
+// tile row's two output rows, offset to the run) at columns 2k, 2k+1. Aᵀ = [[1,1,1,0],[0,1,−1,−1]].
+#define OUTPUT_TRANSFORM_BODY                                                                 \
+    for (long k = 0; k < len; k++) {                                                          \
+        float s[2][4];                                                                        \
+        for (int j = 0; j < 4; j++) {                                                         \
+            s[0][j] = m[0 * 4 + j][k] + m[1 * 4 + j][k] + m[2 * 4 + j][k];                    \
+            s[1][j] = m[1 * 4 + j][k] - m[2 * 4 + j][k] - m[3 * 4 + j][k];                    \
+        }                                                                                     \
+        out0[2 * k] = s[0][0] + s[0][1] + s[0][2] + bias;                                     \
+        out0[2 * k + 1] = s[0][1] - s[0][2] - s[0][3] + bias;                                 \
+        out1[2 * k] = s[1][0] + s[1][1] + s[1][2] + bias;                                     \
+        out1[2 * k + 1] = s[1][1] - s[1][2] - s[1][3] + bias;                                 \
+    }
+
+static void output_transform_portable(const float *const m[16], long len, float bias, float *out0, float *out1) {
+    OUTPUT_TRANSFORM_BODY
+}
+#if defined(__x86_64__)
+__attribute__((target("avx512f,fma")))
+static void output_transform_avx512(const float *const m[16], long len, float bias, float *out0, float *out1) {
+    OUTPUT_TRANSFORM_BODY
+}
+__attribute__((target("avx2,fma")))
+static void output_transform_avx2(const float *const m[16], long len, float bias, float *out0, float *out1) {
+    OUTPUT_TRANSFORM_BODY
+}
+#endif
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+// Lanes l of a 16-float load at input column `col` (l = 0…15) that fall inside [0, W).
+__attribute__((target("avx512f")))
+static inline __mmask16 inside(long col, long W) {
+    long lo = col < 0 ? -col : 0, hi = W - col;
+    if (hi > 16) hi = 16;
+    if (hi <= lo) return 0;
+    return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+// Bᵀ d B for `len` consecutive tiles of one tile row, 16 tiles per vector, read straight from the
+// input plane: masked loads supply the zero padding, so no padded copy is made. Tile k's rows are
+// input rows ih0 … ih0+3 at columns col0 + 2k … col0 + 2k + 3; even and odd columns are separated
+// by one two-source permute per row and pair of loads.
+__attribute__((target("avx512f")))
+static void input_transform_run_avx512(const float *chan, long H, long W, long ih0, long col0, long len, float *const v[16]) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    for (long k0 = 0; k0 < len; k0 += 16) {
+        long n = len - k0 < 16 ? len - k0 : 16;
+        __mmask16 store = (__mmask16)((1u << n) - 1);
+        __m512 d[4][4];
+        long col = col0 + 2 * k0;
+        __mmask16 m0 = inside(col, W), m1 = inside(col + 16, W), m2 = inside(col + 2, W), m3 = inside(col + 18, W);
+        for (int i = 0; i < 4; i++) {
+            long ih = ih0 + i;
+            if (ih < 0 || ih >= H) {
+                d[i][0] = d[i][1] = d[i][2] = d[i][3] = _mm512_setzero_ps();
+                continue;
+            }
+            const float *row = chan + ih * W + col;
+            __m512 a0 = _mm512_maskz_loadu_ps(m0, row), a1 = _mm512_maskz_loadu_ps(m1, row + 16);
+            __m512 b0 = _mm512_maskz_loadu_ps(m2, row + 2), b1 = _mm512_maskz_loadu_ps(m3, row + 18);
+            d[i][0] = _mm512_permutex2var_ps(a0, even, a1);
+            d[i][1] = _mm512_permutex2var_ps(a0, odd, a1);
+            d[i][2] = _mm512_permutex2var_ps(b0, even, b1);
+            d[i][3] = _mm512_permutex2var_ps(b0, odd, b1);
+        }
+        for (int j = 0; j < 4; j++) {
+            __m512 r0 = _mm512_sub_ps(d[0][j], d[2][j]), r1 = _mm512_add_ps(d[1][j], d[2][j]);
+            __m512 r2 = _mm512_sub_ps(d[2][j], d[1][j]), r3 = _mm512_sub_ps(d[1][j], d[3][j]);
+            d[0][j] = r0; d[1][j] = r1; d[2][j] = r2; d[3][j] = r3;
+        }
+        for (int i = 0; i < 4; i++) {
+            _mm512_mask_storeu_ps(v[i * 4 + 0] + k0, store, _mm512_sub_ps(d[i][0], d[i][2]));
+            _mm512_mask_storeu_ps(v[i * 4 + 1] + k0, store, _mm512_add_ps(d[i][1], d[i][2]));
+            _mm512_mask_storeu_ps(v[i * 4 + 2] + k0, store, _mm512_sub_ps(d[i][2], d[i][1]));
+            _mm512_mask_storeu_ps(v[i * 4 + 3] + k0, store, _mm512_sub_ps(d[i][1], d[i][3]));
+        }
+    }
+}
+#endif
+
+typedef void (*in_fn)(const float *const rows[4], long len, float *const v[16]);
+typedef void (*out_fn)(const float *const m[16], long len, float bias, float *out0, float *out1);
+
+void ck_winograd_conv_block(const float *x, long C, long H, long W, long ph, long pw,
+                            long OC, long Ho, long Wo, const float *packed, const float *bias,
+                            long t0, long count, float *y, float *scratch) {
+    long TH = (Ho + 1) / 2, TW = (Wo + 1) / 2, tpi = TH * TW;
+    long plane = H * W, oplane = Ho * Wo;
+    long ldv = count;                       /* V[ξ] is C × count, M[ξ] is OC × count */
+    // the 16 matrices are 32 floats apart beyond their size: at power-of-two strides the transforms'
+    // 16 store (and load) streams would fall into the same L1 sets and evict each other
+    long vs = C * ldv + 32, ms = OC * ldv + 32;
+    float *V = scratch, *M = V + 16 * vs, *rowbuf = M + 16 * ms;
+    long wp = 2 * TW + 2;                   /* a padded input row covering every tile of the row */
+    in_fn in_tr = input_transform_portable;
+    out_fn out_tr = output_transform_portable;
+    int isa = ck_gemm_isa();
+#if defined(__x86_64__)
+    if (isa == 2) { in_tr = input_transform_avx512; out_tr = output_transform_avx512; }
+    else if (isa == 1) { in_tr = input_transform_avx2; out_tr = output_transform_avx2; }
+#endif
+
+    // input transform, channel by channel and within a channel run by run (a run is a part of
+    // one tile row), so consecutive runs read consecutive rows of one plane: the overlapping rows
+    // of neighbouring tile rows hit L1 and the prefetcher sees one stream
+    for (long c = 0; c < C; c++) {
+        for (long t = t0; t < t0 + count;) {
+            long img = t / tpi, r = t % tpi, th = r / TW, tw = r % TW;
+            long len = TW - tw < t0 + count - t ? TW - tw : t0 + count - t;
+            long col0 = 2 * tw - pw;            /* input column of the run's first tile */
+            long span = 2 * len + 2;
+            const float *chan = x + (img * C + c) * plane;
+            float *v[16];
+            for (int xi = 0; xi < 16; xi++) v[xi] = V + xi * vs + c * ldv + (t - t0);
+            t += len;
+            if (c + 1 < C) {
+                // the next channel's rows for this run: planes are too many streams for the prefetcher
+                const float *next = chan + plane;
+                long lo = col0 < 0 ? 0 : col0, hi = col0 + span > W ? W : col0 + span;
+                for (int i = 0; i < 4; i++) {
+                    long ih = 2 * th - ph + i;
+                    if (ih < 0 || ih >= H || hi <= lo) continue;
+                    for (long q = lo; q < hi; q += 16) __builtin_prefetch(next + ih * W + q);
+                    __builtin_prefetch(next + ih * W + hi - 1);
+                }
+            }
+#if defined(__x86_64__)
+            if (isa == 2) {
+                input_transform_run_avx512(chan, H, W, 2 * th - ph, col0, len, v);
+                continue;
+            }
+#endif
+            const float *rows[4];
+            for (int i = 0; i < 4; i++) {
+                long ih = 2 * th - ph + i;
+                float *rb = rowbuf + i * wp;
+                if (ih < 0 || ih >= H) {
+                    memset(rb, 0, (size_t)span * sizeof(float));
+                } else {
+                    const float *src = chan + ih * W;
+                    long lo = col0 < 0 ? -col0 : 0, hi = W - col0;
+                    if (hi > span) hi = span;
+                    if (hi < lo) hi = lo;
+                    for (long q = 0; q < lo; q++) rb[q] = 0.0f;
+                    memcpy(rb + lo, src + col0 + lo, (size_t)(hi - lo) * sizeof(float));
+                    for (long q = hi; q < span; q++) rb[q] = 0.0f;
+                }
+                rows[i] = rb;
+            }
+            in_tr(rows, len, v);
+        }
+    }
+
+    // the 16 products, each [OC × count] = U[ξ] [OC × C] · V[ξ] [C × count]
+    long usize = packed_stride(OC, C);
+    for (int xi = 0; xi < 16; xi++)
+        ck_sgemm_packed(OC, count, C, packed + xi * usize, 0, V + xi * vs, ldv, M + xi * ms, ldv, 0);
+
+    // output transform, plane by plane (sequential writes); a last odd row or column is written
+    // through a small tile buffer
+    for (long o = 0; o < OC; o++) {
+        float b = bias ? bias[o] : 0.0f;
+        for (long t = t0; t < t0 + count;) {
+            long img = t / tpi, r = t % tpi, th = r / TW, tw = r % TW;
+            long len = TW - tw < t0 + count - t ? TW - tw : t0 + count - t;
+            int lastRow = 2 * th + 1 >= Ho;
+            long full = len;
+            if (tw + len == TW && (Wo & 1)) full--;       /* the row's last tile sticks out on the right */
+            const float *m[16];
+            for (int xi = 0; xi < 16; xi++) m[xi] = M + xi * ms + o * ldv + (t - t0);
+            float *out0 = y + (img * OC + o) * oplane + 2 * th * Wo + 2 * tw;
+            if (o + 1 < OC) {
+                // the next plane's rows, for writing
+                float *next = out0 + oplane;
+                long cols = 2 * len;
+                for (int i = 0; i < 2 - lastRow; i++) {
+                    for (long q = 0; q < cols; q += 16) __builtin_prefetch(next + i * Wo + q, 1);
+                    __builtin_prefetch(next + i * Wo + cols - 1, 1);
+                }
+            }
+            t += len;
+            float tmp[2][2 * 64 + 2];
+            long k0 = 0;
+            while (k0 < len) {
+                long n = len - k0 < 64 ? len - k0 : 64;
+                long nfull = full - k0 < n ? (full - k0 > 0 ? full - k0 : 0) : n;
+                const float *mm[16];
+                for (int xi = 0; xi < 16; xi++) mm[xi] = m[xi] + k0;
+                if (!lastRow && nfull == n) {
+                    out_tr(mm, n, b, out0 + 2 * k0, out0 + Wo + 2 * k0);
+                } else {
+                    out_tr(mm, n, b, tmp[0], tmp[1]);
+                    long cols = 2 * nfull + (nfull < n ? 1 : 0);
+                    memcpy(out0 + 2 * k0, tmp[0], (size_t)cols * sizeof(float));
+                    if (!lastRow) memcpy(out0 + Wo + 2 * k0, tmp[1], (size_t)cols * sizeof(float));
+                }
+                k0 += n;
+            }
+        }
+    }
+}
