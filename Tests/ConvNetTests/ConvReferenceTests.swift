@@ -280,3 +280,38 @@ extension DirectConvTests {
         expectClose(fast, plain, rtol: 1e-4, atol: 1e-4, "winograd vs im2col")
     }
 }
+
+/// Stride-1 layers with more than 16 output channels on maps at least 10 wide take their weight
+/// gradient from shifted views of a padded image (no im2col): kernels, dilations, paddings and
+/// channel counts past one 64-wide panel, against the definition summed in double.
+@Suite struct InPlaceWeightGradientTests {
+    @Test(arguments: [(2, 5, 20, 3, 2, 1, 2, 2, 13, 11), (3, 4, 70, 1, 1, 0, 0, 1, 12, 10), (1, 6, 130, 3, 3, 1, 1, 1, 10, 16),
+                      (2, 3, 33, 5, 5, 2, 2, 1, 9, 14)])
+    func matchesDefinition(_ n: Int, _ c: Int, _ cout: Int, _ kh: Int, _ kw: Int, _ ph: Int, _ pw: Int, _ dil: Int, _ h: Int, _ w: Int) {
+        let gen = Generator(seed: UInt64(5100 + cout + kh * 7 + w))
+        let x = Tensor.randn([n, c, h, w], generator: gen)
+        let wt = Tensor.randn([cout, c, kh, kw], generator: gen); wt.requiresGrad = true
+        let b = Tensor.randn([cout], generator: gen); b.requiresGrad = true
+        let y = conv2d(x, wt, bias: b, stride: Size2(1), padding: .pair(ph, pw), dilation: Size2(dil))
+        let g = Tensor.randn(y.shape, generator: gen)
+        y.backward(g)
+        let (ho, wo) = (y.shape[2], y.shape[3])
+        let xs = x.scalars, gs = g.scalars, gw = wt.grad!.scalars, gb = b.grad!.scalars
+        var worst: Double = 0
+        for o in 0..<cout {
+            var sb: Double = 0
+            for i in 0..<n * ho * wo { sb += Double(gs[(i / (ho * wo) * cout + o) * ho * wo + i % (ho * wo)]) }
+            worst = max(worst, abs(sb - Double(gb[o])) / max(1, abs(sb)))
+            for ci in 0..<c { for p in 0..<kh { for q in 0..<kw {
+                var s: Double = 0
+                for bi in 0..<n { for i in 0..<ho { for j in 0..<wo {
+                    let ih = i + p * dil - ph, iw = j + q * dil - pw
+                    if ih < 0 || ih >= h || iw < 0 || iw >= w { continue }
+                    s += Double(gs[((bi * cout + o) * ho + i) * wo + j]) * Double(xs[((bi * c + ci) * h + ih) * w + iw])
+                } } }
+                worst = max(worst, abs(s - Double(gw[((o * c + ci) * kh + p) * kw + q])) / max(1, abs(s)))
+            } } }
+        }
+        #expect(worst < 1e-4, "n \(n) c \(c)→\(cout) k \(kh)×\(kw) pad (\(ph), \(pw)) dilation \(dil) in \(h)×\(w): worst \(worst)")
+    }
+}

@@ -92,6 +92,15 @@ int ck_conv_dw_rows_applies(long Cout, long kw, long Wo);
 long ck_conv_dw_direct16_scratch(long C, long H, long W, long ph, long pw, long Ho, long Wo);
 void ck_conv_dw_direct16(const float *x, const float *dy, long images, long C, long H, long W, long Cout, long kh, long kw,
                          long ph, long pw, long Ho, long Wo, float *acc, float *scratch);
+/// Weight gradient of a stride-1 layer (one group) read in place from a padded copy of each image:
+/// acc[tap·OC + o] += Σ dY[o]·X_tap (tap = c·kh·kw + i·kw + j). AVX-512 only; check availability.
+int ck_conv_dw_stride1_available(void);
+long ck_conv_dw_stride1_scratch(long C, long H, long W, long kh, long kw, long ph, long pw, long dw);
+void ck_conv_dw_stride1(const float *x, const float *dy, long images, long C, long H, long W, long OC,
+                        long kh, long kw, long ph, long pw, long dh, long dw, long Ho, long Wo,
+                        float *acc, float *scratch);
+/// dst[j·lddst + i] = src[i·ldsrc + j] for i < rows, j < cols.
+void ck_transpose(const float *src, long rows, long cols, long ldsrc, float *dst, long lddst);
 /// Winograd F(2×2, 3×3) for stride-1 undilated 3×3 convolutions over NCHW.
 /// Floats of the transformed, packed weights for OC output and C input channels of the GEMMs.
 long ck_winograd_packed_size(long OC, long C);

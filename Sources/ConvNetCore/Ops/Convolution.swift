@@ -80,6 +80,13 @@ enum ConvKernels {
             && g.kg <= 1024 && ck_conv_direct16_available() != 0
     }
 
+    /// The weight gradient of other stride-1 single-group layers reads the im2col rows in place
+    /// from a padded copy of each image (no column matrix, no transposed packing). On maps
+    /// narrower than 10 the padding columns it multiplies through cost more than that saves.
+    static func usesStride1WeightGradient(_ g: ConvGeometry) -> Bool {
+        g.groups == 1 && g.sh == 1 && g.sw == 1 && g.wo >= 10 && ck_conv_dw_stride1_available() != 0
+    }
+
     /// Whether the GEMM gathers im2col columns straight from the input (strided and wide layers,
     /// where whole-row runs make the gather cheap) instead of building the column buffer.
     static func gathersDirectly(_ g: ConvGeometry) -> Bool { g.sw > 1 || g.wo >= 48 }
@@ -192,6 +199,34 @@ enum ConvKernels {
         }
     }
 
+    /// The weight gradient by the direct kernel (≤ 16 output channels) or the in-place stride-1 GEMM:
+    /// per-thread [tap][Cout] partials over image ranges, summed in a fixed order, then transposed.
+    static func weightGradientWithoutColumns(_ g: ConvGeometry, x: UnsafePointer<Float>, gy: UnsafePointer<Float>,
+                                             gw: UnsafeMutablePointer<Float>, direct: Bool) {
+        let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo
+        let taps = g.kg, width = direct ? 16 : g.cout
+        let slots = Swift.max(Threads.count, 1)
+        let store = Tensor(uninitializedShape: [slots * taps * width])
+        let acc = store.data
+        acc.update(repeating: 0, count: slots * taps * width)
+        let chunks: Int
+        if direct {
+            let scratch = ck_conv_dw_direct16_scratch(g.c, g.h, g.w, g.ph, g.pw, g.ho, g.wo)
+            chunks = Threads.parallelChunks(g.n, minPerThread: 4) { t, r in
+                ck_conv_dw_direct16(x + r.lowerBound * inPlane, gy + r.lowerBound * outPlane, r.count, g.c, g.h, g.w, g.cout,
+                                    g.kh, g.kw, g.ph, g.pw, g.ho, g.wo, acc + t * taps * width, ck_scratch(3, scratch))
+            }
+        } else {
+            let scratch = ck_conv_dw_stride1_scratch(g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.dw)
+            chunks = Threads.parallelChunks(g.n) { t, r in
+                ck_conv_dw_stride1(x + r.lowerBound * inPlane, gy + r.lowerBound * outPlane, r.count, g.c, g.h, g.w, g.cout,
+                                   g.kh, g.kw, g.ph, g.pw, g.dh, g.dw, g.ho, g.wo, acc + t * taps * width, ck_scratch(3, scratch))
+            }
+        }
+        for t in 1..<Swift.max(chunks, 1) { Elementwise.axpy(1, acc + t * taps * width, acc, taps * width) }
+        ck_transpose(acc, taps, g.cout, width, gw, taps)
+    }
+
     /// Input gradient into `gx` and weight/bias gradients (each optional) from `gy`.
     static func backward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, gy: UnsafePointer<Float>,
                          gx: UnsafeMutablePointer<Float>?, gw: UnsafeMutablePointer<Float>?, gb: UnsafeMutablePointer<Float>?) {
@@ -222,6 +257,20 @@ enum ConvKernels {
             PackedA(transA: true, m: g.kg, k: g.coutG, a: weight + $0 * g.coutG * g.kg, lda: g.kg)
         }
         let directDW = gw != nil && usesDirectWeightGradient(g)
+        let stride1DW = gw != nil && !directDW && usesStride1WeightGradient(g)
+        let blockDW = gw != nil && !directDW && !stride1DW
+        if gx == nil && !blockDW {
+            // nothing needs image blocks: the bias gradient is a plain sum
+            if let gb {
+                for co in 0..<g.cout {
+                    var s: Float = 0
+                    for i in 0..<g.n { s += Elementwise.sum(gy + i * outPlane + co * g.hwo, g.hwo) }
+                    gb[co] = s
+                }
+            }
+            if let gw { weightGradientWithoutColumns(g, x: x, gy: gy, gw: gw, direct: directDW) }
+            return
+        }
         let used = forEachBlock(g) { t, images, threaded in
             let ncols = images.count * g.hwo
             let single = images.count == 1
@@ -235,20 +284,21 @@ enum ConvKernels {
                 dy = UnsafePointer(buf)
             }
             let pw = partials + t * stride, pb = pw + wCount
-            if gw != nil && !directDW && !gathersDirectly(g) {
+            if blockDW && !gathersDirectly(g) {
                 let col = columns(g, x: x, images: images, slot: 0)
+                // dWᵀ [taps × Cout] = col · dYᵀ: the transposed packing falls on dY, 9× smaller than col
                 for gr in 0..<g.groups {
-                    let (a, b, c) = (dy + gr * g.coutG * ncols, col + gr * g.kg * ncols, pw + gr * g.coutG * g.kg)
+                    let (a, b, c) = (col + gr * g.kg * ncols, dy + gr * g.coutG * ncols, pw + gr * g.coutG * g.kg)
                     if threaded {
-                        GEMM.sgemm(transA: false, transB: true, m: g.coutG, n: g.kg, k: ncols, a: a, lda: ncols, b: b, ldb: ncols,
-                                   c: c, ldc: g.kg, accumulate: started[t])
+                        GEMM.sgemm(transA: false, transB: true, m: g.kg, n: g.coutG, k: ncols, a: a, lda: ncols, b: b, ldb: ncols,
+                                   c: c, ldc: g.coutG, accumulate: started[t])
                     } else {
-                        GEMM.sgemmSingle(transA: false, transB: true, m: g.coutG, n: g.kg, k: ncols, a: a, lda: ncols, b: b, ldb: ncols,
-                                         c: c, ldc: g.kg, accumulate: started[t])
+                        GEMM.sgemmSingle(transA: false, transB: true, m: g.kg, n: g.coutG, k: ncols, a: a, lda: ncols, b: b, ldb: ncols,
+                                         c: c, ldc: g.coutG, accumulate: started[t])
                     }
                 }
                 started[t] = true
-            } else if gw != nil && !directDW {
+            } else if blockDW {
                 // dW += dY · colᵀ with the columns gathered straight from the input
                 for gr in 0..<g.groups {
                     var src = convSource(g, x: x, images: images, group: gr, pixelOffset: 0)
@@ -281,22 +331,19 @@ enum ConvKernels {
                 }
             }
         }
-        if let gw, directDW {
-            // per-thread [tap][16] accumulators, summed in a fixed order, then transposed to [Cout][tap]
-            let taps = g.kg
-            let acc = UnsafeMutablePointer<Float>.allocate(capacity: slots * taps * 16)
-            defer { acc.deallocate() }
-            acc.initialize(repeating: 0, count: slots * taps * 16)
-            let scratch = ck_conv_dw_direct16_scratch(g.c, g.h, g.w, g.ph, g.pw, g.ho, g.wo)
-            let chunks = Threads.parallelChunks(g.n, minPerThread: 4) { t, r in
-                ck_conv_dw_direct16(x + r.lowerBound * inPlane, gy + r.lowerBound * outPlane, r.count, g.c, g.h, g.w, g.cout,
-                                    g.kh, g.kw, g.ph, g.pw, g.ho, g.wo, acc + t * taps * 16, ck_scratch(3, scratch))
-            }
-            for t in 1..<Swift.max(chunks, 1) { Elementwise.axpy(1, acc + t * taps * 16, acc, taps * 16) }
-            for co in 0..<g.cout { for k in 0..<taps { gw[co * taps + k] = acc[k * 16 + co] } }
+        if let gw, !blockDW {
+            weightGradientWithoutColumns(g, x: x, gy: gy, gw: gw, direct: directDW)
         } else if let gw {
-            gw.update(from: partials, count: wCount)
-            for t in 1..<Swift.max(used, 1) { Elementwise.axpy(1, partials + t * stride, gw, wCount) }
+            for t in 1..<Swift.max(used, 1) { Elementwise.axpy(1, partials + t * stride, partials, wCount) }
+            if gathersDirectly(g) {
+                gw.update(from: partials, count: wCount)
+            } else {
+                // each group's partial is [taps × Cout/groups]
+                for gr in 0..<g.groups {
+                    let src = partials + gr * g.coutG * g.kg, dst = gw + gr * g.coutG * g.kg
+                    ck_transpose(src, g.kg, g.coutG, g.coutG, dst, g.kg)
+                }
+            }
         }
         if let gb {
             gb.update(from: partials + wCount, count: g.cout)

@@ -1,0 +1,119 @@
+// Weight gradient of a stride-1 convolution without an im2col matrix.
+//
+// dWᵀ[tap][o] = Σ_p X_tap[p] · dY[o][p], where tap = (c, i, j). Over a zero-padded copy of the image
+// (row length Wp = W + 2·pw) and with the pixel index running over the padded width
+// (p' = oh·Wp + ow', ow' < Wp), tap (c, i, j)'s row of the im2col matrix is simply the contiguous
+// stretch xpad[c·Hp·Wp + i·dh·Wp + j·dw + p']: the GEMM's left operand is read in place, six
+// shifted views of one image at a time. The columns ow' ≥ Wo are junk; dY is given zeros there
+// (a few percent more multiply-adds, for no copy of the 9×-larger im2col matrix).
+#include "ckernels.h"
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#define KCHUNK 256   /* pixels per packed dY chunk: 256 × 64 floats = 64 KB */
+
+int ck_conv_dw_stride1_available(void) { return ck_gemm_isa() == 2; }
+
+long ck_conv_dw_stride1_scratch(long C, long H, long W, long kh, long kw, long ph, long pw, long dw) {
+    (void)kh;
+    long Hp = H + 2 * ph, Wp = W + 2 * pw;
+    return C * Hp * Wp + (kw - 1) * dw + 64 + KCHUNK * 64 + 64;
+}
+
+#if defined(__x86_64__)
+// acc[r·ldc + n] += Σ_k rows[r][k] · b[k·64 + n] for r < nrows, n < cols; the six rows are read in place.
+__attribute__((target("avx512f,fma")))
+static void ukr_rows(long k, const float *const rows[6], long nrows, const float *b, float *acc, long ldc, long cols) {
+    __m512 z = _mm512_setzero_ps();
+    __m512 c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
+    __m512 c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
+    __m512 c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z, c52 = z, c53 = z;
+    const float *a0 = rows[0], *a1 = rows[nrows > 1 ? 1 : 0], *a2 = rows[nrows > 2 ? 2 : 0];
+    const float *a3 = rows[nrows > 3 ? 3 : 0], *a4 = rows[nrows > 4 ? 4 : 0], *a5 = rows[nrows > 5 ? 5 : 0];
+    for (long p = 0; p < k; p++) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+        __m512 b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48);
+        __m512 x;
+#define ROW(r) x = _mm512_set1_ps(a##r[p]); \
+        c##r##0 = _mm512_fmadd_ps(x, b0, c##r##0); c##r##1 = _mm512_fmadd_ps(x, b1, c##r##1); \
+        c##r##2 = _mm512_fmadd_ps(x, b2, c##r##2); c##r##3 = _mm512_fmadd_ps(x, b3, c##r##3);
+        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
+#undef ROW
+        b += 64;
+    }
+    __mmask16 m[4];
+    for (int j = 0; j < 4; j++) {
+        long n = cols - 16 * j;
+        m[j] = n >= 16 ? (__mmask16)0xFFFF : (n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1));
+    }
+#define ST1(r, j) do { float *q = acc + r * ldc + 16 * j; \
+        _mm512_mask_storeu_ps(q, m[j], _mm512_add_ps(c##r##j, _mm512_maskz_loadu_ps(m[j], q))); } while (0)
+#define ST4(r) if (nrows > r) { ST1(r, 0); ST1(r, 1); ST1(r, 2); ST1(r, 3); }
+    ST4(0) ST4(1) ST4(2) ST4(3) ST4(4) ST4(5)
+#undef ST4
+#undef ST1
+}
+#endif
+
+void ck_conv_dw_stride1(const float *x, const float *dy, long images, long C, long H, long W, long OC,
+                        long kh, long kw, long ph, long pw, long dh, long dw, long Ho, long Wo,
+                        float *acc, float *scratch) {
+#if defined(__x86_64__)
+    long Hp = H + 2 * ph, Wp = W + 2 * pw, plane = Hp * Wp;
+    long taps = C * kh * kw, K = Ho * Wp;
+    float *xp = scratch, *bp = scratch + C * plane + (kw - 1) * dw + 64;
+    // the padding border and the slack past the last plane stay zero for every image
+    memset(xp, 0, (size_t)(C * plane + (kw - 1) * dw + 64) * sizeof(float));
+    for (long img = 0; img < images; img++) {
+        const float *xi = x + img * C * H * W, *dyi = dy + img * OC * Ho * Wo;
+        for (long c = 0; c < C; c++)
+            for (long h = 0; h < H; h++)
+                memcpy(xp + c * plane + (h + ph) * Wp + pw, xi + (c * H + h) * W, (size_t)W * sizeof(float));
+        for (long n0 = 0; n0 < OC; n0 += 64) {
+            long cols = OC - n0 < 64 ? OC - n0 : 64;
+            for (long k0 = 0; k0 < K; k0 += KCHUNK) {
+                long kc = K - k0 < KCHUNK ? K - k0 : KCHUNK;
+                // dY for pixels [k0, k0+kc) of the padded grid, as [pixel][64 output channels]
+                memset(bp, 0, (size_t)(kc * 64) * sizeof(float));
+                for (long q = k0, oh = k0 / Wp, ow = k0 % Wp; q < k0 + kc; oh++, ow = 0) {
+                    // one output row's stretch: real columns get dY, junk columns keep their zeros
+                    long run = Wp - ow < k0 + kc - q ? Wp - ow : k0 + kc - q;
+                    long real = Wo - ow < run ? Wo - ow : run;
+                    float *dst = bp + (q - k0) * 64;
+                    for (long o = 0; o < cols; o++) {
+                        const float *src = dyi + (n0 + o) * Ho * Wo + oh * Wo + ow;
+                        for (long t = 0; t < real; t++) dst[t * 64 + o] = src[t];
+                    }
+                    q += run;
+                }
+                for (long t0 = 0; t0 < taps; t0 += 6) {
+                    long nrows = taps - t0 < 6 ? taps - t0 : 6;
+                    const float *rows[6];
+                    for (long r = 0; r < nrows; r++) {
+                        long tap = t0 + r, c = tap / (kh * kw), ij = tap % (kh * kw), i = ij / kw, j = ij % kw;
+                        rows[r] = xp + c * plane + i * dh * Wp + j * dw + k0;
+                    }
+                    ukr_rows(kc, rows, nrows, bp, acc + t0 * OC + n0, OC, cols);
+                }
+            }
+        }
+    }
+#else
+    (void)x; (void)dy; (void)images; (void)C; (void)H; (void)W; (void)OC; (void)kh; (void)kw; (void)ph; (void)pw;
+    (void)dh; (void)dw; (void)Ho; (void)Wo; (void)acc; (void)scratch;
+#endif
+}
+
+void ck_transpose(const float *src, long rows, long cols, long ldsrc, float *dst, long lddst) {
+    // 16×16 blocks: both sides touch 16 cache lines at a time instead of one line per element
+    for (long i0 = 0; i0 < rows; i0 += 16) {
+        long i1 = i0 + 16 < rows ? i0 + 16 : rows;
+        for (long j0 = 0; j0 < cols; j0 += 16) {
+            long j1 = j0 + 16 < cols ? j0 + 16 : cols;
+            for (long j = j0; j < j1; j++)
+                for (long i = i0; i < i1; i++) dst[j * lddst + i] = src[i * ldsrc + j];
+        }
+    }
+}
