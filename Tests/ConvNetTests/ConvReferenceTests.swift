@@ -315,3 +315,55 @@ extension DirectConvTests {
         #expect(worst < 1e-4, "n \(n) c \(c)→\(cout) k \(kh)×\(kw) pad (\(ph), \(pw)) dilation \(dil) in \(h)×\(w): worst \(worst)")
     }
 }
+
+/// Narrow groups (RegNet's 16-channel groups, LeNet's 6→16 layer) run all three passes through the
+/// direct kernel; forward, input, weight and bias gradients against the definition in double.
+@Suite struct GroupedDirectTests {
+    @Test(arguments: [(2, 2, 16, 16, 3, 1, 12, 12), (3, 5, 16, 16, 3, 1, 7, 9), (4, 1, 6, 16, 5, 0, 14, 14), (2, 3, 4, 8, 5, 2, 9, 11), (2, 1, 14, 6, 5, 2, 9, 11),
+                      (2, 2, 12, 5, 3, 0, 6, 20)])
+    func allPassesMatchDefinition(_ n: Int, _ groups: Int, _ cg: Int, _ coutG: Int, _ k: Int, _ pad: Int, _ h: Int, _ w: Int) {
+        let gen = Generator(seed: UInt64(8800 + groups * 13 + cg + k + h))
+        let (c, cout) = (groups * cg, groups * coutG)
+        let x = Tensor.randn([n, c, h, w], generator: gen); x.requiresGrad = true
+        let wt = Tensor.randn([cout, cg, k, k], generator: gen); wt.requiresGrad = true
+        let b = Tensor.randn([cout], generator: gen); b.requiresGrad = true
+        let y = conv2d(x, wt, bias: b, stride: Size2(1), padding: .pair(pad, pad), groups: groups)
+        let want = referenceConv(x.detached(), wt.detached(), bias: b.detached(), stride: (1, 1), padding: (pad, pad),
+                                 dilation: (1, 1), groups: groups)
+        let what = "n \(n) groups \(groups) \(cg)→\(coutG) k \(k) pad \(pad) in \(h)×\(w)"
+        expectClose(y, want, rtol: 1e-4, atol: 1e-4, "forward " + what)
+        let g = Tensor.randn(y.shape, generator: gen)
+        y.backward(g)
+        let (ho, wo) = (y.shape[2], y.shape[3])
+        let xs = x.scalars, ws = wt.scalars, gs = g.scalars
+        let (gx, gw, gb) = (x.grad!.scalars, wt.grad!.scalars, b.grad!.scalars)
+        var worst: Double = 0
+        func note(_ want: Double, _ got: Float) { worst = max(worst, abs(want - Double(got)) / max(1, abs(want))) }
+        for bi in 0..<n { for ci in 0..<c { for ih in 0..<h { for iw in 0..<w {
+            let gr = ci / cg
+            var s: Double = 0
+            for o in gr * coutG..<(gr + 1) * coutG { for p in 0..<k { for q in 0..<k {
+                let oh = ih + pad - p, ow = iw + pad - q
+                if oh < 0 || oh >= ho || ow < 0 || ow >= wo { continue }
+                s += Double(gs[((bi * cout + o) * ho + oh) * wo + ow]) * Double(ws[((o * cg + ci % cg) * k + p) * k + q])
+            } } }
+            note(s, gx[((bi * c + ci) * h + ih) * w + iw])
+        } } } }
+        for o in 0..<cout {
+            let gr = o / coutG
+            var sb: Double = 0
+            for bi in 0..<n { for p in 0..<ho * wo { sb += Double(gs[(bi * cout + o) * ho * wo + p]) } }
+            note(sb, gb[o])
+            for cl in 0..<cg { for p in 0..<k { for q in 0..<k {
+                var s: Double = 0
+                for bi in 0..<n { for i in 0..<ho { for j in 0..<wo {
+                    let ih = i + p - pad, iw = j + q - pad
+                    if ih < 0 || ih >= h || iw < 0 || iw >= w { continue }
+                    s += Double(gs[((bi * cout + o) * ho + i) * wo + j]) * Double(xs[((bi * c + gr * cg + cl) * h + ih) * w + iw])
+                } } }
+                note(s, gw[((o * cg + cl) * k + p) * k + q])
+            } } }
+        }
+        #expect(worst < 1e-4, "\(what): worst relative gradient error \(worst)")
+    }
+}

@@ -67,17 +67,52 @@ enum ConvKernels {
         return UnsafePointer(col)
     }
 
-    /// Whether the direct kernel for narrow layers applies: 4–16 output channels, stride and
-    /// dilation 1, one group, and a CPU with AVX-512.
+    /// Whether the direct kernel for narrow layers applies: 4–16 output channels per group, stride
+    /// and dilation 1, and a CPU with AVX-512 (LeNet's second layer, RegNet's 16-channel groups).
     static func usesDirect(_ g: ConvGeometry) -> Bool {
-        g.cout >= 4 && usesDirectWeightGradient(g)
+        g.coutG >= 4 && usesDirectWeightGradient(g)
     }
 
-    /// The weight gradient of any layer with at most 16 output channels (stride and dilation 1,
-    /// one group) is accumulated directly, one output-channel vector per pixel.
+    /// The weight gradient of any layer with at most 16 output channels per group (stride and
+    /// dilation 1) is accumulated directly, one output-channel vector per pixel.
     static func usesDirectWeightGradient(_ g: ConvGeometry) -> Bool {
-        g.cout <= 16 && g.groups == 1 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1
+        g.coutG <= 16 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1
             && g.kg <= 1024 && ck_conv_direct16_available() != 0
+    }
+
+    /// The input gradient of a stride-1 layer with 12–16 input channels per group is the direct
+    /// kernel's forward pass over the output gradient with the rotated filters (padding k − 1 − p).
+    /// (With fewer, most of the kernel's 16 lanes would idle: LeNet's 6-channel input gradient is
+    /// faster through the GEMM.)
+    static func usesDirectInputGradient(_ g: ConvGeometry) -> Bool {
+        g.cg >= 12 && g.cg <= 16 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.ph < g.kh && g.pw < g.kw
+            && g.coutG * g.kh * g.kw <= 1024 && ck_conv_direct16_available() != 0
+    }
+
+    /// y = conv(x, w) + bias by the direct kernel, group by group, images split over threads.
+    /// `w` is [groups·outG, inG, kh, kw]; x has groups·inG channels of h×w, y groups·outG of ho×wo.
+    static func direct(x: UnsafePointer<Float>, n: Int, groups: Int, inG: Int, h: Int, w: Int, weight: UnsafePointer<Float>,
+                       bias: UnsafePointer<Float>?, outG: Int, kh: Int, kw: Int, ph: Int, pw: Int, ho: Int, wo: Int,
+                       y: UnsafeMutablePointer<Float>) {
+        let taps = inG * kh * kw
+        let packed = Tensor(uninitializedShape: [groups * taps * 16])
+        for gr in 0..<groups { ck_pack_conv_direct16(weight + gr * outG * taps, outG, inG, kh, kw, packed.data + gr * taps * 16) }
+        let scratch = ck_conv_direct16_scratch(inG, h, w, kh, kw, ph, pw)
+        let inPlane = groups * inG * h * w, outPlane = groups * outG * ho * wo
+        Threads.parallelFor(n, minPerThread: groups > 1 ? 1 : 4) { r in
+            if groups == 1 {
+                ck_conv_direct16(x + r.lowerBound * inPlane, r.count, inG, h, w, packed.data, bias, outG, kh, kw,
+                                 ph, pw, ho, wo, y + r.lowerBound * outPlane, ck_scratch(3, scratch))
+                return
+            }
+            for i in r {
+                for gr in 0..<groups {
+                    ck_conv_direct16(x + i * inPlane + gr * inG * h * w, 1, inG, h, w, packed.data + gr * taps * 16,
+                                     bias.map { $0 + gr * outG }, outG, kh, kw, ph, pw, ho, wo,
+                                     y + i * outPlane + gr * outG * ho * wo, ck_scratch(3, scratch))
+                }
+            }
+        }
     }
 
     /// The weight gradient of other stride-1 single-group layers reads the im2col rows in place
@@ -144,14 +179,8 @@ enum ConvKernels {
             return
         }
         if usesDirect(g) {
-            let packed = Tensor(uninitializedShape: [g.kg * 16])
-            ck_pack_conv_direct16(weight, g.cout, g.c, g.kh, g.kw, packed.data)
-            let scratch = ck_conv_direct16_scratch(g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw)
-            let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo
-            Threads.parallelFor(g.n, minPerThread: 4) { r in
-                ck_conv_direct16(x + r.lowerBound * inPlane, r.count, g.c, g.h, g.w, packed.data, bias, g.cout, g.kh, g.kw,
-                                 g.ph, g.pw, g.ho, g.wo, y + r.lowerBound * outPlane, ck_scratch(3, scratch))
-            }
+            direct(x: x, n: g.n, groups: g.groups, inG: g.cg, h: g.h, w: g.w, weight: weight, bias: bias, outG: g.coutG,
+                   kh: g.kh, kw: g.kw, ph: g.ph, pw: g.pw, ho: g.ho, wo: g.wo, y: y)
             return
         }
         let outPlane = g.cout * g.hwo
@@ -205,26 +234,39 @@ enum ConvKernels {
                                              gw: UnsafeMutablePointer<Float>, direct: Bool) {
         let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo
         let taps = g.kg, width = direct ? 16 : g.cout
+        let per = g.groups * taps * width       // one thread's partial: per group [taps][width]
         let slots = Swift.max(Threads.count, 1)
-        let store = Tensor(uninitializedShape: [slots * taps * width])
+        let store = Tensor(uninitializedShape: [slots * per])
         let acc = store.data
-        acc.update(repeating: 0, count: slots * taps * width)
+        acc.update(repeating: 0, count: slots * per)
         let chunks: Int
         if direct {
-            let scratch = ck_conv_dw_direct16_scratch(g.c, g.h, g.w, g.ph, g.pw, g.ho, g.wo)
-            chunks = Threads.parallelChunks(g.n, minPerThread: 4) { t, r in
-                ck_conv_dw_direct16(x + r.lowerBound * inPlane, gy + r.lowerBound * outPlane, r.count, g.c, g.h, g.w, g.cout,
-                                    g.kh, g.kw, g.ph, g.pw, g.ho, g.wo, acc + t * taps * width, ck_scratch(3, scratch))
+            let scratch = ck_conv_dw_direct16_scratch(g.cg, g.h, g.w, g.ph, g.pw, g.ho, g.wo)
+            chunks = Threads.parallelChunks(g.n, minPerThread: g.groups > 1 ? 1 : 4) { t, r in
+                if g.groups == 1 {
+                    ck_conv_dw_direct16(x + r.lowerBound * inPlane, gy + r.lowerBound * outPlane, r.count, g.c, g.h, g.w, g.cout,
+                                        g.kh, g.kw, g.ph, g.pw, g.ho, g.wo, acc + t * per, ck_scratch(3, scratch))
+                    return
+                }
+                for i in r {
+                    for gr in 0..<g.groups {
+                        ck_conv_dw_direct16(x + i * inPlane + gr * g.cg * g.h * g.w, gy + i * outPlane + gr * g.coutG * g.hwo, 1,
+                                            g.cg, g.h, g.w, g.coutG, g.kh, g.kw, g.ph, g.pw, g.ho, g.wo,
+                                            acc + t * per + gr * taps * width, ck_scratch(3, scratch))
+                    }
+                }
             }
         } else {
             let scratch = ck_conv_dw_stride1_scratch(g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.dw)
             chunks = Threads.parallelChunks(g.n) { t, r in
                 ck_conv_dw_stride1(x + r.lowerBound * inPlane, gy + r.lowerBound * outPlane, r.count, g.c, g.h, g.w, g.cout,
-                                   g.kh, g.kw, g.ph, g.pw, g.dh, g.dw, g.ho, g.wo, acc + t * taps * width, ck_scratch(3, scratch))
+                                   g.kh, g.kw, g.ph, g.pw, g.dh, g.dw, g.ho, g.wo, acc + t * per, ck_scratch(3, scratch))
             }
         }
-        for t in 1..<Swift.max(chunks, 1) { Elementwise.axpy(1, acc + t * taps * width, acc, taps * width) }
-        ck_transpose(acc, taps, g.cout, width, gw, taps)
+        for t in 1..<Swift.max(chunks, 1) { Elementwise.axpy(1, acc + t * per, acc, per) }
+        for gr in 0..<g.groups {
+            ck_transpose(acc + gr * taps * width, taps, g.coutG, width, gw + gr * g.coutG * taps, taps)
+        }
     }
 
     /// Input gradient into `gx` and weight/bias gradients (each optional) from `gy`.
@@ -238,6 +280,19 @@ enum ConvKernels {
             let packed = winogradWeights(g, weight, adjoint: true)
             winograd(x: gy, n: g.n, c: g.cout, h: g.ho, w: g.wo, ph: 2 - g.ph, pw: 2 - g.pw, oc: g.c, ho: g.h, wo: g.w,
                      packed: packed.data, bias: nil, y: dx)
+            gx = nil
+            if gw == nil && gb == nil { return }
+        } else if let dx = gx, usesDirectInputGradient(g) {
+            // filters rotated by 180° with in/out swapped: [groups·inG, outG, kh, kw]
+            let taps = g.kh * g.kw
+            let rotated = Tensor(uninitializedShape: [g.c * g.coutG * taps])
+            let r = rotated.data
+            for gr in 0..<g.groups { for o in 0..<g.coutG { for ci in 0..<g.cg {
+                let src = weight + ((gr * g.coutG + o) * g.cg + ci) * taps, dst = r + ((gr * g.cg + ci) * g.coutG + o) * taps
+                for k in 0..<taps { dst[k] = src[taps - 1 - k] }
+            } } }
+            direct(x: gy, n: g.n, groups: g.groups, inG: g.coutG, h: g.ho, w: g.wo, weight: r, bias: nil, outG: g.cg,
+                   kh: g.kh, kw: g.kw, ph: g.kh - 1 - g.ph, pw: g.kw - 1 - g.pw, ho: g.h, wo: g.w, y: dx)
             gx = nil
             if gw == nil && gb == nil { return }
         }
@@ -259,6 +314,9 @@ enum ConvKernels {
         let directDW = gw != nil && usesDirectWeightGradient(g)
         let stride1DW = gw != nil && !directDW && usesStride1WeightGradient(g)
         let blockDW = gw != nil && !directDW && !stride1DW
+        // with a column buffer and at least one full 64-wide panel of output channels per group,
+        // dWᵀ = col · dYᵀ (partials [taps × Cout/groups]) packs the smaller operand transposed
+        let transposedPartials = !gathersDirectly(g) && g.coutG >= 64
         if gx == nil && !blockDW {
             // nothing needs image blocks: the bias gradient is a plain sum
             if let gb {
@@ -284,7 +342,7 @@ enum ConvKernels {
                 dy = UnsafePointer(buf)
             }
             let pw = partials + t * stride, pb = pw + wCount
-            if blockDW && !gathersDirectly(g) {
+            if blockDW && !gathersDirectly(g) && transposedPartials {
                 let col = columns(g, x: x, images: images, slot: 0)
                 // dWᵀ [taps × Cout] = col · dYᵀ: the transposed packing falls on dY, 9× smaller than col
                 for gr in 0..<g.groups {
@@ -295,6 +353,19 @@ enum ConvKernels {
                     } else {
                         GEMM.sgemmSingle(transA: false, transB: true, m: g.kg, n: g.coutG, k: ncols, a: a, lda: ncols, b: b, ldb: ncols,
                                          c: c, ldc: g.coutG, accumulate: started[t])
+                    }
+                }
+                started[t] = true
+            } else if blockDW && !gathersDirectly(g) {
+                let col = columns(g, x: x, images: images, slot: 0)
+                for gr in 0..<g.groups {
+                    let (a, b, c) = (dy + gr * g.coutG * ncols, col + gr * g.kg * ncols, pw + gr * g.coutG * g.kg)
+                    if threaded {
+                        GEMM.sgemm(transA: false, transB: true, m: g.coutG, n: g.kg, k: ncols, a: a, lda: ncols, b: b, ldb: ncols,
+                                   c: c, ldc: g.kg, accumulate: started[t])
+                    } else {
+                        GEMM.sgemmSingle(transA: false, transB: true, m: g.coutG, n: g.kg, k: ncols, a: a, lda: ncols, b: b, ldb: ncols,
+                                         c: c, ldc: g.kg, accumulate: started[t])
                     }
                 }
                 started[t] = true
@@ -335,7 +406,7 @@ enum ConvKernels {
             weightGradientWithoutColumns(g, x: x, gy: gy, gw: gw, direct: directDW)
         } else if let gw {
             for t in 1..<Swift.max(used, 1) { Elementwise.axpy(1, partials + t * stride, partials, wCount) }
-            if gathersDirectly(g) {
+            if !transposedPartials {
                 gw.update(from: partials, count: wCount)
             } else {
                 // each group's partial is [taps × Cout/groups]
