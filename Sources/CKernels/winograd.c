@@ -108,22 +108,28 @@ static void input_transform_avx2(const float *const rows[4], long len, float *co
             s[0][j] = m[0 * 4 + j][k] + m[1 * 4 + j][k] + m[2 * 4 + j][k];                    \
             s[1][j] = m[1 * 4 + j][k] - m[2 * 4 + j][k] - m[3 * 4 + j][k];                    \
         }                                                                                     \
-        out0[2 * k] = s[0][0] + s[0][1] + s[0][2] + bias;                                     \
-        out0[2 * k + 1] = s[0][1] - s[0][2] - s[0][3] + bias;                                 \
-        out1[2 * k] = s[1][0] + s[1][1] + s[1][2] + bias;                                     \
-        out1[2 * k + 1] = s[1][1] - s[1][2] - s[1][3] + bias;                                 \
+        float y00 = (s[0][0] + s[0][1] + s[0][2]) * scale + bias;                             \
+        float y01 = (s[0][1] - s[0][2] - s[0][3]) * scale + bias;                             \
+        float y10 = (s[1][0] + s[1][1] + s[1][2]) * scale + bias;                             \
+        float y11 = (s[1][1] - s[1][2] - s[1][3]) * scale + bias;                             \
+        if (relu) {                                                                           \
+            y00 = y00 > 0 ? y00 : 0; y01 = y01 > 0 ? y01 : 0;                                 \
+            y10 = y10 > 0 ? y10 : 0; y11 = y11 > 0 ? y11 : 0;                                 \
+        }                                                                                     \
+        out0[2 * k] = y00; out0[2 * k + 1] = y01;                                             \
+        out1[2 * k] = y10; out1[2 * k + 1] = y11;                                             \
     }
 
-static void output_transform_portable(const float *const m[16], long len, float bias, float *out0, float *out1) {
+static void output_transform_portable(const float *const m[16], long len, float scale, float bias, int relu, float *out0, float *out1) {
     OUTPUT_TRANSFORM_BODY
 }
 #if defined(__x86_64__)
 __attribute__((target("avx512f,fma")))
-static void output_transform_avx512(const float *const m[16], long len, float bias, float *out0, float *out1) {
+static void output_transform_avx512(const float *const m[16], long len, float scale, float bias, int relu, float *out0, float *out1) {
     OUTPUT_TRANSFORM_BODY
 }
 __attribute__((target("avx2,fma")))
-static void output_transform_avx2(const float *const m[16], long len, float bias, float *out0, float *out1) {
+static void output_transform_avx2(const float *const m[16], long len, float scale, float bias, int relu, float *out0, float *out1) {
     OUTPUT_TRANSFORM_BODY
 }
 #endif
@@ -183,11 +189,11 @@ static void input_transform_run_avx512(const float *chan, long H, long W, long i
 #endif
 
 typedef void (*in_fn)(const float *const rows[4], long len, float *const v[16]);
-typedef void (*out_fn)(const float *const m[16], long len, float bias, float *out0, float *out1);
+typedef void (*out_fn)(const float *const m[16], long len, float scale, float bias, int relu, float *out0, float *out1);
 
 void ck_winograd_conv_block(const float *x, long C, long H, long W, long ph, long pw,
-                            long OC, long Ho, long Wo, const float *packed, const float *bias,
-                            long t0, long count, float *y, float *scratch) {
+                            long OC, long Ho, long Wo, const float *packed, const float *scale, const float *bias,
+                            int relu, long t0, long count, float *y, float *scratch) {
     long TH = (Ho + 1) / 2, TW = (Wo + 1) / 2, tpi = TH * TW;
     long plane = H * W, oplane = Ho * Wo;
     long ldv = count;                       /* V[ξ] is C × count, M[ξ] is OC × count */
@@ -263,7 +269,7 @@ void ck_winograd_conv_block(const float *x, long C, long H, long W, long ph, lon
     // output transform, plane by plane (sequential writes); a last odd row or column is written
     // through a small tile buffer
     for (long o = 0; o < OC; o++) {
-        float b = bias ? bias[o] : 0.0f;
+        float b = bias ? bias[o] : 0.0f, sc = scale ? scale[o] : 1.0f;
         for (long t = t0; t < t0 + count;) {
             long img = t / tpi, r = t % tpi, th = r / TW, tw = r % TW;
             long len = TW - tw < t0 + count - t ? TW - tw : t0 + count - t;
@@ -291,9 +297,9 @@ void ck_winograd_conv_block(const float *x, long C, long H, long W, long ph, lon
                 const float *mm[16];
                 for (int xi = 0; xi < 16; xi++) mm[xi] = m[xi] + k0;
                 if (!lastRow && nfull == n) {
-                    out_tr(mm, n, b, out0 + 2 * k0, out0 + Wo + 2 * k0);
+                    out_tr(mm, n, sc, b, relu, out0 + 2 * k0, out0 + Wo + 2 * k0);
                 } else {
-                    out_tr(mm, n, b, tmp[0], tmp[1]);
+                    out_tr(mm, n, sc, b, relu, tmp[0], tmp[1]);
                     long cols = 2 * nfull + (nfull < n ? 1 : 0);
                     memcpy(out0 + 2 * k0, tmp[0], (size_t)cols * sizeof(float));
                     if (!lastRow) memcpy(out0 + Wo + 2 * k0, tmp[1], (size_t)cols * sizeof(float));

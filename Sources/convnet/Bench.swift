@@ -7,13 +7,16 @@ struct Bench: ParsableCommand {
     @Option(help: "Comma-separated workload groups: kernels, models, all.") var only: String = "all"
     @Option(help: "Repetitions per measurement (median reported).") var repeats: Int = 5
     @Option(help: "Instead of the suite, show where a model's training step spends its time (e.g. resnet18).") var profile: String?
+    @Flag(help: "With --profile: profile an inference forward pass (eval mode, no gradients) instead of a training step.")
+    var inference = false
     @Option(help: "Threads for the kernels (default: all cores).") var threads: Int?
 
     func run() throws {
         if let threads { guard threads > 0 else { throw CLIError(message: "--threads must be positive") }; Threads.count = threads }
+        if inference && profile == nil { throw CLIError(message: "--inference needs --profile MODEL") }
         if let profile {
             _ = try loadSpec(profile)
-            try BenchmarkSuite.profile(model: profile)
+            try BenchmarkSuite.profile(model: profile, inference: inference)
             return
         }
         try BenchmarkSuite(groups: Set(only.split(separator: ",").map(String.init)), repeats: repeats).run()

@@ -367,3 +367,44 @@ extension DirectConvTests {
         #expect(worst < 1e-4, "\(what): worst relative gradient error \(worst)")
     }
 }
+
+/// Inference fusion: conv → eval batch norm → ReLU in one pass, on every convolution path
+/// (Winograd, direct narrow kernel, im2col for one image and for blocks, strided gather, groups),
+/// against the same ops composed; and whole models with fusion on and off.
+@Suite struct FusionTests {
+    @Test(arguments: [(2, 32, 32, 3, 1, 1, 10, 1), (3, 6, 16, 5, 1, 0, 14, 1), (1, 8, 24, 3, 1, 1, 30, 1), (5, 8, 24, 3, 1, 1, 5, 1),
+                      (4, 8, 40, 3, 2, 1, 13, 1), (2, 32, 32, 3, 1, 1, 8, 2), (3, 12, 20, 1, 1, 0, 7, 1)])
+    func fusedMatchesComposed(_ n: Int, _ c: Int, _ cout: Int, _ k: Int, _ stride: Int, _ pad: Int, _ hw: Int, _ groups: Int) {
+        let gen = Generator(seed: UInt64(6100 + c * 3 + cout + hw + groups))
+        let x = Tensor.randn([n, c, hw, hw], generator: gen)
+        let w = Tensor.randn([cout, c / groups, k, k], generator: gen), b = Tensor.randn([cout], generator: gen)
+        let scale = Tensor.randn([cout], generator: gen), shift = Tensor.randn([cout], generator: gen)
+        for relu in [false, true] {
+            let fused = withNoGrad {
+                conv2dAffineReLU(x, w, bias: b, stride: Size2(stride), padding: .pair(pad, pad), groups: groups,
+                                 scale: scale, shift: shift, relu: relu)
+            }
+            var want = conv2d(x, w, bias: b, stride: Size2(stride), padding: .pair(pad, pad), groups: groups)
+                * scale.reshape([1, cout, 1, 1]) + shift.reshape([1, cout, 1, 1])
+            if relu { want = want.relu() }
+            expectClose(fused, want, rtol: 1e-4, atol: 1e-4, "c \(c)→\(cout) k \(k)/\(stride) in \(hw)² groups \(groups) relu \(relu)")
+        }
+    }
+
+    @Test(arguments: ["resnet18", "regnetx32", "bn-lenet", "nin"])
+    func modelsAgreeWithFusionOff(_ name: String) throws {
+        Tensor.manualSeed(3)
+        let spec = try ModelZoo.spec(named: name)
+        let model = spec.make()
+        let side = spec.defaults.resize
+        let x = Tensor.randn([2, 1, side, side], generator: Generator(seed: 4))
+        // a few training steps' worth of batch statistics, so the eval affine maps are not identities
+        for _ in 0..<2 { _ = model(Tensor.randn([4, 1, side, side], generator: Generator(seed: 5))) }
+        model.eval()
+        let fused = withNoGrad { model(x) }
+        Fusion.enabled = false
+        defer { Fusion.enabled = true }
+        let plain = withNoGrad { model(x) }
+        expectClose(fused, plain, rtol: 1e-3, atol: 1e-4, name)
+    }
+}

@@ -106,7 +106,7 @@ public struct BenchmarkSuite {
     }
 
     /// Where a training step's time goes, per leaf layer forward and per backward operation.
-    public static func profile(model name: String, steps: Int = 5) throws {
+    public static func profile(model name: String, inference: Bool = false, steps: Int = 5) throws {
         let spec = try ModelZoo.spec(named: name)
         let batch = spec.defaults.resize >= 224 ? 32 : (spec.defaults.resize >= 96 ? 64 : 256)
         let side = spec.defaults.resize
@@ -115,7 +115,12 @@ public struct BenchmarkSuite {
         let x = Tensor.rand([batch, 1, side, side])
         let labels = (0..<batch).map { $0 % 10 }
         let opt = SGD(model.parameters(), lr: 0.01, momentum: 0.9)
+        if inference { model.eval() }
         func step() {
+            if inference {
+                _ = Profiler.measure("forward (whole model)") { withNoGrad { model(x) } }
+                return
+            }
             let loss = Profiler.measure("loss (cross-entropy)") { crossEntropy(model(x), labels) }
             opt.zeroGrad()
             loss.backward()
@@ -128,8 +133,10 @@ public struct BenchmarkSuite {
         for _ in 0..<steps { step() }
         let perStep = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9 / Double(steps)
         Profiler.isEnabled = false
-        print("profile of a training step: \(name) \(side)² batch \(batch), \(Threads.count) threads, \(String(format: "%.1f", perStep * 1000)) ms per step")
-        print("  (leaf-layer forwards and autograd backward steps; the loss line includes the whole forward)")
+        let what = inference ? "an inference forward pass" : "a training step"
+        print("profile of \(what): \(name) \(side)² batch \(batch), \(Threads.count) threads, \(String(format: "%.1f", perStep * 1000)) ms per step")
+        print(inference ? "  (eval mode, no gradients: convolutions with their batch norm and ReLU fused where the model allows)"
+                        : "  (leaf-layer forwards and autograd backward steps; the loss line includes the whole forward)")
         for e in Profiler.entries {
             let ms = e.seconds / Double(steps) * 1000
             let label = e.name.padding(toLength: max(36, e.name.count), withPad: " ", startingAt: 0)

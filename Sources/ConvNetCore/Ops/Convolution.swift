@@ -23,6 +23,22 @@ public enum ConvolutionOptions {
     nonisolated(unsafe) public static var winograd = ProcessInfo.processInfo.environment["CONVNET_WINOGRAD"] != "0"
 }
 
+/// What a convolution does to each output value as it writes it: `v·scale[o] + shift[o]` per output
+/// channel (the layer's bias already folded into shift), then ReLU if asked.
+struct ConvEpilogue {
+    let scale: UnsafePointer<Float>?
+    let shift: UnsafePointer<Float>?
+    let relu: Bool
+
+    /// Applies the epilogue in place to `channels` planes of `plane` values starting at channel `first`.
+    func apply(_ y: UnsafeMutablePointer<Float>, channels: Range<Int>, plane: Int, from src: UnsafePointer<Float>? = nil, srcStride: Int = 0) {
+        for (k, o) in channels.enumerated() {
+            let s = src.map { $0 + k * srcStride } ?? UnsafePointer(y + k * plane)
+            ck_affine_relu(s, y + k * plane, plane, scale?[o] ?? 1, shift?[o] ?? 0, relu ? 1 : 0)
+        }
+    }
+}
+
 /// The convolution passes (forward, input gradient, weight gradient) over NCHW buffers: im2col
 /// into reused per-thread buffers, then blocked GEMM. Images with small outputs are gathered into
 /// blocks whose column matrices sit side by side, so each GEMM is wide enough for full 64-column
@@ -142,7 +158,8 @@ enum ConvKernels {
 
     /// y [n, oc, ho, wo] = Winograd convolution of x [n, c, h, w] with weights packed by ck_winograd_pack_weights.
     static func winograd(x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int, ph: Int, pw: Int, oc: Int, ho: Int, wo: Int,
-                         packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+                         packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
+                         scale: UnsafePointer<Float>? = nil, relu: Bool = false) {
         let tiles = n * ((ho + 1) / 2) * ((wo + 1) / 2)
         // blocks of whole 64-column panels whose transforms (16·(c + oc) floats per tile) stay in L2
         let fit = Swift.max(1, 16_384 / (c + oc) / 64)
@@ -154,7 +171,8 @@ enum ConvKernels {
             let s = ck_scratch(0, scratch)!
             for b in r {
                 let t0 = b * block
-                ck_winograd_conv_block(x, c, h, w, ph, pw, oc, ho, wo, packed, bias, t0, Swift.min(block, tiles - t0), y, s)
+                ck_winograd_conv_block(x, c, h, w, ph, pw, oc, ho, wo, packed, scale, bias, relu ? 1 : 0, t0,
+                                       Swift.min(block, tiles - t0), y, s)
             }
         }
     }
@@ -170,17 +188,23 @@ enum ConvKernels {
         return packed
     }
 
+    /// y = conv(x, weight) + bias, or with an epilogue (whose shift includes the bias; pass bias nil).
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                        bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+                        bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue? = nil) {
         if usesWinograd(g) {
             let packed = winogradWeights(g, weight, adjoint: false)
             winograd(x: x, n: g.n, c: g.c, h: g.h, w: g.w, ph: g.ph, pw: g.pw, oc: g.cout, ho: g.ho, wo: g.wo,
-                     packed: packed.data, bias: bias, y: y)
+                     packed: packed.data, bias: epilogue?.shift ?? bias, y: y, scale: epilogue?.scale, relu: epilogue?.relu ?? false)
             return
         }
         if usesDirect(g) {
             direct(x: x, n: g.n, groups: g.groups, inG: g.cg, h: g.h, w: g.w, weight: weight, bias: bias, outG: g.coutG,
                    kh: g.kh, kw: g.kw, ph: g.ph, pw: g.pw, ho: g.ho, wo: g.wo, y: y)
+            if let epilogue {
+                Threads.parallelFor(g.n) { r in
+                    for i in r { epilogue.apply(y + i * g.cout * g.hwo, channels: 0..<g.cout, plane: g.hwo) }
+                }
+            }
             return
         }
         let outPlane = g.cout * g.hwo
@@ -214,6 +238,12 @@ enum ConvKernels {
                 }
             }
             for (j, i) in images.enumerated() {
+                if let epilogue {
+                    // the affine map and ReLU ride on the pass that places the block's output
+                    epilogue.apply(y + i * outPlane, channels: 0..<g.cout, plane: g.hwo,
+                                   from: single ? nil : UnsafePointer(out + j * g.hwo), srcStride: ncols)
+                    continue
+                }
                 for co in 0..<g.cout {
                     let dst = y + i * outPlane + co * g.hwo
                     let v = bias?[co] ?? 0
@@ -426,9 +456,48 @@ enum ConvKernels {
 /// 2-D cross-correlation over NCHW input, as `F.conv2d`: `weight` is [out, in/groups, kh, kw].
 public func conv2d(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: Size2 = 1, padding: Padding = 0,
                    dilation: Size2 = 1, groups: Int = 1) -> Tensor {
+    convolve(input, weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups, epilogue: nil)
+}
+
+/// `relu?(conv2d(x, w, b) · scale + shift)` with per-output-channel `scale` and `shift` (each optional),
+/// the pattern of a convolution followed by an eval-mode batch norm and a ReLU. Without autograd
+/// recording (inference under `withNoGrad`) it runs as one convolution whose kernels apply the
+/// affine map and ReLU as they write the output: no separate passes, no intermediate tensors.
+/// With recording it is composed from the differentiable ops.
+public func conv2dAffineReLU(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: Size2 = 1, padding: Padding = 0,
+                             dilation: Size2 = 1, groups: Int = 1, scale: Tensor? = nil, shift: Tensor? = nil,
+                             relu: Bool) -> Tensor {
+    let cout = weight.rank == 4 ? weight.shape[0] : 0
+    for (name, t) in [("scale", scale), ("shift", shift)] {
+        if let t { checkArgument(t.shape == [cout], "conv2dAffineReLU: \(name) must have \(cout) elements (weight \(weight.shape)), got \(t.shape)") }
+    }
+    let recording = GradMode.isEnabled && (input.requiresGrad || weight.requiresGrad || (bias?.requiresGrad ?? false)
+        || (scale?.requiresGrad ?? false) || (shift?.requiresGrad ?? false))
+    if recording {
+        var y = conv2d(input, weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
+        let channelShape = input.rank == 3 ? [cout, 1, 1] : [1, cout, 1, 1]
+        if let scale { y = y * scale.reshape(channelShape) }
+        if let shift { y = y + shift.reshape(channelShape) }
+        return relu ? y.relu() : y
+    }
+    // the layer's bias folds into the shift: (v + b)·s + t = v·s + (b·s + t)
+    var folded = [Float](repeating: 0, count: cout)
+    for o in 0..<cout {
+        let s = scale?.data[o] ?? 1
+        folded[o] = (bias?.data[o] ?? 0) * s + (shift?.data[o] ?? 0)
+    }
+    return folded.withUnsafeBufferPointer { f in
+        convolve(input, weight, bias: nil, stride: stride, padding: padding, dilation: dilation, groups: groups,
+                 epilogue: ConvEpilogue(scale: scale.map { UnsafePointer($0.data) }, shift: f.baseAddress, relu: relu))
+    }
+}
+
+/// conv2d's checks and dispatch; with an epilogue (not recorded) the kernels apply it to the output.
+func convolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, stride: Size2, padding: Padding, dilation: Size2, groups: Int,
+              epilogue: ConvEpilogue?) -> Tensor {
     if input.rank == 3 {
-        return conv2d(input.unsqueeze(0), weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
-                      groups: groups).squeeze(0)
+        return convolve(input.unsqueeze(0), weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
+                        groups: groups, epilogue: epilogue).squeeze(0)
     }
     checkArgument(input.rank == 4, "Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: \(input.shape)")
     checkArgument(weight.rank == 4, "conv2d: weight must be 4-D [out, in/groups, kh, kw], got \(weight.shape)")
@@ -452,7 +521,8 @@ public func conv2d(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil, strid
         if th % 2 != 0 || tw % 2 != 0 {
             // asymmetric: the extra row/column goes after, as PyTorch does
             let padded = input.pad([tw / 2, tw - tw / 2, th / 2, th - th / 2])
-            return conv2d(padded, weight, bias: bias, stride: 1, padding: 0, dilation: dilation, groups: groups)
+            return convolve(padded, weight, bias: bias, stride: 1, padding: 0, dilation: dilation, groups: groups,
+                            epilogue: epilogue)
         }
         ph = th / 2; pw = tw / 2
     }
@@ -466,8 +536,10 @@ public func conv2d(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil, strid
     let out = Tensor(uninitializedShape: [n, cout, ho, wo])
     let label = { "\(c)→\(cout) \(kh)×\(kw)/\(stride.h) g\(groups) @\(h)×\(w)" }
     Profiler.measure("conv fwd " + label()) {
-        ConvKernels.forward(geo, x: input.data, weight: weight.data, bias: bias.map { UnsafePointer($0.data) }, y: out.data)
+        ConvKernels.forward(geo, x: input.data, weight: weight.data, bias: bias.map { UnsafePointer($0.data) }, y: out.data,
+                            epilogue: epilogue)
     }
+    if epilogue != nil { return out }
     var inputs = [input, weight]
     if let bias { inputs.append(bias) }
     return Tensor.record(out, "conv2d", inputs) { gy in

@@ -19,7 +19,28 @@ public final class Sequential: Module {
         names = named.map(\.0)
     }
 
-    public func forward(_ x: Tensor) -> Tensor { layers.reduce(x) { $1($0) } }
+    public func forward(_ x: Tensor) -> Tensor {
+        guard Fusion.isActive else { return layers.reduce(x) { $1($0) } }
+        // inference: Conv2d [→ eval BatchNorm2d] [→ ReLU] runs as one fused convolution
+        var y = x, i = 0
+        while i < layers.count {
+            if let conv = layers[i] as? Conv2d, !conv.isLazy {
+                var j = i + 1
+                var bn: BatchNorm? = nil
+                if j < layers.count, let b = layers[j] as? BatchNorm2d, b.inferenceAffine != nil { bn = b; j += 1 }
+                let relu = j < layers.count && layers[j] is ReLU
+                if relu { j += 1 }
+                if j > i + 1 {
+                    y = Fusion.convBatchNormReLU(conv, bn, relu: relu, y)
+                    i = j
+                    continue
+                }
+            }
+            y = layers[i](y)
+            i += 1
+        }
+        return y
+    }
     public func namedChildren() -> [(String, any Module)] { Array(zip(names, layers)) }
     public func namedOwnTensors() -> [(String, Tensor)] { [] }
 

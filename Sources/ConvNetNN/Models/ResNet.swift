@@ -18,8 +18,8 @@ public final class Residual: Module {
     }
 
     public func forward(_ x: Tensor) -> Tensor {
-        var y = relu(bn1(conv1(x)))
-        y = bn2(conv2(y))
+        var y = Fusion.convBatchNormReLU(conv1, bn1, relu: true, x)
+        y = Fusion.convBatchNormReLU(conv2, bn2, relu: false, y)
         let shortcut = conv3.map { $0(x) } ?? x
         return relu(y + shortcut)
     }
@@ -45,11 +45,11 @@ public final class ResNeXtBlock: Module {
     }
 
     public func forward(_ x: Tensor) -> Tensor {
-        var y = relu(bn1(conv1(x)))
-        y = relu(bn2(conv2(y)))
-        y = bn3(conv3(y))
+        var y = Fusion.convBatchNormReLU(conv1, bn1, relu: true, x)
+        y = Fusion.convBatchNormReLU(conv2, bn2, relu: true, y)
+        y = Fusion.convBatchNormReLU(conv3, bn3, relu: false, y)
         var shortcut = x
-        if let conv4, let bn4 { shortcut = bn4(conv4(x)) }
+        if let conv4, let bn4 { shortcut = Fusion.convBatchNormReLU(conv4, bn4, relu: false, x) }
         return relu(y + shortcut)
     }
 }
