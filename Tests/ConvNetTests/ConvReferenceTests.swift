@@ -373,7 +373,8 @@ extension DirectConvTests {
 /// against the same ops composed; and whole models with fusion on and off.
 @Suite struct FusionTests {
     @Test(arguments: [(2, 32, 32, 3, 1, 1, 10, 1), (3, 6, 16, 5, 1, 0, 14, 1), (1, 8, 24, 3, 1, 1, 30, 1), (5, 8, 24, 3, 1, 1, 5, 1),
-                      (4, 8, 40, 3, 2, 1, 13, 1), (2, 32, 32, 3, 1, 1, 8, 2), (3, 12, 20, 1, 1, 0, 7, 1)])
+                      (4, 8, 40, 3, 2, 1, 13, 1), (2, 32, 32, 3, 1, 1, 8, 2), (3, 12, 20, 1, 1, 0, 7, 1),
+                      (32, 64, 64, 3, 1, 1, 3, 1)])
     func fusedMatchesComposed(_ n: Int, _ c: Int, _ cout: Int, _ k: Int, _ stride: Int, _ pad: Int, _ hw: Int, _ groups: Int) {
         let gen = Generator(seed: UInt64(6100 + c * 3 + cout + hw + groups))
         let x = Tensor.randn([n, c, hw, hw], generator: gen)
@@ -406,5 +407,52 @@ extension DirectConvTests {
         defer { Fusion.enabled = true }
         let plain = withNoGrad { model(x) }
         expectClose(fused, plain, rtol: 1e-3, atol: 1e-4, name)
+    }
+}
+
+/// Tiny maps with wide layers and a full batch (ResNet's 3×3 last stage) run one GEMM per kernel tap
+/// over the pixels it reaches: forward, input, weight and bias gradients against the definition.
+@Suite struct TapwiseConvTests {
+    @Test(arguments: [(32, 64, 64, 3, 3, 3, 1), (33, 64, 72, 2, 3, 3, 1), (32, 70, 64, 4, 4, 3, 0), (32, 64, 64, 4, 4, 2, 0)])
+    func allPassesMatchDefinition(_ n: Int, _ c: Int, _ cout: Int, _ h: Int, _ w: Int, _ k: Int, _ pad: Int) {
+        let gen = Generator(seed: UInt64(9900 + c + cout + h * 5 + k))
+        let x = Tensor.randn([n, c, h, w], generator: gen); x.requiresGrad = true
+        let wt = Tensor.randn([cout, c, k, k], generator: gen); wt.requiresGrad = true
+        let b = Tensor.randn([cout], generator: gen); b.requiresGrad = true
+        let y = conv2d(x, wt, bias: b, stride: Size2(1), padding: .pair(pad, pad))
+        let what = "n \(n) \(c)→\(cout) on \(h)×\(w), k \(k) pad \(pad)"
+        expectClose(y, referenceConv(x.detached(), wt.detached(), bias: b.detached(), stride: (1, 1), padding: (pad, pad),
+                                     dilation: (1, 1), groups: 1), rtol: 1e-4, atol: 1e-4, "forward " + what)
+        let g = Tensor.randn(y.shape, generator: gen)
+        y.backward(g)
+        let (ho, wo) = (y.shape[2], y.shape[3])
+        let xs = x.scalars, ws = wt.scalars, gs = g.scalars
+        let (gx, gw, gb) = (x.grad!.scalars, wt.grad!.scalars, b.grad!.scalars)
+        var worst: Double = 0
+        func note(_ want: Double, _ got: Float) { worst = max(worst, abs(want - Double(got)) / max(1, abs(want))) }
+        for bi in 0..<n { for ci in 0..<c { for ih in 0..<h { for iw in 0..<w {
+            var s: Double = 0
+            for o in 0..<cout { for p in 0..<k { for q in 0..<k {
+                let oh = ih + pad - p, ow = iw + pad - q
+                if oh < 0 || oh >= ho || ow < 0 || ow >= wo { continue }
+                s += Double(gs[((bi * cout + o) * ho + oh) * wo + ow]) * Double(ws[((o * c + ci) * k + p) * k + q])
+            } } }
+            note(s, gx[((bi * c + ci) * h + ih) * w + iw])
+        } } } }
+        for o in 0..<cout {
+            var sb: Double = 0
+            for bi in 0..<n { for p in 0..<ho * wo { sb += Double(gs[(bi * cout + o) * ho * wo + p]) } }
+            note(sb, gb[o])
+            for ci in 0..<c { for p in 0..<k { for q in 0..<k {
+                var s: Double = 0
+                for bi in 0..<n { for i in 0..<ho { for j in 0..<wo {
+                    let ih = i + p - pad, iw = j + q - pad
+                    if ih < 0 || ih >= h || iw < 0 || iw >= w { continue }
+                    s += Double(gs[((bi * cout + o) * ho + i) * wo + j]) * Double(xs[((bi * c + ci) * h + ih) * w + iw])
+                } } }
+                note(s, gw[((o * c + ci) * k + p) * k + q])
+            } } }
+        }
+        #expect(worst < 1e-4, "\(what): worst relative gradient error \(worst)")
     }
 }

@@ -191,6 +191,17 @@ enum ConvKernels {
     /// y = conv(x, weight) + bias, or with an epilogue (whose shift includes the bias; pass bias nil).
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue? = nil) {
+        if TapwiseConv.applies(g) && !usesWinograd(g) {
+            let inPixels = g.h * g.w
+            let xT = Tensor(uninitializedShape: [g.c * inPixels * g.n]), yT = Tensor(uninitializedShape: [g.cout * g.hwo * g.n])
+            TapwiseConv.toPositionMajor(x, n: g.n, c: g.c, plane: inPixels, xT.data)
+            TapwiseConv.multiply(g, weight: weight, adjoint: false, input: xT.data, output: yT.data)
+            TapwiseConv.fromPositionMajor(yT.data, n: g.n, c: g.cout, plane: g.hwo, y)
+            if let epi = epilogue ?? bias.map({ ConvEpilogue(scale: nil, shift: $0, relu: false) }) {
+                for i in 0..<g.n { epi.apply(y + i * g.cout * g.hwo, channels: 0..<g.cout, plane: g.hwo) }
+            }
+            return
+        }
         if usesWinograd(g) {
             let packed = winogradWeights(g, weight, adjoint: false)
             winograd(x: x, n: g.n, c: g.c, h: g.h, w: g.w, ph: g.ph, pw: g.pw, oc: g.cout, ho: g.ho, wo: g.wo,
@@ -303,6 +314,25 @@ enum ConvKernels {
     static func backward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, gy: UnsafePointer<Float>,
                          gx: UnsafeMutablePointer<Float>?, gw: UnsafeMutablePointer<Float>?, gb: UnsafeMutablePointer<Float>?) {
         let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo
+        if TapwiseConv.applies(g) && !usesWinograd(g) {
+            let inPixels = g.h * g.w
+            let gyT = Tensor(uninitializedShape: [g.cout * g.hwo * g.n])
+            TapwiseConv.toPositionMajor(gy, n: g.n, c: g.cout, plane: g.hwo, gyT.data)
+            if let gx {
+                let gxT = Tensor(uninitializedShape: [g.c * inPixels * g.n])
+                TapwiseConv.multiply(g, weight: weight, adjoint: true, input: gyT.data, output: gxT.data)
+                TapwiseConv.fromPositionMajor(gxT.data, n: g.n, c: g.c, plane: inPixels, gx)
+            }
+            if let gw {
+                let xT = Tensor(uninitializedShape: [g.c * inPixels * g.n])
+                TapwiseConv.toPositionMajor(x, n: g.n, c: g.c, plane: inPixels, xT.data)
+                TapwiseConv.weightGradient(g, x: xT.data, gy: gyT.data, gw: gw)
+            }
+            if let gb {
+                for co in 0..<g.cout { gb[co] = Elementwise.sum(gyT.data + co * g.hwo * g.n, g.hwo * g.n) }
+            }
+            return
+        }
         // the input gradient of a stride-1 3×3 layer is a 3×3 convolution of gy with the rotated
         // filters, padded by 2 − p: Winograd again, with no column matrix and no col2im
         var gx = gx
