@@ -152,6 +152,8 @@ public struct BenchmarkSuite {
                                            ("regnetx32", 64, 96)]
         for (name, batch, side) in cases where wants("models") || groups.contains(name) {
             guard let spec = try? ModelZoo.spec(named: name) else { continue }
+            // each model starts from an empty buffer cache, as it would in its own process
+            TensorMemory.releaseCached()
             Tensor.manualSeed(0)
             let model = spec.make()
             let x = Tensor.rand([batch, 1, side, side])

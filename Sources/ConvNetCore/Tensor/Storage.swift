@@ -35,6 +35,18 @@ final class BufferPool: @unchecked Sendable {
         let cap = BufferPool.capacity(for: count)
         if cap >= BufferPool.minPooled {
             lock.lock()
+            if cachedBytes + cap * 4 > limitBytes && cap * 4 <= limitBytes {
+                // the workload changed (another model, another batch size): give back buffers of
+                // other sizes, largest first, rather than turning every new buffer away
+                for size in free.keys.sorted(by: >) where size != cap {
+                    while cachedBytes + cap * 4 > limitBytes, let q = free[size]?.popLast() {
+                        q.deallocate()
+                        cachedBytes -= size * 4
+                    }
+                    if free[size]?.isEmpty == true { free[size] = nil }
+                    if cachedBytes + cap * 4 <= limitBytes { break }
+                }
+            }
             if cachedBytes + cap * 4 <= limitBytes {
                 free[cap, default: []].append(p)
                 cachedBytes += cap * 4
