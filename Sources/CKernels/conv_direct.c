@@ -17,18 +17,21 @@ void ck_pack_conv_direct16(const float *w, long Cout, long C, long kh, long kw, 
         for (long t = 0; t < taps; t++) packed[t * 16 + co] = w[co * taps + t];
 }
 
-long ck_conv_direct16_scratch(long C, long H, long W, long kh, long kw, long ph, long pw) {
-    (void)kh; (void)kw;
-    return C * (H + 2 * ph) * (W + 2 * pw) + 64;
+// Zeros after the padded planes: the last 8-pixel group of a row may read up to 8·sw + kw past it.
+static long slack(long sw, long kw) { return 64 + 8 * sw + kw; }
+
+long ck_conv_direct16_scratch(long C, long H, long W, long kh, long kw, long ph, long pw, long sw) {
+    (void)kh;
+    return C * (H + 2 * ph) * (W + 2 * pw) + slack(sw, kw);
 }
 
 #if defined(__x86_64__)
 __attribute__((target("avx512f,fma")))
 static void direct16_image(const float *x, long C, long H, long W, const float *wp, const float *bias, long Cout,
-                           long kh, long kw, long ph, long pw, long Ho, long Wo, float *y, float *xp) {
+                           long kh, long kw, long ph, long pw, long sh, long sw, long Ho, long Wo, float *y, float *xp) {
     long Hp = H + 2 * ph, Wp = W + 2 * pw;
     // zero-padded copy of the image, with slack so the last 8-pixel group may read past the row
-    memset(xp, 0, (size_t)(C * Hp * Wp + 64) * sizeof(float));
+    memset(xp, 0, (size_t)(C * Hp * Wp + slack(sw, kw)) * sizeof(float));
     for (long c = 0; c < C; c++)
         for (long h = 0; h < H; h++)
             memcpy(xp + (c * Hp + h + ph) * Wp + pw, x + (c * H + h) * W, (size_t)W * sizeof(float));
@@ -42,19 +45,20 @@ static void direct16_image(const float *x, long C, long H, long W, const float *
             const float *wv = wp;
             for (long c = 0; c < C; c++) {
                 for (long i = 0; i < kh; i++) {
-                    const float *row = xp + (c * Hp + oh + i) * Wp + ow0;
+                    // input pixels of the 8 outputs are sw apart (each is broadcast, so a stride costs nothing)
+                    const float *row = xp + (c * Hp + oh * sh + i) * Wp + ow0 * sw;
                     for (long j = 0; j < kw; j++) {
                         __m512 w = _mm512_loadu_ps(wv);
                         wv += 16;
                         const float *r = row + j;
                         a0 = _mm512_fmadd_ps(_mm512_set1_ps(r[0]), w, a0);
-                        a1 = _mm512_fmadd_ps(_mm512_set1_ps(r[1]), w, a1);
-                        a2 = _mm512_fmadd_ps(_mm512_set1_ps(r[2]), w, a2);
-                        a3 = _mm512_fmadd_ps(_mm512_set1_ps(r[3]), w, a3);
-                        a4 = _mm512_fmadd_ps(_mm512_set1_ps(r[4]), w, a4);
-                        a5 = _mm512_fmadd_ps(_mm512_set1_ps(r[5]), w, a5);
-                        a6 = _mm512_fmadd_ps(_mm512_set1_ps(r[6]), w, a6);
-                        a7 = _mm512_fmadd_ps(_mm512_set1_ps(r[7]), w, a7);
+                        a1 = _mm512_fmadd_ps(_mm512_set1_ps(r[sw]), w, a1);
+                        a2 = _mm512_fmadd_ps(_mm512_set1_ps(r[2 * sw]), w, a2);
+                        a3 = _mm512_fmadd_ps(_mm512_set1_ps(r[3 * sw]), w, a3);
+                        a4 = _mm512_fmadd_ps(_mm512_set1_ps(r[4 * sw]), w, a4);
+                        a5 = _mm512_fmadd_ps(_mm512_set1_ps(r[5 * sw]), w, a5);
+                        a6 = _mm512_fmadd_ps(_mm512_set1_ps(r[6 * sw]), w, a6);
+                        a7 = _mm512_fmadd_ps(_mm512_set1_ps(r[7 * sw]), w, a7);
                     }
                 }
             }
@@ -71,13 +75,14 @@ static void direct16_image(const float *x, long C, long H, long W, const float *
 #endif
 
 void ck_conv_direct16(const float *x, long images, long C, long H, long W, const float *packed, const float *bias,
-                      long Cout, long kh, long kw, long ph, long pw, long Ho, long Wo, float *y, float *scratch) {
+                      long Cout, long kh, long kw, long ph, long pw, long sh, long sw, long Ho, long Wo, float *y, float *scratch) {
 #if defined(__x86_64__)
     for (long n = 0; n < images; n++)
-        direct16_image(x + n * C * H * W, C, H, W, packed, bias, Cout, kh, kw, ph, pw, Ho, Wo, y + n * Cout * Ho * Wo, scratch);
+        direct16_image(x + n * C * H * W, C, H, W, packed, bias, Cout, kh, kw, ph, pw, sh, sw, Ho, Wo, y + n * Cout * Ho * Wo,
+                       scratch);
 #else
     (void)x; (void)images; (void)C; (void)H; (void)W; (void)packed; (void)bias; (void)Cout; (void)kh; (void)kw;
-    (void)ph; (void)pw; (void)Ho; (void)Wo; (void)y; (void)scratch;
+    (void)ph; (void)pw; (void)sh; (void)sw; (void)Ho; (void)Wo; (void)y; (void)scratch;
 #endif
 }
 
@@ -87,9 +92,9 @@ void ck_conv_direct16(const float *x, long images, long C, long H, long W, const
 // pixel in one register and one accumulator per kernel column j.
 __attribute__((target("avx512f,fma")))
 static void dw_direct16_image(const float *x, const float *dy, long C, long H, long W, long Cout, long kh, long kw,
-                              long ph, long pw, long Ho, long Wo, float *acc, float *xp, float *dyT) {
+                              long ph, long pw, long sh, long sw, long Ho, long Wo, float *acc, float *xp, float *dyT) {
     long Hp = H + 2 * ph, Wp = W + 2 * pw, plane = Ho * Wo;
-    memset(xp, 0, (size_t)(C * Hp * Wp + 64) * sizeof(float));
+    memset(xp, 0, (size_t)(C * Hp * Wp + slack(sw, kw)) * sizeof(float));
     for (long c = 0; c < C; c++)
         for (long h = 0; h < H; h++)
             memcpy(xp + (c * Hp + h + ph) * Wp + pw, x + (c * H + h) * W, (size_t)W * sizeof(float));
@@ -108,11 +113,11 @@ static void dw_direct16_image(const float *x, const float *dy, long C, long H, l
                 __m512 z = _mm512_setzero_ps();
                 __m512 a0 = z, a1 = z, a2 = z, a3 = z, a4 = z, a5 = z, a6 = z, a7 = z;
                 for (long oh = 0; oh < Ho; oh++) {
-                    const float *row = xp + (c * Hp + oh + i) * Wp + j0;
+                    const float *row = xp + (c * Hp + oh * sh + i) * Wp + j0;
                     const float *g = dyT + oh * Wo * 16;
                     for (long ow = 0; ow < Wo; ow++) {
                         __m512 d = _mm512_loadu_ps(g + ow * 16);
-                        const float *r = row + ow;
+                        const float *r = row + ow * sw;
                         switch (nj) {
                         case 8: a7 = _mm512_fmadd_ps(_mm512_set1_ps(r[7]), d, a7); /* fall through */
                         case 7: a6 = _mm512_fmadd_ps(_mm512_set1_ps(r[6]), d, a6); /* fall through */
@@ -188,21 +193,22 @@ static void dw_rows_image(const float *x, const float *dy, long C, long H, long 
 
 int ck_conv_dw_rows_applies(long Cout, long kw, long Wo) { return Cout < 16 && kw <= 8 && Wo >= 16; }
 
-long ck_conv_dw_direct16_scratch(long C, long H, long W, long ph, long pw, long Ho, long Wo) {
-    return C * (H + 2 * ph) * (W + 2 * pw) + 64 + Ho * Wo * 16;
+long ck_conv_dw_direct16_scratch(long C, long H, long W, long kw, long ph, long pw, long sw, long Ho, long Wo) {
+    return C * (H + 2 * ph) * (W + 2 * pw) + slack(sw, kw) + Ho * Wo * 16;
 }
 
 void ck_conv_dw_direct16(const float *x, const float *dy, long images, long C, long H, long W, long Cout, long kh, long kw,
-                         long ph, long pw, long Ho, long Wo, float *acc, float *scratch) {
+                         long ph, long pw, long sh, long sw, long Ho, long Wo, float *acc, float *scratch) {
 #if defined(__x86_64__)
-    float *xp = scratch, *dyT = scratch + C * (H + 2 * ph) * (W + 2 * pw) + 64;
-    int rows = ck_conv_dw_rows_applies(Cout, kw, Wo);
+    float *xp = scratch, *dyT = scratch + C * (H + 2 * ph) * (W + 2 * pw) + slack(sw, kw);
+    int rows = sh == 1 && sw == 1 && ck_conv_dw_rows_applies(Cout, kw, Wo);
     for (long n = 0; n < images; n++) {
         if (rows) dw_rows_image(x + n * C * H * W, dy + n * Cout * Ho * Wo, C, H, W, Cout, kh, kw, ph, pw, Ho, Wo, acc, xp);
-        else dw_direct16_image(x + n * C * H * W, dy + n * Cout * Ho * Wo, C, H, W, Cout, kh, kw, ph, pw, Ho, Wo, acc, xp, dyT);
+        else dw_direct16_image(x + n * C * H * W, dy + n * Cout * Ho * Wo, C, H, W, Cout, kh, kw, ph, pw, sh, sw, Ho, Wo,
+                               acc, xp, dyT);
     }
 #else
     (void)x; (void)dy; (void)images; (void)C; (void)H; (void)W; (void)Cout; (void)kh; (void)kw; (void)ph; (void)pw;
-    (void)Ho; (void)Wo; (void)acc; (void)scratch;
+    (void)sh; (void)sw; (void)Ho; (void)Wo; (void)acc; (void)scratch;
 #endif
 }

@@ -319,18 +319,20 @@ extension DirectConvTests {
 /// Narrow groups (RegNet's 16-channel groups, LeNet's 6→16 layer) run all three passes through the
 /// direct kernel; forward, input, weight and bias gradients against the definition in double.
 @Suite struct GroupedDirectTests {
-    @Test(arguments: [(2, 2, 16, 16, 3, 1, 12, 12), (3, 5, 16, 16, 3, 1, 7, 9), (4, 1, 6, 16, 5, 0, 14, 14), (2, 3, 4, 8, 5, 2, 9, 11), (2, 1, 14, 6, 5, 2, 9, 11),
-                      (2, 2, 12, 5, 3, 0, 6, 20)])
-    func allPassesMatchDefinition(_ n: Int, _ groups: Int, _ cg: Int, _ coutG: Int, _ k: Int, _ pad: Int, _ h: Int, _ w: Int) {
+    @Test(arguments: [(2, 2, 16, 16, 3, 1, 12, 12, 1), (3, 5, 16, 16, 3, 1, 7, 9, 1), (4, 1, 6, 16, 5, 0, 14, 14, 1),
+                      (2, 3, 4, 8, 5, 2, 9, 11, 1), (2, 1, 14, 6, 5, 2, 9, 11, 1), (2, 2, 12, 5, 3, 0, 6, 20, 1),
+                      (3, 2, 16, 16, 3, 1, 13, 12, 2), (2, 5, 16, 16, 3, 1, 9, 17, 2), (2, 1, 5, 12, 4, 1, 11, 23, 3)])
+    func allPassesMatchDefinition(_ n: Int, _ groups: Int, _ cg: Int, _ coutG: Int, _ k: Int, _ pad: Int, _ h: Int, _ w: Int,
+                                  _ stride: Int) {
         let gen = Generator(seed: UInt64(8800 + groups * 13 + cg + k + h))
         let (c, cout) = (groups * cg, groups * coutG)
         let x = Tensor.randn([n, c, h, w], generator: gen); x.requiresGrad = true
         let wt = Tensor.randn([cout, cg, k, k], generator: gen); wt.requiresGrad = true
         let b = Tensor.randn([cout], generator: gen); b.requiresGrad = true
-        let y = conv2d(x, wt, bias: b, stride: Size2(1), padding: .pair(pad, pad), groups: groups)
-        let want = referenceConv(x.detached(), wt.detached(), bias: b.detached(), stride: (1, 1), padding: (pad, pad),
+        let y = conv2d(x, wt, bias: b, stride: Size2(stride), padding: .pair(pad, pad), groups: groups)
+        let want = referenceConv(x.detached(), wt.detached(), bias: b.detached(), stride: (stride, stride), padding: (pad, pad),
                                  dilation: (1, 1), groups: groups)
-        let what = "n \(n) groups \(groups) \(cg)→\(coutG) k \(k) pad \(pad) in \(h)×\(w)"
+        let what = "n \(n) groups \(groups) \(cg)→\(coutG) k \(k)/\(stride) pad \(pad) in \(h)×\(w)"
         expectClose(y, want, rtol: 1e-4, atol: 1e-4, "forward " + what)
         let g = Tensor.randn(y.shape, generator: gen)
         y.backward(g)
@@ -343,8 +345,10 @@ extension DirectConvTests {
             let gr = ci / cg
             var s: Double = 0
             for o in gr * coutG..<(gr + 1) * coutG { for p in 0..<k { for q in 0..<k {
-                let oh = ih + pad - p, ow = iw + pad - q
-                if oh < 0 || oh >= ho || ow < 0 || ow >= wo { continue }
+                let (ohs, ows) = (ih + pad - p, iw + pad - q)
+                if ohs % stride != 0 || ows % stride != 0 { continue }
+                let oh = ohs / stride, ow = ows / stride
+                if ohs < 0 || oh >= ho || ows < 0 || ow >= wo { continue }
                 s += Double(gs[((bi * cout + o) * ho + oh) * wo + ow]) * Double(ws[((o * cg + ci % cg) * k + p) * k + q])
             } } }
             note(s, gx[((bi * c + ci) * h + ih) * w + iw])
@@ -357,7 +361,7 @@ extension DirectConvTests {
             for cl in 0..<cg { for p in 0..<k { for q in 0..<k {
                 var s: Double = 0
                 for bi in 0..<n { for i in 0..<ho { for j in 0..<wo {
-                    let ih = i + p - pad, iw = j + q - pad
+                    let ih = i * stride + p - pad, iw = j * stride + q - pad
                     if ih < 0 || ih >= h || iw < 0 || iw >= w { continue }
                     s += Double(gs[((bi * cout + o) * ho + i) * wo + j]) * Double(xs[((bi * c + gr * cg + cl) * h + ih) * w + iw])
                 } } }
@@ -454,5 +458,42 @@ extension DirectConvTests {
             } } }
         }
         #expect(worst < 1e-4, "\(what): worst relative gradient error \(worst)")
+    }
+}
+
+/// Strided 1×1 convolutions (ResNet and RegNet shortcuts) subsample once and run pointwise.
+@Suite struct StridedPointwiseTests {
+    @Test(arguments: [(2, 32, 40, 9, 11, 2, 2, 1), (3, 8, 20, 10, 7, 3, 2, 1), (2, 32, 64, 12, 12, 2, 2, 4)])
+    func matchesDefinition(_ n: Int, _ c: Int, _ cout: Int, _ h: Int, _ w: Int, _ sh: Int, _ sw: Int, _ groups: Int) {
+        let gen = Generator(seed: UInt64(4400 + c + cout + h))
+        let x = Tensor.randn([n, c, h, w], generator: gen); x.requiresGrad = true
+        let wt = Tensor.randn([cout, c / groups, 1, 1], generator: gen); wt.requiresGrad = true
+        let b = Tensor.randn([cout], generator: gen)
+        let y = conv2d(x, wt, bias: b, stride: Size2(sh, sw), groups: groups)
+        expectClose(y, referenceConv(x.detached(), wt.detached(), bias: b, stride: (sh, sw), padding: (0, 0), dilation: (1, 1),
+                                     groups: groups), rtol: 1e-4, atol: 1e-4, "forward")
+        let g = Tensor.randn(y.shape, generator: gen)
+        y.backward(g)
+        let (ho, wo, cg, coutG) = (y.shape[2], y.shape[3], c / groups, cout / groups)
+        let (xs, ws, gs, gx, gw) = (x.scalars, wt.scalars, g.scalars, x.grad!.scalars, wt.grad!.scalars)
+        var worst: Double = 0
+        for bi in 0..<n { for ci in 0..<c { for i in 0..<h { for j in 0..<w {
+            var s: Double = 0
+            if i % sh == 0 && j % sw == 0 && i / sh < ho && j / sw < wo {
+                let gr = ci / cg
+                for o in gr * coutG..<(gr + 1) * coutG {
+                    s += Double(ws[o * cg + ci % cg]) * Double(gs[((bi * cout + o) * ho + i / sh) * wo + j / sw])
+                }
+            }
+            worst = max(worst, abs(s - Double(gx[((bi * c + ci) * h + i) * w + j])) / max(1, abs(s)))
+        } } } }
+        for o in 0..<cout { for cl in 0..<cg {
+            var s: Double = 0
+            for bi in 0..<n { for i in 0..<ho { for j in 0..<wo {
+                s += Double(gs[((bi * cout + o) * ho + i) * wo + j]) * Double(xs[((bi * c + o / coutG * cg + cl) * h + i * sh) * w + j * sw])
+            } } }
+            worst = max(worst, abs(s - Double(gw[o * cg + cl])) / max(1, abs(s)))
+        } }
+        #expect(worst < 1e-4, "worst relative gradient error \(worst)")
     }
 }

@@ -71,14 +71,14 @@ void ck_set_grad_disabled(int disabled);
 /// y = 1 / (1 + e^−x) and y = e^x, vectorised where the CPU allows.
 void ck_sigmoid(const float *x, float *y, long n);
 void ck_exp(const float *x, float *y, long n);
-/// Direct stride-1 convolution for at most 16 output channels (AVX-512 only; check availability).
+/// Direct convolution for at most 16 output channels, any stride (AVX-512 only; check availability).
 int ck_conv_direct16_available(void);
 /// Weights [Cout, C, kh, kw] rearranged to [C·kh·kw][16] (zero lanes past Cout).
 void ck_pack_conv_direct16(const float *w, long Cout, long C, long kh, long kw, float *packed);
 /// Floats of scratch one thread needs per image.
-long ck_conv_direct16_scratch(long C, long H, long W, long kh, long kw, long ph, long pw);
+long ck_conv_direct16_scratch(long C, long H, long W, long kh, long kw, long ph, long pw, long sw);
 void ck_conv_direct16(const float *x, long images, long C, long H, long W, const float *packed, const float *bias,
-                      long Cout, long kh, long kw, long ph, long pw, long Ho, long Wo, float *y, float *scratch);
+                      long Cout, long kh, long kw, long ph, long pw, long sh, long sw, long Ho, long Wo, float *y, float *scratch);
 /// Σx, Σ(x − mu)², and (Σg, Σg·(x − mu)) added into the outputs; vectorised where possible.
 float ck_sum(const float *x, long n);
 float ck_sum_sq_dev(const float *x, long n, float mu);
@@ -86,12 +86,12 @@ void ck_sum_dot_dev(const float *g, const float *x, long n, float mu, float *sum
 /// y = max(x, 0); out = g where y > 0, else 0.
 void ck_relu(const float *x, float *y, long n);
 void ck_relu_backward(const float *g, const float *y, float *out, long n);
-/// Weight gradient of a stride-1 layer with at most 16 output channels, added into acc[C·kh·kw][16].
+/// Weight gradient of a layer with at most 16 output channels (any stride), added into acc[C·kh·kw][16].
 /// Whether ck_conv_dw_direct16 vectorises over output columns (few channels, long rows) rather than channels.
 int ck_conv_dw_rows_applies(long Cout, long kw, long Wo);
-long ck_conv_dw_direct16_scratch(long C, long H, long W, long ph, long pw, long Ho, long Wo);
+long ck_conv_dw_direct16_scratch(long C, long H, long W, long kw, long ph, long pw, long sw, long Ho, long Wo);
 void ck_conv_dw_direct16(const float *x, const float *dy, long images, long C, long H, long W, long Cout, long kh, long kw,
-                         long ph, long pw, long Ho, long Wo, float *acc, float *scratch);
+                         long ph, long pw, long sh, long sw, long Ho, long Wo, float *acc, float *scratch);
 /// Weight gradient of a stride-1 layer (one group) read in place from a padded copy of each image:
 /// acc[tap·OC + o] += Σ dY[o]·X_tap (tap = c·kh·kw + i·kw + j). AVX-512 only; check availability.
 int ck_conv_dw_stride1_available(void);

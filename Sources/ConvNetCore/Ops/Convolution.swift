@@ -83,16 +83,16 @@ enum ConvKernels {
         return UnsafePointer(col)
     }
 
-    /// Whether the direct kernel for narrow layers applies: 4–16 output channels per group, stride
-    /// and dilation 1, and a CPU with AVX-512 (LeNet's second layer, RegNet's 16-channel groups).
+    /// Whether the direct kernel for narrow layers applies: 4–16 output channels per group, no
+    /// dilation, and a CPU with AVX-512 (LeNet's second layer, RegNet's 16-channel groups).
     static func usesDirect(_ g: ConvGeometry) -> Bool {
         g.coutG >= 4 && usesDirectWeightGradient(g)
     }
 
-    /// The weight gradient of any layer with at most 16 output channels per group (stride and
-    /// dilation 1) is accumulated directly, one output-channel vector per pixel.
+    /// The weight gradient of any layer with at most 16 output channels per group (no dilation,
+    /// strides up to 4) is accumulated directly, one output-channel vector per pixel.
     static func usesDirectWeightGradient(_ g: ConvGeometry) -> Bool {
-        g.coutG <= 16 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1
+        g.coutG <= 16 && g.sh <= 4 && g.sw <= 4 && g.dh == 1 && g.dw == 1
             && g.kg <= 1024 && ck_conv_direct16_available() != 0
     }
 
@@ -108,23 +108,23 @@ enum ConvKernels {
     /// y = conv(x, w) + bias by the direct kernel, group by group, images split over threads.
     /// `w` is [groups·outG, inG, kh, kw]; x has groups·inG channels of h×w, y groups·outG of ho×wo.
     static func direct(x: UnsafePointer<Float>, n: Int, groups: Int, inG: Int, h: Int, w: Int, weight: UnsafePointer<Float>,
-                       bias: UnsafePointer<Float>?, outG: Int, kh: Int, kw: Int, ph: Int, pw: Int, ho: Int, wo: Int,
-                       y: UnsafeMutablePointer<Float>) {
+                       bias: UnsafePointer<Float>?, outG: Int, kh: Int, kw: Int, ph: Int, pw: Int, sh: Int = 1, sw: Int = 1,
+                       ho: Int, wo: Int, y: UnsafeMutablePointer<Float>) {
         let taps = inG * kh * kw
         let packed = Tensor(uninitializedShape: [groups * taps * 16])
         for gr in 0..<groups { ck_pack_conv_direct16(weight + gr * outG * taps, outG, inG, kh, kw, packed.data + gr * taps * 16) }
-        let scratch = ck_conv_direct16_scratch(inG, h, w, kh, kw, ph, pw)
+        let scratch = ck_conv_direct16_scratch(inG, h, w, kh, kw, ph, pw, sw)
         let inPlane = groups * inG * h * w, outPlane = groups * outG * ho * wo
         Threads.parallelFor(n, minPerThread: groups > 1 ? 1 : 4) { r in
             if groups == 1 {
                 ck_conv_direct16(x + r.lowerBound * inPlane, r.count, inG, h, w, packed.data, bias, outG, kh, kw,
-                                 ph, pw, ho, wo, y + r.lowerBound * outPlane, ck_scratch(3, scratch))
+                                 ph, pw, sh, sw, ho, wo, y + r.lowerBound * outPlane, ck_scratch(3, scratch))
                 return
             }
             for i in r {
                 for gr in 0..<groups {
                     ck_conv_direct16(x + i * inPlane + gr * inG * h * w, 1, inG, h, w, packed.data + gr * taps * 16,
-                                     bias.map { $0 + gr * outG }, outG, kh, kw, ph, pw, ho, wo,
+                                     bias.map { $0 + gr * outG }, outG, kh, kw, ph, pw, sh, sw, ho, wo,
                                      y + i * outPlane + gr * outG * ho * wo, ck_scratch(3, scratch))
                 }
             }
@@ -210,7 +210,7 @@ enum ConvKernels {
         }
         if usesDirect(g) {
             direct(x: x, n: g.n, groups: g.groups, inG: g.cg, h: g.h, w: g.w, weight: weight, bias: bias, outG: g.coutG,
-                   kh: g.kh, kw: g.kw, ph: g.ph, pw: g.pw, ho: g.ho, wo: g.wo, y: y)
+                   kh: g.kh, kw: g.kw, ph: g.ph, pw: g.pw, sh: g.sh, sw: g.sw, ho: g.ho, wo: g.wo, y: y)
             if let epilogue {
                 Threads.parallelFor(g.n) { r in
                     for i in r { epilogue.apply(y + i * g.cout * g.hwo, channels: 0..<g.cout, plane: g.hwo) }
@@ -282,17 +282,17 @@ enum ConvKernels {
         acc.update(repeating: 0, count: slots * per)
         let chunks: Int
         if direct {
-            let scratch = ck_conv_dw_direct16_scratch(g.cg, g.h, g.w, g.ph, g.pw, g.ho, g.wo)
+            let scratch = ck_conv_dw_direct16_scratch(g.cg, g.h, g.w, g.kw, g.ph, g.pw, g.sw, g.ho, g.wo)
             chunks = Threads.parallelChunks(g.n, minPerThread: g.groups > 1 ? 1 : 4) { t, r in
                 if g.groups == 1 {
                     ck_conv_dw_direct16(x + r.lowerBound * inPlane, gy + r.lowerBound * outPlane, r.count, g.c, g.h, g.w, g.cout,
-                                        g.kh, g.kw, g.ph, g.pw, g.ho, g.wo, acc + t * per, ck_scratch(3, scratch))
+                                        g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.ho, g.wo, acc + t * per, ck_scratch(3, scratch))
                     return
                 }
                 for i in r {
                     for gr in 0..<g.groups {
                         ck_conv_dw_direct16(x + i * inPlane + gr * g.cg * g.h * g.w, gy + i * outPlane + gr * g.coutG * g.hwo, 1,
-                                            g.cg, g.h, g.w, g.coutG, g.kh, g.kw, g.ph, g.pw, g.ho, g.wo,
+                                            g.cg, g.h, g.w, g.coutG, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.ho, g.wo,
                                             acc + t * per + gr * taps * width, ck_scratch(3, scratch))
                     }
                 }
@@ -561,6 +561,12 @@ func convolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, stride: Size2, p
     let wo = convOutputSize(w, kernel: kw, stride: stride.w, padding: pw, dilation: dilation.w)
     checkArgument(ho > 0 && wo > 0,
                  "Calculated output size: (\(cout)x\(ho)x\(wo)) is too small for input \(input.shape) with kernel (\(kh), \(kw)), padding (\(ph), \(pw)), dilation \(dilation)")
+    if kh == 1 && kw == 1 && ph == 0 && pw == 0 && (stride.h > 1 || stride.w > 1) {
+        // a strided 1×1 convolution only reads every sh-th row and sw-th column: take those pixels
+        // once, then run it as a pointwise GEMM (the gather would otherwise go element by element)
+        return convolve(subsample(input, stride, ho: ho, wo: wo), weight, bias: bias, stride: 1, padding: 0, dilation: 1,
+                        groups: groups, epilogue: epilogue)
+    }
     let geo = ConvGeometry(n: n, c: c, h: h, w: w, cout: cout, kh: kh, kw: kw, groups: groups, sh: stride.h, sw: stride.w,
                            ph: ph, pw: pw, dh: dilation.h, dw: dilation.w, ho: ho, wo: wo)
     let out = Tensor(uninitializedShape: [n, cout, ho, wo])
@@ -580,6 +586,24 @@ func convolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, stride: Size2, p
             ConvKernels.backward(geo, x: input.data, weight: weight.data, gy: gy.data, gx: gx?.data, gw: gw?.data, gb: gb?.data)
         }
         return bias == nil ? [gx, gw] : [gx, gw, gb]
+    }
+}
+
+/// x[:, :, ::sh, ::sw] limited to ho × wo (differentiable: the gradient scatters back, zeros elsewhere).
+func subsample(_ x: Tensor, _ stride: Size2, ho: Int, wo: Int) -> Tensor {
+    let (planes, h, w) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
+    let out = Tensor(uninitializedShape: [x.shape[0], x.shape[1], ho, wo])
+    let (src, dst) = (x.data, out.data)
+    Threads.parallelFor(planes, minPerThread: 64) { r in
+        for p in r { for i in 0..<ho { for j in 0..<wo { dst[(p * ho + i) * wo + j] = src[(p * h + i * stride.h) * w + j * stride.w] } } }
+    }
+    return Tensor.record(out, "subsample", [x]) { gy in
+        let gx = Tensor.zeros(x.shape)
+        let (g, d) = (gy.data, gx.data)
+        Threads.parallelFor(planes, minPerThread: 64) { r in
+            for p in r { for i in 0..<ho { for j in 0..<wo { d[(p * h + i * stride.h) * w + j * stride.w] = g[(p * ho + i) * wo + j] } } }
+        }
+        return [gx]
     }
 }
 
