@@ -115,23 +115,24 @@ void ck_relu_backward(const float *g, const float *y, float *out, long n) {
 
 #if defined(__x86_64__)
 __attribute__((target("avx512f")))
-static void affine_relu512(const float *src, float *dst, long n, float scale, float shift, int relu) {
+static void affine_relu512(const float *src, const float *res, float *dst, long n, float scale, float shift, int relu) {
     __m512 a = _mm512_set1_ps(scale), b = _mm512_set1_ps(shift), z = _mm512_setzero_ps();
     for (long i = 0; i < n; i += 16) {
         __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
         __m512 v = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, src + i), a, b);
+        if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, res + i));
         if (relu) v = _mm512_max_ps(v, z);
         _mm512_mask_storeu_ps(dst + i, k, v);
     }
 }
 #endif
 
-void ck_affine_relu(const float *src, float *dst, long n, float scale, float shift, int relu) {
+void ck_affine_relu(const float *src, const float *res, float *dst, long n, float scale, float shift, int relu) {
 #if defined(__x86_64__)
-    if (wide()) { affine_relu512(src, dst, n, scale, shift, relu); return; }
+    if (wide()) { affine_relu512(src, res, dst, n, scale, shift, relu); return; }
 #endif
     for (long i = 0; i < n; i++) {
-        float v = src[i] * scale + shift;
+        float v = src[i] * scale + shift + (res ? res[i] : 0.0f);
         dst[i] = relu && !(v > 0) ? 0.0f : v;   /* as ck_relu: max(v, 0) */
     }
 }

@@ -101,8 +101,10 @@ static void input_transform_avx2(const float *const rows[4], long len, float *co
 
 // Aᵀ m A for a run of tiles: m[ξ][k] → the 2×2 outputs (plus bias), written to out0/out1 (the
 // tile row's two output rows, offset to the run) at columns 2k, 2k+1. Aᵀ = [[1,1,1,0],[0,1,−1,−1]].
-#define OUTPUT_TRANSFORM_BODY                                                                 \
-    for (long k = 0; k < len; k++) {                                                          \
+// Aᵀ m A for a run of tiles: m[ξ][k] → the 2×2 outputs, times scale plus bias, plus the residual
+// (r0/r1, laid out as the output, or null), then ReLU if asked; written to out0/out1 (the tile
+// row's two output rows, offset to the run) at columns 2k, 2k+1. Aᵀ = [[1,1,1,0],[0,1,−1,−1]].
+#define OUTPUT_TILE(k)                                                                        \
         float s[2][4];                                                                        \
         for (int j = 0; j < 4; j++) {                                                         \
             s[0][j] = m[0 * 4 + j][k] + m[1 * 4 + j][k] + m[2 * 4 + j][k];                    \
@@ -111,25 +113,40 @@ static void input_transform_avx2(const float *const rows[4], long len, float *co
         float y00 = (s[0][0] + s[0][1] + s[0][2]) * scale + bias;                             \
         float y01 = (s[0][1] - s[0][2] - s[0][3]) * scale + bias;                             \
         float y10 = (s[1][0] + s[1][1] + s[1][2]) * scale + bias;                             \
-        float y11 = (s[1][1] - s[1][2] - s[1][3]) * scale + bias;                             \
+        float y11 = (s[1][1] - s[1][2] - s[1][3]) * scale + bias;
+#define OUTPUT_STORE(k)                                                                       \
         if (relu) {                                                                           \
             y00 = y00 > 0 ? y00 : 0; y01 = y01 > 0 ? y01 : 0;                                 \
             y10 = y10 > 0 ? y10 : 0; y11 = y11 > 0 ? y11 : 0;                                 \
         }                                                                                     \
         out0[2 * k] = y00; out0[2 * k + 1] = y01;                                             \
-        out1[2 * k] = y10; out1[2 * k + 1] = y11;                                             \
+        out1[2 * k] = y10; out1[2 * k + 1] = y11;
+#define OUTPUT_TRANSFORM_BODY                                                                 \
+    if (r0) {                                                                                 \
+        for (long k = 0; k < len; k++) {                                                      \
+            OUTPUT_TILE(k)                                                                    \
+            y00 += r0[2 * k]; y01 += r0[2 * k + 1]; y10 += r1[2 * k]; y11 += r1[2 * k + 1];   \
+            OUTPUT_STORE(k)                                                                   \
+        }                                                                                     \
+    } else {                                                                                  \
+        for (long k = 0; k < len; k++) {                                                      \
+            OUTPUT_TILE(k)                                                                    \
+            OUTPUT_STORE(k)                                                                   \
+        }                                                                                     \
     }
 
-static void output_transform_portable(const float *const m[16], long len, float scale, float bias, int relu, float *out0, float *out1) {
+#define OUTPUT_ARGS const float *const m[16], long len, float scale, float bias, int relu, const float *r0, const float *r1, \
+                    float *out0, float *out1
+static void output_transform_portable(OUTPUT_ARGS) {
     OUTPUT_TRANSFORM_BODY
 }
 #if defined(__x86_64__)
 __attribute__((target("avx512f,fma")))
-static void output_transform_avx512(const float *const m[16], long len, float scale, float bias, int relu, float *out0, float *out1) {
+static void output_transform_avx512(OUTPUT_ARGS) {
     OUTPUT_TRANSFORM_BODY
 }
 __attribute__((target("avx2,fma")))
-static void output_transform_avx2(const float *const m[16], long len, float scale, float bias, int relu, float *out0, float *out1) {
+static void output_transform_avx2(OUTPUT_ARGS) {
     OUTPUT_TRANSFORM_BODY
 }
 #endif
@@ -189,11 +206,11 @@ static void input_transform_run_avx512(const float *chan, long H, long W, long i
 #endif
 
 typedef void (*in_fn)(const float *const rows[4], long len, float *const v[16]);
-typedef void (*out_fn)(const float *const m[16], long len, float scale, float bias, int relu, float *out0, float *out1);
+typedef void (*out_fn)(OUTPUT_ARGS);
 
 void ck_winograd_conv_block(const float *x, long C, long H, long W, long ph, long pw,
                             long OC, long Ho, long Wo, const float *packed, const float *scale, const float *bias,
-                            int relu, long t0, long count, float *y, float *scratch) {
+                            const float *residual, int relu, long t0, long count, float *y, float *scratch) {
     long TH = (Ho + 1) / 2, TW = (Wo + 1) / 2, tpi = TH * TW;
     long plane = H * W, oplane = Ho * Wo;
     long ldv = count;                       /* V[ξ] is C × count, M[ξ] is OC × count */
@@ -296,13 +313,20 @@ void ck_winograd_conv_block(const float *x, long C, long H, long W, long ph, lon
                 long nfull = full - k0 < n ? (full - k0 > 0 ? full - k0 : 0) : n;
                 const float *mm[16];
                 for (int xi = 0; xi < 16; xi++) mm[xi] = m[xi] + k0;
+                const float *res0 = residual ? residual + (out0 - y) + 2 * k0 : 0;
                 if (!lastRow && nfull == n) {
-                    out_tr(mm, n, sc, b, relu, out0 + 2 * k0, out0 + Wo + 2 * k0);
+                    out_tr(mm, n, sc, b, relu, res0, res0 ? res0 + Wo : 0, out0 + 2 * k0, out0 + Wo + 2 * k0);
                 } else {
-                    out_tr(mm, n, sc, b, relu, tmp[0], tmp[1]);
+                    // edge tiles: the residual and ReLU are applied while copying the valid part
+                    out_tr(mm, n, sc, b, 0, 0, 0, tmp[0], tmp[1]);
                     long cols = 2 * nfull + (nfull < n ? 1 : 0);
-                    memcpy(out0 + 2 * k0, tmp[0], (size_t)cols * sizeof(float));
-                    if (!lastRow) memcpy(out0 + Wo + 2 * k0, tmp[1], (size_t)cols * sizeof(float));
+                    for (int rr = 0; rr < 2 - lastRow; rr++) {
+                        float *dst = out0 + rr * Wo + 2 * k0;
+                        for (long q = 0; q < cols; q++) {
+                            float v = tmp[rr][q] + (res0 ? res0[rr * Wo + q] : 0.0f);
+                            dst[q] = relu && !(v > 0) ? 0.0f : v;
+                        }
+                    }
                 }
                 k0 += n;
             }

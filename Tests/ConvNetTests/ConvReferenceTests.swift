@@ -376,7 +376,7 @@ extension DirectConvTests {
 /// (Winograd, direct narrow kernel, im2col for one image and for blocks, strided gather, groups),
 /// against the same ops composed; and whole models with fusion on and off.
 @Suite struct FusionTests {
-    @Test(arguments: [(2, 32, 32, 3, 1, 1, 10, 1), (3, 6, 16, 5, 1, 0, 14, 1), (1, 8, 24, 3, 1, 1, 30, 1), (5, 8, 24, 3, 1, 1, 5, 1),
+    @Test(arguments: [(2, 32, 32, 3, 1, 1, 10, 1), (2, 32, 32, 3, 1, 1, 9, 1), (3, 6, 16, 5, 1, 0, 14, 1), (1, 8, 24, 3, 1, 1, 30, 1), (5, 8, 24, 3, 1, 1, 5, 1),
                       (4, 8, 40, 3, 2, 1, 13, 1), (2, 32, 32, 3, 1, 1, 8, 2), (3, 12, 20, 1, 1, 0, 7, 1),
                       (32, 64, 64, 3, 1, 1, 3, 1)])
     func fusedMatchesComposed(_ n: Int, _ c: Int, _ cout: Int, _ k: Int, _ stride: Int, _ pad: Int, _ hw: Int, _ groups: Int) {
@@ -384,15 +384,18 @@ extension DirectConvTests {
         let x = Tensor.randn([n, c, hw, hw], generator: gen)
         let w = Tensor.randn([cout, c / groups, k, k], generator: gen), b = Tensor.randn([cout], generator: gen)
         let scale = Tensor.randn([cout], generator: gen), shift = Tensor.randn([cout], generator: gen)
-        for relu in [false, true] {
+        let plain = conv2d(x, w, bias: b, stride: Size2(stride), padding: .pair(pad, pad), groups: groups)
+        let residual = Tensor.randn(plain.shape, generator: gen)
+        for (relu, withResidual) in [(false, false), (true, false), (false, true), (true, true)] {
             let fused = withNoGrad {
                 conv2dAffineReLU(x, w, bias: b, stride: Size2(stride), padding: .pair(pad, pad), groups: groups,
-                                 scale: scale, shift: shift, relu: relu)
+                                 scale: scale, shift: shift, residual: withResidual ? residual : nil, relu: relu)
             }
-            var want = conv2d(x, w, bias: b, stride: Size2(stride), padding: .pair(pad, pad), groups: groups)
-                * scale.reshape([1, cout, 1, 1]) + shift.reshape([1, cout, 1, 1])
+            var want = plain * scale.reshape([1, cout, 1, 1]) + shift.reshape([1, cout, 1, 1])
+            if withResidual { want = want + residual }
             if relu { want = want.relu() }
-            expectClose(fused, want, rtol: 1e-4, atol: 1e-4, "c \(c)→\(cout) k \(k)/\(stride) in \(hw)² groups \(groups) relu \(relu)")
+            expectClose(fused, want, rtol: 1e-4, atol: 1e-4,
+                        "c \(c)→\(cout) k \(k)/\(stride) in \(hw)² groups \(groups) relu \(relu) residual \(withResidual)")
         }
     }
 

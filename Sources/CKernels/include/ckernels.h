@@ -111,11 +111,12 @@ void ck_winograd_pack_weights(const float *w, long OC, long C, int adjoint, long
 /// Floats of scratch one thread needs for blocks of `block` tiles.
 long ck_winograd_scratch(long C, long OC, long W, long pw, long block);
 /// Output tiles [t0, t0+count) of the batch (t = image·TH·TW + th·TW + tw, TH = ⌈Ho/2⌉, TW = ⌈Wo/2⌉):
-/// y = conv(x, weights)·scale + bias (per output channel; scale and bias may be null), then ReLU if
-/// relu ≠ 0, for those tiles; x [N, C, H, W], y [N, OC, Ho, Wo].
+/// y = conv(x, weights)·scale + bias (per output channel; scale and bias may be null) + residual
+/// (shaped as y, or null), then ReLU if relu ≠ 0, for those tiles; x [N, C, H, W], y [N, OC, Ho, Wo].
 void ck_winograd_conv_block(const float *x, long C, long H, long W, long ph, long pw,
                             long OC, long Ho, long Wo, const float *packed, const float *scale, const float *bias,
-                            int relu, long t0, long count, float *y, float *scratch);
-/// dst[i] = src[i]·scale + shift for i < n, then max(·, 0) if relu ≠ 0 (src may be dst).
-void ck_affine_relu(const float *src, float *dst, long n, float scale, float shift, int relu);
+                            const float *residual, int relu, long t0, long count, float *y, float *scratch);
+/// dst[i] = src[i]·scale + shift (+ res[i] when res is not null) for i < n, then max(·, 0) if
+/// relu ≠ 0 (src may be dst).
+void ck_affine_relu(const float *src, const float *res, float *dst, long n, float scale, float shift, int relu);
 #endif

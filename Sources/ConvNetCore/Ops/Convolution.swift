@@ -24,17 +24,22 @@ public enum ConvolutionOptions {
 }
 
 /// What a convolution does to each output value as it writes it: `v·scale[o] + shift[o]` per output
-/// channel (the layer's bias already folded into shift), then ReLU if asked.
+/// channel (the layer's bias already folded into shift), plus a residual tensor shaped as the
+/// output, then ReLU if asked.
 struct ConvEpilogue {
     let scale: UnsafePointer<Float>?
     let shift: UnsafePointer<Float>?
+    var residual: UnsafePointer<Float>? = nil
     let relu: Bool
 
-    /// Applies the epilogue in place to `channels` planes of `plane` values starting at channel `first`.
-    func apply(_ y: UnsafeMutablePointer<Float>, channels: Range<Int>, plane: Int, from src: UnsafePointer<Float>? = nil, srcStride: Int = 0) {
-        for (k, o) in channels.enumerated() {
-            let s = src.map { $0 + k * srcStride } ?? UnsafePointer(y + k * plane)
-            ck_affine_relu(s, y + k * plane, plane, scale?[o] ?? 1, shift?[o] ?? 0, relu ? 1 : 0)
+    /// Applies the epilogue to image `image`'s output planes (`channels` × `plane` values, in place,
+    /// or reading the raw values from `src` with `srcStride` between channels).
+    func apply(_ y: UnsafeMutablePointer<Float>, image: Int, channels: Int, plane: Int, from src: UnsafePointer<Float>? = nil,
+               srcStride: Int = 0) {
+        let out = y + image * channels * plane, res = residual.map { $0 + image * channels * plane }
+        for o in 0..<channels {
+            let s = src.map { $0 + o * srcStride } ?? UnsafePointer(out + o * plane)
+            ck_affine_relu(s, res.map { $0 + o * plane }, out + o * plane, plane, scale?[o] ?? 1, shift?[o] ?? 0, relu ? 1 : 0)
         }
     }
 }
@@ -159,7 +164,7 @@ enum ConvKernels {
     /// y [n, oc, ho, wo] = Winograd convolution of x [n, c, h, w] with weights packed by ck_winograd_pack_weights.
     static func winograd(x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int, ph: Int, pw: Int, oc: Int, ho: Int, wo: Int,
                          packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
-                         scale: UnsafePointer<Float>? = nil, relu: Bool = false) {
+                         scale: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil, relu: Bool = false) {
         let tiles = n * ((ho + 1) / 2) * ((wo + 1) / 2)
         // blocks of whole 64-column panels whose transforms (16·(c + oc) floats per tile) stay in L2
         let fit = Swift.max(1, 16_384 / (c + oc) / 64)
@@ -171,7 +176,7 @@ enum ConvKernels {
             let s = ck_scratch(0, scratch)!
             for b in r {
                 let t0 = b * block
-                ck_winograd_conv_block(x, c, h, w, ph, pw, oc, ho, wo, packed, scale, bias, relu ? 1 : 0, t0,
+                ck_winograd_conv_block(x, c, h, w, ph, pw, oc, ho, wo, packed, scale, bias, residual, relu ? 1 : 0, t0,
                                        Swift.min(block, tiles - t0), y, s)
             }
         }
@@ -198,14 +203,15 @@ enum ConvKernels {
             TapwiseConv.multiply(g, weight: weight, adjoint: false, input: xT.data, output: yT.data)
             TapwiseConv.fromPositionMajor(yT.data, n: g.n, c: g.cout, plane: g.hwo, y)
             if let epi = epilogue ?? bias.map({ ConvEpilogue(scale: nil, shift: $0, relu: false) }) {
-                for i in 0..<g.n { epi.apply(y + i * g.cout * g.hwo, channels: 0..<g.cout, plane: g.hwo) }
+                for i in 0..<g.n { epi.apply(y, image: i, channels: g.cout, plane: g.hwo) }
             }
             return
         }
         if usesWinograd(g) {
             let packed = winogradWeights(g, weight, adjoint: false)
             winograd(x: x, n: g.n, c: g.c, h: g.h, w: g.w, ph: g.ph, pw: g.pw, oc: g.cout, ho: g.ho, wo: g.wo,
-                     packed: packed.data, bias: epilogue?.shift ?? bias, y: y, scale: epilogue?.scale, relu: epilogue?.relu ?? false)
+                     packed: packed.data, bias: epilogue?.shift ?? bias, y: y, scale: epilogue?.scale, residual: epilogue?.residual,
+                     relu: epilogue?.relu ?? false)
             return
         }
         if usesDirect(g) {
@@ -213,7 +219,7 @@ enum ConvKernels {
                    kh: g.kh, kw: g.kw, ph: g.ph, pw: g.pw, sh: g.sh, sw: g.sw, ho: g.ho, wo: g.wo, y: y)
             if let epilogue {
                 Threads.parallelFor(g.n) { r in
-                    for i in r { epilogue.apply(y + i * g.cout * g.hwo, channels: 0..<g.cout, plane: g.hwo) }
+                    for i in r { epilogue.apply(y, image: i, channels: g.cout, plane: g.hwo) }
                 }
             }
             return
@@ -251,7 +257,7 @@ enum ConvKernels {
             for (j, i) in images.enumerated() {
                 if let epilogue {
                     // the affine map and ReLU ride on the pass that places the block's output
-                    epilogue.apply(y + i * outPlane, channels: 0..<g.cout, plane: g.hwo,
+                    epilogue.apply(y, image: i, channels: g.cout, plane: g.hwo,
                                    from: single ? nil : UnsafePointer(out + j * g.hwo), srcStride: ncols)
                     continue
                 }
@@ -489,25 +495,29 @@ public func conv2d(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil, strid
     convolve(input, weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups, epilogue: nil)
 }
 
-/// `relu?(conv2d(x, w, b) · scale + shift)` with per-output-channel `scale` and `shift` (each optional),
-/// the pattern of a convolution followed by an eval-mode batch norm and a ReLU. Without autograd
+/// `relu?(conv2d(x, w, b) · scale + shift + residual)` with per-output-channel `scale` and `shift` and a
+/// `residual` shaped as the output (each optional): a convolution followed by an eval-mode batch norm,
+/// a residual connection and a ReLU. Without autograd
 /// recording (inference under `withNoGrad`) it runs as one convolution whose kernels apply the
 /// affine map and ReLU as they write the output: no separate passes, no intermediate tensors.
 /// With recording it is composed from the differentiable ops.
 public func conv2dAffineReLU(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: Size2 = 1, padding: Padding = 0,
                              dilation: Size2 = 1, groups: Int = 1, scale: Tensor? = nil, shift: Tensor? = nil,
-                             relu: Bool) -> Tensor {
+                             residual: Tensor? = nil, relu: Bool) -> Tensor {
     let cout = weight.rank == 4 ? weight.shape[0] : 0
     for (name, t) in [("scale", scale), ("shift", shift)] {
         if let t { checkArgument(t.shape == [cout], "conv2dAffineReLU: \(name) must have \(cout) elements (weight \(weight.shape)), got \(t.shape)") }
     }
     let recording = GradMode.isEnabled && (input.requiresGrad || weight.requiresGrad || (bias?.requiresGrad ?? false)
-        || (scale?.requiresGrad ?? false) || (shift?.requiresGrad ?? false))
-    if recording {
+        || (scale?.requiresGrad ?? false) || (shift?.requiresGrad ?? false) || (residual?.requiresGrad ?? false))
+    // a residual of the wrong shape (or a 3-D input) takes the composed route, whose ops check and broadcast
+    let composed = recording || input.rank != 4
+    if composed || residual.map({ $0.shape.count != 4 || $0.shape[0] != input.shape[0] || $0.shape[1] != cout }) == true {
         var y = conv2d(input, weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
         let channelShape = input.rank == 3 ? [cout, 1, 1] : [1, cout, 1, 1]
         if let scale { y = y * scale.reshape(channelShape) }
         if let shift { y = y + shift.reshape(channelShape) }
+        if let residual { y = y + residual }
         return relu ? y.relu() : y
     }
     // the layer's bias folds into the shift: (v + b)·s + t = v·s + (b·s + t)
@@ -518,13 +528,15 @@ public func conv2dAffineReLU(_ input: Tensor, _ weight: Tensor, bias: Tensor? = 
     }
     return folded.withUnsafeBufferPointer { f in
         convolve(input, weight, bias: nil, stride: stride, padding: padding, dilation: dilation, groups: groups,
-                 epilogue: ConvEpilogue(scale: scale.map { UnsafePointer($0.data) }, shift: f.baseAddress, relu: relu))
+                 epilogue: ConvEpilogue(scale: scale.map { UnsafePointer($0.data) }, shift: f.baseAddress,
+                                        residual: residual.map { UnsafePointer($0.data) }, relu: relu),
+                 residualShape: residual?.shape)
     }
 }
 
 /// conv2d's checks and dispatch; with an epilogue (not recorded) the kernels apply it to the output.
 func convolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, stride: Size2, padding: Padding, dilation: Size2, groups: Int,
-              epilogue: ConvEpilogue?) -> Tensor {
+              epilogue: ConvEpilogue?, residualShape: [Int]? = nil) -> Tensor {
     if input.rank == 3 {
         return convolve(input.unsqueeze(0), weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
                         groups: groups, epilogue: epilogue).squeeze(0)
@@ -552,7 +564,7 @@ func convolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, stride: Size2, p
             // asymmetric: the extra row/column goes after, as PyTorch does
             let padded = input.pad([tw / 2, tw - tw / 2, th / 2, th - th / 2])
             return convolve(padded, weight, bias: bias, stride: 1, padding: 0, dilation: dilation, groups: groups,
-                            epilogue: epilogue)
+                            epilogue: epilogue, residualShape: residualShape)
         }
         ph = th / 2; pw = tw / 2
     }
@@ -561,11 +573,15 @@ func convolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, stride: Size2, p
     let wo = convOutputSize(w, kernel: kw, stride: stride.w, padding: pw, dilation: dilation.w)
     checkArgument(ho > 0 && wo > 0,
                  "Calculated output size: (\(cout)x\(ho)x\(wo)) is too small for input \(input.shape) with kernel (\(kh), \(kw)), padding (\(ph), \(pw)), dilation \(dilation)")
+    if let residualShape {
+        checkArgument(residualShape == [n, cout, ho, wo],
+                      "conv2dAffineReLU: residual of size \(residualShape) does not match the convolution's output size \([n, cout, ho, wo])")
+    }
     if kh == 1 && kw == 1 && ph == 0 && pw == 0 && (stride.h > 1 || stride.w > 1) {
         // a strided 1×1 convolution only reads every sh-th row and sw-th column: take those pixels
         // once, then run it as a pointwise GEMM (the gather would otherwise go element by element)
         return convolve(subsample(input, stride, ho: ho, wo: wo), weight, bias: bias, stride: 1, padding: 0, dilation: 1,
-                        groups: groups, epilogue: epilogue)
+                        groups: groups, epilogue: epilogue, residualShape: residualShape)
     }
     let geo = ConvGeometry(n: n, c: c, h: h, w: w, cout: cout, kh: kh, kw: kw, groups: groups, sh: stride.h, sw: stride.w,
                            ph: ph, pw: pw, dh: dilation.h, dw: dilation.w, ho: ho, wo: wo)

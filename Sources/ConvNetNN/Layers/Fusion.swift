@@ -9,16 +9,17 @@ public enum Fusion {
 
     static var isActive: Bool { enabled && !GradMode.isEnabled && ForwardTracer.current == nil }
 
-    /// `relu?(bn?(conv(x)))`, fused when possible.
-    static func convBatchNormReLU(_ conv: Conv2d, _ bn: BatchNorm?, relu: Bool, _ x: Tensor) -> Tensor {
+    /// `relu?(bn?(conv(x)) + residual?)`, fused when possible.
+    static func convBatchNormReLU(_ conv: Conv2d, _ bn: BatchNorm?, residual: Tensor? = nil, relu: Bool, _ x: Tensor) -> Tensor {
         if isActive, let weight = conv.weight, bn == nil || bn!.inferenceAffine != nil {
             let affine = bn?.inferenceAffine
             return conv2dAffineReLU(x, weight, bias: conv.bias, stride: conv.stride, padding: conv.padding,
                                     dilation: conv.dilation, groups: conv.groups, scale: affine?.scale, shift: affine?.shift,
-                                    relu: relu)
+                                    residual: residual, relu: relu)
         }
         var y = conv(x)
         if let bn { y = bn(y) }
+        if let residual { y = y + residual }
         return relu ? y.relu() : y
     }
 }

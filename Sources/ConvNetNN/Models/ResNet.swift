@@ -18,10 +18,9 @@ public final class Residual: Module {
     }
 
     public func forward(_ x: Tensor) -> Tensor {
-        var y = Fusion.convBatchNormReLU(conv1, bn1, relu: true, x)
-        y = Fusion.convBatchNormReLU(conv2, bn2, relu: false, y)
+        let y = Fusion.convBatchNormReLU(conv1, bn1, relu: true, x)
         let shortcut = conv3.map { $0(x) } ?? x
-        return relu(y + shortcut)
+        return Fusion.convBatchNormReLU(conv2, bn2, residual: shortcut, relu: true, y)
     }
 }
 
@@ -47,10 +46,9 @@ public final class ResNeXtBlock: Module {
     public func forward(_ x: Tensor) -> Tensor {
         var y = Fusion.convBatchNormReLU(conv1, bn1, relu: true, x)
         y = Fusion.convBatchNormReLU(conv2, bn2, relu: true, y)
-        y = Fusion.convBatchNormReLU(conv3, bn3, relu: false, y)
         var shortcut = x
         if let conv4, let bn4 { shortcut = Fusion.convBatchNormReLU(conv4, bn4, relu: false, x) }
-        return relu(y + shortcut)
+        return Fusion.convBatchNormReLU(conv3, bn3, residual: shortcut, relu: true, y)
     }
 }
 
