@@ -106,7 +106,50 @@ void ck_conv_dw_stride1(const float *x, const float *dy, long images, long C, lo
 #endif
 }
 
+#if defined(__x86_64__)
+// One 8×8 block through registers: unpack pairs, then quads, then swap 128-bit halves.
+__attribute__((target("avx2")))
+static inline void transpose8x8(const float *src, long lds, float *dst, long ldd) {
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + lds), r2 = _mm256_loadu_ps(src + 2 * lds);
+    __m256 r3 = _mm256_loadu_ps(src + 3 * lds), r4 = _mm256_loadu_ps(src + 4 * lds), r5 = _mm256_loadu_ps(src + 5 * lds);
+    __m256 r6 = _mm256_loadu_ps(src + 6 * lds), r7 = _mm256_loadu_ps(src + 7 * lds);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3);
+    __m256 t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE), u2 = _mm256_shuffle_ps(t1, t3, 0x44);
+    __m256 u3 = _mm256_shuffle_ps(t1, t3, 0xEE), u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(dst + ldd, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+__attribute__((target("avx2")))
+static void transpose_avx(const float *src, long rows, long cols, long lds, float *dst, long ldd) {
+    long r8 = rows & ~7L, c8 = cols & ~7L;
+    // 32×32 tiles of 8×8 blocks keep both sides within a few dozen cache lines
+    for (long i0 = 0; i0 < r8; i0 += 32) {
+        long i1 = i0 + 32 < r8 ? i0 + 32 : r8;
+        for (long j0 = 0; j0 < c8; j0 += 32) {
+            long j1 = j0 + 32 < c8 ? j0 + 32 : c8;
+            for (long i = i0; i < i1; i += 8)
+                for (long j = j0; j < j1; j += 8) transpose8x8(src + i * lds + j, lds, dst + j * ldd + i, ldd);
+        }
+    }
+    for (long i = 0; i < rows; i++)
+        for (long j = (i < r8 ? c8 : 0); j < cols; j++) dst[j * ldd + i] = src[i * lds + j];
+}
+#endif
+
 void ck_transpose(const float *src, long rows, long cols, long ldsrc, float *dst, long lddst) {
+#if defined(__x86_64__)
+    if (ck_gemm_isa() >= 1) { transpose_avx(src, rows, cols, ldsrc, dst, lddst); return; }
+#endif
     // 16×16 blocks: both sides touch 16 cache lines at a time instead of one line per element
     for (long i0 = 0; i0 < rows; i0 += 16) {
         long i1 = i0 + 16 < rows ? i0 + 16 : rows;

@@ -420,15 +420,16 @@ extension DirectConvTests {
 /// Tiny maps with wide layers and a full batch (ResNet's 3×3 last stage) run one GEMM per kernel tap
 /// over the pixels it reaches: forward, input, weight and bias gradients against the definition.
 @Suite struct TapwiseConvTests {
-    @Test(arguments: [(32, 64, 64, 3, 3, 3, 1), (33, 64, 72, 2, 3, 3, 1), (32, 70, 64, 4, 4, 3, 0), (32, 64, 64, 4, 4, 2, 0)])
-    func allPassesMatchDefinition(_ n: Int, _ c: Int, _ cout: Int, _ h: Int, _ w: Int, _ k: Int, _ pad: Int) {
+    @Test(arguments: [(32, 64, 64, 3, 3, 3, 1, 1), (33, 64, 72, 2, 3, 3, 1, 1), (32, 70, 64, 4, 4, 3, 0, 1), (32, 64, 64, 4, 4, 2, 0, 1),
+                      (32, 64, 64, 4, 4, 3, 1, 2), (32, 64, 66, 4, 3, 3, 1, 2)])
+    func allPassesMatchDefinition(_ n: Int, _ c: Int, _ cout: Int, _ h: Int, _ w: Int, _ k: Int, _ pad: Int, _ stride: Int) {
         let gen = Generator(seed: UInt64(9900 + c + cout + h * 5 + k))
         let x = Tensor.randn([n, c, h, w], generator: gen); x.requiresGrad = true
         let wt = Tensor.randn([cout, c, k, k], generator: gen); wt.requiresGrad = true
         let b = Tensor.randn([cout], generator: gen); b.requiresGrad = true
-        let y = conv2d(x, wt, bias: b, stride: Size2(1), padding: .pair(pad, pad))
-        let what = "n \(n) \(c)→\(cout) on \(h)×\(w), k \(k) pad \(pad)"
-        expectClose(y, referenceConv(x.detached(), wt.detached(), bias: b.detached(), stride: (1, 1), padding: (pad, pad),
+        let y = conv2d(x, wt, bias: b, stride: Size2(stride), padding: .pair(pad, pad))
+        let what = "n \(n) \(c)→\(cout) on \(h)×\(w), k \(k)/\(stride) pad \(pad)"
+        expectClose(y, referenceConv(x.detached(), wt.detached(), bias: b.detached(), stride: (stride, stride), padding: (pad, pad),
                                      dilation: (1, 1), groups: 1), rtol: 1e-4, atol: 1e-4, "forward " + what)
         let g = Tensor.randn(y.shape, generator: gen)
         y.backward(g)
@@ -440,8 +441,10 @@ extension DirectConvTests {
         for bi in 0..<n { for ci in 0..<c { for ih in 0..<h { for iw in 0..<w {
             var s: Double = 0
             for o in 0..<cout { for p in 0..<k { for q in 0..<k {
-                let oh = ih + pad - p, ow = iw + pad - q
-                if oh < 0 || oh >= ho || ow < 0 || ow >= wo { continue }
+                let (ohs, ows) = (ih + pad - p, iw + pad - q)
+                if ohs < 0 || ows < 0 || ohs % stride != 0 || ows % stride != 0 { continue }
+                let oh = ohs / stride, ow = ows / stride
+                if oh >= ho || ow >= wo { continue }
                 s += Double(gs[((bi * cout + o) * ho + oh) * wo + ow]) * Double(ws[((o * c + ci) * k + p) * k + q])
             } } }
             note(s, gx[((bi * c + ci) * h + ih) * w + iw])
@@ -453,7 +456,7 @@ extension DirectConvTests {
             for ci in 0..<c { for p in 0..<k { for q in 0..<k {
                 var s: Double = 0
                 for bi in 0..<n { for i in 0..<ho { for j in 0..<wo {
-                    let ih = i + p - pad, iw = j + q - pad
+                    let ih = i * stride + p - pad, iw = j * stride + q - pad
                     if ih < 0 || ih >= h || iw < 0 || iw >= w { continue }
                     s += Double(gs[((bi * cout + o) * ho + i) * wo + j]) * Double(xs[((bi * c + ci) * h + ih) * w + iw])
                 } } }

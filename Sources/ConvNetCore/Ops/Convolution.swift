@@ -199,7 +199,7 @@ enum ConvKernels {
         if TapwiseConv.applies(g) && !usesWinograd(g) {
             let inPixels = g.h * g.w
             let xT = Tensor(uninitializedShape: [g.c * inPixels * g.n]), yT = Tensor(uninitializedShape: [g.cout * g.hwo * g.n])
-            TapwiseConv.toPositionMajor(x, n: g.n, c: g.c, plane: inPixels, xT.data)
+            TapwiseConv.toPositionMajor(x, n: g.n, c: g.c, plane: inPixels, order: TapwiseConv.inputOrder(g), xT.data)
             TapwiseConv.multiply(g, weight: weight, adjoint: false, input: xT.data, output: yT.data)
             TapwiseConv.fromPositionMajor(yT.data, n: g.n, c: g.cout, plane: g.hwo, y)
             if let epi = epilogue ?? bias.map({ ConvEpilogue(scale: nil, shift: $0, relu: false) }) {
@@ -327,11 +327,11 @@ enum ConvKernels {
             if let gx {
                 let gxT = Tensor(uninitializedShape: [g.c * inPixels * g.n])
                 TapwiseConv.multiply(g, weight: weight, adjoint: true, input: gyT.data, output: gxT.data)
-                TapwiseConv.fromPositionMajor(gxT.data, n: g.n, c: g.c, plane: inPixels, gx)
+                TapwiseConv.fromPositionMajor(gxT.data, n: g.n, c: g.c, plane: inPixels, order: TapwiseConv.inputOrder(g), gx)
             }
             if let gw {
                 let xT = Tensor(uninitializedShape: [g.c * inPixels * g.n])
-                TapwiseConv.toPositionMajor(x, n: g.n, c: g.c, plane: inPixels, xT.data)
+                TapwiseConv.toPositionMajor(x, n: g.n, c: g.c, plane: inPixels, order: TapwiseConv.inputOrder(g), xT.data)
                 TapwiseConv.weightGradient(g, x: xT.data, gy: gyT.data, gw: gw)
             }
             if let gb {
