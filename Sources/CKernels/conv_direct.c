@@ -74,12 +74,16 @@ static void direct16_image(const float *x, long C, long H, long W, const float *
 }
 #endif
 
+int ck_conv_rows_forward_applies(long Cout, long sh, long sw, long Wo) {
+    return sh == 1 && sw == 1 && Cout <= 8 && Wo >= 10;
+}
+
 #if defined(__x86_64__)
-// Few output channels (≤ 8) on rows of ≥ 16 pixels, stride 1 (LeNet's first layer): vectorised over
+// Few output channels (≤ 8) on rows of ≥ 10 pixels, stride 1 (LeNet's first layer): vectorised over
 // output columns instead, two 16-pixel registers per channel, each input vector reused by every
 // channel. (The channel-vectorised kernel would fill 6 of 16 lanes and scatter its results.)
 __attribute__((target("avx512f,fma"))) __attribute__((always_inline))
-static inline void rows_forward(const int CO, const float *x, long C, long H, long W, const float *wp, const float *bias,
+static inline void rows_forward(const int CO, const int NV, const float *x, long C, long H, long W, const float *wp, const float *bias,
                                 long Cout, long kh, long kw, long ph, long pw, long Ho, long Wo, float *y, float *xp) {
     long Hp = H + 2 * ph, Wp = W + 2 * pw, plane = Ho * Wo;
     memset(xp, 0, (size_t)(C * Hp * Wp + slack(1, kw)) * sizeof(float));
@@ -87,8 +91,8 @@ static inline void rows_forward(const int CO, const float *x, long C, long H, lo
         for (long h = 0; h < H; h++)
             memcpy(xp + (c * Hp + h + ph) * Wp + pw, x + (c * H + h) * W, (size_t)W * sizeof(float));
     for (long oh = 0; oh < Ho; oh++) {
-        for (long ow0 = 0; ow0 < Wo; ow0 += 32) {
-            long n = Wo - ow0 < 32 ? Wo - ow0 : 32;
+        for (long ow0 = 0; ow0 < Wo; ow0 += 16 * NV) {
+            long n = Wo - ow0 < 16 * NV ? Wo - ow0 : 16 * NV;
             __mmask16 m0 = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
             __mmask16 m1 = (__mmask16)(n <= 16 ? 0 : (n >= 32 ? 0xFFFF : (1u << (n - 16)) - 1));
             __m512 acc[8][2];
@@ -101,11 +105,12 @@ static inline void rows_forward(const int CO, const float *x, long C, long H, lo
                     const float *row = xp + (c * Hp + oh + i) * Wp + ow0;
                     const float *wt = wp + (c * kh + i) * kw * 16;
                     for (long j = 0; j < kw; j++, wt += 16) {
-                        __m512 x0 = _mm512_maskz_loadu_ps(m0, row + j), x1 = _mm512_maskz_loadu_ps(m1, row + j + 16);
+                        __m512 x0 = _mm512_maskz_loadu_ps(m0, row + j);
+                        __m512 x1 = NV > 1 ? _mm512_maskz_loadu_ps(m1, row + j + 16) : x0;
                         for (int o = 0; o < CO; o++) {
                             __m512 w = _mm512_set1_ps(wt[o]);
                             acc[o][0] = _mm512_fmadd_ps(w, x0, acc[o][0]);
-                            acc[o][1] = _mm512_fmadd_ps(w, x1, acc[o][1]);
+                            if (NV > 1) acc[o][1] = _mm512_fmadd_ps(w, x1, acc[o][1]);
                         }
                     }
                 }
@@ -114,7 +119,7 @@ static inline void rows_forward(const int CO, const float *x, long C, long H, lo
                 if (o >= Cout) break;
                 float *dst = y + o * plane + oh * Wo + ow0;
                 _mm512_mask_storeu_ps(dst, m0, acc[o][0]);
-                _mm512_mask_storeu_ps(dst + 16, m1, acc[o][1]);
+                if (NV > 1) _mm512_mask_storeu_ps(dst + 16, m1, acc[o][1]);
             }
         }
     }
@@ -123,16 +128,23 @@ static inline void rows_forward(const int CO, const float *x, long C, long H, lo
 __attribute__((target("avx512f,fma")))
 static void rows_forward_image(const float *x, long C, long H, long W, const float *wp, const float *bias, long Cout,
                                long kh, long kw, long ph, long pw, long Ho, long Wo, float *y, float *xp) {
-    if (Cout <= 4) rows_forward(4, x, C, H, W, wp, bias, Cout, kh, kw, ph, pw, Ho, Wo, y, xp);
-    else if (Cout <= 6) rows_forward(6, x, C, H, W, wp, bias, Cout, kh, kw, ph, pw, Ho, Wo, y, xp);
-    else rows_forward(8, x, C, H, W, wp, bias, Cout, kh, kw, ph, pw, Ho, Wo, y, xp);
+    // one register per channel for rows of ≤ 16 pixels, two for longer rows
+    if (Wo <= 16) {
+        if (Cout <= 4) rows_forward(4, 1, x, C, H, W, wp, bias, Cout, kh, kw, ph, pw, Ho, Wo, y, xp);
+        else if (Cout <= 6) rows_forward(6, 1, x, C, H, W, wp, bias, Cout, kh, kw, ph, pw, Ho, Wo, y, xp);
+        else rows_forward(8, 1, x, C, H, W, wp, bias, Cout, kh, kw, ph, pw, Ho, Wo, y, xp);
+    } else {
+        if (Cout <= 4) rows_forward(4, 2, x, C, H, W, wp, bias, Cout, kh, kw, ph, pw, Ho, Wo, y, xp);
+        else if (Cout <= 6) rows_forward(6, 2, x, C, H, W, wp, bias, Cout, kh, kw, ph, pw, Ho, Wo, y, xp);
+        else rows_forward(8, 2, x, C, H, W, wp, bias, Cout, kh, kw, ph, pw, Ho, Wo, y, xp);
+    }
 }
 #endif
 
 void ck_conv_direct16(const float *x, long images, long C, long H, long W, const float *packed, const float *bias,
                       long Cout, long kh, long kw, long ph, long pw, long sh, long sw, long Ho, long Wo, float *y, float *scratch) {
 #if defined(__x86_64__)
-    int rows = sh == 1 && sw == 1 && Cout <= 8 && Wo >= 16;
+    int rows = ck_conv_rows_forward_applies(Cout, sh, sw, Wo);
     for (long n = 0; n < images; n++)
         if (rows) rows_forward_image(x + n * C * H * W, C, H, W, packed, bias, Cout, kh, kw, ph, pw, Ho, Wo, y + n * Cout * Ho * Wo,
                                      scratch);

@@ -73,6 +73,8 @@ void ck_sigmoid(const float *x, float *y, long n);
 void ck_exp(const float *x, float *y, long n);
 /// Direct convolution for at most 16 output channels, any stride (AVX-512 only; check availability).
 int ck_conv_direct16_available(void);
+/// Whether ck_conv_direct16 vectorises over output columns (≤ 8 channels, stride 1, rows ≥ 10).
+int ck_conv_rows_forward_applies(long Cout, long sh, long sw, long Wo);
 /// Weights [Cout, C, kh, kw] rearranged to [C·kh·kw][16] (zero lanes past Cout).
 void ck_pack_conv_direct16(const float *w, long Cout, long C, long kh, long kw, float *packed);
 /// Floats of scratch one thread needs per image.

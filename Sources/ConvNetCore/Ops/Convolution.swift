@@ -103,8 +103,8 @@ enum ConvKernels {
 
     /// The input gradient of a stride-1 layer with 12–16 input channels per group is the direct
     /// kernel's forward pass over the output gradient with the rotated filters (padding k − 1 − p).
-    /// (With fewer, most of the kernel's 16 lanes would idle: LeNet's 6-channel input gradient is
-    /// faster through the GEMM.)
+    /// (With fewer, most lanes would idle; LeNet's 6-channel input gradient measured faster through
+    /// the GEMM and col2im than through either direct kernel.)
     static func usesDirectInputGradient(_ g: ConvGeometry) -> Bool {
         g.cg >= 12 && g.cg <= 16 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.ph < g.kh && g.pw < g.kw
             && g.coutG * g.kh * g.kw <= 1024 && ck_conv_direct16_available() != 0
