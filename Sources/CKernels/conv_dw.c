@@ -57,6 +57,31 @@ static void ukr_rows(long k, const float *const rows[6], long nrows, const float
 }
 #endif
 
+void ck_sgemm_rows_panels(long M, long N, long K, const float *A, long lda, const float *Bp, float *C, long ldc) {
+#if defined(__x86_64__)
+    if (ck_gemm_isa() == 2) {
+        for (long n0 = 0; n0 < N; n0 += 64) {
+            long cols = N - n0 < 64 ? N - n0 : 64;
+            const float *b = Bp + (n0 / 64) * K * 64;
+            for (long i0 = 0; i0 < M; i0 += 6) {
+                long nrows = M - i0 < 6 ? M - i0 : 6;
+                const float *rows[6];
+                for (long r = 0; r < nrows; r++) rows[r] = A + (i0 + r) * lda;
+                ukr_rows(K, rows, nrows, b, C + i0 * ldc + n0, ldc, cols);
+            }
+        }
+        return;
+    }
+#endif
+    for (long i = 0; i < M; i++)
+        for (long j = 0; j < N; j++) {
+            const float *b = Bp + (j / 64) * K * 64 + j % 64;
+            float s = 0;
+            for (long k = 0; k < K; k++) s += A[i * lda + k] * b[k * 64];
+            C[i * ldc + j] += s;
+        }
+}
+
 void ck_conv_dw_stride1(const float *x, const float *dy, long images, long C, long H, long W, long OC,
                         long kh, long kw, long ph, long pw, long dh, long dw, long Ho, long Wo,
                         float *acc, float *scratch) {

@@ -208,28 +208,19 @@ static void input_transform_run_avx512(const float *chan, long H, long W, long i
 typedef void (*in_fn)(const float *const rows[4], long len, float *const v[16]);
 typedef void (*out_fn)(OUTPUT_ARGS);
 
-void ck_winograd_conv_block(const float *x, long C, long H, long W, long ph, long pw,
-                            long OC, long Ho, long Wo, const float *packed, const float *scale, const float *bias,
-                            const float *residual, int relu, long t0, long count, float *y, float *scratch) {
-    long TH = (Ho + 1) / 2, TW = (Wo + 1) / 2, tpi = TH * TW;
-    long plane = H * W, oplane = Ho * Wo;
-    long ldv = count;                       /* V[ξ] is C × count, M[ξ] is OC × count */
-    // the 16 matrices are 32 floats apart beyond their size: at power-of-two strides the transforms'
-    // 16 store (and load) streams would fall into the same L1 sets and evict each other
-    long vs = C * ldv + 32, ms = OC * ldv + 32;
-    float *V = scratch, *M = V + 16 * vs, *rowbuf = M + 16 * ms;
-    long wp = 2 * TW + 2;                   /* a padded input row covering every tile of the row */
+// V[ξ][c][t − t0] = Bᵀ d B for tiles [t0, t0+count) of every channel (V[ξ] at V + ξ·vs, rows ldv apart).
+static void transform_inputs(const float *x, long C, long H, long W, long ph, long pw, long TW, long tpi,
+                             long t0, long count, float *V, long vs, long ldv, float *rowbuf) {
+    long plane = H * W, wp = 2 * TW + 2;    /* a padded input row covering every tile of the row */
     in_fn in_tr = input_transform_portable;
-    out_fn out_tr = output_transform_portable;
     int isa = ck_gemm_isa();
 #if defined(__x86_64__)
-    if (isa == 2) { in_tr = input_transform_avx512; out_tr = output_transform_avx512; }
-    else if (isa == 1) { in_tr = input_transform_avx2; out_tr = output_transform_avx2; }
+    if (isa == 2) in_tr = input_transform_avx512;
+    else if (isa == 1) in_tr = input_transform_avx2;
 #endif
-
-    // input transform, channel by channel and within a channel run by run (a run is a part of
-    // one tile row), so consecutive runs read consecutive rows of one plane: the overlapping rows
-    // of neighbouring tile rows hit L1 and the prefetcher sees one stream
+    // channel by channel and within a channel run by run (a run is a part of one tile row), so
+    // consecutive runs read consecutive rows of one plane: the overlapping rows of neighbouring
+    // tile rows hit L1 and the prefetcher sees one stream
     for (long c = 0; c < C; c++) {
         for (long t = t0; t < t0 + count;) {
             long img = t / tpi, r = t % tpi, th = r / TW, tw = r % TW;
@@ -277,6 +268,25 @@ void ck_winograd_conv_block(const float *x, long C, long H, long W, long ph, lon
             in_tr(rows, len, v);
         }
     }
+}
+
+void ck_winograd_conv_block(const float *x, long C, long H, long W, long ph, long pw,
+                            long OC, long Ho, long Wo, const float *packed, const float *scale, const float *bias,
+                            const float *residual, int relu, long t0, long count, float *y, float *scratch) {
+    long TH = (Ho + 1) / 2, TW = (Wo + 1) / 2, tpi = TH * TW;
+    long oplane = Ho * Wo;
+    long ldv = count;                       /* V[ξ] is C × count, M[ξ] is OC × count */
+    // the 16 matrices are 32 floats apart beyond their size: at power-of-two strides the transforms'
+    // 16 store (and load) streams would fall into the same L1 sets and evict each other
+    long vs = C * ldv + 32, ms = OC * ldv + 32;
+    float *V = scratch, *M = V + 16 * vs, *rowbuf = M + 16 * ms;
+    out_fn out_tr = output_transform_portable;
+#if defined(__x86_64__)
+    int isa = ck_gemm_isa();
+    if (isa == 2) out_tr = output_transform_avx512;
+    else if (isa == 1) out_tr = output_transform_avx2;
+#endif
+    transform_inputs(x, C, H, W, ph, pw, TW, tpi, t0, count, V, vs, ldv, rowbuf);
 
     // the 16 products, each [OC × count] = U[ξ] [OC × C] · V[ξ] [C × count]
     long usize = packed_stride(OC, C);
@@ -329,6 +339,136 @@ void ck_winograd_conv_block(const float *x, long C, long H, long W, long ph, lon
                     }
                 }
                 k0 += n;
+            }
+        }
+    }
+}
+
+// ---- weight gradient ----------------------------------------------------------------------
+// dW = Gᵀ [Σ_tiles (A dY A ᵀ) ⊙ (Bᵀ d B)] G, the adjoint of the forward pass with respect to the
+// filter (A = the transpose of Aᵀ above): per ξ, M[ξ][o][c] = Σ_t Ū[ξ][o][t] · V[ξ][c][t], one GEMM
+// over tiles, 4 multiply-adds per output pixel and channel pair where direct correlation does 9.
+
+long ck_winograd_dw_scratch(long C, long OC, long W, long pw, long block) {
+    long tw = (W + 2 * pw - 2 + 1) / 2;
+    return 16 * ((2 * C + OC) * block + 96) + TI * (2 * tw + 2) + 64;
+}
+
+// Ū = A g Aᵀ for the 2×2 output-gradient tiles of a run of `len` tiles, A = [[1,0],[1,1],[1,−1],[0,−1]]:
+// g0/g1 are the tile row's two gradient rows (g1 null past the last row), offset to the run;
+// `valid` columns of them exist (2·len, or one less at a right edge).
+static void dy_transform_run(const float *g0, const float *g1, long len, long valid, float *const u[16]) {
+    for (long k = 0; k < len; k++) {
+        float d00 = 2 * k < valid ? g0[2 * k] : 0.0f, d01 = 2 * k + 1 < valid ? g0[2 * k + 1] : 0.0f;
+        float d10 = g1 && 2 * k < valid ? g1[2 * k] : 0.0f, d11 = g1 && 2 * k + 1 < valid ? g1[2 * k + 1] : 0.0f;
+        // rows: p[i][j] = A[i]·(d0j, d1j)
+        float p[4][2] = { { d00, d01 }, { d00 + d10, d01 + d11 }, { d00 - d10, d01 - d11 }, { -d10, -d11 } };
+        for (int i = 0; i < 4; i++) {
+            u[i * 4 + 0][k] = p[i][0];
+            u[i * 4 + 1][k] = p[i][0] + p[i][1];
+            u[i * 4 + 2][k] = p[i][0] - p[i][1];
+            u[i * 4 + 3][k] = -p[i][1];
+        }
+    }
+}
+
+#if defined(__x86_64__)
+// The same, 16 tiles per vector: even and odd gradient columns separated by one permute per row.
+__attribute__((target("avx512f")))
+static void dy_transform_run_avx512(const float *g0, const float *g1, long len, long valid, float *const u[16]) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    for (long k0 = 0; k0 < len; k0 += 16) {
+        long n = len - k0 < 16 ? len - k0 : 16;
+        __mmask16 store = (__mmask16)((1u << n) - 1);
+        long v = valid - 2 * k0;              /* gradient columns left from this chunk's first */
+        __mmask16 m0 = v >= 16 ? (__mmask16)0xFFFF : (v <= 0 ? 0 : (__mmask16)((1u << v) - 1));
+        __mmask16 m1 = v >= 32 ? (__mmask16)0xFFFF : (v <= 16 ? 0 : (__mmask16)((1u << (v - 16)) - 1));
+        __m512 a0 = _mm512_maskz_loadu_ps(m0, g0 + 2 * k0), a1 = _mm512_maskz_loadu_ps(m1, g0 + 2 * k0 + 16);
+        __m512 d00 = _mm512_permutex2var_ps(a0, even, a1), d01 = _mm512_permutex2var_ps(a0, odd, a1);
+        __m512 d10 = _mm512_setzero_ps(), d11 = d10;
+        if (g1) {
+            __m512 b0 = _mm512_maskz_loadu_ps(m0, g1 + 2 * k0), b1 = _mm512_maskz_loadu_ps(m1, g1 + 2 * k0 + 16);
+            d10 = _mm512_permutex2var_ps(b0, even, b1); d11 = _mm512_permutex2var_ps(b0, odd, b1);
+        }
+        __m512 p[4][2] = { { d00, d01 }, { _mm512_add_ps(d00, d10), _mm512_add_ps(d01, d11) },
+                           { _mm512_sub_ps(d00, d10), _mm512_sub_ps(d01, d11) },
+                           { _mm512_sub_ps(_mm512_setzero_ps(), d10), _mm512_sub_ps(_mm512_setzero_ps(), d11) } };
+        for (int i = 0; i < 4; i++) {
+            _mm512_mask_storeu_ps(u[i * 4 + 0] + k0, store, p[i][0]);
+            _mm512_mask_storeu_ps(u[i * 4 + 1] + k0, store, _mm512_add_ps(p[i][0], p[i][1]));
+            _mm512_mask_storeu_ps(u[i * 4 + 2] + k0, store, _mm512_sub_ps(p[i][0], p[i][1]));
+            _mm512_mask_storeu_ps(u[i * 4 + 3] + k0, store, _mm512_sub_ps(_mm512_setzero_ps(), p[i][1]));
+        }
+    }
+}
+#endif
+
+void ck_winograd_dw_block(const float *x, const float *dy, long C, long H, long W, long ph, long pw,
+                          long OC, long Ho, long Wo, long t0, long count, float *acc, float *scratch) {
+    long TH = (Ho + 1) / 2, TW = (Wo + 1) / 2, tpi = TH * TW, oplane = Ho * Wo;
+    long ld = count;
+    long panels = (C + 63) / 64;
+    long vs = C * ld + 32, us = OC * ld + 32, ts = panels * count * 64 + 32;
+    float *V = scratch, *U = V + 16 * vs, *Vt = U + 16 * us, *rowbuf = Vt + 16 * ts;
+    int wide = ck_gemm_isa() == 2;
+    (void)wide;
+    transform_inputs(x, C, H, W, ph, pw, TW, tpi, t0, count, V, vs, ld, rowbuf);
+    for (long o = 0; o < OC; o++) {
+        for (long t = t0; t < t0 + count;) {
+            long img = t / tpi, r = t % tpi, th = r / TW, tw = r % TW;
+            long len = TW - tw < t0 + count - t ? TW - tw : t0 + count - t;
+            const float *g0 = dy + (img * OC + o) * oplane + 2 * th * Wo + 2 * tw;
+            const float *g1 = 2 * th + 1 < Ho ? g0 + Wo : 0;
+            long valid = Wo - 2 * tw < 2 * len ? Wo - 2 * tw : 2 * len;
+            if (o + 1 < OC) {
+                // the next channel's rows: planes are too many streams for the prefetcher
+                for (long q = 0; q < valid; q += 16) {
+                    __builtin_prefetch(g0 + oplane + q);
+                    if (g1) __builtin_prefetch(g1 + oplane + q);
+                }
+            }
+            float *u[16];
+            for (int xi = 0; xi < 16; xi++) u[xi] = U + xi * us + o * ld + (t - t0);
+#if defined(__x86_64__)
+            if (wide) dy_transform_run_avx512(g0, g1, len, valid, u);
+            else
+#endif
+            dy_transform_run(g0, g1, len, valid, u);
+            t += len;
+        }
+    }
+    // M[ξ] [OC × C] += Ū[ξ] [OC × count] · V[ξ]ᵀ: V[ξ] transposed into 64-channel panels, Ū[ξ]'s
+    // rows read in place by the micro-kernel (no packing of either operand beyond that transpose)
+    long accStride = OC * C;
+    for (int xi = 0; xi < 16; xi++) {
+        float *vt = Vt + xi * ts;
+        for (long p = 0; p < panels; p++) {
+            long cols = C - 64 * p < 64 ? C - 64 * p : 64;
+            ck_transpose(V + xi * vs + 64 * p * ld, cols, count, ld, vt + p * count * 64, 64);
+        }
+        ck_sgemm_rows_panels(OC, C, count, U + xi * us, ld, vt, acc + xi * accStride, C);
+    }
+}
+
+void ck_winograd_dw_finish(const float *acc, long OC, long C, long o0, long o1, float *dw) {
+    // Gᵀ M G per (o, c), G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]]; vectorised over c
+    long stride = OC * C;
+    for (long o = o0; o < o1; o++) {
+        const float *m = acc + o * C;
+        for (long c = 0; c < C; c++) {
+            float mm[4][4], t[3][4];
+            for (int xi = 0; xi < 16; xi++) mm[xi / 4][xi % 4] = m[xi * stride + c];
+            for (int j = 0; j < 4; j++) {
+                t[0][j] = mm[0][j] + 0.5f * (mm[1][j] + mm[2][j]);
+                t[1][j] = 0.5f * (mm[1][j] - mm[2][j]);
+                t[2][j] = 0.5f * (mm[1][j] + mm[2][j]) + mm[3][j];
+            }
+            float *d = dw + (o * C + c) * 9;
+            for (int i = 0; i < 3; i++) {
+                d[i * 3 + 0] = t[i][0] + 0.5f * (t[i][1] + t[i][2]);
+                d[i * 3 + 1] = 0.5f * (t[i][1] - t[i][2]);
+                d[i * 3 + 2] = 0.5f * (t[i][1] + t[i][2]) + t[i][3];
             }
         }
     }

@@ -256,8 +256,9 @@ extension DirectConvTests {
         let gen = Generator(seed: UInt64(7000 + n * 31 + c + h))
         let x = Tensor.randn([n, c, h, w], generator: gen); x.requiresGrad = true
         let wt = Tensor.randn([cout, c, 3, 3], generator: gen), b = Tensor.randn([cout], generator: gen)
+        wt.requiresGrad = true
         let y = conv2d(x, wt, bias: b, stride: Size2(1), padding: .pair(pad, pad))
-        let want = referenceConv(x.detached(), wt, bias: b, stride: (1, 1), padding: (pad, pad), dilation: (1, 1), groups: 1)
+        let want = referenceConv(x.detached(), wt.detached(), bias: b, stride: (1, 1), padding: (pad, pad), dilation: (1, 1), groups: 1)
         expectClose(y, want, rtol: 1e-4, atol: 1e-4, "forward n \(n) c \(c)→\(cout) \(h)×\(w) pad \(pad)")
         let g = Tensor.randn(y.shape, generator: gen)
         y.backward(g)
@@ -268,16 +269,40 @@ extension DirectConvTests {
         let wantGX = referenceConv(g, Tensor(shape: [c, cout, 3, 3], scalars: rotated), bias: nil, stride: (1, 1),
                                    padding: (2 - pad, 2 - pad), dilation: (1, 1), groups: 1)
         expectClose(x.grad!, wantGX, rtol: 1e-4, atol: 1e-4, "input gradient n \(n) c \(c)→\(cout) \(h)×\(w) pad \(pad)")
+        // dW[o,c,p,q] = Σ g[n,o,i,j]·x[n,c,i+p−pad,j+q−pad] (Winograd as well), summed in double
+        let (ho, wo) = (y.shape[2], y.shape[3])
+        let xs = x.scalars, gs = g.scalars, gw = wt.grad!.scalars
+        var worst: Double = 0
+        for o in 0..<cout { for ci in 0..<c { for p in 0..<3 { for q in 0..<3 {
+            var s: Double = 0
+            for bi in 0..<n { for i in 0..<ho { for j in 0..<wo {
+                let ih = i + p - pad, iw = j + q - pad
+                if ih < 0 || ih >= h || iw < 0 || iw >= w { continue }
+                s += Double(gs[((bi * cout + o) * ho + i) * wo + j]) * Double(xs[((bi * c + ci) * h + ih) * w + iw])
+            } } }
+            worst = max(worst, abs(s - Double(gw[((o * c + ci) * 3 + p) * 3 + q])) / max(1, abs(s)))
+        } } } }
+        #expect(worst < 1e-4, "weight gradient n \(n) c \(c)→\(cout) \(h)×\(w) pad \(pad): worst relative error \(worst)")
     }
 
-    @Test func sameResultAsTheColumnPath() {
+    @Test(arguments: [2, 1, 0])
+    func sameResultAsTheColumnPathOnEveryISA(_ level: Int) {
         let gen = Generator(seed: 77)
-        let x = Tensor.randn([4, 32, 10, 10], generator: gen), wt = Tensor.randn([48, 32, 3, 3], generator: gen)
-        let fast = conv2d(x, wt, stride: Size2(1), padding: .pair(1, 1))
+        let x = param([4, 32, 10, 9], seed: 78), wt = param([48, 32, 3, 3], seed: 79)
+        let g = Tensor.randn([4, 48, 10, 9], generator: gen)
+        func run() -> [Tensor] {
+            x.grad = nil; wt.grad = nil
+            let y = conv2d(x, wt, stride: Size2(1), padding: .pair(1, 1))
+            y.backward(g)
+            return [y.detached(), x.grad!, wt.grad!]
+        }
+        GEMM.setISA(level)
+        defer { GEMM.setISA(2) }
+        let fast = run()
         ConvolutionOptions.winograd = false
         defer { ConvolutionOptions.winograd = true }
-        let plain = conv2d(x, wt, stride: Size2(1), padding: .pair(1, 1))
-        expectClose(fast, plain, rtol: 1e-4, atol: 1e-4, "winograd vs im2col")
+        let plain = run()
+        for (a, b) in zip(fast, plain) { expectClose(a, b, rtol: 1e-4, atol: 1e-3, "winograd vs im2col, ISA level \(level)") }
     }
 }
 

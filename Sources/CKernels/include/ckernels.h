@@ -101,6 +101,9 @@ long ck_conv_dw_stride1_scratch(long C, long H, long W, long kh, long kw, long p
 void ck_conv_dw_stride1(const float *x, const float *dy, long images, long C, long H, long W, long OC,
                         long kh, long kw, long ph, long pw, long dh, long dw, long Ho, long Wo,
                         float *acc, float *scratch);
+/// C[i·ldc + j] += Σ_k A[i·lda + k]·B[k][j] for i < M, j < N, with A read in place (no packing) and
+/// B given in 64-column panels: B[k][j] = Bp[(j / 64)·K·64 + k·64 + j mod 64].
+void ck_sgemm_rows_panels(long M, long N, long K, const float *A, long lda, const float *Bp, float *C, long ldc);
 /// dst[j·lddst + i] = src[i·ldsrc + j] for i < rows, j < cols.
 void ck_transpose(const float *src, long rows, long cols, long ldsrc, float *dst, long lddst);
 /// Winograd F(2×2, 3×3) for stride-1 undilated 3×3 convolutions over NCHW.
@@ -118,6 +121,14 @@ long ck_winograd_scratch(long C, long OC, long W, long pw, long block);
 void ck_winograd_conv_block(const float *x, long C, long H, long W, long ph, long pw,
                             long OC, long Ho, long Wo, const float *packed, const float *scale, const float *bias,
                             const float *residual, int relu, long t0, long count, float *y, float *scratch);
+/// Winograd weight gradient: floats of scratch per thread for blocks of `block` tiles.
+long ck_winograd_dw_scratch(long C, long OC, long W, long pw, long block);
+/// For tiles [t0, t0+count): acc[ξ·OC·C + o·C + c] += Σ_t Ū[ξ][o][t]·V[ξ][c][t] (transformed output
+/// gradient and input); x [N, C, H, W], dy [N, OC, Ho, Wo].
+void ck_winograd_dw_block(const float *x, const float *dy, long C, long H, long W, long ph, long pw,
+                          long OC, long Ho, long Wo, long t0, long count, float *acc, float *scratch);
+/// dW[o, c, 3, 3] = Gᵀ M G from the accumulated acc, for output channels [o0, o1).
+void ck_winograd_dw_finish(const float *acc, long OC, long C, long o0, long o1, float *dw);
 /// dst[i] = src[i]·scale + shift (+ res[i] when res is not null) for i < n, then max(·, 0) if
 /// relu ≠ 0 (src may be dst).
 void ck_affine_relu(const float *src, const float *res, float *dst, long n, float scale, float shift, int relu);

@@ -277,6 +277,35 @@ enum ConvKernels {
 
     /// The weight gradient by the direct kernel (≤ 16 output channels) or the in-place stride-1 GEMM:
     /// per-thread [tap][Cout] partials over image ranges, summed in a fixed order, then transposed.
+    /// The weight gradient of a Winograd layer by Winograd too: per-thread 16 × Cout × C accumulators
+    /// over contiguous tile ranges, summed in a fixed order, then transformed back to 3×3 filters.
+    static func winogradWeightGradient(_ g: ConvGeometry, x: UnsafePointer<Float>, gy: UnsafePointer<Float>,
+                                       gw: UnsafeMutablePointer<Float>) {
+        let tiles = g.n * ((g.ho + 1) / 2) * ((g.wo + 1) / 2)
+        // longer blocks make longer GEMMs (the tiles are their inner dimension); wide layers use shorter
+        // ones so the block's transforms stay within a few MB
+        let block = g.c + g.cout <= 256 ? 256 : 128
+        let per = 16 * g.cout * g.c
+        let slots = Swift.max(Threads.count, 1)
+        let store = Tensor(uninitializedShape: [slots * per])
+        let acc = store.data
+        acc.update(repeating: 0, count: slots * per)
+        let scratch = ck_winograd_dw_scratch(g.c, g.cout, g.w, g.pw, block)
+        let blocks = (tiles + block - 1) / block
+        let chunks = Threads.parallelChunks(blocks) { t, r in
+            let s = ck_scratch(0, scratch)!
+            for b in r {
+                let t0 = b * block
+                ck_winograd_dw_block(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, Swift.min(block, tiles - t0),
+                                     acc + t * per, s)
+            }
+        }
+        for t in 1..<Swift.max(chunks, 1) { Elementwise.axpy(1, acc + t * per, acc, per) }
+        Threads.parallelFor(g.cout, minPerThread: 8) { r in
+            ck_winograd_dw_finish(acc, g.cout, g.c, r.lowerBound, r.upperBound, gw)
+        }
+    }
+
     static func weightGradientWithoutColumns(_ g: ConvGeometry, x: UnsafePointer<Float>, gy: UnsafePointer<Float>,
                                              gw: UnsafeMutablePointer<Float>, direct: Bool) {
         let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo
@@ -378,8 +407,9 @@ enum ConvKernels {
             PackedA(transA: true, m: g.kg, k: g.coutG, a: weight + $0 * g.coutG * g.kg, lda: g.kg)
         }
         let directDW = gw != nil && usesDirectWeightGradient(g)
-        let stride1DW = gw != nil && !directDW && usesStride1WeightGradient(g)
-        let blockDW = gw != nil && !directDW && !stride1DW
+        let winogradDW = gw != nil && !directDW && usesWinograd(g)
+        let stride1DW = gw != nil && !directDW && !winogradDW && usesStride1WeightGradient(g)
+        let blockDW = gw != nil && !directDW && !winogradDW && !stride1DW
         // with a column buffer and at least one full 64-wide panel of output channels per group,
         // dWᵀ = col · dYᵀ (partials [taps × Cout/groups]) packs the smaller operand transposed
         let transposedPartials = !gathersDirectly(g) && g.coutG >= 64
@@ -392,7 +422,10 @@ enum ConvKernels {
                     gb[co] = s
                 }
             }
-            if let gw { weightGradientWithoutColumns(g, x: x, gy: gy, gw: gw, direct: directDW) }
+            if let gw {
+                if winogradDW { winogradWeightGradient(g, x: x, gy: gy, gw: gw) }
+                else { weightGradientWithoutColumns(g, x: x, gy: gy, gw: gw, direct: directDW) }
+            }
             return
         }
         let used = forEachBlock(g) { t, images, threaded in
@@ -468,7 +501,9 @@ enum ConvKernels {
                 }
             }
         }
-        if let gw, !blockDW {
+        if let gw, winogradDW {
+            winogradWeightGradient(g, x: x, gy: gy, gw: gw)
+        } else if let gw, !blockDW {
             weightGradientWithoutColumns(g, x: x, gy: gy, gw: gw, direct: directDW)
         } else if let gw {
             for t in 1..<Swift.max(used, 1) { Elementwise.axpy(1, partials + t * stride, partials, wCount) }
