@@ -9,14 +9,17 @@ struct Bench: ParsableCommand {
     @Option(help: "Instead of the suite, show where a model's training step spends its time (e.g. resnet18).") var profile: String?
     @Flag(help: "With --profile: profile an inference forward pass (eval mode, no gradients) instead of a training step.")
     var inference = false
+    @Option(help: "With --profile: the batch size (default: the benchmark's, 32–256 by model).") var batch: Int?
     @Option(help: "Threads for the kernels (default: all cores).") var threads: Int?
 
     func run() throws {
         if let threads { guard threads > 0 else { throw CLIError(message: "--threads must be positive") }; Threads.count = threads }
         if inference && profile == nil { throw CLIError(message: "--inference needs --profile MODEL") }
+        if batch != nil && profile == nil { throw CLIError(message: "--batch needs --profile MODEL") }
+        if let batch, batch < 1 { throw CLIError(message: "--batch must be positive") }
         if let profile {
             _ = try loadSpec(profile)
-            try BenchmarkSuite.profile(model: profile, inference: inference)
+            try BenchmarkSuite.profile(model: profile, inference: inference, batch: batch)
             return
         }
         try BenchmarkSuite(groups: Set(only.split(separator: ",").map(String.init)), repeats: repeats).run()

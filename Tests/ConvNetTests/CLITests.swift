@@ -26,6 +26,9 @@ func runConvnet(_ args: [String]) throws -> (status: Int32, out: String, err: St
         (["train", "lenet", "--optimizer", "rmsprop"], "unknown optimizer 'rmsprop'"),
         (["summary", "lenet", "--input", "1,28"], "--input must be C,H,W"),
         (["train", "lenet", "--dataset", "cifar"], "unknown dataset 'cifar'"),
+        (["bench", "--batch", "4"], "--batch needs --profile MODEL"),
+        (["bench", "--profile", "lenet", "--batch", "0"], "--batch must be positive"),
+        (["bench", "--inference"], "--inference needs --profile MODEL"),
     ])
     func badInputIsOneClearLine(_ args: [String], _ message: String) throws {
         let r = try runConvnet(args)
@@ -51,6 +54,13 @@ func runConvnet(_ args: [String]) throws -> (status: Int32, out: String, err: St
         #expect(r.out.hasPrefix("Sequential(\n  (0): Conv2d(1, 6, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2))"))
         #expect(r.out.contains("Total parameters: 61,706"))
         #expect(r.out.contains("[1, 16, 5, 5]"))
+    }
+
+    @Test func inferenceProfileListsLayers() throws {
+        let r = try runConvnet(["bench", "--profile", "lenet", "--inference", "--batch", "2"])
+        #expect(r.status == 0, "stderr: \(r.err)")
+        #expect(r.out.hasPrefix("profile of an inference forward pass: lenet 28² batch 2"))
+        #expect(r.out.contains("conv fwd 1→6 5×5/1 g1 @28×28"))
     }
 
     @Test func modelsListsTheZoo() throws {

@@ -528,3 +528,22 @@ extension DirectConvTests {
         #expect(worst < 1e-4, "worst relative gradient error \(worst)")
     }
 }
+
+/// At most 64 output pixels in all (batch-1 inference on small maps): dot products of weight rows
+/// with each pixel's taps, on every ISA, grouped and strided too.
+@Suite(.serialized) struct SmallOutputTests {
+    @Test(arguments: [2, 1, 0])
+    func matchesDefinitionOnEveryISA(_ level: Int) {
+        GEMM.setISA(level)
+        defer { GEMM.setISA(2) }
+        for (n, c, cout, hw, k, stride, pad, groups) in [(1, 40, 24, 3, 3, 1, 1, 1), (2, 36, 18, 6, 3, 2, 1, 2), (1, 17, 33, 7, 1, 1, 0, 1),
+                                                         (1, 64, 70, 8, 3, 1, 1, 1)] {
+            let gen = Generator(seed: UInt64(3300 + c + hw))
+            let x = Tensor.randn([n, c, hw, hw], generator: gen)
+            let w = Tensor.randn([cout, c / groups, k, k], generator: gen), b = Tensor.randn([cout], generator: gen)
+            let y = withNoGrad { conv2d(x, w, bias: b, stride: Size2(stride), padding: .pair(pad, pad), groups: groups) }
+            let want = referenceConv(x, w, bias: b, stride: (stride, stride), padding: (pad, pad), dilation: (1, 1), groups: groups)
+            expectClose(y, want, rtol: 1e-4, atol: 1e-4, "ISA \(level): n \(n) \(c)→\(cout) on \(hw)², k \(k)/\(stride) groups \(groups)")
+        }
+    }
+}

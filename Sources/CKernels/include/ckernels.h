@@ -13,6 +13,8 @@ void ck_sgemm(int transA, int transB, long M, long N, long K,
               const float *A, long lda, const float *B, long ldb,
               float *C, long ldc, int accumulate);
 
+/// C[M×N] = A[M×K]·Bᵀ (B is N×K, row-major) for small N (≲ 16): A is streamed once, unpacked.
+void ck_sgemm_small_n(long M, long N, long K, const float *A, long lda, const float *B, long ldb, float *C, long ldc);
 /// Floats needed by ck_pack_a for an M×K operand.
 long ck_packed_a_size(long M, long K);
 /// Packs op(A) [M×K] once so several GEMMs (threads, image blocks) can share it.

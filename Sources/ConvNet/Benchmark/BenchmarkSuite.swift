@@ -107,9 +107,9 @@ public struct BenchmarkSuite {
     }
 
     /// Where a training step's time goes, per leaf layer forward and per backward operation.
-    public static func profile(model name: String, inference: Bool = false, steps: Int = 5) throws {
+    public static func profile(model name: String, inference: Bool = false, batch: Int? = nil, steps: Int = 5) throws {
         let spec = try ModelZoo.spec(named: name)
-        let batch = spec.defaults.resize >= 224 ? 32 : (spec.defaults.resize >= 96 ? 64 : 256)
+        let batch = batch ?? (spec.defaults.resize >= 224 ? 32 : (spec.defaults.resize >= 96 ? 64 : 256))
         let side = spec.defaults.resize
         Tensor.manualSeed(0)
         let model = spec.make()
@@ -117,6 +117,7 @@ public struct BenchmarkSuite {
         let labels = (0..<batch).map { $0 % 10 }
         let opt = SGD(model.parameters(), lr: 0.01, momentum: 0.9)
         if inference { model.eval() }
+        let steps = inference && batch < 8 ? steps * 20 : steps
         func step() {
             if inference {
                 _ = Profiler.measure("forward (whole model)") { withNoGrad { model(x) } }

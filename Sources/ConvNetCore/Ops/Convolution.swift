@@ -193,6 +193,30 @@ enum ConvKernels {
         return packed
     }
 
+    /// At most 64 output pixels in all (batch-1 inference on ResNet's last two stages):
+    /// each output channel is a dot product of a weight row with each pixel's im2col row, so the
+    /// weights are streamed once, as stored, instead of packed for a GEMM with one mostly empty panel.
+    static func smallOutputs(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                             bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?) {
+        let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo
+        let cols = Tensor(uninitializedShape: [g.kg * g.groups * g.hwo]), rows = Tensor(uninitializedShape: [g.hwo * g.kg * g.groups])
+        for i in 0..<g.n {
+            // the image's im2col matrix, then each pixel's taps as one contiguous row
+            ck_im2col(x + i * inPlane, g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, g.ho, g.wo, cols.data, g.hwo)
+            ck_transpose(cols.data, g.kg * g.groups, g.hwo, g.hwo, rows.data, g.kg * g.groups)
+            let out = y + i * outPlane
+            for gr in 0..<g.groups {
+                Threads.parallelFor(g.coutG, minPerThread: 32) { r in
+                    ck_sgemm_small_n(r.count, g.hwo, g.kg, weight + (gr * g.coutG + r.lowerBound) * g.kg, g.kg,
+                                     rows.data + gr * g.kg, g.kg * g.groups, out + (gr * g.coutG + r.lowerBound) * g.hwo, g.hwo)
+                }
+            }
+            if let epi = epilogue ?? bias.map({ ConvEpilogue(scale: nil, shift: $0, relu: false) }) {
+                epi.apply(y, image: i, channels: g.cout, plane: g.hwo)
+            }
+        }
+    }
+
     /// y = conv(x, weight) + bias, or with an epilogue (whose shift includes the bias; pass bias nil).
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue? = nil) {
@@ -205,6 +229,10 @@ enum ConvKernels {
             if let epi = epilogue ?? bias.map({ ConvEpilogue(scale: nil, shift: $0, relu: false) }) {
                 for i in 0..<g.n { epi.apply(y, image: i, channels: g.cout, plane: g.hwo) }
             }
+            return
+        }
+        if g.n * g.hwo <= 64 {
+            smallOutputs(g, x: x, weight: weight, bias: bias, y: y, epilogue: epilogue)
             return
         }
         if usesWinograd(g) {

@@ -1,0 +1,54 @@
+// C[M×N] = A[M×K] · Bᵀ for very small N (a convolution of one image on a 3×3 map: N = 9 pixels,
+// K = 4608 taps, M = 512 channels). The blocked GEMM would pad N to a 64-wide panel and repack the
+// whole of A (the weights) on every call; here each row of A is streamed once and dotted with the
+// N rows of B, which stay in L2: the layer runs at the speed of reading its weights.
+#include "ckernels.h"
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+// Two rows of A against four rows of B at a time: 2 + 4 loads for 8 FMAs per 16 k.
+__attribute__((target("avx512f,fma")))
+static void dots_avx512(long M, long N, long K, const float *A, long lda, const float *B, long ldb, float *C, long ldc) {
+    long k16 = K & ~15L;
+    __mmask16 tail = (__mmask16)((1u << (K - k16)) - 1);
+    for (long i = 0; i < M; i += 2) {
+        int two = i + 1 < M;
+        const float *a0 = A + i * lda, *a1 = two ? a0 + lda : a0;
+        for (long j = 0; j < N; j += 4) {
+            long nj = N - j < 4 ? N - j : 4;
+            const float *b0 = B + j * ldb, *b1 = nj > 1 ? b0 + ldb : b0, *b2 = nj > 2 ? b0 + 2 * ldb : b0, *b3 = nj > 3 ? b0 + 3 * ldb : b0;
+            __m512 s00 = _mm512_setzero_ps(), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00, s13 = s00;
+            for (long k = 0; k <= K - 16; k += 16) {
+                __m512 x0 = _mm512_loadu_ps(a0 + k), x1 = _mm512_loadu_ps(a1 + k);
+                __m512 y0 = _mm512_loadu_ps(b0 + k), y1 = _mm512_loadu_ps(b1 + k), y2 = _mm512_loadu_ps(b2 + k), y3 = _mm512_loadu_ps(b3 + k);
+                s00 = _mm512_fmadd_ps(x0, y0, s00); s01 = _mm512_fmadd_ps(x0, y1, s01);
+                s02 = _mm512_fmadd_ps(x0, y2, s02); s03 = _mm512_fmadd_ps(x0, y3, s03);
+                s10 = _mm512_fmadd_ps(x1, y0, s10); s11 = _mm512_fmadd_ps(x1, y1, s11);
+                s12 = _mm512_fmadd_ps(x1, y2, s12); s13 = _mm512_fmadd_ps(x1, y3, s13);
+            }
+            if (tail) {
+                __m512 x0 = _mm512_maskz_loadu_ps(tail, a0 + k16), x1 = _mm512_maskz_loadu_ps(tail, a1 + k16);
+                __m512 y0 = _mm512_maskz_loadu_ps(tail, b0 + k16), y1 = _mm512_maskz_loadu_ps(tail, b1 + k16);
+                __m512 y2 = _mm512_maskz_loadu_ps(tail, b2 + k16), y3 = _mm512_maskz_loadu_ps(tail, b3 + k16);
+                s00 = _mm512_fmadd_ps(x0, y0, s00); s01 = _mm512_fmadd_ps(x0, y1, s01);
+                s02 = _mm512_fmadd_ps(x0, y2, s02); s03 = _mm512_fmadd_ps(x0, y3, s03);
+                s10 = _mm512_fmadd_ps(x1, y0, s10); s11 = _mm512_fmadd_ps(x1, y1, s11);
+                s12 = _mm512_fmadd_ps(x1, y2, s12); s13 = _mm512_fmadd_ps(x1, y3, s13);
+            }
+            float r0[4] = { _mm512_reduce_add_ps(s00), _mm512_reduce_add_ps(s01), _mm512_reduce_add_ps(s02), _mm512_reduce_add_ps(s03) };
+            float r1[4] = { _mm512_reduce_add_ps(s10), _mm512_reduce_add_ps(s11), _mm512_reduce_add_ps(s12), _mm512_reduce_add_ps(s13) };
+            for (long q = 0; q < nj; q++) {
+                C[i * ldc + j + q] = r0[q];
+                if (two) C[(i + 1) * ldc + j + q] = r1[q];
+            }
+        }
+    }
+}
+#endif
+
+void ck_sgemm_small_n(long M, long N, long K, const float *A, long lda, const float *B, long ldb, float *C, long ldc) {
+#if defined(__x86_64__)
+    if (ck_gemm_isa() == 2) { dots_avx512(M, N, K, A, lda, B, ldb, C, ldc); return; }
+#endif
+    ck_sgemm(0, 1, M, N, K, A, lda, B, ldb, C, ldc, 0);
+}
