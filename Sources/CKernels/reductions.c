@@ -136,3 +136,58 @@ void ck_affine_relu(const float *src, const float *res, float *dst, long n, floa
         dst[i] = relu && !(v > 0) ? 0.0f : v;   /* as ck_relu: max(v, 0) */
     }
 }
+
+// ---- batch norm (with an optional ReLU after it) ------------------------------------------
+// With y given (the ReLU's output), the gradient flowing into the batch norm is g where y > 0 and
+// 0 elsewhere: the ReLU's backward pass is folded into the batch norm's.
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f")))
+static void sum_dot_dev_relu512(const float *g, const float *x, const float *y, long n, float mu, float *sg, float *sgx) {
+    __m512 s = _mm512_setzero_ps(), t = s, m = _mm512_set1_ps(mu), z = _mm512_setzero_ps();
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 live = _mm512_mask_cmp_ps_mask(k, _mm512_maskz_loadu_ps(k, y + i), z, _CMP_GT_OQ);
+        __m512 gv = _mm512_maskz_loadu_ps(live, g + i);
+        s = _mm512_add_ps(s, gv);
+        t = _mm512_fmadd_ps(gv, _mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), m), t);
+    }
+    *sg += _mm512_reduce_add_ps(s);
+    *sgx += _mm512_reduce_add_ps(t);
+}
+
+__attribute__((target("avx512f")))
+static void bn_input_grad512(const float *g, const float *x, const float *y, long n, float a, float b, float mu, float c, float *out) {
+    __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b), vm = _mm512_set1_ps(mu), vc = _mm512_set1_ps(c), z = _mm512_setzero_ps();
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 live = y ? _mm512_mask_cmp_ps_mask(k, _mm512_maskz_loadu_ps(k, y + i), z, _CMP_GT_OQ) : k;
+        __m512 gv = _mm512_maskz_loadu_ps(live, g + i);
+        __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), vm);
+        __m512 r = _mm512_fnmadd_ps(d, vc, _mm512_fmsub_ps(va, gv, vb));
+        _mm512_mask_storeu_ps(out + i, k, r);
+    }
+}
+#endif
+
+void ck_sum_dot_dev_relu(const float *g, const float *x, const float *y, long n, float mu, float *sum_g, float *sum_gx) {
+#if defined(__x86_64__)
+    if (wide()) { sum_dot_dev_relu512(g, x, y, n, mu, sum_g, sum_gx); return; }
+#endif
+    double s = 0, t = 0;
+    for (long i = 0; i < n; i++) {
+        if (!(y[i] > 0)) continue;
+        s += g[i]; t += g[i] * (x[i] - mu);
+    }
+    *sum_g += (float)s; *sum_gx += (float)t;
+}
+
+void ck_bn_input_grad(const float *g, const float *x, const float *y, long n, float a, float b, float mu, float c, float *out) {
+#if defined(__x86_64__)
+    if (wide()) { bn_input_grad512(g, x, y, n, a, b, mu, c, out); return; }
+#endif
+    for (long i = 0; i < n; i++) {
+        float gv = y && !(y[i] > 0) ? 0.0f : g[i];
+        out[i] = a * gv - b - (x[i] - mu) * c;
+    }
+}

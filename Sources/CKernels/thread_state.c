@@ -22,3 +22,7 @@ float *ck_scratch(int slot, long count) {
 int ck_grad_disabled(void) { return t_grad_disabled; }
 void ck_set_grad_disabled(int disabled) { t_grad_disabled = disabled; }
 
+
+static _Thread_local void *t_tracer;
+void *ck_thread_tracer(void) { return t_tracer; }
+void ck_set_thread_tracer(void *tracer) { t_tracer = tracer; }

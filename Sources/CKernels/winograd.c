@@ -350,8 +350,9 @@ void ck_winograd_conv_block(const float *x, long C, long H, long W, long ph, lon
 // over tiles, 4 multiply-adds per output pixel and channel pair where direct correlation does 9.
 
 long ck_winograd_dw_scratch(long C, long OC, long W, long pw, long block) {
-    long tw = (W + 2 * pw - 2 + 1) / 2;
-    return 16 * ((2 * C + OC) * block + 96) + TI * (2 * tw + 2) + 64;
+    // V (C rows), Ū (OC rows) and Vᵀ in whole 64-channel panels, each of the 16 padded by 32 floats
+    long tw = (W + 2 * pw - 2 + 1) / 2, panels = (C + 63) / 64;
+    return 16 * ((C + OC + 64 * panels) * block + 96) + TI * (2 * tw + 2) + 64;
 }
 
 // Ū = A g Aᵀ for the 2×2 output-gradient tiles of a run of `len` tiles, A = [[1,0],[1,1],[1,−1],[0,−1]]:

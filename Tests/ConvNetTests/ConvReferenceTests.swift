@@ -251,7 +251,8 @@ extension DirectConvTests {
 /// passes: both against the definition (summed in double), over odd and even maps, paddings 0–2,
 /// and tile counts that split into several blocks and threads.
 @Suite struct WinogradTests {
-    @Test(arguments: [(2, 16, 24, 7, 9, 1), (3, 20, 17, 8, 8, 0), (1, 32, 16, 13, 5, 2), (70, 16, 16, 4, 4, 1), (5, 24, 40, 12, 12, 1)])
+    @Test(arguments: [(2, 16, 24, 7, 9, 1), (3, 20, 17, 8, 8, 0), (1, 32, 16, 13, 5, 2), (70, 16, 16, 4, 4, 1), (5, 24, 40, 12, 12, 1),
+                      (2, 96, 32, 6, 7, 1), (3, 70, 130, 5, 6, 1)])
     func forwardAndInputGradientMatchDefinition(_ n: Int, _ c: Int, _ cout: Int, _ h: Int, _ w: Int, _ pad: Int) {
         let gen = Generator(seed: UInt64(7000 + n * 31 + c + h))
         let x = Tensor.randn([n, c, h, w], generator: gen); x.requiresGrad = true

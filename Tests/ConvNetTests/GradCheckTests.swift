@@ -108,6 +108,19 @@ import Testing
         }
         let x2 = param([5, 4], seed: 29)
         gradCheck([x2], "batchNorm 1-D") { batchNorm($0[0], runningMean: nil, runningVar: nil, training: true) }
+        // the fused BN → ReLU against the two ops composed (both passes; training and eval)
+        for training in [true, false] {
+            let upstream = Tensor.randn([4, 3, 3, 2], generator: Generator(seed: 31))
+            func grads(_ fused: Bool) -> [Tensor] {
+                for t in [x, g, b] { t.grad = nil }
+                let (m, v) = training ? (nil, nil) : (rm, rv)
+                let y = fused ? batchNormReLU(x, runningMean: m, runningVar: v, weight: g, bias: b, training: training)
+                              : batchNorm(x, runningMean: m, runningVar: v, weight: g, bias: b, training: training).relu()
+                y.backward(upstream)
+                return [y.detached(), x.grad!, g.grad!, b.grad!]
+            }
+            for (a, e) in zip(grads(true), grads(false)) { expectClose(a, e, rtol: 1e-5, atol: 1e-6, "batchNormReLU training \(training)") }
+        }
         gradCheck([x2], "dropout (fixed mask)") { dropout($0[0], p: 0.4, generator: Generator(seed: 5)) }
     }
 
@@ -145,6 +158,7 @@ import Testing
             ("softmax", { $0.softmax(dim: 1) }), ("logSoftmax", { $0.logSoftmax(dim: 1) }), ("log", { ($0 * $0 + 1).log() }),
             ("conv2d", { conv2d($0, w, padding: 1) }), ("maxPool2d", { maxPool2d($0, kernelSize: 2) }),
             ("avgPool2d", { avgPool2d($0, kernelSize: 2) }), ("batchNorm", { batchNorm($0, runningMean: nil, runningVar: nil, training: true) }),
+            ("batchNormReLU", { batchNormReLU($0, runningMean: nil, runningVar: nil, training: true) }),
             ("crossEntropy", { crossEntropy($0.flatten(startDim: 1), [0, 1]) }), ("matmul", { $0.flatten(startDim: 1).matmul($0.flatten(startDim: 1).T) }),
         ]
         for (name, op) in ops {

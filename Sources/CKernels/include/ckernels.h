@@ -67,6 +67,9 @@ void ck_avgpool2d_backward(const float *gy, long planes, long H, long W, long kh
 
 /// A growable scratch buffer owned by the calling thread (slots 0–3), kept between calls.
 float *ck_scratch(int slot, long count);
+/// A per-thread opaque pointer (the model-summary tracer of the calling thread, or null).
+void *ck_thread_tracer(void);
+void ck_set_thread_tracer(void *tracer);
 /// Per-thread autograd recording switch (1 = recording off).
 int ck_grad_disabled(void);
 void ck_set_grad_disabled(int disabled);
@@ -87,6 +90,10 @@ void ck_conv_direct16(const float *x, long images, long C, long H, long W, const
 float ck_sum(const float *x, long n);
 float ck_sum_sq_dev(const float *x, long n, float mu);
 void ck_sum_dot_dev(const float *g, const float *x, long n, float mu, float *sum_g, float *sum_gx);
+/// ck_sum_dot_dev with g taken as 0 where y ≤ 0 (a ReLU after the batch norm, y its output).
+void ck_sum_dot_dev_relu(const float *g, const float *x, const float *y, long n, float mu, float *sum_g, float *sum_gx);
+/// Batch-norm input gradient: out = a·g' − b − (x − mu)·c, g' = g (or 0 where y ≤ 0 when y is given).
+void ck_bn_input_grad(const float *g, const float *x, const float *y, long n, float a, float b, float mu, float c, float *out);
 /// y = max(x, 0); out = g where y > 0, else 0.
 void ck_relu(const float *x, float *y, long n);
 void ck_relu_backward(const float *g, const float *y, float *out, long n);

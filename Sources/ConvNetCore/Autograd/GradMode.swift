@@ -18,3 +18,13 @@ public enum GradMode {
 public func withNoGrad<T>(_ body: () throws -> T) rethrows -> T {
     try GradMode.with(enabled: false, body)
 }
+
+/// An object attached to the current thread (a model summary's tracer: a trace must record only the
+/// modules its own thread runs, not those of other threads, such as tests running in parallel).
+public enum ThreadTracer {
+    /// The current thread's object, not retained (the owner keeps it alive while it is set).
+    public static var current: AnyObject? {
+        get { ck_thread_tracer().map { Unmanaged<AnyObject>.fromOpaque($0).takeUnretainedValue() } }
+        set { ck_set_thread_tracer(newValue.map { Unmanaged.passUnretained($0).toOpaque() }) }
+    }
+}

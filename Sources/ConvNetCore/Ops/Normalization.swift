@@ -6,6 +6,21 @@ import Foundation
 /// the running statistics in place with `momentum` (unbiased variance), as PyTorch does.
 public func batchNorm(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor? = nil,
                       bias: Tensor? = nil, training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
+    normalize(input, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias, training: training,
+              momentum: momentum, eps: eps, relu: false)
+}
+
+/// `relu(batchNorm(…))` as one operation: the forward pass writes the rectified values directly and
+/// the backward pass folds the ReLU's gradient mask into the batch norm's, saving a pass over the
+/// activations each way (the BN → ReLU pattern of D2L's ResNet, DenseNet and RegNet blocks).
+public func batchNormReLU(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor? = nil,
+                          bias: Tensor? = nil, training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
+    normalize(input, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias, training: training,
+              momentum: momentum, eps: eps, relu: true)
+}
+
+func normalize(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor?, bias: Tensor?, training: Bool,
+               momentum: Float, eps: Float, relu: Bool) -> Tensor {
     checkArgument(input.rank >= 2, "batch_norm: expected at least 2-D input, got shape \(input.shape)")
     let n = input.shape[0], c = input.shape[1]
     let inner = input.shape[2...].reduce(1, *)
@@ -51,15 +66,16 @@ public func batchNorm(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?
             let ch = k % c
             let scale = invstd[ch] * (weight?.data[ch] ?? 1)
             let shift = (bias?.data[ch] ?? 0) - mean[ch] * scale
-            let p = x + k * inner, q = y + k * inner
-            for j in 0..<inner { q[j] = p[j] * scale + shift }
+            ck_affine_relu(x + k * inner, nil, y + k * inner, inner, scale, shift, relu ? 1 : 0)
         }
     }
     var inputs = [input]
     if let weight { inputs.append(weight) }
     if let bias { inputs.append(bias) }
-    return Tensor.record(out, "batch_norm", inputs) { gy in
+    let saved = relu ? out.detached() : nil   // the ReLU's mask (detached: no cycle through the graph)
+    return Tensor.record(out, relu ? "batch_norm_relu" : "batch_norm", inputs) { gy in
         let g = gy.data
+        let yr = saved?.data
         var sumDy = [Float](repeating: 0, count: c), sumDyXhat = [Float](repeating: 0, count: c)
         sumDy.withUnsafeMutableBufferPointer { sdP in sumDyXhat.withUnsafeMutableBufferPointer { sxP in
             let sd = sdP.baseAddress!, sx = sxP.baseAddress!
@@ -67,7 +83,11 @@ public func batchNorm(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?
                 for ch in chans {
                     var a: Float = 0, b: Float = 0
                     let mu = mean[ch], istd = invstd[ch]
-                    for i in 0..<n { ck_sum_dot_dev(g + (i * c + ch) * inner, x + (i * c + ch) * inner, inner, mu, &a, &b) }
+                    for i in 0..<n {
+                        let off = (i * c + ch) * inner
+                        if let yr { ck_sum_dot_dev_relu(g + off, x + off, yr + off, inner, mu, &a, &b) }
+                        else { ck_sum_dot_dev(g + off, x + off, inner, mu, &a, &b) }
+                    }
                     sd[ch] = a; sx[ch] = b * istd
                 }
             }
@@ -80,13 +100,13 @@ public func batchNorm(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?
                     let ch = idx % c
                     let gamma = weight?.data[ch] ?? 1, istd = invstd[ch], mu = mean[ch]
                     let p = x + idx * inner, q = g + idx * inner, r = t.data + idx * inner
+                    let mask = yr.map { $0 + idx * inner }
                     if training {
                         // dx = γ·σ⁻¹/m · (m·dy − Σdy − x̂·Σ(dy·x̂))
                         let k = gamma * istd / Float(m), sd = sumDy[ch], sdx = sumDyXhat[ch]
-                        for j in 0..<inner { r[j] = k * (Float(m) * q[j] - sd - (p[j] - mu) * istd * sdx) }
+                        ck_bn_input_grad(q, p, mask, inner, k * Float(m), k * sd, mu, k * istd * sdx, r)
                     } else {
-                        let k = gamma * istd
-                        for j in 0..<inner { r[j] = k * q[j] }
+                        ck_bn_input_grad(q, p, mask, inner, gamma * istd, 0, mu, 0, r)
                     }
                 }
             }

@@ -1,13 +1,24 @@
+import Foundation
 import ConvNetCore
 
-/// Inference-time layer fusion: a Conv2d followed by an eval-mode BatchNorm2d and/or a ReLU runs as
-/// one `conv2dAffineReLU`. Only without autograd recording (under `withNoGrad`), and never while a
-/// summary traces the model layer by layer; results match the unfused layers to rounding.
+/// Layer fusion. Always: a BatchNorm followed by a ReLU runs as one `batchNormReLU` (forward and
+/// backward). At inference (under `withNoGrad`): a Conv2d followed by an eval-mode BatchNorm2d
+/// and/or a ReLU (and in residual blocks the shortcut addition) runs as one `conv2dAffineReLU`.
+/// Never while a summary traces the model layer by layer; results match the unfused layers to rounding.
 public enum Fusion {
-    /// Turns fusion off everywhere (for comparisons); on by default.
-    nonisolated(unsafe) public static var enabled = true
+    /// Turns fusion off everywhere (for comparisons); on by default, off from the start with
+    /// `CONVNET_FUSION=0` in the environment.
+    nonisolated(unsafe) public static var enabled = ProcessInfo.processInfo.environment["CONVNET_FUSION"] != "0"
 
-    static var isActive: Bool { enabled && !GradMode.isEnabled && ForwardTracer.current == nil }
+    /// Whether layers may be fused at all (not while tracing a summary).
+    static var isAllowed: Bool { enabled && ForwardTracer.current == nil }
+    /// Whether inference fusion into convolutions applies.
+    static var isActive: Bool { isAllowed && !GradMode.isEnabled }
+
+    /// `relu(bn(x))`, one operation when allowed.
+    static func batchNormReLU(_ bn: BatchNorm, _ x: Tensor) -> Tensor {
+        isAllowed ? bn.forward(x, relu: true) : bn(x).relu()
+    }
 
     /// `relu?(bn?(conv(x)) + residual?)`, fused when possible.
     static func convBatchNormReLU(_ conv: Conv2d, _ bn: BatchNorm?, residual: Tensor? = nil, relu: Bool, _ x: Tensor) -> Tensor {
@@ -18,6 +29,7 @@ public enum Fusion {
                                     residual: residual, relu: relu)
         }
         var y = conv(x)
+        if let bn, relu, residual == nil { return batchNormReLU(bn, y) }
         if let bn { y = bn(y) }
         if let residual { y = y + residual }
         return relu ? y.relu() : y

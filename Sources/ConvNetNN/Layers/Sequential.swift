@@ -20,11 +20,12 @@ public final class Sequential: Module {
     }
 
     public func forward(_ x: Tensor) -> Tensor {
-        guard Fusion.isActive else { return layers.reduce(x) { $1($0) } }
-        // inference: Conv2d [→ eval BatchNorm2d] [→ ReLU] runs as one fused convolution
+        guard Fusion.isAllowed else { return layers.reduce(x) { $1($0) } }
+        let inference = Fusion.isActive
         var y = x, i = 0
         while i < layers.count {
-            if let conv = layers[i] as? Conv2d, !conv.isLazy {
+            // inference: Conv2d [→ eval BatchNorm2d] [→ ReLU] runs as one fused convolution
+            if inference, let conv = layers[i] as? Conv2d, !conv.isLazy {
                 var j = i + 1
                 var bn: BatchNorm? = nil
                 if j < layers.count, let b = layers[j] as? BatchNorm2d, b.inferenceAffine != nil { bn = b; j += 1 }
@@ -36,11 +37,18 @@ public final class Sequential: Module {
                     continue
                 }
             }
+            // always: BatchNorm → ReLU as one operation
+            if let bn = layers[i] as? BatchNorm, i + 1 < layers.count, layers[i + 1] is ReLU {
+                y = bn.forward(y, relu: true)
+                i += 2
+                continue
+            }
             y = layers[i](y)
             i += 1
         }
         return y
     }
+
     public func namedChildren() -> [(String, any Module)] { Array(zip(names, layers)) }
     public func namedOwnTensors() -> [(String, Tensor)] { [] }
 

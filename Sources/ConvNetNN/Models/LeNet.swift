@@ -17,8 +17,8 @@ public final class LeNet: Module {
     }
 
     public func forward(_ x: Tensor) -> Tensor {
-        var x = maxPool2d(relu(conv1(x)), kernelSize: 2)
-        x = maxPool2d(relu(conv2(x)), kernelSize: 2)
+        var x = maxPool2d(Fusion.convBatchNormReLU(conv1, nil, relu: true, x), kernelSize: 2)
+        x = maxPool2d(Fusion.convBatchNormReLU(conv2, nil, relu: true, x), kernelSize: 2)
         x = x.view(-1, 16 * 4 * 4)
         x = relu(fc1(x))
         x = relu(fc2(x))

@@ -6,7 +6,11 @@ final class ForwardTracer {
     struct Call { let module: any Module; let depth: Int; let input: [Int]; let output: [Int] }
     var calls: [Call] = []
     var depth = 0
-    nonisolated(unsafe) static var current: ForwardTracer?
+    /// The calling thread's tracer (per thread, so concurrent forward passes stay out of a trace).
+    static var current: ForwardTracer? {
+        get { ThreadTracer.current as? ForwardTracer }
+        set { ThreadTracer.current = newValue }
+    }
 }
 
 extension Module {
