@@ -10,7 +10,8 @@ given Python, in the same invocation so that machine drift affects both, joins t
 on (workload, threads) and prints one table:
 
     workload, threads, ConvNet ms, PyTorch ms, PyTorch/ConvNet (> 1: ConvNet is faster),
-    ConvNet and PyTorch GFLOP/s (kernel rows)
+    ConvNet and PyTorch GFLOP/s (kernel rows), peak resident memory in MB (model rows: VmHWM reset
+    before each workload, so each column is the whole process's peak while doing that work)
 
 followed by geometric means of the ratio per kind of workload and thread count.
 The suites' own output is echoed to stderr while they run.
@@ -36,7 +37,8 @@ GROUPS = ("all", "kernels", "gemm", "conv", "pool", "models")
 ROW = re.compile(
     r"^(?P<name>.*?\S)\s+(?P<threads>\d+) thr\s+(?P<ms>\S+) ms"
     r"(?:\s+(?P<rate>\S+) (?P<unit>GFLOP/s|GB/s))?"
-    r"(?:\s+(?P<images>\S+) img/s)?\s*$")
+    r"(?:\s+(?P<images>\S+) img/s)?"
+    r"(?:\s+(?P<mem>\S+) MB peak)?\s*$")
 
 # (name prefix, kind) in display order; "conv fwd " (with the space) does not match "conv fwd+bwd".
 KINDS = [("sgemm ", "sgemm"), ("conv fwd ", "conv fwd"), ("conv fwd+bwd ", "conv fwd+bwd"),
@@ -58,7 +60,7 @@ def to_float(text):
 
 
 def parse(lines):
-    """(header lines, OrderedDict {(name, threads): {"ms", "rate", "unit", "images"}})."""
+    """(header lines, OrderedDict {(name, threads): {"ms", "rate", "unit", "images", "mem"}})."""
     headers, rows = [], OrderedDict()
     for line in lines:
         line = line.rstrip("\n")
@@ -68,7 +70,8 @@ def parse(lines):
                 headers.append(line)
             continue
         rows[(m["name"], int(m["threads"]))] = {
-            "ms": to_float(m["ms"]), "rate": to_float(m["rate"]), "unit": m["unit"], "images": to_float(m["images"])}
+            "ms": to_float(m["ms"]), "rate": to_float(m["rate"]), "unit": m["unit"], "images": to_float(m["images"]),
+            "mem": to_float(m["mem"])}
     return headers, rows
 
 
@@ -164,7 +167,7 @@ def main(argv=None):
     print()
     print("PT/CN = PyTorch ms / ConvNet ms: above 1, ConvNet is faster.")
     header = (f"{'workload':<{width}} {'thr':>3}  {'ConvNet ms':>11}  {'PyTorch ms':>11}  {'PT/CN':>6}  "
-              f"{'CN GFLOP/s':>10}  {'PT GFLOP/s':>10}")
+              f"{'CN GFLOP/s':>10}  {'PT GFLOP/s':>10}  {'CN MB':>6}  {'PT MB':>6}")
     print(header)
     print("-" * len(header))
     ratios = OrderedDict()
@@ -176,8 +179,10 @@ def main(argv=None):
             ratios.setdefault((kind_of(name), t), []).append(ratio)
         c_rate = c["rate"] if c and c["unit"] == "GFLOP/s" else None
         p_rate = p["rate"] if p and p["unit"] == "GFLOP/s" else None
+        c_mem, p_mem = c and c["mem"], p and p["mem"]
         print(f"{name:<{width}} {t:>3}  {fmt(c_ms, '.3f', 11)}  {fmt(p_ms, '.3f', 11)}  {fmt(ratio, '.2f', 6)}  "
-              f"{fmt(c_rate, '.1f', 10, '')}  {fmt(p_rate, '.1f', 10, '')}".rstrip())
+              f"{fmt(c_rate, '.1f', 10, '')}  {fmt(p_rate, '.1f', 10, '')}  "
+              f"{fmt(c_mem, '.0f', 6, '')}  {fmt(p_mem, '.0f', 6, '')}".rstrip())
 
     if ratios:
         print()

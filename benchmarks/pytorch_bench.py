@@ -10,7 +10,7 @@ repeats for training steps at side >= 96; 20x the repeats for batch-1 inference)
 Every result line has the Swift suite's exact format and workload names, so the two outputs
 can be joined on (name, threads) -- see compare.py:
 
-    <name padded to 44> <threads, 2 wide> thr  <ms, %9.3f> ms[  <%7.1f> GFLOP/s|GB/s][  <%9.0f> img/s]
+    <name padded to 44> <threads, 2 wide> thr  <ms, %9.3f> ms[  <%7.1f> GFLOP/s|GB/s][  <%9.0f> img/s][  <%6.0f> MB peak]
 
 Usage:
     python benchmarks/pytorch_bench.py [--threads 1,2] [--only kernels,models] [--repeats 5]
@@ -77,13 +77,36 @@ def inference_batches(name):
 # Output (BenchmarkSuite.row and the pool rows)
 # --------------------------------------------------------------------------------------------
 
-def row(name, threads, seconds, flops=None, images=None):
+def row(name, threads, seconds, flops=None, images=None, peak_bytes=None):
     s = "%-44s %2d thr  %9.3f ms" % (name, threads, seconds * 1000)
     if flops is not None:
         s += "  %7.1f GFLOP/s" % (flops / seconds / 1e9)
     if images is not None:
         s += "  %9.0f img/s" % (images / seconds)
+    if peak_bytes is not None:
+        s += "  %6.0f MB peak" % (peak_bytes / 1e6)
     print(s, flush=True)
+
+
+def reset_peak_memory():
+    """Resets the process's resident high-water mark (Linux VmHWM), as ProcessMemory.resetPeak() does."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def peak_memory_bytes():
+    """VmHWM of /proc/self/status in bytes, or None where /proc is not available."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 def pool_row(name, threads, seconds, gigabytes):
@@ -503,8 +526,9 @@ def bench_models(threads_list, inference_threads, repeats):
         for threads in threads_list:
             torch.set_num_threads(threads)
             reps = max(1, repeats // 2) if side >= 96 else repeats
+            reset_peak_memory()
             t = median_seconds(reps, train_step)
-            row(f"train step {name} {side}² batch {batch}", threads, t, images=batch)
+            row(f"train step {name} {side}² batch {batch}", threads, t, images=batch, peak_bytes=peak_memory_bytes())
 
         model.eval()
         torch.set_num_threads(inference_threads)
@@ -515,8 +539,9 @@ def bench_models(threads_list, inference_threads, repeats):
                 with torch.no_grad():
                     model(xb)
 
+            reset_peak_memory()
             t = median_seconds(repeats * 20 if b == 1 else repeats, infer)
-            row(f"inference {name} {side}² batch {b}", inference_threads, t, images=b)
+            row(f"inference {name} {side}² batch {b}", inference_threads, t, images=b, peak_bytes=peak_memory_bytes())
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,10 +25,11 @@ public struct BenchmarkSuite {
 
     func wants(_ g: String) -> Bool { groups.contains("all") || groups.contains(g) }
 
-    func row(_ name: String, _ threads: Int, _ seconds: Double, flops: Double?, images: Int? = nil) {
+    func row(_ name: String, _ threads: Int, _ seconds: Double, flops: Double?, images: Int? = nil, peakBytes: Int? = nil) {
         var s = name.padding(toLength: max(44, name.count), withPad: " ", startingAt: 0) + String(format: " %2d thr  %9.3f ms", threads, seconds * 1000)
         if let flops { s += String(format: "  %7.1f GFLOP/s", flops / seconds / 1e9) }
         if let images { s += String(format: "  %9.0f img/s", Double(images) / seconds) }
+        if let peakBytes { s += String(format: "  %6.0f MB peak", Double(peakBytes) / 1e6) }
         print(s)
         fflush(stdout)
     }
@@ -164,13 +165,15 @@ public struct BenchmarkSuite {
             for threads in [1, 2] {
                 Threads.count = threads
                 let reps = side >= 96 ? max(1, repeats / 2) : repeats
+                TensorMemory.releaseCached()
+                ProcessMemory.resetPeak()
                 let t = medianSeconds(repeats: reps) {
                     let loss = crossEntropy(model(x), labels)
                     opt.zeroGrad()
                     loss.backward()
                     withNoGrad { opt.step() }
                 }
-                row("train step \(name) \(side)² batch \(batch)", threads, t, flops: nil, images: batch)
+                row("train step \(name) \(side)² batch \(batch)", threads, t, flops: nil, images: batch, peakBytes: ProcessMemory.peakBytes())
             }
             model.eval()
             Threads.count = saved
@@ -178,8 +181,10 @@ public struct BenchmarkSuite {
             if name == "lenet" { inferenceBatches = [1, 64, 256] } else if name == "resnet18" { inferenceBatches = [1, 64] }
             for b in inferenceBatches {
                 let xb = Tensor.rand([b, 1, side, side])
+                TensorMemory.releaseCached()
+                ProcessMemory.resetPeak()
                 let t = medianSeconds(repeats: b == 1 ? repeats * 20 : repeats) { _ = withNoGrad { model(xb) } }
-                row("inference \(name) \(side)² batch \(b)", saved, t, flops: nil, images: b)
+                row("inference \(name) \(side)² batch \(b)", saved, t, flops: nil, images: b, peakBytes: ProcessMemory.peakBytes())
             }
         }
     }
