@@ -108,9 +108,18 @@ import Testing
         }
         let x2 = param([5, 4], seed: 29)
         gradCheck([x2], "batchNorm 1-D") { batchNorm($0[0], runningMean: nil, runningVar: nil, training: true) }
+        let g4 = param([4], seed: 32, offset: 1), b4 = param([4], seed: 33)
+        gradCheck([x2, g4, b4], "batchNorm 1-D affine") {
+            batchNorm($0[0], runningMean: nil, runningVar: nil, weight: $0[1], bias: $0[2], training: true)
+        }
+        let rm4 = Tensor.randn([4]), rv4 = Tensor.rand([4]) + 0.5
+        gradCheck([x2, g4, b4], "batchNorm 1-D eval") {
+            batchNorm($0[0], runningMean: rm4, runningVar: rv4, weight: $0[1], bias: $0[2], training: false)
+        }
         // the fused BN → ReLU against the two ops composed (both passes; training and eval)
-        for training in [true, false] {
-            let upstream = Tensor.randn([4, 3, 3, 2], generator: Generator(seed: 31))
+        for (xx, gg, bb, mm, vv) in [(x, g, b, rm, rv), (x2, g4, b4, rm4, rv4)] { for training in [true, false] {
+            let (x, g, b, rm, rv) = (xx, gg, bb, mm, vv)
+            let upstream = Tensor.randn(x.shape, generator: Generator(seed: 31))
             func grads(_ fused: Bool) -> [Tensor] {
                 for t in [x, g, b] { t.grad = nil }
                 let (m, v) = training ? (nil, nil) : (rm, rv)
@@ -119,8 +128,10 @@ import Testing
                 y.backward(upstream)
                 return [y.detached(), x.grad!, g.grad!, b.grad!]
             }
-            for (a, e) in zip(grads(true), grads(false)) { expectClose(a, e, rtol: 1e-5, atol: 1e-6, "batchNormReLU training \(training)") }
-        }
+            for (a, e) in zip(grads(true), grads(false)) {
+                expectClose(a, e, rtol: 1e-5, atol: 1e-6, "batchNormReLU \(x.shape) training \(training)")
+            }
+        } }
         gradCheck([x2], "dropout (fixed mask)") { dropout($0[0], p: 0.4, generator: Generator(seed: 5)) }
     }
 

@@ -76,6 +76,8 @@ void ck_set_grad_disabled(int disabled);
 /// y = 1 / (1 + e^−x) and y = e^x, vectorised where the CPU allows.
 void ck_sigmoid(const float *x, float *y, long n);
 void ck_exp(const float *x, float *y, long n);
+/// out = g·y·(1 − y), the sigmoid's gradient from its output y.
+void ck_sigmoid_backward(const float *g, const float *y, float *out, long n);
 /// Direct convolution for at most 16 output channels, any stride (AVX-512 only; check availability).
 int ck_conv_direct16_available(void);
 /// Whether ck_conv_direct16 vectorises over output columns (≤ 8 channels, stride 1, rows ≥ 10).

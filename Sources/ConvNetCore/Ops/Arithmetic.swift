@@ -156,7 +156,11 @@ extension Tensor {
         Threads.parallelFor(count, minPerThread: 1 << 16) { r in ck_sigmoid(self.data + r.lowerBound, y.data + r.lowerBound, r.count) }
         let saved = y.detached()
         return Tensor.record(y, "sigmoid", [self]) { g in
-            [Tensor.broadcastZip(g, saved) { $0 * $1 * (1 - $1) }]
+            let gx = Tensor(uninitializedShape: saved.shape)
+            Threads.parallelFor(saved.count, minPerThread: 1 << 16) { r in
+                ck_sigmoid_backward(g.data + r.lowerBound, saved.data + r.lowerBound, gx.data + r.lowerBound, r.count)
+            }
+            return [gx]
         }
     }
 

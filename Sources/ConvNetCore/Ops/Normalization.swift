@@ -31,7 +31,23 @@ func normalize(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weigh
     checkArgument(!training || m > 1, "Expected more than 1 value per channel when training, got input size \(input.shape)")
     let x = input.data
     var mean = [Float](repeating: 0, count: c), invstd = [Float](repeating: 0, count: c)
-    if training {
+    if training && inner == 1 {
+        // [N, C] features (BatchNorm1d after a Linear): rows are contiguous, so walk them once per
+        // pass, all channels at a time, instead of one channel's scattered column at a time
+        var s = [Double](repeating: 0, count: c), s2 = [Double](repeating: 0, count: c)
+        for i in 0..<n { let row = x + i * c; for ch in 0..<c { s[ch] += Double(row[ch]) } }
+        for ch in 0..<c { s[ch] /= Double(m) }
+        for i in 0..<n { let row = x + i * c; for ch in 0..<c { let d = Double(row[ch]) - s[ch]; s2[ch] += d * d } }
+        for ch in 0..<c {
+            let varBiased = s2[ch] / Double(m)
+            mean[ch] = Float(s[ch])
+            invstd[ch] = Float(1 / (varBiased + Double(eps)).squareRoot())
+            if let rm = runningMean, let rv = runningVar {
+                rm.data[ch] = (1 - momentum) * rm.data[ch] + momentum * Float(s[ch])
+                rv.data[ch] = (1 - momentum) * rv.data[ch] + momentum * Float(varBiased * Double(m) / Double(m - 1))
+            }
+        }
+    } else if training {
       // channels are independent: split them over threads (each writes only its own entries)
       mean.withUnsafeMutableBufferPointer { meanP in invstd.withUnsafeMutableBufferPointer { invP in
         let meanB = meanP.baseAddress!, invB = invP.baseAddress!
@@ -61,6 +77,17 @@ func normalize(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weigh
     let out = Tensor(uninitializedShape: input.shape)
     let y = out.data
     let grain = Swift.max(1, 65536 / Swift.max(inner, 1))
+    let scales = (0..<c).map { invstd[$0] * (weight?.data[$0] ?? 1) }
+    let shifts = (0..<c).map { (bias?.data[$0] ?? 0) - mean[$0] * scales[$0] }
+    if inner == 1 {
+        for i in 0..<n {
+            let p = x + i * c, q = y + i * c
+            for ch in 0..<c {
+                let v = p[ch] * scales[ch] + shifts[ch]
+                q[ch] = relu && !(v > 0) ? 0 : v
+            }
+        }
+    } else {
     Threads.parallelFor(n * c, minPerThread: grain) { r in
         for k in r {
             let ch = k % c
@@ -68,6 +95,7 @@ func normalize(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weigh
             let shift = (bias?.data[ch] ?? 0) - mean[ch] * scale
             ck_affine_relu(x + k * inner, nil, y + k * inner, inner, scale, shift, relu ? 1 : 0)
         }
+    }
     }
     var inputs = [input]
     if let weight { inputs.append(weight) }
@@ -77,6 +105,40 @@ func normalize(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weigh
         let g = gy.data
         let yr = saved?.data
         var sumDy = [Float](repeating: 0, count: c), sumDyXhat = [Float](repeating: 0, count: c)
+        if inner == 1 {
+            // [N, C]: row by row, all channels at a time (see the forward pass)
+            var sd = [Double](repeating: 0, count: c), sx = [Double](repeating: 0, count: c)
+            for i in 0..<n {
+                let p = x + i * c, q = g + i * c, mask = yr.map { $0 + i * c }
+                for ch in 0..<c {
+                    let gv = mask.map { $0[ch] > 0 ? q[ch] : 0 } ?? q[ch]
+                    sd[ch] += Double(gv); sx[ch] += Double(gv) * Double(p[ch] - mean[ch])
+                }
+            }
+            for ch in 0..<c { sumDy[ch] = Float(sd[ch]); sumDyXhat[ch] = Float(sx[ch]) * invstd[ch] }
+            var gx: Tensor? = nil
+            if input.requiresGrad {
+                let t = Tensor(uninitializedShape: input.shape)
+                for i in 0..<n {
+                    let p = x + i * c, q = g + i * c, r = t.data + i * c, mask = yr.map { $0 + i * c }
+                    for ch in 0..<c {
+                        let gv = mask.map { $0[ch] > 0 ? q[ch] : 0 } ?? q[ch]
+                        let gamma = weight?.data[ch] ?? 1, istd = invstd[ch]
+                        if training {
+                            let k = gamma * istd / Float(m)
+                            r[ch] = k * (Float(m) * gv - sumDy[ch] - (p[ch] - mean[ch]) * istd * sumDyXhat[ch])
+                        } else {
+                            r[ch] = gamma * istd * gv
+                        }
+                    }
+                }
+                gx = t
+            }
+            var grads: [Tensor?] = [gx]
+            if let weight { grads.append(weight.requiresGrad ? Tensor(shape: [c], scalars: sumDyXhat) : nil) }
+            if let bias { grads.append(bias.requiresGrad ? Tensor(shape: [c], scalars: sumDy) : nil) }
+            return grads
+        }
         sumDy.withUnsafeMutableBufferPointer { sdP in sumDyXhat.withUnsafeMutableBufferPointer { sxP in
             let sd = sdP.baseAddress!, sx = sxP.baseAddress!
             Threads.parallelFor(c, minPerThread: Swift.max(1, 65536 / Swift.max(m, 1))) { chans in
