@@ -97,10 +97,18 @@ static int detect_isa(void) {
     return 0;
 }
 
+// A per-thread override (−1: none), set for a scope by GEMM.withISA and carried into worker
+// threads by Threads, so a test forcing a lower ISA never changes what other threads run.
+static _Thread_local int t_isa_override = -1;
+
 int ck_gemm_isa(void) {
     if (g_isa < 0) g_isa = detect_isa();
+    if (t_isa_override >= 0) return t_isa_override < g_isa ? t_isa_override : g_isa;
     return g_isa;
 }
+
+int ck_gemm_isa_override(void) { return t_isa_override; }
+void ck_gemm_set_isa_override(int level) { t_isa_override = level; }
 
 int ck_gemm_set_isa(int level) {
     int best = detect_isa();

@@ -26,3 +26,9 @@ void ck_set_grad_disabled(int disabled) { t_grad_disabled = disabled; }
 static _Thread_local void *t_tracer;
 void *ck_thread_tracer(void) { return t_tracer; }
 void ck_set_thread_tracer(void *tracer) { t_tracer = tracer; }
+
+static _Thread_local int t_winograd_off, t_fusion_off;
+int ck_thread_winograd_off(void) { return t_winograd_off; }
+void ck_set_thread_winograd_off(int off) { t_winograd_off = off; }
+int ck_thread_fusion_off(void) { return t_fusion_off; }
+void ck_set_thread_fusion_off(int off) { t_fusion_off = off; }

@@ -76,8 +76,10 @@ func referenceConv(_ x: Tensor, _ w: Tensor, bias: Tensor?, stride: (Int, Int), 
 
     @Test(arguments: [0, 1, 2])
     func gemmMatchesNaiveOnEveryISA(_ level: Int) {
-        let used = GEMM.setISA(level)
-        defer { GEMM.setISA(2) }
+        GEMM.withISA(level) { gemmMatchesNaive(used: min(level, ["portable", "avx2", "avx512"].firstIndex(of: GEMM.isa) ?? 0)) }
+    }
+
+    func gemmMatchesNaive(used: Int) {
         for (m, n, k) in [(1, 1, 1), (7, 13, 5), (6, 64, 384), (13, 130, 400), (100, 70, 33), (97, 3100, 20), (200, 300, 800)] {
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
                 let a = Tensor.randn(ta ? [k, m] : [m, k]), b = Tensor.randn(tb ? [n, k] : [k, n])
@@ -297,12 +299,7 @@ extension DirectConvTests {
             y.backward(g)
             return [y.detached(), x.grad!, wt.grad!]
         }
-        GEMM.setISA(level)
-        defer { GEMM.setISA(2) }
-        let fast = run()
-        ConvolutionOptions.winograd = false
-        defer { ConvolutionOptions.winograd = true }
-        let plain = run()
+        let (fast, plain) = GEMM.withISA(level) { (run(), ConvolutionOptions.withWinograd(false) { run() }) }
         for (a, b) in zip(fast, plain) { expectClose(a, b, rtol: 1e-4, atol: 1e-3, "winograd vs im2col, ISA level \(level)") }
     }
 }
@@ -427,7 +424,6 @@ extension DirectConvTests {
 
     @Test(arguments: ["resnet18", "regnetx32", "bn-lenet", "nin"])
     func modelsAgreeWithFusionOff(_ name: String) throws {
-        Tensor.manualSeed(3)
         let spec = try ModelZoo.spec(named: name)
         let model = spec.make()
         let side = spec.defaults.resize
@@ -436,9 +432,7 @@ extension DirectConvTests {
         for _ in 0..<2 { _ = model(Tensor.randn([4, 1, side, side], generator: Generator(seed: 5))) }
         model.eval()
         let fused = withNoGrad { model(x) }
-        Fusion.enabled = false
-        defer { Fusion.enabled = true }
-        let plain = withNoGrad { model(x) }
+        let plain = Fusion.with(enabled: false) { withNoGrad { model(x) } }
         expectClose(fused, plain, rtol: 1e-3, atol: 1e-4, name)
     }
 }
@@ -535,8 +529,10 @@ extension DirectConvTests {
 @Suite(.serialized) struct SmallOutputTests {
     @Test(arguments: [2, 1, 0])
     func matchesDefinitionOnEveryISA(_ level: Int) {
-        GEMM.setISA(level)
-        defer { GEMM.setISA(2) }
+        GEMM.withISA(level) { matchesDefinition(level) }
+    }
+
+    func matchesDefinition(_ level: Int) {
         for (n, c, cout, hw, k, stride, pad, groups) in [(1, 40, 24, 3, 3, 1, 1, 1), (2, 36, 18, 6, 3, 2, 1, 2), (1, 17, 33, 7, 1, 1, 0, 1),
                                                          (1, 64, 70, 8, 3, 1, 1, 1)] {
             let gen = Generator(seed: UInt64(3300 + c + hw))

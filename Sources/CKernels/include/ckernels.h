@@ -6,6 +6,9 @@
 int ck_gemm_isa(void);
 /// Force a lower ISA level (for tests of every path); returns the level now in use.
 int ck_gemm_set_isa(int level);
+/// The calling thread's ISA override (−1: none), applied on top of ck_gemm_set_isa's level.
+int ck_gemm_isa_override(void);
+void ck_gemm_set_isa_override(int level);
 
 /// Single-threaded C[M×N] (+)= op(A)[M×K] · op(B)[K×N], row-major with leading dimensions.
 /// accumulate = 0 overwrites C, 1 adds to it.
@@ -70,6 +73,11 @@ float *ck_scratch(int slot, long count);
 /// A per-thread opaque pointer (the model-summary tracer of the calling thread, or null).
 void *ck_thread_tracer(void);
 void ck_set_thread_tracer(void *tracer);
+/// Per-thread switches for scoped algorithm choices (1 = off): Winograd, layer fusion.
+int ck_thread_winograd_off(void);
+void ck_set_thread_winograd_off(int off);
+int ck_thread_fusion_off(void);
+void ck_set_thread_fusion_off(int off);
 /// Per-thread autograd recording switch (1 = recording off).
 int ck_grad_disabled(void);
 void ck_set_grad_disabled(int disabled);

@@ -28,3 +28,13 @@ public enum ThreadTracer {
         set { ck_set_thread_tracer(newValue.map { Unmanaged.passUnretained($0).toOpaque() }) }
     }
 }
+
+/// Per-thread switches for scoped choices made above this layer (`Fusion.with(enabled:)`), kept in
+/// the kernels' thread-local state so checking them costs nothing on the hot path.
+public enum ThreadSwitches {
+    /// Layer fusion turned off on the calling thread.
+    public static var fusionOff: Bool {
+        get { ck_thread_fusion_off() != 0 }
+        set { ck_set_thread_fusion_off(newValue ? 1 : 0) }
+    }
+}

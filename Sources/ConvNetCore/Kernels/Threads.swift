@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import Foundation
 
@@ -33,7 +34,9 @@ public enum Threads {
         guard total > 0 else { return 0 }
         let n = Swift.min(count, Swift.max(1, total / Swift.max(1, minPerThread)))
         if n <= 1 { body(0, 0..<total); return 1 }
+        let isa = ck_gemm_isa_override()   // a scoped GEMM.withISA reaches the workers too
         DispatchQueue.concurrentPerform(iterations: n) { t in
+            ck_gemm_set_isa_override(isa)
             let lo = total * t / n, hi = total * (t + 1) / n
             if hi > lo { body(t, lo..<hi) }
         }

@@ -21,6 +21,16 @@ public enum ConvolutionOptions {
     /// input-gradient passes. Off, they take the im2col + GEMM path; tests compare the two.
     /// `CONVNET_WINOGRAD=0` in the environment turns it off from the start (for A/B measurements).
     nonisolated(unsafe) public static var winograd = ProcessInfo.processInfo.environment["CONVNET_WINOGRAD"] != "0"
+
+    /// Runs `body` with Winograd off (or on, as globally set) on the calling thread only.
+    public static func withWinograd<T>(_ enabled: Bool, _ body: () throws -> T) rethrows -> T {
+        let saved = ck_thread_winograd_off()
+        ck_set_thread_winograd_off(enabled ? 0 : 1)
+        defer { ck_set_thread_winograd_off(saved) }
+        return try body()
+    }
+
+    static var winogradActive: Bool { winograd && ck_thread_winograd_off() == 0 }
 }
 
 /// What a convolution does to each output value as it writes it: `v·scale[o] + shift[o]` per output
@@ -157,7 +167,7 @@ enum ConvKernels {
     /// Winograd serves single-group stride-1 3×3 layers wide enough that the GEMMs dominate the
     /// transforms, with feature maps of at least 4×4 (on 2×2 or 3×3 maps padding tiles waste most of the gain).
     static func usesWinograd(_ g: ConvGeometry) -> Bool {
-        ConvolutionOptions.winograd && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.groups == 1
+        ConvolutionOptions.winogradActive && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.groups == 1
             && g.ph <= 2 && g.pw <= 2 && g.c >= 16 && g.cout >= 16 && g.ho >= 4 && g.wo >= 4
     }
 

@@ -10,8 +10,16 @@ public enum Fusion {
     /// `CONVNET_FUSION=0` in the environment.
     nonisolated(unsafe) public static var enabled = ProcessInfo.processInfo.environment["CONVNET_FUSION"] != "0"
 
+    /// Runs `body` with fusion off (or on, as globally set) on the calling thread only.
+    public static func with<T>(enabled on: Bool, _ body: () throws -> T) rethrows -> T {
+        let saved = ThreadSwitches.fusionOff
+        ThreadSwitches.fusionOff = !on
+        defer { ThreadSwitches.fusionOff = saved }
+        return try body()
+    }
+
     /// Whether layers may be fused at all (not while tracing a summary).
-    static var isAllowed: Bool { enabled && ForwardTracer.current == nil }
+    static var isAllowed: Bool { enabled && !ThreadSwitches.fusionOff && ForwardTracer.current == nil }
     /// Whether inference fusion into convolutions applies.
     static var isActive: Bool { isAllowed && !GradMode.isEnabled }
 
