@@ -26,6 +26,46 @@ func referenceConv(_ x: Tensor, _ w: Tensor, bias: Tensor?, stride: (Int, Int), 
     return Tensor(shape: [n, co, ho, wo], scalars: out)
 }
 
+/// The worst relative error of conv2d's input, weight and bias gradients against their definitions
+/// (summed in double) for upstream gradient `g`; stride and padding are square, no dilation.
+func convGradientError(x: Tensor, w: Tensor, b: Tensor, g: Tensor, stride: Int, pad: Int, groups: Int) -> Double {
+    let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (cout, cg, k) = (w.shape[0], w.shape[1], w.shape[2])
+    let (ho, wo, coutG) = (g.shape[2], g.shape[3], cout / groups)
+    let xs = x.scalars, ws = w.scalars, gs = g.scalars
+    let (gx, gw, gb) = (x.grad!.scalars, w.grad!.scalars, b.grad!.scalars)
+    var worst: Double = 0
+    func note(_ want: Double, _ got: Float) { worst = max(worst, abs(want - Double(got)) / max(1, abs(want))) }
+    for bi in 0..<n { for ci in 0..<c { for ih in 0..<h { for iw in 0..<wd {
+        let gr = ci / cg
+        var s: Double = 0
+        for o in gr * coutG..<(gr + 1) * coutG { for p in 0..<k { for q in 0..<k {
+            let (ohs, ows) = (ih + pad - p, iw + pad - q)
+            if ohs < 0 || ows < 0 || ohs % stride != 0 || ows % stride != 0 { continue }
+            let oh = ohs / stride, ow = ows / stride
+            if oh >= ho || ow >= wo { continue }
+            s += Double(gs[((bi * cout + o) * ho + oh) * wo + ow]) * Double(ws[((o * cg + ci % cg) * k + p) * k + q])
+        } } }
+        note(s, gx[((bi * c + ci) * h + ih) * wd + iw])
+    } } } }
+    for o in 0..<cout {
+        let gr = o / coutG
+        var sb: Double = 0
+        for bi in 0..<n { for p in 0..<ho * wo { sb += Double(gs[(bi * cout + o) * ho * wo + p]) } }
+        note(sb, gb[o])
+        for cl in 0..<cg { for p in 0..<k { for q in 0..<k {
+            var s: Double = 0
+            for bi in 0..<n { for i in 0..<ho { for j in 0..<wo {
+                let ih = i * stride + p - pad, iw = j * stride + q - pad
+                if ih < 0 || ih >= h || iw < 0 || iw >= wd { continue }
+                s += Double(gs[((bi * cout + o) * ho + i) * wo + j]) * Double(xs[((bi * c + gr * cg + cl) * h + ih) * wd + iw])
+            } } }
+            note(s, gw[((o * cg + cl) * k + p) * k + q])
+        } } }
+    }
+    return worst
+}
+
 @Suite(.serialized) struct ConvReferenceTests {
     @Test(arguments: 0..<12)
     func randomConvMatchesDirectLoop(_ trial: Int) {
@@ -359,38 +399,7 @@ extension DirectConvTests {
         expectClose(y, want, rtol: 1e-4, atol: 1e-4, "forward " + what)
         let g = Tensor.randn(y.shape, generator: gen)
         y.backward(g)
-        let (ho, wo) = (y.shape[2], y.shape[3])
-        let xs = x.scalars, ws = wt.scalars, gs = g.scalars
-        let (gx, gw, gb) = (x.grad!.scalars, wt.grad!.scalars, b.grad!.scalars)
-        var worst: Double = 0
-        func note(_ want: Double, _ got: Float) { worst = max(worst, abs(want - Double(got)) / max(1, abs(want))) }
-        for bi in 0..<n { for ci in 0..<c { for ih in 0..<h { for iw in 0..<w {
-            let gr = ci / cg
-            var s: Double = 0
-            for o in gr * coutG..<(gr + 1) * coutG { for p in 0..<k { for q in 0..<k {
-                let (ohs, ows) = (ih + pad - p, iw + pad - q)
-                if ohs % stride != 0 || ows % stride != 0 { continue }
-                let oh = ohs / stride, ow = ows / stride
-                if ohs < 0 || oh >= ho || ows < 0 || ow >= wo { continue }
-                s += Double(gs[((bi * cout + o) * ho + oh) * wo + ow]) * Double(ws[((o * cg + ci % cg) * k + p) * k + q])
-            } } }
-            note(s, gx[((bi * c + ci) * h + ih) * w + iw])
-        } } } }
-        for o in 0..<cout {
-            let gr = o / coutG
-            var sb: Double = 0
-            for bi in 0..<n { for p in 0..<ho * wo { sb += Double(gs[(bi * cout + o) * ho * wo + p]) } }
-            note(sb, gb[o])
-            for cl in 0..<cg { for p in 0..<k { for q in 0..<k {
-                var s: Double = 0
-                for bi in 0..<n { for i in 0..<ho { for j in 0..<wo {
-                    let ih = i * stride + p - pad, iw = j * stride + q - pad
-                    if ih < 0 || ih >= h || iw < 0 || iw >= w { continue }
-                    s += Double(gs[((bi * cout + o) * ho + i) * wo + j]) * Double(xs[((bi * c + gr * cg + cl) * h + ih) * w + iw])
-                } } }
-                note(s, gw[((o * cg + cl) * k + p) * k + q])
-            } } }
-        }
+        let worst = convGradientError(x: x, w: wt, b: b, g: g, stride: stride, pad: pad, groups: groups)
         #expect(worst < 1e-4, "\(what): worst relative gradient error \(worst)")
     }
 }
@@ -453,36 +462,7 @@ extension DirectConvTests {
                                      dilation: (1, 1), groups: 1), rtol: 1e-4, atol: 1e-4, "forward " + what)
         let g = Tensor.randn(y.shape, generator: gen)
         y.backward(g)
-        let (ho, wo) = (y.shape[2], y.shape[3])
-        let xs = x.scalars, ws = wt.scalars, gs = g.scalars
-        let (gx, gw, gb) = (x.grad!.scalars, wt.grad!.scalars, b.grad!.scalars)
-        var worst: Double = 0
-        func note(_ want: Double, _ got: Float) { worst = max(worst, abs(want - Double(got)) / max(1, abs(want))) }
-        for bi in 0..<n { for ci in 0..<c { for ih in 0..<h { for iw in 0..<w {
-            var s: Double = 0
-            for o in 0..<cout { for p in 0..<k { for q in 0..<k {
-                let (ohs, ows) = (ih + pad - p, iw + pad - q)
-                if ohs < 0 || ows < 0 || ohs % stride != 0 || ows % stride != 0 { continue }
-                let oh = ohs / stride, ow = ows / stride
-                if oh >= ho || ow >= wo { continue }
-                s += Double(gs[((bi * cout + o) * ho + oh) * wo + ow]) * Double(ws[((o * c + ci) * k + p) * k + q])
-            } } }
-            note(s, gx[((bi * c + ci) * h + ih) * w + iw])
-        } } } }
-        for o in 0..<cout {
-            var sb: Double = 0
-            for bi in 0..<n { for p in 0..<ho * wo { sb += Double(gs[(bi * cout + o) * ho * wo + p]) } }
-            note(sb, gb[o])
-            for ci in 0..<c { for p in 0..<k { for q in 0..<k {
-                var s: Double = 0
-                for bi in 0..<n { for i in 0..<ho { for j in 0..<wo {
-                    let ih = i * stride + p - pad, iw = j * stride + q - pad
-                    if ih < 0 || ih >= h || iw < 0 || iw >= w { continue }
-                    s += Double(gs[((bi * cout + o) * ho + i) * wo + j]) * Double(xs[((bi * c + ci) * h + ih) * w + iw])
-                } } }
-                note(s, gw[((o * c + ci) * k + p) * k + q])
-            } } }
-        }
+        let worst = convGradientError(x: x, w: wt, b: b, g: g, stride: stride, pad: pad, groups: 1)
         #expect(worst < 1e-4, "\(what): worst relative gradient error \(worst)")
     }
 }

@@ -479,30 +479,19 @@ enum ConvKernels {
                 dy = UnsafePointer(buf)
             }
             let pw = partials + t * stride, pb = pw + wCount
-            if blockDW && !gathersDirectly(g) && transposedPartials {
-                let col = columns(g, x: x, images: images, slot: 0)
-                // dWᵀ [taps × Cout] = col · dYᵀ: the transposed packing falls on dY, 9× smaller than col
-                for gr in 0..<g.groups {
-                    let (a, b, c) = (col + gr * g.kg * ncols, dy + gr * g.coutG * ncols, pw + gr * g.coutG * g.kg)
-                    if threaded {
-                        GEMM.sgemm(transA: false, transB: true, m: g.kg, n: g.coutG, k: ncols, a: a, lda: ncols, b: b, ldb: ncols,
-                                   c: c, ldc: g.coutG, accumulate: started[t])
-                    } else {
-                        GEMM.sgemmSingle(transA: false, transB: true, m: g.kg, n: g.coutG, k: ncols, a: a, lda: ncols, b: b, ldb: ncols,
-                                         c: c, ldc: g.coutG, accumulate: started[t])
-                    }
-                }
-                started[t] = true
-            } else if blockDW && !gathersDirectly(g) {
+            if blockDW && !gathersDirectly(g) {
                 let col = columns(g, x: x, images: images, slot: 0)
                 for gr in 0..<g.groups {
-                    let (a, b, c) = (dy + gr * g.coutG * ncols, col + gr * g.kg * ncols, pw + gr * g.coutG * g.kg)
+                    let (cg, dyg, c) = (col + gr * g.kg * ncols, dy + gr * g.coutG * ncols, pw + gr * g.coutG * g.kg)
+                    // dW = dY · colᵀ, or dWᵀ [taps × Cout] = col · dYᵀ so the transposed packing falls
+                    // on dY, 9× smaller than col
+                    let (a, b, m, n) = transposedPartials ? (cg, dyg, g.kg, g.coutG) : (dyg, cg, g.coutG, g.kg)
                     if threaded {
-                        GEMM.sgemm(transA: false, transB: true, m: g.coutG, n: g.kg, k: ncols, a: a, lda: ncols, b: b, ldb: ncols,
-                                   c: c, ldc: g.kg, accumulate: started[t])
+                        GEMM.sgemm(transA: false, transB: true, m: m, n: n, k: ncols, a: a, lda: ncols, b: b, ldb: ncols,
+                                   c: c, ldc: n, accumulate: started[t])
                     } else {
-                        GEMM.sgemmSingle(transA: false, transB: true, m: g.coutG, n: g.kg, k: ncols, a: a, lda: ncols, b: b, ldb: ncols,
-                                         c: c, ldc: g.kg, accumulate: started[t])
+                        GEMM.sgemmSingle(transA: false, transB: true, m: m, n: n, k: ncols, a: a, lda: ncols, b: b, ldb: ncols,
+                                         c: c, ldc: n, accumulate: started[t])
                     }
                 }
                 started[t] = true
