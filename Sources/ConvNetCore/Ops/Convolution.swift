@@ -180,14 +180,30 @@ enum ConvKernels {
         let fit = Swift.max(1, 16_384 / (c + oc) / 64)
         let perThread = (tiles + Threads.count - 1) / Threads.count
         let block = 64 * Swift.max(1, Swift.min(fit, 4, (perThread + 63) / 64))
-        let blocks = (tiles + block - 1) / block
         let scratch = ck_winograd_scratch(c, oc, w, pw, block)
-        Threads.parallelChunks(blocks) { _, r in
-            let s = ck_scratch(0, scratch)!
-            for b in r {
-                let t0 = b * block
-                ck_winograd_conv_block(x, c, h, w, ph, pw, oc, ho, wo, packed, scale, bias, residual, relu ? 1 : 0, t0,
-                                       Swift.min(block, tiles - t0), y, s)
+        // each thread takes an equal share of the tiles, in blocks (whole blocks per thread would leave
+        // 4 against 5 for ResNet's 6×6 maps)
+        forEachTileBlock(tiles: tiles, block: block) { _, t0, count in
+            ck_winograd_conv_block(x, c, h, w, ph, pw, oc, ho, wo, packed, scale, bias, residual, relu ? 1 : 0, t0, count, y,
+                                   ck_scratch(0, scratch)!)
+        }
+    }
+
+    /// Splits tiles `0..<tiles` into one contiguous, equal share per thread and calls
+    /// `body(thread, first, count)` for blocks of at most `block` tiles of each share (on 64-tile
+    /// boundaries where the share allows). Returns how many threads ran.
+    @discardableResult
+    static func forEachTileBlock(tiles: Int, block: Int, _ body: (Int, Int, Int) -> Void) -> Int {
+        let threads = Swift.max(1, Swift.min(Threads.count, (tiles + 63) / 64))
+        return Threads.parallelChunks(threads) { _, r in
+            for t in r {
+                let lo = tiles * t / threads, hi = tiles * (t + 1) / threads
+                var t0 = lo
+                while t0 < hi {
+                    let count = Swift.min(block, hi - t0)
+                    body(t, t0, count)
+                    t0 += count
+                }
             }
         }
     }
@@ -329,14 +345,8 @@ enum ConvKernels {
         let acc = store.data
         acc.update(repeating: 0, count: slots * per)
         let scratch = ck_winograd_dw_scratch(g.c, g.cout, g.w, g.pw, block)
-        let blocks = (tiles + block - 1) / block
-        let chunks = Threads.parallelChunks(blocks) { t, r in
-            let s = ck_scratch(0, scratch)!
-            for b in r {
-                let t0 = b * block
-                ck_winograd_dw_block(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, Swift.min(block, tiles - t0),
-                                     acc + t * per, s)
-            }
+        let chunks = forEachTileBlock(tiles: tiles, block: block) { t, t0, count in
+            ck_winograd_dw_block(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, count, acc + t * per, ck_scratch(0, scratch)!)
         }
         for t in 1..<Swift.max(chunks, 1) { Elementwise.axpy(1, acc + t * per, acc, per) }
         Threads.parallelFor(g.cout, minPerThread: 8) { r in
