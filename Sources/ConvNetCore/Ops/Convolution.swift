@@ -686,9 +686,10 @@ func subsample(_ x: Tensor, _ stride: Size2, ho: Int, wo: Int) -> Tensor {
         for p in r { for i in 0..<ho { for j in 0..<wo { dst[(p * ho + i) * wo + j] = src[(p * h + i * stride.h) * w + j * stride.w] } } }
     }
     return Tensor.record(out, "subsample", [x]) { gy in
-        let gx = Tensor.zeros(x.shape)
+        let gx = Tensor(uninitializedShape: x.shape)
         let (g, d) = (gy.data, gx.data)
         Threads.parallelFor(planes, minPerThread: 64) { r in
+            (d + r.lowerBound * h * w).update(repeating: 0, count: r.count * h * w)
             for p in r { for i in 0..<ho { for j in 0..<wo { d[(p * h + i * stride.h) * w + j * stride.w] = g[(p * ho + i) * wo + j] } } }
         }
         return [gx]

@@ -34,9 +34,12 @@ public func maxPool2d(_ input: Tensor, kernelSize: Size2, stride: Size2? = nil, 
     }
     guard let indexStore, let indices else { return out }
     return Tensor.record(out, "max_pool2d", [input]) { gy in
-        let gx = Tensor(shape: input.shape, repeating: 0)
+        let gx = Tensor(uninitializedShape: input.shape)
         Threads.parallelFor(g.planes, minPerThread: Swift.max(1, 4096 / Swift.max(oplane, 1))) { r in
             _ = indexStore // keeps the indices alive with the graph
+            // zeroed here, by the thread that scatters into these planes (a serial memset of the
+            // stem's 38 MB gradient took as long as the scatter)
+            (gx.data + r.lowerBound * plane).update(repeating: 0, count: r.count * plane)
             ck_maxpool2d_backward(gy.data + r.lowerBound * oplane, indices + r.lowerBound * oplane, r.count,
                                   g.h, g.w, g.ho, g.wo, gx.data + r.lowerBound * plane)
         }
