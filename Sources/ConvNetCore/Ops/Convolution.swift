@@ -219,7 +219,7 @@ enum ConvKernels {
         return packed
     }
 
-    /// At most 64 output pixels in all (batch-1 inference on ResNet's last two stages):
+    /// At most 64 output pixels in all and ≥ 256 taps (batch-1 inference on ResNet's last two stages):
     /// each output channel is a dot product of a weight row with each pixel's im2col row, so the
     /// weights are streamed once, as stored, instead of packed for a GEMM with one mostly empty panel.
     static func smallOutputs(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
@@ -257,7 +257,7 @@ enum ConvKernels {
             }
             return
         }
-        if g.n * g.hwo <= 64 {
+        if g.n * g.hwo <= 64 && g.kg >= 256 {
             smallOutputs(g, x: x, weight: weight, bias: bias, y: y, epilogue: epilogue)
             return
         }
