@@ -169,7 +169,8 @@ static void pack_b(int tr, const float *B, long ldb, long kc, long nc, long nr, 
 static void conv_gather(const ck_conv_source *s, long tap, long pixel0, long count, float *out, long stride) {
     long taps_per_c = s->kh * s->kw;
     long c = tap / taps_per_c, r = tap % taps_per_c, i = r / s->kw, j = r % s->kw;
-    long hwo = s->Ho * s->Wo, plane = s->H * s->W;
+    long rowStride = s->phaseWidth ? 2 * s->phaseWidth : s->W;
+    long hwo = s->Ho * s->Wo, plane = s->H * rowStride;
     long n = s->pixelOffset + pixel0, end = n + count;
     long img = n / hwo, q = n % hwo, oh = q / s->Wo, ow = q % s->Wo;
     const float *chan = s->x + img * s->C * plane + (s->channelOffset + c) * plane;
@@ -183,11 +184,19 @@ static void conv_gather(const ck_conv_source *s, long tap, long pixel0, long cou
             if (stride == 1) for (long t = 0; t < run; t++) o[t] = 0.0f;
             else for (long t = 0; t < run; t++) o[t * stride] = 0.0f;
         } else {
-            const float *row = chan + ih * s->W;
+            const float *row = chan + ih * rowStride;
             long iw0 = ow * s->sw + iwStart;
-            if (s->sw == 1) {
-                // the run covers input columns iw0 … iw0+run−1: zeros outside, a copy inside
-                long lo = iw0 < 0 ? -iw0 : 0, hi = s->W - iw0;
+            long width = s->W;
+            if (s->phaseWidth && s->sw == 2) {
+                // columns iw0, iw0+2, … are consecutive in the row's phase (iw0 mod 2) half
+                long phase = iw0 & 1;
+                iw0 = (iw0 - phase) >> 1;
+                row += phase * s->phaseWidth;
+                width = (s->W - phase + 1) / 2;
+            }
+            if (s->sw == 1 || s->phaseWidth) {
+                // the run covers (phase) columns iw0 … iw0+run−1: zeros outside, a copy inside
+                long lo = iw0 < 0 ? -iw0 : 0, hi = width - iw0;
                 if (hi > run) hi = run;
                 if (lo > run) lo = run;
                 if (hi < lo) hi = lo;
@@ -210,6 +219,17 @@ static void conv_gather(const ck_conv_source *s, long tap, long pixel0, long cou
         n += run;
         ow = 0;
         if (++oh == s->Ho) { oh = 0; chan += s->C * plane; }
+    }
+}
+
+void ck_split_columns(const float *x, long rows, long W, float *dst) {
+    long half = (W + 1) / 2;
+    for (long r = 0; r < rows; r++) {
+        const float *src = x + r * W;
+        float *even = dst + r * 2 * half, *odd = even + half;
+        for (long k = 0; k < half; k++) even[k] = src[2 * k];
+        for (long k = 0; k < W / 2; k++) odd[k] = src[2 * k + 1];
+        if (W & 1) odd[half - 1] = 0.0f;
     }
 }
 

@@ -35,7 +35,13 @@ typedef struct {
     long C, H, W, kh, kw, ph, pw, sh, sw, dh, dw, Ho, Wo;
     long channelOffset;   /* first input channel of the group */
     long pixelOffset;     /* column 0 is this pixel */
+    long phaseWidth;      /* 0, or for sw = 2: x's rows hold the even columns, then the odd ones,
+                             each phaseWidth long (see ck_split_columns), so runs are contiguous */
 } ck_conv_source;
+
+/// Each of `rows` rows of width W → its even columns, then its odd columns, each half = ⌈W/2⌉ long
+/// (a missing last odd column is 0): the layout of ck_conv_source.phaseWidth.
+void ck_split_columns(const float *x, long rows, long W, float *dst);
 
 /// C[M×N] (+)= op(A)·B where B is the im2col matrix of `src` (transB = 0: K = taps, N = pixels;
 /// transB = 1: K = pixels, N = taps). A is given packed (apacked) or as a matrix. The columns are

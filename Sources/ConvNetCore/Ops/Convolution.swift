@@ -158,10 +158,30 @@ enum ConvKernels {
     static func gathersDirectly(_ g: ConvGeometry) -> Bool { g.sw > 1 || g.wo >= 48 }
 
     /// The im2col matrix of a block of images and one group, described for ck_sgemm_conv.
-    static func convSource(_ g: ConvGeometry, x: UnsafePointer<Float>, images: Range<Int>, group: Int, pixelOffset: Int) -> ck_conv_source {
-        ck_conv_source(x: x + images.lowerBound * g.c * g.h * g.w, C: g.c, H: g.h, W: g.w, kh: g.kh, kw: g.kw, ph: g.ph, pw: g.pw,
-                       sh: g.sh, sw: g.sw, dh: g.dh, dw: g.dw, Ho: g.ho, Wo: g.wo, channelOffset: group * g.cg,
-                       pixelOffset: pixelOffset)
+    /// `split`: the input in ck_split_columns' layout, for stride-2 layers (see `splitColumns`).
+    static func convSource(_ g: ConvGeometry, x: UnsafePointer<Float>, images: Range<Int>, group: Int, pixelOffset: Int,
+                           split: UnsafePointer<Float>? = nil) -> ck_conv_source {
+        let half = (g.w + 1) / 2
+        if let split {
+            return ck_conv_source(x: split + images.lowerBound * g.c * g.h * 2 * half, C: g.c, H: g.h, W: g.w, kh: g.kh, kw: g.kw,
+                                  ph: g.ph, pw: g.pw, sh: g.sh, sw: g.sw, dh: g.dh, dw: g.dw, Ho: g.ho, Wo: g.wo,
+                                  channelOffset: group * g.cg, pixelOffset: pixelOffset, phaseWidth: half)
+        }
+        return ck_conv_source(x: x + images.lowerBound * g.c * g.h * g.w, C: g.c, H: g.h, W: g.w, kh: g.kh, kw: g.kw, ph: g.ph,
+                              pw: g.pw, sh: g.sh, sw: g.sw, dh: g.dh, dw: g.dw, Ho: g.ho, Wo: g.wo, channelOffset: group * g.cg,
+                              pixelOffset: pixelOffset, phaseWidth: 0)
+    }
+
+    /// For horizontal stride 2 (undilated): the input with each row's even and odd columns stored
+    /// apart, so the gathered im2col runs are contiguous copies instead of every-other-element loops.
+    static func splitColumns(_ g: ConvGeometry, _ x: UnsafePointer<Float>) -> Tensor? {
+        guard g.sw == 2 && g.dw == 1 else { return nil }
+        let rows = g.n * g.c * g.h, half = (g.w + 1) / 2
+        let t = Tensor(uninitializedShape: [rows * 2 * half])
+        Threads.parallelFor(rows, minPerThread: 256) { r in
+            ck_split_columns(x + r.lowerBound * g.w, r.count, g.w, t.data + r.lowerBound * 2 * half)
+        }
+        return t
     }
 
     /// Winograd serves single-group stride-1 3×3 layers wide enough that the GEMMs dominate the
@@ -279,6 +299,7 @@ enum ConvKernels {
             return
         }
         let outPlane = g.cout * g.hwo
+        let split = gathersDirectly(g) ? splitColumns(g, x) : nil
         // each group's weights are packed once and shared by every block and thread
         let packed = (0..<g.groups).map { PackedA(transA: false, m: g.coutG, k: g.kg, a: weight + $0 * g.coutG * g.kg, lda: g.kg) }
         _ = forEachBlock(g) { _, images, threaded in
@@ -298,7 +319,8 @@ enum ConvKernels {
                 for gr in 0..<g.groups {
                     let apacked = packed[gr].pointer, c = out + gr * g.coutG * ncols
                     let run = { (j0: Int, j1: Int) in
-                        var src = convSource(g, x: x, images: images, group: gr, pixelOffset: j0)
+                        var src = convSource(g, x: x, images: images, group: gr, pixelOffset: j0,
+                                             split: split.map { UnsafePointer($0.data) })
                         ck_sgemm_conv(0, g.coutG, j1 - j0, g.kg, nil, 0, apacked, 0, &src, c + j0, ncols, 0)
                     }
                     if threaded && ncols >= 128 && Threads.count > 1 {
@@ -476,6 +498,7 @@ enum ConvKernels {
             }
             return
         }
+        let split = blockDW && gathersDirectly(g) ? splitColumns(g, x) : nil
         let used = forEachBlock(g) { t, images, threaded in
             let ncols = images.count * g.hwo
             let single = images.count == 1
@@ -508,7 +531,8 @@ enum ConvKernels {
             } else if blockDW {
                 // dW += dY · colᵀ with the columns gathered straight from the input
                 for gr in 0..<g.groups {
-                    var src = convSource(g, x: x, images: images, group: gr, pixelOffset: 0)
+                    var src = convSource(g, x: x, images: images, group: gr, pixelOffset: 0,
+                                         split: split.map { UnsafePointer($0.data) })
                     ck_sgemm_conv(0, g.coutG, g.kg, ncols, dy + gr * g.coutG * ncols, ncols, nil, 1, &src,
                                   pw + gr * g.coutG * g.kg, g.kg, started[t] ? 1 : 0)
                 }
