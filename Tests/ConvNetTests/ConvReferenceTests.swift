@@ -260,9 +260,11 @@ extension DirectConvTests {
     }
 }
 
-/// Layers whose GEMM gathers im2col columns straight from the input (strided or ≥ 48 pixels wide).
+/// Layers whose GEMM gathers im2col columns straight from the input (strided or ≥ 48 pixels wide; odd
+/// and even widths for the stride-2 column split), and strided layers with a full panel of output
+/// channels, whose weight gradient goes through a column buffer instead.
 @Suite struct GatheredColumnsTests {
-    @Test(arguments: [(1, 60, 20), (2, 31, 24), (3, 40, 17)])
+    @Test(arguments: [(1, 60, 20), (2, 31, 24), (3, 40, 17), (2, 31, 70), (2, 20, 64)])
     func forwardAndWeightGradientMatchDefinition(_ stride: Int, _ width: Int, _ cout: Int) {
         let gen = Generator(seed: UInt64(stride * 100 + width))
         let (n, c, h, k, pad) = (3, 3, 6, 3, 1)

@@ -146,6 +146,11 @@ enum ConvKernels {
         }
     }
 
+    /// Whether the block weight gradient gathers its columns inside the GEMM (transposed, a scattered
+    /// write per element) rather than building a column buffer and packing dY transposed instead:
+    /// wide layers, and strided ones too narrow for a full panel of output channels.
+    static func weightColumnsGathered(_ g: ConvGeometry) -> Bool { g.wo >= 48 || (g.sw > 1 && g.coutG < 64) }
+
     /// The weight gradient of other stride-1 single-group layers reads the im2col rows in place
     /// from a padded copy of each image (no column matrix, no transposed packing). On maps
     /// narrower than 10 the padding columns it multiplies through cost more than that saves.
@@ -482,7 +487,7 @@ enum ConvKernels {
         let blockDW = gw != nil && !directDW && !winogradDW && !stride1DW
         // with a column buffer and at least one full 64-wide panel of output channels per group,
         // dWᵀ = col · dYᵀ (partials [taps × Cout/groups]) packs the smaller operand transposed
-        let transposedPartials = !gathersDirectly(g) && g.coutG >= 64
+        let transposedPartials = !weightColumnsGathered(g) && g.coutG >= 64
         if gx == nil && !blockDW {
             // nothing needs image blocks: the bias gradient is a plain sum
             if let gb {
@@ -498,7 +503,7 @@ enum ConvKernels {
             }
             return
         }
-        let split = blockDW && gathersDirectly(g) ? splitColumns(g, x) : nil
+        let split = blockDW && weightColumnsGathered(g) ? splitColumns(g, x) : nil
         let used = forEachBlock(g) { t, images, threaded in
             let ncols = images.count * g.hwo
             let single = images.count == 1
@@ -512,7 +517,7 @@ enum ConvKernels {
                 dy = UnsafePointer(buf)
             }
             let pw = partials + t * stride, pb = pw + wCount
-            if blockDW && !gathersDirectly(g) {
+            if blockDW && !weightColumnsGathered(g) {
                 let col = columns(g, x: x, images: images, slot: 0)
                 for gr in 0..<g.groups {
                     let (cg, dyg, c) = (col + gr * g.kg * ncols, dy + gr * g.coutG * ncols, pw + gr * g.coutG * g.kg)
