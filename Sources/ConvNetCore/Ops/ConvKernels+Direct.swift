@@ -1,0 +1,123 @@
+import CKernels
+
+/// Paths without an im2col matrix: the direct kernels for narrow layers and groups, the in-place
+/// weight gradient of stride-1 layers, and dot products for tiny outputs.
+extension ConvKernels {
+    /// Whether the direct kernel for narrow layers applies: 4–16 output channels per group, no
+    /// dilation, and a CPU with AVX-512 (LeNet's second layer, RegNet's 16-channel groups).
+    static func usesDirect(_ g: ConvGeometry) -> Bool {
+        g.coutG >= 4 && usesDirectWeightGradient(g)
+    }
+
+    /// The weight gradient of any layer with at most 16 output channels per group (no dilation,
+    /// strides up to 4) is accumulated directly, one output-channel vector per pixel.
+    static func usesDirectWeightGradient(_ g: ConvGeometry) -> Bool {
+        g.coutG <= 16 && g.sh <= 4 && g.sw <= 4 && g.dh == 1 && g.dw == 1
+            && g.kg <= 1024 && ck_conv_direct16_available() != 0
+    }
+
+    /// The input gradient of a stride-1 layer with 12–16 input channels per group is the direct
+    /// kernel's forward pass over the output gradient with the rotated filters (padding k − 1 − p).
+    /// (With fewer, most lanes would idle; LeNet's 6-channel input gradient measured faster through
+    /// the GEMM and col2im than through either direct kernel.)
+    static func usesDirectInputGradient(_ g: ConvGeometry) -> Bool {
+        g.cg >= 12 && g.cg <= 16 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.ph < g.kh && g.pw < g.kw
+            && g.coutG * g.kh * g.kw <= 1024 && ck_conv_direct16_available() != 0
+    }
+
+    /// y = conv(x, w) + bias by the direct kernel, group by group, images split over threads.
+    /// `w` is [groups·outG, inG, kh, kw]; x has groups·inG channels of h×w, y groups·outG of ho×wo.
+    static func direct(x: UnsafePointer<Float>, n: Int, groups: Int, inG: Int, h: Int, w: Int, weight: UnsafePointer<Float>,
+                       bias: UnsafePointer<Float>?, outG: Int, kh: Int, kw: Int, ph: Int, pw: Int, sh: Int = 1, sw: Int = 1,
+                       ho: Int, wo: Int, y: UnsafeMutablePointer<Float>) {
+        let taps = inG * kh * kw
+        let packed = Tensor(uninitializedShape: [groups * taps * 16])
+        for gr in 0..<groups { ck_pack_conv_direct16(weight + gr * outG * taps, outG, inG, kh, kw, packed.data + gr * taps * 16) }
+        let scratch = ck_conv_direct16_scratch(inG, h, w, kh, kw, ph, pw, sw)
+        let inPlane = groups * inG * h * w, outPlane = groups * outG * ho * wo
+        Threads.parallelFor(n, minPerThread: groups > 1 ? 1 : 4) { r in
+            if groups == 1 {
+                ck_conv_direct16(x + r.lowerBound * inPlane, r.count, inG, h, w, packed.data, bias, outG, kh, kw,
+                                 ph, pw, sh, sw, ho, wo, y + r.lowerBound * outPlane, ck_scratch(3, scratch))
+                return
+            }
+            for i in r {
+                for gr in 0..<groups {
+                    ck_conv_direct16(x + i * inPlane + gr * inG * h * w, 1, inG, h, w, packed.data + gr * taps * 16,
+                                     bias.map { $0 + gr * outG }, outG, kh, kw, ph, pw, sh, sw, ho, wo,
+                                     y + i * outPlane + gr * outG * ho * wo, ck_scratch(3, scratch))
+                }
+            }
+        }
+    }
+
+    /// The weight gradient of other stride-1 single-group layers reads the im2col rows in place
+    /// from a padded copy of each image (no column matrix, no transposed packing). On maps
+    /// narrower than 10 the padding columns it multiplies through cost more than that saves.
+    static func usesStride1WeightGradient(_ g: ConvGeometry) -> Bool {
+        g.groups == 1 && g.sh == 1 && g.sw == 1 && g.wo >= 10 && ck_conv_dw_stride1_available() != 0
+    }
+
+    /// At most 64 output pixels in all and ≥ 256 taps (batch-1 inference on ResNet's last two stages):
+    /// each output channel is a dot product of a weight row with each pixel's im2col row, so the
+    /// weights are streamed once, as stored, instead of packed for a GEMM with one mostly empty panel.
+    static func smallOutputs(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                             bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?) {
+        let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo
+        let cols = Tensor(uninitializedShape: [g.kg * g.groups * g.hwo]), rows = Tensor(uninitializedShape: [g.hwo * g.kg * g.groups])
+        for i in 0..<g.n {
+            // the image's im2col matrix, then each pixel's taps as one contiguous row
+            ck_im2col(x + i * inPlane, g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, g.ho, g.wo, cols.data, g.hwo)
+            ck_transpose(cols.data, g.kg * g.groups, g.hwo, g.hwo, rows.data, g.kg * g.groups)
+            let out = y + i * outPlane
+            for gr in 0..<g.groups {
+                Threads.parallelFor(g.coutG, minPerThread: 32) { r in
+                    ck_sgemm_small_n(r.count, g.hwo, g.kg, weight + (gr * g.coutG + r.lowerBound) * g.kg, g.kg,
+                                     rows.data + gr * g.kg, g.kg * g.groups, out + (gr * g.coutG + r.lowerBound) * g.hwo, g.hwo)
+                }
+            }
+            if let epi = epilogue ?? bias.map({ ConvEpilogue(scale: nil, shift: $0, relu: false) }) {
+                epi.apply(y, image: i, channels: g.cout, plane: g.hwo)
+            }
+        }
+    }
+
+    static func weightGradientWithoutColumns(_ g: ConvGeometry, x: UnsafePointer<Float>, gy: UnsafePointer<Float>,
+                                             gw: UnsafeMutablePointer<Float>, direct: Bool) {
+        let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo
+        let taps = g.kg, width = direct ? 16 : g.cout
+        let per = g.groups * taps * width       // one thread's partial: per group [taps][width]
+        let slots = Swift.max(Threads.count, 1)
+        let store = Tensor(uninitializedShape: [slots * per])
+        let acc = store.data
+        acc.update(repeating: 0, count: slots * per)
+        let chunks: Int
+        if direct {
+            let scratch = ck_conv_dw_direct16_scratch(g.cg, g.h, g.w, g.kw, g.ph, g.pw, g.sw, g.ho, g.wo)
+            chunks = Threads.parallelChunks(g.n, minPerThread: g.groups > 1 ? 1 : 4) { t, r in
+                if g.groups == 1 {
+                    ck_conv_dw_direct16(x + r.lowerBound * inPlane, gy + r.lowerBound * outPlane, r.count, g.c, g.h, g.w, g.cout,
+                                        g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.ho, g.wo, acc + t * per, ck_scratch(3, scratch))
+                    return
+                }
+                for i in r {
+                    for gr in 0..<g.groups {
+                        ck_conv_dw_direct16(x + i * inPlane + gr * g.cg * g.h * g.w, gy + i * outPlane + gr * g.coutG * g.hwo, 1,
+                                            g.cg, g.h, g.w, g.coutG, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.ho, g.wo,
+                                            acc + t * per + gr * taps * width, ck_scratch(3, scratch))
+                    }
+                }
+            }
+        } else {
+            let scratch = ck_conv_dw_stride1_scratch(g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.dw)
+            chunks = Threads.parallelChunks(g.n) { t, r in
+                ck_conv_dw_stride1(x + r.lowerBound * inPlane, gy + r.lowerBound * outPlane, r.count, g.c, g.h, g.w, g.cout,
+                                   g.kh, g.kw, g.ph, g.pw, g.dh, g.dw, g.ho, g.wo, acc + t * per, ck_scratch(3, scratch))
+            }
+        }
+        for t in 1..<Swift.max(chunks, 1) { Elementwise.axpy(1, acc + t * per, acc, per) }
+        for gr in 0..<g.groups {
+            ck_transpose(acc + gr * taps * width, taps, g.coutG, width, gw + gr * g.coutG * taps, taps)
+        }
+    }
+}

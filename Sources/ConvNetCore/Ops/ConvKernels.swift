@@ -1,0 +1,377 @@
+import CKernels
+
+/// Geometry of one 2-D convolution, checked once and shared by the three passes.
+struct ConvGeometry {
+    let n, c, h, w: Int
+    let cout, kh, kw: Int
+    let groups: Int
+    let sh, sw, ph, pw, dh, dw: Int
+    let ho, wo: Int
+    var cg: Int { c / groups }
+    var coutG: Int { cout / groups }
+    var kg: Int { cg * kh * kw }
+    var hwo: Int { ho * wo }
+    var isPointwise: Bool { kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0 }
+}
+
+/// What a convolution does to each output value as it writes it: `v·scale[o] + shift[o]` per output
+/// channel (the layer's bias already folded into shift), plus a residual tensor shaped as the
+/// output, then ReLU if asked.
+struct ConvEpilogue {
+    let scale: UnsafePointer<Float>?
+    let shift: UnsafePointer<Float>?
+    var residual: UnsafePointer<Float>? = nil
+    let relu: Bool
+
+    /// Applies the epilogue to image `image`'s output planes (`channels` × `plane` values, in place,
+    /// or reading the raw values from `src` with `srcStride` between channels).
+    func apply(_ y: UnsafeMutablePointer<Float>, image: Int, channels: Int, plane: Int, from src: UnsafePointer<Float>? = nil,
+               srcStride: Int = 0) {
+        let out = y + image * channels * plane, res = residual.map { $0 + image * channels * plane }
+        for o in 0..<channels {
+            let s = src.map { $0 + o * srcStride } ?? UnsafePointer(out + o * plane)
+            ck_affine_relu(s, res.map { $0 + o * plane }, out + o * plane, plane, scale?[o] ?? 1, shift?[o] ?? 0, relu ? 1 : 0)
+        }
+    }
+}
+
+/// The convolution passes (forward, input gradient, weight gradient) over NCHW buffers. `forward` and
+/// `backward` pick a path per layer shape: tap-wise GEMMs for tiny maps (TapwiseConvolution.swift),
+/// Winograd for stride-1 3×3 layers (+Winograd), direct kernels for narrow layers and dot products
+/// for tiny outputs (+Direct), and otherwise im2col + blocked GEMM, defined here: images with small
+/// outputs are gathered into blocks whose column matrices sit side by side, so each GEMM is wide
+/// enough for full 64-column panels, and blocks are split over threads; strided and wide layers
+/// gather their columns straight into the GEMM's panels.
+enum ConvKernels {
+    /// Output columns a GEMM should have at least.
+    static let targetColumns = 512
+
+    /// Images per block.
+    static func blockSize(_ g: ConvGeometry) -> Int {
+        if g.hwo >= targetColumns { return 1 }
+        let wanted = Swift.max(1, Swift.min(g.n, (targetColumns + g.hwo - 1) / g.hwo))
+        // round the block count up to a multiple of the threads so every thread gets equal work
+        let t = Swift.max(1, Threads.count)
+        var blocks = (g.n + wanted - 1) / wanted
+        if g.n >= t { blocks = (blocks + t - 1) / t * t }
+        return (g.n + blocks - 1) / blocks
+    }
+
+    /// Runs `body(thread, block images)` over blocks: in parallel when there are enough blocks,
+    /// otherwise one after another with `threadedGEMM` true so each GEMM splits instead.
+    static func forEachBlock(_ g: ConvGeometry, _ body: (_ slotThread: Int, _ images: Range<Int>, _ threadedGEMM: Bool) -> Void) -> Int {
+        let bs = blockSize(g)
+        let blocks = (g.n + bs - 1) / bs
+        let range = { (b: Int) in (b * bs)..<Swift.min(g.n, (b + 1) * bs) }
+        if blocks >= Threads.count && Threads.count > 1 {
+            return Threads.parallelChunks(blocks) { t, r in for b in r { body(t, range(b), false) } }
+        }
+        for b in 0..<blocks { body(0, range(b), true) }
+        return 1
+    }
+
+    /// The column matrix [C·kh·kw, images·Ho·Wo] of a block (the input itself for a single image of a 1×1 convolution).
+    static func columns(_ g: ConvGeometry, x: UnsafePointer<Float>, images: Range<Int>, slot: Int32) -> UnsafePointer<Float> {
+        let inPlane = g.c * g.h * g.w
+        if images.count == 1 && g.isPointwise { return x + images.lowerBound * inPlane }
+        let ncols = images.count * g.hwo
+        let col = ck_scratch(slot, g.c * g.kh * g.kw * ncols)!
+        for (j, i) in images.enumerated() {
+            ck_im2col(x + i * inPlane, g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, g.ho, g.wo, col + j * g.hwo, ncols)
+        }
+        return UnsafePointer(col)
+    }
+
+    /// Whether the block weight gradient gathers its columns inside the GEMM (transposed, a scattered
+    /// write per element) rather than building a column buffer and packing dY transposed instead:
+    /// wide layers, and strided ones too narrow for a full panel of output channels.
+    static func weightColumnsGathered(_ g: ConvGeometry) -> Bool { g.wo >= 48 || (g.sw > 1 && g.coutG < 64) }
+
+    /// Whether the GEMM gathers im2col columns straight from the input (strided and wide layers,
+    /// where whole-row runs make the gather cheap) instead of building the column buffer.
+    static func gathersDirectly(_ g: ConvGeometry) -> Bool { g.sw > 1 || g.wo >= 48 }
+
+    /// The im2col matrix of a block of images and one group, described for ck_sgemm_conv.
+    /// `split`: the input in ck_split_columns' layout, for stride-2 layers (see `splitColumns`).
+    static func convSource(_ g: ConvGeometry, x: UnsafePointer<Float>, images: Range<Int>, group: Int, pixelOffset: Int,
+                           split: UnsafePointer<Float>? = nil) -> ck_conv_source {
+        let half = (g.w + 1) / 2
+        if let split {
+            return ck_conv_source(x: split + images.lowerBound * g.c * g.h * 2 * half, C: g.c, H: g.h, W: g.w, kh: g.kh, kw: g.kw,
+                                  ph: g.ph, pw: g.pw, sh: g.sh, sw: g.sw, dh: g.dh, dw: g.dw, Ho: g.ho, Wo: g.wo,
+                                  channelOffset: group * g.cg, pixelOffset: pixelOffset, phaseWidth: half)
+        }
+        return ck_conv_source(x: x + images.lowerBound * g.c * g.h * g.w, C: g.c, H: g.h, W: g.w, kh: g.kh, kw: g.kw, ph: g.ph,
+                              pw: g.pw, sh: g.sh, sw: g.sw, dh: g.dh, dw: g.dw, Ho: g.ho, Wo: g.wo, channelOffset: group * g.cg,
+                              pixelOffset: pixelOffset, phaseWidth: 0)
+    }
+
+    /// For horizontal stride 2 (undilated): the input with each row's even and odd columns stored
+    /// apart, so the gathered im2col runs are contiguous copies instead of every-other-element loops.
+    static func splitColumns(_ g: ConvGeometry, _ x: UnsafePointer<Float>) -> Tensor? {
+        guard g.sw == 2 && g.dw == 1 else { return nil }
+        let rows = g.n * g.c * g.h, half = (g.w + 1) / 2
+        let t = Tensor(uninitializedShape: [rows * 2 * half])
+        Threads.parallelFor(rows, minPerThread: 256) { r in
+            ck_split_columns(x + r.lowerBound * g.w, r.count, g.w, t.data + r.lowerBound * 2 * half)
+        }
+        return t
+    }
+
+    /// y = conv(x, weight) + bias, or with an epilogue (whose shift includes the bias; pass bias nil).
+    static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                        bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue? = nil) {
+        if TapwiseConv.applies(g) && !usesWinograd(g) {
+            let inPixels = g.h * g.w
+            let xT = Tensor(uninitializedShape: [g.c * inPixels * g.n]), yT = Tensor(uninitializedShape: [g.cout * g.hwo * g.n])
+            TapwiseConv.toPositionMajor(x, n: g.n, c: g.c, plane: inPixels, order: TapwiseConv.inputOrder(g), xT.data)
+            TapwiseConv.multiply(g, weight: weight, adjoint: false, input: xT.data, output: yT.data)
+            TapwiseConv.fromPositionMajor(yT.data, n: g.n, c: g.cout, plane: g.hwo, y)
+            if let epi = epilogue ?? bias.map({ ConvEpilogue(scale: nil, shift: $0, relu: false) }) {
+                for i in 0..<g.n { epi.apply(y, image: i, channels: g.cout, plane: g.hwo) }
+            }
+            return
+        }
+        if g.n * g.hwo <= 64 && g.kg >= 256 {
+            smallOutputs(g, x: x, weight: weight, bias: bias, y: y, epilogue: epilogue)
+            return
+        }
+        if usesWinograd(g) {
+            let packed = winogradWeights(g, weight, adjoint: false)
+            winograd(x: x, n: g.n, c: g.c, h: g.h, w: g.w, ph: g.ph, pw: g.pw, oc: g.cout, ho: g.ho, wo: g.wo,
+                     packed: packed.data, bias: epilogue?.shift ?? bias, y: y, scale: epilogue?.scale, residual: epilogue?.residual,
+                     relu: epilogue?.relu ?? false)
+            return
+        }
+        if usesDirect(g) {
+            direct(x: x, n: g.n, groups: g.groups, inG: g.cg, h: g.h, w: g.w, weight: weight, bias: bias, outG: g.coutG,
+                   kh: g.kh, kw: g.kw, ph: g.ph, pw: g.pw, sh: g.sh, sw: g.sw, ho: g.ho, wo: g.wo, y: y)
+            if let epilogue {
+                Threads.parallelFor(g.n) { r in
+                    for i in r { epilogue.apply(y, image: i, channels: g.cout, plane: g.hwo) }
+                }
+            }
+            return
+        }
+        let outPlane = g.cout * g.hwo
+        let split = gathersDirectly(g) ? splitColumns(g, x) : nil
+        // each group's weights are packed once and shared by every block and thread
+        let packed = (0..<g.groups).map { PackedA(transA: false, m: g.coutG, k: g.kg, a: weight + $0 * g.coutG * g.kg, lda: g.kg) }
+        _ = forEachBlock(g) { _, images, threaded in
+            let ncols = images.count * g.hwo
+            let single = images.count == 1
+            // one image writes straight into the output; a block goes through [Cout, images·HWo]
+            let out = single ? y + images.lowerBound * outPlane : ck_scratch(2, g.cout * ncols)!
+            if !gathersDirectly(g) || (single && g.isPointwise) {
+                // a column buffer (or, for one image of a 1×1 convolution, the input itself)
+                let col = columns(g, x: x, images: images, slot: 0)
+                for gr in 0..<g.groups {
+                    let mul = threaded ? packed[gr].multiplyThreaded : packed[gr].multiply
+                    mul(ncols, false, col + gr * g.kg * ncols, ncols, out + gr * g.coutG * ncols, ncols, false)
+                }
+            } else {
+                // the im2col columns are gathered straight into the GEMM's panels
+                for gr in 0..<g.groups {
+                    let apacked = packed[gr].pointer, c = out + gr * g.coutG * ncols
+                    let run = { (j0: Int, j1: Int) in
+                        var src = convSource(g, x: x, images: images, group: gr, pixelOffset: j0,
+                                             split: split.map { UnsafePointer($0.data) })
+                        ck_sgemm_conv(0, g.coutG, j1 - j0, g.kg, nil, 0, apacked, 0, &src, c + j0, ncols, 0)
+                    }
+                    if threaded && ncols >= 128 && Threads.count > 1 {
+                        Threads.parallelPanels(ncols, run)
+                    } else {
+                        run(0, ncols)
+                    }
+                }
+            }
+            for (j, i) in images.enumerated() {
+                if let epilogue {
+                    // the affine map and ReLU ride on the pass that places the block's output
+                    epilogue.apply(y, image: i, channels: g.cout, plane: g.hwo,
+                                   from: single ? nil : UnsafePointer(out + j * g.hwo), srcStride: ncols)
+                    continue
+                }
+                for co in 0..<g.cout {
+                    let dst = y + i * outPlane + co * g.hwo
+                    let v = bias?[co] ?? 0
+                    if single {
+                        if bias != nil { for p in 0..<g.hwo { dst[p] += v } }
+                    } else {
+                        let src = out + co * ncols + j * g.hwo
+                        for p in 0..<g.hwo { dst[p] = src[p] + v }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Input gradient into `gx` and weight/bias gradients (each optional) from `gy`.
+    static func backward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, gy: UnsafePointer<Float>,
+                         gx: UnsafeMutablePointer<Float>?, gw: UnsafeMutablePointer<Float>?, gb: UnsafeMutablePointer<Float>?) {
+        let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo
+        if TapwiseConv.applies(g) && !usesWinograd(g) {
+            let inPixels = g.h * g.w
+            let gyT = Tensor(uninitializedShape: [g.cout * g.hwo * g.n])
+            TapwiseConv.toPositionMajor(gy, n: g.n, c: g.cout, plane: g.hwo, gyT.data)
+            if let gx {
+                let gxT = Tensor(uninitializedShape: [g.c * inPixels * g.n])
+                TapwiseConv.multiply(g, weight: weight, adjoint: true, input: gyT.data, output: gxT.data)
+                TapwiseConv.fromPositionMajor(gxT.data, n: g.n, c: g.c, plane: inPixels, order: TapwiseConv.inputOrder(g), gx)
+            }
+            if let gw {
+                let xT = Tensor(uninitializedShape: [g.c * inPixels * g.n])
+                TapwiseConv.toPositionMajor(x, n: g.n, c: g.c, plane: inPixels, order: TapwiseConv.inputOrder(g), xT.data)
+                TapwiseConv.weightGradient(g, x: xT.data, gy: gyT.data, gw: gw)
+            }
+            if let gb {
+                for co in 0..<g.cout { gb[co] = Elementwise.sum(gyT.data + co * g.hwo * g.n, g.hwo * g.n) }
+            }
+            return
+        }
+        // the input gradient of a stride-1 3×3 layer is a 3×3 convolution of gy with the rotated
+        // filters, padded by 2 − p: Winograd again, with no column matrix and no col2im
+        var gx = gx
+        if let dx = gx, usesWinograd(g) {
+            let packed = winogradWeights(g, weight, adjoint: true)
+            winograd(x: gy, n: g.n, c: g.cout, h: g.ho, w: g.wo, ph: 2 - g.ph, pw: 2 - g.pw, oc: g.c, ho: g.h, wo: g.w,
+                     packed: packed.data, bias: nil, y: dx)
+            gx = nil
+            if gw == nil && gb == nil { return }
+        } else if let dx = gx, usesDirectInputGradient(g) {
+            // filters rotated by 180° with in/out swapped: [groups·inG, outG, kh, kw]
+            let taps = g.kh * g.kw
+            let rotated = Tensor(uninitializedShape: [g.c * g.coutG * taps])
+            let r = rotated.data
+            for gr in 0..<g.groups { for o in 0..<g.coutG { for ci in 0..<g.cg {
+                let src = weight + ((gr * g.coutG + o) * g.cg + ci) * taps, dst = r + ((gr * g.cg + ci) * g.coutG + o) * taps
+                for k in 0..<taps { dst[k] = src[taps - 1 - k] }
+            } } }
+            direct(x: gy, n: g.n, groups: g.groups, inG: g.coutG, h: g.ho, w: g.wo, weight: r, bias: nil, outG: g.cg,
+                   kh: g.kh, kw: g.kw, ph: g.kh - 1 - g.ph, pw: g.kw - 1 - g.pw, ho: g.h, wo: g.w, y: dx)
+            gx = nil
+            if gw == nil && gb == nil { return }
+        }
+        let wCount = g.cout * g.kg
+        let slots = Swift.max(Threads.count, 1)
+        // per-thread weight-gradient partials, summed in a fixed order afterwards (reproducible)
+        // (pooled memory; each thread's first block overwrites its weight part, so only the bias
+        // parts are zeroed — ResNet's last stage would otherwise clear 19 MB per call)
+        let stride = wCount + g.cout
+        let partialStore = Tensor(uninitializedShape: [slots * stride])
+        let partials = partialStore.data
+        for t in 0..<slots { (partials + t * stride + wCount).update(repeating: 0, count: g.cout) }
+        let started = UnsafeMutablePointer<Bool>.allocate(capacity: slots)
+        defer { started.deallocate() }
+        started.initialize(repeating: false, count: slots)
+        let packedT = gx == nil ? [] : (0..<g.groups).map {
+            PackedA(transA: true, m: g.kg, k: g.coutG, a: weight + $0 * g.coutG * g.kg, lda: g.kg)
+        }
+        let directDW = gw != nil && usesDirectWeightGradient(g)
+        let winogradDW = gw != nil && !directDW && usesWinograd(g)
+        let stride1DW = gw != nil && !directDW && !winogradDW && usesStride1WeightGradient(g)
+        let blockDW = gw != nil && !directDW && !winogradDW && !stride1DW
+        // with a column buffer and at least one full 64-wide panel of output channels per group,
+        // dWᵀ = col · dYᵀ (partials [taps × Cout/groups]) packs the smaller operand transposed
+        let transposedPartials = !weightColumnsGathered(g) && g.coutG >= 64
+        if gx == nil && !blockDW {
+            // nothing needs image blocks: the bias gradient is a plain sum
+            if let gb {
+                for co in 0..<g.cout {
+                    var s: Float = 0
+                    for i in 0..<g.n { s += Elementwise.sum(gy + i * outPlane + co * g.hwo, g.hwo) }
+                    gb[co] = s
+                }
+            }
+            if let gw {
+                if winogradDW { winogradWeightGradient(g, x: x, gy: gy, gw: gw) }
+                else { weightGradientWithoutColumns(g, x: x, gy: gy, gw: gw, direct: directDW) }
+            }
+            return
+        }
+        let split = blockDW && weightColumnsGathered(g) ? splitColumns(g, x) : nil
+        let used = forEachBlock(g) { t, images, threaded in
+            let ncols = images.count * g.hwo
+            let single = images.count == 1
+            // the output gradient as [Cout, images·HWo]
+            var dy = gy + images.lowerBound * outPlane
+            if !single {
+                let buf = ck_scratch(2, g.cout * ncols)!
+                for (j, i) in images.enumerated() {
+                    for co in 0..<g.cout { (buf + co * ncols + j * g.hwo).update(from: gy + i * outPlane + co * g.hwo, count: g.hwo) }
+                }
+                dy = UnsafePointer(buf)
+            }
+            let pw = partials + t * stride, pb = pw + wCount
+            if blockDW && !weightColumnsGathered(g) {
+                let col = columns(g, x: x, images: images, slot: 0)
+                for gr in 0..<g.groups {
+                    let (cg, dyg, c) = (col + gr * g.kg * ncols, dy + gr * g.coutG * ncols, pw + gr * g.coutG * g.kg)
+                    // dW = dY · colᵀ, or dWᵀ [taps × Cout] = col · dYᵀ so the transposed packing falls
+                    // on dY, 9× smaller than col
+                    let (a, b, m, n) = transposedPartials ? (cg, dyg, g.kg, g.coutG) : (dyg, cg, g.coutG, g.kg)
+                    if threaded {
+                        GEMM.sgemm(transA: false, transB: true, m: m, n: n, k: ncols, a: a, lda: ncols, b: b, ldb: ncols,
+                                   c: c, ldc: n, accumulate: started[t])
+                    } else {
+                        GEMM.sgemmSingle(transA: false, transB: true, m: m, n: n, k: ncols, a: a, lda: ncols, b: b, ldb: ncols,
+                                         c: c, ldc: n, accumulate: started[t])
+                    }
+                }
+                started[t] = true
+            } else if blockDW {
+                // dW += dY · colᵀ with the columns gathered straight from the input
+                for gr in 0..<g.groups {
+                    var src = convSource(g, x: x, images: images, group: gr, pixelOffset: 0,
+                                         split: split.map { UnsafePointer($0.data) })
+                    ck_sgemm_conv(0, g.coutG, g.kg, ncols, dy + gr * g.coutG * ncols, ncols, nil, 1, &src,
+                                  pw + gr * g.coutG * g.kg, g.kg, started[t] ? 1 : 0)
+                }
+                started[t] = true
+            }
+            if gb != nil {
+                for co in 0..<g.cout { pb[co] += Elementwise.sum(dy + co * ncols, ncols) }
+            }
+            if let gx {
+                if single && g.isPointwise {
+                    let gxi = gx + images.lowerBound * inPlane
+                    for gr in 0..<g.groups {
+                        let mul = threaded ? packedT[gr].multiplyThreaded : packedT[gr].multiply
+                        mul(ncols, false, dy + gr * g.coutG * ncols, ncols, gxi + gr * g.kg * ncols, ncols, false)
+                    }
+                } else {
+                    let dcol = ck_scratch(1, g.c * g.kh * g.kw * ncols)!
+                    for gr in 0..<g.groups {
+                        let mul = threaded ? packedT[gr].multiplyThreaded : packedT[gr].multiply
+                        mul(ncols, false, dy + gr * g.coutG * ncols, ncols, dcol + gr * g.kg * ncols, ncols, false)
+                    }
+                    for (j, i) in images.enumerated() {
+                        let gxi = gx + i * inPlane
+                        gxi.update(repeating: 0, count: inPlane)
+                        ck_col2im(dcol + j * g.hwo, g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, g.ho, g.wo, gxi, ncols)
+                    }
+                }
+            }
+        }
+        if let gw, winogradDW {
+            winogradWeightGradient(g, x: x, gy: gy, gw: gw)
+        } else if let gw, !blockDW {
+            weightGradientWithoutColumns(g, x: x, gy: gy, gw: gw, direct: directDW)
+        } else if let gw {
+            for t in 1..<Swift.max(used, 1) { Elementwise.axpy(1, partials + t * stride, partials, wCount) }
+            if !transposedPartials {
+                gw.update(from: partials, count: wCount)
+            } else {
+                // each group's partial is [taps × Cout/groups]
+                for gr in 0..<g.groups {
+                    let src = partials + gr * g.coutG * g.kg, dst = gw + gr * g.coutG * g.kg
+                    ck_transpose(src, g.kg, g.coutG, g.coutG, dst, g.kg)
+                }
+            }
+        }
+        if let gb {
+            gb.update(from: partials + wCount, count: g.cout)
+            for t in 1..<Swift.max(used, 1) { Elementwise.axpy(1, partials + t * stride + wCount, gb, g.cout) }
+        }
+    }
+}
