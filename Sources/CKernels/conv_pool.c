@@ -295,6 +295,48 @@ static void separable_cols512(const float *hv, const int32_t *hi, long H, long W
         }
     }
 }
+
+// Values only (inference: no gradient, so no argmax): NaN propagates through the selection itself
+// (v > best or v unordered), so the plane needs no NaN scan first.
+__attribute__((target("avx512f")))
+static inline __m512 max_nan(__m512 best, __m512 v) {
+    __mmask16 t = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+    return _mm512_mask_mov_ps(best, t, v);
+}
+
+__attribute__((target("avx512f")))
+static void separable_values512(const float *xp, long H, long W, long kh, long kw, long ph, long pw, long sh, long sw,
+                                long Ho, long Wo, float *hv, float *prow, float *yp) {
+    long padded = (Wo - 1) * sw + kw + 32;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    for (long ih = 0; ih < H; ih++) {
+        const float *row = xp + ih * W;
+        for (long k = 0; k < pw; k++) prow[k] = -INFINITY;
+        memcpy(prow + pw, row, (size_t)W * sizeof(float));
+        for (long k = pw + W; k < padded; k++) prow[k] = -INFINITY;
+        for (long ow0 = 0; ow0 < Wo; ow0 += 16) {
+            long n = Wo - ow0 < 16 ? Wo - ow0 : 16;
+            __m512 best = _mm512_set1_ps(-INFINITY);
+            for (long j = 0; j < kw; j++) {
+                const float *q = prow + ow0 * sw + j;
+                __m512 v = sw == 1 ? _mm512_loadu_ps(q) : _mm512_permutex2var_ps(_mm512_loadu_ps(q), even, _mm512_loadu_ps(q + 16));
+                best = max_nan(best, v);
+            }
+            _mm512_mask_storeu_ps(hv + ih * Wo + ow0, (__mmask16)((1u << n) - 1), best);
+        }
+    }
+    for (long oh = 0; oh < Ho; oh++) {
+        long i0 = oh * sh - ph, i1 = i0 + kh;
+        if (i0 < 0) i0 = 0;
+        if (i1 > H) i1 = H;
+        for (long ow0 = 0; ow0 < Wo; ow0 += 16) {
+            __mmask16 m = (__mmask16)(Wo - ow0 < 16 ? (1u << (Wo - ow0)) - 1 : 0xFFFF);
+            __m512 best = _mm512_maskz_loadu_ps(m, hv + i0 * Wo + ow0);
+            for (long i = i0 + 1; i < i1; i++) best = max_nan(best, _mm512_maskz_loadu_ps(m, hv + i * Wo + ow0));
+            _mm512_mask_storeu_ps(yp + oh * Wo + ow0, m, best);
+        }
+    }
+}
 #endif
 
 #if defined(__x86_64__)
@@ -407,6 +449,12 @@ void ck_maxpool2d(const float *x, long planes, long H, long W, long kh, long kw,
         int32_t *hi = (int32_t *)(hv + H * Wo);
         for (long pl = 0; pl < planes; pl++) {
             const float *xp = x + pl * H * W;
+#if defined(__x86_64__)
+            if (!indices && ck_gemm_isa() == 2 && (sw == 1 || sw == 2)) {
+                separable_values512(xp, H, W, kh, kw, ph, pw, sh, sw, Ho, Wo, hv, hv + 2 * H * Wo, y + pl * Ho * Wo);
+                continue;
+            }
+#endif
             int nan = plane_has_nan(xp, H * W);
             if (nan) { max_pool_plane_direct(xp, H, W, kh, kw, ph, pw, sh, sw, dh, dw, Ho, Wo,
                                              y + pl * Ho * Wo, indices ? indices + pl * Ho * Wo : 0); continue; }
