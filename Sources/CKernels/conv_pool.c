@@ -231,6 +231,13 @@ static void separable_cols(const float *restrict hv, const int32_t *restrict hi,
 // AVX-512 versions of the two passes (stride 1 or 2 along the row). The row is first copied into
 // a buffer padded with −∞ so every load is in bounds; a window whose maximum is −∞ (all inputs
 // −∞) is rescanned directly so its index stays inside the row.
+// prow = [−∞ × pw, row, −∞ up to `padded`]: every window load of a row pass stays in bounds.
+static void pad_row(float *prow, const float *row, long W, long pw, long padded) {
+    for (long k = 0; k < pw; k++) prow[k] = -INFINITY;
+    memcpy(prow + pw, row, (size_t)W * sizeof(float));
+    for (long k = pw + W; k < padded; k++) prow[k] = -INFINITY;
+}
+
 __attribute__((target("avx512f")))
 static void separable_rows512(const float *xp, long H, long W, long kw, long pw, long sw, long Wo,
                               float *hv, int32_t *hi, float *prow) {
@@ -239,9 +246,7 @@ static void separable_rows512(const float *xp, long H, long W, long kw, long pw,
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     for (long ih = 0; ih < H; ih++) {
         const float *row = xp + ih * W;
-        for (long k = 0; k < pw; k++) prow[k] = -INFINITY;
-        memcpy(prow + pw, row, (size_t)W * sizeof(float));
-        for (long k = pw + W; k < padded; k++) prow[k] = -INFINITY;
+        pad_row(prow, row, W, pw, padded);
         float *bv = hv + ih * Wo;
         int32_t *bi = hi + ih * Wo;
         for (long ow0 = 0; ow0 < Wo; ow0 += 16) {
@@ -311,9 +316,7 @@ static void separable_values512(const float *xp, long H, long W, long kh, long k
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     for (long ih = 0; ih < H; ih++) {
         const float *row = xp + ih * W;
-        for (long k = 0; k < pw; k++) prow[k] = -INFINITY;
-        memcpy(prow + pw, row, (size_t)W * sizeof(float));
-        for (long k = pw + W; k < padded; k++) prow[k] = -INFINITY;
+        pad_row(prow, row, W, pw, padded);
         for (long ow0 = 0; ow0 < Wo; ow0 += 16) {
             long n = Wo - ow0 < 16 ? Wo - ow0 : 16;
             __m512 best = _mm512_set1_ps(-INFINITY);
