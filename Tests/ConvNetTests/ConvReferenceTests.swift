@@ -469,9 +469,11 @@ extension DirectConvTests {
     }
 }
 
-/// Strided 1×1 convolutions (ResNet and RegNet shortcuts) subsample once and run pointwise.
+/// Strided 1×1 convolutions (ResNet and RegNet shortcuts) subsample once and run pointwise; 1×1
+/// layers with ≥ 128 pixels multiply each image in place (stride-1 rows here).
 @Suite struct StridedPointwiseTests {
-    @Test(arguments: [(2, 32, 40, 9, 11, 2, 2, 1), (3, 8, 20, 10, 7, 3, 2, 1), (2, 32, 64, 12, 12, 2, 2, 4)])
+    @Test(arguments: [(2, 32, 40, 9, 11, 2, 2, 1), (3, 8, 20, 10, 7, 3, 2, 1), (2, 32, 64, 12, 12, 2, 2, 4),
+                      (3, 20, 70, 12, 12, 1, 1, 1), (2, 24, 18, 16, 9, 1, 1, 2)])
     func matchesDefinition(_ n: Int, _ c: Int, _ cout: Int, _ h: Int, _ w: Int, _ sh: Int, _ sw: Int, _ groups: Int) {
         let gen = Generator(seed: UInt64(4400 + c + cout + h))
         let x = Tensor.randn([n, c, h, w], generator: gen); x.requiresGrad = true
