@@ -32,25 +32,6 @@ static float sum512(const float *x, long n) {
 }
 
 __attribute__((target("avx512f")))
-static void sum_dot_dev512(const float *g, const float *x, long n, float mu, float *sg, float *sgx) {
-    __m512 s = _mm512_setzero_ps(), t = s, m = _mm512_set1_ps(mu);
-    long i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512 gv = _mm512_loadu_ps(g + i);
-        s = _mm512_add_ps(s, gv);
-        t = _mm512_fmadd_ps(gv, _mm512_sub_ps(_mm512_loadu_ps(x + i), m), t);
-    }
-    if (i < n) {
-        __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
-        __m512 gv = _mm512_maskz_loadu_ps(k, g + i);
-        s = _mm512_add_ps(s, gv);
-        t = _mm512_fmadd_ps(gv, _mm512_maskz_sub_ps(k, _mm512_maskz_loadu_ps(k, x + i), m), t);
-    }
-    *sg += _mm512_reduce_add_ps(s);
-    *sgx += _mm512_reduce_add_ps(t);
-}
-
-__attribute__((target("avx512f")))
 static void relu512(const float *x, float *y, long n) {
     __m512 z = _mm512_setzero_ps();
     long i = 0;
@@ -88,15 +69,6 @@ float ck_sum_sq_dev(const float *x, long n, float mu) {
     double s = 0;
     for (long i = 0; i < n; i++) { double d = x[i] - mu; s += d * d; }
     return (float)s;
-}
-
-void ck_sum_dot_dev(const float *g, const float *x, long n, float mu, float *sum_g, float *sum_gx) {
-#if defined(__x86_64__)
-    if (wide()) { sum_dot_dev512(g, x, n, mu, sum_g, sum_gx); return; }
-#endif
-    double s = 0, t = 0;
-    for (long i = 0; i < n; i++) { s += g[i]; t += g[i] * (x[i] - mu); }
-    *sum_g += (float)s; *sum_gx += (float)t;
 }
 
 void ck_relu(const float *x, float *y, long n) {
@@ -143,11 +115,11 @@ void ck_affine_relu(const float *src, const float *res, float *dst, long n, floa
 
 #if defined(__x86_64__)
 __attribute__((target("avx512f")))
-static void sum_dot_dev_relu512(const float *g, const float *x, const float *y, long n, float mu, float *sg, float *sgx) {
+static void sum_dot_dev512(const float *g, const float *x, const float *y, long n, float mu, float *sg, float *sgx) {
     __m512 s = _mm512_setzero_ps(), t = s, m = _mm512_set1_ps(mu), z = _mm512_setzero_ps();
     for (long i = 0; i < n; i += 16) {
         __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        __mmask16 live = _mm512_mask_cmp_ps_mask(k, _mm512_maskz_loadu_ps(k, y + i), z, _CMP_GT_OQ);
+        __mmask16 live = y ? _mm512_mask_cmp_ps_mask(k, _mm512_maskz_loadu_ps(k, y + i), z, _CMP_GT_OQ) : k;
         __m512 gv = _mm512_maskz_loadu_ps(live, g + i);
         s = _mm512_add_ps(s, gv);
         t = _mm512_fmadd_ps(gv, _mm512_sub_ps(_mm512_maskz_loadu_ps(k, x + i), m), t);
@@ -170,13 +142,13 @@ static void bn_input_grad512(const float *g, const float *x, const float *y, lon
 }
 #endif
 
-void ck_sum_dot_dev_relu(const float *g, const float *x, const float *y, long n, float mu, float *sum_g, float *sum_gx) {
+void ck_sum_dot_dev(const float *g, const float *x, const float *y, long n, float mu, float *sum_g, float *sum_gx) {
 #if defined(__x86_64__)
-    if (wide()) { sum_dot_dev_relu512(g, x, y, n, mu, sum_g, sum_gx); return; }
+    if (wide()) { sum_dot_dev512(g, x, y, n, mu, sum_g, sum_gx); return; }
 #endif
     double s = 0, t = 0;
     for (long i = 0; i < n; i++) {
-        if (!(y[i] > 0)) continue;
+        if (y && !(y[i] > 0)) continue;
         s += g[i]; t += g[i] * (x[i] - mu);
     }
     *sum_g += (float)s; *sum_gx += (float)t;

@@ -105,9 +105,8 @@ void ck_conv_direct16(const float *x, long images, long C, long H, long W, const
 /// Σx, Σ(x − mu)², and (Σg, Σg·(x − mu)) added into the outputs; vectorised where possible.
 float ck_sum(const float *x, long n);
 float ck_sum_sq_dev(const float *x, long n, float mu);
-void ck_sum_dot_dev(const float *g, const float *x, long n, float mu, float *sum_g, float *sum_gx);
-/// ck_sum_dot_dev with g taken as 0 where y ≤ 0 (a ReLU after the batch norm, y its output).
-void ck_sum_dot_dev_relu(const float *g, const float *x, const float *y, long n, float mu, float *sum_g, float *sum_gx);
+/// With y given, g is taken as 0 where y ≤ 0 (a ReLU after the batch norm, y its output).
+void ck_sum_dot_dev(const float *g, const float *x, const float *y, long n, float mu, float *sum_g, float *sum_gx);
 /// Batch-norm input gradient: out = a·g' − b − (x − mu)·c, g' = g (or 0 where y ≤ 0 when y is given).
 void ck_bn_input_grad(const float *g, const float *x, const float *y, long n, float a, float b, float mu, float c, float *out);
 /// y = max(x, 0); out = g where y > 0, else 0.

@@ -89,12 +89,7 @@ func normalize(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weigh
         }
     } else {
     Threads.parallelFor(n * c, minPerThread: grain) { r in
-        for k in r {
-            let ch = k % c
-            let scale = invstd[ch] * (weight?.data[ch] ?? 1)
-            let shift = (bias?.data[ch] ?? 0) - mean[ch] * scale
-            ck_affine_relu(x + k * inner, nil, y + k * inner, inner, scale, shift, relu ? 1 : 0)
-        }
+        for k in r { ck_affine_relu(x + k * inner, nil, y + k * inner, inner, scales[k % c], shifts[k % c], relu ? 1 : 0) }
     }
     }
     var inputs = [input]
@@ -116,59 +111,43 @@ func normalize(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weigh
                 }
             }
             for ch in 0..<c { sumDy[ch] = Float(sd[ch]); sumDyXhat[ch] = Float(sx[ch]) * invstd[ch] }
-            var gx: Tensor? = nil
-            if input.requiresGrad {
-                let t = Tensor(uninitializedShape: input.shape)
+        } else {
+            sumDy.withUnsafeMutableBufferPointer { sdP in sumDyXhat.withUnsafeMutableBufferPointer { sxP in
+                let sd = sdP.baseAddress!, sx = sxP.baseAddress!
+                Threads.parallelFor(c, minPerThread: Swift.max(1, 65536 / Swift.max(m, 1))) { chans in
+                    for ch in chans {
+                        var a: Float = 0, b: Float = 0
+                        for i in 0..<n {
+                            let off = (i * c + ch) * inner
+                            ck_sum_dot_dev(g + off, x + off, yr.map { $0 + off }, inner, mean[ch], &a, &b)
+                        }
+                        sd[ch] = a; sx[ch] = b * invstd[ch]
+                    }
+                }
+            } }
+        }
+        var gx: Tensor? = nil
+        if input.requiresGrad {
+            // dx = a·dy − b − (x − μ)·c per channel. Training: dx = γσ⁻¹/m · (m·dy − Σdy − x̂·Σ(dy·x̂)),
+            // so a = γσ⁻¹, b = γσ⁻¹·Σdy/m, c = γσ⁻²·Σ(dy·x̂)/m; eval: a = γσ⁻¹ and b = c = 0.
+            let coefA = (0..<c).map { (weight?.data[$0] ?? 1) * invstd[$0] }
+            let coefB = (0..<c).map { training ? coefA[$0] * sumDy[$0] / Float(m) : 0 }
+            let coefC = (0..<c).map { training ? coefA[$0] * invstd[$0] * sumDyXhat[$0] / Float(m) : 0 }
+            let t = Tensor(uninitializedShape: input.shape)
+            if inner == 1 {
                 for i in 0..<n {
                     let p = x + i * c, q = g + i * c, r = t.data + i * c, mask = yr.map { $0 + i * c }
                     for ch in 0..<c {
                         let gv = mask.map { $0[ch] > 0 ? q[ch] : 0 } ?? q[ch]
-                        let gamma = weight?.data[ch] ?? 1, istd = invstd[ch]
-                        if training {
-                            let k = gamma * istd / Float(m)
-                            r[ch] = k * (Float(m) * gv - sumDy[ch] - (p[ch] - mean[ch]) * istd * sumDyXhat[ch])
-                        } else {
-                            r[ch] = gamma * istd * gv
-                        }
+                        r[ch] = training ? coefA[ch] * gv - coefB[ch] - (p[ch] - mean[ch]) * coefC[ch] : coefA[ch] * gv
                     }
                 }
-                gx = t
-            }
-            var grads: [Tensor?] = [gx]
-            if let weight { grads.append(weight.requiresGrad ? Tensor(shape: [c], scalars: sumDyXhat) : nil) }
-            if let bias { grads.append(bias.requiresGrad ? Tensor(shape: [c], scalars: sumDy) : nil) }
-            return grads
-        }
-        sumDy.withUnsafeMutableBufferPointer { sdP in sumDyXhat.withUnsafeMutableBufferPointer { sxP in
-            let sd = sdP.baseAddress!, sx = sxP.baseAddress!
-            Threads.parallelFor(c, minPerThread: Swift.max(1, 65536 / Swift.max(m, 1))) { chans in
-                for ch in chans {
-                    var a: Float = 0, b: Float = 0
-                    let mu = mean[ch], istd = invstd[ch]
-                    for i in 0..<n {
-                        let off = (i * c + ch) * inner
-                        if let yr { ck_sum_dot_dev_relu(g + off, x + off, yr + off, inner, mu, &a, &b) }
-                        else { ck_sum_dot_dev(g + off, x + off, inner, mu, &a, &b) }
-                    }
-                    sd[ch] = a; sx[ch] = b * istd
-                }
-            }
-        } }
-        var gx: Tensor? = nil
-        if input.requiresGrad {
-            let t = Tensor(uninitializedShape: input.shape)
-            Threads.parallelFor(n * c, minPerThread: grain) { rng in
-                for idx in rng {
-                    let ch = idx % c
-                    let gamma = weight?.data[ch] ?? 1, istd = invstd[ch], mu = mean[ch]
-                    let p = x + idx * inner, q = g + idx * inner, r = t.data + idx * inner
-                    let mask = yr.map { $0 + idx * inner }
-                    if training {
-                        // dx = γ·σ⁻¹/m · (m·dy − Σdy − x̂·Σ(dy·x̂))
-                        let k = gamma * istd / Float(m), sd = sumDy[ch], sdx = sumDyXhat[ch]
-                        ck_bn_input_grad(q, p, mask, inner, k * Float(m), k * sd, mu, k * istd * sdx, r)
-                    } else {
-                        ck_bn_input_grad(q, p, mask, inner, gamma * istd, 0, mu, 0, r)
+            } else {
+                Threads.parallelFor(n * c, minPerThread: grain) { rng in
+                    for idx in rng {
+                        let ch = idx % c, off = idx * inner
+                        ck_bn_input_grad(g + off, x + off, yr.map { $0 + off }, inner, coefA[ch], coefB[ch], mean[ch], coefC[ch],
+                                         t.data + off)
                     }
                 }
             }
