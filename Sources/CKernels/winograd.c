@@ -412,8 +412,9 @@ void ck_winograd_dw_block(const float *x, const float *dy, long C, long H, long 
     long panels = (C + 63) / 64;
     long vs = C * ld + 32, us = OC * ld + 32, ts = panels * count * 64 + 32;
     float *V = scratch, *U = V + 16 * vs, *Vt = U + 16 * us, *rowbuf = Vt + 16 * ts;
+#if defined(__x86_64__)
     int wide = ck_gemm_isa() == 2;
-    (void)wide;
+#endif
     transform_inputs(x, C, H, W, ph, pw, TW, tpi, t0, count, V, vs, ld, rowbuf);
     for (long o = 0; o < OC; o++) {
         for (long t = t0; t < t0 + count;) {

@@ -76,21 +76,20 @@ extension ConvKernels {
                                      rows.data + gr * g.kg, g.kg * g.groups, out + (gr * g.coutG + r.lowerBound) * g.hwo, g.hwo)
                 }
             }
-            if let epi = epilogue ?? bias.map({ ConvEpilogue(scale: nil, shift: $0, relu: false) }) {
-                epi.apply(y, image: i, channels: g.cout, plane: g.hwo)
-            }
+            ConvEpilogue.orBias(epilogue, bias)?.apply(y, image: i, channels: g.cout, plane: g.hwo)
         }
     }
 
+    /// The weight gradient by the direct kernel (≤ 16 output channels) or the in-place stride-1 GEMM:
+    /// per-thread [tap][Cout] partials over image ranges, summed in a fixed order, then transposed.
     static func weightGradientWithoutColumns(_ g: ConvGeometry, x: UnsafePointer<Float>, gy: UnsafePointer<Float>,
                                              gw: UnsafeMutablePointer<Float>, direct: Bool) {
         let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo
         let taps = g.kg, width = direct ? 16 : g.cout
         let per = g.groups * taps * width       // one thread's partial: per group [taps][width]
         let slots = Swift.max(Threads.count, 1)
-        let store = Tensor(uninitializedShape: [slots * per])
+        let store = Tensor.zeros([slots * per])
         let acc = store.data
-        acc.update(repeating: 0, count: slots * per)
         let chunks: Int
         if direct {
             let scratch = ck_conv_dw_direct16_scratch(g.cg, g.h, g.w, g.kw, g.ph, g.pw, g.sw, g.ho, g.wo)

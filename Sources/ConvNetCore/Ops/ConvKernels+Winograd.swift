@@ -28,9 +28,9 @@ extension ConvKernels {
         }
     }
 
-    /// Splits tiles `0..<tiles` into one contiguous, equal share per thread and calls
-    /// `body(thread, first, count)` for blocks of at most `block` tiles of each share (on 64-tile
-    /// boundaries where the share allows). Returns how many threads ran.
+    /// Splits tiles `0..<tiles` into one contiguous, equal share per thread (at least 64 tiles each)
+    /// and calls `body(thread, first, count)` for consecutive blocks of at most `block` tiles of each
+    /// share. Returns how many threads ran.
     @discardableResult
     static func forEachTileBlock(tiles: Int, block: Int, _ body: (Int, Int, Int) -> Void) -> Int {
         let threads = Swift.max(1, Swift.min(Threads.count, (tiles + 63) / 64))
@@ -50,16 +50,13 @@ extension ConvKernels {
     /// The weights transformed for `winograd`: as given, or (adjoint) for the input-gradient pass.
     static func winogradWeights(_ g: ConvGeometry, _ weight: UnsafePointer<Float>, adjoint: Bool) -> Tensor {
         let rows = adjoint ? g.c : g.cout, cols = adjoint ? g.cout : g.c
-        let packed = Tensor(uninitializedShape: [ck_winograd_packed_size(rows, cols)])
-        packed.data.update(repeating: 0, count: packed.count)   // the panels' padding rows
+        let packed = Tensor.zeros([ck_winograd_packed_size(rows, cols)])   // zero: the panels' padding rows
         Threads.parallelFor(g.cout, minPerThread: Swift.max(1, 16_384 / Swift.max(1, g.c))) { r in
             ck_winograd_pack_weights(weight, g.cout, g.c, adjoint ? 1 : 0, r.lowerBound, r.upperBound, packed.data)
         }
         return packed
     }
 
-    /// The weight gradient by the direct kernel (≤ 16 output channels) or the in-place stride-1 GEMM:
-    /// per-thread [tap][Cout] partials over image ranges, summed in a fixed order, then transposed.
     /// The weight gradient of a Winograd layer by Winograd too: per-thread 16 × Cout × C accumulators
     /// over contiguous tile ranges, summed in a fixed order, then transformed back to 3×3 filters.
     static func winogradWeightGradient(_ g: ConvGeometry, x: UnsafePointer<Float>, gy: UnsafePointer<Float>,
@@ -70,9 +67,8 @@ extension ConvKernels {
         let block = g.c + g.cout <= 256 ? 256 : 128
         let per = 16 * g.cout * g.c
         let slots = Swift.max(Threads.count, 1)
-        let store = Tensor(uninitializedShape: [slots * per])
+        let store = Tensor.zeros([slots * per])
         let acc = store.data
-        acc.update(repeating: 0, count: slots * per)
         let scratch = ck_winograd_dw_scratch(g.c, g.cout, g.w, g.pw, block)
         let chunks = forEachTileBlock(tiles: tiles, block: block) { t, t0, count in
             ck_winograd_dw_block(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, count, acc + t * per, ck_scratch(0, scratch)!)

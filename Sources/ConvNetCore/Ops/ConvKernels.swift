@@ -23,6 +23,11 @@ struct ConvEpilogue {
     var residual: UnsafePointer<Float>? = nil
     let relu: Bool
 
+    /// `epilogue`, or for a plain convolution with a bias the bias alone (nil: nothing to apply).
+    static func orBias(_ epilogue: ConvEpilogue?, _ bias: UnsafePointer<Float>?) -> ConvEpilogue? {
+        epilogue ?? bias.map { ConvEpilogue(scale: nil, shift: $0, relu: false) }
+    }
+
     /// Applies the epilogue to image `image`'s output planes (`channels` × `plane` values, in place,
     /// or reading the raw values from `src` with `srcStride` between channels).
     func apply(_ y: UnsafeMutablePointer<Float>, image: Int, channels: Int, plane: Int, from src: UnsafePointer<Float>? = nil,
@@ -129,7 +134,7 @@ enum ConvKernels {
             TapwiseConv.toPositionMajor(x, n: g.n, c: g.c, plane: inPixels, order: TapwiseConv.inputOrder(g), xT.data)
             TapwiseConv.multiply(g, weight: weight, adjoint: false, input: xT.data, output: yT.data)
             TapwiseConv.fromPositionMajor(yT.data, n: g.n, c: g.cout, plane: g.hwo, y)
-            if let epi = epilogue ?? bias.map({ ConvEpilogue(scale: nil, shift: $0, relu: false) }) {
+            if let epi = ConvEpilogue.orBias(epilogue, bias) {
                 for i in 0..<g.n { epi.apply(y, image: i, channels: g.cout, plane: g.hwo) }
             }
             return
@@ -187,22 +192,15 @@ enum ConvKernels {
                     }
                 }
             }
+            // the bias (or the affine map, residual and ReLU) rides on the pass that places a block's
+            // output; a single image's output is already in place
+            let finish = ConvEpilogue.orBias(epilogue, bias)
             for (j, i) in images.enumerated() {
-                if let epilogue {
-                    // the affine map and ReLU ride on the pass that places the block's output
-                    epilogue.apply(y, image: i, channels: g.cout, plane: g.hwo,
-                                   from: single ? nil : UnsafePointer(out + j * g.hwo), srcStride: ncols)
-                    continue
-                }
-                for co in 0..<g.cout {
-                    let dst = y + i * outPlane + co * g.hwo
-                    let v = bias?[co] ?? 0
-                    if single {
-                        if bias != nil { for p in 0..<g.hwo { dst[p] += v } }
-                    } else {
-                        let src = out + co * ncols + j * g.hwo
-                        for p in 0..<g.hwo { dst[p] = src[p] + v }
-                    }
+                if single {
+                    finish?.apply(y, image: i, channels: g.cout, plane: g.hwo)
+                } else {
+                    (finish ?? ConvEpilogue(scale: nil, shift: nil, relu: false))
+                        .apply(y, image: i, channels: g.cout, plane: g.hwo, from: UnsafePointer(out + j * g.hwo), srcStride: ncols)
                 }
             }
         }
@@ -254,6 +252,30 @@ enum ConvKernels {
             gx = nil
             if gw == nil && gb == nil { return }
         }
+        // the weight gradient without image blocks: direct, Winograd or in place (nil: through the blocks)
+        let unblockedDW: ((UnsafeMutablePointer<Float>) -> Void)?
+        if usesDirectWeightGradient(g) {
+            unblockedDW = { weightGradientWithoutColumns(g, x: x, gy: gy, gw: $0, direct: true) }
+        } else if usesWinograd(g) {
+            unblockedDW = { winogradWeightGradient(g, x: x, gy: gy, gw: $0) }
+        } else if usesStride1WeightGradient(g) {
+            unblockedDW = { weightGradientWithoutColumns(g, x: x, gy: gy, gw: $0, direct: false) }
+        } else {
+            unblockedDW = nil
+        }
+        let blockDW = gw != nil && unblockedDW == nil
+        if gx == nil && !blockDW {
+            // nothing needs image blocks: the bias gradient is a plain sum
+            if let gb {
+                for co in 0..<g.cout {
+                    var s: Float = 0
+                    for i in 0..<g.n { s += Elementwise.sum(gy + i * outPlane + co * g.hwo, g.hwo) }
+                    gb[co] = s
+                }
+            }
+            if let gw, let unblockedDW { unblockedDW(gw) }
+            return
+        }
         let wCount = g.cout * g.kg
         let slots = Swift.max(Threads.count, 1)
         // per-thread weight-gradient partials, summed in a fixed order afterwards (reproducible)
@@ -269,28 +291,9 @@ enum ConvKernels {
         let packedT = gx == nil ? [] : (0..<g.groups).map {
             PackedA(transA: true, m: g.kg, k: g.coutG, a: weight + $0 * g.coutG * g.kg, lda: g.kg)
         }
-        let directDW = gw != nil && usesDirectWeightGradient(g)
-        let winogradDW = gw != nil && !directDW && usesWinograd(g)
-        let stride1DW = gw != nil && !directDW && !winogradDW && usesStride1WeightGradient(g)
-        let blockDW = gw != nil && !directDW && !winogradDW && !stride1DW
         // with a column buffer and at least one full 64-wide panel of output channels per group,
         // dWᵀ = col · dYᵀ (partials [taps × Cout/groups]) packs the smaller operand transposed
         let transposedPartials = !weightColumnsGathered(g) && g.coutG >= 64
-        if gx == nil && !blockDW {
-            // nothing needs image blocks: the bias gradient is a plain sum
-            if let gb {
-                for co in 0..<g.cout {
-                    var s: Float = 0
-                    for i in 0..<g.n { s += Elementwise.sum(gy + i * outPlane + co * g.hwo, g.hwo) }
-                    gb[co] = s
-                }
-            }
-            if let gw {
-                if winogradDW { winogradWeightGradient(g, x: x, gy: gy, gw: gw) }
-                else { weightGradientWithoutColumns(g, x: x, gy: gy, gw: gw, direct: directDW) }
-            }
-            return
-        }
         let split = blockDW && weightColumnsGathered(g) ? splitColumns(g, x) : nil
         let used = forEachBlock(g) { t, images, threaded in
             let ncols = images.count * g.hwo
@@ -355,10 +358,8 @@ enum ConvKernels {
                 }
             }
         }
-        if let gw, winogradDW {
-            winogradWeightGradient(g, x: x, gy: gy, gw: gw)
-        } else if let gw, !blockDW {
-            weightGradientWithoutColumns(g, x: x, gy: gy, gw: gw, direct: directDW)
+        if let gw, let unblockedDW {
+            unblockedDW(gw)
         } else if let gw {
             for t in 1..<Swift.max(used, 1) { Elementwise.axpy(1, partials + t * stride, partials, wCount) }
             if !transposedPartials {

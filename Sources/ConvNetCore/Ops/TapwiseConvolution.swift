@@ -9,8 +9,7 @@ import CKernels
 /// 64-column panel for a batch of 64, and a row of reachable pixels is one contiguous stretch of
 /// both the input and the output. 49 of 81 multiply-adds remain; nothing is gathered.
 ///
-/// Strided layers (ResNet's downsampling 3×3 convolutions) use the same GEMMs over the input in
-/// phase-major order: the pixels with (row mod sh, column mod sw) = (a, b) are stored together, so
+/// Strided layers on tiny maps use the same GEMMs over the input in phase-major order: the pixels with (row mod sh, column mod sw) = (a, b) are stored together, so
 /// the input pixels a row of outputs reads through one tap (sw apart) are again one contiguous stretch.
 enum TapwiseConv {
     /// Undilated single-group layers with ≥ 64 channels on maps of at most 16 pixels, with a batch

@@ -30,7 +30,7 @@ public enum Fusion {
 
     /// `relu?(bn?(conv(x)) + residual?)`, fused when possible.
     static func convBatchNormReLU(_ conv: Conv2d, _ bn: BatchNorm?, residual: Tensor? = nil, relu: Bool, _ x: Tensor) -> Tensor {
-        if isActive, let weight = conv.weight, bn == nil || bn!.inferenceAffine != nil {
+        if isActive, let weight = conv.weight, bn?.hasInferenceAffine ?? true {
             let affine = bn?.inferenceAffine
             return conv2dAffineReLU(x, weight, bias: conv.bias, stride: conv.stride, padding: conv.padding,
                                     dilation: conv.dilation, groups: conv.groups, scale: affine?.scale, shift: affine?.shift,
@@ -45,10 +45,13 @@ public enum Fusion {
 }
 
 extension BatchNorm {
+    /// Whether `inferenceAffine` exists: eval mode with the channel count known.
+    var hasInferenceAffine: Bool { !training && !isLazy }
+
     /// In eval mode, the per-channel map this layer applies: y = x·scale + shift (nil in training or before
     /// the channel count is known).
     var inferenceAffine: (scale: Tensor, shift: Tensor)? {
-        guard !training, let mean = runningMean, let variance = runningVar else { return nil }
+        guard hasInferenceAffine, let mean = runningMean, let variance = runningVar else { return nil }
         let c = numFeatures
         let scale = Tensor.zeros([c]), shift = Tensor.zeros([c])
         for i in 0..<c {

@@ -28,7 +28,7 @@ public final class Sequential: Module {
             if inference, let conv = layers[i] as? Conv2d, !conv.isLazy {
                 var j = i + 1
                 var bn: BatchNorm? = nil
-                if j < layers.count, let b = layers[j] as? BatchNorm2d, b.inferenceAffine != nil { bn = b; j += 1 }
+                if j < layers.count, let b = layers[j] as? BatchNorm2d, b.hasInferenceAffine { bn = b; j += 1 }
                 let relu = j < layers.count && layers[j] is ReLU
                 if relu { j += 1 }
                 if j > i + 1 {
