@@ -141,9 +141,46 @@ static void output_transform_portable(OUTPUT_ARGS) {
     OUTPUT_TRANSFORM_BODY
 }
 #if defined(__x86_64__)
+#include <immintrin.h>
+// The same, 16 tiles per vector under masks (a tile row holds 3–12 tiles in ResNet's maps, fewer
+// than a compiler's vector loop needs): the 2×2 outputs of tile k go to columns 2k, 2k+1, one
+// two-source permute interleaving each output row's even and odd columns.
 __attribute__((target("avx512f,fma")))
 static void output_transform_avx512(OUTPUT_ARGS) {
-    OUTPUT_TRANSFORM_BODY
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const __m512 vs = _mm512_set1_ps(scale), vb = _mm512_set1_ps(bias), zero = _mm512_setzero_ps();
+    for (long k0 = 0; k0 < len; k0 += 16) {
+        long n = len - k0 < 16 ? len - k0 : 16, cols = 2 * n;
+        __mmask16 lm = (__mmask16)((1u << n) - 1);
+        __mmask16 ma = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
+        __mmask16 mb = cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1) : 0;
+        __m512 s0[4], s1[4];
+        for (int j = 0; j < 4; j++) {
+            __m512 a = _mm512_maskz_loadu_ps(lm, m[j] + k0), b = _mm512_maskz_loadu_ps(lm, m[4 + j] + k0);
+            __m512 c = _mm512_maskz_loadu_ps(lm, m[8 + j] + k0), d = _mm512_maskz_loadu_ps(lm, m[12 + j] + k0);
+            s0[j] = _mm512_add_ps(_mm512_add_ps(a, b), c);
+            s1[j] = _mm512_sub_ps(_mm512_sub_ps(b, c), d);
+        }
+        __m512 y00 = _mm512_fmadd_ps(_mm512_add_ps(_mm512_add_ps(s0[0], s0[1]), s0[2]), vs, vb);
+        __m512 y01 = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_sub_ps(s0[1], s0[2]), s0[3]), vs, vb);
+        __m512 y10 = _mm512_fmadd_ps(_mm512_add_ps(_mm512_add_ps(s1[0], s1[1]), s1[2]), vs, vb);
+        __m512 y11 = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_sub_ps(s1[1], s1[2]), s1[3]), vs, vb);
+        __m512 o0a = _mm512_permutex2var_ps(y00, lo, y01), o0b = _mm512_permutex2var_ps(y00, hi, y01);
+        __m512 o1a = _mm512_permutex2var_ps(y10, lo, y11), o1b = _mm512_permutex2var_ps(y10, hi, y11);
+        if (r0) {
+            o0a = _mm512_add_ps(o0a, _mm512_maskz_loadu_ps(ma, r0 + 2 * k0));
+            o0b = _mm512_add_ps(o0b, _mm512_maskz_loadu_ps(mb, r0 + 2 * k0 + 16));
+            o1a = _mm512_add_ps(o1a, _mm512_maskz_loadu_ps(ma, r1 + 2 * k0));
+            o1b = _mm512_add_ps(o1b, _mm512_maskz_loadu_ps(mb, r1 + 2 * k0 + 16));
+        }
+        if (relu) {
+            o0a = _mm512_max_ps(o0a, zero); o0b = _mm512_max_ps(o0b, zero);
+            o1a = _mm512_max_ps(o1a, zero); o1b = _mm512_max_ps(o1b, zero);
+        }
+        _mm512_mask_storeu_ps(out0 + 2 * k0, ma, o0a); _mm512_mask_storeu_ps(out0 + 2 * k0 + 16, mb, o0b);
+        _mm512_mask_storeu_ps(out1 + 2 * k0, ma, o1a); _mm512_mask_storeu_ps(out1 + 2 * k0 + 16, mb, o1b);
+    }
 }
 __attribute__((target("avx2,fma")))
 static void output_transform_avx2(OUTPUT_ARGS) {
@@ -152,7 +189,6 @@ static void output_transform_avx2(OUTPUT_ARGS) {
 #endif
 
 #if defined(__x86_64__)
-#include <immintrin.h>
 // Lanes l of a 16-float load at input column `col` (l = 0…15) that fall inside [0, W).
 __attribute__((target("avx512f")))
 static inline __mmask16 inside(long col, long W) {
@@ -208,6 +244,21 @@ static void input_transform_run_avx512(const float *chan, long H, long W, long i
 typedef void (*in_fn)(const float *const rows[4], long len, float *const v[16]);
 typedef void (*out_fn)(OUTPUT_ARGS);
 
+// A run: the tiles of a block that lie in one tile row, [t, t + len) in batch numbering. The
+// transforms loop over channels, then runs; the runs are listed once per block, not per channel.
+typedef struct { long t, img, th, tw, len; } tile_run;
+
+static long list_runs(long t0, long count, long TW, long tpi, tile_run *runs) {
+    long n = 0;
+    for (long t = t0; t < t0 + count; n++) {
+        long img = t / tpi, r = t % tpi, th = r / TW, tw = r % TW;
+        long len = TW - tw < t0 + count - t ? TW - tw : t0 + count - t;
+        runs[n] = (tile_run){ t, img, th, tw, len };
+        t += len;
+    }
+    return n;
+}
+
 // V[ξ][c][t − t0] = Bᵀ d B for tiles [t0, t0+count) of every channel (V[ξ] at V + ξ·vs, rows ldv apart).
 static void transform_inputs(const float *x, long C, long H, long W, long ph, long pw, long TW, long tpi,
                              long t0, long count, float *V, long vs, long ldv, float *rowbuf) {
@@ -221,16 +272,16 @@ static void transform_inputs(const float *x, long C, long H, long W, long ph, lo
     // channel by channel and within a channel run by run (a run is a part of one tile row), so
     // consecutive runs read consecutive rows of one plane: the overlapping rows of neighbouring
     // tile rows hit L1 and the prefetcher sees one stream
+    tile_run runs[count];
+    long nruns = list_runs(t0, count, TW, tpi, runs);
     for (long c = 0; c < C; c++) {
-        for (long t = t0; t < t0 + count;) {
-            long img = t / tpi, r = t % tpi, th = r / TW, tw = r % TW;
-            long len = TW - tw < t0 + count - t ? TW - tw : t0 + count - t;
+        for (long ri = 0; ri < nruns; ri++) {
+            long t = runs[ri].t, img = runs[ri].img, th = runs[ri].th, tw = runs[ri].tw, len = runs[ri].len;
             long col0 = 2 * tw - pw;            /* input column of the run's first tile */
             long span = 2 * len + 2;
             const float *chan = x + (img * C + c) * plane;
             float *v[16];
             for (int xi = 0; xi < 16; xi++) v[xi] = V + xi * vs + c * ldv + (t - t0);
-            t += len;
             if (c + 1 < C) {
                 // the next channel's rows for this run: planes are too many streams for the prefetcher
                 const float *next = chan + plane;
@@ -295,11 +346,12 @@ void ck_winograd_conv_block(const float *x, long C, long H, long W, long ph, lon
 
     // output transform, plane by plane (sequential writes); a last odd row or column is written
     // through a small tile buffer
+    tile_run runs[count];
+    long nruns = list_runs(t0, count, TW, tpi, runs);
     for (long o = 0; o < OC; o++) {
         float b = bias ? bias[o] : 0.0f, sc = scale ? scale[o] : 1.0f;
-        for (long t = t0; t < t0 + count;) {
-            long img = t / tpi, r = t % tpi, th = r / TW, tw = r % TW;
-            long len = TW - tw < t0 + count - t ? TW - tw : t0 + count - t;
+        for (long ri = 0; ri < nruns; ri++) {
+            long t = runs[ri].t, img = runs[ri].img, th = runs[ri].th, tw = runs[ri].tw, len = runs[ri].len;
             int lastRow = 2 * th + 1 >= Ho;
             long full = len;
             if (tw + len == TW && (Wo & 1)) full--;       /* the row's last tile sticks out on the right */
@@ -315,7 +367,6 @@ void ck_winograd_conv_block(const float *x, long C, long H, long W, long ph, lon
                     __builtin_prefetch(next + i * Wo + cols - 1, 1);
                 }
             }
-            t += len;
             float tmp[2][2 * 64 + 2];
             long k0 = 0;
             while (k0 < len) {
@@ -416,10 +467,11 @@ void ck_winograd_dw_block(const float *x, const float *dy, long C, long H, long 
     int wide = ck_gemm_isa() == 2;
 #endif
     transform_inputs(x, C, H, W, ph, pw, TW, tpi, t0, count, V, vs, ld, rowbuf);
+    tile_run runs[count];
+    long nruns = list_runs(t0, count, TW, tpi, runs);
     for (long o = 0; o < OC; o++) {
-        for (long t = t0; t < t0 + count;) {
-            long img = t / tpi, r = t % tpi, th = r / TW, tw = r % TW;
-            long len = TW - tw < t0 + count - t ? TW - tw : t0 + count - t;
+        for (long ri = 0; ri < nruns; ri++) {
+            long t = runs[ri].t, img = runs[ri].img, th = runs[ri].th, tw = runs[ri].tw, len = runs[ri].len;
             const float *g0 = dy + (img * OC + o) * oplane + 2 * th * Wo + 2 * tw;
             const float *g1 = 2 * th + 1 < Ho ? g0 + Wo : 0;
             long valid = Wo - 2 * tw < 2 * len ? Wo - 2 * tw : 2 * len;
@@ -437,7 +489,6 @@ void ck_winograd_dw_block(const float *x, const float *dy, long C, long H, long 
             else
 #endif
             dy_transform_run(g0, g1, len, valid, u);
-            t += len;
         }
     }
     // M[ξ] [OC × C] += Ū[ξ] [OC × count] · V[ξ]ᵀ: V[ξ] transposed into 64-channel panels, Ū[ξ]'s
