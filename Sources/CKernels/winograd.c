@@ -89,10 +89,6 @@ static void input_transform_portable(const float *const rows[4], long len, float
     INPUT_TRANSFORM_BODY
 }
 #if defined(__x86_64__)
-__attribute__((target("avx512f,fma")))
-static void input_transform_avx512(const float *const rows[4], long len, float *const v[16]) {
-    INPUT_TRANSFORM_BODY
-}
 __attribute__((target("avx2,fma")))
 static void input_transform_avx2(const float *const rows[4], long len, float *const v[16]) {
     INPUT_TRANSFORM_BODY
@@ -142,102 +138,9 @@ static void output_transform_portable(OUTPUT_ARGS) {
 }
 #if defined(__x86_64__)
 #include <immintrin.h>
-// The same, 16 tiles per vector under masks (a tile row holds 3–12 tiles in ResNet's maps, fewer
-// than a compiler's vector loop needs): the 2×2 outputs of tile k go to columns 2k, 2k+1, one
-// two-source permute interleaving each output row's even and odd columns.
-__attribute__((target("avx512f,fma")))
-static void output_transform_avx512(OUTPUT_ARGS) {
-    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    const __m512 vs = _mm512_set1_ps(scale), vb = _mm512_set1_ps(bias), zero = _mm512_setzero_ps();
-    for (long k0 = 0; k0 < len; k0 += 16) {
-        long n = len - k0 < 16 ? len - k0 : 16, cols = 2 * n;
-        __mmask16 lm = (__mmask16)((1u << n) - 1);
-        __mmask16 ma = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
-        __mmask16 mb = cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1) : 0;
-        __m512 s0[4], s1[4];
-        for (int j = 0; j < 4; j++) {
-            __m512 a = _mm512_maskz_loadu_ps(lm, m[j] + k0), b = _mm512_maskz_loadu_ps(lm, m[4 + j] + k0);
-            __m512 c = _mm512_maskz_loadu_ps(lm, m[8 + j] + k0), d = _mm512_maskz_loadu_ps(lm, m[12 + j] + k0);
-            s0[j] = _mm512_add_ps(_mm512_add_ps(a, b), c);
-            s1[j] = _mm512_sub_ps(_mm512_sub_ps(b, c), d);
-        }
-        __m512 y00 = _mm512_fmadd_ps(_mm512_add_ps(_mm512_add_ps(s0[0], s0[1]), s0[2]), vs, vb);
-        __m512 y01 = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_sub_ps(s0[1], s0[2]), s0[3]), vs, vb);
-        __m512 y10 = _mm512_fmadd_ps(_mm512_add_ps(_mm512_add_ps(s1[0], s1[1]), s1[2]), vs, vb);
-        __m512 y11 = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_sub_ps(s1[1], s1[2]), s1[3]), vs, vb);
-        __m512 o0a = _mm512_permutex2var_ps(y00, lo, y01), o0b = _mm512_permutex2var_ps(y00, hi, y01);
-        __m512 o1a = _mm512_permutex2var_ps(y10, lo, y11), o1b = _mm512_permutex2var_ps(y10, hi, y11);
-        if (r0) {
-            o0a = _mm512_add_ps(o0a, _mm512_maskz_loadu_ps(ma, r0 + 2 * k0));
-            o0b = _mm512_add_ps(o0b, _mm512_maskz_loadu_ps(mb, r0 + 2 * k0 + 16));
-            o1a = _mm512_add_ps(o1a, _mm512_maskz_loadu_ps(ma, r1 + 2 * k0));
-            o1b = _mm512_add_ps(o1b, _mm512_maskz_loadu_ps(mb, r1 + 2 * k0 + 16));
-        }
-        if (relu) {
-            o0a = _mm512_max_ps(o0a, zero); o0b = _mm512_max_ps(o0b, zero);
-            o1a = _mm512_max_ps(o1a, zero); o1b = _mm512_max_ps(o1b, zero);
-        }
-        _mm512_mask_storeu_ps(out0 + 2 * k0, ma, o0a); _mm512_mask_storeu_ps(out0 + 2 * k0 + 16, mb, o0b);
-        _mm512_mask_storeu_ps(out1 + 2 * k0, ma, o1a); _mm512_mask_storeu_ps(out1 + 2 * k0 + 16, mb, o1b);
-    }
-}
 __attribute__((target("avx2,fma")))
 static void output_transform_avx2(OUTPUT_ARGS) {
     OUTPUT_TRANSFORM_BODY
-}
-#endif
-
-#if defined(__x86_64__)
-// Lanes l of a 16-float load at input column `col` (l = 0…15) that fall inside [0, W).
-__attribute__((target("avx512f")))
-static inline __mmask16 inside(long col, long W) {
-    long lo = col < 0 ? -col : 0, hi = W - col;
-    if (hi > 16) hi = 16;
-    if (hi <= lo) return 0;
-    return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-}
-
-// Bᵀ d B for `len` consecutive tiles of one tile row, 16 tiles per vector, read straight from the
-// input plane: masked loads supply the zero padding, so no padded copy is made. Tile k's rows are
-// input rows ih0 … ih0+3 at columns col0 + 2k … col0 + 2k + 3; even and odd columns are separated
-// by one two-source permute per row and pair of loads.
-__attribute__((target("avx512f")))
-static void input_transform_run_avx512(const float *chan, long H, long W, long ih0, long col0, long len, float *const v[16]) {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    for (long k0 = 0; k0 < len; k0 += 16) {
-        long n = len - k0 < 16 ? len - k0 : 16;
-        __mmask16 store = (__mmask16)((1u << n) - 1);
-        __m512 d[4][4];
-        long col = col0 + 2 * k0;
-        __mmask16 m0 = inside(col, W), m1 = inside(col + 16, W), m2 = inside(col + 2, W), m3 = inside(col + 18, W);
-        for (int i = 0; i < 4; i++) {
-            long ih = ih0 + i;
-            if (ih < 0 || ih >= H) {
-                d[i][0] = d[i][1] = d[i][2] = d[i][3] = _mm512_setzero_ps();
-                continue;
-            }
-            const float *row = chan + ih * W + col;
-            __m512 a0 = _mm512_maskz_loadu_ps(m0, row), a1 = _mm512_maskz_loadu_ps(m1, row + 16);
-            __m512 b0 = _mm512_maskz_loadu_ps(m2, row + 2), b1 = _mm512_maskz_loadu_ps(m3, row + 18);
-            d[i][0] = _mm512_permutex2var_ps(a0, even, a1);
-            d[i][1] = _mm512_permutex2var_ps(a0, odd, a1);
-            d[i][2] = _mm512_permutex2var_ps(b0, even, b1);
-            d[i][3] = _mm512_permutex2var_ps(b0, odd, b1);
-        }
-        for (int j = 0; j < 4; j++) {
-            __m512 r0 = _mm512_sub_ps(d[0][j], d[2][j]), r1 = _mm512_add_ps(d[1][j], d[2][j]);
-            __m512 r2 = _mm512_sub_ps(d[2][j], d[1][j]), r3 = _mm512_sub_ps(d[1][j], d[3][j]);
-            d[0][j] = r0; d[1][j] = r1; d[2][j] = r2; d[3][j] = r3;
-        }
-        for (int i = 0; i < 4; i++) {
-            _mm512_mask_storeu_ps(v[i * 4 + 0] + k0, store, _mm512_sub_ps(d[i][0], d[i][2]));
-            _mm512_mask_storeu_ps(v[i * 4 + 1] + k0, store, _mm512_add_ps(d[i][1], d[i][2]));
-            _mm512_mask_storeu_ps(v[i * 4 + 2] + k0, store, _mm512_sub_ps(d[i][2], d[i][1]));
-            _mm512_mask_storeu_ps(v[i * 4 + 3] + k0, store, _mm512_sub_ps(d[i][1], d[i][3]));
-        }
-    }
 }
 #endif
 
@@ -259,15 +162,248 @@ static long list_runs(long t0, long count, long TW, long tpi, tile_run *runs) {
     return n;
 }
 
+#if defined(__x86_64__)
+// ---- AVX-512: tiles in groups of 16 lanes ---------------------------------------------------
+// On small maps a tile row holds few tiles (3 on a 6×6 map), so vectors over one run waste most
+// lanes. Here a vector holds 16 consecutive tiles of the block whatever rows and images they come
+// from. A tile's 4 input columns 2k … 2k+3 lie in two 32-float windows per input row: window A
+// holds columns 2k, 2k+1 at lanes 2l, 2l+1 (l the tile's lane) and window B columns 2k+2, 2k+3.
+// Each piece of a run (the tiles of one tile row in one group) fills its lanes of both windows with
+// masked loads at a shifted address, and masked-off lanes read as the zero padding; one even/odd
+// permute per window then gives the tile values. Outputs go back the same way with masked stores.
+
+// The part of a tile run in one group: lanes [L, L + len); offsets are of the window's lane 0.
+typedef struct {
+    long in_off;     /* image, input row 2th − ph, column 2tw − pw − 2L, in the channel-0 plane */
+    long out_off;    /* image, output row 2th, column 2tw − 2L, in the channel-0 plane */
+    unsigned a, b;   /* window lanes read for A and B: the piece's lanes inside the input's columns */
+    unsigned o;      /* output lanes of the piece inside the output's columns */
+    int rows;        /* bit i: input row 2th − ph + i exists */
+    int row2;        /* output row 2th + 1 exists */
+} tile_piece;
+
+// Bits [lo, hi) of a 32-bit lane mask, clipped to [0, 32).
+static unsigned lane_bits(long lo, long hi) {
+    if (lo < 0) lo = 0;
+    if (hi > 32) hi = 32;
+    if (hi <= lo) return 0;
+    unsigned long long m = ((1ull << hi) - 1) & ~((1ull << lo) - 1);
+    return (unsigned)m;
+}
+
+// Pieces of tiles [t0, t0+count), group by group; group g's pieces are first[g] … first[g+1]−1.
+static long list_pieces(long t0, long count, long C, long H, long W, long ph, long pw, long OC, long Ho, long Wo,
+                        tile_piece *pieces, long *first) {
+    long TH = (Ho + 1) / 2, TW = (Wo + 1) / 2, tpi = TH * TW, n = 0, groups = (count + 15) / 16;
+    (void)TH;
+    for (long g = 0; g < groups; g++) {
+        first[g] = n;
+        long end = t0 + (16 * g + 16 < count ? 16 * g + 16 : count);
+        for (long t = t0 + 16 * g; t < end; n++) {
+            long img = t / tpi, r = t % tpi, th = r / TW, tw = r % TW;
+            long len = TW - tw < end - t ? TW - tw : end - t, L = t - t0 - 16 * g;
+            long ih0 = 2 * th - ph, col0 = 2 * tw - pw - 2 * L, ocol0 = 2 * tw - 2 * L;
+            unsigned lanes = lane_bits(2 * L, 2 * L + 2 * len);
+            int rows = 0;
+            for (int i = 0; i < 4; i++) if (ih0 + i >= 0 && ih0 + i < H) rows |= 1 << i;
+            pieces[n] = (tile_piece){
+                .in_off = img * C * H * W + ih0 * W + col0,
+                .out_off = img * OC * Ho * Wo + 2 * th * Wo + ocol0,
+                .a = lanes & lane_bits(-col0, W - col0),
+                .b = lanes & lane_bits(-col0 - 2, W - col0 - 2),
+                .o = lanes & lane_bits(-ocol0, Wo - ocol0),
+                .rows = rows, .row2 = 2 * th + 1 < Ho };
+            t += len;
+        }
+    }
+    first[groups] = n;
+    return groups;
+}
+
+__attribute__((target("avx512f")))
+static inline __m512 load_lanes(__m512 acc, unsigned mask, const float *p) {
+    return mask ? _mm512_mask_loadu_ps(acc, (__mmask16)mask, p) : acc;
+}
+
+// V[ξ][c][t − t0] for every channel, group by group.
+__attribute__((target("avx512f")))
+static void transform_inputs_grouped(const float *x, long C, long H, long W, const tile_piece *pieces, const long *first,
+                                     long groups, long count, float *V, long vs, long ldv) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    long plane = H * W;
+    for (long c = 0; c < C; c++) {
+        const float *xc = x + c * plane;
+        for (long g = 0; g < groups; g++) {
+            __m512 alo[4], ahi[4], blo[4], bhi[4];
+            for (int i = 0; i < 4; i++) alo[i] = ahi[i] = blo[i] = bhi[i] = _mm512_setzero_ps();
+            for (long q = first[g]; q < first[g + 1]; q++) {
+                const tile_piece *pc = pieces + q;
+                const float *base = xc + pc->in_off;
+                unsigned used = pc->a | pc->b;
+                if (c + 1 < C && used) {
+                    // the next channel's rows: planes are too many streams for the prefetcher
+                    long q0 = __builtin_ctz(used), q1 = 33 - __builtin_clz(used);
+                    for (int i = 0; i < 4; i++)
+                        if (pc->rows >> i & 1) {
+                            _mm_prefetch((const char *)(base + plane + i * W + q0), _MM_HINT_T0);
+                            _mm_prefetch((const char *)(base + plane + i * W + q1), _MM_HINT_T0);
+                        }
+                }
+                for (int i = 0; i < 4; i++) {
+                    if (!(pc->rows >> i & 1)) continue;
+                    const float *r = base + i * W;
+                    alo[i] = load_lanes(alo[i], pc->a & 0xFFFF, r);
+                    ahi[i] = load_lanes(ahi[i], pc->a >> 16, r + 16);
+                    blo[i] = load_lanes(blo[i], pc->b & 0xFFFF, r + 2);
+                    bhi[i] = load_lanes(bhi[i], pc->b >> 16, r + 18);
+                }
+            }
+            // Bᵀ over the rows, on whole windows; then the columns, after the even/odd split
+            __m512 d[4][4];
+            {
+                __m512 t0l = _mm512_sub_ps(alo[0], alo[2]), t1l = _mm512_add_ps(alo[1], alo[2]);
+                __m512 t2l = _mm512_sub_ps(alo[2], alo[1]), t3l = _mm512_sub_ps(alo[1], alo[3]);
+                __m512 t0h = _mm512_sub_ps(ahi[0], ahi[2]), t1h = _mm512_add_ps(ahi[1], ahi[2]);
+                __m512 t2h = _mm512_sub_ps(ahi[2], ahi[1]), t3h = _mm512_sub_ps(ahi[1], ahi[3]);
+                __m512 u0l = _mm512_sub_ps(blo[0], blo[2]), u1l = _mm512_add_ps(blo[1], blo[2]);
+                __m512 u2l = _mm512_sub_ps(blo[2], blo[1]), u3l = _mm512_sub_ps(blo[1], blo[3]);
+                __m512 u0h = _mm512_sub_ps(bhi[0], bhi[2]), u1h = _mm512_add_ps(bhi[1], bhi[2]);
+                __m512 u2h = _mm512_sub_ps(bhi[2], bhi[1]), u3h = _mm512_sub_ps(bhi[1], bhi[3]);
+                __m512 tl[4] = { t0l, t1l, t2l, t3l }, th[4] = { t0h, t1h, t2h, t3h };
+                __m512 ul[4] = { u0l, u1l, u2l, u3l }, uh[4] = { u0h, u1h, u2h, u3h };
+                for (int i = 0; i < 4; i++) {
+                    d[i][0] = _mm512_permutex2var_ps(tl[i], even, th[i]);
+                    d[i][1] = _mm512_permutex2var_ps(tl[i], odd, th[i]);
+                    d[i][2] = _mm512_permutex2var_ps(ul[i], even, uh[i]);
+                    d[i][3] = _mm512_permutex2var_ps(ul[i], odd, uh[i]);
+                }
+            }
+            long n = count - 16 * g < 16 ? count - 16 * g : 16;
+            __mmask16 store = (__mmask16)((1u << n) - 1);
+            float *v = V + c * ldv + 16 * g;
+            for (int i = 0; i < 4; i++) {
+                _mm512_mask_storeu_ps(v + (i * 4 + 0) * vs, store, _mm512_sub_ps(d[i][0], d[i][2]));
+                _mm512_mask_storeu_ps(v + (i * 4 + 1) * vs, store, _mm512_add_ps(d[i][1], d[i][2]));
+                _mm512_mask_storeu_ps(v + (i * 4 + 2) * vs, store, _mm512_sub_ps(d[i][2], d[i][1]));
+                _mm512_mask_storeu_ps(v + (i * 4 + 3) * vs, store, _mm512_sub_ps(d[i][1], d[i][3]));
+            }
+        }
+    }
+}
+
+// Y = Aᵀ M A for every output channel, group by group, with the epilogue (scale, bias, residual, ReLU).
+__attribute__((target("avx512f,fma")))
+static void transform_outputs_grouped(const float *M, long ms, long ldv, long OC, long Ho, long Wo,
+                                      const tile_piece *pieces, const long *first, long groups, long count,
+                                      const float *scale, const float *bias, const float *residual, int relu, float *y) {
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const __m512 zero = _mm512_setzero_ps();
+    long oplane = Ho * Wo;
+    for (long o = 0; o < OC; o++) {
+        __m512 vs = _mm512_set1_ps(scale ? scale[o] : 1.0f), vb = _mm512_set1_ps(bias ? bias[o] : 0.0f);
+        float *yo = y + o * oplane;
+        const float *ro = residual ? residual + o * oplane : 0;
+        for (long g = 0; g < groups; g++) {
+            long n = count - 16 * g < 16 ? count - 16 * g : 16;
+            __mmask16 lm = (__mmask16)((1u << n) - 1);
+            const float *m = M + o * ldv + 16 * g;
+            __m512 s0[4], s1[4];
+            for (int j = 0; j < 4; j++) {
+                __m512 a = _mm512_maskz_loadu_ps(lm, m + j * ms), b = _mm512_maskz_loadu_ps(lm, m + (4 + j) * ms);
+                __m512 c = _mm512_maskz_loadu_ps(lm, m + (8 + j) * ms), d = _mm512_maskz_loadu_ps(lm, m + (12 + j) * ms);
+                s0[j] = _mm512_add_ps(_mm512_add_ps(a, b), c);
+                s1[j] = _mm512_sub_ps(_mm512_sub_ps(b, c), d);
+            }
+            __m512 y00 = _mm512_fmadd_ps(_mm512_add_ps(_mm512_add_ps(s0[0], s0[1]), s0[2]), vs, vb);
+            __m512 y01 = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_sub_ps(s0[1], s0[2]), s0[3]), vs, vb);
+            __m512 y10 = _mm512_fmadd_ps(_mm512_add_ps(_mm512_add_ps(s1[0], s1[1]), s1[2]), vs, vb);
+            __m512 y11 = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_sub_ps(s1[1], s1[2]), s1[3]), vs, vb);
+            __m512 o0a = _mm512_permutex2var_ps(y00, lo, y01), o0b = _mm512_permutex2var_ps(y00, hi, y01);
+            __m512 o1a = _mm512_permutex2var_ps(y10, lo, y11), o1b = _mm512_permutex2var_ps(y10, hi, y11);
+            if (ro) {
+                __m512 r0a = zero, r0b = zero, r1a = zero, r1b = zero;
+                for (long q = first[g]; q < first[g + 1]; q++) {
+                    const tile_piece *pc = pieces + q;
+                    const float *r = ro + pc->out_off;
+                    r0a = load_lanes(r0a, pc->o & 0xFFFF, r);
+                    r0b = load_lanes(r0b, pc->o >> 16, r + 16);
+                    if (pc->row2) {
+                        r1a = load_lanes(r1a, pc->o & 0xFFFF, r + Wo);
+                        r1b = load_lanes(r1b, pc->o >> 16, r + Wo + 16);
+                    }
+                }
+                o0a = _mm512_add_ps(o0a, r0a); o0b = _mm512_add_ps(o0b, r0b);
+                o1a = _mm512_add_ps(o1a, r1a); o1b = _mm512_add_ps(o1b, r1b);
+            }
+            if (relu) {
+                o0a = _mm512_max_ps(o0a, zero); o0b = _mm512_max_ps(o0b, zero);
+                o1a = _mm512_max_ps(o1a, zero); o1b = _mm512_max_ps(o1b, zero);
+            }
+            for (long q = first[g]; q < first[g + 1]; q++) {
+                const tile_piece *pc = pieces + q;
+                float *w = yo + pc->out_off;
+                __mmask16 ma = (__mmask16)(pc->o & 0xFFFF), mb = (__mmask16)(pc->o >> 16);
+                _mm512_mask_storeu_ps(w, ma, o0a);
+                _mm512_mask_storeu_ps(w + 16, mb, o0b);
+                if (pc->row2) {
+                    _mm512_mask_storeu_ps(w + Wo, ma, o1a);
+                    _mm512_mask_storeu_ps(w + Wo + 16, mb, o1b);
+                }
+            }
+        }
+    }
+}
+
+// Ū[ξ][o][t − t0] = A dY Aᵀ for every output channel, group by group (the weight gradient's operand).
+__attribute__((target("avx512f")))
+static void transform_gradients_grouped(const float *dy, long OC, long Ho, long Wo, const tile_piece *pieces,
+                                        const long *first, long groups, long count, float *U, long us, long ld) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512 zero = _mm512_setzero_ps();
+    long oplane = Ho * Wo;
+    for (long o = 0; o < OC; o++) {
+        const float *go = dy + o * oplane;
+        for (long g = 0; g < groups; g++) {
+            __m512 a0 = zero, a1 = zero, b0 = zero, b1 = zero;
+            for (long q = first[g]; q < first[g + 1]; q++) {
+                const tile_piece *pc = pieces + q;
+                const float *r = go + pc->out_off;
+                a0 = load_lanes(a0, pc->o & 0xFFFF, r);
+                a1 = load_lanes(a1, pc->o >> 16, r + 16);
+                if (pc->row2) {
+                    b0 = load_lanes(b0, pc->o & 0xFFFF, r + Wo);
+                    b1 = load_lanes(b1, pc->o >> 16, r + Wo + 16);
+                }
+            }
+            __m512 d00 = _mm512_permutex2var_ps(a0, even, a1), d01 = _mm512_permutex2var_ps(a0, odd, a1);
+            __m512 d10 = _mm512_permutex2var_ps(b0, even, b1), d11 = _mm512_permutex2var_ps(b0, odd, b1);
+            __m512 p[4][2] = { { d00, d01 }, { _mm512_add_ps(d00, d10), _mm512_add_ps(d01, d11) },
+                               { _mm512_sub_ps(d00, d10), _mm512_sub_ps(d01, d11) },
+                               { _mm512_sub_ps(zero, d10), _mm512_sub_ps(zero, d11) } };
+            long n = count - 16 * g < 16 ? count - 16 * g : 16;
+            __mmask16 store = (__mmask16)((1u << n) - 1);
+            float *u = U + o * ld + 16 * g;
+            for (int i = 0; i < 4; i++) {
+                _mm512_mask_storeu_ps(u + (i * 4 + 0) * us, store, p[i][0]);
+                _mm512_mask_storeu_ps(u + (i * 4 + 1) * us, store, _mm512_add_ps(p[i][0], p[i][1]));
+                _mm512_mask_storeu_ps(u + (i * 4 + 2) * us, store, _mm512_sub_ps(p[i][0], p[i][1]));
+                _mm512_mask_storeu_ps(u + (i * 4 + 3) * us, store, _mm512_sub_ps(zero, p[i][1]));
+            }
+        }
+    }
+}
+#endif
+
 // V[ξ][c][t − t0] = Bᵀ d B for tiles [t0, t0+count) of every channel (V[ξ] at V + ξ·vs, rows ldv apart).
 static void transform_inputs(const float *x, long C, long H, long W, long ph, long pw, long TW, long tpi,
                              long t0, long count, float *V, long vs, long ldv, float *rowbuf) {
     long plane = H * W, wp = 2 * TW + 2;    /* a padded input row covering every tile of the row */
     in_fn in_tr = input_transform_portable;
-    int isa = ck_gemm_isa();
 #if defined(__x86_64__)
-    if (isa == 2) in_tr = input_transform_avx512;
-    else if (isa == 1) in_tr = input_transform_avx2;
+    if (ck_gemm_isa() == 1) in_tr = input_transform_avx2;
 #endif
     // channel by channel and within a channel run by run (a run is a part of one tile row), so
     // consecutive runs read consecutive rows of one plane: the overlapping rows of neighbouring
@@ -293,12 +429,6 @@ static void transform_inputs(const float *x, long C, long H, long W, long ph, lo
                     __builtin_prefetch(next + ih * W + hi - 1);
                 }
             }
-#if defined(__x86_64__)
-            if (isa == 2) {
-                input_transform_run_avx512(chan, H, W, 2 * th - ph, col0, len, v);
-                continue;
-            }
-#endif
             const float *rows[4];
             for (int i = 0; i < 4; i++) {
                 long ih = 2 * th - ph + i;
@@ -331,19 +461,34 @@ void ck_winograd_conv_block(const float *x, long C, long H, long W, long ph, lon
     // 16 store (and load) streams would fall into the same L1 sets and evict each other
     long vs = C * ldv + 32, ms = OC * ldv + 32;
     float *V = scratch, *M = V + 16 * vs, *rowbuf = M + 16 * ms;
-    out_fn out_tr = output_transform_portable;
+    // AVX-512 transforms whole 16-tile groups; the others go run by run
+    int grouped = 0;
 #if defined(__x86_64__)
-    int isa = ck_gemm_isa();
-    if (isa == 2) out_tr = output_transform_avx512;
-    else if (isa == 1) out_tr = output_transform_avx2;
+    grouped = ck_gemm_isa() == 2;
+    tile_piece pieces[grouped ? 2 * count + 1 : 1];
+    long first[grouped ? count / 16 + 2 : 1], groups = 0;
+    if (grouped) {
+        groups = list_pieces(t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
+        transform_inputs_grouped(x, C, H, W, pieces, first, groups, count, V, vs, ldv);
+    }
 #endif
-    transform_inputs(x, C, H, W, ph, pw, TW, tpi, t0, count, V, vs, ldv, rowbuf);
+    if (!grouped) transform_inputs(x, C, H, W, ph, pw, TW, tpi, t0, count, V, vs, ldv, rowbuf);
 
     // the 16 products, each [OC × count] = U[ξ] [OC × C] · V[ξ] [C × count]
     long usize = packed_stride(OC, C);
     for (int xi = 0; xi < 16; xi++)
         ck_sgemm_packed(OC, count, C, packed + xi * usize, 0, V + xi * vs, ldv, M + xi * ms, ldv, 0);
 
+#if defined(__x86_64__)
+    if (grouped) {
+        transform_outputs_grouped(M, ms, ldv, OC, Ho, Wo, pieces, first, groups, count, scale, bias, residual, relu, y);
+        return;
+    }
+#endif
+    out_fn out_tr = output_transform_portable;
+#if defined(__x86_64__)
+    if (ck_gemm_isa() == 1) out_tr = output_transform_avx2;
+#endif
     // output transform, plane by plane (sequential writes); a last odd row or column is written
     // through a small tile buffer
     tile_run runs[count];
@@ -424,49 +569,9 @@ static void dy_transform_run(const float *g0, const float *g1, long len, long va
     }
 }
 
-#if defined(__x86_64__)
-// The same, 16 tiles per vector: even and odd gradient columns separated by one permute per row.
-__attribute__((target("avx512f")))
-static void dy_transform_run_avx512(const float *g0, const float *g1, long len, long valid, float *const u[16]) {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    for (long k0 = 0; k0 < len; k0 += 16) {
-        long n = len - k0 < 16 ? len - k0 : 16;
-        __mmask16 store = (__mmask16)((1u << n) - 1);
-        long v = valid - 2 * k0;              /* gradient columns left from this chunk's first */
-        __mmask16 m0 = v >= 16 ? (__mmask16)0xFFFF : (v <= 0 ? 0 : (__mmask16)((1u << v) - 1));
-        __mmask16 m1 = v >= 32 ? (__mmask16)0xFFFF : (v <= 16 ? 0 : (__mmask16)((1u << (v - 16)) - 1));
-        __m512 a0 = _mm512_maskz_loadu_ps(m0, g0 + 2 * k0), a1 = _mm512_maskz_loadu_ps(m1, g0 + 2 * k0 + 16);
-        __m512 d00 = _mm512_permutex2var_ps(a0, even, a1), d01 = _mm512_permutex2var_ps(a0, odd, a1);
-        __m512 d10 = _mm512_setzero_ps(), d11 = d10;
-        if (g1) {
-            __m512 b0 = _mm512_maskz_loadu_ps(m0, g1 + 2 * k0), b1 = _mm512_maskz_loadu_ps(m1, g1 + 2 * k0 + 16);
-            d10 = _mm512_permutex2var_ps(b0, even, b1); d11 = _mm512_permutex2var_ps(b0, odd, b1);
-        }
-        __m512 p[4][2] = { { d00, d01 }, { _mm512_add_ps(d00, d10), _mm512_add_ps(d01, d11) },
-                           { _mm512_sub_ps(d00, d10), _mm512_sub_ps(d01, d11) },
-                           { _mm512_sub_ps(_mm512_setzero_ps(), d10), _mm512_sub_ps(_mm512_setzero_ps(), d11) } };
-        for (int i = 0; i < 4; i++) {
-            _mm512_mask_storeu_ps(u[i * 4 + 0] + k0, store, p[i][0]);
-            _mm512_mask_storeu_ps(u[i * 4 + 1] + k0, store, _mm512_add_ps(p[i][0], p[i][1]));
-            _mm512_mask_storeu_ps(u[i * 4 + 2] + k0, store, _mm512_sub_ps(p[i][0], p[i][1]));
-            _mm512_mask_storeu_ps(u[i * 4 + 3] + k0, store, _mm512_sub_ps(_mm512_setzero_ps(), p[i][1]));
-        }
-    }
-}
-#endif
-
-void ck_winograd_dw_block(const float *x, const float *dy, long C, long H, long W, long ph, long pw,
-                          long OC, long Ho, long Wo, long t0, long count, float *acc, float *scratch) {
-    long TH = (Ho + 1) / 2, TW = (Wo + 1) / 2, tpi = TH * TW, oplane = Ho * Wo;
-    long ld = count;
-    long panels = (C + 63) / 64;
-    long vs = C * ld + 32, us = OC * ld + 32, ts = panels * count * 64 + 32;
-    float *V = scratch, *U = V + 16 * vs, *Vt = U + 16 * us, *rowbuf = Vt + 16 * ts;
-#if defined(__x86_64__)
-    int wide = ck_gemm_isa() == 2;
-#endif
-    transform_inputs(x, C, H, W, ph, pw, TW, tpi, t0, count, V, vs, ld, rowbuf);
+// Ū[ξ][o][t − t0] for every output channel, run by run (the weight gradient's operand).
+static void transform_gradients(const float *dy, long OC, long Ho, long Wo, long t0, long count, float *U, long us, long ld) {
+    long TW = (Wo + 1) / 2, tpi = ((Ho + 1) / 2) * TW, oplane = Ho * Wo;
     tile_run runs[count];
     long nruns = list_runs(t0, count, TW, tpi, runs);
     for (long o = 0; o < OC; o++) {
@@ -484,12 +589,30 @@ void ck_winograd_dw_block(const float *x, const float *dy, long C, long H, long 
             }
             float *u[16];
             for (int xi = 0; xi < 16; xi++) u[xi] = U + xi * us + o * ld + (t - t0);
-#if defined(__x86_64__)
-            if (wide) dy_transform_run_avx512(g0, g1, len, valid, u);
-            else
-#endif
             dy_transform_run(g0, g1, len, valid, u);
         }
+    }
+}
+
+void ck_winograd_dw_block(const float *x, const float *dy, long C, long H, long W, long ph, long pw,
+                          long OC, long Ho, long Wo, long t0, long count, float *acc, float *scratch) {
+    long TW = (Wo + 1) / 2, tpi = ((Ho + 1) / 2) * TW;
+    long ld = count;
+    long panels = (C + 63) / 64;
+    long vs = C * ld + 32, us = OC * ld + 32, ts = panels * count * 64 + 32;
+    float *V = scratch, *U = V + 16 * vs, *Vt = U + 16 * us, *rowbuf = Vt + 16 * ts;
+#if defined(__x86_64__)
+    if (ck_gemm_isa() == 2) {
+        tile_piece pieces[2 * count + 1];
+        long first[count / 16 + 2];
+        long groups = list_pieces(t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
+        transform_inputs_grouped(x, C, H, W, pieces, first, groups, count, V, vs, ld);
+        transform_gradients_grouped(dy, OC, Ho, Wo, pieces, first, groups, count, U, us, ld);
+    } else
+#endif
+    {
+        transform_inputs(x, C, H, W, ph, pw, TW, tpi, t0, count, V, vs, ld, rowbuf);
+        transform_gradients(dy, OC, Ho, Wo, t0, count, U, us, ld);
     }
     // M[ξ] [OC × C] += Ū[ξ] [OC × count] · V[ξ]ᵀ: V[ξ] transposed into 64-channel panels, Ū[ξ]'s
     // rows read in place by the micro-kernel (no packing of either operand beyond that transpose)

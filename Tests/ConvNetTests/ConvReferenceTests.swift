@@ -293,10 +293,10 @@ extension DirectConvTests {
 
 /// Stride-1 3×3 layers with ≥ 16 channels run Winograd F(2×2, 3×3) in the forward and input-gradient
 /// passes: both against the definition (summed in double), over odd and even maps, paddings 0–2,
-/// and tile counts that split into several blocks and threads.
+/// tile rows longer than a 16-tile vector group, and tile counts that split into several blocks and threads.
 @Suite struct WinogradTests {
     @Test(arguments: [(2, 16, 24, 7, 9, 1), (3, 20, 17, 8, 8, 0), (1, 32, 16, 13, 5, 2), (70, 16, 16, 4, 4, 1), (5, 24, 40, 12, 12, 1),
-                      (2, 96, 32, 6, 7, 1), (3, 70, 130, 5, 6, 1)])
+                      (2, 96, 32, 6, 7, 1), (3, 70, 130, 5, 6, 1), (2, 16, 18, 5, 37, 1)])
     func forwardAndInputGradientMatchDefinition(_ n: Int, _ c: Int, _ cout: Int, _ h: Int, _ w: Int, _ pad: Int) {
         let gen = Generator(seed: UInt64(7000 + n * 31 + c + h))
         let x = Tensor.randn([n, c, h, w], generator: gen); x.requiresGrad = true
@@ -412,7 +412,7 @@ extension DirectConvTests {
 @Suite struct FusionTests {
     @Test(arguments: [(2, 32, 32, 3, 1, 1, 10, 1), (2, 32, 32, 3, 1, 1, 9, 1), (3, 6, 16, 5, 1, 0, 14, 1), (1, 8, 24, 3, 1, 1, 30, 1), (5, 8, 24, 3, 1, 1, 5, 1),
                       (4, 8, 40, 3, 2, 1, 13, 1), (2, 32, 32, 3, 1, 1, 8, 2), (3, 12, 20, 1, 1, 0, 7, 1),
-                      (32, 64, 64, 3, 1, 1, 3, 1)])
+                      (32, 64, 64, 3, 1, 1, 3, 1), (1, 16, 16, 3, 1, 1, 37, 1)])
     func fusedMatchesComposed(_ n: Int, _ c: Int, _ cout: Int, _ k: Int, _ stride: Int, _ pad: Int, _ hw: Int, _ groups: Int) {
         let gen = Generator(seed: UInt64(6100 + c * 3 + cout + hw + groups))
         let x = Tensor.randn([n, c, hw, hw], generator: gen)
