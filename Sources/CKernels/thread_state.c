@@ -32,3 +32,7 @@ int ck_thread_winograd_off(void) { return t_winograd_off; }
 void ck_set_thread_winograd_off(int off) { t_winograd_off = off; }
 int ck_thread_fusion_off(void) { return t_fusion_off; }
 void ck_set_thread_fusion_off(int off) { t_fusion_off = off; }
+
+static _Thread_local int t_winograd_tile;
+int ck_thread_winograd_tile(void) { return t_winograd_tile; }
+void ck_set_thread_winograd_tile(int tile) { t_winograd_tile = tile; }

@@ -21,6 +21,17 @@ func expectClose(_ actual: Tensor, _ expected: Tensor, rtol: Float = 1e-4, atol:
     #expect(worst == nil, "\(what): element \(worst?.0 ?? -1) is \(worst?.1 ?? 0), expected \(worst?.2 ?? 0)", sourceLocation: sourceLocation)
 }
 
+/// The largest element error relative to the expected tensor's largest magnitude: the norm-wise
+/// measure that bounds fast algorithms' rounding (Winograd's transforms mix a tile's elements, so an
+/// output near zero carries the rounding of its larger neighbours).
+func scaledError(_ actual: Tensor, _ expected: Tensor) -> Float {
+    precondition(actual.shape == expected.shape, "shape \(actual.shape) vs \(expected.shape)")
+    let e = expected.scalars
+    let scale = e.reduce(Float(0)) { max($0, abs($1)) }
+    let worst = zip(actual.scalars, e).reduce(Float(0)) { max($0, abs($1.0 - $1.1)) }
+    return worst / max(scale, .leastNormalMagnitude)
+}
+
 func expectClose(_ actual: [Float], _ expected: [Float], tol: Float = 1e-5, sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(actual.count == expected.count, sourceLocation: sourceLocation)
     for (a, e) in zip(actual, expected) {

@@ -82,6 +82,9 @@ void ck_set_thread_tracer(void *tracer);
 /// Per-thread switches for scoped algorithm choices (1 = off): Winograd, layer fusion.
 int ck_thread_winograd_off(void);
 void ck_set_thread_winograd_off(int off);
+/// The Winograd output tile forced on this thread (2 or 3), or 0 to choose per layer.
+int ck_thread_winograd_tile(void);
+void ck_set_thread_winograd_tile(int tile);
 int ck_thread_fusion_off(void);
 void ck_set_thread_fusion_off(int off);
 /// Per-thread autograd recording switch (1 = recording off).
@@ -153,6 +156,32 @@ void ck_winograd_dw_block(const float *x, const float *dy, long C, long H, long 
                           long OC, long Ho, long Wo, long t0, long count, float *acc, float *scratch);
 /// dW[o, c, 3, 3] = Gᵀ M G from the accumulated acc, for output channels [o0, o1).
 void ck_winograd_dw_finish(const float *acc, long OC, long C, long o0, long o1, float *dw);
+/// Winograd F(3×3, 3×3), AVX-512 only (ck_gemm_isa() == 2): the same interface as F(2×2) above,
+/// with 25 transformed matrices instead of 16 and 3×3 output tiles.
+long ck_winograd3_packed_size(long OC, long C);
+void ck_winograd3_pack_weights(const float *w, long OC, long C, int adjoint, long o0, long o1, float *packed);
+long ck_winograd3_scratch(long C, long OC, long block);
+void ck_winograd3_conv_block(const float *x, long C, long H, long W, long ph, long pw,
+                             long OC, long Ho, long Wo, const float *packed, const float *scale, const float *bias,
+                             const float *residual, int relu, long t0, long count, float *y, float *scratch);
+long ck_winograd3_dw_scratch(long C, long OC, long block);
+void ck_winograd3_dw_block(const float *x, const float *dy, long C, long H, long W, long ph, long pw,
+                           long OC, long Ho, long Wo, long t0, long count, float *acc, float *scratch);
+void ck_winograd3_dw_finish(const float *acc, long OC, long C, long o0, long o1, float *dw);
+/// F(3×3, 3×3) for few tiles, in phases that split over threads by channel or ξ instead of by tile:
+/// V[ξ][c][t − t0] (ξ at V + ξ·vs, channel rows ldv apart) for channels [c0, c1) …
+void ck_winograd3_inputs(const float *x, long C, long H, long W, long ph, long pw, long OC, long Ho, long Wo,
+                         long t0, long count, long c0, long c1, float *V, long vs, long ldv);
+/// … y for output channels [o0, o1) from the products M[ξ] [OC × count] (as ck_winograd3_conv_block's epilogue) …
+void ck_winograd3_outputs(const float *M, long ms, long ldv, long C, long H, long W, long ph, long pw, long OC, long Ho,
+                          long Wo, long t0, long count, long o0, long o1, const float *scale, const float *bias,
+                          const float *residual, int relu, float *y);
+/// … Ū[ξ][o][t − t0] of the output gradient for output channels [o0, o1) …
+void ck_winograd3_gradients(const float *dy, long C, long H, long W, long ph, long pw, long OC, long Ho, long Wo,
+                            long t0, long count, long o0, long o1, float *U, long us, long ld);
+/// … and acc[ξ] [OC × C] += Ū[ξ] · V[ξ]ᵀ for ξ in [xi0, xi1) (panels: 64·⌈C/64⌉·count floats of scratch).
+void ck_winograd3_dw_gemm(const float *V, long vs, const float *U, long us, long ld, long C, long OC, long count,
+                          int xi0, int xi1, float *acc, float *panels);
 /// dst[i] = src[i]·scale + shift (+ res[i] when res is not null) for i < n, then max(·, 0) if
 /// relu ≠ 0 (src may be dst).
 void ck_affine_relu(const float *src, const float *res, float *dst, long n, float scale, float shift, int relu);

@@ -1,32 +1,81 @@
 import CKernels
 
-/// Winograd F(2×2, 3×3) for stride-1 undilated 3×3 layers: forward, input and weight gradients
-/// (the transforms and block GEMMs are in CKernels/winograd.c).
+/// Winograd convolution for stride-1 undilated 3×3 layers: forward, input and weight gradients.
+/// F(2×2, 3×3) (CKernels/winograd.c) on every ISA; F(3×3, 3×3) (winograd3.c) with AVX-512, chosen
+/// per layer by the multiply-adds its tiles cost (25 per 3×3 tile against 16 per 2×2 tile).
 extension ConvKernels {
-    /// Winograd serves single-group stride-1 3×3 layers wide enough that the GEMMs dominate the
-    /// transforms, with feature maps of at least 4×4 (on 2×2 or 3×3 maps padding tiles waste most of the gain).
-    static func usesWinograd(_ g: ConvGeometry) -> Bool {
-        ConvolutionOptions.winogradActive && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.groups == 1
-            && g.ph <= 2 && g.pw <= 2 && g.c >= 16 && g.cout >= 16 && g.ho >= 4 && g.wo >= 4
+    /// Output tile side of the Winograd variant for `n` output maps of ho × wo: 3 or 2, or nil where
+    /// neither pays. Each variant costs (tile + 2)² GEMMs, over its tiles plus about 60 multiply-adds'
+    /// worth of transforming and packing per weight element (memory-bound; weights change every step).
+    static func winogradTile(n: Int, ho: Int, wo: Int) -> Int? {
+        let forced = ck_thread_winograd_tile()
+        let tiles3 = n * ((ho + 2) / 3) * ((wo + 2) / 3), tiles2 = n * ((ho + 1) / 2) * ((wo + 1) / 2)
+        // F(3×3) needs AVX-512 (its transforms exist only there) and enough tiles to amortise its
+        // 25 weight matrices: ResNet's 3×3 maps at batch 64 (64 tiles) run tap-wise GEMMs faster
+        let f3 = ck_gemm_isa() == 2 && ho >= 3 && wo >= 3 && (tiles3 >= 128 || forced == 3) && forced != 2
+        // on 2×2 or 3×3 maps F(2×2) pads most of its tiles
+        let f2 = ho >= 4 && wo >= 4 && forced != 3
+        if f3 && f2 {
+            return 25 * (tiles3 + 60) <= 16 * (tiles2 + 60) ? 3 : 2
+        }
+        return f3 ? 3 : (f2 ? 2 : nil)
     }
 
-    /// y [n, oc, ho, wo] = Winograd convolution of x [n, c, h, w] with weights packed by ck_winograd_pack_weights.
-    static func winograd(x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int, ph: Int, pw: Int, oc: Int, ho: Int, wo: Int,
+    /// Winograd serves single-group stride-1 3×3 layers wide enough that the GEMMs dominate the
+    /// transforms, on maps where a variant's tiles are not mostly padding.
+    static func usesWinograd(_ g: ConvGeometry) -> Bool {
+        ConvolutionOptions.winogradActive && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.groups == 1
+            && g.ph <= 2 && g.pw <= 2 && g.c >= 16 && g.cout >= 16
+            && winogradTile(n: g.n, ho: g.ho, wo: g.wo) != nil && winogradTile(n: g.n, ho: g.h, wo: g.w) != nil
+    }
+
+    /// y [n, oc, ho, wo] = Winograd convolution of x [n, c, h, w] with weights from `winogradWeights`
+    /// for the same tile.
+    static func winograd(tile: Int, x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int, ph: Int, pw: Int, oc: Int, ho: Int, wo: Int,
                          packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
                          scale: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil, relu: Bool = false) {
-        let tiles = n * ((ho + 1) / 2) * ((wo + 1) / 2)
-        // blocks of whole 64-column panels whose transforms (16·(c + oc) floats per tile) stay in L2
-        let fit = Swift.max(1, 16_384 / (c + oc) / 64)
+        let tiles = n * ((ho + tile - 1) / tile) * ((wo + tile - 1) / tile)
+        if tile == 3 && fewTiles(tiles) {
+            // too few tiles for a share per thread (ResNet's 3×3 maps: one per image): the phases
+            // split over channels, the 25 GEMMs and output channels instead
+            let vs = c * tiles + 32, ms = oc * tiles + 32
+            let buffer = Tensor(uninitializedShape: [25 * (vs + ms)])
+            let v = buffer.data, m = buffer.data + 25 * vs
+            Threads.parallelFor(c, minPerThread: 16) { r in
+                ck_winograd3_inputs(x, c, h, w, ph, pw, oc, ho, wo, 0, tiles, r.lowerBound, r.upperBound, v, vs, tiles)
+            }
+            let usize = ck_winograd3_packed_size(oc, c) / 25
+            Threads.parallelFor(25) { r in
+                for xi in r { ck_sgemm_packed(oc, tiles, c, packed + xi * usize, 0, v + xi * vs, tiles, m + xi * ms, tiles, 0) }
+            }
+            Threads.parallelFor(oc, minPerThread: 16) { r in
+                ck_winograd3_outputs(m, ms, tiles, c, h, w, ph, pw, oc, ho, wo, 0, tiles, r.lowerBound, r.upperBound,
+                                     scale, bias, residual, relu ? 1 : 0, y)
+            }
+            return
+        }
+        let elements = (tile + 2) * (tile + 2)
+        // blocks of whole 64-column panels whose transforms (elements·(c + oc) floats per tile) stay in L2
+        let fit = Swift.max(1, 16_384 * 16 / elements / (c + oc) / 64)
         let perThread = (tiles + Threads.count - 1) / Threads.count
         let block = 64 * Swift.max(1, Swift.min(fit, 4, (perThread + 63) / 64))
-        let scratch = ck_winograd_scratch(c, oc, w, pw, block)
+        let scratch = tile == 3 ? ck_winograd3_scratch(c, oc, block) : ck_winograd_scratch(c, oc, w, pw, block)
         // each thread takes an equal share of the tiles, in blocks (whole blocks per thread would leave
         // 4 against 5 for ResNet's 6×6 maps)
         forEachTileBlock(tiles: tiles, block: block) { _, t0, count in
-            ck_winograd_conv_block(x, c, h, w, ph, pw, oc, ho, wo, packed, scale, bias, residual, relu ? 1 : 0, t0, count, y,
-                                   ck_scratch(0, scratch)!)
+            if tile == 3 {
+                ck_winograd3_conv_block(x, c, h, w, ph, pw, oc, ho, wo, packed, scale, bias, residual, relu ? 1 : 0, t0, count, y,
+                                        ck_scratch(0, scratch)!)
+            } else {
+                ck_winograd_conv_block(x, c, h, w, ph, pw, oc, ho, wo, packed, scale, bias, residual, relu ? 1 : 0, t0, count, y,
+                                       ck_scratch(0, scratch)!)
+            }
         }
     }
+
+    /// Whether a tile count leaves threads without a 64-tile share (and is small enough for the
+    /// phased F(3×3) path's one block).
+    static func fewTiles(_ tiles: Int) -> Bool { Threads.count > 1 && tiles < 64 * Threads.count && tiles <= 512 }
 
     /// Splits tiles `0..<tiles` into one contiguous, equal share per thread (at least 64 tiles each)
     /// and calls `body(thread, first, count)` for consecutive blocks of at most `block` tiles of each
@@ -47,35 +96,71 @@ extension ConvKernels {
         }
     }
 
-    /// The weights transformed for `winograd`: as given, or (adjoint) for the input-gradient pass.
-    static func winogradWeights(_ g: ConvGeometry, _ weight: UnsafePointer<Float>, adjoint: Bool) -> Tensor {
+    /// The weights transformed for `winograd` with `tile`: as given, or (adjoint) for the input-gradient pass.
+    static func winogradWeights(_ g: ConvGeometry, _ weight: UnsafePointer<Float>, adjoint: Bool, tile: Int) -> Tensor {
         let rows = adjoint ? g.c : g.cout, cols = adjoint ? g.cout : g.c
-        let packed = Tensor.zeros([ck_winograd_packed_size(rows, cols)])   // zero: the panels' padding rows
+        let size = tile == 3 ? ck_winograd3_packed_size(rows, cols) : ck_winograd_packed_size(rows, cols)
+        let packed = Tensor.zeros([size])   // zero: the panels' padding rows
         Threads.parallelFor(g.cout, minPerThread: Swift.max(1, 16_384 / Swift.max(1, g.c))) { r in
-            ck_winograd_pack_weights(weight, g.cout, g.c, adjoint ? 1 : 0, r.lowerBound, r.upperBound, packed.data)
+            if tile == 3 {
+                ck_winograd3_pack_weights(weight, g.cout, g.c, adjoint ? 1 : 0, r.lowerBound, r.upperBound, packed.data)
+            } else {
+                ck_winograd_pack_weights(weight, g.cout, g.c, adjoint ? 1 : 0, r.lowerBound, r.upperBound, packed.data)
+            }
         }
         return packed
     }
 
-    /// The weight gradient of a Winograd layer by Winograd too: per-thread 16 × Cout × C accumulators
-    /// over contiguous tile ranges, summed in a fixed order, then transformed back to 3×3 filters.
+    /// The weight gradient of a Winograd layer by Winograd too: per-thread (tile+2)² × Cout × C
+    /// accumulators over contiguous tile ranges, summed in a fixed order, then transformed back to 3×3 filters.
     static func winogradWeightGradient(_ g: ConvGeometry, x: UnsafePointer<Float>, gy: UnsafePointer<Float>,
                                        gw: UnsafeMutablePointer<Float>) {
-        let tiles = g.n * ((g.ho + 1) / 2) * ((g.wo + 1) / 2)
+        guard let tile = winogradTile(n: g.n, ho: g.ho, wo: g.wo) else { preconditionFailure("no Winograd tile for \(g.ho)×\(g.wo)") }
+        let tiles = g.n * ((g.ho + tile - 1) / tile) * ((g.wo + tile - 1) / tile)
+        if tile == 3 && fewTiles(tiles) {
+            // transforms split over channels, the 25 GEMMs over threads, one accumulator
+            let vs = g.c * tiles + 32, us = g.cout * tiles + 32
+            let buffer = Tensor(uninitializedShape: [25 * (vs + us)])
+            let v = buffer.data, u = buffer.data + 25 * vs
+            let acc = Tensor.zeros([25 * g.cout * g.c])
+            Threads.parallelFor(g.c, minPerThread: 16) { r in
+                ck_winograd3_inputs(x, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, 0, tiles, r.lowerBound, r.upperBound, v, vs, tiles)
+            }
+            Threads.parallelFor(g.cout, minPerThread: 16) { r in
+                ck_winograd3_gradients(gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, 0, tiles, r.lowerBound, r.upperBound, u, us, tiles)
+            }
+            let panels = 64 * ((g.c + 63) / 64) * tiles
+            Threads.parallelFor(25) { r in
+                ck_winograd3_dw_gemm(v, vs, u, us, tiles, g.c, g.cout, tiles, Int32(r.lowerBound), Int32(r.upperBound), acc.data,
+                                     ck_scratch(0, panels)!)
+            }
+            Threads.parallelFor(g.cout, minPerThread: 8) { r in
+                ck_winograd3_dw_finish(acc.data, g.cout, g.c, r.lowerBound, r.upperBound, gw)
+            }
+            return
+        }
         // longer blocks make longer GEMMs (the tiles are their inner dimension); wide layers use shorter
         // ones so the block's transforms stay within a few MB
         let block = g.c + g.cout <= 256 ? 256 : 128
-        let per = 16 * g.cout * g.c
+        let per = (tile + 2) * (tile + 2) * g.cout * g.c
         let slots = Swift.max(Threads.count, 1)
         let store = Tensor.zeros([slots * per])
         let acc = store.data
-        let scratch = ck_winograd_dw_scratch(g.c, g.cout, g.w, g.pw, block)
+        let scratch = tile == 3 ? ck_winograd3_dw_scratch(g.c, g.cout, block) : ck_winograd_dw_scratch(g.c, g.cout, g.w, g.pw, block)
         let chunks = forEachTileBlock(tiles: tiles, block: block) { t, t0, count in
-            ck_winograd_dw_block(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, count, acc + t * per, ck_scratch(0, scratch)!)
+            if tile == 3 {
+                ck_winograd3_dw_block(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, count, acc + t * per, ck_scratch(0, scratch)!)
+            } else {
+                ck_winograd_dw_block(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, count, acc + t * per, ck_scratch(0, scratch)!)
+            }
         }
         for t in 1..<Swift.max(chunks, 1) { Elementwise.axpy(1, acc + t * per, acc, per) }
         Threads.parallelFor(g.cout, minPerThread: 8) { r in
-            ck_winograd_dw_finish(acc, g.cout, g.c, r.lowerBound, r.upperBound, gw)
+            if tile == 3 {
+                ck_winograd3_dw_finish(acc, g.cout, g.c, r.lowerBound, r.upperBound, gw)
+            } else {
+                ck_winograd_dw_finish(acc, g.cout, g.c, r.lowerBound, r.upperBound, gw)
+            }
         }
     }
 }

@@ -144,8 +144,9 @@ enum ConvKernels {
             return
         }
         if usesWinograd(g) {
-            let packed = winogradWeights(g, weight, adjoint: false)
-            winograd(x: x, n: g.n, c: g.c, h: g.h, w: g.w, ph: g.ph, pw: g.pw, oc: g.cout, ho: g.ho, wo: g.wo,
+            let tile = winogradTile(n: g.n, ho: g.ho, wo: g.wo) ?? 2
+            let packed = winogradWeights(g, weight, adjoint: false, tile: tile)
+            winograd(tile: tile, x: x, n: g.n, c: g.c, h: g.h, w: g.w, ph: g.ph, pw: g.pw, oc: g.cout, ho: g.ho, wo: g.wo,
                      packed: packed.data, bias: epilogue?.shift ?? bias, y: y, scale: epilogue?.scale, residual: epilogue?.residual,
                      relu: epilogue?.relu ?? false)
             return
@@ -233,8 +234,9 @@ enum ConvKernels {
         // filters, padded by 2 − p: Winograd again, with no column matrix and no col2im
         var gx = gx
         if let dx = gx, usesWinograd(g) {
-            let packed = winogradWeights(g, weight, adjoint: true)
-            winograd(x: gy, n: g.n, c: g.cout, h: g.ho, w: g.wo, ph: 2 - g.ph, pw: 2 - g.pw, oc: g.c, ho: g.h, wo: g.w,
+            let tile = winogradTile(n: g.n, ho: g.h, wo: g.w) ?? 2
+            let packed = winogradWeights(g, weight, adjoint: true, tile: tile)
+            winograd(tile: tile, x: gy, n: g.n, c: g.cout, h: g.ho, w: g.wo, ph: 2 - g.ph, pw: 2 - g.pw, oc: g.c, ho: g.h, wo: g.w,
                      packed: packed.data, bias: nil, y: dx)
             gx = nil
             if gw == nil && gb == nil { return }

@@ -3,8 +3,9 @@ import Foundation
 
 /// Switches between convolution algorithms (all give the same results to rounding).
 public enum ConvolutionOptions {
-    /// Whether stride-1 undilated 3×3 layers use Winograd F(2×2, 3×3) in the forward pass and both
-    /// gradients. Off, they take the im2col + GEMM paths; tests compare the two.
+    /// Whether stride-1 undilated 3×3 layers use Winograd (F(3×3, 3×3) with AVX-512 where its tiles
+    /// cost less, else F(2×2, 3×3)) in the forward pass and both gradients. Off, they take the
+    /// im2col + GEMM paths; tests compare the two.
     /// `CONVNET_WINOGRAD=0` in the environment turns it off from the start (for A/B measurements).
     nonisolated(unsafe) public static var winograd = ProcessInfo.processInfo.environment["CONVNET_WINOGRAD"] != "0"
 
@@ -13,6 +14,17 @@ public enum ConvolutionOptions {
         let saved = ck_thread_winograd_off()
         ck_set_thread_winograd_off(enabled ? 0 : 1)
         defer { ck_set_thread_winograd_off(saved) }
+        return try body()
+    }
+
+    /// Runs `body` with Winograd's output tile forced to `tile` (2 or 3; F(3×3) needs AVX-512) on the
+    /// calling thread only, so both variants can be checked on one machine; layers whose maps the
+    /// forced variant does not serve take the other paths.
+    public static func withWinogradTile<T>(_ tile: Int, _ body: () throws -> T) rethrows -> T {
+        precondition(tile == 2 || tile == 3, "Winograd output tiles are 2 or 3, not \(tile)")
+        let saved = ck_thread_winograd_tile()
+        ck_set_thread_winograd_tile(Int32(tile))
+        defer { ck_set_thread_winograd_tile(saved) }
         return try body()
     }
 

@@ -1,0 +1,479 @@
+// Winograd F(3×3, 3×3) for stride-1, undilated 3×3 layers on AVX-512 (interpolation points 0, 1,
+// −1, 2, ∞). Each 3×3 output tile comes from a 5×5 input tile: 25 GEMMs over channels do 25
+// multiply-adds per tile and channel pair where direct convolution does 81 (F(2×2, 3×3): 16 per
+// 4 outputs, 1.44× more per output). 3 divides ResNet-18/96's maps (24, 12, 6, 3), so no tile is
+// wasted on padding, and the 3×3 maps of its last stage take 25 where tap-wise GEMMs take 49.
+//
+//   Bᵀ = [[2,−1,−2,1,0], [0,−2,−1,1,0], [0,2,−3,1,0], [0,−1,0,1,0], [0,2,−1,−2,1]]
+//   G  = [[½,0,0], [−½,−½,−½], [−⅙,⅙,−⅙], [⅙,⅓,⅔], [0,0,1]]
+//   Aᵀ = [[1,1,1,1,0], [0,1,−1,2,0], [0,1,1,4,1]]
+//
+// Tiles are numbered over the batch and processed in blocks and 16-tile vector groups, as in
+// winograd.c's AVX-512 path: a piece (the tiles of one tile row in one group) fills its lanes of
+// 48-float column windows with masked loads at a shifted address, window A holding a tile's
+// columns 3k … 3k+2 at lanes 3l … 3l+2 (l its lane) and window B columns 3k+3, 3k+4 at 3l, 3l+1.
+// A stride-3 extraction (one two-source permute and one masked permute) then gives the tile values.
+#include "ckernels.h"
+#include <string.h>
+
+#define XI 25    /* transformed tile elements: 5 × 5 */
+#define SIXTH (1.0f / 6.0f)   /* multiplied, not divided: a division per element costs more than the GEMMs on 3×3 maps */
+
+static long packed_stride(long rows, long cols) { return ck_packed_a_size(rows, cols) + 32; }
+
+long ck_winograd3_packed_size(long OC, long C) { return XI * packed_stride(OC, C); }
+
+// G g Gᵀ for one 3×3 filter g (row-major).
+static void transform_filter(const float g[9], float u[XI]) {
+    float t[5][3];
+    for (int j = 0; j < 3; j++) {
+        float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
+        t[0][j] = 0.5f * g0;
+        t[1][j] = -0.5f * (g0 + g1 + g2);
+        t[2][j] = (g1 - g0 - g2) * SIXTH;
+        t[3][j] = (g0 + 2.0f * g1 + 4.0f * g2) * SIXTH;
+        t[4][j] = g2;
+    }
+    for (int i = 0; i < 5; i++) {
+        float a = t[i][0], b = t[i][1], c = t[i][2];
+        u[i * 5 + 0] = 0.5f * a;
+        u[i * 5 + 1] = -0.5f * (a + b + c);
+        u[i * 5 + 2] = (b - a - c) * SIXTH;
+        u[i * 5 + 3] = (a + 2.0f * b + 4.0f * c) * SIXTH;
+        u[i * 5 + 4] = c;
+    }
+}
+
+void ck_winograd3_pack_weights(const float *w, long OC, long C, int adjoint, long o0, long o1, float *packed) {
+    long rows = adjoint ? C : OC, cols = adjoint ? OC : C, stride = packed_stride(rows, cols);
+    for (long o = o0; o < o1; o++) {
+        for (long c = 0; c < C; c++) {
+            const float *src = w + (o * C + c) * 9;
+            float g[9], u[XI];
+            if (adjoint) {
+                for (int k = 0; k < 9; k++) g[k] = src[8 - k];
+            } else {
+                memcpy(g, src, sizeof g);
+            }
+            transform_filter(g, u);
+            long at = adjoint ? ck_packed_a_offset(rows, cols, c, o) : ck_packed_a_offset(rows, cols, o, c);
+            for (int xi = 0; xi < XI; xi++) packed[xi * stride + at] = u[xi];
+        }
+    }
+}
+
+long ck_winograd3_scratch(long C, long OC, long block) {
+    return XI * ((C + OC) * block + 64) + 64;
+}
+
+long ck_winograd3_dw_scratch(long C, long OC, long block) {
+    long panels = (C + 63) / 64;
+    return XI * ((C + OC + 64 * panels) * block + 96) + 64;
+}
+
+void ck_winograd3_dw_finish(const float *acc, long OC, long C, long o0, long o1, float *dw) {
+    // Gᵀ M G per (o, c)
+    long stride = OC * C;
+    for (long o = o0; o < o1; o++) {
+        const float *m = acc + o * C;
+        for (long c = 0; c < C; c++) {
+            float mm[5][5], t[3][5];
+            for (int xi = 0; xi < XI; xi++) mm[xi / 5][xi % 5] = m[xi * stride + c];
+            for (int j = 0; j < 5; j++) {
+                t[0][j] = 0.5f * (mm[0][j] - mm[1][j]) + (mm[3][j] - mm[2][j]) * SIXTH;
+                t[1][j] = -0.5f * mm[1][j] + (mm[2][j] + 2.0f * mm[3][j]) * SIXTH;
+                t[2][j] = -0.5f * mm[1][j] + (4.0f * mm[3][j] - mm[2][j]) * SIXTH + mm[4][j];
+            }
+            float *d = dw + (o * C + c) * 9;
+            for (int i = 0; i < 3; i++) {
+                d[i * 3 + 0] = 0.5f * (t[i][0] - t[i][1]) + (t[i][3] - t[i][2]) * SIXTH;
+                d[i * 3 + 1] = -0.5f * t[i][1] + (t[i][2] + 2.0f * t[i][3]) * SIXTH;
+                d[i * 3 + 2] = -0.5f * t[i][1] + (4.0f * t[i][3] - t[i][2]) * SIXTH + t[i][4];
+            }
+        }
+    }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+// The part of a tile run in one group: lanes [L, L + len); offsets are of the windows' lane 0.
+typedef struct {
+    long in_off;                 /* image, input row 3th − ph, column 3tw − pw − 3L (channel 0) */
+    long out_off;                /* image, output row 3th, column 3tw − 3L (channel 0) */
+    unsigned long long a, b, o;  /* 48-lane window masks: A, B inside the input, outputs inside the map */
+    int rows;                    /* bit i: input row 3th − ph + i exists (i < 5) */
+    int orows;                   /* output rows of the tile inside the map (1–3) */
+} piece3;
+
+static unsigned long long lanes48(long lo, long hi) {
+    if (lo < 0) lo = 0;
+    if (hi > 48) hi = 48;
+    if (hi <= lo) return 0;
+    return ((1ull << hi) - 1) & ~((1ull << lo) - 1);
+}
+
+static long list_pieces(long t0, long count, long C, long H, long W, long ph, long pw, long OC, long Ho, long Wo,
+                        piece3 *pieces, long *first) {
+    long TH = (Ho + 2) / 3, TW = (Wo + 2) / 3, tpi = TH * TW, n = 0, groups = (count + 15) / 16;
+    for (long g = 0; g < groups; g++) {
+        first[g] = n;
+        long end = t0 + (16 * g + 16 < count ? 16 * g + 16 : count);
+        for (long t = t0 + 16 * g; t < end; n++) {
+            long img = t / tpi, r = t % tpi, th = r / TW, tw = r % TW;
+            long len = TW - tw < end - t ? TW - tw : end - t, L = t - t0 - 16 * g;
+            long ih0 = 3 * th - ph, col0 = 3 * tw - pw - 3 * L, ocol0 = 3 * tw - 3 * L;
+            unsigned long long lanes = lanes48(3 * L, 3 * L + 3 * len);
+            int rows = 0;
+            for (int i = 0; i < 5; i++) if (ih0 + i >= 0 && ih0 + i < H) rows |= 1 << i;
+            long orows = Ho - 3 * th < 3 ? Ho - 3 * th : 3;
+            pieces[n] = (piece3){
+                .in_off = img * C * H * W + ih0 * W + col0,
+                .out_off = img * OC * Ho * Wo + 3 * th * Wo + ocol0,
+                .a = lanes & lanes48(-col0, W - col0),
+                .b = lanes & lanes48(-col0 - 3, W - col0 - 3),
+                .o = lanes & lanes48(-ocol0, Wo - ocol0),
+                .rows = rows, .orows = (int)orows };
+            t += len;
+        }
+    }
+    first[groups] = n;
+    return groups;
+}
+
+// w[0..2] (a 48-float window) takes p[q] at the lanes of `mask` (bits 16q … 16q+15 for w[q]).
+__attribute__((target("avx512f")))
+static inline void load_window(__m512 w[3], unsigned long long mask, const float *p) {
+    for (int q = 0; q < 3; q++) {
+        __mmask16 m = (__mmask16)(mask >> (16 * q));
+        if (m) w[q] = _mm512_mask_loadu_ps(w[q], m, p + 16 * q);
+    }
+}
+
+__attribute__((target("avx512f")))
+static inline void store_window(const __m512 w[3], unsigned long long mask, float *p) {
+    for (int q = 0; q < 3; q++) {
+        __mmask16 m = (__mmask16)(mask >> (16 * q));
+        if (m) _mm512_mask_storeu_ps(p + 16 * q, m, w[q]);
+    }
+}
+
+// Stride-3 extraction: lane l of the result is window lane 3l + j, j < 3.
+typedef struct { __m512i idx[3]; __mmask16 high[3]; } extract3;
+
+__attribute__((target("avx512f")))
+static extract3 make_extract3(void) {
+    extract3 e;
+    for (int j = 0; j < 3; j++) {
+        int v[16];
+        unsigned high = 0;
+        for (int l = 0; l < 16; l++) {
+            v[l] = 3 * l + j;              /* permutes read the low 5 (4) bits */
+            if (3 * l + j >= 32) high |= 1u << l;
+        }
+        e.idx[j] = _mm512_loadu_si512(v);
+        e.high[j] = (__mmask16)high;
+    }
+    return e;
+}
+
+__attribute__((target("avx512f")))
+static inline __m512 extract(const extract3 *e, const __m512 w[3], int j) {
+    __m512 r = _mm512_permutex2var_ps(w[0], e->idx[j], w[1]);
+    return _mm512_mask_permutexvar_ps(r, e->high[j], e->idx[j], w[2]);
+}
+
+// Interleaving, the inverse: window lane 16q + p is y[(16q+p) mod 3] at lane (16q+p) div 3.
+typedef struct { __m512i idx[3]; __mmask16 third[3]; } interleave3;
+
+__attribute__((target("avx512f")))
+static interleave3 make_interleave3(void) {
+    interleave3 e;
+    for (int q = 0; q < 3; q++) {
+        int v[16];
+        unsigned third = 0;
+        for (int p = 0; p < 16; p++) {
+            int pos = 16 * q + p, l = pos / 3, k = pos % 3;
+            v[p] = l + (k == 1 ? 16 : 0);
+            if (k == 2) third |= 1u << p;
+        }
+        e.idx[q] = _mm512_loadu_si512(v);
+        e.third[q] = (__mmask16)third;
+    }
+    return e;
+}
+
+__attribute__((target("avx512f")))
+static inline void interleave(const interleave3 *e, __m512 y0, __m512 y1, __m512 y2, __m512 w[3]) {
+    for (int q = 0; q < 3; q++) {
+        __m512 r = _mm512_permutex2var_ps(y0, e->idx[q], y1);
+        w[q] = _mm512_mask_permutexvar_ps(r, e->third[q], e->idx[q], y2);
+    }
+}
+
+// Bᵀ applied to five vectors.
+#define BT5(d0, d1, d2, d3, d4, r0, r1, r2, r3, r4)                                             \
+    do {                                                                                      \
+        __m512 two = _mm512_set1_ps(2.0f);                                                    \
+        __m512 d31 = _mm512_sub_ps(d3, d1), d32 = _mm512_sub_ps(d3, d2);                      \
+        r0 = _mm512_fmadd_ps(two, _mm512_sub_ps(d0, d2), d31);                               \
+        r1 = _mm512_fnmadd_ps(two, d1, d32);                                                  \
+        r2 = _mm512_fmadd_ps(two, _mm512_sub_ps(d1, d2), d32);                               \
+        r3 = d31;                                                                             \
+        r4 = _mm512_fmadd_ps(two, _mm512_sub_ps(d1, d3), _mm512_sub_ps(d4, d2));             \
+    } while (0)
+
+// V[ξ][c][t − t0] = Bᵀ d B for every channel of the block's tiles, group by group.
+__attribute__((target("avx512f,fma")))
+static void transform_inputs(const float *x, long C, long H, long W, const piece3 *pieces, const long *first,
+                             long groups, long count, long c0, long c1, float *V, long vs, long ldv) {
+    extract3 e = make_extract3();
+    long plane = H * W;
+    for (long c = c0; c < c1; c++) {
+        const float *xc = x + c * plane;
+        for (long g = 0; g < groups; g++) {
+            __m512 d[5][5];
+            for (int i = 0; i < 5; i++) {
+                __m512 a[3], b[3];
+                a[0] = a[1] = a[2] = b[0] = b[1] = b[2] = _mm512_setzero_ps();
+                for (long q = first[g]; q < first[g + 1]; q++) {
+                    const piece3 *pc = pieces + q;
+                    if (!(pc->rows >> i & 1)) continue;
+                    const float *r = xc + pc->in_off + i * W;
+                    load_window(a, pc->a, r);
+                    load_window(b, pc->b, r + 3);
+                    unsigned long long used = pc->a | pc->b;
+                    if (c + 1 < c1 && used) {
+                        // this row of the next channel: planes are too many streams for the prefetcher
+                        const float *next = r + plane;
+                        long q0 = __builtin_ctzll(used), q1 = 66 - __builtin_clzll(used);   /* B reads 3 further */
+                        for (long q = q0; q < q1; q += 16) _mm_prefetch((const char *)(next + q), _MM_HINT_T0);
+                        _mm_prefetch((const char *)(next + q1 - 1), _MM_HINT_T0);
+                    }
+                }
+                d[i][0] = extract(&e, a, 0); d[i][1] = extract(&e, a, 1); d[i][2] = extract(&e, a, 2);
+                d[i][3] = extract(&e, b, 0); d[i][4] = extract(&e, b, 1);
+            }
+            __m512 t[5][5];
+            for (int j = 0; j < 5; j++) BT5(d[0][j], d[1][j], d[2][j], d[3][j], d[4][j], t[0][j], t[1][j], t[2][j], t[3][j], t[4][j]);
+            long n = count - 16 * g < 16 ? count - 16 * g : 16;
+            __mmask16 store = (__mmask16)((1u << n) - 1);
+            float *v = V + c * ldv + 16 * g;
+            for (int i = 0; i < 5; i++) {
+                __m512 r0, r1, r2, r3, r4;
+                BT5(t[i][0], t[i][1], t[i][2], t[i][3], t[i][4], r0, r1, r2, r3, r4);
+                _mm512_mask_storeu_ps(v + (i * 5 + 0) * vs, store, r0);
+                _mm512_mask_storeu_ps(v + (i * 5 + 1) * vs, store, r1);
+                _mm512_mask_storeu_ps(v + (i * 5 + 2) * vs, store, r2);
+                _mm512_mask_storeu_ps(v + (i * 5 + 3) * vs, store, r3);
+                _mm512_mask_storeu_ps(v + (i * 5 + 4) * vs, store, r4);
+            }
+        }
+    }
+}
+
+// Aᵀ applied to five vectors.
+#define AT5(m0, m1, m2, m3, m4, s0, s1, s2)                                                    \
+    do {                                                                                      \
+        __m512 p12 = _mm512_add_ps(m1, m2), q12 = _mm512_sub_ps(m1, m2);                      \
+        s0 = _mm512_add_ps(_mm512_add_ps(m0, p12), m3);                                       \
+        s1 = _mm512_fmadd_ps(_mm512_set1_ps(2.0f), m3, q12);                                  \
+        s2 = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(4.0f), m3, p12), m4);               \
+    } while (0)
+
+// Y = Aᵀ M A for every output channel with the epilogue (scale, bias, residual, ReLU).
+__attribute__((target("avx512f,fma")))
+static void transform_outputs(const float *M, long ms, long ldv, long Ho, long Wo, const piece3 *pieces,
+                              const long *first, long groups, long count, long o0, long o1, const float *scale,
+                              const float *bias, const float *residual, int relu, float *y) {
+    interleave3 e = make_interleave3();
+    const __m512 zero = _mm512_setzero_ps();
+    long oplane = Ho * Wo;
+    for (long o = o0; o < o1; o++) {
+        __m512 vs = _mm512_set1_ps(scale ? scale[o] : 1.0f), vb = _mm512_set1_ps(bias ? bias[o] : 0.0f);
+        float *yo = y + o * oplane;
+        const float *ro = residual ? residual + o * oplane : 0;
+        for (long g = 0; g < groups; g++) {
+            long n = count - 16 * g < 16 ? count - 16 * g : 16;
+            __mmask16 lm = (__mmask16)((1u << n) - 1);
+            const float *m = M + o * ldv + 16 * g;
+            __m512 s[3][5];
+            for (int j = 0; j < 5; j++) {
+                __m512 m0 = _mm512_maskz_loadu_ps(lm, m + (0 * 5 + j) * ms), m1 = _mm512_maskz_loadu_ps(lm, m + (1 * 5 + j) * ms);
+                __m512 m2 = _mm512_maskz_loadu_ps(lm, m + (2 * 5 + j) * ms), m3 = _mm512_maskz_loadu_ps(lm, m + (3 * 5 + j) * ms);
+                __m512 m4 = _mm512_maskz_loadu_ps(lm, m + (4 * 5 + j) * ms);
+                AT5(m0, m1, m2, m3, m4, s[0][j], s[1][j], s[2][j]);
+            }
+            for (int i = 0; i < 3; i++) {
+                __m512 y0, y1, y2, w[3];
+                AT5(s[i][0], s[i][1], s[i][2], s[i][3], s[i][4], y0, y1, y2);
+                y0 = _mm512_fmadd_ps(y0, vs, vb); y1 = _mm512_fmadd_ps(y1, vs, vb); y2 = _mm512_fmadd_ps(y2, vs, vb);
+                interleave(&e, y0, y1, y2, w);
+                if (ro) {
+                    __m512 r[3] = { zero, zero, zero };
+                    for (long q = first[g]; q < first[g + 1]; q++) {
+                        const piece3 *pc = pieces + q;
+                        if (i < pc->orows) load_window(r, pc->o, ro + pc->out_off + i * Wo);
+                    }
+                    for (int k = 0; k < 3; k++) w[k] = _mm512_add_ps(w[k], r[k]);
+                }
+                if (relu)
+                    for (int k = 0; k < 3; k++) w[k] = _mm512_max_ps(w[k], zero);
+                for (long q = first[g]; q < first[g + 1]; q++) {
+                    const piece3 *pc = pieces + q;
+                    if (i < pc->orows) store_window(w, pc->o, yo + pc->out_off + i * Wo);
+                }
+            }
+        }
+    }
+}
+
+// A applied to three vectors (A = Aᵀ transposed, 5 × 3).
+#define A3(e0, e1, e2, u0, u1, u2, u3, u4)                                                     \
+    do {                                                                                      \
+        __m512 p02 = _mm512_add_ps(e0, e2);                                                   \
+        u0 = e0;                                                                              \
+        u1 = _mm512_add_ps(p02, e1);                                                          \
+        u2 = _mm512_sub_ps(p02, e1);                                                          \
+        u3 = _mm512_fmadd_ps(_mm512_set1_ps(4.0f), e2, _mm512_fmadd_ps(_mm512_set1_ps(2.0f), e1, e0)); \
+        u4 = e2;                                                                              \
+    } while (0)
+
+// Ū[ξ][o][t − t0] = A dY Aᵀ for every output channel (the weight gradient's operand).
+__attribute__((target("avx512f,fma")))
+static void transform_gradients(const float *dy, long Ho, long Wo, const piece3 *pieces, const long *first,
+                                long groups, long count, long o0, long o1, float *U, long us, long ld) {
+    extract3 e = make_extract3();
+    long oplane = Ho * Wo;
+    for (long o = o0; o < o1; o++) {
+        const float *go = dy + o * oplane;
+        for (long g = 0; g < groups; g++) {
+            __m512 d[3][3];
+            for (int i = 0; i < 3; i++) {
+                __m512 w[3] = { _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps() };
+                for (long q = first[g]; q < first[g + 1]; q++) {
+                    const piece3 *pc = pieces + q;
+                    if (i < pc->orows) load_window(w, pc->o, go + pc->out_off + i * Wo);
+                }
+                d[i][0] = extract(&e, w, 0); d[i][1] = extract(&e, w, 1); d[i][2] = extract(&e, w, 2);
+            }
+            __m512 t[5][3];
+            for (int k = 0; k < 3; k++) A3(d[0][k], d[1][k], d[2][k], t[0][k], t[1][k], t[2][k], t[3][k], t[4][k]);
+            long n = count - 16 * g < 16 ? count - 16 * g : 16;
+            __mmask16 store = (__mmask16)((1u << n) - 1);
+            float *u = U + o * ld + 16 * g;
+            for (int i = 0; i < 5; i++) {
+                __m512 r0, r1, r2, r3, r4;
+                A3(t[i][0], t[i][1], t[i][2], r0, r1, r2, r3, r4);
+                _mm512_mask_storeu_ps(u + (i * 5 + 0) * us, store, r0);
+                _mm512_mask_storeu_ps(u + (i * 5 + 1) * us, store, r1);
+                _mm512_mask_storeu_ps(u + (i * 5 + 2) * us, store, r2);
+                _mm512_mask_storeu_ps(u + (i * 5 + 3) * us, store, r3);
+                _mm512_mask_storeu_ps(u + (i * 5 + 4) * us, store, r4);
+            }
+        }
+    }
+}
+#endif
+
+void ck_winograd3_conv_block(const float *x, long C, long H, long W, long ph, long pw,
+                             long OC, long Ho, long Wo, const float *packed, const float *scale, const float *bias,
+                             const float *residual, int relu, long t0, long count, float *y, float *scratch) {
+#if defined(__x86_64__)
+    long ldv = count, vs = C * ldv + 32, ms = OC * ldv + 32;
+    float *V = scratch, *M = V + XI * vs;
+    piece3 pieces[2 * count + 1];
+    long first[count / 16 + 2];
+    long groups = list_pieces(t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
+    transform_inputs(x, C, H, W, pieces, first, groups, count, 0, C, V, vs, ldv);
+    long usize = packed_stride(OC, C);
+    for (int xi = 0; xi < XI; xi++)
+        ck_sgemm_packed(OC, count, C, packed + xi * usize, 0, V + xi * vs, ldv, M + xi * ms, ldv, 0);
+    transform_outputs(M, ms, ldv, Ho, Wo, pieces, first, groups, count, 0, OC, scale, bias, residual, relu, y);
+#else
+    (void)x; (void)C; (void)H; (void)W; (void)ph; (void)pw; (void)OC; (void)Ho; (void)Wo; (void)packed; (void)scale;
+    (void)bias; (void)residual; (void)relu; (void)t0; (void)count; (void)y; (void)scratch;
+#endif
+}
+
+void ck_winograd3_dw_block(const float *x, const float *dy, long C, long H, long W, long ph, long pw,
+                           long OC, long Ho, long Wo, long t0, long count, float *acc, float *scratch) {
+#if defined(__x86_64__)
+    long ld = count, panels = (C + 63) / 64;
+    long vs = C * ld + 32, us = OC * ld + 32, ts = panels * count * 64 + 32;
+    float *V = scratch, *U = V + XI * vs, *Vt = U + XI * us;
+    piece3 pieces[2 * count + 1];
+    long first[count / 16 + 2];
+    long groups = list_pieces(t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
+    transform_inputs(x, C, H, W, pieces, first, groups, count, 0, C, V, vs, ld);
+    transform_gradients(dy, Ho, Wo, pieces, first, groups, count, 0, OC, U, us, ld);
+    // M[ξ] [OC × C] += Ū[ξ] [OC × count] · V[ξ]ᵀ, as in winograd.c
+    long accStride = OC * C;
+    for (int xi = 0; xi < XI; xi++) {
+        float *vt = Vt + xi * ts;
+        for (long p = 0; p < panels; p++) {
+            long cols = C - 64 * p < 64 ? C - 64 * p : 64;
+            ck_transpose(V + xi * vs + 64 * p * ld, cols, count, ld, vt + p * count * 64, 64);
+        }
+        ck_sgemm_rows_panels(OC, C, count, U + xi * us, ld, vt, acc + xi * accStride, C);
+    }
+#else
+    (void)x; (void)dy; (void)C; (void)H; (void)W; (void)ph; (void)pw; (void)OC; (void)Ho; (void)Wo; (void)t0;
+    (void)count; (void)acc; (void)scratch;
+#endif
+}
+
+// ---- few tiles: the three phases as separate calls, each split over threads by its own index ----
+
+void ck_winograd3_inputs(const float *x, long C, long H, long W, long ph, long pw, long OC, long Ho, long Wo,
+                         long t0, long count, long c0, long c1, float *V, long vs, long ldv) {
+#if defined(__x86_64__)
+    piece3 pieces[2 * count + 1];
+    long first[count / 16 + 2];
+    long groups = list_pieces(t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
+    transform_inputs(x, C, H, W, pieces, first, groups, count, c0, c1, V, vs, ldv);
+#else
+    (void)x; (void)C; (void)H; (void)W; (void)ph; (void)pw; (void)OC; (void)Ho; (void)Wo; (void)t0; (void)count;
+    (void)c0; (void)c1; (void)V; (void)vs; (void)ldv;
+#endif
+}
+
+void ck_winograd3_outputs(const float *M, long ms, long ldv, long C, long H, long W, long ph, long pw, long OC, long Ho,
+                          long Wo, long t0, long count, long o0, long o1, const float *scale, const float *bias,
+                          const float *residual, int relu, float *y) {
+#if defined(__x86_64__)
+    piece3 pieces[2 * count + 1];
+    long first[count / 16 + 2];
+    long groups = list_pieces(t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
+    transform_outputs(M, ms, ldv, Ho, Wo, pieces, first, groups, count, o0, o1, scale, bias, residual, relu, y);
+#else
+    (void)M; (void)ms; (void)ldv; (void)C; (void)H; (void)W; (void)ph; (void)pw; (void)OC; (void)Ho; (void)Wo; (void)t0;
+    (void)count; (void)o0; (void)o1; (void)scale; (void)bias; (void)residual; (void)relu; (void)y;
+#endif
+}
+
+void ck_winograd3_gradients(const float *dy, long C, long H, long W, long ph, long pw, long OC, long Ho, long Wo,
+                            long t0, long count, long o0, long o1, float *U, long us, long ld) {
+#if defined(__x86_64__)
+    piece3 pieces[2 * count + 1];
+    long first[count / 16 + 2];
+    long groups = list_pieces(t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
+    transform_gradients(dy, Ho, Wo, pieces, first, groups, count, o0, o1, U, us, ld);
+#else
+    (void)dy; (void)C; (void)H; (void)W; (void)ph; (void)pw; (void)OC; (void)Ho; (void)Wo; (void)t0; (void)count;
+    (void)o0; (void)o1; (void)U; (void)us; (void)ld;
+#endif
+}
+
+void ck_winograd3_dw_gemm(const float *V, long vs, const float *U, long us, long ld, long C, long OC, long count,
+                          int xi0, int xi1, float *acc, float *panels) {
+    // M[ξ] [OC × C] += Ū[ξ] · V[ξ]ᵀ for ξ in [xi0, xi1), V[ξ] transposed into `panels` first
+    long np = (C + 63) / 64;
+    for (int xi = xi0; xi < xi1; xi++) {
+        for (long p = 0; p < np; p++) {
+            long cols = C - 64 * p < 64 ? C - 64 * p : 64;
+            ck_transpose(V + xi * vs + 64 * p * ld, cols, count, ld, panels + p * count * 64, 64);
+        }
+        ck_sgemm_rows_panels(OC, C, count, U + xi * us, ld, panels, acc + xi * OC * C, C);
+    }
+}
