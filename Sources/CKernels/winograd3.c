@@ -23,43 +23,112 @@ static long packed_stride(long rows, long cols) { return ck_packed_a_size(rows, 
 
 long ck_winograd3_packed_size(long OC, long C) { return XI * packed_stride(OC, C); }
 
-// G g Gᵀ for one 3×3 filter g (row-major).
-static void transform_filter(const float g[9], float u[XI]) {
-    float t[5][3];
-    for (int j = 0; j < 3; j++) {
-        float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
-        t[0][j] = 0.5f * g0;
-        t[1][j] = -0.5f * (g0 + g1 + g2);
-        t[2][j] = (g1 - g0 - g2) * SIXTH;
-        t[3][j] = (g0 + 2.0f * g1 + 4.0f * g2) * SIXTH;
-        t[4][j] = g2;
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+// 6 vectors of 16 (panel row r, column k lane) → 96 floats in packed order (k·6 + r): per output
+// vector, one permute from each pair of rows and two masked blends.
+typedef struct { __m512i idx[6]; __mmask16 m23[6], m45[6]; } transpose6x16;
+
+__attribute__((target("avx512f")))
+static transpose6x16 make_transpose6x16(void) {
+    transpose6x16 t;
+    for (int q = 0; q < 6; q++) {
+        int v[16];
+        unsigned m23 = 0, m45 = 0;
+        for (int p = 0; p < 16; p++) {
+            int pos = 16 * q + p, k = pos / 6, r = pos % 6;
+            v[p] = k + (r & 1 ? 16 : 0);
+            if (r == 2 || r == 3) m23 |= 1u << p;
+            if (r >= 4) m45 |= 1u << p;
+        }
+        t.idx[q] = _mm512_loadu_si512(v);
+        t.m23[q] = (__mmask16)m23;
+        t.m45[q] = (__mmask16)m45;
     }
-    for (int i = 0; i < 5; i++) {
-        float a = t[i][0], b = t[i][1], c = t[i][2];
-        u[i * 5 + 0] = 0.5f * a;
-        u[i * 5 + 1] = -0.5f * (a + b + c);
-        u[i * 5 + 2] = (b - a - c) * SIXTH;
-        u[i * 5 + 3] = (a + 2.0f * b + 4.0f * c) * SIXTH;
-        u[i * 5 + 4] = c;
-    }
+    return t;
 }
 
-void ck_winograd3_pack_weights(const float *w, long OC, long C, int adjoint, long o0, long o1, float *packed) {
+// Panels [p0, p1) of all 25 packed matrices, 16 GEMM columns (filters) at a time: the filters are
+// gathered lane-wise, transformed as vectors, and each matrix's 6 × 16 block transposed into the
+// 96 consecutive floats the packed layout keeps for it (whole cache lines, no read-for-ownership
+// of scattered single floats). Padding rows beyond the matrix are written as zeros.
+__attribute__((target("avx512f,fma")))
+static void pack_panels_avx512(const float *w, long OC, long C, int adjoint, long p0, long p1, float *packed) {
     long rows = adjoint ? C : OC, cols = adjoint ? OC : C, stride = packed_stride(rows, cols);
-    for (long o = o0; o < o1; o++) {
-        for (long c = 0; c < C; c++) {
-            const float *src = w + (o * C + c) * 9;
-            float g[9], u[XI];
-            if (adjoint) {
-                for (int k = 0; k < 9; k++) g[k] = src[8 - k];
-            } else {
-                memcpy(g, src, sizeof g);
+    transpose6x16 tr = make_transpose6x16();
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    // lane l reads filter k0 + l: 9 floats apart along the columns (C), or 9·C apart (adjoint: along OC)
+    const __m512i step = _mm512_mullo_epi32(lane, _mm512_set1_epi32(adjoint ? (int)(9 * C) : 9));
+    const __m512 half = _mm512_set1_ps(0.5f), mhalf = _mm512_set1_ps(-0.5f), sixth = _mm512_set1_ps(SIXTH);
+    const __m512 two = _mm512_set1_ps(2.0f), four = _mm512_set1_ps(4.0f);
+    __m512 stage[XI][6];
+    for (long p = p0; p < p1; p++) {
+        for (long k0 = 0; k0 < cols; k0 += 16) {
+            long kn = cols - k0 < 16 ? cols - k0 : 16;
+            __mmask16 km = (__mmask16)((1u << kn) - 1);
+            for (int r = 0; r < 6; r++) {
+                long row = 6 * p + r;
+                if (row >= rows) {
+                    for (int xi = 0; xi < XI; xi++) stage[xi][r] = _mm512_setzero_ps();
+                    continue;
+                }
+                const float *base = adjoint ? w + (k0 * C + row) * 9 : w + (row * C + k0) * 9;
+                // what this row reads next (the gathers stall on memory otherwise): the next 16
+                // filters of the row, or (adjoint) the same filters' slice of the next panel
+                if (!adjoint) {
+                    for (int q = 0; q < 9; q++) _mm_prefetch((const char *)(base + 144 + 16 * q), _MM_HINT_T0);
+                } else if (row + 6 < rows) {
+                    for (long l = 0; l < kn; l++) _mm_prefetch((const char *)(base + l * 9 * C + 54), _MM_HINT_T0);
+                }
+                __m512 g[9];
+                for (int q = 0; q < 9; q++) {
+                    __m512i idx = _mm512_add_epi32(step, _mm512_set1_epi32(adjoint ? 8 - q : q));
+                    g[q] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), km, idx, base, 4);
+                }
+                // U = G g Gᵀ: the columns first (t = G g), then the rows
+                __m512 t[5][3];
+                for (int j = 0; j < 3; j++) {
+                    __m512 g0 = g[j], g1 = g[3 + j], g2 = g[6 + j], s02 = _mm512_add_ps(g0, g2);
+                    t[0][j] = _mm512_mul_ps(half, g0);
+                    t[1][j] = _mm512_mul_ps(mhalf, _mm512_add_ps(s02, g1));
+                    t[2][j] = _mm512_mul_ps(_mm512_sub_ps(g1, s02), sixth);
+                    t[3][j] = _mm512_mul_ps(_mm512_fmadd_ps(four, g2, _mm512_fmadd_ps(two, g1, g0)), sixth);
+                    t[4][j] = g2;
+                }
+                for (int i = 0; i < 5; i++) {
+                    __m512 a = t[i][0], b = t[i][1], c = t[i][2], sac = _mm512_add_ps(a, c);
+                    stage[i * 5 + 0][r] = _mm512_mul_ps(half, a);
+                    stage[i * 5 + 1][r] = _mm512_mul_ps(mhalf, _mm512_add_ps(sac, b));
+                    stage[i * 5 + 2][r] = _mm512_mul_ps(_mm512_sub_ps(b, sac), sixth);
+                    stage[i * 5 + 3][r] = _mm512_mul_ps(_mm512_fmadd_ps(four, c, _mm512_fmadd_ps(two, b, a)), sixth);
+                    stage[i * 5 + 4][r] = c;
+                }
             }
-            transform_filter(g, u);
-            long at = adjoint ? ck_packed_a_offset(rows, cols, c, o) : ck_packed_a_offset(rows, cols, o, c);
-            for (int xi = 0; xi < XI; xi++) packed[xi * stride + at] = u[xi];
+            long at = ck_packed_a_offset(rows, cols, 6 * p, k0), total = 6 * kn;
+            for (int xi = 0; xi < XI; xi++) {
+                float *dst = packed + xi * stride + at;
+                const __m512 *s6 = stage[xi];
+                for (int q = 0; q < 6 && 16 * q < total; q++) {
+                    __m512 v = _mm512_permutex2var_ps(s6[0], tr.idx[q], s6[1]);
+                    v = _mm512_mask_mov_ps(v, tr.m23[q], _mm512_permutex2var_ps(s6[2], tr.idx[q], s6[3]));
+                    v = _mm512_mask_mov_ps(v, tr.m45[q], _mm512_permutex2var_ps(s6[4], tr.idx[q], s6[5]));
+                    long left = total - 16 * q;
+                    __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+                    _mm512_mask_storeu_ps(dst + 16 * q, m, v);
+                }
+            }
         }
     }
+}
+#endif
+
+void ck_winograd3_pack_weights(const float *w, long OC, long C, int adjoint, long p0, long p1, float *packed) {
+#if defined(__x86_64__)
+    pack_panels_avx512(w, OC, C, adjoint, p0, p1, packed);
+#else
+    (void)w; (void)OC; (void)C; (void)adjoint; (void)p0; (void)p1; (void)packed;
+#endif
 }
 
 long ck_winograd3_scratch(long C, long OC, long block) {
@@ -71,32 +140,53 @@ long ck_winograd3_dw_scratch(long C, long OC, long block) {
     return XI * ((C + OC + 64 * panels) * block + 96) + 64;
 }
 
-void ck_winograd3_dw_finish(const float *acc, long OC, long C, long o0, long o1, float *dw) {
-    // Gᵀ M G per (o, c)
+#if defined(__x86_64__)
+// dW = Gᵀ M G per (o, c), 16 input channels per vector; the 9 taps go out through scatters 9 floats apart.
+__attribute__((target("avx512f,fma")))
+static void dw_finish_avx512(const float *acc, long OC, long C, long o0, long o1, float *dw) {
     long stride = OC * C;
+    const __m512i nine = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32(9));
+    const __m512 half = _mm512_set1_ps(0.5f), mhalf = _mm512_set1_ps(-0.5f), sixth = _mm512_set1_ps(SIXTH);
+    const __m512 two = _mm512_set1_ps(2.0f), four = _mm512_set1_ps(4.0f);
     for (long o = o0; o < o1; o++) {
-        const float *m = acc + o * C;
-        for (long c = 0; c < C; c++) {
-            float mm[5][5], t[3][5];
-            for (int xi = 0; xi < XI; xi++) mm[xi / 5][xi % 5] = m[xi * stride + c];
+        for (long c0 = 0; c0 < C; c0 += 16) {
+            long cn = C - c0 < 16 ? C - c0 : 16;
+            __mmask16 km = (__mmask16)((1u << cn) - 1);
+            const float *m = acc + o * C + c0;
+            __m512 t[3][5];
             for (int j = 0; j < 5; j++) {
-                t[0][j] = 0.5f * (mm[0][j] - mm[1][j]) + (mm[3][j] - mm[2][j]) * SIXTH;
-                t[1][j] = -0.5f * mm[1][j] + (mm[2][j] + 2.0f * mm[3][j]) * SIXTH;
-                t[2][j] = -0.5f * mm[1][j] + (4.0f * mm[3][j] - mm[2][j]) * SIXTH + mm[4][j];
+                __m512 m0 = _mm512_maskz_loadu_ps(km, m + (0 * 5 + j) * stride), m1 = _mm512_maskz_loadu_ps(km, m + (1 * 5 + j) * stride);
+                __m512 m2 = _mm512_maskz_loadu_ps(km, m + (2 * 5 + j) * stride), m3 = _mm512_maskz_loadu_ps(km, m + (3 * 5 + j) * stride);
+                __m512 m4 = _mm512_maskz_loadu_ps(km, m + (4 * 5 + j) * stride);
+                t[0][j] = _mm512_fmadd_ps(half, _mm512_sub_ps(m0, m1), _mm512_mul_ps(_mm512_sub_ps(m3, m2), sixth));
+                t[1][j] = _mm512_fmadd_ps(mhalf, m1, _mm512_mul_ps(_mm512_fmadd_ps(two, m3, m2), sixth));
+                t[2][j] = _mm512_add_ps(_mm512_fmadd_ps(mhalf, m1, _mm512_mul_ps(_mm512_fmsub_ps(four, m3, m2), sixth)), m4);
             }
-            float *d = dw + (o * C + c) * 9;
+            float *d = dw + (o * C + c0) * 9;
             for (int i = 0; i < 3; i++) {
-                d[i * 3 + 0] = 0.5f * (t[i][0] - t[i][1]) + (t[i][3] - t[i][2]) * SIXTH;
-                d[i * 3 + 1] = -0.5f * t[i][1] + (t[i][2] + 2.0f * t[i][3]) * SIXTH;
-                d[i * 3 + 2] = -0.5f * t[i][1] + (4.0f * t[i][3] - t[i][2]) * SIXTH + t[i][4];
+                __m512 a = t[i][0], b = t[i][1], c = t[i][2], e = t[i][3], f = t[i][4];
+                __m512 d0 = _mm512_fmadd_ps(half, _mm512_sub_ps(a, b), _mm512_mul_ps(_mm512_sub_ps(e, c), sixth));
+                __m512 d1 = _mm512_fmadd_ps(mhalf, b, _mm512_mul_ps(_mm512_fmadd_ps(two, e, c), sixth));
+                __m512 d2 = _mm512_add_ps(_mm512_fmadd_ps(mhalf, b, _mm512_mul_ps(_mm512_fmsub_ps(four, e, c), sixth)), f);
+                _mm512_mask_i32scatter_ps(d + i * 3 + 0, km, nine, d0, 4);
+                _mm512_mask_i32scatter_ps(d + i * 3 + 1, km, nine, d1, 4);
+                _mm512_mask_i32scatter_ps(d + i * 3 + 2, km, nine, d2, 4);
             }
         }
     }
 }
+#endif
+
+void ck_winograd3_dw_finish(const float *acc, long OC, long C, long o0, long o1, float *dw) {
+#if defined(__x86_64__)
+    dw_finish_avx512(acc, OC, C, o0, o1, dw);
+#else
+    (void)acc; (void)OC; (void)C; (void)o0; (void)o1; (void)dw;
+#endif
+}
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
 // The part of a tile run in one group: lanes [L, L + len); offsets are of the windows' lane 0.
 typedef struct {
     long in_off;                 /* image, input row 3th − ph, column 3tw − pw − 3L (channel 0) */

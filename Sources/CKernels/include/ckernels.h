@@ -159,7 +159,9 @@ void ck_winograd_dw_finish(const float *acc, long OC, long C, long o0, long o1, 
 /// Winograd F(3×3, 3×3), AVX-512 only (ck_gemm_isa() == 2): the same interface as F(2×2) above,
 /// with 25 transformed matrices instead of 16 and 3×3 output tiles.
 long ck_winograd3_packed_size(long OC, long C);
-void ck_winograd3_pack_weights(const float *w, long OC, long C, int adjoint, long o0, long o1, float *packed);
+/// Packs panels [p0, p1) (6 GEMM rows each: output channels, or input channels when adjoint) of all
+/// 25 matrices, padding rows included (packed needs no zeroing).
+void ck_winograd3_pack_weights(const float *w, long OC, long C, int adjoint, long p0, long p1, float *packed);
 long ck_winograd3_scratch(long C, long OC, long block);
 void ck_winograd3_conv_block(const float *x, long C, long H, long W, long ph, long pw,
                              long OC, long Ho, long Wo, const float *packed, const float *scale, const float *bias,
