@@ -23,9 +23,11 @@ long ck_conv_dw_stride1_scratch(long C, long H, long W, long kh, long kw, long p
 }
 
 #if defined(__x86_64__)
-// acc[r·ldc + n] += Σ_k rows[r][k] · b[k·64 + n] for r < nrows, n < cols; the six rows are read in place.
+// acc[r·ldc + n] (+)= Σ_k rows[r][k] · b[k·64 + n] for r < nrows, n < cols (added when accumulate ≠ 0);
+// the six rows are read in place.
 __attribute__((target("avx512f,fma")))
-static void ukr_rows(long k, const float *const rows[6], long nrows, const float *b, float *acc, long ldc, long cols) {
+static void ukr_rows(long k, const float *const rows[6], long nrows, const float *b, float *acc, long ldc, long cols,
+                     int accumulate) {
     __m512 z = _mm512_setzero_ps();
     __m512 c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
     __m512 c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
@@ -49,7 +51,7 @@ static void ukr_rows(long k, const float *const rows[6], long nrows, const float
         m[j] = n >= 16 ? (__mmask16)0xFFFF : (n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1));
     }
 #define ST1(r, j) do { float *q = acc + r * ldc + 16 * j; \
-        _mm512_mask_storeu_ps(q, m[j], _mm512_add_ps(c##r##j, _mm512_maskz_loadu_ps(m[j], q))); } while (0)
+        _mm512_mask_storeu_ps(q, m[j], accumulate ? _mm512_add_ps(c##r##j, _mm512_maskz_loadu_ps(m[j], q)) : c##r##j); } while (0)
 #define ST4(r) if (nrows > r) { ST1(r, 0); ST1(r, 1); ST1(r, 2); ST1(r, 3); }
     ST4(0) ST4(1) ST4(2) ST4(3) ST4(4) ST4(5)
 #undef ST4
@@ -57,7 +59,8 @@ static void ukr_rows(long k, const float *const rows[6], long nrows, const float
 }
 #endif
 
-void ck_sgemm_rows_panels(long M, long N, long K, const float *A, long lda, const float *Bp, float *C, long ldc) {
+void ck_sgemm_rows_panels(long M, long N, long K, const float *A, long lda, const float *Bp, float *C, long ldc,
+                          int accumulate) {
 #if defined(__x86_64__)
     if (ck_gemm_isa() == 2) {
         for (long n0 = 0; n0 < N; n0 += 64) {
@@ -67,7 +70,7 @@ void ck_sgemm_rows_panels(long M, long N, long K, const float *A, long lda, cons
                 long nrows = M - i0 < 6 ? M - i0 : 6;
                 const float *rows[6];
                 for (long r = 0; r < nrows; r++) rows[r] = A + (i0 + r) * lda;
-                ukr_rows(K, rows, nrows, b, C + i0 * ldc + n0, ldc, cols);
+                ukr_rows(K, rows, nrows, b, C + i0 * ldc + n0, ldc, cols, accumulate);
             }
         }
         return;
@@ -78,7 +81,7 @@ void ck_sgemm_rows_panels(long M, long N, long K, const float *A, long lda, cons
             const float *b = Bp + (j / 64) * K * 64 + j % 64;
             float s = 0;
             for (long k = 0; k < K; k++) s += A[i * lda + k] * b[k * 64];
-            C[i * ldc + j] += s;
+            C[i * ldc + j] = accumulate ? C[i * ldc + j] + s : s;
         }
 }
 
@@ -120,7 +123,7 @@ void ck_conv_dw_stride1(const float *x, const float *dy, long images, long C, lo
                         long tap = t0 + r, c = tap / (kh * kw), ij = tap % (kh * kw), i = ij / kw, j = ij % kw;
                         rows[r] = xp + c * plane + i * dh * Wp + j * dw + k0;
                     }
-                    ukr_rows(kc, rows, nrows, bp, acc + t0 * OC + n0, OC, cols);
+                    ukr_rows(kc, rows, nrows, bp, acc + t0 * OC + n0, OC, cols, 1);
                 }
             }
         }

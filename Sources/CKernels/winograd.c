@@ -623,7 +623,7 @@ void ck_winograd_dw_block(const float *x, const float *dy, long C, long H, long 
             long cols = C - 64 * p < 64 ? C - 64 * p : 64;
             ck_transpose(V + xi * vs + 64 * p * ld, cols, count, ld, vt + p * count * 64, 64);
         }
-        ck_sgemm_rows_panels(OC, C, count, U + xi * us, ld, vt, acc + xi * accStride, C);
+        ck_sgemm_rows_panels(OC, C, count, U + xi * us, ld, vt, acc + xi * accStride, C, 1);
     }
 }
 

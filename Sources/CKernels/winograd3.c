@@ -505,7 +505,7 @@ void ck_winograd3_dw_block(const float *x, const float *dy, long C, long H, long
             long cols = C - 64 * p < 64 ? C - 64 * p : 64;
             ck_transpose(V + xi * vs + 64 * p * ld, cols, count, ld, vt + p * count * 64, 64);
         }
-        ck_sgemm_rows_panels(OC, C, count, U + xi * us, ld, vt, acc + xi * accStride, C);
+        ck_sgemm_rows_panels(OC, C, count, U + xi * us, ld, vt, acc + xi * accStride, C, 1);
     }
 #else
     (void)x; (void)dy; (void)C; (void)H; (void)W; (void)ph; (void)pw; (void)OC; (void)Ho; (void)Wo; (void)t0;
@@ -557,13 +557,13 @@ void ck_winograd3_gradients(const float *dy, long C, long H, long W, long ph, lo
 
 void ck_winograd3_dw_gemm(const float *V, long vs, const float *U, long us, long ld, long C, long OC, long count,
                           int xi0, int xi1, float *acc, float *panels) {
-    // M[ξ] [OC × C] += Ū[ξ] · V[ξ]ᵀ for ξ in [xi0, xi1), V[ξ] transposed into `panels` first
+    // M[ξ] [OC × C] = Ū[ξ] · V[ξ]ᵀ for ξ in [xi0, xi1), V[ξ] transposed into `panels` first
     long np = (C + 63) / 64;
     for (int xi = xi0; xi < xi1; xi++) {
         for (long p = 0; p < np; p++) {
             long cols = C - 64 * p < 64 ? C - 64 * p : 64;
             ck_transpose(V + xi * vs + 64 * p * ld, cols, count, ld, panels + p * count * 64, 64);
         }
-        ck_sgemm_rows_panels(OC, C, count, U + xi * us, ld, panels, acc + xi * OC * C, C);
+        ck_sgemm_rows_panels(OC, C, count, U + xi * us, ld, panels, acc + xi * OC * C, C, 0);
     }
 }

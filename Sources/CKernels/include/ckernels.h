@@ -128,9 +128,10 @@ long ck_conv_dw_stride1_scratch(long C, long H, long W, long kh, long kw, long p
 void ck_conv_dw_stride1(const float *x, const float *dy, long images, long C, long H, long W, long OC,
                         long kh, long kw, long ph, long pw, long dh, long dw, long Ho, long Wo,
                         float *acc, float *scratch);
-/// C[i·ldc + j] += Σ_k A[i·lda + k]·B[k][j] for i < M, j < N, with A read in place (no packing) and
-/// B given in 64-column panels: B[k][j] = Bp[(j / 64)·K·64 + k·64 + j mod 64].
-void ck_sgemm_rows_panels(long M, long N, long K, const float *A, long lda, const float *Bp, float *C, long ldc);
+/// C[i·ldc + j] (+)= Σ_k A[i·lda + k]·B[k][j] for i < M, j < N (added to C when accumulate ≠ 0, else
+/// written), with A read in place (no packing) and B given in 64-column panels: B[k][j] = Bp[(j / 64)·K·64 + k·64 + j mod 64].
+void ck_sgemm_rows_panels(long M, long N, long K, const float *A, long lda, const float *Bp, float *C, long ldc,
+                          int accumulate);
 /// dst[j·lddst + i] = src[i·ldsrc + j] for i < rows, j < cols.
 void ck_transpose(const float *src, long rows, long cols, long ldsrc, float *dst, long lddst);
 /// Winograd F(2×2, 3×3) for stride-1 undilated 3×3 convolutions over NCHW.
@@ -181,7 +182,7 @@ void ck_winograd3_outputs(const float *M, long ms, long ldv, long C, long H, lon
 /// … Ū[ξ][o][t − t0] of the output gradient for output channels [o0, o1) …
 void ck_winograd3_gradients(const float *dy, long C, long H, long W, long ph, long pw, long OC, long Ho, long Wo,
                             long t0, long count, long o0, long o1, float *U, long us, long ld);
-/// … and acc[ξ] [OC × C] += Ū[ξ] · V[ξ]ᵀ for ξ in [xi0, xi1) (panels: 64·⌈C/64⌉·count floats of scratch).
+/// … and acc[ξ] [OC × C] = Ū[ξ] · V[ξ]ᵀ for ξ in [xi0, xi1) (panels: 64·⌈C/64⌉·count floats of scratch).
 void ck_winograd3_dw_gemm(const float *V, long vs, const float *U, long us, long ld, long C, long OC, long count,
                           int xi0, int xi1, float *acc, float *panels);
 /// dst[i] = src[i]·scale + shift (+ res[i] when res is not null) for i < n, then max(·, 0) if

@@ -127,7 +127,7 @@ extension ConvKernels {
             let vs = g.c * tiles + 32, us = g.cout * tiles + 32
             let buffer = Tensor(uninitializedShape: [25 * (vs + us)])
             let v = buffer.data, u = buffer.data + 25 * vs
-            let acc = Tensor.zeros([25 * g.cout * g.c])
+            let acc = Tensor(uninitializedShape: [25 * g.cout * g.c])   // written whole by the GEMMs
             Threads.parallelFor(g.c, minPerThread: 16) { r in
                 ck_winograd3_inputs(x, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, 0, tiles, r.lowerBound, r.upperBound, v, vs, tiles)
             }
