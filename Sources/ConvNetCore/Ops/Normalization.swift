@@ -48,25 +48,36 @@ func normalize(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weigh
             }
         }
     } else if training {
-      // channels are independent: split them over threads (each writes only its own entries)
-      mean.withUnsafeMutableBufferPointer { meanP in invstd.withUnsafeMutableBufferPointer { invP in
-        let meanB = meanP.baseAddress!, invB = invP.baseAddress!
-        Threads.parallelFor(c, minPerThread: Swift.max(1, 65536 / Swift.max(m, 1))) { chans in
-        for ch in chans {
-            var s: Double = 0, s2: Double = 0
-            for i in 0..<n { s += Double(ck_sum(x + (i * c + ch) * inner, inner)) }
-            let mu = s / Double(m)
-            for i in 0..<n { s2 += Double(ck_sum_sq_dev(x + (i * c + ch) * inner, inner, Float(mu))) }
-            let varBiased = s2 / Double(m)
-            meanB[ch] = Float(mu)
-            invB[ch] = Float(1 / (varBiased + Double(eps)).squareRoot())
-            if let rm = runningMean, let rv = runningVar {
-                rm.data[ch] = (1 - momentum) * rm.data[ch] + momentum * Float(mu)
-                rv.data[ch] = (1 - momentum) * rv.data[ch] + momentum * Float(varBiased * Double(m) / Double(m - 1))
+        // channels are independent: split them over threads (each writes only its own entries), and
+        // normalise each channel right after its statistics, while its planes are still in L2 (one
+        // read of the input from memory instead of two)
+        let out = Tensor(uninitializedShape: input.shape)
+        let y = out.data
+        mean.withUnsafeMutableBufferPointer { meanP in invstd.withUnsafeMutableBufferPointer { invP in
+            let meanB = meanP.baseAddress!, invB = invP.baseAddress!
+            Threads.parallelFor(c, minPerThread: Swift.max(1, 65536 / Swift.max(m, 1))) { chans in
+                for ch in chans {
+                    var s: Double = 0, s2: Double = 0
+                    for i in 0..<n { s += Double(ck_sum(x + (i * c + ch) * inner, inner)) }
+                    let mu = s / Double(m)
+                    for i in 0..<n { s2 += Double(ck_sum_sq_dev(x + (i * c + ch) * inner, inner, Float(mu))) }
+                    let varBiased = s2 / Double(m)
+                    meanB[ch] = Float(mu)
+                    invB[ch] = Float(1 / (varBiased + Double(eps)).squareRoot())
+                    if let rm = runningMean, let rv = runningVar {
+                        rm.data[ch] = (1 - momentum) * rm.data[ch] + momentum * Float(mu)
+                        rv.data[ch] = (1 - momentum) * rv.data[ch] + momentum * Float(varBiased * Double(m) / Double(m - 1))
+                    }
+                    let scale = invB[ch] * (weight?.data[ch] ?? 1), shift = (bias?.data[ch] ?? 0) - meanB[ch] * scale
+                    for i in 0..<n {
+                        let off = (i * c + ch) * inner
+                        ck_affine_relu(x + off, nil, y + off, inner, scale, shift, relu ? 1 : 0)
+                    }
+                }
             }
-        }
-        }
-      } }
+        } }
+        return recordNormalization(input, out: out, mean: mean, invstd: invstd, weight: weight, bias: bias, training: training,
+                                   relu: relu)
     } else {
         checkArgument(runningMean != nil && runningVar != nil, "batch_norm: running_mean and running_var must be defined in evaluation mode")
         for ch in 0..<c {
@@ -88,10 +99,22 @@ func normalize(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weigh
             }
         }
     } else {
-    Threads.parallelFor(n * c, minPerThread: grain) { r in
-        for k in r { ck_affine_relu(x + k * inner, nil, y + k * inner, inner, scales[k % c], shifts[k % c], relu ? 1 : 0) }
+        Threads.parallelFor(n * c, minPerThread: grain) { r in
+            for k in r { ck_affine_relu(x + k * inner, nil, y + k * inner, inner, scales[k % c], shifts[k % c], relu ? 1 : 0) }
+        }
     }
-    }
+    return recordNormalization(input, out: out, mean: mean, invstd: invstd, weight: weight, bias: bias, training: training,
+                               relu: relu)
+}
+
+/// Records the batch norm's backward pass: per channel Σdy and Σdy·x̂ (through the ReLU's mask when
+/// fused), then dx, dγ = Σdy·x̂, dβ = Σdy.
+private func recordNormalization(_ input: Tensor, out: Tensor, mean: [Float], invstd: [Float], weight: Tensor?, bias: Tensor?,
+                                 training: Bool, relu: Bool) -> Tensor {
+    let n = input.shape[0], c = input.shape[1]
+    let inner = input.shape[2...].reduce(1, *)
+    let m = n * inner
+    let x = input.data
     var inputs = [input]
     if let weight { inputs.append(weight) }
     if let bias { inputs.append(bias) }
@@ -100,6 +123,10 @@ func normalize(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weigh
         let g = gy.data
         let yr = saved?.data
         var sumDy = [Float](repeating: 0, count: c), sumDyXhat = [Float](repeating: 0, count: c)
+        // dx = a·dy − b − (x − μ)·c per channel. Training: dx = γσ⁻¹/m · (m·dy − Σdy − x̂·Σ(dy·x̂)),
+        // so a = γσ⁻¹, b = γσ⁻¹·Σdy/m, c = γσ⁻²·Σ(dy·x̂)/m; eval: a = γσ⁻¹ and b = c = 0.
+        let coefA = (0..<c).map { (weight?.data[$0] ?? 1) * invstd[$0] }
+        let gx = input.requiresGrad ? Tensor(uninitializedShape: input.shape) : nil
         if inner == 1 {
             // [N, C]: row by row, all channels at a time (see the forward pass)
             var sd = [Double](repeating: 0, count: c), sx = [Double](repeating: 0, count: c)
@@ -111,7 +138,19 @@ func normalize(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weigh
                 }
             }
             for ch in 0..<c { sumDy[ch] = Float(sd[ch]); sumDyXhat[ch] = Float(sx[ch]) * invstd[ch] }
+            if let gx {
+                let coefB = (0..<c).map { training ? coefA[$0] * sumDy[$0] / Float(m) : 0 }
+                let coefC = (0..<c).map { training ? coefA[$0] * invstd[$0] * sumDyXhat[$0] / Float(m) : 0 }
+                for i in 0..<n {
+                    let p = x + i * c, q = g + i * c, r = gx.data + i * c, mask = yr.map { $0 + i * c }
+                    for ch in 0..<c {
+                        let gv = mask.map { $0[ch] > 0 ? q[ch] : 0 } ?? q[ch]
+                        r[ch] = coefA[ch] * gv - coefB[ch] - (p[ch] - mean[ch]) * coefC[ch]
+                    }
+                }
+            }
         } else {
+            // channel by channel: the sums, then (while the channel's planes are still in L2) dx
             sumDy.withUnsafeMutableBufferPointer { sdP in sumDyXhat.withUnsafeMutableBufferPointer { sxP in
                 let sd = sdP.baseAddress!, sx = sxP.baseAddress!
                 Threads.parallelFor(c, minPerThread: Swift.max(1, 65536 / Swift.max(m, 1))) { chans in
@@ -122,36 +161,16 @@ func normalize(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weigh
                             ck_sum_dot_dev(g + off, x + off, yr.map { $0 + off }, inner, mean[ch], &a, &b)
                         }
                         sd[ch] = a; sx[ch] = b * invstd[ch]
+                        guard let gx else { continue }
+                        let coefB = training ? coefA[ch] * sd[ch] / Float(m) : 0
+                        let coefC = training ? coefA[ch] * invstd[ch] * sx[ch] / Float(m) : 0
+                        for i in 0..<n {
+                            let off = (i * c + ch) * inner
+                            ck_bn_input_grad(g + off, x + off, yr.map { $0 + off }, inner, coefA[ch], coefB, mean[ch], coefC, gx.data + off)
+                        }
                     }
                 }
             } }
-        }
-        var gx: Tensor? = nil
-        if input.requiresGrad {
-            // dx = a·dy − b − (x − μ)·c per channel. Training: dx = γσ⁻¹/m · (m·dy − Σdy − x̂·Σ(dy·x̂)),
-            // so a = γσ⁻¹, b = γσ⁻¹·Σdy/m, c = γσ⁻²·Σ(dy·x̂)/m; eval: a = γσ⁻¹ and b = c = 0.
-            let coefA = (0..<c).map { (weight?.data[$0] ?? 1) * invstd[$0] }
-            let coefB = (0..<c).map { training ? coefA[$0] * sumDy[$0] / Float(m) : 0 }
-            let coefC = (0..<c).map { training ? coefA[$0] * invstd[$0] * sumDyXhat[$0] / Float(m) : 0 }
-            let t = Tensor(uninitializedShape: input.shape)
-            if inner == 1 {
-                for i in 0..<n {
-                    let p = x + i * c, q = g + i * c, r = t.data + i * c, mask = yr.map { $0 + i * c }
-                    for ch in 0..<c {
-                        let gv = mask.map { $0[ch] > 0 ? q[ch] : 0 } ?? q[ch]
-                        r[ch] = training ? coefA[ch] * gv - coefB[ch] - (p[ch] - mean[ch]) * coefC[ch] : coefA[ch] * gv
-                    }
-                }
-            } else {
-                Threads.parallelFor(n * c, minPerThread: grain) { rng in
-                    for idx in rng {
-                        let ch = idx % c, off = idx * inner
-                        ck_bn_input_grad(g + off, x + off, yr.map { $0 + off }, inner, coefA[ch], coefB[ch], mean[ch], coefC[ch],
-                                         t.data + off)
-                    }
-                }
-            }
-            gx = t
         }
         var grads: [Tensor?] = [gx]
         if let weight { grads.append(weight.requiresGrad ? Tensor(shape: [c], scalars: sumDyXhat) : nil) }
