@@ -53,8 +53,10 @@ func normalize(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weigh
         // read of the input from memory instead of two)
         let out = Tensor(uninitializedShape: input.shape)
         let y = out.data
+        var scales = [Float](repeating: 0, count: c), shifts = [Float](repeating: 0, count: c)
         mean.withUnsafeMutableBufferPointer { meanP in invstd.withUnsafeMutableBufferPointer { invP in
-            let meanB = meanP.baseAddress!, invB = invP.baseAddress!
+        scales.withUnsafeMutableBufferPointer { scaleP in shifts.withUnsafeMutableBufferPointer { shiftP in
+            let meanB = meanP.baseAddress!, invB = invP.baseAddress!, scaleB = scaleP.baseAddress!, shiftB = shiftP.baseAddress!
             Threads.parallelFor(c, minPerThread: Swift.max(1, 65536 / Swift.max(m, 1))) { chans in
                 for ch in chans {
                     var s: Double = 0, s2: Double = 0
@@ -69,15 +71,16 @@ func normalize(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weigh
                         rv.data[ch] = (1 - momentum) * rv.data[ch] + momentum * Float(varBiased * Double(m) / Double(m - 1))
                     }
                     let scale = invB[ch] * (weight?.data[ch] ?? 1), shift = (bias?.data[ch] ?? 0) - meanB[ch] * scale
+                    scaleB[ch] = scale; shiftB[ch] = shift
                     for i in 0..<n {
                         let off = (i * c + ch) * inner
                         ck_affine_relu(x + off, nil, y + off, inner, scale, shift, relu ? 1 : 0)
                     }
                 }
             }
-        } }
-        return recordNormalization(input, out: out, mean: mean, invstd: invstd, weight: weight, bias: bias, training: training,
-                                   relu: relu)
+        } } } }
+        return recordNormalization(input, out: out, mean: mean, invstd: invstd, scales: scales, shifts: shifts, weight: weight,
+                                   bias: bias, training: training, relu: relu)
     } else {
         checkArgument(runningMean != nil && runningVar != nil, "batch_norm: running_mean and running_var must be defined in evaluation mode")
         for ch in 0..<c {
@@ -103,14 +106,15 @@ func normalize(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weigh
             for k in r { ck_affine_relu(x + k * inner, nil, y + k * inner, inner, scales[k % c], shifts[k % c], relu ? 1 : 0) }
         }
     }
-    return recordNormalization(input, out: out, mean: mean, invstd: invstd, weight: weight, bias: bias, training: training,
-                               relu: relu)
+    return recordNormalization(input, out: out, mean: mean, invstd: invstd, scales: scales, shifts: shifts, weight: weight,
+                               bias: bias, training: training, relu: relu)
 }
 
 /// Records the batch norm's backward pass: per channel Σdy and Σdy·x̂ (through the ReLU's mask when
-/// fused), then dx, dγ = Σdy·x̂, dβ = Σdy.
-private func recordNormalization(_ input: Tensor, out: Tensor, mean: [Float], invstd: [Float], weight: Tensor?, bias: Tensor?,
-                                 training: Bool, relu: Bool) -> Tensor {
+/// fused), then dx, dγ = Σdy·x̂, dβ = Σdy. `scales`/`shifts` are the forward's affine map per channel
+/// (the kernels recompute the ReLU's mask from it).
+private func recordNormalization(_ input: Tensor, out: Tensor, mean: [Float], invstd: [Float], scales: [Float], shifts: [Float],
+                                 weight: Tensor?, bias: Tensor?, training: Bool, relu: Bool) -> Tensor {
     let n = input.shape[0], c = input.shape[1]
     let inner = input.shape[2...].reduce(1, *)
     let m = n * inner
@@ -158,7 +162,7 @@ private func recordNormalization(_ input: Tensor, out: Tensor, mean: [Float], in
                         var a: Float = 0, b: Float = 0
                         for i in 0..<n {
                             let off = (i * c + ch) * inner
-                            ck_sum_dot_dev(g + off, x + off, yr.map { $0 + off }, inner, mean[ch], &a, &b)
+                            ck_sum_dot_dev(g + off, x + off, yr.map { $0 + off }, inner, mean[ch], scales[ch], shifts[ch], &a, &b)
                         }
                         sd[ch] = a; sx[ch] = b * invstd[ch]
                         guard let gx else { continue }
@@ -166,7 +170,8 @@ private func recordNormalization(_ input: Tensor, out: Tensor, mean: [Float], in
                         let coefC = training ? coefA[ch] * invstd[ch] * sx[ch] / Float(m) : 0
                         for i in 0..<n {
                             let off = (i * c + ch) * inner
-                            ck_bn_input_grad(g + off, x + off, yr.map { $0 + off }, inner, coefA[ch], coefB, mean[ch], coefC, gx.data + off)
+                            ck_bn_input_grad(g + off, x + off, yr.map { $0 + off }, inner, scales[ch], shifts[ch], coefA[ch], coefB, mean[ch], coefC,
+                                             gx.data + off)
                         }
                     }
                 }
