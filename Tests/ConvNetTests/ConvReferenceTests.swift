@@ -294,12 +294,13 @@ extension DirectConvTests {
 /// Stride-1 3×3 layers with ≥ 16 channels run Winograd (F(3×3, 3×3) with AVX-512 where its tiles
 /// cost less, F(2×2, 3×3) otherwise) in all three passes: each variant forced in turn against the
 /// definition (summed in double), over odd and even maps down to 3×3, paddings 0–2, tile rows longer
-/// than a 16-tile vector group, tile counts that split into several blocks and threads, and counts
-/// too small to share by tiles. Errors are measured against each result's largest magnitude (they
-/// run 1–3e-6 here).
+/// than a 16-tile vector group, tile counts that split into several blocks and threads, counts too
+/// small to share by tiles, and channel counts past the GEMM's 384-deep blocks of packed weights.
+/// Errors are measured against each result's largest magnitude (they run 1–3e-6 here).
 @Suite struct WinogradTests {
     static let shapes = [(2, 16, 24, 7, 9, 1), (3, 20, 17, 8, 8, 0), (1, 32, 16, 13, 5, 2), (70, 16, 16, 4, 4, 1), (5, 24, 40, 12, 12, 1),
-                         (2, 96, 32, 6, 7, 1), (3, 70, 130, 5, 6, 1), (2, 16, 18, 5, 37, 1), (32, 64, 64, 3, 3, 1), (5, 16, 20, 3, 4, 1)]
+                         (2, 96, 32, 6, 7, 1), (3, 70, 130, 5, 6, 1), (2, 16, 18, 5, 37, 1), (32, 64, 64, 3, 3, 1), (5, 16, 20, 3, 4, 1),
+                         (2, 400, 24, 3, 4, 1), (2, 24, 400, 4, 3, 1)]
 
     @Test(arguments: [2, 3], shapes)
     func allPassesMatchDefinition(_ tile: Int, _ shape: (Int, Int, Int, Int, Int, Int)) {
