@@ -8,6 +8,7 @@
 // so a block's transformed inputs (16 × C × block) and products (16 × OC × block) stay in cache and
 // each GEMM sees full 64-column panels however small the feature map is.
 #include "ckernels.h"
+#include "winograd_pieces.h"
 #include <string.h>
 
 #define TR 2     /* output tile side */
@@ -137,7 +138,6 @@ static void output_transform_portable(OUTPUT_ARGS) {
     OUTPUT_TRANSFORM_BODY
 }
 #if defined(__x86_64__)
-#include <immintrin.h>
 __attribute__((target("avx2,fma")))
 static void output_transform_avx2(OUTPUT_ARGS) {
     OUTPUT_TRANSFORM_BODY
@@ -163,71 +163,13 @@ static long list_runs(long t0, long count, long TW, long tpi, tile_run *runs) {
 }
 
 #if defined(__x86_64__)
-// ---- AVX-512: tiles in groups of 16 lanes ---------------------------------------------------
-// On small maps a tile row holds few tiles (3 on a 6×6 map), so vectors over one run waste most
-// lanes. Here a vector holds 16 consecutive tiles of the block whatever rows and images they come
-// from. A tile's 4 input columns 2k … 2k+3 lie in two 32-float windows per input row: window A
-// holds columns 2k, 2k+1 at lanes 2l, 2l+1 (l the tile's lane) and window B columns 2k+2, 2k+3.
-// Each piece of a run (the tiles of one tile row in one group) fills its lanes of both windows with
-// masked loads at a shifted address, and masked-off lanes read as the zero padding; one even/odd
-// permute per window then gives the tile values. Outputs go back the same way with masked stores.
-
-// The part of a tile run in one group: lanes [L, L + len); offsets are of the window's lane 0.
-typedef struct {
-    long in_off;     /* image, input row 2th − ph, column 2tw − pw − 2L, in the channel-0 plane */
-    long out_off;    /* image, output row 2th, column 2tw − 2L, in the channel-0 plane */
-    unsigned a, b;   /* window lanes read for A and B: the piece's lanes inside the input's columns */
-    unsigned o;      /* output lanes of the piece inside the output's columns */
-    int rows;        /* bit i: input row 2th − ph + i exists */
-    int row2;        /* output row 2th + 1 exists */
-} tile_piece;
-
-// Bits [lo, hi) of a 32-bit lane mask, clipped to [0, 32).
-static unsigned lane_bits(long lo, long hi) {
-    if (lo < 0) lo = 0;
-    if (hi > 32) hi = 32;
-    if (hi <= lo) return 0;
-    unsigned long long m = ((1ull << hi) - 1) & ~((1ull << lo) - 1);
-    return (unsigned)m;
-}
-
-// Pieces of tiles [t0, t0+count), group by group; group g's pieces are first[g] … first[g+1]−1.
-static long list_pieces(long t0, long count, long C, long H, long W, long ph, long pw, long OC, long Ho, long Wo,
-                        tile_piece *pieces, long *first) {
-    long TH = (Ho + 1) / 2, TW = (Wo + 1) / 2, tpi = TH * TW, n = 0, groups = (count + 15) / 16;
-    (void)TH;
-    for (long g = 0; g < groups; g++) {
-        first[g] = n;
-        long end = t0 + (16 * g + 16 < count ? 16 * g + 16 : count);
-        for (long t = t0 + 16 * g; t < end; n++) {
-            long img = t / tpi, r = t % tpi, th = r / TW, tw = r % TW;
-            long len = TW - tw < end - t ? TW - tw : end - t, L = t - t0 - 16 * g;
-            long ih0 = 2 * th - ph, col0 = 2 * tw - pw - 2 * L, ocol0 = 2 * tw - 2 * L;
-            unsigned lanes = lane_bits(2 * L, 2 * L + 2 * len);
-            int rows = 0;
-            for (int i = 0; i < 4; i++) if (ih0 + i >= 0 && ih0 + i < H) rows |= 1 << i;
-            pieces[n] = (tile_piece){
-                .in_off = img * C * H * W + ih0 * W + col0,
-                .out_off = img * OC * Ho * Wo + 2 * th * Wo + ocol0,
-                .a = lanes & lane_bits(-col0, W - col0),
-                .b = lanes & lane_bits(-col0 - 2, W - col0 - 2),
-                .o = lanes & lane_bits(-ocol0, Wo - ocol0),
-                .rows = rows, .row2 = 2 * th + 1 < Ho };
-            t += len;
-        }
-    }
-    first[groups] = n;
-    return groups;
-}
-
-__attribute__((target("avx512f")))
-static inline __m512 load_lanes(__m512 acc, unsigned mask, const float *p) {
-    return mask ? _mm512_mask_loadu_ps(acc, (__mmask16)mask, p) : acc;
-}
+// ---- AVX-512: tiles in groups of 16 lanes (winograd_pieces.h) --------------------------------
+// On small maps a tile row holds few tiles (3 on a 6×6 map), so vectors over one run would waste
+// most lanes. Windows are two vectors here; one even/odd permute per window gives the tile values.
 
 // V[ξ][c][t − t0] for every channel, group by group.
 __attribute__((target("avx512f")))
-static void transform_inputs_grouped(const float *x, long C, long H, long W, const tile_piece *pieces, const long *first,
+static void transform_inputs_grouped(const float *x, long C, long H, long W, const wg_piece *pieces, const long *first,
                                      long groups, long count, float *V, long vs, long ldv) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
@@ -235,15 +177,15 @@ static void transform_inputs_grouped(const float *x, long C, long H, long W, con
     for (long c = 0; c < C; c++) {
         const float *xc = x + c * plane;
         for (long g = 0; g < groups; g++) {
-            __m512 alo[4], ahi[4], blo[4], bhi[4];
-            for (int i = 0; i < 4; i++) alo[i] = ahi[i] = blo[i] = bhi[i] = _mm512_setzero_ps();
+            __m512 a[4][2], b[4][2];
+            for (int i = 0; i < 4; i++) a[i][0] = a[i][1] = b[i][0] = b[i][1] = _mm512_setzero_ps();
             for (long q = first[g]; q < first[g + 1]; q++) {
-                const tile_piece *pc = pieces + q;
+                const wg_piece *pc = pieces + q;
                 const float *base = xc + pc->in_off;
-                unsigned used = pc->a | pc->b;
+                unsigned long long used = pc->a | pc->b;
                 if (c + 1 < C && used) {
                     // the next channel's rows: planes are too many streams for the prefetcher
-                    long q0 = __builtin_ctz(used), q1 = 33 - __builtin_clz(used);
+                    long q0 = __builtin_ctzll(used), q1 = 65 - __builtin_clzll(used);
                     for (int i = 0; i < 4; i++)
                         if (pc->rows >> i & 1) {
                             _mm_prefetch((const char *)(base + plane + i * W + q0), _MM_HINT_T0);
@@ -252,32 +194,24 @@ static void transform_inputs_grouped(const float *x, long C, long H, long W, con
                 }
                 for (int i = 0; i < 4; i++) {
                     if (!(pc->rows >> i & 1)) continue;
-                    const float *r = base + i * W;
-                    alo[i] = load_lanes(alo[i], pc->a & 0xFFFF, r);
-                    ahi[i] = load_lanes(ahi[i], pc->a >> 16, r + 16);
-                    blo[i] = load_lanes(blo[i], pc->b & 0xFFFF, r + 2);
-                    bhi[i] = load_lanes(bhi[i], pc->b >> 16, r + 18);
+                    wg_load_window(a[i], 2, pc->a, base + i * W);
+                    wg_load_window(b[i], 2, pc->b, base + i * W + 2);
                 }
             }
             // Bᵀ over the rows, on whole windows; then the columns, after the even/odd split
             __m512 d[4][4];
-            {
-                __m512 t0l = _mm512_sub_ps(alo[0], alo[2]), t1l = _mm512_add_ps(alo[1], alo[2]);
-                __m512 t2l = _mm512_sub_ps(alo[2], alo[1]), t3l = _mm512_sub_ps(alo[1], alo[3]);
-                __m512 t0h = _mm512_sub_ps(ahi[0], ahi[2]), t1h = _mm512_add_ps(ahi[1], ahi[2]);
-                __m512 t2h = _mm512_sub_ps(ahi[2], ahi[1]), t3h = _mm512_sub_ps(ahi[1], ahi[3]);
-                __m512 u0l = _mm512_sub_ps(blo[0], blo[2]), u1l = _mm512_add_ps(blo[1], blo[2]);
-                __m512 u2l = _mm512_sub_ps(blo[2], blo[1]), u3l = _mm512_sub_ps(blo[1], blo[3]);
-                __m512 u0h = _mm512_sub_ps(bhi[0], bhi[2]), u1h = _mm512_add_ps(bhi[1], bhi[2]);
-                __m512 u2h = _mm512_sub_ps(bhi[2], bhi[1]), u3h = _mm512_sub_ps(bhi[1], bhi[3]);
-                __m512 tl[4] = { t0l, t1l, t2l, t3l }, th[4] = { t0h, t1h, t2h, t3h };
-                __m512 ul[4] = { u0l, u1l, u2l, u3l }, uh[4] = { u0h, u1h, u2h, u3h };
-                for (int i = 0; i < 4; i++) {
-                    d[i][0] = _mm512_permutex2var_ps(tl[i], even, th[i]);
-                    d[i][1] = _mm512_permutex2var_ps(tl[i], odd, th[i]);
-                    d[i][2] = _mm512_permutex2var_ps(ul[i], even, uh[i]);
-                    d[i][3] = _mm512_permutex2var_ps(ul[i], odd, uh[i]);
-                }
+            for (int h = 0; h < 2; h++) {
+                __m512 ta[4] = { _mm512_sub_ps(a[0][h], a[2][h]), _mm512_add_ps(a[1][h], a[2][h]),
+                                 _mm512_sub_ps(a[2][h], a[1][h]), _mm512_sub_ps(a[1][h], a[3][h]) };
+                __m512 tb[4] = { _mm512_sub_ps(b[0][h], b[2][h]), _mm512_add_ps(b[1][h], b[2][h]),
+                                 _mm512_sub_ps(b[2][h], b[1][h]), _mm512_sub_ps(b[1][h], b[3][h]) };
+                for (int i = 0; i < 4; i++) { a[i][h] = ta[i]; b[i][h] = tb[i]; }
+            }
+            for (int i = 0; i < 4; i++) {
+                d[i][0] = _mm512_permutex2var_ps(a[i][0], even, a[i][1]);
+                d[i][1] = _mm512_permutex2var_ps(a[i][0], odd, a[i][1]);
+                d[i][2] = _mm512_permutex2var_ps(b[i][0], even, b[i][1]);
+                d[i][3] = _mm512_permutex2var_ps(b[i][0], odd, b[i][1]);
             }
             long n = count - 16 * g < 16 ? count - 16 * g : 16;
             __mmask16 store = (__mmask16)((1u << n) - 1);
@@ -295,7 +229,7 @@ static void transform_inputs_grouped(const float *x, long C, long H, long W, con
 // Y = Aᵀ M A for every output channel, group by group, with the epilogue (scale, bias, residual, ReLU).
 __attribute__((target("avx512f,fma")))
 static void transform_outputs_grouped(const float *M, long ms, long ldv, long OC, long Ho, long Wo,
-                                      const tile_piece *pieces, const long *first, long groups, long count,
+                                      const wg_piece *pieces, const long *first, long groups, long count,
                                       const float *scale, const float *bias, const float *residual, int relu, float *y) {
     const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
@@ -309,48 +243,24 @@ static void transform_outputs_grouped(const float *M, long ms, long ldv, long OC
             long n = count - 16 * g < 16 ? count - 16 * g : 16;
             __mmask16 lm = (__mmask16)((1u << n) - 1);
             const float *m = M + o * ldv + 16 * g;
-            __m512 s0[4], s1[4];
+            __m512 s[2][4];
             for (int j = 0; j < 4; j++) {
                 __m512 a = _mm512_maskz_loadu_ps(lm, m + j * ms), b = _mm512_maskz_loadu_ps(lm, m + (4 + j) * ms);
                 __m512 c = _mm512_maskz_loadu_ps(lm, m + (8 + j) * ms), d = _mm512_maskz_loadu_ps(lm, m + (12 + j) * ms);
-                s0[j] = _mm512_add_ps(_mm512_add_ps(a, b), c);
-                s1[j] = _mm512_sub_ps(_mm512_sub_ps(b, c), d);
+                s[0][j] = _mm512_add_ps(_mm512_add_ps(a, b), c);
+                s[1][j] = _mm512_sub_ps(_mm512_sub_ps(b, c), d);
             }
-            __m512 y00 = _mm512_fmadd_ps(_mm512_add_ps(_mm512_add_ps(s0[0], s0[1]), s0[2]), vs, vb);
-            __m512 y01 = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_sub_ps(s0[1], s0[2]), s0[3]), vs, vb);
-            __m512 y10 = _mm512_fmadd_ps(_mm512_add_ps(_mm512_add_ps(s1[0], s1[1]), s1[2]), vs, vb);
-            __m512 y11 = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_sub_ps(s1[1], s1[2]), s1[3]), vs, vb);
-            __m512 o0a = _mm512_permutex2var_ps(y00, lo, y01), o0b = _mm512_permutex2var_ps(y00, hi, y01);
-            __m512 o1a = _mm512_permutex2var_ps(y10, lo, y11), o1b = _mm512_permutex2var_ps(y10, hi, y11);
-            if (ro) {
-                __m512 r0a = zero, r0b = zero, r1a = zero, r1b = zero;
-                for (long q = first[g]; q < first[g + 1]; q++) {
-                    const tile_piece *pc = pieces + q;
-                    const float *r = ro + pc->out_off;
-                    r0a = load_lanes(r0a, pc->o & 0xFFFF, r);
-                    r0b = load_lanes(r0b, pc->o >> 16, r + 16);
-                    if (pc->row2) {
-                        r1a = load_lanes(r1a, pc->o & 0xFFFF, r + Wo);
-                        r1b = load_lanes(r1b, pc->o >> 16, r + Wo + 16);
-                    }
+            for (int i = 0; i < 2; i++) {
+                __m512 y0 = _mm512_fmadd_ps(_mm512_add_ps(_mm512_add_ps(s[i][0], s[i][1]), s[i][2]), vs, vb);
+                __m512 y1 = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_sub_ps(s[i][1], s[i][2]), s[i][3]), vs, vb);
+                __m512 w[2] = { _mm512_permutex2var_ps(y0, lo, y1), _mm512_permutex2var_ps(y0, hi, y1) };
+                if (ro) {
+                    __m512 r[2];
+                    wg_gather_output_row(pieces, first[g], first[g + 1], ro, Wo, i, 2, r);
+                    w[0] = _mm512_add_ps(w[0], r[0]); w[1] = _mm512_add_ps(w[1], r[1]);
                 }
-                o0a = _mm512_add_ps(o0a, r0a); o0b = _mm512_add_ps(o0b, r0b);
-                o1a = _mm512_add_ps(o1a, r1a); o1b = _mm512_add_ps(o1b, r1b);
-            }
-            if (relu) {
-                o0a = _mm512_max_ps(o0a, zero); o0b = _mm512_max_ps(o0b, zero);
-                o1a = _mm512_max_ps(o1a, zero); o1b = _mm512_max_ps(o1b, zero);
-            }
-            for (long q = first[g]; q < first[g + 1]; q++) {
-                const tile_piece *pc = pieces + q;
-                float *w = yo + pc->out_off;
-                __mmask16 ma = (__mmask16)(pc->o & 0xFFFF), mb = (__mmask16)(pc->o >> 16);
-                _mm512_mask_storeu_ps(w, ma, o0a);
-                _mm512_mask_storeu_ps(w + 16, mb, o0b);
-                if (pc->row2) {
-                    _mm512_mask_storeu_ps(w + Wo, ma, o1a);
-                    _mm512_mask_storeu_ps(w + Wo + 16, mb, o1b);
-                }
+                if (relu) { w[0] = _mm512_max_ps(w[0], zero); w[1] = _mm512_max_ps(w[1], zero); }
+                wg_scatter_output_row(pieces, first[g], first[g + 1], yo, Wo, i, 2, w);
             }
         }
     }
@@ -358,7 +268,7 @@ static void transform_outputs_grouped(const float *M, long ms, long ldv, long OC
 
 // Ū[ξ][o][t − t0] = A dY Aᵀ for every output channel, group by group (the weight gradient's operand).
 __attribute__((target("avx512f")))
-static void transform_gradients_grouped(const float *dy, long OC, long Ho, long Wo, const tile_piece *pieces,
+static void transform_gradients_grouped(const float *dy, long OC, long Ho, long Wo, const wg_piece *pieces,
                                         const long *first, long groups, long count, float *U, long us, long ld) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
@@ -367,19 +277,11 @@ static void transform_gradients_grouped(const float *dy, long OC, long Ho, long 
     for (long o = 0; o < OC; o++) {
         const float *go = dy + o * oplane;
         for (long g = 0; g < groups; g++) {
-            __m512 a0 = zero, a1 = zero, b0 = zero, b1 = zero;
-            for (long q = first[g]; q < first[g + 1]; q++) {
-                const tile_piece *pc = pieces + q;
-                const float *r = go + pc->out_off;
-                a0 = load_lanes(a0, pc->o & 0xFFFF, r);
-                a1 = load_lanes(a1, pc->o >> 16, r + 16);
-                if (pc->row2) {
-                    b0 = load_lanes(b0, pc->o & 0xFFFF, r + Wo);
-                    b1 = load_lanes(b1, pc->o >> 16, r + Wo + 16);
-                }
-            }
-            __m512 d00 = _mm512_permutex2var_ps(a0, even, a1), d01 = _mm512_permutex2var_ps(a0, odd, a1);
-            __m512 d10 = _mm512_permutex2var_ps(b0, even, b1), d11 = _mm512_permutex2var_ps(b0, odd, b1);
+            __m512 r0[2], r1[2];
+            wg_gather_output_row(pieces, first[g], first[g + 1], go, Wo, 0, 2, r0);
+            wg_gather_output_row(pieces, first[g], first[g + 1], go, Wo, 1, 2, r1);
+            __m512 d00 = _mm512_permutex2var_ps(r0[0], even, r0[1]), d01 = _mm512_permutex2var_ps(r0[0], odd, r0[1]);
+            __m512 d10 = _mm512_permutex2var_ps(r1[0], even, r1[1]), d11 = _mm512_permutex2var_ps(r1[0], odd, r1[1]);
             __m512 p[4][2] = { { d00, d01 }, { _mm512_add_ps(d00, d10), _mm512_add_ps(d01, d11) },
                                { _mm512_sub_ps(d00, d10), _mm512_sub_ps(d01, d11) },
                                { _mm512_sub_ps(zero, d10), _mm512_sub_ps(zero, d11) } };
@@ -465,10 +367,10 @@ void ck_winograd_conv_block(const float *x, long C, long H, long W, long ph, lon
     int grouped = 0;
 #if defined(__x86_64__)
     grouped = ck_gemm_isa() == 2;
-    tile_piece pieces[grouped ? 2 * count + 1 : 1];
+    wg_piece pieces[grouped ? 2 * count + 1 : 1];
     long first[grouped ? count / 16 + 2 : 1], groups = 0;
     if (grouped) {
-        groups = list_pieces(t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
+        groups = wg_list_pieces(2, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
         transform_inputs_grouped(x, C, H, W, pieces, first, groups, count, V, vs, ldv);
     }
 #endif
@@ -603,9 +505,9 @@ void ck_winograd_dw_block(const float *x, const float *dy, long C, long H, long 
     float *V = scratch, *U = V + 16 * vs, *Vt = U + 16 * us, *rowbuf = Vt + 16 * ts;
 #if defined(__x86_64__)
     if (ck_gemm_isa() == 2) {
-        tile_piece pieces[2 * count + 1];
+        wg_piece pieces[2 * count + 1];
         long first[count / 16 + 2];
-        long groups = list_pieces(t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
+        long groups = wg_list_pieces(2, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
         transform_inputs_grouped(x, C, H, W, pieces, first, groups, count, V, vs, ld);
         transform_gradients_grouped(dy, OC, Ho, Wo, pieces, first, groups, count, U, us, ld);
     } else

@@ -13,7 +13,10 @@
 // 48-float column windows with masked loads at a shifted address, window A holding a tile's
 // columns 3k … 3k+2 at lanes 3l … 3l+2 (l its lane) and window B columns 3k+3, 3k+4 at 3l, 3l+1.
 // A stride-3 extraction (one two-source permute and one masked permute) then gives the tile values.
+// Only AVX-512 machines run F(3×3) (ConvKernels.winogradTile); elsewhere the entry points are empty
+// and never called.
 #include "ckernels.h"
+#include "winograd_pieces.h"
 #include <string.h>
 
 #define XI 25    /* transformed tile elements: 5 × 5 */
@@ -24,8 +27,6 @@ static long packed_stride(long rows, long cols) { return ck_packed_a_size(rows, 
 long ck_winograd3_packed_size(long OC, long C) { return XI * packed_stride(OC, C); }
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
 // 6 vectors of 16 (panel row r, column k lane) → 96 floats in packed order (k·6 + r): per output
 // vector, one permute from each pair of rows and two masked blends.
 typedef struct { __m512i idx[6]; __mmask16 m23[6], m45[6]; } transpose6x16;
@@ -126,8 +127,6 @@ static void pack_panels_avx512(const float *w, long OC, long C, int adjoint, lon
 void ck_winograd3_pack_weights(const float *w, long OC, long C, int adjoint, long p0, long p1, float *packed) {
 #if defined(__x86_64__)
     pack_panels_avx512(w, OC, C, adjoint, p0, p1, packed);
-#else
-    (void)w; (void)OC; (void)C; (void)adjoint; (void)p0; (void)p1; (void)packed;
 #endif
 }
 
@@ -181,73 +180,10 @@ static void dw_finish_avx512(const float *acc, long OC, long C, long o0, long o1
 void ck_winograd3_dw_finish(const float *acc, long OC, long C, long o0, long o1, float *dw) {
 #if defined(__x86_64__)
     dw_finish_avx512(acc, OC, C, o0, o1, dw);
-#else
-    (void)acc; (void)OC; (void)C; (void)o0; (void)o1; (void)dw;
 #endif
 }
 
 #if defined(__x86_64__)
-// The part of a tile run in one group: lanes [L, L + len); offsets are of the windows' lane 0.
-typedef struct {
-    long in_off;                 /* image, input row 3th − ph, column 3tw − pw − 3L (channel 0) */
-    long out_off;                /* image, output row 3th, column 3tw − 3L (channel 0) */
-    unsigned long long a, b, o;  /* 48-lane window masks: A, B inside the input, outputs inside the map */
-    int rows;                    /* bit i: input row 3th − ph + i exists (i < 5) */
-    int orows;                   /* output rows of the tile inside the map (1–3) */
-} piece3;
-
-static unsigned long long lanes48(long lo, long hi) {
-    if (lo < 0) lo = 0;
-    if (hi > 48) hi = 48;
-    if (hi <= lo) return 0;
-    return ((1ull << hi) - 1) & ~((1ull << lo) - 1);
-}
-
-static long list_pieces(long t0, long count, long C, long H, long W, long ph, long pw, long OC, long Ho, long Wo,
-                        piece3 *pieces, long *first) {
-    long TH = (Ho + 2) / 3, TW = (Wo + 2) / 3, tpi = TH * TW, n = 0, groups = (count + 15) / 16;
-    for (long g = 0; g < groups; g++) {
-        first[g] = n;
-        long end = t0 + (16 * g + 16 < count ? 16 * g + 16 : count);
-        for (long t = t0 + 16 * g; t < end; n++) {
-            long img = t / tpi, r = t % tpi, th = r / TW, tw = r % TW;
-            long len = TW - tw < end - t ? TW - tw : end - t, L = t - t0 - 16 * g;
-            long ih0 = 3 * th - ph, col0 = 3 * tw - pw - 3 * L, ocol0 = 3 * tw - 3 * L;
-            unsigned long long lanes = lanes48(3 * L, 3 * L + 3 * len);
-            int rows = 0;
-            for (int i = 0; i < 5; i++) if (ih0 + i >= 0 && ih0 + i < H) rows |= 1 << i;
-            long orows = Ho - 3 * th < 3 ? Ho - 3 * th : 3;
-            pieces[n] = (piece3){
-                .in_off = img * C * H * W + ih0 * W + col0,
-                .out_off = img * OC * Ho * Wo + 3 * th * Wo + ocol0,
-                .a = lanes & lanes48(-col0, W - col0),
-                .b = lanes & lanes48(-col0 - 3, W - col0 - 3),
-                .o = lanes & lanes48(-ocol0, Wo - ocol0),
-                .rows = rows, .orows = (int)orows };
-            t += len;
-        }
-    }
-    first[groups] = n;
-    return groups;
-}
-
-// w[0..2] (a 48-float window) takes p[q] at the lanes of `mask` (bits 16q … 16q+15 for w[q]).
-__attribute__((target("avx512f")))
-static inline void load_window(__m512 w[3], unsigned long long mask, const float *p) {
-    for (int q = 0; q < 3; q++) {
-        __mmask16 m = (__mmask16)(mask >> (16 * q));
-        if (m) w[q] = _mm512_mask_loadu_ps(w[q], m, p + 16 * q);
-    }
-}
-
-__attribute__((target("avx512f")))
-static inline void store_window(const __m512 w[3], unsigned long long mask, float *p) {
-    for (int q = 0; q < 3; q++) {
-        __mmask16 m = (__mmask16)(mask >> (16 * q));
-        if (m) _mm512_mask_storeu_ps(p + 16 * q, m, w[q]);
-    }
-}
-
 // Stride-3 extraction: lane l of the result is window lane 3l + j, j < 3.
 typedef struct { __m512i idx[3]; __mmask16 high[3]; } extract3;
 
@@ -315,7 +251,7 @@ static inline void interleave(const interleave3 *e, __m512 y0, __m512 y1, __m512
 
 // V[ξ][c][t − t0] = Bᵀ d B for every channel of the block's tiles, group by group.
 __attribute__((target("avx512f,fma")))
-static void transform_inputs(const float *x, long C, long H, long W, const piece3 *pieces, const long *first,
+static void transform_inputs(const float *x, long C, long H, long W, const wg_piece *pieces, const long *first,
                              long groups, long count, long c0, long c1, float *V, long vs, long ldv) {
     extract3 e = make_extract3();
     long plane = H * W;
@@ -327,11 +263,11 @@ static void transform_inputs(const float *x, long C, long H, long W, const piece
                 __m512 a[3], b[3];
                 a[0] = a[1] = a[2] = b[0] = b[1] = b[2] = _mm512_setzero_ps();
                 for (long q = first[g]; q < first[g + 1]; q++) {
-                    const piece3 *pc = pieces + q;
+                    const wg_piece *pc = pieces + q;
                     if (!(pc->rows >> i & 1)) continue;
                     const float *r = xc + pc->in_off + i * W;
-                    load_window(a, pc->a, r);
-                    load_window(b, pc->b, r + 3);
+                    wg_load_window(a, 3, pc->a, r);
+                    wg_load_window(b, 3, pc->b, r + 3);
                     unsigned long long used = pc->a | pc->b;
                     if (c + 1 < c1 && used) {
                         // this row of the next channel: planes are too many streams for the prefetcher
@@ -373,7 +309,7 @@ static void transform_inputs(const float *x, long C, long H, long W, const piece
 
 // Y = Aᵀ M A for every output channel with the epilogue (scale, bias, residual, ReLU).
 __attribute__((target("avx512f,fma")))
-static void transform_outputs(const float *M, long ms, long ldv, long Ho, long Wo, const piece3 *pieces,
+static void transform_outputs(const float *M, long ms, long ldv, long Ho, long Wo, const wg_piece *pieces,
                               const long *first, long groups, long count, long o0, long o1, const float *scale,
                               const float *bias, const float *residual, int relu, float *y) {
     interleave3 e = make_interleave3();
@@ -400,19 +336,13 @@ static void transform_outputs(const float *M, long ms, long ldv, long Ho, long W
                 y0 = _mm512_fmadd_ps(y0, vs, vb); y1 = _mm512_fmadd_ps(y1, vs, vb); y2 = _mm512_fmadd_ps(y2, vs, vb);
                 interleave(&e, y0, y1, y2, w);
                 if (ro) {
-                    __m512 r[3] = { zero, zero, zero };
-                    for (long q = first[g]; q < first[g + 1]; q++) {
-                        const piece3 *pc = pieces + q;
-                        if (i < pc->orows) load_window(r, pc->o, ro + pc->out_off + i * Wo);
-                    }
+                    __m512 r[3];
+                    wg_gather_output_row(pieces, first[g], first[g + 1], ro, Wo, i, 3, r);
                     for (int k = 0; k < 3; k++) w[k] = _mm512_add_ps(w[k], r[k]);
                 }
                 if (relu)
                     for (int k = 0; k < 3; k++) w[k] = _mm512_max_ps(w[k], zero);
-                for (long q = first[g]; q < first[g + 1]; q++) {
-                    const piece3 *pc = pieces + q;
-                    if (i < pc->orows) store_window(w, pc->o, yo + pc->out_off + i * Wo);
-                }
+                wg_scatter_output_row(pieces, first[g], first[g + 1], yo, Wo, i, 3, w);
             }
         }
     }
@@ -431,7 +361,7 @@ static void transform_outputs(const float *M, long ms, long ldv, long Ho, long W
 
 // Ū[ξ][o][t − t0] = A dY Aᵀ for every output channel (the weight gradient's operand).
 __attribute__((target("avx512f,fma")))
-static void transform_gradients(const float *dy, long Ho, long Wo, const piece3 *pieces, const long *first,
+static void transform_gradients(const float *dy, long Ho, long Wo, const wg_piece *pieces, const long *first,
                                 long groups, long count, long o0, long o1, float *U, long us, long ld) {
     extract3 e = make_extract3();
     long oplane = Ho * Wo;
@@ -440,11 +370,8 @@ static void transform_gradients(const float *dy, long Ho, long Wo, const piece3 
         for (long g = 0; g < groups; g++) {
             __m512 d[3][3];
             for (int i = 0; i < 3; i++) {
-                __m512 w[3] = { _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps() };
-                for (long q = first[g]; q < first[g + 1]; q++) {
-                    const piece3 *pc = pieces + q;
-                    if (i < pc->orows) load_window(w, pc->o, go + pc->out_off + i * Wo);
-                }
+                __m512 w[3];
+                wg_gather_output_row(pieces, first[g], first[g + 1], go, Wo, i, 3, w);
                 d[i][0] = extract(&e, w, 0); d[i][1] = extract(&e, w, 1); d[i][2] = extract(&e, w, 2);
             }
             __m512 t[5][3];
@@ -472,17 +399,14 @@ void ck_winograd3_conv_block(const float *x, long C, long H, long W, long ph, lo
 #if defined(__x86_64__)
     long ldv = count, vs = C * ldv + 32, ms = OC * ldv + 32;
     float *V = scratch, *M = V + XI * vs;
-    piece3 pieces[2 * count + 1];
+    wg_piece pieces[2 * count + 1];
     long first[count / 16 + 2];
-    long groups = list_pieces(t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
+    long groups = wg_list_pieces(3, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
     transform_inputs(x, C, H, W, pieces, first, groups, count, 0, C, V, vs, ldv);
     long usize = packed_stride(OC, C);
     for (int xi = 0; xi < XI; xi++)
         ck_sgemm_packed(OC, count, C, packed + xi * usize, 0, V + xi * vs, ldv, M + xi * ms, ldv, 0);
     transform_outputs(M, ms, ldv, Ho, Wo, pieces, first, groups, count, 0, OC, scale, bias, residual, relu, y);
-#else
-    (void)x; (void)C; (void)H; (void)W; (void)ph; (void)pw; (void)OC; (void)Ho; (void)Wo; (void)packed; (void)scale;
-    (void)bias; (void)residual; (void)relu; (void)t0; (void)count; (void)y; (void)scratch;
 #endif
 }
 
@@ -492,9 +416,9 @@ void ck_winograd3_dw_block(const float *x, const float *dy, long C, long H, long
     long ld = count, panels = (C + 63) / 64;
     long vs = C * ld + 32, us = OC * ld + 32, ts = panels * count * 64 + 32;
     float *V = scratch, *U = V + XI * vs, *Vt = U + XI * us;
-    piece3 pieces[2 * count + 1];
+    wg_piece pieces[2 * count + 1];
     long first[count / 16 + 2];
-    long groups = list_pieces(t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
+    long groups = wg_list_pieces(3, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
     transform_inputs(x, C, H, W, pieces, first, groups, count, 0, C, V, vs, ld);
     transform_gradients(dy, Ho, Wo, pieces, first, groups, count, 0, OC, U, us, ld);
     // M[ξ] [OC × C] += Ū[ξ] [OC × count] · V[ξ]ᵀ, as in winograd.c
@@ -507,9 +431,6 @@ void ck_winograd3_dw_block(const float *x, const float *dy, long C, long H, long
         }
         ck_sgemm_rows_panels(OC, C, count, U + xi * us, ld, vt, acc + xi * accStride, C, 1);
     }
-#else
-    (void)x; (void)dy; (void)C; (void)H; (void)W; (void)ph; (void)pw; (void)OC; (void)Ho; (void)Wo; (void)t0;
-    (void)count; (void)acc; (void)scratch;
 #endif
 }
 
@@ -518,13 +439,10 @@ void ck_winograd3_dw_block(const float *x, const float *dy, long C, long H, long
 void ck_winograd3_inputs(const float *x, long C, long H, long W, long ph, long pw, long OC, long Ho, long Wo,
                          long t0, long count, long c0, long c1, float *V, long vs, long ldv) {
 #if defined(__x86_64__)
-    piece3 pieces[2 * count + 1];
+    wg_piece pieces[2 * count + 1];
     long first[count / 16 + 2];
-    long groups = list_pieces(t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
+    long groups = wg_list_pieces(3, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
     transform_inputs(x, C, H, W, pieces, first, groups, count, c0, c1, V, vs, ldv);
-#else
-    (void)x; (void)C; (void)H; (void)W; (void)ph; (void)pw; (void)OC; (void)Ho; (void)Wo; (void)t0; (void)count;
-    (void)c0; (void)c1; (void)V; (void)vs; (void)ldv;
 #endif
 }
 
@@ -532,26 +450,20 @@ void ck_winograd3_outputs(const float *M, long ms, long ldv, long C, long H, lon
                           long Wo, long t0, long count, long o0, long o1, const float *scale, const float *bias,
                           const float *residual, int relu, float *y) {
 #if defined(__x86_64__)
-    piece3 pieces[2 * count + 1];
+    wg_piece pieces[2 * count + 1];
     long first[count / 16 + 2];
-    long groups = list_pieces(t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
+    long groups = wg_list_pieces(3, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
     transform_outputs(M, ms, ldv, Ho, Wo, pieces, first, groups, count, o0, o1, scale, bias, residual, relu, y);
-#else
-    (void)M; (void)ms; (void)ldv; (void)C; (void)H; (void)W; (void)ph; (void)pw; (void)OC; (void)Ho; (void)Wo; (void)t0;
-    (void)count; (void)o0; (void)o1; (void)scale; (void)bias; (void)residual; (void)relu; (void)y;
 #endif
 }
 
 void ck_winograd3_gradients(const float *dy, long C, long H, long W, long ph, long pw, long OC, long Ho, long Wo,
                             long t0, long count, long o0, long o1, float *U, long us, long ld) {
 #if defined(__x86_64__)
-    piece3 pieces[2 * count + 1];
+    wg_piece pieces[2 * count + 1];
     long first[count / 16 + 2];
-    long groups = list_pieces(t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
+    long groups = wg_list_pieces(3, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
     transform_gradients(dy, Ho, Wo, pieces, first, groups, count, o0, o1, U, us, ld);
-#else
-    (void)dy; (void)C; (void)H; (void)W; (void)ph; (void)pw; (void)OC; (void)Ho; (void)Wo; (void)t0; (void)count;
-    (void)o0; (void)o1; (void)U; (void)us; (void)ld;
 #endif
 }
 

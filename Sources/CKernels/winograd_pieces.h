@@ -1,0 +1,97 @@
+// Shared by the AVX-512 Winograd transforms of winograd.c (F(2×2, 3×3)) and winograd3.c
+// (F(3×3, 3×3)): tiles in 16-lane vector groups whatever tile rows and images they come from.
+//
+// A tile of output side m reads m + 2 input columns m·k … m·k + m + 1 of each of its m + 2 input
+// rows, and writes m output columns m·k … m·k + m − 1 of each of its m output rows. With a tile at
+// lane l, window A holds its columns m·k … m·k + m − 1 at lanes m·l …, and window B (loaded m
+// columns further on) its columns m·k + m, m·k + m + 1 at lanes m·l, m·l + 1; the output window
+// holds its output columns at lanes m·l …. A window is 16·m lanes: two vectors for m = 2, three for
+// m = 3. A piece, the tiles of one tile row in one group, fills its lanes of a window with masked
+// loads at a shifted address; lanes outside the image are masked off and read as zero padding.
+#ifndef CONVNET_WINOGRAD_PIECES_H
+#define CONVNET_WINOGRAD_PIECES_H
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+// The part of a tile run in one group: lanes [L, L + len); offsets are of the windows' lane 0.
+typedef struct {
+    long in_off;                 /* image, input row m·th − ph, column m·tw − pw − m·L (channel 0) */
+    long out_off;                /* image, output row m·th, column m·tw − m·L (channel 0) */
+    unsigned long long a, b, o;  /* window lanes: A and B inside the input, outputs inside the map */
+    int rows;                    /* bit i: input row m·th − ph + i exists (i < m + 2) */
+    int orows;                   /* output rows of the tile inside the map (1 … m) */
+} wg_piece;
+
+// Bits [lo, hi) of a lane mask, clipped to [0, 48).
+static inline unsigned long long wg_lanes(long lo, long hi) {
+    if (lo < 0) lo = 0;
+    if (hi > 48) hi = 48;
+    if (hi <= lo) return 0;
+    return ((1ull << hi) - 1) & ~((1ull << lo) - 1);
+}
+
+// The pieces of tiles [t0, t0+count) for output tiles of side m, group by group: group g's pieces
+// are first[g] … first[g+1] − 1. Returns the number of groups. pieces needs 2·count + 1 entries
+// and first count/16 + 2.
+static inline long wg_list_pieces(long m, long t0, long count, long C, long H, long W, long ph, long pw, long OC, long Ho,
+                                  long Wo, wg_piece *pieces, long *first) {
+    long TW = (Wo + m - 1) / m, tpi = ((Ho + m - 1) / m) * TW, n = 0, groups = (count + 15) / 16;
+    for (long g = 0; g < groups; g++) {
+        first[g] = n;
+        long end = t0 + (16 * g + 16 < count ? 16 * g + 16 : count);
+        for (long t = t0 + 16 * g; t < end; n++) {
+            long img = t / tpi, r = t % tpi, th = r / TW, tw = r % TW;
+            long len = TW - tw < end - t ? TW - tw : end - t, L = t - t0 - 16 * g;
+            long ih0 = m * th - ph, col0 = m * tw - pw - m * L, ocol0 = m * tw - m * L;
+            unsigned long long lanes = wg_lanes(m * L, m * (L + len));
+            int rows = 0;
+            for (int i = 0; i < m + 2; i++) if (ih0 + i >= 0 && ih0 + i < H) rows |= 1 << i;
+            long orows = Ho - m * th < m ? Ho - m * th : m;
+            pieces[n] = (wg_piece){
+                .in_off = img * C * H * W + ih0 * W + col0,
+                .out_off = img * OC * Ho * Wo + m * th * Wo + ocol0,
+                .a = lanes & wg_lanes(-col0, W - col0),
+                .b = lanes & wg_lanes(-col0 - m, W - col0 - m),
+                .o = lanes & wg_lanes(-ocol0, Wo - ocol0),
+                .rows = rows, .orows = (int)orows };
+            t += len;
+        }
+    }
+    first[groups] = n;
+    return groups;
+}
+
+// w[0 … nv) (a window) takes p[16q + lane] at the lanes of `mask` (bits 16q … 16q + 15 for w[q]).
+__attribute__((target("avx512f")))
+static inline void wg_load_window(__m512 *w, int nv, unsigned long long mask, const float *p) {
+    for (int q = 0; q < nv; q++) {
+        __mmask16 k = (__mmask16)(mask >> (16 * q));
+        if (k) w[q] = _mm512_mask_loadu_ps(w[q], k, p + 16 * q);
+    }
+}
+
+// Output row `row` of every piece of a group (pieces q0 … q1 − 1) from `base` (a channel plane)
+// into the window w[0 … nv), zero where no piece writes.
+__attribute__((target("avx512f")))
+static inline void wg_gather_output_row(const wg_piece *pieces, long q0, long q1, const float *base, long Wo, int row,
+                                        int nv, __m512 *w) {
+    for (int q = 0; q < nv; q++) w[q] = _mm512_setzero_ps();
+    for (long q = q0; q < q1; q++)
+        if (row < pieces[q].orows) wg_load_window(w, nv, pieces[q].o, base + pieces[q].out_off + row * Wo);
+}
+
+// The inverse: output row `row` of every piece of a group from the window into `base`.
+__attribute__((target("avx512f")))
+static inline void wg_scatter_output_row(const wg_piece *pieces, long q0, long q1, float *base, long Wo, int row, int nv,
+                                         const __m512 *w) {
+    for (long q = q0; q < q1; q++) {
+        if (row >= pieces[q].orows) continue;
+        float *p = base + pieces[q].out_off + row * Wo;
+        for (int v = 0; v < nv; v++) {
+            __mmask16 k = (__mmask16)(pieces[q].o >> (16 * v));
+            if (k) _mm512_mask_storeu_ps(p + 16 * v, k, w[v]);
+        }
+    }
+}
+#endif
+#endif
