@@ -406,6 +406,57 @@ static void max_pool_plane_direct(const float *xp, long H, long W, long kh, long
     }
 }
 
+#if defined(__x86_64__)
+// One output row of 2×2/2 max pooling, 16 outputs per vector: the two input rows are split into
+// even and odd columns by permutes and compared as the scalar loop below does (strict >, so ties
+// keep the first element in window order). Returns how many outputs it wrote: it stops before a
+// chunk holding NaN, which the scalar loop then handles (propagating the first NaN as PyTorch does).
+__attribute__((target("avx512f")))
+static long maxpool2x2_row512(const float *r0, const float *r1, long W, long Wo, int32_t base, float *y, int32_t *idx) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512i twice = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    // the next output row's two input rows (the loads below otherwise wait on memory)
+    for (long q = 0; q < 2 * W; q += 16) _mm_prefetch((const char *)(r0 + 2 * W + q), _MM_HINT_T0);
+    for (long ow0 = 0; ow0 < Wo; ow0 += 16) {
+        long n = Wo - ow0 < 16 ? Wo - ow0 : 16, cols = 2 * n;
+        __mmask16 m = (__mmask16)((1u << n) - 1);
+        __mmask16 lo = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
+        __mmask16 hi = cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1) : 0;
+        const float *p0 = r0 + 2 * ow0, *p1 = r1 + 2 * ow0;
+        __m512 x0, x1, z0, z1;
+        if (n == 16) {
+            // plain loads where they can be: masked ones do not train the hardware prefetcher
+            x0 = _mm512_loadu_ps(p0); x1 = _mm512_loadu_ps(p0 + 16);
+            z0 = _mm512_loadu_ps(p1); z1 = _mm512_loadu_ps(p1 + 16);
+        } else {
+            x0 = _mm512_maskz_loadu_ps(lo, p0); x1 = _mm512_maskz_loadu_ps(hi, p0 + 16);
+            z0 = _mm512_maskz_loadu_ps(lo, p1); z1 = _mm512_maskz_loadu_ps(hi, p1 + 16);
+        }
+        __m512 a = _mm512_permutex2var_ps(x0, even, x1), b = _mm512_permutex2var_ps(x0, odd, x1);
+        __m512 c = _mm512_permutex2var_ps(z0, even, z1), d = _mm512_permutex2var_ps(z0, odd, z1);
+        __mmask16 nan = _mm512_mask_cmp_ps_mask(m, a, b, _CMP_UNORD_Q) | _mm512_mask_cmp_ps_mask(m, c, d, _CMP_UNORD_Q);
+        if (nan) return ow0;
+        __mmask16 ab = _mm512_cmp_ps_mask(b, a, _CMP_GT_OQ), cd = _mm512_cmp_ps_mask(d, c, _CMP_GT_OQ);
+        __m512 m0 = _mm512_mask_blend_ps(ab, a, b), m1 = _mm512_mask_blend_ps(cd, c, d);
+        __mmask16 up = _mm512_cmp_ps_mask(m1, m0, _CMP_GT_OQ);
+        __m512 best = _mm512_mask_blend_ps(up, m0, m1);
+        if (n == 16) _mm512_storeu_ps(y + ow0, best);
+        else _mm512_mask_storeu_ps(y + ow0, m, best);
+        if (idx) {
+            __m512i ia = _mm512_add_epi32(_mm512_set1_epi32(base + (int32_t)(2 * ow0)), twice);
+            __m512i ic = _mm512_add_epi32(ia, _mm512_set1_epi32((int32_t)W));
+            __m512i one = _mm512_set1_epi32(1);
+            __m512i k0 = _mm512_mask_add_epi32(ia, ab, ia, one), k1 = _mm512_mask_add_epi32(ic, cd, ic, one);
+            __m512i arg = _mm512_mask_blend_epi32(up, k0, k1);
+            if (n == 16) _mm512_storeu_si512(idx + ow0, arg);
+            else _mm512_mask_storeu_epi32(idx + ow0, m, arg);
+        }
+    }
+    return Wo;
+}
+#endif
+
 void ck_maxpool2d(const float *x, long planes, long H, long W, long kh, long kw,
                   long ph, long pw, long sh, long sw, long dh, long dw,
                   long Ho, long Wo, float *y, int32_t *indices) {
@@ -420,7 +471,11 @@ void ck_maxpool2d(const float *x, long planes, long H, long W, long kh, long kw,
             for (long oh = 0; oh < Ho; oh++) {
                 const float *r0 = xp + 2 * oh * W, *r1 = r0 + W;
                 int32_t base = (int32_t)(2 * oh * W);
-                for (long ow = 0; ow < Wo; ow++) {
+                long ow = 0;
+#if defined(__x86_64__)
+                if (ck_gemm_isa() == 2) ow = maxpool2x2_row512(r0, r1, W, Wo, base, yp + oh * Wo, ip ? ip + oh * Wo : 0);
+#endif
+                for (; ow < Wo; ow++) {
                     long i0 = 2 * ow;
                     float a = r0[i0], b = r0[i0 + 1], c = r1[i0], d = r1[i0 + 1];
                     int ab = b > a, cd = d > c;

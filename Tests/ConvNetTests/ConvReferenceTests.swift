@@ -203,6 +203,34 @@ func convGradientError(x: Tensor, w: Tensor, b: Tensor, g: Tensor, stride: Int, 
         #expect(x.grad!.scalars.reduce(0, +) == Float(y.count))
     }
 
+    /// 2×2/2 pooling runs 16 windows per vector: rows with full vectors and a tail, values drawn from
+    /// a few integers (ties everywhere: the first maximum in window order wins), a NaN mid-row.
+    @Test func twoByTwoVectorRowsMatchDefinitionWithTiesAndNaN() {
+        let g = Generator(seed: 4242)
+        let (h, w) = (6, 2 * 37)
+        var v = (0..<(2 * 3 * h * w)).map { _ in Float(g.nextInt(below: 4)) }
+        v[h * w + 2 * w + 41] = .nan
+        let x = Tensor(shape: [2, 3, h, w], scalars: v)
+        x.requiresGrad = true
+        let y = maxPool2d(x, kernelSize: 2)
+        y.backward(Tensor.ones(y.shape))
+        // each window's value and gradient come from its first maximum (or its NaN) in row-major order
+        var values: [Float] = [], expected = [Float](repeating: 0, count: v.count)
+        for plane in 0..<6 { for oh in 0..<(h / 2) { for ow in 0..<(w / 2) {
+            var best = -Float.infinity, arg = -1
+            for (i, j) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                let k = plane * h * w + (2 * oh + i) * w + 2 * ow + j
+                if v[k].isNaN { arg = k; break }
+                if arg < 0 || v[k] > best { best = v[k]; arg = k }
+            }
+            values.append(v[arg])
+            expected[arg] += 1
+        } } }
+        #expect(zip(y.scalars, values).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) })
+        #expect(y.scalars.filter(\.isNaN).count == 1)
+        #expect(x.grad!.scalars == expected)
+    }
+
     @Test func maxPoolPropagatesNaN() {
         var v = (0..<16).map(Float.init)
         v[5] = .nan
