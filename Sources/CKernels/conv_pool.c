@@ -118,6 +118,36 @@ void ck_im2col(const float *x, long C, long H, long W, long kh, long kw,
     }
 }
 
+#if defined(__x86_64__)
+// col2im for stride-1, undilated layers on maps at most 16 wide (LeNet's second layer): each input
+// row is one register that gathers every tap's shifted output row by masked loads and is stored
+// once, where adding row segments into memory would chain each store into the next tap's load.
+__attribute__((target("avx512f")))
+static void col2im_rows16(const float *col, long C, long H, long W, long kh, long kw, long ph, long pw, long Ho, long Wo,
+                          float *x, long ldcol) {
+    __mmask16 wm = (__mmask16)((1u << W) - 1), cm[16];
+    for (long j = 0; j < kw; j++) {
+        // lane iw reads output column iw + pw − j, when it lies in [0, Wo)
+        long lo = j - pw < 0 ? 0 : j - pw, hi = Wo + j - pw < W ? Wo + j - pw : W;
+        cm[j] = hi > lo ? (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1)) : 0;
+    }
+    for (long c = 0; c < C; c++) {
+        for (long ih = 0; ih < H; ih++) {
+            float *row = x + (c * H + ih) * W;
+            __m512 acc = _mm512_maskz_loadu_ps(wm, row);
+            for (long i = 0; i < kh; i++) {
+                long oh = ih + ph - i;
+                if (oh < 0 || oh >= Ho) continue;
+                const float *src = col + (c * kh + i) * kw * ldcol + oh * Wo + pw;
+                for (long j = 0; j < kw; j++, src += ldcol - 1)
+                    if (cm[j]) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(cm[j], src));
+            }
+            _mm512_mask_storeu_ps(row, wm, acc);
+        }
+    }
+}
+#endif
+
 void ck_col2im(const float *col, long C, long H, long W, long kh, long kw,
                long ph, long pw, long sh, long sw, long dh, long dw,
                long Ho, long Wo, float *x, long ldcol) {
@@ -136,6 +166,12 @@ void ck_col2im(const float *col, long C, long H, long W, long kh, long kw,
     }
     long HWo = ldcol;
     int wide = ck_gemm_isa() == 2;
+#if defined(__x86_64__)
+    if (wide && sh == 1 && sw == 1 && dh == 1 && dw == 1 && W <= 16 && kw <= 16) {
+        col2im_rows16(col, C, H, W, kh, kw, ph, pw, Ho, Wo, x, ldcol);
+        return;
+    }
+#endif
     for (long c = 0; c < C; c++) {
         float *xc = x + c * H * W;
         for (long i = 0; i < kh; i++) {

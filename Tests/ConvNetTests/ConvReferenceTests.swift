@@ -319,6 +319,25 @@ extension DirectConvTests {
     }
 }
 
+/// Stride-1 layers on maps at most 16 wide with few input channels (LeNet's second layer) take their
+/// input gradient from the GEMM's columns one input row at a time: kernels 1–7 wide, paddings 0–3,
+/// maps narrower than the kernel's reach, against the definition.
+@Suite struct NarrowMapInputGradientTests {
+    @Test(arguments: [(3, 6, 16, 12, 12, 5, 0), (2, 5, 20, 9, 14, 3, 1), (2, 4, 24, 16, 16, 7, 3), (3, 3, 18, 6, 5, 5, 2),
+                      (2, 6, 17, 10, 16, 1, 0), (2, 2, 20, 16, 11, 4, 2)])
+    func matchesDefinition(_ n: Int, _ c: Int, _ cout: Int, _ h: Int, _ w: Int, _ k: Int, _ pad: Int) {
+        let gen = Generator(seed: UInt64(3100 + c * 7 + cout + h + k))
+        let x = Tensor.randn([n, c, h, w], generator: gen); x.requiresGrad = true
+        let wt = Tensor.randn([cout, c, k, k], generator: gen); wt.requiresGrad = true
+        let b = Tensor.randn([cout], generator: gen); b.requiresGrad = true
+        let y = conv2d(x, wt, bias: b, stride: Size2(1), padding: .pair(pad, pad))
+        let g = Tensor.randn(y.shape, generator: gen)
+        y.backward(g)
+        let worst = convGradientError(x: x, w: wt, b: b, g: g, stride: 1, pad: pad, groups: 1)
+        #expect(worst < 1e-4, "n \(n) \(c)→\(cout) on \(h)×\(w), k \(k) pad \(pad): worst relative gradient error \(worst)")
+    }
+}
+
 /// Stride-1 3×3 layers with ≥ 16 channels run Winograd (F(3×3, 3×3) with AVX-512 where its tiles
 /// cost less, F(2×2, 3×3) otherwise) in all three passes: each variant forced in turn against the
 /// definition (summed in double), over odd and even maps down to 3×3, paddings 0–2, tile rows longer
