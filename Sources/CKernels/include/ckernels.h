@@ -84,6 +84,13 @@ void ck_set_thread_tracer(void *tracer);
 /// Per-thread switches for scoped algorithm choices (1 = off): Winograd, layer fusion.
 int ck_thread_winograd_off(void);
 void ck_set_thread_winograd_off(int off);
+/// The kernels' thread pool (thread_pool.c): runs fn(ctx, i) for i in [0, n), on the calling thread
+/// and up to n − 1 pooled workers; returns when all have finished. Returns 1 when the pool ran the
+/// tasks, 0 when they ran serially (nested, concurrent with another region, or no pool here).
+typedef void (*ck_task_fn)(void *ctx, long index);
+int ck_pool_run(long n, ck_task_fn fn, void *ctx);
+/// Whether this platform has the pool (Linux on x86-64); elsewhere callers use libdispatch.
+int ck_pool_available(void);
 /// The Winograd output tile forced on this thread (2 or 3), or 0 to choose per layer.
 int ck_thread_winograd_tile(void);
 void ck_set_thread_winograd_tile(int tile);

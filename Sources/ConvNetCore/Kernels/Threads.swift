@@ -35,11 +35,29 @@ public enum Threads {
         let n = Swift.min(count, Swift.max(1, total / Swift.max(1, minPerThread)))
         if n <= 1 { body(0, 0..<total); return 1 }
         let isa = ck_gemm_isa_override()   // a scoped GEMM.withISA reaches the workers too
-        DispatchQueue.concurrentPerform(iterations: n) { t in
+        let chunk = { (t: Int) in
             ck_gemm_set_isa_override(isa)
             let lo = total * t / n, hi = total * (t + 1) / n
             if hi > lo { body(t, lo..<hi) }
         }
+        if ck_pool_available() != 0 {
+            // the kernels' own pool (CKernels/thread_pool.c): libdispatch's sleeping workers take
+            // ~45 µs to wake here, longer than many regions' work
+            withoutActuallyEscaping(chunk) { run in
+                let task = PoolTask(run)
+                _ = ck_pool_run(n, { ctx, t in
+                    Unmanaged<PoolTask>.fromOpaque(ctx!).takeUnretainedValue().run(t)
+                }, Unmanaged.passUnretained(task).toOpaque())
+            }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: n, execute: chunk)
+        }
         return n
     }
+}
+
+/// A region's per-chunk body, handed to the C pool as an opaque context.
+private final class PoolTask {
+    let run: (Int) -> Void
+    init(_ run: @escaping (Int) -> Void) { self.run = run }
 }
