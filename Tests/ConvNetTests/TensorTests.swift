@@ -311,6 +311,23 @@ import Testing
         #expect(linear(a, w, bias: Tensor([10, 20])).scalars == [13, 24, 17, 28, 21, 32])
     }
 
+    /// Up to 4 rows take dot products over streamed weight rows, more the blocked GEMM: both against
+    /// sums in double, with feature counts off the 16-lane vector width, and rows of a 3-D input.
+    @Test(arguments: [1, 2, 3, 4, 5, 9])
+    func linearRowsMatchDefinition(_ rows: Int) {
+        let gen = Generator(seed: UInt64(600 + rows))
+        let x = Tensor.randn([rows, 1, 37], generator: gen), w = Tensor.randn([21, 37], generator: gen)
+        let b = Tensor.randn([21], generator: gen)
+        let y = linear(x, w, bias: b)
+        #expect(y.shape == [rows, 1, 21])
+        let xs = x.scalars, ws = w.scalars, bs = b.scalars, ys = y.scalars
+        for r in 0..<rows { for o in 0..<21 {
+            var s = Double(bs[o])
+            for k in 0..<37 { s += Double(xs[r * 37 + k]) * Double(ws[o * 37 + k]) }
+            #expect(abs(Double(ys[r * 21 + o]) - s) <= 1e-4 * max(1, abs(s)), "row \(r) output \(o)")
+        } }
+    }
+
     @Test func transposeAndPermute() {
         let m = Tensor([[1, 2, 3], [4, 5, 6]])
         #expect(m.T.shape == [3, 2] && m.T.scalars == [1, 4, 2, 5, 3, 6])

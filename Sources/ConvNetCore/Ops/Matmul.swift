@@ -1,3 +1,4 @@
+import CKernels
 extension Tensor {
     /// Matrix product: 2-D × 2-D, batched (…×M×K) × (…×K×N) with equal batch dims, or batched × 2-D.
     /// 1-D operands are treated as a row (left) or column (right) vector, as `torch.matmul`.
@@ -65,8 +66,16 @@ public func linear(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil) -> Te
     let rows = input.count / inF
     let outShape = Array(input.shape.dropLast()) + [outF]
     let out = Tensor(uninitializedShape: outShape)
-    GEMM.sgemm(transA: false, transB: true, m: rows, n: outF, k: inF, a: input.data, lda: inF, b: weight.data, ldb: inF,
-               c: out.data, ldc: outF, accumulate: false)
+    if rows <= 4 {
+        // a few samples (batch-1 inference): each output is a dot product of a weight row with the
+        // input, streamed once, where the blocked GEMM would repack the whole weight matrix per call
+        for r in 0..<rows {
+            ck_sgemm_small_n(outF, 1, inF, weight.data, inF, input.data + r * inF, inF, out.data + r * outF, 1)
+        }
+    } else {
+        GEMM.sgemm(transA: false, transB: true, m: rows, n: outF, k: inF, a: input.data, lda: inF, b: weight.data, ldb: inF,
+                   c: out.data, ldc: outF, accumulate: false)
+    }
     if let bias {
         let o = out.data, b = bias.data
         for r in 0..<rows { let row = o + r * outF; for j in 0..<outF { row[j] += b[j] } }
