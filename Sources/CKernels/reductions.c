@@ -111,21 +111,25 @@ void ck_affine_relu(const float *src, const float *res, float *dst, long n, floa
 
 // ---- batch norm (with an optional ReLU after it) ------------------------------------------
 // With y given (the ReLU's output), the gradient flowing into the batch norm is g where y > 0 and
-// 0 elsewhere: the ReLU's backward pass is folded into the batch norm's. The AVX-512 kernels do not
-// read y: they recompute the mask from x as affine_relu512 computed y (fmadd(x, scale, shift) > 0,
-// bit for bit), one stream less to read from memory.
+// 0 elsewhere: the ReLU's backward pass is folded into the batch norm's. Given the forward's affine
+// map (when affine_relu512 computed y), the AVX-512 kernels recompute the mask from x as it did
+// (fmadd(x, scale, shift) > 0, bit for bit) instead of reading y: one stream less from memory.
 
 #if defined(__x86_64__)
 __attribute__((target("avx512f")))
-static void sum_dot_dev512(const float *g, const float *x, const float *y, long n, float mu, float scale, float shift,
+static void sum_dot_dev512(const float *g, const float *x, const float *y, long n, float mu, const float *affine,
                            float *sg, float *sgx) {
+    float scale = affine ? affine[0] : 0.0f, shift = affine ? affine[1] : 0.0f;
     __m512 s = _mm512_setzero_ps(), t = s, m = _mm512_set1_ps(mu), z = _mm512_setzero_ps();
     __m512 va = _mm512_set1_ps(scale), vb = _mm512_set1_ps(shift);
     for (long i = 0; i < n; i += 16) {
         __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
         __m512 xv = _mm512_maskz_loadu_ps(k, x + i);
-        // the ReLU's mask recomputed exactly as affine_relu512 computed its input (y is not read)
-        __mmask16 live = y ? _mm512_mask_cmp_ps_mask(k, _mm512_fmadd_ps(xv, va, vb), z, _CMP_GT_OQ) : k;
+        // the ReLU's mask: recomputed exactly as affine_relu512 computed its input (y is not read),
+        // or read from y
+        __mmask16 live = k;
+        if (affine) live = _mm512_mask_cmp_ps_mask(k, _mm512_fmadd_ps(xv, va, vb), z, _CMP_GT_OQ);
+        else if (y) live = _mm512_mask_cmp_ps_mask(k, _mm512_maskz_loadu_ps(k, y + i), z, _CMP_GT_OQ);
         __m512 gv = _mm512_maskz_loadu_ps(live, g + i);
         s = _mm512_add_ps(s, gv);
         t = _mm512_fmadd_ps(gv, _mm512_sub_ps(xv, m), t);
@@ -135,28 +139,31 @@ static void sum_dot_dev512(const float *g, const float *x, const float *y, long 
 }
 
 __attribute__((target("avx512f")))
-static void bn_input_grad512(const float *g, const float *x, const float *y, long n, float scale, float shift, float a, float b,
+static void bn_input_grad512(const float *g, const float *x, const float *y, long n, const float *affine, float a, float b,
                              float mu, float c, float *out) {
     __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b), vm = _mm512_set1_ps(mu), vc = _mm512_set1_ps(c), z = _mm512_setzero_ps();
-    __m512 vs = _mm512_set1_ps(scale), vt = _mm512_set1_ps(shift);
+    __m512 vs = _mm512_set1_ps(affine ? affine[0] : 0.0f), vt = _mm512_set1_ps(affine ? affine[1] : 0.0f);
     for (long i = 0; i < n; i += 16) {
         __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
         __m512 xv = _mm512_maskz_loadu_ps(k, x + i);
-        __mmask16 live = y ? _mm512_mask_cmp_ps_mask(k, _mm512_fmadd_ps(xv, vs, vt), z, _CMP_GT_OQ) : k;
+        __mmask16 live = k;
+        if (affine) live = _mm512_mask_cmp_ps_mask(k, _mm512_fmadd_ps(xv, vs, vt), z, _CMP_GT_OQ);
+        else if (y) live = _mm512_mask_cmp_ps_mask(k, _mm512_maskz_loadu_ps(k, y + i), z, _CMP_GT_OQ);
         __m512 gv = _mm512_maskz_loadu_ps(live, g + i);
-        __m512 d = _mm512_sub_ps(xv, vm);
-        __m512 r = _mm512_fnmadd_ps(d, vc, _mm512_fmsub_ps(va, gv, vb));
+        __m512 r = _mm512_fmsub_ps(va, gv, vb);
+        // without the x term when c = 0 (eval mode), so an infinite input keeps a finite gradient
+        if (c != 0.0f) r = _mm512_fnmadd_ps(_mm512_sub_ps(xv, vm), vc, r);
         _mm512_mask_storeu_ps(out + i, k, r);
     }
 }
 #endif
 
-void ck_sum_dot_dev(const float *g, const float *x, const float *y, long n, float mu, float scale, float shift,
+void ck_sum_dot_dev(const float *g, const float *x, const float *y, long n, float mu, const float *affine,
                     float *sum_g, float *sum_gx) {
 #if defined(__x86_64__)
-    if (wide()) { sum_dot_dev512(g, x, y, n, mu, scale, shift, sum_g, sum_gx); return; }
+    if (wide()) { sum_dot_dev512(g, x, y, n, mu, y ? affine : 0, sum_g, sum_gx); return; }
 #endif
-    (void)scale; (void)shift;
+    (void)affine;
     double s = 0, t = 0;
     for (long i = 0; i < n; i++) {
         if (y && !(y[i] > 0)) continue;
@@ -165,14 +172,14 @@ void ck_sum_dot_dev(const float *g, const float *x, const float *y, long n, floa
     *sum_g += (float)s; *sum_gx += (float)t;
 }
 
-void ck_bn_input_grad(const float *g, const float *x, const float *y, long n, float scale, float shift, float a, float b,
+void ck_bn_input_grad(const float *g, const float *x, const float *y, long n, const float *affine, float a, float b,
                       float mu, float c, float *out) {
 #if defined(__x86_64__)
-    if (wide()) { bn_input_grad512(g, x, y, n, scale, shift, a, b, mu, c, out); return; }
+    if (wide()) { bn_input_grad512(g, x, y, n, y ? affine : 0, a, b, mu, c, out); return; }
 #endif
-    (void)scale; (void)shift;
+    (void)affine;
     for (long i = 0; i < n; i++) {
         float gv = y && !(y[i] > 0) ? 0.0f : g[i];
-        out[i] = a * gv - b - (x[i] - mu) * c;
+        out[i] = c != 0.0f ? a * gv - b - (x[i] - mu) * c : a * gv - b;
     }
 }

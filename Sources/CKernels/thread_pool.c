@@ -74,7 +74,7 @@ static void *worker_main(void *arg) {
             if (++polls < 64) continue;
             polls = 0;
             if (now_ns() < deadline) continue;
-            atomic_fetch_add(&sleepers, 1);
+            atomic_fetch_add_explicit(&sleepers, 1, memory_order_seq_cst);
             syscall(SYS_futex, &job_gen, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
             atomic_fetch_sub(&sleepers, 1);
             deadline = now_ns() + SPIN_NS;
@@ -119,8 +119,11 @@ int ck_pool_run(long n, ck_task_fn fn, void *ctx) {
     if (job == 0) job = 1;
     last_job = job;
     atomic_store_explicit(&claim_word, pack(job, (uint64_t)n, 0), memory_order_release);
-    atomic_store_explicit(&job_gen, job, memory_order_release);
-    if (atomic_load(&sleepers) > 0) syscall(SYS_futex, &job_gen, FUTEX_WAKE_PRIVATE, (int)(n - 1), NULL, NULL, 0);
+    // sequentially consistent, with the sleepers count read after it: a worker announces itself in
+    // sleepers before its futex wait re-reads job_gen, so either it sees this job or it is woken
+    atomic_store_explicit(&job_gen, job, memory_order_seq_cst);
+    if (atomic_load_explicit(&sleepers, memory_order_seq_cst) > 0)
+        syscall(SYS_futex, &job_gen, FUTEX_WAKE_PRIVATE, (int)(n - 1), NULL, NULL, 0);
     in_pool = 1;
     run_claims(job);
     in_pool = 0;

@@ -135,6 +135,36 @@ import Testing
         gradCheck([x2], "dropout (fixed mask)") { dropout($0[0], p: 0.4, generator: Generator(seed: 5)) }
     }
 
+    /// The fused BN → ReLU backward recomputes the ReLU's mask from x only when the AVX-512 kernel
+    /// wrote the forward: a forward on another ISA and a backward on AVX-512 give the gradient of a
+    /// backward on that ISA. In eval mode an infinite input keeps a finite gradient, as PyTorch's.
+    @Test func fusedBatchNormReLUAcrossISAsAndInfiniteInputs() {
+        let x = param([3, 4, 5, 7], seed: 90), g = param([4], seed: 91, offset: 1), b = param([4], seed: 92)
+        let upstream = Tensor.randn(x.shape, generator: Generator(seed: 93))
+        func grads(forwardISA: Int, backwardISA: Int) -> [Tensor] {
+            for t in [x, g, b] { t.grad = nil }
+            let y = GEMM.withISA(forwardISA) { batchNormReLU(x, runningMean: nil, runningVar: nil, weight: g, bias: b, training: true) }
+            GEMM.withISA(backwardISA) { y.backward(upstream) }
+            return [x.grad!, g.grad!, b.grad!]
+        }
+        let reference = grads(forwardISA: 0, backwardISA: 0)
+        for (forward, backward) in [(0, 2), (2, 0), (2, 2), (1, 2)] {
+            for (a, e) in zip(grads(forwardISA: forward, backwardISA: backward), reference) {
+                expectClose(a, e, rtol: 1e-5, atol: 1e-6, "forward on ISA \(forward), backward on \(backward)")
+            }
+        }
+        var v: [Float] = (0..<72).map { (i: Int) -> Float in Float(i % 7) - 3 }
+        v[5] = Float.infinity
+        let xi = Tensor(shape: [2, 4, 3, 3], scalars: v), xf = Tensor(shape: [2, 4], scalars: Array(v[0..<8]))
+        for input in [xi, xf] {
+            input.requiresGrad = true
+            let c = 4
+            let y = batchNorm(input, runningMean: Tensor.zeros([c]), runningVar: Tensor.ones([c]), training: false)
+            y.backward(Tensor.ones(y.shape))
+            #expect(input.grad!.scalars.allSatisfy { $0.isFinite }, "eval-mode gradient of \(input.shape) with an infinite input")
+        }
+    }
+
     @Test func losses() {
         let logits = param([5, 7], seed: 30), labels = [0, 6, 3, 3, 1]
         gradCheck([logits], "crossEntropy") { crossEntropy($0[0], labels) }

@@ -117,13 +117,14 @@ void ck_conv_direct16(const float *x, long images, long C, long H, long W, const
 /// Σx, Σ(x − mu)², and (Σg, Σg·(x − mu)) added into the outputs; vectorised where possible.
 float ck_sum(const float *x, long n);
 float ck_sum_sq_dev(const float *x, long n, float mu);
-/// With y given, g is taken as 0 where y ≤ 0 (a ReLU after the batch norm, y = relu(x·scale + shift)
-/// its output, as ck_affine_relu computed it; with AVX-512 the mask is recomputed from x, y unread).
-void ck_sum_dot_dev(const float *g, const float *x, const float *y, long n, float mu, float scale, float shift,
+/// With y given, g is taken as 0 where y ≤ 0 (a ReLU after the batch norm, y its output). `affine`
+/// ({scale, shift}, or null) says y = relu(x·scale + shift) was computed by ck_affine_relu's AVX-512
+/// kernel: the AVX-512 kernels here then recompute the mask from x bit for bit and do not read y.
+void ck_sum_dot_dev(const float *g, const float *x, const float *y, long n, float mu, const float *affine,
                     float *sum_g, float *sum_gx);
-/// Batch-norm input gradient: out = a·g' − b − (x − mu)·c, g' = g (or 0 where y ≤ 0 when y is given,
-/// as for ck_sum_dot_dev).
-void ck_bn_input_grad(const float *g, const float *x, const float *y, long n, float scale, float shift, float a, float b,
+/// Batch-norm input gradient: out = a·g' − b − (x − mu)·c (without the last term when c = 0),
+/// g' = g, or 0 where y ≤ 0 when y is given (the mask as for ck_sum_dot_dev).
+void ck_bn_input_grad(const float *g, const float *x, const float *y, long n, const float *affine, float a, float b,
                       float mu, float c, float *out);
 /// y = max(x, 0); out = g where y > 0, else 0.
 void ck_relu(const float *x, float *y, long n);

@@ -45,9 +45,11 @@ public enum Threads {
             // ~45 µs to wake here, longer than many regions' work
             withoutActuallyEscaping(chunk) { run in
                 let task = PoolTask(run)
-                _ = ck_pool_run(n, { ctx, t in
-                    Unmanaged<PoolTask>.fromOpaque(ctx!).takeUnretainedValue().run(t)
-                }, Unmanaged.passUnretained(task).toOpaque())
+                withExtendedLifetime(task) {
+                    _ = ck_pool_run(n, { ctx, t in
+                        Unmanaged<PoolTask>.fromOpaque(ctx!).takeUnretainedValue().run(t)
+                    }, Unmanaged.passUnretained(task).toOpaque())
+                }
             }
         } else {
             DispatchQueue.concurrentPerform(iterations: n, execute: chunk)

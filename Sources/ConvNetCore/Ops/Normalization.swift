@@ -123,6 +123,9 @@ private func recordNormalization(_ input: Tensor, out: Tensor, mean: [Float], in
     if let weight { inputs.append(weight) }
     if let bias { inputs.append(bias) }
     let saved = relu ? out.detached() : nil   // the ReLU's mask (detached: no cycle through the graph)
+    // {scale, shift} per channel, when the forward's AVX-512 kernel wrote the ReLU's output: the
+    // backward kernels then recompute its mask from x instead of reading it back
+    let affine: [Float]? = relu && inner > 1 && ck_gemm_isa() == 2 ? zip(scales, shifts).flatMap { [$0, $1] } : nil
     return Tensor.record(out, relu ? "batch_norm_relu" : "batch_norm", inputs) { gy in
         let g = gy.data
         let yr = saved?.data
@@ -149,20 +152,23 @@ private func recordNormalization(_ input: Tensor, out: Tensor, mean: [Float], in
                     let p = x + i * c, q = g + i * c, r = gx.data + i * c, mask = yr.map { $0 + i * c }
                     for ch in 0..<c {
                         let gv = mask.map { $0[ch] > 0 ? q[ch] : 0 } ?? q[ch]
-                        r[ch] = coefA[ch] * gv - coefB[ch] - (p[ch] - mean[ch]) * coefC[ch]
+                        // eval mode: no x term (an infinite input keeps a finite gradient)
+                        r[ch] = training ? coefA[ch] * gv - coefB[ch] - (p[ch] - mean[ch]) * coefC[ch] : coefA[ch] * gv
                     }
                 }
             }
         } else {
             // channel by channel: the sums, then (while the channel's planes are still in L2) dx
             sumDy.withUnsafeMutableBufferPointer { sdP in sumDyXhat.withUnsafeMutableBufferPointer { sxP in
+            (affine ?? []).withUnsafeBufferPointer { affP in
                 let sd = sdP.baseAddress!, sx = sxP.baseAddress!
+                let aff = affine == nil ? nil : affP.baseAddress
                 Threads.parallelFor(c, minPerThread: Swift.max(1, 65536 / Swift.max(m, 1))) { chans in
                     for ch in chans {
                         var a: Float = 0, b: Float = 0
                         for i in 0..<n {
                             let off = (i * c + ch) * inner
-                            ck_sum_dot_dev(g + off, x + off, yr.map { $0 + off }, inner, mean[ch], scales[ch], shifts[ch], &a, &b)
+                            ck_sum_dot_dev(g + off, x + off, yr.map { $0 + off }, inner, mean[ch], aff.map { $0 + 2 * ch }, &a, &b)
                         }
                         sd[ch] = a; sx[ch] = b * invstd[ch]
                         guard let gx else { continue }
@@ -170,12 +176,12 @@ private func recordNormalization(_ input: Tensor, out: Tensor, mean: [Float], in
                         let coefC = training ? coefA[ch] * invstd[ch] * sx[ch] / Float(m) : 0
                         for i in 0..<n {
                             let off = (i * c + ch) * inner
-                            ck_bn_input_grad(g + off, x + off, yr.map { $0 + off }, inner, scales[ch], shifts[ch], coefA[ch], coefB, mean[ch], coefC,
+                            ck_bn_input_grad(g + off, x + off, yr.map { $0 + off }, inner, aff.map { $0 + 2 * ch }, coefA[ch], coefB, mean[ch], coefC,
                                              gx.data + off)
                         }
                     }
                 }
-            } }
+            } } }
         }
         var grads: [Tensor?] = [gx]
         if let weight { grads.append(weight.requiresGrad ? Tensor(shape: [c], scalars: sumDyXhat) : nil) }
