@@ -76,13 +76,11 @@ void ck_sgemm_rows_panels(long M, long N, long K, const float *A, long lda, cons
         return;
     }
 #endif
-    for (long i = 0; i < M; i++)
-        for (long j = 0; j < N; j++) {
-            const float *b = Bp + (j / 64) * K * 64 + j % 64;
-            float s = 0;
-            for (long k = 0; k < K; k++) s += A[i * lda + k] * b[k * 64];
-            C[i * ldc + j] = accumulate ? C[i * ldc + j] + s : s;
-        }
+    // each 64-column panel is a K × 64 row-major matrix: the blocked GEMM (AVX2 or portable) takes it
+    for (long n0 = 0; n0 < N; n0 += 64) {
+        long cols = N - n0 < 64 ? N - n0 : 64;
+        ck_sgemm(0, 0, M, cols, K, A, lda, Bp + (n0 / 64) * K * 64, 64, C + n0, ldc, accumulate);
+    }
 }
 
 void ck_conv_dw_stride1(const float *x, const float *dy, long images, long C, long H, long W, long OC,

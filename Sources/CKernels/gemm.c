@@ -88,12 +88,19 @@ static void ukr_avx512(long k, const float *a, const float *b, float *c, long ld
 
 static int g_isa = -1;
 
+// The best level the CPU supports, capped by CONVNET_ISA (avx512, avx2 or portable) so every
+// kernel path can be run end to end on one machine (tests, A/B measurements).
 static int detect_isa(void) {
+    int cap = 2;
+    const char *env = getenv("CONVNET_ISA");
+    if (env && strcmp(env, "avx2") == 0) cap = 1;
+    else if (env && strcmp(env, "portable") == 0) cap = 0;
 #ifdef CK_X86
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) return 2;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
+    if (cap >= 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) return 2;
+    if (cap >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 1;
 #endif
+    (void)cap;
     return 0;
 }
 

@@ -1,5 +1,6 @@
 // Vectorised reductions and ReLU for normalisation and activations: the compiler will not
-// reorder float sums on its own, so the 16-lane partial sums are written out here.
+// reorder float sums on its own, so the 16-lane (AVX-512) and 8-lane (AVX2) partial sums are
+// written out here.
 #include "ckernels.h"
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -51,11 +52,112 @@ static void relu_backward512(const float *g, const float *y, float *out, long n)
 }
 #endif
 
+#if defined(__x86_64__)
+// ---- AVX2: 8-lane partial sums (the AVX-512 kernels above need AVX-512F) ----------------------
+
+__attribute__((target("avx2,fma")))
+static float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+__attribute__((target("avx2,fma")))
+static float sum256(const float *x, long n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+    long i = 0;
+    for (; i + 16 <= n; i += 16) { a0 = _mm256_add_ps(a0, _mm256_loadu_ps(x + i)); a1 = _mm256_add_ps(a1, _mm256_loadu_ps(x + i + 8)); }
+    float s = hsum256(_mm256_add_ps(a0, a1));
+    for (; i < n; i++) s += x[i];
+    return s;
+}
+
+__attribute__((target("avx2,fma")))
+static float sq_dev256(const float *x, long n, float mu) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, m = _mm256_set1_ps(mu);
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(x + i), m), d1 = _mm256_sub_ps(_mm256_loadu_ps(x + i + 8), m);
+        a0 = _mm256_fmadd_ps(d0, d0, a0); a1 = _mm256_fmadd_ps(d1, d1, a1);
+    }
+    float s = hsum256(_mm256_add_ps(a0, a1));
+    for (; i < n; i++) { float d = x[i] - mu; s += d * d; }
+    return s;
+}
+
+__attribute__((target("avx2,fma")))
+static void sum_dot_dev256(const float *g, const float *x, const float *y, long n, float mu, float *sg, float *sgx) {
+    __m256 s = _mm256_setzero_ps(), t = s, m = _mm256_set1_ps(mu), z = _mm256_setzero_ps();
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 gv = _mm256_loadu_ps(g + i);
+        if (y) gv = _mm256_and_ps(gv, _mm256_cmp_ps(_mm256_loadu_ps(y + i), z, _CMP_GT_OQ));
+        s = _mm256_add_ps(s, gv);
+        t = _mm256_fmadd_ps(gv, _mm256_sub_ps(_mm256_loadu_ps(x + i), m), t);
+    }
+    float a = hsum256(s), b = hsum256(t);
+    for (; i < n; i++) {
+        if (y && !(y[i] > 0)) continue;
+        a += g[i]; b += g[i] * (x[i] - mu);
+    }
+    *sg += a; *sgx += b;
+}
+
+__attribute__((target("avx2,fma")))
+static void bn_input_grad256(const float *g, const float *x, const float *y, long n, float a, float b, float mu, float c,
+                             float *out) {
+    __m256 va = _mm256_set1_ps(a), vb = _mm256_set1_ps(b), vm = _mm256_set1_ps(mu), vc = _mm256_set1_ps(c), z = _mm256_setzero_ps();
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 gv = _mm256_loadu_ps(g + i);
+        if (y) gv = _mm256_and_ps(gv, _mm256_cmp_ps(_mm256_loadu_ps(y + i), z, _CMP_GT_OQ));
+        __m256 r = _mm256_fmsub_ps(va, gv, vb);
+        if (c != 0.0f) r = _mm256_fnmadd_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm), vc, r);
+        _mm256_storeu_ps(out + i, r);
+    }
+    for (; i < n; i++) {
+        float gv = y && !(y[i] > 0) ? 0.0f : g[i];
+        out[i] = c != 0.0f ? a * gv - b - (x[i] - mu) * c : a * gv - b;
+    }
+}
+
+// Elementwise loops need no reordering: the scalar code, compiled for AVX2, vectorises as written.
+
+__attribute__((target("avx2,fma")))
+static void affine_relu256(const float *src, const float *res, float *dst, long n, float scale, float shift, int relu) {
+    __m256 a = _mm256_set1_ps(scale), b = _mm256_set1_ps(shift), z = _mm256_setzero_ps();
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_fmadd_ps(_mm256_loadu_ps(src + i), a, b);
+        if (res) v = _mm256_add_ps(v, _mm256_loadu_ps(res + i));
+        if (relu) v = _mm256_max_ps(v, z);
+        _mm256_storeu_ps(dst + i, v);
+    }
+    for (; i < n; i++) {
+        float v = src[i] * scale + shift + (res ? res[i] : 0.0f);
+        dst[i] = relu && !(v > 0) ? 0.0f : v;
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void relu256(const float *x, float *y, long n) {
+    for (long i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0f;
+}
+
+__attribute__((target("avx2,fma")))
+static void relu_backward256(const float *g, const float *y, float *out, long n) {
+    for (long i = 0; i < n; i++) out[i] = y[i] > 0 ? g[i] : 0.0f;
+}
+#endif
+
+static int avx2(void) { return ck_gemm_isa() == 1; }
 static int wide(void) { return ck_gemm_isa() == 2; }
 
 float ck_sum(const float *x, long n) {
 #if defined(__x86_64__)
     if (wide()) return sum512(x, n);
+    if (avx2()) return sum256(x, n);
 #endif
     double s = 0;
     for (long i = 0; i < n; i++) s += x[i];
@@ -65,6 +167,7 @@ float ck_sum(const float *x, long n) {
 float ck_sum_sq_dev(const float *x, long n, float mu) {
 #if defined(__x86_64__)
     if (wide()) return sq_dev512(x, n, mu);
+    if (avx2()) return sq_dev256(x, n, mu);
 #endif
     double s = 0;
     for (long i = 0; i < n; i++) { double d = x[i] - mu; s += d * d; }
@@ -74,6 +177,7 @@ float ck_sum_sq_dev(const float *x, long n, float mu) {
 void ck_relu(const float *x, float *y, long n) {
 #if defined(__x86_64__)
     if (wide()) { relu512(x, y, n); return; }
+    if (avx2()) { relu256(x, y, n); return; }
 #endif
     for (long i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0f;
 }
@@ -81,6 +185,7 @@ void ck_relu(const float *x, float *y, long n) {
 void ck_relu_backward(const float *g, const float *y, float *out, long n) {
 #if defined(__x86_64__)
     if (wide()) { relu_backward512(g, y, out, n); return; }
+    if (avx2()) { relu_backward256(g, y, out, n); return; }
 #endif
     for (long i = 0; i < n; i++) out[i] = y[i] > 0 ? g[i] : 0.0f;
 }
@@ -102,6 +207,7 @@ static void affine_relu512(const float *src, const float *res, float *dst, long 
 void ck_affine_relu(const float *src, const float *res, float *dst, long n, float scale, float shift, int relu) {
 #if defined(__x86_64__)
     if (wide()) { affine_relu512(src, res, dst, n, scale, shift, relu); return; }
+    if (avx2()) { affine_relu256(src, res, dst, n, scale, shift, relu); return; }
 #endif
     for (long i = 0; i < n; i++) {
         float v = src[i] * scale + shift + (res ? res[i] : 0.0f);
@@ -162,6 +268,7 @@ void ck_sum_dot_dev(const float *g, const float *x, const float *y, long n, floa
                     float *sum_g, float *sum_gx) {
 #if defined(__x86_64__)
     if (wide()) { sum_dot_dev512(g, x, y, n, mu, y ? affine : 0, sum_g, sum_gx); return; }
+    if (avx2()) { sum_dot_dev256(g, x, y, n, mu, sum_g, sum_gx); return; }
 #endif
     (void)affine;
     double s = 0, t = 0;
@@ -176,6 +283,7 @@ void ck_bn_input_grad(const float *g, const float *x, const float *y, long n, co
                       float mu, float c, float *out) {
 #if defined(__x86_64__)
     if (wide()) { bn_input_grad512(g, x, y, n, y ? affine : 0, a, b, mu, c, out); return; }
+    if (avx2()) { bn_input_grad256(g, x, y, n, a, b, mu, c, out); return; }
 #endif
     (void)affine;
     for (long i = 0; i < n; i++) {
