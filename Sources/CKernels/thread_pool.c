@@ -61,13 +61,17 @@ static void run_claims(uint64_t job) {
     }
 }
 
+// Polling only pays while every pooled thread has a core of its own: with more threads than
+// cores (CONVNET_NUM_THREADS above the core count) a polling worker would take time from a working one.
+static _Atomic long spin_ns = SPIN_NS;
+
 static void *worker_main(void *arg) {
     (void)arg;
     in_pool = 1;
     uint32_t seen = atomic_load_explicit(&job_gen, memory_order_acquire);
     for (;;) {
         uint32_t g;
-        long deadline = now_ns() + SPIN_NS;
+        long deadline = now_ns() + atomic_load_explicit(&spin_ns, memory_order_relaxed);
         int polls = 0;
         while ((g = atomic_load_explicit(&job_gen, memory_order_acquire)) == seen) {
             _mm_pause();
@@ -77,7 +81,7 @@ static void *worker_main(void *arg) {
             atomic_fetch_add_explicit(&sleepers, 1, memory_order_seq_cst);
             syscall(SYS_futex, &job_gen, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
             atomic_fetch_sub(&sleepers, 1);
-            deadline = now_ns() + SPIN_NS;
+            deadline = now_ns() + atomic_load_explicit(&spin_ns, memory_order_relaxed);
         }
         seen = g;
         run_claims(g);
@@ -101,6 +105,8 @@ static int ensure_workers(int want) {
         pthread_detach(t);
         started++;
     }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores > 0 && started + 1 > cores) atomic_store(&spin_ns, 0L);
     pthread_mutex_unlock(&start_lock);
     return started;
 }
