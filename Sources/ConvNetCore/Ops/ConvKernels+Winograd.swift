@@ -82,8 +82,8 @@ extension ConvKernels {
     /// and calls `body(thread, first, count)` for consecutive blocks of at most `block` tiles of each
     /// share. Returns how many threads ran.
     @discardableResult
-    static func forEachTileBlock(tiles: Int, block: Int, _ body: (Int, Int, Int) -> Void) -> Int {
-        let threads = Swift.max(1, Swift.min(Threads.count, (tiles + 63) / 64))
+    static func forEachTileBlock(tiles: Int, block: Int, maxThreads: Int = .max, _ body: (Int, Int, Int) -> Void) -> Int {
+        let threads = Swift.max(1, Swift.min(Threads.count, maxThreads, (tiles + 63) / 64))
         return Threads.parallelChunks(threads) { _, r in
             for t in r {
                 let lo = tiles * t / threads, hi = tiles * (t + 1) / threads
@@ -148,11 +148,13 @@ extension ConvKernels {
         // ones so the block's transforms stay within a few MB
         let block = g.c + g.cout <= 256 ? 256 : 128
         let per = (tile + 2) * (tile + 2) * g.cout * g.c
-        let slots = Swift.max(Threads.count, 1)
+        // one accumulator per thread, but no more threads than fit 256 MB of them (a 512-channel
+        // layer's 25 matrices take 26 MB each: on many cores the accumulators would outweigh the layer)
+        let slots = Swift.max(1, Swift.min(Threads.count, (64 << 20) / Swift.max(per, 1)))
         let store = Tensor.zeros([slots * per])
         let acc = store.data
         let scratch = tile == 3 ? ck_winograd3_dw_scratch(g.c, g.cout, block) : ck_winograd_dw_scratch(g.c, g.cout, g.w, g.pw, block)
-        let chunks = forEachTileBlock(tiles: tiles, block: block) { t, t0, count in
+        let chunks = forEachTileBlock(tiles: tiles, block: block, maxThreads: slots) { t, t0, count in
             if tile == 3 {
                 ck_winograd3_dw_block(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, count, acc + t * per, ck_scratch(0, scratch)!)
             } else {
