@@ -370,7 +370,7 @@ void ck_winograd_conv_block(const float *x, long C, long H, long W, long ph, lon
     wg_piece pieces[grouped ? 2 * count + 1 : 1];
     long first[grouped ? count / 16 + 2 : 1], groups = 0;
     if (grouped) {
-        groups = wg_list_pieces(2, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
+        groups = wg_list_pieces(2, 3, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
         transform_inputs_grouped(x, C, H, W, pieces, first, groups, count, V, vs, ldv);
     }
 #endif
@@ -507,7 +507,7 @@ void ck_winograd_dw_block(const float *x, const float *dy, long C, long H, long 
     if (ck_gemm_isa() == 2) {
         wg_piece pieces[2 * count + 1];
         long first[count / 16 + 2];
-        long groups = wg_list_pieces(2, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
+        long groups = wg_list_pieces(2, 3, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
         transform_inputs_grouped(x, C, H, W, pieces, first, groups, count, V, vs, ld);
         transform_gradients_grouped(dy, OC, Ho, Wo, pieces, first, groups, count, U, us, ld);
     } else

@@ -27,29 +27,6 @@ static long packed_stride(long rows, long cols) { return ck_packed_a_size(rows, 
 long ck_winograd3_packed_size(long OC, long C) { return XI * packed_stride(OC, C); }
 
 #if defined(__x86_64__)
-// 6 vectors of 16 (panel row r, column k lane) → 96 floats in packed order (k·6 + r): per output
-// vector, one permute from each pair of rows and two masked blends.
-typedef struct { __m512i idx[6]; __mmask16 m23[6], m45[6]; } transpose6x16;
-
-__attribute__((target("avx512f")))
-static transpose6x16 make_transpose6x16(void) {
-    transpose6x16 t;
-    for (int q = 0; q < 6; q++) {
-        int v[16];
-        unsigned m23 = 0, m45 = 0;
-        for (int p = 0; p < 16; p++) {
-            int pos = 16 * q + p, k = pos / 6, r = pos % 6;
-            v[p] = k + (r & 1 ? 16 : 0);
-            if (r == 2 || r == 3) m23 |= 1u << p;
-            if (r >= 4) m45 |= 1u << p;
-        }
-        t.idx[q] = _mm512_loadu_si512(v);
-        t.m23[q] = (__mmask16)m23;
-        t.m45[q] = (__mmask16)m45;
-    }
-    return t;
-}
-
 // Panels [p0, p1) of all 25 packed matrices, 16 GEMM columns (filters) at a time: the filters are
 // gathered lane-wise, transformed as vectors, and each matrix's 6 × 16 block transposed into the
 // 96 consecutive floats the packed layout keeps for it (whole cache lines, no read-for-ownership
@@ -106,19 +83,8 @@ static void pack_panels_avx512(const float *w, long OC, long C, int adjoint, lon
                     stage[i * 5 + 4][r] = c;
                 }
             }
-            long at = ck_packed_a_offset(rows, cols, 6 * p, k0), total = 6 * kn;
-            for (int xi = 0; xi < XI; xi++) {
-                float *dst = packed + xi * stride + at;
-                const __m512 *s6 = stage[xi];
-                for (int q = 0; q < 6 && 16 * q < total; q++) {
-                    __m512 v = _mm512_permutex2var_ps(s6[0], tr.idx[q], s6[1]);
-                    v = _mm512_mask_mov_ps(v, tr.m23[q], _mm512_permutex2var_ps(s6[2], tr.idx[q], s6[3]));
-                    v = _mm512_mask_mov_ps(v, tr.m45[q], _mm512_permutex2var_ps(s6[4], tr.idx[q], s6[5]));
-                    long left = total - 16 * q;
-                    __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-                    _mm512_mask_storeu_ps(dst + 16 * q, m, v);
-                }
-            }
+            long at = ck_packed_a_offset(rows, cols, 6 * p, k0);
+            for (int xi = 0; xi < XI; xi++) wg_store_panel(&tr, stage[xi], kn, packed + xi * stride + at);
         }
     }
 }
@@ -401,7 +367,7 @@ void ck_winograd3_conv_block(const float *x, long C, long H, long W, long ph, lo
     float *V = scratch, *M = V + XI * vs;
     wg_piece pieces[2 * count + 1];
     long first[count / 16 + 2];
-    long groups = wg_list_pieces(3, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
+    long groups = wg_list_pieces(3, 3, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
     transform_inputs(x, C, H, W, pieces, first, groups, count, 0, C, V, vs, ldv);
     long usize = packed_stride(OC, C);
     for (int xi = 0; xi < XI; xi++)
@@ -418,7 +384,7 @@ void ck_winograd3_dw_block(const float *x, const float *dy, long C, long H, long
     float *V = scratch, *U = V + XI * vs, *Vt = U + XI * us;
     wg_piece pieces[2 * count + 1];
     long first[count / 16 + 2];
-    long groups = wg_list_pieces(3, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
+    long groups = wg_list_pieces(3, 3, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
     transform_inputs(x, C, H, W, pieces, first, groups, count, 0, C, V, vs, ld);
     transform_gradients(dy, Ho, Wo, pieces, first, groups, count, 0, OC, U, us, ld);
     // M[ξ] [OC × C] += Ū[ξ] [OC × count] · V[ξ]ᵀ, as in winograd.c
@@ -441,7 +407,7 @@ void ck_winograd3_inputs(const float *x, long C, long H, long W, long ph, long p
 #if defined(__x86_64__)
     wg_piece pieces[2 * count + 1];
     long first[count / 16 + 2];
-    long groups = wg_list_pieces(3, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
+    long groups = wg_list_pieces(3, 3, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
     transform_inputs(x, C, H, W, pieces, first, groups, count, c0, c1, V, vs, ldv);
 #endif
 }
@@ -452,7 +418,7 @@ void ck_winograd3_outputs(const float *M, long ms, long ldv, long C, long H, lon
 #if defined(__x86_64__)
     wg_piece pieces[2 * count + 1];
     long first[count / 16 + 2];
-    long groups = wg_list_pieces(3, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
+    long groups = wg_list_pieces(3, 3, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
     transform_outputs(M, ms, ldv, Ho, Wo, pieces, first, groups, count, o0, o1, scale, bias, residual, relu, y);
 #endif
 }
@@ -462,7 +428,7 @@ void ck_winograd3_gradients(const float *dy, long C, long H, long W, long ph, lo
 #if defined(__x86_64__)
     wg_piece pieces[2 * count + 1];
     long first[count / 16 + 2];
-    long groups = wg_list_pieces(3, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
+    long groups = wg_list_pieces(3, 3, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
     transform_gradients(dy, Ho, Wo, pieces, first, groups, count, o0, o1, U, us, ld);
 #endif
 }

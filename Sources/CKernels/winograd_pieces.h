@@ -1,10 +1,10 @@
 // Shared by the AVX-512 Winograd transforms of winograd.c (F(2×2, 3×3)) and winograd3.c
 // (F(3×3, 3×3)): tiles in 16-lane vector groups whatever tile rows and images they come from.
 //
-// A tile of output side m reads m + 2 input columns m·k … m·k + m + 1 of each of its m + 2 input
-// rows, and writes m output columns m·k … m·k + m − 1 of each of its m output rows. With a tile at
-// lane l, window A holds its columns m·k … m·k + m − 1 at lanes m·l …, and window B (loaded m
-// columns further on) its columns m·k + m, m·k + m + 1 at lanes m·l, m·l + 1; the output window
+// A tile of output side m and kernel side r reads n = m + r − 1 input columns m·k … m·k + n − 1 of
+// each of its n input rows, and writes m output columns m·k … m·k + m − 1 of each of its m output
+// rows. With a tile at lane l, window A holds its columns m·k … m·k + m − 1 at lanes m·l …, window
+// B (loaded m columns further on) the next m, window C (2m further) the next; the output window
 // holds its output columns at lanes m·l …. A window is 16·m lanes: two vectors for m = 2, three for
 // m = 3. A piece, the tiles of one tile row in one group, fills its lanes of a window with masked
 // loads at a shifted address; lanes outside the image are masked off and read as zero padding.
@@ -17,8 +17,9 @@
 typedef struct {
     long in_off;                 /* image, input row m·th − ph, column m·tw − pw − m·L (channel 0) */
     long out_off;                /* image, output row m·th, column m·tw − m·L (channel 0) */
-    unsigned long long a, b, o;  /* window lanes: A and B inside the input, outputs inside the map */
-    int rows;                    /* bit i: input row m·th − ph + i exists (i < m + 2) */
+    unsigned long long a, b, c;  /* window lanes inside the input: A, B (m further), C (2m further) */
+    unsigned long long o;        /* output lanes inside the map */
+    int rows;                    /* bit i: input row m·th − ph + i exists (i < m + r − 1) */
     int orows;                   /* output rows of the tile inside the map (1 … m) */
 } wg_piece;
 
@@ -30,28 +31,29 @@ static inline unsigned long long wg_lanes(long lo, long hi) {
     return ((1ull << hi) - 1) & ~((1ull << lo) - 1);
 }
 
-// The pieces of tiles [t0, t0+count) for output tiles of side m, group by group: group g's pieces
-// are first[g] … first[g+1] − 1. Returns the number of groups. pieces needs 2·count + 1 entries
-// and first count/16 + 2.
-static inline long wg_list_pieces(long m, long t0, long count, long C, long H, long W, long ph, long pw, long OC, long Ho,
-                                  long Wo, wg_piece *pieces, long *first) {
+// The pieces of tiles [t0, t0+count) for output tiles of side m and kernels of side r, group by
+// group: group g's pieces are first[g] … first[g+1] − 1. Returns the number of groups. pieces needs
+// 2·count + 1 entries and first count/16 + 2.
+static inline long wg_list_pieces(long m, long r, long t0, long count, long C, long H, long W, long ph, long pw, long OC,
+                                  long Ho, long Wo, wg_piece *pieces, long *first) {
     long TW = (Wo + m - 1) / m, tpi = ((Ho + m - 1) / m) * TW, n = 0, groups = (count + 15) / 16;
     for (long g = 0; g < groups; g++) {
         first[g] = n;
         long end = t0 + (16 * g + 16 < count ? 16 * g + 16 : count);
         for (long t = t0 + 16 * g; t < end; n++) {
-            long img = t / tpi, r = t % tpi, th = r / TW, tw = r % TW;
+            long img = t / tpi, within = t % tpi, th = within / TW, tw = within % TW;
             long len = TW - tw < end - t ? TW - tw : end - t, L = t - t0 - 16 * g;
             long ih0 = m * th - ph, col0 = m * tw - pw - m * L, ocol0 = m * tw - m * L;
             unsigned long long lanes = wg_lanes(m * L, m * (L + len));
             int rows = 0;
-            for (int i = 0; i < m + 2; i++) if (ih0 + i >= 0 && ih0 + i < H) rows |= 1 << i;
+            for (int i = 0; i < m + r - 1; i++) if (ih0 + i >= 0 && ih0 + i < H) rows |= 1 << i;
             long orows = Ho - m * th < m ? Ho - m * th : m;
             pieces[n] = (wg_piece){
                 .in_off = img * C * H * W + ih0 * W + col0,
                 .out_off = img * OC * Ho * Wo + m * th * Wo + ocol0,
                 .a = lanes & wg_lanes(-col0, W - col0),
                 .b = lanes & wg_lanes(-col0 - m, W - col0 - m),
+                .c = lanes & wg_lanes(-col0 - 2 * m, W - col0 - 2 * m),
                 .o = lanes & wg_lanes(-ocol0, Wo - ocol0),
                 .rows = rows, .orows = (int)orows };
             t += len;
@@ -59,6 +61,44 @@ static inline long wg_list_pieces(long m, long t0, long count, long C, long H, l
     }
     first[groups] = n;
     return groups;
+}
+
+// 6 vectors of 16 (panel row r, column k lane) → 96 floats in packed order (k·6 + r): per output
+// vector, one permute from each pair of rows and two masked blends.
+typedef struct { __m512i idx[6]; __mmask16 m23[6], m45[6]; } transpose6x16;
+
+__attribute__((target("avx512f")))
+static inline transpose6x16 make_transpose6x16(void) {
+    transpose6x16 t;
+    for (int q = 0; q < 6; q++) {
+        int v[16];
+        unsigned m23 = 0, m45 = 0;
+        for (int p = 0; p < 16; p++) {
+            int pos = 16 * q + p, k = pos / 6, r = pos % 6;
+            v[p] = k + (r & 1 ? 16 : 0);
+            if (r == 2 || r == 3) m23 |= 1u << p;
+            if (r >= 4) m45 |= 1u << p;
+        }
+        t.idx[q] = _mm512_loadu_si512(v);
+        t.m23[q] = (__mmask16)m23;
+        t.m45[q] = (__mmask16)m45;
+    }
+    return t;
+}
+
+// Six rows (panel rows r, columns k0 … k0 + kn − 1 in lanes) of one transformed-weight matrix into
+// the 6·kn consecutive floats the GEMM's packed layout keeps for them (see ck_packed_a_offset).
+__attribute__((target("avx512f")))
+static inline void wg_store_panel(const transpose6x16 *tr, const __m512 s6[6], long kn, float *dst) {
+    long total = 6 * kn;
+    for (int q = 0; q < 6 && 16 * q < total; q++) {
+        __m512 v = _mm512_permutex2var_ps(s6[0], tr->idx[q], s6[1]);
+        v = _mm512_mask_mov_ps(v, tr->m23[q], _mm512_permutex2var_ps(s6[2], tr->idx[q], s6[3]));
+        v = _mm512_mask_mov_ps(v, tr->m45[q], _mm512_permutex2var_ps(s6[4], tr->idx[q], s6[5]));
+        long left = total - 16 * q;
+        __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+        _mm512_mask_storeu_ps(dst + 16 * q, m, v);
+    }
 }
 
 // w[0 … nv) (a window) takes p[16q + lane] at the lanes of `mask` (bits 16q … 16q + 15 for w[q]).

@@ -338,8 +338,9 @@ extension DirectConvTests {
     }
 }
 
-/// Stride-1 3×3 layers with ≥ 16 channels run Winograd (F(3×3, 3×3) with AVX-512 where its tiles
-/// cost less, F(2×2, 3×3) otherwise) in all three passes: each variant forced in turn against the
+/// Stride-1 3×3 and 5×5 layers with ≥ 16 channels run Winograd (3×3: F(3×3, 3×3) with AVX-512 where
+/// its tiles cost less, F(2×2, 3×3) otherwise; 5×5: F(2×2, 5×5)) in all three passes: each 3×3
+/// variant forced in turn, and the 5×5 one, against the
 /// definition (summed in double), over odd and even maps down to 3×3, paddings 0–2, tile rows longer
 /// than a 16-tile vector group, tile counts that split into several blocks and threads, counts too
 /// small to share by tiles, and channel counts past the GEMM's 384-deep blocks of packed weights.
@@ -351,40 +352,52 @@ extension DirectConvTests {
 
     @Test(arguments: [2, 3], shapes)
     func allPassesMatchDefinition(_ tile: Int, _ shape: (Int, Int, Int, Int, Int, Int)) {
+        ConvolutionOptions.withWinogradTile(tile) { check(kernel: 3, shape, "F(\(tile)×\(tile), 3×3)") }
+    }
+
+    /// 5×5 layers take F(2×2, 5×5) with AVX-512 (paddings 0–4; batches large enough for its 64 tiles).
+    @Test(arguments: [(4, 16, 24, 9, 11, 2), (16, 20, 17, 8, 8, 0), (4, 32, 16, 13, 5, 4), (4, 24, 40, 12, 12, 2),
+                      (2, 16, 18, 6, 37, 1), (8, 96, 32, 6, 7, 3), (12, 400, 24, 4, 5, 2), (12, 24, 400, 5, 4, 2)])
+    func fiveByFiveMatchesDefinition(_ shape: (Int, Int, Int, Int, Int, Int)) {
+        check(kernel: 5, shape, "F(2×2, 5×5)")
+    }
+
+    /// Forward, input and weight gradients of a stride-1 k×k layer against the definition, summed in double.
+    func check(kernel k: Int, _ shape: (Int, Int, Int, Int, Int, Int), _ name: String) {
         let (n, c, cout, h, w, pad) = shape
-        let gen = Generator(seed: UInt64(7000 + n * 31 + c + h))
+        let gen = Generator(seed: UInt64(7000 + n * 31 + c + h + k))
         let x = Tensor.randn([n, c, h, w], generator: gen); x.requiresGrad = true
-        let wt = Tensor.randn([cout, c, 3, 3], generator: gen), b = Tensor.randn([cout], generator: gen)
+        let wt = Tensor.randn([cout, c, k, k], generator: gen), b = Tensor.randn([cout], generator: gen)
         wt.requiresGrad = true
-        let what = "F(\(tile)×\(tile)) n \(n) c \(c)→\(cout) \(h)×\(w) pad \(pad)"
-        let y = ConvolutionOptions.withWinogradTile(tile) { conv2d(x, wt, bias: b, stride: Size2(1), padding: .pair(pad, pad)) }
+        let what = "\(name) n \(n) c \(c)→\(cout) \(h)×\(w) pad \(pad)"
+        let y = conv2d(x, wt, bias: b, stride: Size2(1), padding: .pair(pad, pad))
         let want = referenceConv(x.detached(), wt.detached(), bias: b, stride: (1, 1), padding: (pad, pad), dilation: (1, 1), groups: 1)
         let forward = scaledError(y, want)
         #expect(forward < 2e-5, "forward \(what): error \(forward) of the largest output")
         let g = Tensor.randn(y.shape, generator: gen)
-        ConvolutionOptions.withWinogradTile(tile) { y.backward(g) }
-        // dX = conv(g, W rotated by 180° with in/out swapped, padding 2 − p)
-        let ws = wt.scalars
+        y.backward(g)
+        // dX = conv(g, W rotated by 180° with in/out swapped, padding k − 1 − p)
+        let ws = wt.scalars, taps = k * k
         var rotated = [Float](repeating: 0, count: ws.count)
-        for o in 0..<cout { for ci in 0..<c { for k in 0..<9 { rotated[(ci * cout + o) * 9 + k] = ws[(o * c + ci) * 9 + 8 - k] } } }
-        let wantGX = referenceConv(g, Tensor(shape: [c, cout, 3, 3], scalars: rotated), bias: nil, stride: (1, 1),
-                                   padding: (2 - pad, 2 - pad), dilation: (1, 1), groups: 1)
+        for o in 0..<cout { for ci in 0..<c { for t in 0..<taps { rotated[(ci * cout + o) * taps + t] = ws[(o * c + ci) * taps + taps - 1 - t] } } }
+        let wantGX = referenceConv(g, Tensor(shape: [c, cout, k, k], scalars: rotated), bias: nil, stride: (1, 1),
+                                   padding: (k - 1 - pad, k - 1 - pad), dilation: (1, 1), groups: 1)
         let input = scaledError(x.grad!, wantGX)
         #expect(input < 2e-5, "input gradient \(what): error \(input) of the largest element")
         // dW[o,c,p,q] = Σ g[n,o,i,j]·x[n,c,i+p−pad,j+q−pad], summed in double
         let (ho, wo) = (y.shape[2], y.shape[3])
         let xs = x.scalars, gs = g.scalars
-        var wantGW = [Float](repeating: 0, count: cout * c * 9)
-        for o in 0..<cout { for ci in 0..<c { for p in 0..<3 { for q in 0..<3 {
+        var wantGW = [Float](repeating: 0, count: cout * c * taps)
+        for o in 0..<cout { for ci in 0..<c { for p in 0..<k { for q in 0..<k {
             var s: Double = 0
             for bi in 0..<n { for i in 0..<ho { for j in 0..<wo {
                 let ih = i + p - pad, iw = j + q - pad
                 if ih < 0 || ih >= h || iw < 0 || iw >= w { continue }
                 s += Double(gs[((bi * cout + o) * ho + i) * wo + j]) * Double(xs[((bi * c + ci) * h + ih) * w + iw])
             } } }
-            wantGW[((o * c + ci) * 3 + p) * 3 + q] = Float(s)
+            wantGW[((o * c + ci) * k + p) * k + q] = Float(s)
         } } } }
-        let weight = scaledError(wt.grad!, Tensor(shape: [cout, c, 3, 3], scalars: wantGW))
+        let weight = scaledError(wt.grad!, Tensor(shape: [cout, c, k, k], scalars: wantGW))
         #expect(weight < 2e-5, "weight gradient \(what): error \(weight) of the largest element")
     }
 
@@ -470,7 +483,7 @@ extension DirectConvTests {
 @Suite struct FusionTests {
     @Test(arguments: [(2, 32, 32, 3, 1, 1, 10, 1), (2, 32, 32, 3, 1, 1, 9, 1), (3, 6, 16, 5, 1, 0, 14, 1), (1, 8, 24, 3, 1, 1, 30, 1), (5, 8, 24, 3, 1, 1, 5, 1),
                       (4, 8, 40, 3, 2, 1, 13, 1), (2, 32, 32, 3, 1, 1, 8, 2), (3, 12, 20, 1, 1, 0, 7, 1),
-                      (32, 64, 64, 3, 1, 1, 3, 1), (1, 16, 16, 3, 1, 1, 37, 1)])
+                      (32, 64, 64, 3, 1, 1, 3, 1), (1, 16, 16, 3, 1, 1, 37, 1), (8, 16, 24, 5, 1, 2, 11, 1)])
     func fusedMatchesComposed(_ n: Int, _ c: Int, _ cout: Int, _ k: Int, _ stride: Int, _ pad: Int, _ hw: Int, _ groups: Int) {
         let gen = Generator(seed: UInt64(6100 + c * 3 + cout + hw + groups))
         let x = Tensor.randn([n, c, hw, hw], generator: gen)

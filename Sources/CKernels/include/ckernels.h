@@ -185,6 +185,18 @@ long ck_winograd3_dw_scratch(long C, long OC, long block);
 void ck_winograd3_dw_block(const float *x, const float *dy, long C, long H, long W, long ph, long pw,
                            long OC, long Ho, long Wo, long t0, long count, float *acc, float *scratch);
 void ck_winograd3_dw_finish(const float *acc, long OC, long C, long o0, long o1, float *dw);
+/// Winograd F(2×2, 5×5), AVX-512 only: the same interface as F(3×3, 3×3) with 36 matrices, 5×5
+/// filters and 2×2 output tiles.
+long ck_winograd25_packed_size(long OC, long C);
+void ck_winograd25_pack_weights(const float *w, long OC, long C, int adjoint, long p0, long p1, float *packed);
+long ck_winograd25_scratch(long C, long OC, long block);
+void ck_winograd25_conv_block(const float *x, long C, long H, long W, long ph, long pw,
+                              long OC, long Ho, long Wo, const float *packed, const float *scale, const float *bias,
+                              const float *residual, int relu, long t0, long count, float *y, float *scratch);
+long ck_winograd25_dw_scratch(long C, long OC, long block);
+void ck_winograd25_dw_block(const float *x, const float *dy, long C, long H, long W, long ph, long pw,
+                            long OC, long Ho, long Wo, long t0, long count, float *acc, float *scratch);
+void ck_winograd25_dw_finish(const float *acc, long OC, long C, long o0, long o1, float *dw);
 /// F(3×3, 3×3) for few tiles, in phases that split over threads by channel or ξ instead of by tile:
 /// V[ξ][c][t − t0] (ξ at V + ξ·vs, channel rows ldv apart) for channels [c0, c1) …
 void ck_winograd3_inputs(const float *x, long C, long H, long W, long ph, long pw, long OC, long Ho, long Wo,

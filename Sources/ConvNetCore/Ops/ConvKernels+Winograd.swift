@@ -1,42 +1,64 @@
 import CKernels
 
-/// Winograd convolution for stride-1 undilated 3×3 layers: forward, input and weight gradients.
-/// F(2×2, 3×3) (CKernels/winograd.c) on every ISA; F(3×3, 3×3) (winograd3.c) with AVX-512, chosen
-/// per layer by the multiply-adds its tiles cost (25 per 3×3 tile against 16 per 2×2 tile).
+/// The Winograd algorithms: F(m×m, r×r) computes m×m output tiles of an r×r convolution from
+/// (m + r − 1)² GEMMs over channels.
+enum WinogradVariant {
+    /// F(2×2, 3×3) (CKernels/winograd.c), on every ISA.
+    case f2k3
+    /// F(3×3, 3×3) (winograd3.c), AVX-512 only.
+    case f3k3
+    /// F(2×2, 5×5) (winograd25.c), AVX-512 only.
+    case f2k5
+
+    /// Output tile side.
+    var m: Int { self == .f3k3 ? 3 : 2 }
+    /// Kernel side.
+    var r: Int { self == .f2k5 ? 5 : 3 }
+    /// Transformed matrices: (m + r − 1)².
+    var elements: Int { (m + r - 1) * (m + r - 1) }
+}
+
+/// Winograd convolution for stride-1 undilated 3×3 and 5×5 layers: forward, input and weight
+/// gradients. 3×3 layers take F(3×3, 3×3) with AVX-512 where its tiles cost less, F(2×2, 3×3)
+/// otherwise; 5×5 layers F(2×2, 5×5) with AVX-512 (36 multiply-adds per 2×2 tile against 100).
 extension ConvKernels {
-    /// Output tile side of the Winograd variant for `n` output maps of ho × wo: 3 or 2, or nil where
-    /// neither pays. Each variant costs (tile + 2)² GEMMs, over its tiles plus about 60 multiply-adds'
-    /// worth of transforming and packing per weight element (memory-bound; weights change every step).
-    static func winogradTile(n: Int, ho: Int, wo: Int) -> Int? {
+    /// The variant for `n` output maps of ho × wo and an r×r kernel, or nil where none pays. Each
+    /// costs `elements` GEMMs, over its tiles plus about 60 multiply-adds' worth of transforming and
+    /// packing per weight element (memory-bound; weights change every step).
+    static func winogradVariant(kernel r: Int, n: Int, ho: Int, wo: Int) -> WinogradVariant? {
+        let wide = ck_gemm_isa() == 2
+        let tiles2 = n * ((ho + 1) / 2) * ((wo + 1) / 2)
+        if r == 5 { return wide && ho >= 2 && wo >= 2 && tiles2 >= 64 ? .f2k5 : nil }
+        guard r == 3 else { return nil }
         let forced = ck_thread_winograd_tile()
-        let tiles3 = n * ((ho + 2) / 3) * ((wo + 2) / 3), tiles2 = n * ((ho + 1) / 2) * ((wo + 1) / 2)
-        // F(3×3) needs AVX-512 (its transforms exist only there) and enough tiles to amortise its
-        // 25 weight matrices (ResNet's 3×3 maps at batch 64, 64 tiles: 4.1 ms forward against 5.8
-        // tap-wise, about even with the gradients)
-        let f3 = ck_gemm_isa() == 2 && ho >= 3 && wo >= 3 && (tiles3 >= 64 || forced == 3) && forced != 2
+        let tiles3 = n * ((ho + 2) / 3) * ((wo + 2) / 3)
+        // F(3×3) needs enough tiles to amortise its 25 weight matrices (ResNet's 3×3 maps at batch
+        // 64, 64 tiles: 4.1 ms forward against 5.8 tap-wise, about even with the gradients)
+        let f3 = wide && ho >= 3 && wo >= 3 && (tiles3 >= 64 || forced == 3) && forced != 2
         // on 2×2 or 3×3 maps F(2×2) pads most of its tiles
         let f2 = ho >= 4 && wo >= 4 && forced != 3
-        if f3 && f2 {
-            return 25 * (tiles3 + 60) <= 16 * (tiles2 + 60) ? 3 : 2
-        }
-        return f3 ? 3 : (f2 ? 2 : nil)
+        if f3 && f2 { return 25 * (tiles3 + 60) <= 16 * (tiles2 + 60) ? .f3k3 : .f2k3 }
+        return f3 ? .f3k3 : (f2 ? .f2k3 : nil)
     }
 
-    /// Winograd serves single-group stride-1 3×3 layers wide enough that the GEMMs dominate the
-    /// transforms, on maps where a variant's tiles are not mostly padding.
+    /// Winograd serves single-group stride-1 3×3 and 5×5 layers wide enough that the GEMMs dominate
+    /// the transforms, on maps where a variant's tiles are not mostly padding (the input gradient's
+    /// pass, over the input's map, needs one too).
     static func usesWinograd(_ g: ConvGeometry) -> Bool {
-        ConvolutionOptions.winogradActive && g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.groups == 1
-            && g.ph <= 2 && g.pw <= 2 && g.c >= 16 && g.cout >= 16
-            && winogradTile(n: g.n, ho: g.ho, wo: g.wo) != nil && winogradTile(n: g.n, ho: g.h, wo: g.w) != nil
+        ConvolutionOptions.winogradActive && g.kh == g.kw && (g.kh == 3 || g.kh == 5) && g.sh == 1 && g.sw == 1
+            && g.dh == 1 && g.dw == 1 && g.groups == 1 && g.ph < g.kh && g.pw < g.kw && g.c >= 16 && g.cout >= 16
+            && winogradVariant(kernel: g.kh, n: g.n, ho: g.ho, wo: g.wo) != nil
+            && winogradVariant(kernel: g.kh, n: g.n, ho: g.h, wo: g.w) != nil
     }
 
     /// y [n, oc, ho, wo] = Winograd convolution of x [n, c, h, w] with weights from `winogradWeights`
-    /// for the same tile.
-    static func winograd(tile: Int, x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int, ph: Int, pw: Int, oc: Int, ho: Int, wo: Int,
+    /// for the same variant.
+    static func winograd(_ variant: WinogradVariant, x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int, ph: Int, pw: Int, oc: Int, ho: Int, wo: Int,
                          packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
                          scale: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil, relu: Bool = false) {
+        let tile = variant.m
         let tiles = n * ((ho + tile - 1) / tile) * ((wo + tile - 1) / tile)
-        if tile == 3 && fewTiles(tiles) {
+        if variant == .f3k3 && fewTiles(tiles) {
             // too few tiles for a share per thread (ResNet's 3×3 maps: one per image): the phases
             // split over channels, the 25 GEMMs and output channels instead
             let vs = c * tiles + 32, ms = oc * tiles + 32
@@ -55,21 +77,27 @@ extension ConvKernels {
             }
             return
         }
-        let elements = (tile + 2) * (tile + 2)
         // blocks of whole 64-column panels whose transforms (elements·(c + oc) floats per tile) stay in L2
-        let fit = Swift.max(1, 16_384 * 16 / elements / (c + oc) / 64)
+        let fit = Swift.max(1, 16_384 * 16 / variant.elements / (c + oc) / 64)
         let perThread = (tiles + Threads.count - 1) / Threads.count
         let block = 64 * Swift.max(1, Swift.min(fit, 4, (perThread + 63) / 64))
-        let scratch = tile == 3 ? ck_winograd3_scratch(c, oc, block) : ck_winograd_scratch(c, oc, w, pw, block)
+        let scratch: Int
+        switch variant {
+        case .f2k3: scratch = ck_winograd_scratch(c, oc, w, pw, block)
+        case .f3k3: scratch = ck_winograd3_scratch(c, oc, block)
+        case .f2k5: scratch = ck_winograd25_scratch(c, oc, block)
+        }
         // each thread takes an equal share of the tiles, in blocks (whole blocks per thread would leave
         // 4 against 5 for ResNet's 6×6 maps)
         forEachTileBlock(tiles: tiles, block: block) { _, t0, count in
-            if tile == 3 {
-                ck_winograd3_conv_block(x, c, h, w, ph, pw, oc, ho, wo, packed, scale, bias, residual, relu ? 1 : 0, t0, count, y,
-                                        ck_scratch(0, scratch)!)
-            } else {
-                ck_winograd_conv_block(x, c, h, w, ph, pw, oc, ho, wo, packed, scale, bias, residual, relu ? 1 : 0, t0, count, y,
-                                       ck_scratch(0, scratch)!)
+            let buffer = ck_scratch(0, scratch)!
+            switch variant {
+            case .f2k3:
+                ck_winograd_conv_block(x, c, h, w, ph, pw, oc, ho, wo, packed, scale, bias, residual, relu ? 1 : 0, t0, count, y, buffer)
+            case .f3k3:
+                ck_winograd3_conv_block(x, c, h, w, ph, pw, oc, ho, wo, packed, scale, bias, residual, relu ? 1 : 0, t0, count, y, buffer)
+            case .f2k5:
+                ck_winograd25_conv_block(x, c, h, w, ph, pw, oc, ho, wo, packed, scale, bias, residual, relu ? 1 : 0, t0, count, y, buffer)
             }
         }
     }
@@ -97,15 +125,20 @@ extension ConvKernels {
         }
     }
 
-    /// The weights transformed for `winograd` with `tile`: as given, or (adjoint) for the input-gradient pass.
-    static func winogradWeights(_ g: ConvGeometry, _ weight: UnsafePointer<Float>, adjoint: Bool, tile: Int) -> Tensor {
+    /// The weights transformed for `winograd` with `variant`: as given, or (adjoint) for the input-gradient pass.
+    static func winogradWeights(_ g: ConvGeometry, _ weight: UnsafePointer<Float>, adjoint: Bool, variant: WinogradVariant) -> Tensor {
         let rows = adjoint ? g.c : g.cout, cols = adjoint ? g.cout : g.c
-        if tile == 3 {
+        if variant != .f2k3 {
             // every panel written whole, padding rows included
-            let packed = Tensor(uninitializedShape: [ck_winograd3_packed_size(rows, cols)])
+            let size = variant == .f3k3 ? ck_winograd3_packed_size(rows, cols) : ck_winograd25_packed_size(rows, cols)
+            let packed = Tensor(uninitializedShape: [size])
             let panels = (rows + 5) / 6
             Threads.parallelFor(panels, minPerThread: Swift.max(1, 2_048 / Swift.max(1, cols))) { r in
-                ck_winograd3_pack_weights(weight, g.cout, g.c, adjoint ? 1 : 0, r.lowerBound, r.upperBound, packed.data)
+                if variant == .f3k3 {
+                    ck_winograd3_pack_weights(weight, g.cout, g.c, adjoint ? 1 : 0, r.lowerBound, r.upperBound, packed.data)
+                } else {
+                    ck_winograd25_pack_weights(weight, g.cout, g.c, adjoint ? 1 : 0, r.lowerBound, r.upperBound, packed.data)
+                }
             }
             return packed
         }
@@ -116,13 +149,16 @@ extension ConvKernels {
         return packed
     }
 
-    /// The weight gradient of a Winograd layer by Winograd too: per-thread (tile+2)² × Cout × C
+    /// The weight gradient of a Winograd layer by Winograd too: per-thread elements × Cout × C
     /// accumulators over contiguous tile ranges, summed in a fixed order, then transformed back to 3×3 filters.
     static func winogradWeightGradient(_ g: ConvGeometry, x: UnsafePointer<Float>, gy: UnsafePointer<Float>,
                                        gw: UnsafeMutablePointer<Float>) {
-        guard let tile = winogradTile(n: g.n, ho: g.ho, wo: g.wo) else { preconditionFailure("no Winograd tile for \(g.ho)×\(g.wo)") }
+        guard let variant = winogradVariant(kernel: g.kh, n: g.n, ho: g.ho, wo: g.wo) else {
+            preconditionFailure("no Winograd variant for \(g.kh)×\(g.kw) on \(g.ho)×\(g.wo)")
+        }
+        let tile = variant.m
         let tiles = g.n * ((g.ho + tile - 1) / tile) * ((g.wo + tile - 1) / tile)
-        if tile == 3 && fewTiles(tiles) {
+        if variant == .f3k3 && fewTiles(tiles) {
             // transforms split over channels, the 25 GEMMs over threads, one accumulator
             let vs = g.c * tiles + 32, us = g.cout * tiles + 32
             let buffer = Tensor(uninitializedShape: [25 * (vs + us)])
@@ -147,26 +183,32 @@ extension ConvKernels {
         // longer blocks make longer GEMMs (the tiles are their inner dimension); wide layers use shorter
         // ones so the block's transforms stay within a few MB
         let block = g.c + g.cout <= 256 ? 256 : 128
-        let per = (tile + 2) * (tile + 2) * g.cout * g.c
+        let per = variant.elements * g.cout * g.c
         // one accumulator per thread, but no more threads than fit 256 MB of them (a 512-channel
         // layer's 25 matrices take 26 MB each: on many cores the accumulators would outweigh the layer)
         let slots = Swift.max(1, Swift.min(Threads.count, (64 << 20) / Swift.max(per, 1)))
         let store = Tensor.zeros([slots * per])
         let acc = store.data
-        let scratch = tile == 3 ? ck_winograd3_dw_scratch(g.c, g.cout, block) : ck_winograd_dw_scratch(g.c, g.cout, g.w, g.pw, block)
+        let scratch: Int
+        switch variant {
+        case .f2k3: scratch = ck_winograd_dw_scratch(g.c, g.cout, g.w, g.pw, block)
+        case .f3k3: scratch = ck_winograd3_dw_scratch(g.c, g.cout, block)
+        case .f2k5: scratch = ck_winograd25_dw_scratch(g.c, g.cout, block)
+        }
         let chunks = forEachTileBlock(tiles: tiles, block: block, maxThreads: slots) { t, t0, count in
-            if tile == 3 {
-                ck_winograd3_dw_block(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, count, acc + t * per, ck_scratch(0, scratch)!)
-            } else {
-                ck_winograd_dw_block(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, count, acc + t * per, ck_scratch(0, scratch)!)
+            let buffer = ck_scratch(0, scratch)!, part = acc + t * per
+            switch variant {
+            case .f2k3: ck_winograd_dw_block(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, count, part, buffer)
+            case .f3k3: ck_winograd3_dw_block(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, count, part, buffer)
+            case .f2k5: ck_winograd25_dw_block(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, count, part, buffer)
             }
         }
         for t in 1..<Swift.max(chunks, 1) { Elementwise.axpy(1, acc + t * per, acc, per) }
         Threads.parallelFor(g.cout, minPerThread: 8) { r in
-            if tile == 3 {
-                ck_winograd3_dw_finish(acc, g.cout, g.c, r.lowerBound, r.upperBound, gw)
-            } else {
-                ck_winograd_dw_finish(acc, g.cout, g.c, r.lowerBound, r.upperBound, gw)
+            switch variant {
+            case .f2k3: ck_winograd_dw_finish(acc, g.cout, g.c, r.lowerBound, r.upperBound, gw)
+            case .f3k3: ck_winograd3_dw_finish(acc, g.cout, g.c, r.lowerBound, r.upperBound, gw)
+            case .f2k5: ck_winograd25_dw_finish(acc, g.cout, g.c, r.lowerBound, r.upperBound, gw)
             }
         }
     }

@@ -144,9 +144,9 @@ enum ConvKernels {
             return
         }
         if usesWinograd(g) {
-            let tile = winogradTile(n: g.n, ho: g.ho, wo: g.wo) ?? 2
-            let packed = winogradWeights(g, weight, adjoint: false, tile: tile)
-            winograd(tile: tile, x: x, n: g.n, c: g.c, h: g.h, w: g.w, ph: g.ph, pw: g.pw, oc: g.cout, ho: g.ho, wo: g.wo,
+            let variant = winogradVariant(kernel: g.kh, n: g.n, ho: g.ho, wo: g.wo) ?? .f2k3
+            let packed = winogradWeights(g, weight, adjoint: false, variant: variant)
+            winograd(variant, x: x, n: g.n, c: g.c, h: g.h, w: g.w, ph: g.ph, pw: g.pw, oc: g.cout, ho: g.ho, wo: g.wo,
                      packed: packed.data, bias: epilogue?.shift ?? bias, y: y, scale: epilogue?.scale, residual: epilogue?.residual,
                      relu: epilogue?.relu ?? false)
             return
@@ -230,13 +230,13 @@ enum ConvKernels {
             }
             return
         }
-        // the input gradient of a stride-1 3×3 layer is a 3×3 convolution of gy with the rotated
-        // filters, padded by 2 − p: Winograd again, with no column matrix and no col2im
+        // the input gradient of a stride-1 k×k layer is a k×k convolution of gy with the rotated
+        // filters, padded by k − 1 − p: Winograd again, with no column matrix and no col2im
         var gx = gx
         if let dx = gx, usesWinograd(g) {
-            let tile = winogradTile(n: g.n, ho: g.h, wo: g.w) ?? 2
-            let packed = winogradWeights(g, weight, adjoint: true, tile: tile)
-            winograd(tile: tile, x: gy, n: g.n, c: g.cout, h: g.ho, w: g.wo, ph: 2 - g.ph, pw: 2 - g.pw, oc: g.c, ho: g.h, wo: g.w,
+            let variant = winogradVariant(kernel: g.kh, n: g.n, ho: g.h, wo: g.w) ?? .f2k3
+            let packed = winogradWeights(g, weight, adjoint: true, variant: variant)
+            winograd(variant, x: gy, n: g.n, c: g.cout, h: g.ho, w: g.wo, ph: g.kh - 1 - g.ph, pw: g.kw - 1 - g.pw, oc: g.c, ho: g.h, wo: g.w,
                      packed: packed.data, bias: nil, y: dx)
             gx = nil
             if gw == nil && gb == nil { return }
