@@ -360,19 +360,24 @@ static void transform_gradients(const float *dy, long Ho, long Wo, const wg_piec
 #endif
 
 void ck_winograd3_conv_block(const float *x, long C, long H, long W, long ph, long pw,
-                             long OC, long Ho, long Wo, const float *packed, const float *scale, const float *bias,
-                             const float *residual, int relu, long t0, long count, float *y, float *scratch) {
+                             long OC, long Ho, long Wo, long ngroups, const float *packed, const float *scale,
+                             const float *bias, const float *residual, int relu, long t0, long count, float *y, float *scratch) {
 #if defined(__x86_64__)
-    long ldv = count, vs = C * ldv + 32, ms = OC * ldv + 32;
+    // group by group over the same tiles: C and OC are the images' channels, cg and og a group's
+    long cg = C / ngroups, og = OC / ngroups, plane = H * W, oplane = Ho * Wo;
+    long ldv = count, vs = cg * ldv + 32, ms = og * ldv + 32, usize = packed_stride(og, cg);
     float *V = scratch, *M = V + XI * vs;
     wg_piece pieces[2 * count + 1];
     long first[count / 16 + 2];
     long groups = wg_list_pieces(3, 3, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
-    transform_inputs(x, C, H, W, pieces, first, groups, count, 0, C, V, vs, ldv);
-    long usize = packed_stride(OC, C);
-    for (int xi = 0; xi < XI; xi++)
-        ck_sgemm_packed(OC, count, C, packed + xi * usize, 0, V + xi * vs, ldv, M + xi * ms, ldv, 0);
-    transform_outputs(M, ms, ldv, Ho, Wo, pieces, first, groups, count, 0, OC, scale, bias, residual, relu, y);
+    for (long gr = 0; gr < ngroups; gr++) {
+        const float *pg = packed + gr * XI * usize;
+        transform_inputs(x + gr * cg * plane, cg, H, W, pieces, first, groups, count, 0, cg, V, vs, ldv);
+        for (int xi = 0; xi < XI; xi++)
+            ck_sgemm_packed(og, count, cg, pg + xi * usize, 0, V + xi * vs, ldv, M + xi * ms, ldv, 0);
+        transform_outputs(M, ms, ldv, Ho, Wo, pieces, first, groups, count, 0, og, scale ? scale + gr * og : 0,
+                          bias ? bias + gr * og : 0, residual ? residual + gr * og * oplane : 0, relu, y + gr * og * oplane);
+    }
 #endif
 }
 

@@ -362,42 +362,57 @@ extension DirectConvTests {
         check(kernel: 5, shape, "F(2×2, 5×5)")
     }
 
-    /// Forward, input and weight gradients of a stride-1 k×k layer against the definition, summed in double.
-    func check(kernel k: Int, _ shape: (Int, Int, Int, Int, Int, Int), _ name: String) {
+    /// Grouped layers (RegNet's 16-channel groups) run the AVX-512 variants group by group over the same
+    /// tiles in the forward pass and the input gradient (the weight gradient stays direct).
+    @Test(arguments: [(16, 32, 32, 12, 12, 3, 1, 2), (8, 80, 80, 12, 12, 3, 1, 5), (4, 48, 32, 24, 24, 3, 1, 2),
+                      (8, 32, 48, 10, 10, 5, 2, 2)])
+    func groupsMatchDefinition(_ shape: (Int, Int, Int, Int, Int, Int, Int, Int)) {
+        let (n, c, cout, h, w, k, pad, groups) = shape
+        check(kernel: k, (n, c, cout, h, w, pad), "\(k)×\(k) groups \(groups)", groups: groups)
+    }
+
+    /// Forward, input and weight gradients of a stride-1 k×k layer (in `groups` groups) against the
+    /// definition, summed in double.
+    func check(kernel k: Int, _ shape: (Int, Int, Int, Int, Int, Int), _ name: String, groups: Int = 1) {
         let (n, c, cout, h, w, pad) = shape
-        let gen = Generator(seed: UInt64(7000 + n * 31 + c + h + k))
+        let (cg, og) = (c / groups, cout / groups)
+        let gen = Generator(seed: UInt64(7000 + n * 31 + c + h + k + groups))
         let x = Tensor.randn([n, c, h, w], generator: gen); x.requiresGrad = true
-        let wt = Tensor.randn([cout, c, k, k], generator: gen), b = Tensor.randn([cout], generator: gen)
+        let wt = Tensor.randn([cout, cg, k, k], generator: gen), b = Tensor.randn([cout], generator: gen)
         wt.requiresGrad = true
         let what = "\(name) n \(n) c \(c)→\(cout) \(h)×\(w) pad \(pad)"
-        let y = conv2d(x, wt, bias: b, stride: Size2(1), padding: .pair(pad, pad))
-        let want = referenceConv(x.detached(), wt.detached(), bias: b, stride: (1, 1), padding: (pad, pad), dilation: (1, 1), groups: 1)
+        let y = conv2d(x, wt, bias: b, stride: Size2(1), padding: .pair(pad, pad), groups: groups)
+        let want = referenceConv(x.detached(), wt.detached(), bias: b, stride: (1, 1), padding: (pad, pad), dilation: (1, 1),
+                                 groups: groups)
         let forward = scaledError(y, want)
         #expect(forward < 2e-5, "forward \(what): error \(forward) of the largest output")
         let g = Tensor.randn(y.shape, generator: gen)
         y.backward(g)
-        // dX = conv(g, W rotated by 180° with in/out swapped, padding k − 1 − p)
+        // dX = conv(g, W rotated by 180° with in/out swapped within each group, padding k − 1 − p)
         let ws = wt.scalars, taps = k * k
         var rotated = [Float](repeating: 0, count: ws.count)
-        for o in 0..<cout { for ci in 0..<c { for t in 0..<taps { rotated[(ci * cout + o) * taps + t] = ws[(o * c + ci) * taps + taps - 1 - t] } } }
-        let wantGX = referenceConv(g, Tensor(shape: [c, cout, k, k], scalars: rotated), bias: nil, stride: (1, 1),
-                                   padding: (k - 1 - pad, k - 1 - pad), dilation: (1, 1), groups: 1)
+        for gr in 0..<groups { for o in 0..<og { for ci in 0..<cg { for t in 0..<taps {
+            rotated[((gr * cg + ci) * og + o) * taps + t] = ws[((gr * og + o) * cg + ci) * taps + taps - 1 - t]
+        } } } }
+        let wantGX = referenceConv(g, Tensor(shape: [c, og, k, k], scalars: rotated), bias: nil, stride: (1, 1),
+                                   padding: (k - 1 - pad, k - 1 - pad), dilation: (1, 1), groups: groups)
         let input = scaledError(x.grad!, wantGX)
         #expect(input < 2e-5, "input gradient \(what): error \(input) of the largest element")
-        // dW[o,c,p,q] = Σ g[n,o,i,j]·x[n,c,i+p−pad,j+q−pad], summed in double
+        // dW[o,c,p,q] = Σ g[n,o,i,j]·x[n,c,i+p−pad,j+q−pad] (c within o's group), summed in double
         let (ho, wo) = (y.shape[2], y.shape[3])
         let xs = x.scalars, gs = g.scalars
-        var wantGW = [Float](repeating: 0, count: cout * c * taps)
-        for o in 0..<cout { for ci in 0..<c { for p in 0..<k { for q in 0..<k {
+        var wantGW = [Float](repeating: 0, count: cout * cg * taps)
+        for o in 0..<cout { for cl in 0..<cg { for p in 0..<k { for q in 0..<k {
+            let ci = (o / og) * cg + cl
             var s: Double = 0
             for bi in 0..<n { for i in 0..<ho { for j in 0..<wo {
                 let ih = i + p - pad, iw = j + q - pad
                 if ih < 0 || ih >= h || iw < 0 || iw >= w { continue }
                 s += Double(gs[((bi * cout + o) * ho + i) * wo + j]) * Double(xs[((bi * c + ci) * h + ih) * w + iw])
             } } }
-            wantGW[((o * c + ci) * k + p) * k + q] = Float(s)
+            wantGW[((o * cg + cl) * k + p) * k + q] = Float(s)
         } } } }
-        let weight = scaledError(wt.grad!, Tensor(shape: [cout, c, k, k], scalars: wantGW))
+        let weight = scaledError(wt.grad!, Tensor(shape: [cout, cg, k, k], scalars: wantGW))
         #expect(weight < 2e-5, "weight gradient \(what): error \(weight) of the largest element")
     }
 
@@ -483,7 +498,7 @@ extension DirectConvTests {
 @Suite struct FusionTests {
     @Test(arguments: [(2, 32, 32, 3, 1, 1, 10, 1), (2, 32, 32, 3, 1, 1, 9, 1), (3, 6, 16, 5, 1, 0, 14, 1), (1, 8, 24, 3, 1, 1, 30, 1), (5, 8, 24, 3, 1, 1, 5, 1),
                       (4, 8, 40, 3, 2, 1, 13, 1), (2, 32, 32, 3, 1, 1, 8, 2), (3, 12, 20, 1, 1, 0, 7, 1),
-                      (32, 64, 64, 3, 1, 1, 3, 1), (1, 16, 16, 3, 1, 1, 37, 1), (8, 16, 24, 5, 1, 2, 11, 1)])
+                      (32, 64, 64, 3, 1, 1, 3, 1), (1, 16, 16, 3, 1, 1, 37, 1), (8, 16, 24, 5, 1, 2, 11, 1), (16, 32, 32, 3, 1, 1, 12, 2)])
     func fusedMatchesComposed(_ n: Int, _ c: Int, _ cout: Int, _ k: Int, _ stride: Int, _ pad: Int, _ hw: Int, _ groups: Int) {
         let gen = Generator(seed: UInt64(6100 + c * 3 + cout + hw + groups))
         let x = Tensor.randn([n, c, hw, hw], generator: gen)

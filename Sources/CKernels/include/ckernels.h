@@ -178,9 +178,11 @@ long ck_winograd3_packed_size(long OC, long C);
 /// 25 matrices, padding rows included (packed needs no zeroing).
 void ck_winograd3_pack_weights(const float *w, long OC, long C, int adjoint, long p0, long p1, float *packed);
 long ck_winograd3_scratch(long C, long OC, long block);
+/// (Its conv blocks take `ngroups` groups of channels: C and OC are the images' channel counts, and
+/// packed holds each group's matrices in turn, ck_winograd3_packed_size(OC/ngroups, C/ngroups) apart.)
 void ck_winograd3_conv_block(const float *x, long C, long H, long W, long ph, long pw,
-                             long OC, long Ho, long Wo, const float *packed, const float *scale, const float *bias,
-                             const float *residual, int relu, long t0, long count, float *y, float *scratch);
+                             long OC, long Ho, long Wo, long ngroups, const float *packed, const float *scale,
+                             const float *bias, const float *residual, int relu, long t0, long count, float *y, float *scratch);
 long ck_winograd3_dw_scratch(long C, long OC, long block);
 void ck_winograd3_dw_block(const float *x, const float *dy, long C, long H, long W, long ph, long pw,
                            long OC, long Ho, long Wo, long t0, long count, float *acc, float *scratch);
@@ -191,8 +193,8 @@ long ck_winograd25_packed_size(long OC, long C);
 void ck_winograd25_pack_weights(const float *w, long OC, long C, int adjoint, long p0, long p1, float *packed);
 long ck_winograd25_scratch(long C, long OC, long block);
 void ck_winograd25_conv_block(const float *x, long C, long H, long W, long ph, long pw,
-                              long OC, long Ho, long Wo, const float *packed, const float *scale, const float *bias,
-                              const float *residual, int relu, long t0, long count, float *y, float *scratch);
+                              long OC, long Ho, long Wo, long ngroups, const float *packed, const float *scale,
+                              const float *bias, const float *residual, int relu, long t0, long count, float *y, float *scratch);
 long ck_winograd25_dw_scratch(long C, long OC, long block);
 void ck_winograd25_dw_block(const float *x, const float *dy, long C, long H, long W, long ph, long pw,
                             long OC, long Ho, long Wo, long t0, long count, float *acc, float *scratch);

@@ -45,20 +45,29 @@ extension ConvKernels {
     /// the transforms, on maps where a variant's tiles are not mostly padding (the input gradient's
     /// pass, over the input's map, needs one too).
     static func usesWinograd(_ g: ConvGeometry) -> Bool {
-        ConvolutionOptions.winogradActive && g.kh == g.kw && (g.kh == 3 || g.kh == 5) && g.sh == 1 && g.sw == 1
-            && g.dh == 1 && g.dw == 1 && g.groups == 1 && g.ph < g.kh && g.pw < g.kw && g.c >= 16 && g.cout >= 16
-            && winogradVariant(kernel: g.kh, n: g.n, ho: g.ho, wo: g.wo) != nil
-            && winogradVariant(kernel: g.kh, n: g.n, ho: g.h, wo: g.w) != nil
+        guard ConvolutionOptions.winogradActive && g.kh == g.kw && (g.kh == 3 || g.kh == 5) && g.sh == 1 && g.sw == 1
+                && g.dh == 1 && g.dw == 1 && g.ph < g.kh && g.pw < g.kw && g.cg >= 16 && g.coutG >= 16,
+              let forward = winogradVariant(kernel: g.kh, n: g.n, ho: g.ho, wo: g.wo),
+              let input = winogradVariant(kernel: g.kh, n: g.n, ho: g.h, wo: g.w) else { return false }
+        guard g.groups > 1 else { return true }
+        // groups (RegNet's 16-channel ones) run through the AVX-512 variants' conv blocks, one group
+        // after another over the same tiles; the weight gradient stays with the direct kernel
+        return [forward, input].allSatisfy { v in
+            v != .f2k3 && !(v == .f3k3 && fewTiles(g.n * ((g.ho + 2) / 3) * ((g.wo + 2) / 3)))
+                && !(v == .f3k3 && fewTiles(g.n * ((g.h + 2) / 3) * ((g.w + 2) / 3)))
+        }
     }
 
     /// y [n, oc, ho, wo] = Winograd convolution of x [n, c, h, w] with weights from `winogradWeights`
     /// for the same variant.
     static func winograd(_ variant: WinogradVariant, x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int, ph: Int, pw: Int, oc: Int, ho: Int, wo: Int,
-                         packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
+                         groups: Int = 1, packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
                          scale: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil, relu: Bool = false) {
         let tile = variant.m
         let tiles = n * ((ho + tile - 1) / tile) * ((wo + tile - 1) / tile)
+        precondition(groups == 1 || variant != .f2k3, "grouped Winograd runs F(3×3) or F(2×2, 5×5) only")
         if variant == .f3k3 && fewTiles(tiles) {
+            precondition(groups == 1, "grouped Winograd needs a share of tiles per thread")
             // too few tiles for a share per thread (ResNet's 3×3 maps: one per image): the phases
             // split over channels, the 25 GEMMs and output channels instead
             let vs = c * tiles + 32, ms = oc * tiles + 32
@@ -95,9 +104,11 @@ extension ConvKernels {
             case .f2k3:
                 ck_winograd_conv_block(x, c, h, w, ph, pw, oc, ho, wo, packed, scale, bias, residual, relu ? 1 : 0, t0, count, y, buffer)
             case .f3k3:
-                ck_winograd3_conv_block(x, c, h, w, ph, pw, oc, ho, wo, packed, scale, bias, residual, relu ? 1 : 0, t0, count, y, buffer)
+                ck_winograd3_conv_block(x, c, h, w, ph, pw, oc, ho, wo, groups, packed, scale, bias, residual, relu ? 1 : 0, t0, count,
+                                        y, buffer)
             case .f2k5:
-                ck_winograd25_conv_block(x, c, h, w, ph, pw, oc, ho, wo, packed, scale, bias, residual, relu ? 1 : 0, t0, count, y, buffer)
+                ck_winograd25_conv_block(x, c, h, w, ph, pw, oc, ho, wo, groups, packed, scale, bias, residual, relu ? 1 : 0, t0, count,
+                                         y, buffer)
             }
         }
     }
@@ -129,19 +140,28 @@ extension ConvKernels {
     static func winogradWeights(_ g: ConvGeometry, _ weight: UnsafePointer<Float>, adjoint: Bool, variant: WinogradVariant) -> Tensor {
         let rows = adjoint ? g.c : g.cout, cols = adjoint ? g.cout : g.c
         if variant != .f2k3 {
-            // every panel written whole, padding rows included
-            let size = variant == .f3k3 ? ck_winograd3_packed_size(rows, cols) : ck_winograd25_packed_size(rows, cols)
-            let packed = Tensor(uninitializedShape: [size])
-            let panels = (rows + 5) / 6
-            Threads.parallelFor(panels, minPerThread: Swift.max(1, 2_048 / Swift.max(1, cols))) { r in
-                if variant == .f3k3 {
-                    ck_winograd3_pack_weights(weight, g.cout, g.c, adjoint ? 1 : 0, r.lowerBound, r.upperBound, packed.data)
-                } else {
-                    ck_winograd25_pack_weights(weight, g.cout, g.c, adjoint ? 1 : 0, r.lowerBound, r.upperBound, packed.data)
+            // each group's matrices in turn ([coutG × cg] each, or transposed), every panel written
+            // whole, padding rows included
+            let (gr, gc) = adjoint ? (g.cg, g.coutG) : (g.coutG, g.cg)
+            let size = variant == .f3k3 ? ck_winograd3_packed_size(gr, gc) : ck_winograd25_packed_size(gr, gc)
+            let packed = Tensor(uninitializedShape: [g.groups * size])
+            let panels = (gr + 5) / 6, taps = g.kh * g.kw
+            Threads.parallelFor(g.groups * panels, minPerThread: Swift.max(1, 2_048 / Swift.max(1, gc))) { r in
+                var i = r.lowerBound
+                while i < r.upperBound {
+                    let group = i / panels, p0 = i % panels, p1 = Swift.min(panels, p0 + r.upperBound - i)
+                    let w = weight + group * g.coutG * g.cg * taps, out = packed.data + group * size
+                    if variant == .f3k3 {
+                        ck_winograd3_pack_weights(w, g.coutG, g.cg, adjoint ? 1 : 0, p0, p1, out)
+                    } else {
+                        ck_winograd25_pack_weights(w, g.coutG, g.cg, adjoint ? 1 : 0, p0, p1, out)
+                    }
+                    i += p1 - p0
                 }
             }
             return packed
         }
+        precondition(g.groups == 1, "F(2×2, 3×3) weights are packed for a single group")
         let packed = Tensor.zeros([ck_winograd_packed_size(rows, cols)])   // zero: the panels' padding rows
         Threads.parallelFor(g.cout, minPerThread: Swift.max(1, 16_384 / Swift.max(1, g.c))) { r in
             ck_winograd_pack_weights(weight, g.cout, g.c, adjoint ? 1 : 0, r.lowerBound, r.upperBound, packed.data)

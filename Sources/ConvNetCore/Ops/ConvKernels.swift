@@ -147,7 +147,7 @@ enum ConvKernels {
             let variant = winogradVariant(kernel: g.kh, n: g.n, ho: g.ho, wo: g.wo) ?? .f2k3
             let packed = winogradWeights(g, weight, adjoint: false, variant: variant)
             winograd(variant, x: x, n: g.n, c: g.c, h: g.h, w: g.w, ph: g.ph, pw: g.pw, oc: g.cout, ho: g.ho, wo: g.wo,
-                     packed: packed.data, bias: epilogue?.shift ?? bias, y: y, scale: epilogue?.scale, residual: epilogue?.residual,
+                     groups: g.groups, packed: packed.data, bias: epilogue?.shift ?? bias, y: y, scale: epilogue?.scale, residual: epilogue?.residual,
                      relu: epilogue?.relu ?? false)
             return
         }
@@ -237,7 +237,7 @@ enum ConvKernels {
             let variant = winogradVariant(kernel: g.kh, n: g.n, ho: g.h, wo: g.w) ?? .f2k3
             let packed = winogradWeights(g, weight, adjoint: true, variant: variant)
             winograd(variant, x: gy, n: g.n, c: g.cout, h: g.ho, w: g.wo, ph: g.kh - 1 - g.ph, pw: g.kw - 1 - g.pw, oc: g.c, ho: g.h, wo: g.w,
-                     packed: packed.data, bias: nil, y: dx)
+                     groups: g.groups, packed: packed.data, bias: nil, y: dx)
             gx = nil
             if gw == nil && gb == nil { return }
         } else if let dx = gx, usesDirectInputGradient(g) {
@@ -258,7 +258,7 @@ enum ConvKernels {
         let unblockedDW: ((UnsafeMutablePointer<Float>) -> Void)?
         if usesDirectWeightGradient(g) {
             unblockedDW = { weightGradientWithoutColumns(g, x: x, gy: gy, gw: $0, direct: true) }
-        } else if usesWinograd(g) {
+        } else if usesWinograd(g) && g.groups == 1 {
             unblockedDW = { winogradWeightGradient(g, x: x, gy: gy, gw: $0) }
         } else if usesStride1WeightGradient(g) {
             unblockedDW = { weightGradientWithoutColumns(g, x: x, gy: gy, gw: $0, direct: false) }
