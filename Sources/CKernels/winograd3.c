@@ -363,45 +363,15 @@ void ck_winograd3_conv_block(const float *x, long C, long H, long W, long ph, lo
                              long OC, long Ho, long Wo, long ngroups, const float *packed, const float *scale,
                              const float *bias, const float *residual, int relu, long t0, long count, float *y, float *scratch) {
 #if defined(__x86_64__)
-    // group by group over the same tiles: C and OC are the images' channels, cg and og a group's
-    long cg = C / ngroups, og = OC / ngroups, plane = H * W, oplane = Ho * Wo;
-    long ldv = count, vs = cg * ldv + 32, ms = og * ldv + 32, usize = packed_stride(og, cg);
-    float *V = scratch, *M = V + XI * vs;
-    wg_piece pieces[2 * count + 1];
-    long first[count / 16 + 2];
-    long groups = wg_list_pieces(3, 3, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
-    for (long gr = 0; gr < ngroups; gr++) {
-        const float *pg = packed + gr * XI * usize;
-        transform_inputs(x + gr * cg * plane, cg, H, W, pieces, first, groups, count, 0, cg, V, vs, ldv);
-        for (int xi = 0; xi < XI; xi++)
-            ck_sgemm_packed(og, count, cg, pg + xi * usize, 0, V + xi * vs, ldv, M + xi * ms, ldv, 0);
-        transform_outputs(M, ms, ldv, Ho, Wo, pieces, first, groups, count, 0, og, scale ? scale + gr * og : 0,
-                          bias ? bias + gr * og : 0, residual ? residual + gr * og * oplane : 0, relu, y + gr * og * oplane);
-    }
+    wg_conv_block(3, 3, XI, packed_stride(OC / ngroups, C / ngroups), transform_inputs, transform_outputs, x, C, H, W, ph, pw,
+                  OC, Ho, Wo, ngroups, packed, scale, bias, residual, relu, t0, count, y, scratch);
 #endif
 }
 
 void ck_winograd3_dw_block(const float *x, const float *dy, long C, long H, long W, long ph, long pw,
                            long OC, long Ho, long Wo, long t0, long count, float *acc, float *scratch) {
 #if defined(__x86_64__)
-    long ld = count, panels = (C + 63) / 64;
-    long vs = C * ld + 32, us = OC * ld + 32, ts = panels * count * 64 + 32;
-    float *V = scratch, *U = V + XI * vs, *Vt = U + XI * us;
-    wg_piece pieces[2 * count + 1];
-    long first[count / 16 + 2];
-    long groups = wg_list_pieces(3, 3, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
-    transform_inputs(x, C, H, W, pieces, first, groups, count, 0, C, V, vs, ld);
-    transform_gradients(dy, Ho, Wo, pieces, first, groups, count, 0, OC, U, us, ld);
-    // M[ξ] [OC × C] += Ū[ξ] [OC × count] · V[ξ]ᵀ, as in winograd.c
-    long accStride = OC * C;
-    for (int xi = 0; xi < XI; xi++) {
-        float *vt = Vt + xi * ts;
-        for (long p = 0; p < panels; p++) {
-            long cols = C - 64 * p < 64 ? C - 64 * p : 64;
-            ck_transpose(V + xi * vs + 64 * p * ld, cols, count, ld, vt + p * count * 64, 64);
-        }
-        ck_sgemm_rows_panels(OC, C, count, U + xi * us, ld, vt, acc + xi * accStride, C, 1);
-    }
+    wg_dw_block(3, 3, XI, transform_inputs, transform_gradients, x, dy, C, H, W, ph, pw, OC, Ho, Wo, t0, count, acc, scratch);
 #endif
 }
 

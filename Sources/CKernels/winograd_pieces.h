@@ -133,5 +133,61 @@ static inline void wg_scatter_output_row(const wg_piece *pieces, long q0, long q
         }
     }
 }
+
+// ---- the block drivers of the AVX-512 variants (winograd3.c, winograd25.c) --------------------
+// Both variants' transforms share these signatures; the drivers list the pieces and run the
+// transforms around the GEMMs. `xi` transformed matrices, each packed `usize` floats apart.
+typedef void (*wg_inputs_fn)(const float *x, long C, long H, long W, const wg_piece *pieces, const long *first,
+                             long groups, long count, long c0, long c1, float *V, long vs, long ldv);
+typedef void (*wg_outputs_fn)(const float *M, long ms, long ldv, long Ho, long Wo, const wg_piece *pieces,
+                              const long *first, long groups, long count, long o0, long o1, const float *scale,
+                              const float *bias, const float *residual, int relu, float *y);
+typedef void (*wg_gradients_fn)(const float *dy, long Ho, long Wo, const wg_piece *pieces, const long *first,
+                                long groups, long count, long o0, long o1, float *U, long us, long ld);
+
+// The forward block, group after group over the same tiles: C and OC are the images' channels, the
+// weights of group g start g·xi·usize floats into packed.
+static inline void wg_conv_block(long m, long r, int xi, long usize, wg_inputs_fn inputs, wg_outputs_fn outputs,
+                                 const float *x, long C, long H, long W, long ph, long pw, long OC, long Ho, long Wo,
+                                 long ngroups, const float *packed, const float *scale, const float *bias,
+                                 const float *residual, int relu, long t0, long count, float *y, float *scratch) {
+    long cg = C / ngroups, og = OC / ngroups, plane = H * W, oplane = Ho * Wo;
+    long ldv = count, vs = cg * ldv + 32, ms = og * ldv + 32;
+    float *V = scratch, *M = V + xi * vs;
+    wg_piece pieces[2 * count + 1];
+    long first[count / 16 + 2];
+    long groups = wg_list_pieces(m, r, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
+    for (long gr = 0; gr < ngroups; gr++) {
+        const float *pg = packed + gr * xi * usize;
+        inputs(x + gr * cg * plane, cg, H, W, pieces, first, groups, count, 0, cg, V, vs, ldv);
+        for (int k = 0; k < xi; k++)
+            ck_sgemm_packed(og, count, cg, pg + k * usize, 0, V + k * vs, ldv, M + k * ms, ldv, 0);
+        outputs(M, ms, ldv, Ho, Wo, pieces, first, groups, count, 0, og, scale ? scale + gr * og : 0,
+                bias ? bias + gr * og : 0, residual ? residual + gr * og * oplane : 0, relu, y + gr * og * oplane);
+    }
+}
+
+// The weight-gradient block: acc[ξ] [OC × C] += Ū[ξ] [OC × count] · V[ξ]ᵀ, V[ξ] transposed into
+// 64-channel panels and Ū[ξ]'s rows read in place by the micro-kernel.
+static inline void wg_dw_block(long m, long r, int xi, wg_inputs_fn inputs, wg_gradients_fn gradients, const float *x,
+                               const float *dy, long C, long H, long W, long ph, long pw, long OC, long Ho, long Wo,
+                               long t0, long count, float *acc, float *scratch) {
+    long ld = count, panels = (C + 63) / 64;
+    long vs = C * ld + 32, us = OC * ld + 32, ts = panels * count * 64 + 32;
+    float *V = scratch, *U = V + xi * vs, *Vt = U + xi * us;
+    wg_piece pieces[2 * count + 1];
+    long first[count / 16 + 2];
+    long groups = wg_list_pieces(m, r, t0, count, C, H, W, ph, pw, OC, Ho, Wo, pieces, first);
+    inputs(x, C, H, W, pieces, first, groups, count, 0, C, V, vs, ld);
+    gradients(dy, Ho, Wo, pieces, first, groups, count, 0, OC, U, us, ld);
+    for (int k = 0; k < xi; k++) {
+        float *vt = Vt + k * ts;
+        for (long p = 0; p < panels; p++) {
+            long cols = C - 64 * p < 64 ? C - 64 * p : 64;
+            ck_transpose(V + k * vs + 64 * p * ld, cols, count, ld, vt + p * count * 64, 64);
+        }
+        ck_sgemm_rows_panels(OC, C, count, U + k * us, ld, vt, acc + k * OC * C, C, 1);
+    }
+}
 #endif
 #endif
