@@ -48,30 +48,18 @@ __attribute__((target("avx512f,fma")))
 static void pack_panels(const float *w, long OC, long C, int adjoint, long p0, long p1, float *packed) {
     long rows = adjoint ? C : OC, cols = adjoint ? OC : C, stride = packed_stride(rows, cols);
     transpose6x16 tr = make_transpose6x16();
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i step = _mm512_mullo_epi32(lane, _mm512_set1_epi32(adjoint ? (int)(25 * C) : 25));
     __m512 stage[XI][6];
     for (long p = p0; p < p1; p++) {
         for (long k0 = 0; k0 < cols; k0 += 16) {
             long kn = cols - k0 < 16 ? cols - k0 : 16;
-            __mmask16 km = (__mmask16)((1u << kn) - 1);
             for (int r = 0; r < 6; r++) {
                 long row = 6 * p + r;
                 if (row >= rows) {
                     for (int xi = 0; xi < XI; xi++) stage[xi][r] = _mm512_setzero_ps();
                     continue;
                 }
-                const float *base = adjoint ? w + (k0 * C + row) * 25 : w + (row * C + k0) * 25;
-                if (!adjoint) {
-                    for (int q = 0; q < 25; q++) _mm_prefetch((const char *)(base + 400 + 16 * q), _MM_HINT_T0);
-                } else if (row + 6 < rows) {
-                    for (long l = 0; l < kn; l++) _mm_prefetch((const char *)(base + l * 25 * C + 150), _MM_HINT_T0);
-                }
                 __m512 g[25];
-                for (int q = 0; q < 25; q++) {
-                    __m512i idx = _mm512_add_epi32(step, _mm512_set1_epi32(adjoint ? 24 - q : q));
-                    g[q] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), km, idx, base, 4);
-                }
+                wg_gather_filters(w, rows, cols, adjoint, row, k0, kn, 25, g);
                 // U = G g Gᵀ: the columns first (t = G g, 6 × 5), then the rows
                 __m512 t[6][5];
                 for (int j = 0; j < 5; j++) {

@@ -35,35 +35,20 @@ __attribute__((target("avx512f,fma")))
 static void pack_panels_avx512(const float *w, long OC, long C, int adjoint, long p0, long p1, float *packed) {
     long rows = adjoint ? C : OC, cols = adjoint ? OC : C, stride = packed_stride(rows, cols);
     transpose6x16 tr = make_transpose6x16();
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    // lane l reads filter k0 + l: 9 floats apart along the columns (C), or 9·C apart (adjoint: along OC)
-    const __m512i step = _mm512_mullo_epi32(lane, _mm512_set1_epi32(adjoint ? (int)(9 * C) : 9));
     const __m512 half = _mm512_set1_ps(0.5f), mhalf = _mm512_set1_ps(-0.5f), sixth = _mm512_set1_ps(SIXTH);
     const __m512 two = _mm512_set1_ps(2.0f), four = _mm512_set1_ps(4.0f);
     __m512 stage[XI][6];
     for (long p = p0; p < p1; p++) {
         for (long k0 = 0; k0 < cols; k0 += 16) {
             long kn = cols - k0 < 16 ? cols - k0 : 16;
-            __mmask16 km = (__mmask16)((1u << kn) - 1);
             for (int r = 0; r < 6; r++) {
                 long row = 6 * p + r;
                 if (row >= rows) {
                     for (int xi = 0; xi < XI; xi++) stage[xi][r] = _mm512_setzero_ps();
                     continue;
                 }
-                const float *base = adjoint ? w + (k0 * C + row) * 9 : w + (row * C + k0) * 9;
-                // what this row reads next (the gathers stall on memory otherwise): the next 16
-                // filters of the row, or (adjoint) the same filters' slice of the next panel
-                if (!adjoint) {
-                    for (int q = 0; q < 9; q++) _mm_prefetch((const char *)(base + 144 + 16 * q), _MM_HINT_T0);
-                } else if (row + 6 < rows) {
-                    for (long l = 0; l < kn; l++) _mm_prefetch((const char *)(base + l * 9 * C + 54), _MM_HINT_T0);
-                }
                 __m512 g[9];
-                for (int q = 0; q < 9; q++) {
-                    __m512i idx = _mm512_add_epi32(step, _mm512_set1_epi32(adjoint ? 8 - q : q));
-                    g[q] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), km, idx, base, 4);
-                }
+                wg_gather_filters(w, rows, cols, adjoint, row, k0, kn, 9, g);
                 // U = G g Gᵀ: the columns first (t = G g), then the rows
                 __m512 t[5][3];
                 for (int j = 0; j < 3; j++) {

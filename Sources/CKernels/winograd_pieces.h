@@ -86,6 +86,28 @@ static inline transpose6x16 make_transpose6x16(void) {
     return t;
 }
 
+// The taps of 16 filters of one panel row, lane l holding GEMM column k0 + l: filter (row, k0 + l)
+// of w [rows × cols × taps], or (adjoint) filter (k0 + l, row) of w [cols × rows × taps] rotated by
+// 180°; lanes ≥ kn read as zero. Prefetches what the row reads next, since the gathers otherwise
+// stall on memory: the next 16 filters, or (adjoint) the same filters' slice six rows on.
+__attribute__((target("avx512f")))
+static inline void wg_gather_filters(const float *w, long rows, long cols, int adjoint, long row, long k0, long kn, int taps,
+                                     __m512 *g) {
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i step = _mm512_mullo_epi32(lane, _mm512_set1_epi32(adjoint ? (int)(rows * taps) : taps));
+    __mmask16 km = (__mmask16)((1u << kn) - 1);
+    const float *base = adjoint ? w + (k0 * rows + row) * taps : w + (row * cols + k0) * taps;
+    if (!adjoint) {
+        for (int q = 0; q < taps; q++) _mm_prefetch((const char *)(base + 16 * taps + 16 * q), _MM_HINT_T0);
+    } else if (row + 6 < rows) {
+        for (long l = 0; l < kn; l++) _mm_prefetch((const char *)(base + l * rows * taps + 6 * taps), _MM_HINT_T0);
+    }
+    for (int q = 0; q < taps; q++) {
+        __m512i idx = _mm512_add_epi32(step, _mm512_set1_epi32(adjoint ? taps - 1 - q : q));
+        g[q] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), km, idx, base, 4);
+    }
+}
+
 // Six rows (panel rows r, columns k0 … k0 + kn − 1 in lanes) of one transformed-weight matrix into
 // the 6·kn consecutive floats the GEMM's packed layout keeps for them (see ck_packed_a_offset).
 __attribute__((target("avx512f")))
