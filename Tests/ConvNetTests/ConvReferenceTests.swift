@@ -344,7 +344,7 @@ extension DirectConvTests {
 /// definition (summed in double), over odd and even maps down to 3×3, paddings 0–2, tile rows longer
 /// than a 16-tile vector group, tile counts that split into several blocks and threads, counts too
 /// small to share by tiles, and channel counts past the GEMM's 384-deep blocks of packed weights.
-/// Errors are measured against each result's largest magnitude (they run 1–3e-6 here).
+/// Errors are measured against each result's largest magnitude (1–3e-6 for 3×3, up to 1.2e-5 for 5×5).
 @Suite struct WinogradTests {
     static let shapes = [(2, 16, 24, 7, 9, 1), (3, 20, 17, 8, 8, 0), (1, 32, 16, 13, 5, 2), (70, 16, 16, 4, 4, 1), (5, 24, 40, 12, 12, 1),
                          (2, 96, 32, 6, 7, 1), (3, 70, 130, 5, 6, 1), (2, 16, 18, 5, 37, 1), (32, 64, 64, 3, 3, 1), (5, 16, 20, 3, 4, 1),
@@ -375,6 +375,9 @@ extension DirectConvTests {
     /// definition, summed in double.
     func check(kernel k: Int, _ shape: (Int, Int, Int, Int, Int, Int), _ name: String, groups: Int = 1) {
         let (n, c, cout, h, w, pad) = shape
+        // F(2×2, 5×5)'s transforms (entries up to 5, weights down to 1/24) round more: up to 1.2e-5
+        // of the largest magnitude here, against 3e-6 for the 3×3 variants
+        let bound: Float = k == 5 ? 5e-5 : 2e-5
         let (cg, og) = (c / groups, cout / groups)
         let gen = Generator(seed: UInt64(7000 + n * 31 + c + h + k + groups))
         let x = Tensor.randn([n, c, h, w], generator: gen); x.requiresGrad = true
@@ -385,7 +388,7 @@ extension DirectConvTests {
         let want = referenceConv(x.detached(), wt.detached(), bias: b, stride: (1, 1), padding: (pad, pad), dilation: (1, 1),
                                  groups: groups)
         let forward = scaledError(y, want)
-        #expect(forward < 2e-5, "forward \(what): error \(forward) of the largest output")
+        #expect(forward < bound, "forward \(what): error \(forward) of the largest output")
         let g = Tensor.randn(y.shape, generator: gen)
         y.backward(g)
         // dX = conv(g, W rotated by 180° with in/out swapped within each group, padding k − 1 − p)
@@ -397,7 +400,7 @@ extension DirectConvTests {
         let wantGX = referenceConv(g, Tensor(shape: [c, og, k, k], scalars: rotated), bias: nil, stride: (1, 1),
                                    padding: (k - 1 - pad, k - 1 - pad), dilation: (1, 1), groups: groups)
         let input = scaledError(x.grad!, wantGX)
-        #expect(input < 2e-5, "input gradient \(what): error \(input) of the largest element")
+        #expect(input < bound, "input gradient \(what): error \(input) of the largest element")
         // dW[o,c,p,q] = Σ g[n,o,i,j]·x[n,c,i+p−pad,j+q−pad] (c within o's group), summed in double
         let (ho, wo) = (y.shape[2], y.shape[3])
         let xs = x.scalars, gs = g.scalars
@@ -413,7 +416,7 @@ extension DirectConvTests {
             wantGW[((o * cg + cl) * k + p) * k + q] = Float(s)
         } } } }
         let weight = scaledError(wt.grad!, Tensor(shape: [cout, cg, k, k], scalars: wantGW))
-        #expect(weight < 2e-5, "weight gradient \(what): error \(weight) of the largest element")
+        #expect(weight < bound, "weight gradient \(what): error \(weight) of the largest element")
     }
 
     @Test(arguments: [2, 1, 0])
