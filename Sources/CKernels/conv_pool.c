@@ -493,6 +493,58 @@ static long maxpool2x2_row512(const float *r0, const float *r1, long W, long Wo,
 }
 #endif
 
+#if defined(__x86_64__)
+// A whole plane at most 16 wide and 64 tall (GoogLeNet's inception pools on 12×12 … 3×3 maps), one
+// register per row: each row's window maxima come from permutes of the row (lane l of tap j reads
+// column l·sw − pw + j), then the rows' maxima are combined per output row. The first candidate of a
+// window is taken unconditionally and later ones when strictly greater, so ties keep the first
+// element in row-major order and windows of −∞ still name an element inside them, as the direct
+// scan does. Returns 0, having written nothing, when the plane holds NaN (the direct path handles it).
+__attribute__((target("avx512f")))
+static int pool_small_plane512(const float *xp, long H, long W, long kh, long kw, long ph, long pw, long sh, long sw,
+                               long Ho, long Wo, float *yp, int32_t *ip) {
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __mmask16 inm = (__mmask16)((1u << W) - 1), outm = (__mmask16)((1u << Wo) - 1);
+    __m512 rowmax[64];
+    __m512i rowarg[64];
+    for (long ih = 0; ih < H; ih++) {
+        __m512 v = _mm512_maskz_loadu_ps(inm, xp + ih * W);
+        if (_mm512_mask_cmp_ps_mask(inm, v, v, _CMP_UNORD_Q)) return 0;
+        __m512 best = _mm512_setzero_ps();
+        __m512i arg = _mm512_set1_epi32(-1);
+        __mmask16 taken = 0;
+        for (long j = 0; j < kw; j++) {
+            __m512i col = _mm512_add_epi32(_mm512_mullo_epi32(lane, _mm512_set1_epi32((int)sw)), _mm512_set1_epi32((int)(j - pw)));
+            __mmask16 valid = outm & _mm512_cmpge_epi32_mask(col, _mm512_setzero_si512())
+                              & _mm512_cmplt_epi32_mask(col, _mm512_set1_epi32((int)W));
+            __m512 c = _mm512_permutexvar_ps(col, v);
+            __mmask16 take = (valid & ~taken) | _mm512_mask_cmp_ps_mask(valid & taken, c, best, _CMP_GT_OQ);
+            best = _mm512_mask_mov_ps(best, take, c);
+            arg = _mm512_mask_mov_epi32(arg, take, col);
+            taken |= valid;
+        }
+        rowmax[ih] = best;
+        rowarg[ih] = arg;
+    }
+    for (long oh = 0; oh < Ho; oh++) {
+        __m512 best = _mm512_setzero_ps();
+        __m512i arg = _mm512_set1_epi32(-1);
+        int taken = 0;
+        for (long i = 0; i < kh; i++) {
+            long ih = oh * sh - ph + i;
+            if (ih < 0 || ih >= H) continue;
+            __mmask16 take = taken ? _mm512_cmp_ps_mask(rowmax[ih], best, _CMP_GT_OQ) : outm;
+            best = _mm512_mask_mov_ps(best, take, rowmax[ih]);
+            arg = _mm512_mask_mov_epi32(arg, take, _mm512_add_epi32(rowarg[ih], _mm512_set1_epi32((int)(ih * W))));
+            taken = 1;
+        }
+        _mm512_mask_storeu_ps(yp + oh * Wo, outm, best);
+        if (ip) _mm512_mask_storeu_epi32(ip + oh * Wo, outm, arg);
+    }
+    return 1;
+}
+#endif
+
 void ck_maxpool2d(const float *x, long planes, long H, long W, long kh, long kw,
                   long ph, long pw, long sh, long sw, long dh, long dw,
                   long Ho, long Wo, float *y, int32_t *indices) {
@@ -541,9 +593,12 @@ void ck_maxpool2d(const float *x, long planes, long H, long W, long kh, long kw,
         // direct path below, which propagates it.
         float *hv = ck_scratch(3, H * Wo * 2 + W + 2 * pw + 64);
         int32_t *hi = (int32_t *)(hv + H * Wo);
+        int small = W <= 16 && Wo <= 16 && H <= 64 && (sw == 1 || sw == 2) && ck_gemm_isa() == 2;
         for (long pl = 0; pl < planes; pl++) {
             const float *xp = x + pl * H * W;
 #if defined(__x86_64__)
+            if (small && pool_small_plane512(xp, H, W, kh, kw, ph, pw, sh, sw, Ho, Wo, y + pl * Ho * Wo,
+                                             indices ? indices + pl * Ho * Wo : 0)) continue;
             if (!indices && ck_gemm_isa() == 2 && (sw == 1 || sw == 2)) {
                 separable_values512(xp, H, W, kh, kw, ph, pw, sh, sw, Ho, Wo, hv, hv + 2 * H * Wo, y + pl * Ho * Wo);
                 continue;

@@ -231,6 +231,33 @@ func convGradientError(x: Tensor, w: Tensor, b: Tensor, g: Tensor, stride: Int, 
         #expect(x.grad!.scalars == expected)
     }
 
+    /// Planes at most 16 wide run one register per row: values and gradient routing against a scan
+    /// in window order (the first maximum wins), with ties everywhere, strides 1–2 and padding.
+    @Test(arguments: [(3, 1, 1, 12, 12), (3, 2, 1, 12, 12), (3, 1, 1, 3, 3), (3, 2, 1, 6, 6), (2, 2, 0, 9, 16), (3, 1, 0, 7, 5)])
+    func smallPlanesMatchWindowScan(_ k: Int, _ s: Int, _ p: Int, _ h: Int, _ w: Int) {
+        let gen = Generator(seed: UInt64(8100 + k * 7 + s * 3 + h + w))
+        let v = (0..<(3 * h * w)).map { _ in Float(gen.nextInt(below: 3)) }
+        let x = Tensor(shape: [1, 3, h, w], scalars: v)
+        x.requiresGrad = true
+        let y = maxPool2d(x, kernelSize: Size2(k), stride: Size2(s), padding: Size2(p))
+        y.backward(Tensor.ones(y.shape))
+        let (ho, wo) = (y.shape[2], y.shape[3])
+        var values: [Float] = [], expected = [Float](repeating: 0, count: v.count)
+        for plane in 0..<3 { for oh in 0..<ho { for ow in 0..<wo {
+            var best = -Float.infinity, arg = -1
+            for i in 0..<k { for j in 0..<k {
+                let ih = oh * s - p + i, iw = ow * s - p + j
+                guard ih >= 0 && ih < h && iw >= 0 && iw < w else { continue }
+                let idx = plane * h * w + ih * w + iw
+                if arg < 0 || v[idx] > best { best = v[idx]; arg = idx }
+            } }
+            values.append(best)
+            expected[arg] += 1
+        } } }
+        #expect(y.scalars == values, "values k \(k)/\(s) pad \(p) on \(h)×\(w)")
+        #expect(x.grad!.scalars == expected, "gradient routing k \(k)/\(s) pad \(p) on \(h)×\(w)")
+    }
+
     @Test func maxPoolPropagatesNaN() {
         var v = (0..<16).map(Float.init)
         v[5] = .nan
