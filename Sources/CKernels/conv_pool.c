@@ -527,16 +527,19 @@ static int pool_small_plane512(const float *xp, long H, long W, long kh, long kw
         rowarg[ih] = arg;
     }
     for (long oh = 0; oh < Ho; oh++) {
-        __m512 best = _mm512_setzero_ps();
+        // a window with no column inside the image (not reachable through maxPool2d's checks) keeps
+        // the direct scan's −FLT_MAX and index −1
+        __m512 best = _mm512_set1_ps(-FLT_MAX);
         __m512i arg = _mm512_set1_epi32(-1);
-        int taken = 0;
+        __mmask16 taken = 0;
         for (long i = 0; i < kh; i++) {
             long ih = oh * sh - ph + i;
             if (ih < 0 || ih >= H) continue;
-            __mmask16 take = taken ? _mm512_cmp_ps_mask(rowmax[ih], best, _CMP_GT_OQ) : outm;
+            __mmask16 has = outm & _mm512_cmpge_epi32_mask(rowarg[ih], _mm512_setzero_si512());
+            __mmask16 take = (has & ~taken) | _mm512_mask_cmp_ps_mask(has & taken, rowmax[ih], best, _CMP_GT_OQ);
             best = _mm512_mask_mov_ps(best, take, rowmax[ih]);
             arg = _mm512_mask_mov_epi32(arg, take, _mm512_add_epi32(rowarg[ih], _mm512_set1_epi32((int)(ih * W))));
-            taken = 1;
+            taken |= has;
         }
         _mm512_mask_storeu_ps(yp + oh * Wo, outm, best);
         if (ip) _mm512_mask_storeu_epi32(ip + oh * Wo, outm, arg);

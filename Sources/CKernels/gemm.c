@@ -4,6 +4,8 @@
 #include "ckernels.h"
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <stdio.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define CK_X86 1
@@ -93,8 +95,12 @@ static int g_isa = -1;
 static int detect_isa(void) {
     int cap = 2;
     const char *env = getenv("CONVNET_ISA");
-    if (env && strcmp(env, "avx2") == 0) cap = 1;
-    else if (env && strcmp(env, "portable") == 0) cap = 0;
+    if (env && *env) {
+        if (strcasecmp(env, "avx2") == 0) cap = 1;
+        else if (strcasecmp(env, "portable") == 0) cap = 0;
+        else if (strcasecmp(env, "avx512") != 0)
+            fprintf(stderr, "convnet: CONVNET_ISA=%s is not avx512, avx2 or portable; using the best the CPU has\n", env);
+    }
 #ifdef CK_X86
     __builtin_cpu_init();
     if (cap >= 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) return 2;

@@ -91,10 +91,15 @@ static void sum_dot_dev256(const float *g, const float *x, const float *y, long 
     __m256 s = _mm256_setzero_ps(), t = s, m = _mm256_set1_ps(mu), z = _mm256_setzero_ps();
     long i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 gv = _mm256_loadu_ps(g + i);
-        if (y) gv = _mm256_and_ps(gv, _mm256_cmp_ps(_mm256_loadu_ps(y + i), z, _CMP_GT_OQ));
+        __m256 gv = _mm256_loadu_ps(g + i), dv = _mm256_sub_ps(_mm256_loadu_ps(x + i), m);
+        if (y) {
+            // the deviation masked too: 0·(x − μ) would be NaN for an infinite x the ReLU cut off
+            __m256 live = _mm256_cmp_ps(_mm256_loadu_ps(y + i), z, _CMP_GT_OQ);
+            gv = _mm256_and_ps(gv, live);
+            dv = _mm256_and_ps(dv, live);
+        }
         s = _mm256_add_ps(s, gv);
-        t = _mm256_fmadd_ps(gv, _mm256_sub_ps(_mm256_loadu_ps(x + i), m), t);
+        t = _mm256_fmadd_ps(gv, dv, t);
     }
     float a = hsum256(s), b = hsum256(t);
     for (; i < n; i++) {
@@ -238,7 +243,8 @@ static void sum_dot_dev512(const float *g, const float *x, const float *y, long 
         else if (y) live = _mm512_mask_cmp_ps_mask(k, _mm512_maskz_loadu_ps(k, y + i), z, _CMP_GT_OQ);
         __m512 gv = _mm512_maskz_loadu_ps(live, g + i);
         s = _mm512_add_ps(s, gv);
-        t = _mm512_fmadd_ps(gv, _mm512_sub_ps(xv, m), t);
+        // the deviation masked too: 0·(x − μ) would be NaN for an infinite x the ReLU cut off
+        t = _mm512_fmadd_ps(gv, _mm512_maskz_sub_ps(live, xv, m), t);
     }
     *sg += _mm512_reduce_add_ps(s);
     *sgx += _mm512_reduce_add_ps(t);

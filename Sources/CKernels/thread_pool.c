@@ -9,6 +9,9 @@
 // word, so a worker that is asleep or descheduled (another process on its core) never holds up a
 // region; the caller runs what nobody has taken and waits only for tasks already running. Which
 // thread runs a task does not change what it computes, so results stay reproducible.
+#if defined(__linux__) && !defined(_GNU_SOURCE)
+#define _GNU_SOURCE 1   /* sched_getaffinity, CPU_COUNT (before any system header) */
+#endif
 #include "ckernels.h"
 
 #if defined(__linux__) && defined(__x86_64__)
@@ -105,7 +108,9 @@ static int ensure_workers(int want) {
         pthread_detach(t);
         started++;
     }
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    // the cores this process may run on (taskset, container cpusets), not the machine's
+    cpu_set_t set;
+    long cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : sysconf(_SC_NPROCESSORS_ONLN);
     if (cores > 0 && started + 1 > cores) atomic_store(&spin_ns, 0L);
     pthread_mutex_unlock(&start_lock);
     return started;

@@ -185,7 +185,7 @@ static void transform_inputs_grouped(const float *x, long C, long H, long W, con
                 unsigned long long used = pc->a | pc->b;
                 if (c + 1 < C && used) {
                     // the next channel's rows: planes are too many streams for the prefetcher
-                    long q0 = __builtin_ctzll(used), q1 = 65 - __builtin_clzll(used);
+                    long q0 = __builtin_ctzll(used), q1 = 66 - __builtin_clzll(used);   /* B reads 2 further */
                     for (int i = 0; i < 4; i++)
                         if (pc->rows >> i & 1) {
                             _mm_prefetch((const char *)(base + plane + i * W + q0), _MM_HINT_T0);

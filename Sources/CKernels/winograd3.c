@@ -223,7 +223,7 @@ static void transform_inputs(const float *x, long C, long H, long W, const wg_pi
                     if (c + 1 < c1 && used) {
                         // this row of the next channel: planes are too many streams for the prefetcher
                         const float *next = r + plane;
-                        long q0 = __builtin_ctzll(used), q1 = 66 - __builtin_clzll(used);   /* B reads 3 further */
+                        long q0 = __builtin_ctzll(used), q1 = 67 - __builtin_clzll(used);   /* B reads 3 further */
                         for (long q = q0; q < q1; q += 16) _mm_prefetch((const char *)(next + q), _MM_HINT_T0);
                         _mm_prefetch((const char *)(next + q1 - 1), _MM_HINT_T0);
                     }

@@ -163,6 +163,18 @@ import Testing
             y.backward(Tensor.ones(y.shape))
             #expect(input.grad!.scalars.allSatisfy { $0.isFinite }, "eval-mode gradient of \(input.shape) with an infinite input")
         }
+        // an infinite input the ReLU cuts off (negative γ) leaves γ's gradient finite on every ISA
+        for level in [2, 1, 0] {
+            let gamma = Tensor.full([4], -1), beta = Tensor.zeros([4])
+            gamma.requiresGrad = true
+            let input = Tensor(shape: [2, 4, 3, 3], scalars: v)
+            let y = GEMM.withISA(level) {
+                batchNormReLU(input, runningMean: Tensor.zeros([4]), runningVar: Tensor.ones([4]), weight: gamma, bias: beta,
+                              training: false)
+            }
+            GEMM.withISA(level) { y.backward(Tensor.ones(y.shape)) }
+            #expect(gamma.grad!.scalars.allSatisfy { $0.isFinite }, "γ gradient with a cut-off infinite input, ISA level \(level)")
+        }
     }
 
     @Test func losses() {
