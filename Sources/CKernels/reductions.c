@@ -127,8 +127,6 @@ static void bn_input_grad256(const float *g, const float *x, const float *y, lon
     }
 }
 
-// Elementwise loops need no reordering: the scalar code, compiled for AVX2, vectorises as written.
-
 __attribute__((target("avx2,fma")))
 static void affine_relu256(const float *src, const float *res, float *dst, long n, float scale, float shift, int relu) {
     __m256 a = _mm256_set1_ps(scale), b = _mm256_set1_ps(shift), z = _mm256_setzero_ps();
@@ -145,6 +143,7 @@ static void affine_relu256(const float *src, const float *res, float *dst, long 
     }
 }
 
+// Elementwise loops need no reordering: the scalar code, compiled for AVX2, vectorises as written.
 __attribute__((target("avx2,fma")))
 static void relu256(const float *x, float *y, long n) {
     for (long i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0f;
@@ -227,20 +226,25 @@ void ck_affine_relu(const float *src, const float *res, float *dst, long n, floa
 // (fmadd(x, scale, shift) > 0, bit for bit) instead of reading y: one stream less from memory.
 
 #if defined(__x86_64__)
-__attribute__((target("avx512f")))
+// The lanes of k the ReLU let through: recomputed from x with the forward's affine map (vs, vt)
+// when `recompute`, exactly as affine_relu512 computed its input, else read from y (the ReLU's
+// output at these lanes), or all of k without a ReLU (y null).
+__attribute__((target("avx512f,fma")))
+static inline __mmask16 relu_live512(__mmask16 k, __m512 xv, const float *y, int recompute, __m512 vs, __m512 vt) {
+    if (recompute) return _mm512_mask_cmp_ps_mask(k, _mm512_fmadd_ps(xv, vs, vt), _mm512_setzero_ps(), _CMP_GT_OQ);
+    if (y) return _mm512_mask_cmp_ps_mask(k, _mm512_maskz_loadu_ps(k, y), _mm512_setzero_ps(), _CMP_GT_OQ);
+    return k;
+}
+
+__attribute__((target("avx512f,fma")))
 static void sum_dot_dev512(const float *g, const float *x, const float *y, long n, float mu, const float *affine,
                            float *sg, float *sgx) {
-    float scale = affine ? affine[0] : 0.0f, shift = affine ? affine[1] : 0.0f;
-    __m512 s = _mm512_setzero_ps(), t = s, m = _mm512_set1_ps(mu), z = _mm512_setzero_ps();
-    __m512 va = _mm512_set1_ps(scale), vb = _mm512_set1_ps(shift);
+    __m512 s = _mm512_setzero_ps(), t = s, m = _mm512_set1_ps(mu);
+    __m512 vs = _mm512_set1_ps(affine ? affine[0] : 0.0f), vt = _mm512_set1_ps(affine ? affine[1] : 0.0f);
     for (long i = 0; i < n; i += 16) {
         __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
         __m512 xv = _mm512_maskz_loadu_ps(k, x + i);
-        // the ReLU's mask: recomputed exactly as affine_relu512 computed its input (y is not read),
-        // or read from y
-        __mmask16 live = k;
-        if (affine) live = _mm512_mask_cmp_ps_mask(k, _mm512_fmadd_ps(xv, va, vb), z, _CMP_GT_OQ);
-        else if (y) live = _mm512_mask_cmp_ps_mask(k, _mm512_maskz_loadu_ps(k, y + i), z, _CMP_GT_OQ);
+        __mmask16 live = relu_live512(k, xv, y ? y + i : 0, affine != 0, vs, vt);
         __m512 gv = _mm512_maskz_loadu_ps(live, g + i);
         s = _mm512_add_ps(s, gv);
         // the deviation masked too: 0·(x − μ) would be NaN for an infinite x the ReLU cut off
@@ -250,17 +254,15 @@ static void sum_dot_dev512(const float *g, const float *x, const float *y, long 
     *sgx += _mm512_reduce_add_ps(t);
 }
 
-__attribute__((target("avx512f")))
+__attribute__((target("avx512f,fma")))
 static void bn_input_grad512(const float *g, const float *x, const float *y, long n, const float *affine, float a, float b,
                              float mu, float c, float *out) {
-    __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b), vm = _mm512_set1_ps(mu), vc = _mm512_set1_ps(c), z = _mm512_setzero_ps();
+    __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b), vm = _mm512_set1_ps(mu), vc = _mm512_set1_ps(c);
     __m512 vs = _mm512_set1_ps(affine ? affine[0] : 0.0f), vt = _mm512_set1_ps(affine ? affine[1] : 0.0f);
     for (long i = 0; i < n; i += 16) {
         __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
         __m512 xv = _mm512_maskz_loadu_ps(k, x + i);
-        __mmask16 live = k;
-        if (affine) live = _mm512_mask_cmp_ps_mask(k, _mm512_fmadd_ps(xv, vs, vt), z, _CMP_GT_OQ);
-        else if (y) live = _mm512_mask_cmp_ps_mask(k, _mm512_maskz_loadu_ps(k, y + i), z, _CMP_GT_OQ);
+        __mmask16 live = relu_live512(k, xv, y ? y + i : 0, affine != 0, vs, vt);
         __m512 gv = _mm512_maskz_loadu_ps(live, g + i);
         __m512 r = _mm512_fmsub_ps(va, gv, vb);
         // without the x term when c = 0 (eval mode), so an infinite input keeps a finite gradient
