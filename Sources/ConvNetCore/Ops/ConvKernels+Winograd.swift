@@ -16,6 +16,9 @@ enum WinogradVariant {
     var r: Int { self == .f2k5 ? 5 : 3 }
     /// Transformed matrices: (m + r − 1)².
     var elements: Int { (m + r - 1) * (m + r - 1) }
+
+    /// Output tiles over `n` maps of ho × wo.
+    func tiles(n: Int, ho: Int, wo: Int) -> Int { n * ((ho + m - 1) / m) * ((wo + m - 1) / m) }
 }
 
 /// Winograd convolution for stride-1 undilated 3×3 and 5×5 layers: forward, input and weight
@@ -27,11 +30,11 @@ extension ConvKernels {
     /// packing per weight element (memory-bound; weights change every step).
     static func winogradVariant(kernel r: Int, n: Int, ho: Int, wo: Int) -> WinogradVariant? {
         let wide = ck_gemm_isa() == 2
-        let tiles2 = n * ((ho + 1) / 2) * ((wo + 1) / 2)
+        let tiles2 = WinogradVariant.f2k3.tiles(n: n, ho: ho, wo: wo)
         if r == 5 { return wide && ho >= 2 && wo >= 2 && tiles2 >= 64 ? .f2k5 : nil }
         guard r == 3 else { return nil }
         let forced = ck_thread_winograd_tile()
-        let tiles3 = n * ((ho + 2) / 3) * ((wo + 2) / 3)
+        let tiles3 = WinogradVariant.f3k3.tiles(n: n, ho: ho, wo: wo)
         // F(3×3) needs enough tiles to amortise its 25 weight matrices (ResNet's 3×3 maps at batch
         // 64, 64 tiles: 4.1 ms forward against 5.8 tap-wise, about even with the gradients)
         let f3 = wide && ho >= 3 && wo >= 3 && (tiles3 >= 64 || forced == 3) && forced != 2
@@ -41,9 +44,9 @@ extension ConvKernels {
         return f3 ? .f3k3 : (f2 ? .f2k3 : nil)
     }
 
-    /// Winograd serves single-group stride-1 3×3 and 5×5 layers wide enough that the GEMMs dominate
-    /// the transforms, on maps where a variant's tiles are not mostly padding (the input gradient's
-    /// pass, over the input's map, needs one too).
+    /// Winograd serves stride-1 3×3 and 5×5 layers with ≥ 16 channels per group (wide enough that
+    /// the GEMMs dominate the transforms), on maps where a variant's tiles are not mostly padding (the
+    /// input gradient's pass, over the input's map, needs one too).
     static func usesWinograd(_ g: ConvGeometry) -> Bool {
         guard ConvolutionOptions.winogradActive && g.kh == g.kw && (g.kh == 3 || g.kh == 5) && g.sh == 1 && g.sw == 1
                 && g.dh == 1 && g.dw == 1 && g.ph < g.kh && g.pw < g.kw && g.cg >= 16 && g.coutG >= 16,
@@ -52,9 +55,8 @@ extension ConvKernels {
         guard g.groups > 1 else { return true }
         // groups (RegNet's 16-channel ones) run through the AVX-512 variants' conv blocks, one group
         // after another over the same tiles; the weight gradient stays with the direct kernel
-        return [forward, input].allSatisfy { v in
-            v != .f2k3 && !(v == .f3k3 && fewTiles(g.n * ((g.ho + 2) / 3) * ((g.wo + 2) / 3)))
-                && !(v == .f3k3 && fewTiles(g.n * ((g.h + 2) / 3) * ((g.w + 2) / 3)))
+        return [(forward, g.ho, g.wo), (input, g.h, g.w)].allSatisfy { v, ho, wo in
+            v != .f2k3 && !(v == .f3k3 && fewTiles(v.tiles(n: g.n, ho: ho, wo: wo)))
         }
     }
 
@@ -63,8 +65,7 @@ extension ConvKernels {
     static func winograd(_ variant: WinogradVariant, x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int, ph: Int, pw: Int, oc: Int, ho: Int, wo: Int,
                          groups: Int = 1, packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
                          scale: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil, relu: Bool = false) {
-        let tile = variant.m
-        let tiles = n * ((ho + tile - 1) / tile) * ((wo + tile - 1) / tile)
+        let tiles = variant.tiles(n: n, ho: ho, wo: wo)
         precondition(groups == 1 || variant != .f2k3, "grouped Winograd runs F(3×3) or F(2×2, 5×5) only")
         if variant == .f3k3 && fewTiles(tiles) {
             precondition(groups == 1, "grouped Winograd needs a share of tiles per thread")
@@ -138,7 +139,6 @@ extension ConvKernels {
 
     /// The weights transformed for `winograd` with `variant`: as given, or (adjoint) for the input-gradient pass.
     static func winogradWeights(_ g: ConvGeometry, _ weight: UnsafePointer<Float>, adjoint: Bool, variant: WinogradVariant) -> Tensor {
-        let rows = adjoint ? g.c : g.cout, cols = adjoint ? g.cout : g.c
         if variant != .f2k3 {
             // each group's matrices in turn ([coutG × cg] each, or transposed), every panel written
             // whole, padding rows included
@@ -162,6 +162,7 @@ extension ConvKernels {
             return packed
         }
         precondition(g.groups == 1, "F(2×2, 3×3) weights are packed for a single group")
+        let rows = adjoint ? g.c : g.cout, cols = adjoint ? g.cout : g.c
         let packed = Tensor.zeros([ck_winograd_packed_size(rows, cols)])   // zero: the panels' padding rows
         Threads.parallelFor(g.cout, minPerThread: Swift.max(1, 16_384 / Swift.max(1, g.c))) { r in
             ck_winograd_pack_weights(weight, g.cout, g.c, adjoint ? 1 : 0, r.lowerBound, r.upperBound, packed.data)
@@ -170,14 +171,13 @@ extension ConvKernels {
     }
 
     /// The weight gradient of a Winograd layer by Winograd too: per-thread elements × Cout × C
-    /// accumulators over contiguous tile ranges, summed in a fixed order, then transformed back to 3×3 filters.
+    /// accumulators over contiguous tile ranges, summed in a fixed order, then transformed back to k×k filters.
     static func winogradWeightGradient(_ g: ConvGeometry, x: UnsafePointer<Float>, gy: UnsafePointer<Float>,
                                        gw: UnsafeMutablePointer<Float>) {
         guard let variant = winogradVariant(kernel: g.kh, n: g.n, ho: g.ho, wo: g.wo) else {
             preconditionFailure("no Winograd variant for \(g.kh)×\(g.kw) on \(g.ho)×\(g.wo)")
         }
-        let tile = variant.m
-        let tiles = g.n * ((g.ho + tile - 1) / tile) * ((g.wo + tile - 1) / tile)
+        let tiles = variant.tiles(n: g.n, ho: g.ho, wo: g.wo)
         if variant == .f3k3 && fewTiles(tiles) {
             // transforms split over channels, the 25 GEMMs over threads, one accumulator
             let vs = g.c * tiles + 32, us = g.cout * tiles + 32
