@@ -30,11 +30,8 @@ __attribute__((target("avx512f,fma")))
 static void direct16_image(const float *x, long C, long H, long W, const float *wp, const float *bias, long Cout,
                            long kh, long kw, long ph, long pw, long sh, long sw, long Ho, long Wo, float *y, float *xp) {
     long Hp = H + 2 * ph, Wp = W + 2 * pw;
-    // zero-padded copy of the image, with slack so the last 8-pixel group may read past the row
-    memset(xp, 0, (size_t)(C * Hp * Wp + slack(sw, kw)) * sizeof(float));
-    for (long c = 0; c < C; c++)
-        for (long h = 0; h < H; h++)
-            memcpy(xp + (c * Hp + h + ph) * Wp + pw, x + (c * H + h) * W, (size_t)W * sizeof(float));
+    // the image into the padded buffer (whose border and slack the caller zeroed once)
+    ck_pad_copy(x, C, H, W, ph, pw, xp);
     __m512 b = _mm512_setzero_ps();
     if (bias) b = _mm512_maskz_loadu_ps((__mmask16)((1u << Cout) - 1), bias);
     float tmp[8][16];
@@ -74,7 +71,8 @@ static void direct16_image(const float *x, long C, long H, long W, const float *
 }
 #endif
 
-int ck_conv_rows_forward_applies(long Cout, long sh, long sw, long Wo) {
+// Whether ck_conv_direct16 vectorises over output columns (≤ 8 channels, stride 1, rows ≥ 10).
+static int rows_forward_applies(long Cout, long sh, long sw, long Wo) {
     return sh == 1 && sw == 1 && Cout <= 8 && Wo >= 10;
 }
 
@@ -86,10 +84,7 @@ __attribute__((target("avx512f,fma"))) __attribute__((always_inline))
 static inline void rows_forward(const int CO, const int NV, const float *x, long C, long H, long W, const float *wp, const float *bias,
                                 long Cout, long kh, long kw, long ph, long pw, long Ho, long Wo, float *y, float *xp) {
     long Hp = H + 2 * ph, Wp = W + 2 * pw, plane = Ho * Wo;
-    memset(xp, 0, (size_t)(C * Hp * Wp + slack(1, kw)) * sizeof(float));
-    for (long c = 0; c < C; c++)
-        for (long h = 0; h < H; h++)
-            memcpy(xp + (c * Hp + h + ph) * Wp + pw, x + (c * H + h) * W, (size_t)W * sizeof(float));
+    ck_pad_copy(x, C, H, W, ph, pw, xp);
     for (long oh = 0; oh < Ho; oh++) {
         for (long ow0 = 0; ow0 < Wo; ow0 += 16 * NV) {
             long n = Wo - ow0 < 16 * NV ? Wo - ow0 : 16 * NV;
@@ -144,7 +139,10 @@ static void rows_forward_image(const float *x, long C, long H, long W, const flo
 void ck_conv_direct16(const float *x, long images, long C, long H, long W, const float *packed, const float *bias,
                       long Cout, long kh, long kw, long ph, long pw, long sh, long sw, long Ho, long Wo, float *y, float *scratch) {
 #if defined(__x86_64__)
-    int rows = ck_conv_rows_forward_applies(Cout, sh, sw, Wo);
+    int rows = rows_forward_applies(Cout, sh, sw, Wo);
+    // the padding border and the slack past the planes (the last pixel group may read past a
+    // row) are zeroed once; each image then fills only the interior
+    memset(scratch, 0, (size_t)ck_conv_direct16_scratch(C, H, W, kh, kw, ph, pw, sw) * sizeof(float));
     for (long n = 0; n < images; n++)
         if (rows) rows_forward_image(x + n * C * H * W, C, H, W, packed, bias, Cout, kh, kw, ph, pw, Ho, Wo, y + n * Cout * Ho * Wo,
                                      scratch);
@@ -164,10 +162,7 @@ __attribute__((target("avx512f,fma")))
 static void dw_direct16_image(const float *x, const float *dy, long C, long H, long W, long Cout, long kh, long kw,
                               long ph, long pw, long sh, long sw, long Ho, long Wo, float *acc, float *xp, float *dyT) {
     long Hp = H + 2 * ph, Wp = W + 2 * pw, plane = Ho * Wo;
-    memset(xp, 0, (size_t)(C * Hp * Wp + slack(sw, kw)) * sizeof(float));
-    for (long c = 0; c < C; c++)
-        for (long h = 0; h < H; h++)
-            memcpy(xp + (c * Hp + h + ph) * Wp + pw, x + (c * H + h) * W, (size_t)W * sizeof(float));
+    ck_pad_copy(x, C, H, W, ph, pw, xp);
     // output gradient as [pixel][16]
     for (long p = 0; p < plane; p++) {
         float *d = dyT + p * 16;
@@ -217,10 +212,7 @@ __attribute__((target("avx512f,fma")))
 static void dw_rows_image(const float *x, const float *dy, long C, long H, long W, long Cout, long kh, long kw,
                           long ph, long pw, long Ho, long Wo, float *acc, float *xp) {
     long Hp = H + 2 * ph, Wp = W + 2 * pw, plane = Ho * Wo;
-    memset(xp, 0, (size_t)(C * Hp * Wp + 64) * sizeof(float));
-    for (long c = 0; c < C; c++)
-        for (long h = 0; h < H; h++)
-            memcpy(xp + (c * Hp + h + ph) * Wp + pw, x + (c * H + h) * W, (size_t)W * sizeof(float));
+    ck_pad_copy(x, C, H, W, ph, pw, xp);
     for (long ow0 = 0; ow0 < Wo; ow0 += 32) {
         long n = Wo - ow0 < 32 ? Wo - ow0 : 32;
         __mmask16 m0 = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1);
@@ -261,7 +253,11 @@ static void dw_rows_image(const float *x, const float *dy, long C, long H, long 
 }
 #endif
 
-int ck_conv_dw_rows_applies(long Cout, long kw, long Wo) { return Cout < 16 && kw <= 8 && Wo >= 16; }
+// Whether ck_conv_dw_direct16 vectorises over output columns (few channels, long rows, stride 1)
+// rather than channels.
+static int dw_rows_applies(long Cout, long kw, long sh, long sw, long Wo) {
+    return sh == 1 && sw == 1 && Cout < 16 && kw <= 8 && Wo >= 16;
+}
 
 long ck_conv_dw_direct16_scratch(long C, long H, long W, long kw, long ph, long pw, long sw, long Ho, long Wo) {
     return C * (H + 2 * ph) * (W + 2 * pw) + slack(sw, kw) + Ho * Wo * 16;
@@ -271,7 +267,8 @@ void ck_conv_dw_direct16(const float *x, const float *dy, long images, long C, l
                          long ph, long pw, long sh, long sw, long Ho, long Wo, float *acc, float *scratch) {
 #if defined(__x86_64__)
     float *xp = scratch, *dyT = scratch + C * (H + 2 * ph) * (W + 2 * pw) + slack(sw, kw);
-    int rows = sh == 1 && sw == 1 && ck_conv_dw_rows_applies(Cout, kw, Wo);
+    int rows = dw_rows_applies(Cout, kw, sh, sw, Wo);
+    memset(xp, 0, (size_t)(C * (H + 2 * ph) * (W + 2 * pw) + slack(sw, kw)) * sizeof(float));   /* border and slack, once */
     for (long n = 0; n < images; n++) {
         if (rows) dw_rows_image(x + n * C * H * W, dy + n * Cout * Ho * Wo, C, H, W, Cout, kh, kw, ph, pw, Ho, Wo, acc, xp);
         else dw_direct16_image(x + n * C * H * W, dy + n * Cout * Ho * Wo, C, H, W, Cout, kh, kw, ph, pw, sh, sw, Ho, Wo,

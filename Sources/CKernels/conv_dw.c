@@ -14,6 +14,13 @@
 
 #define KCHUNK 256   /* pixels per packed dY chunk: 256 × 64 floats = 64 KB */
 
+void ck_pad_copy(const float *x, long C, long H, long W, long ph, long pw, float *xp) {
+    long Hp = H + 2 * ph, Wp = W + 2 * pw;
+    for (long c = 0; c < C; c++)
+        for (long h = 0; h < H; h++)
+            memcpy(xp + (c * Hp + h + ph) * Wp + pw, x + (c * H + h) * W, (size_t)W * sizeof(float));
+}
+
 int ck_conv_dw_stride1_available(void) { return ck_gemm_isa() == 2; }
 
 long ck_conv_dw_stride1_scratch(long C, long H, long W, long kh, long kw, long ph, long pw, long dw) {
@@ -94,9 +101,7 @@ void ck_conv_dw_stride1(const float *x, const float *dy, long images, long C, lo
     memset(xp, 0, (size_t)(C * plane + (kw - 1) * dw + 64) * sizeof(float));
     for (long img = 0; img < images; img++) {
         const float *xi = x + img * C * H * W, *dyi = dy + img * OC * Ho * Wo;
-        for (long c = 0; c < C; c++)
-            for (long h = 0; h < H; h++)
-                memcpy(xp + c * plane + (h + ph) * Wp + pw, xi + (c * H + h) * W, (size_t)W * sizeof(float));
+        ck_pad_copy(xi, C, H, W, ph, pw, xp);
         for (long n0 = 0; n0 < OC; n0 += 64) {
             long cols = OC - n0 < 64 ? OC - n0 : 64;
             for (long k0 = 0; k0 < K; k0 += KCHUNK) {

@@ -104,10 +104,11 @@ void ck_sigmoid(const float *x, float *y, long n);
 void ck_exp(const float *x, float *y, long n);
 /// out = g·y·(1 − y), the sigmoid's gradient from its output y.
 void ck_sigmoid_backward(const float *g, const float *y, float *out, long n);
+/// The C planes of x [C, H, W] into the interiors of padded planes [C, H + 2ph, W + 2pw] (the
+/// border is left as it is: callers zero it once and reuse the buffer for every image).
+void ck_pad_copy(const float *x, long C, long H, long W, long ph, long pw, float *xp);
 /// Direct convolution for at most 16 output channels, any stride (AVX-512 only; check availability).
 int ck_conv_direct16_available(void);
-/// Whether ck_conv_direct16 vectorises over output columns (≤ 8 channels, stride 1, rows ≥ 10).
-int ck_conv_rows_forward_applies(long Cout, long sh, long sw, long Wo);
 /// Weights [Cout, C, kh, kw] rearranged to [C·kh·kw][16] (zero lanes past Cout).
 void ck_pack_conv_direct16(const float *w, long Cout, long C, long kh, long kw, float *packed);
 /// Floats of scratch one thread needs per image.
@@ -130,8 +131,6 @@ void ck_bn_input_grad(const float *g, const float *x, const float *y, long n, co
 void ck_relu(const float *x, float *y, long n);
 void ck_relu_backward(const float *g, const float *y, float *out, long n);
 /// Weight gradient of a layer with at most 16 output channels (any stride), added into acc[C·kh·kw][16].
-/// Whether ck_conv_dw_direct16 vectorises over output columns (few channels, long rows) rather than channels.
-int ck_conv_dw_rows_applies(long Cout, long kw, long Wo);
 long ck_conv_dw_direct16_scratch(long C, long H, long W, long kw, long ph, long pw, long sw, long Ho, long Wo);
 void ck_conv_dw_direct16(const float *x, const float *dy, long images, long C, long H, long W, long Cout, long kh, long kw,
                          long ph, long pw, long sh, long sw, long Ho, long Wo, float *acc, float *scratch);
