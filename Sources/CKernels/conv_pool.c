@@ -451,7 +451,6 @@ __attribute__((target("avx512f")))
 static long maxpool2x2_row512(const float *r0, const float *r1, long W, long Wo, int32_t base, float *y, int32_t *idx) {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    const __m512i twice = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     // the next output row's two input rows (the loads below otherwise wait on memory)
     for (long q = 0; q < 2 * W; q += 16) _mm_prefetch((const char *)(r0 + 2 * W + q), _MM_HINT_T0);
     for (long ow0 = 0; ow0 < Wo; ow0 += 16) {
@@ -480,7 +479,7 @@ static long maxpool2x2_row512(const float *r0, const float *r1, long W, long Wo,
         if (n == 16) _mm512_storeu_ps(y + ow0, best);
         else _mm512_mask_storeu_ps(y + ow0, m, best);
         if (idx) {
-            __m512i ia = _mm512_add_epi32(_mm512_set1_epi32(base + (int32_t)(2 * ow0)), twice);
+            __m512i ia = _mm512_add_epi32(_mm512_set1_epi32(base + (int32_t)(2 * ow0)), even);   /* 2·lane */
             __m512i ic = _mm512_add_epi32(ia, _mm512_set1_epi32((int32_t)W));
             __m512i one = _mm512_set1_epi32(1);
             __m512i k0 = _mm512_mask_add_epi32(ia, ab, ia, one), k1 = _mm512_mask_add_epi32(ic, cd, ic, one);
@@ -551,6 +550,7 @@ static int pool_small_plane512(const float *xp, long H, long W, long kh, long kw
 void ck_maxpool2d(const float *x, long planes, long H, long W, long kh, long kw,
                   long ph, long pw, long sh, long sw, long dh, long dw,
                   long Ho, long Wo, float *y, int32_t *indices) {
+    int wide = ck_gemm_isa() == 2;              /* once per call, not per row or plane */
     if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && dh == 1 && dw == 1) {
         // the common 2×2/2 case: four candidates, no bounds checks, selects instead of branches
         // (random data makes comparisons unpredictable); NaN is rare and handled after the fact
@@ -564,7 +564,7 @@ void ck_maxpool2d(const float *x, long planes, long H, long W, long kh, long kw,
                 int32_t base = (int32_t)(2 * oh * W);
                 long ow = 0;
 #if defined(__x86_64__)
-                if (ck_gemm_isa() == 2) ow = maxpool2x2_row512(r0, r1, W, Wo, base, yp + oh * Wo, ip ? ip + oh * Wo : 0);
+                if (wide) ow = maxpool2x2_row512(r0, r1, W, Wo, base, yp + oh * Wo, ip ? ip + oh * Wo : 0);
 #endif
                 for (; ow < Wo; ow++) {
                     long i0 = 2 * ow;
@@ -596,13 +596,14 @@ void ck_maxpool2d(const float *x, long planes, long H, long W, long kh, long kw,
         // direct path below, which propagates it.
         float *hv = ck_scratch(3, H * Wo * 2 + W + 2 * pw + 64);
         int32_t *hi = (int32_t *)(hv + H * Wo);
-        int small = W <= 16 && Wo <= 16 && H <= 64 && (sw == 1 || sw == 2) && ck_gemm_isa() == 2;
+        int vec = wide && (sw == 1 || sw == 2);  /* the AVX-512 row kernels take strides 1 and 2 */
+        int small = vec && W <= 16 && Wo <= 16 && H <= 64;
         for (long pl = 0; pl < planes; pl++) {
             const float *xp = x + pl * H * W;
 #if defined(__x86_64__)
             if (small && pool_small_plane512(xp, H, W, kh, kw, ph, pw, sh, sw, Ho, Wo, y + pl * Ho * Wo,
                                              indices ? indices + pl * Ho * Wo : 0)) continue;
-            if (!indices && ck_gemm_isa() == 2 && (sw == 1 || sw == 2)) {
+            if (!indices && vec) {
                 separable_values512(xp, H, W, kh, kw, ph, pw, sh, sw, Ho, Wo, hv, hv + 2 * H * Wo, y + pl * Ho * Wo);
                 continue;
             }
@@ -611,7 +612,7 @@ void ck_maxpool2d(const float *x, long planes, long H, long W, long kh, long kw,
             if (nan) { max_pool_plane_direct(xp, H, W, kh, kw, ph, pw, sh, sw, dh, dw, Ho, Wo,
                                              y + pl * Ho * Wo, indices ? indices + pl * Ho * Wo : 0); continue; }
 #if defined(__x86_64__)
-            if (ck_gemm_isa() == 2 && (sw == 1 || sw == 2)) {
+            if (vec) {
                 separable_rows512(xp, H, W, kw, pw, sw, Wo, hv, hi, hv + 2 * H * Wo);
                 separable_cols512(hv, hi, H, W, kh, ph, sh, Ho, Wo, y + pl * Ho * Wo, indices ? indices + pl * Ho * Wo : 0);
                 continue;
