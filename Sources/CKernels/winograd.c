@@ -497,7 +497,8 @@ static void transform_gradients(const float *dy, long OC, long Ho, long Wo, long
 }
 
 void ck_winograd_dw_block(const float *x, const float *dy, long C, long H, long W, long ph, long pw,
-                          long OC, long Ho, long Wo, long t0, long count, float *acc, float *scratch) {
+                          long OC, long Ho, long Wo, long t0, long count, int accumulate, float *acc,
+                          float *scratch) {
     long TW = (Wo + 1) / 2, tpi = ((Ho + 1) / 2) * TW;
     long ld = count;
     long panels = (C + 63) / 64;
@@ -525,7 +526,7 @@ void ck_winograd_dw_block(const float *x, const float *dy, long C, long H, long 
             long cols = C - 64 * p < 64 ? C - 64 * p : 64;
             ck_transpose(V + xi * vs + 64 * p * ld, cols, count, ld, vt + p * count * 64, 64);
         }
-        ck_sgemm_rows_panels(OC, C, count, U + xi * us, ld, vt, acc + xi * accStride, C, 1);
+        ck_sgemm_rows_panels(OC, C, count, U + xi * us, ld, vt, acc + xi * accStride, C, accumulate);
     }
 }
 

@@ -354,9 +354,11 @@ void ck_winograd3_conv_block(const float *x, long C, long H, long W, long ph, lo
 }
 
 void ck_winograd3_dw_block(const float *x, const float *dy, long C, long H, long W, long ph, long pw,
-                           long OC, long Ho, long Wo, long t0, long count, float *acc, float *scratch) {
+                           long OC, long Ho, long Wo, long t0, long count, int accumulate, float *acc,
+                           float *scratch) {
 #if defined(__x86_64__)
-    wg_dw_block(3, 3, XI, transform_inputs, transform_gradients, x, dy, C, H, W, ph, pw, OC, Ho, Wo, t0, count, acc, scratch);
+    wg_dw_block(3, 3, XI, transform_inputs, transform_gradients, x, dy, C, H, W, ph, pw, OC, Ho, Wo, t0, count, accumulate,
+                acc, scratch);
 #endif
 }
 

@@ -189,11 +189,11 @@ static inline void wg_conv_block(long m, long r, int xi, long usize, wg_inputs_f
     }
 }
 
-// The weight-gradient block: acc[ξ] [OC × C] += Ū[ξ] [OC × count] · V[ξ]ᵀ, V[ξ] transposed into
-// 64-channel panels and Ū[ξ]'s rows read in place by the micro-kernel.
+// The weight-gradient block: acc[ξ] [OC × C] (+)= Ū[ξ] [OC × count] · V[ξ]ᵀ (written when accumulate
+// is 0), V[ξ] transposed into 64-channel panels and Ū[ξ]'s rows read in place by the micro-kernel.
 static inline void wg_dw_block(long m, long r, int xi, wg_inputs_fn inputs, wg_gradients_fn gradients, const float *x,
                                const float *dy, long C, long H, long W, long ph, long pw, long OC, long Ho, long Wo,
-                               long t0, long count, float *acc, float *scratch) {
+                               long t0, long count, int accumulate, float *acc, float *scratch) {
     long ld = count, panels = (C + 63) / 64;
     long vs = C * ld + 32, us = OC * ld + 32, ts = panels * count * 64 + 32;
     float *V = scratch, *U = V + xi * vs, *Vt = U + xi * us;
@@ -208,7 +208,7 @@ static inline void wg_dw_block(long m, long r, int xi, wg_inputs_fn inputs, wg_g
             long cols = C - 64 * p < 64 ? C - 64 * p : 64;
             ck_transpose(V + k * vs + 64 * p * ld, cols, count, ld, vt + p * count * 64, 64);
         }
-        ck_sgemm_rows_panels(OC, C, count, U + k * us, ld, vt, acc + k * OC * C, C, 1);
+        ck_sgemm_rows_panels(OC, C, count, U + k * us, ld, vt, acc + k * OC * C, C, accumulate);
     }
 }
 #endif

@@ -165,9 +165,10 @@ void ck_winograd_conv_block(const float *x, long C, long H, long W, long ph, lon
 /// Winograd weight gradient: floats of scratch per thread for blocks of `block` tiles.
 long ck_winograd_dw_scratch(long C, long OC, long W, long pw, long block);
 /// For tiles [t0, t0+count): acc[ξ·OC·C + o·C + c] += Σ_t Ū[ξ][o][t]·V[ξ][c][t] (transformed output
-/// gradient and input); x [N, C, H, W], dy [N, OC, Ho, Wo].
+/// gradient and input; written instead of added when accumulate is 0); x [N, C, H, W], dy [N, OC, Ho, Wo].
 void ck_winograd_dw_block(const float *x, const float *dy, long C, long H, long W, long ph, long pw,
-                          long OC, long Ho, long Wo, long t0, long count, float *acc, float *scratch);
+                          long OC, long Ho, long Wo, long t0, long count, int accumulate, float *acc,
+                          float *scratch);
 /// dW[o, c, 3, 3] = Gᵀ M G from the accumulated acc, for output channels [o0, o1).
 void ck_winograd_dw_finish(const float *acc, long OC, long C, long o0, long o1, float *dw);
 /// Winograd F(3×3, 3×3), AVX-512 only (ck_gemm_isa() == 2): the same interface as F(2×2) above,
@@ -184,7 +185,8 @@ void ck_winograd3_conv_block(const float *x, long C, long H, long W, long ph, lo
                              const float *bias, const float *residual, int relu, long t0, long count, float *y, float *scratch);
 long ck_winograd3_dw_scratch(long C, long OC, long block);
 void ck_winograd3_dw_block(const float *x, const float *dy, long C, long H, long W, long ph, long pw,
-                           long OC, long Ho, long Wo, long t0, long count, float *acc, float *scratch);
+                           long OC, long Ho, long Wo, long t0, long count, int accumulate, float *acc,
+                           float *scratch);
 void ck_winograd3_dw_finish(const float *acc, long OC, long C, long o0, long o1, float *dw);
 /// Winograd F(2×2, 5×5), AVX-512 only: the same interface as F(3×3, 3×3) with 36 matrices, 5×5
 /// filters and 2×2 output tiles.
@@ -196,7 +198,8 @@ void ck_winograd25_conv_block(const float *x, long C, long H, long W, long ph, l
                               const float *bias, const float *residual, int relu, long t0, long count, float *y, float *scratch);
 long ck_winograd25_dw_scratch(long C, long OC, long block);
 void ck_winograd25_dw_block(const float *x, const float *dy, long C, long H, long W, long ph, long pw,
-                            long OC, long Ho, long Wo, long t0, long count, float *acc, float *scratch);
+                            long OC, long Ho, long Wo, long t0, long count, int accumulate, float *acc,
+                            float *scratch);
 void ck_winograd25_dw_finish(const float *acc, long OC, long C, long o0, long o1, float *dw);
 /// F(3×3, 3×3) for few tiles, in phases that split over threads by channel or ξ instead of by tile:
 /// V[ξ][c][t − t0] (ξ at V + ξ·vs, channel rows ldv apart) for channels [c0, c1) …

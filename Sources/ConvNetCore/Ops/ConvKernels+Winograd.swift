@@ -207,8 +207,13 @@ extension ConvKernels {
         // one accumulator per thread, but no more threads than fit 256 MB of them (a 512-channel
         // layer's 25 matrices take 26 MB each: on many cores the accumulators would outweigh the layer)
         let slots = Swift.max(1, Swift.min(Threads.count, (64 << 20) / Swift.max(per, 1)))
-        let store = Tensor.zeros([slots * per])
+        // each thread's first block writes its accumulator, later ones add (no clearing pass; every
+        // thread that runs gets at least one block, and only those are summed)
+        let store = Tensor(uninitializedShape: [slots * per])
         let acc = store.data
+        let started = UnsafeMutablePointer<Bool>.allocate(capacity: slots)
+        defer { started.deallocate() }
+        started.initialize(repeating: false, count: slots)
         let scratch: Int
         switch variant {
         case .f2k3: scratch = ck_winograd_dw_scratch(g.c, g.cout, g.w, g.pw, block)
@@ -216,12 +221,13 @@ extension ConvKernels {
         case .f2k5: scratch = ck_winograd25_dw_scratch(g.c, g.cout, block)
         }
         let chunks = forEachTileBlock(tiles: tiles, block: block, maxThreads: slots) { t, t0, count in
-            let buffer = ck_scratch(0, scratch)!, part = acc + t * per
+            let buffer = ck_scratch(0, scratch)!, part = acc + t * per, add: Int32 = started[t] ? 1 : 0
             switch variant {
-            case .f2k3: ck_winograd_dw_block(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, count, part, buffer)
-            case .f3k3: ck_winograd3_dw_block(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, count, part, buffer)
-            case .f2k5: ck_winograd25_dw_block(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, count, part, buffer)
+            case .f2k3: ck_winograd_dw_block(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, count, add, part, buffer)
+            case .f3k3: ck_winograd3_dw_block(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, count, add, part, buffer)
+            case .f2k5: ck_winograd25_dw_block(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, count, add, part, buffer)
             }
+            started[t] = true
         }
         for t in 1..<Swift.max(chunks, 1) { Elementwise.axpy(1, acc + t * per, acc, per) }
         Threads.parallelFor(g.cout, minPerThread: 8) { r in
