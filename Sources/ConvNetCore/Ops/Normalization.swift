@@ -70,7 +70,7 @@ func normalize(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weigh
                         rm.data[ch] = (1 - momentum) * rm.data[ch] + momentum * Float(mu)
                         rv.data[ch] = (1 - momentum) * rv.data[ch] + momentum * Float(varBiased * Double(m) / Double(m - 1))
                     }
-                    let scale = invB[ch] * (weight?.data[ch] ?? 1), shift = (bias?.data[ch] ?? 0) - meanB[ch] * scale
+                    let (scale, shift) = channelAffine(mean: meanB[ch], invstd: invB[ch], channel: ch, weight: weight, bias: bias)
                     scaleB[ch] = scale; shiftB[ch] = shift
                     for i in 0..<n {
                         let off = (i * c + ch) * inner
@@ -91,8 +91,8 @@ func normalize(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weigh
     let out = Tensor(uninitializedShape: input.shape)
     let y = out.data
     let grain = Swift.max(1, 65536 / Swift.max(inner, 1))
-    let scales = (0..<c).map { invstd[$0] * (weight?.data[$0] ?? 1) }
-    let shifts = (0..<c).map { (bias?.data[$0] ?? 0) - mean[$0] * scales[$0] }
+    let affine = (0..<c).map { channelAffine(mean: mean[$0], invstd: invstd[$0], channel: $0, weight: weight, bias: bias) }
+    let scales = affine.map(\.scale), shifts = affine.map(\.shift)
     if inner == 1 {
         for i in 0..<n {
             let p = x + i * c, q = y + i * c
@@ -108,6 +108,23 @@ func normalize(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weigh
     }
     return recordNormalization(input, out: out, mean: mean, invstd: invstd, scales: scales, shifts: shifts, weight: weight,
                                bias: bias, training: training, relu: relu)
+}
+
+/// A batch norm's map of channel `ch`, y = x·scale + shift, from its mean and 1/σ.
+private func channelAffine(mean: Float, invstd: Float, channel ch: Int, weight: Tensor?, bias: Tensor?) -> (scale: Float, shift: Float) {
+    let scale = invstd * (weight?.data[ch] ?? 1)
+    return (scale, (bias?.data[ch] ?? 0) - mean * scale)
+}
+
+/// The per-channel map an eval-mode batch norm applies, y = x·scale + shift (what a fused convolution
+/// applies in its place), computed as `batchNorm` computes it.
+public func batchNormInferenceAffine(runningMean: Tensor, runningVar: Tensor, weight: Tensor?, bias: Tensor?,
+                                     eps: Float) -> (scale: [Float], shift: [Float]) {
+    let affine = (0..<runningMean.count).map {
+        channelAffine(mean: runningMean.data[$0], invstd: 1 / (runningVar.data[$0] + eps).squareRoot(), channel: $0,
+                      weight: weight, bias: bias)
+    }
+    return (affine.map(\.scale), affine.map(\.shift))
 }
 
 /// Records the batch norm's backward pass: per channel Σdy and Σdy·x̂ (through the ReLU's mask when

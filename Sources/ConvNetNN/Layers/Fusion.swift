@@ -52,13 +52,7 @@ extension BatchNorm {
     /// the channel count is known).
     var inferenceAffine: (scale: Tensor, shift: Tensor)? {
         guard hasInferenceAffine, let mean = runningMean, let variance = runningVar else { return nil }
-        let c = numFeatures
-        let scale = Tensor.zeros([c]), shift = Tensor.zeros([c])
-        for i in 0..<c {
-            let s = (weight?.data[i] ?? 1) / (variance.data[i] + eps).squareRoot()
-            scale.data[i] = s
-            shift.data[i] = (bias?.data[i] ?? 0) - mean.data[i] * s
-        }
-        return (scale, shift)
+        let map = batchNormInferenceAffine(runningMean: mean, runningVar: variance, weight: weight, bias: bias, eps: eps)
+        return (Tensor(shape: [numFeatures], scalars: map.scale), Tensor(shape: [numFeatures], scalars: map.shift))
     }
 }

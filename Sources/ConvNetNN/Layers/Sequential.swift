@@ -39,7 +39,7 @@ public final class Sequential: Module {
             }
             // always: BatchNorm → ReLU as one operation
             if let bn = layers[i] as? BatchNorm, i + 1 < layers.count, layers[i + 1] is ReLU {
-                y = bn.forward(y, relu: true)
+                y = Fusion.batchNormReLU(bn, y)
                 i += 2
                 continue
             }
