@@ -67,10 +67,15 @@ public func linear(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil) -> Te
     let outShape = Array(input.shape.dropLast()) + [outF]
     let out = Tensor(uninitializedShape: outShape)
     if rows <= 4 {
-        // a few samples (batch-1 inference): each output is a dot product of a weight row with the
-        // input, streamed once, where the blocked GEMM would repack the whole weight matrix per call
-        for r in 0..<rows {
-            ck_sgemm_small_n(outF, 1, inF, weight.data, inF, input.data + r * inF, inF, out.data + r * outF, 1)
+        // a few samples (batch-1 inference): dot products of each weight row with the inputs, the
+        // weights streamed once, where the blocked GEMM would repack the whole weight matrix per call;
+        // the products come out [outF × rows]
+        if rows == 1 {
+            ck_sgemm_small_n(outF, 1, inF, weight.data, inF, input.data, inF, out.data, 1)
+        } else {
+            let t = Tensor(uninitializedShape: [outF * rows])
+            ck_sgemm_small_n(outF, rows, inF, weight.data, inF, input.data, inF, t.data, rows)
+            ck_transpose(t.data, outF, rows, rows, out.data, outF)
         }
     } else {
         GEMM.sgemm(transA: false, transB: true, m: rows, n: outF, k: inF, a: input.data, lda: inF, b: weight.data, ldb: inF,
