@@ -126,7 +126,7 @@ func convGradientError(x: Tensor, w: Tensor, b: Tensor, g: Tensor, stride: Int, 
                 let c = Tensor.full([m, n], 1)
                 GEMM.sgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a.data, lda: ta ? m : k, b: b.data, ldb: tb ? k : n,
                            c: c.data, ldc: n, accumulate: true)
-                let A = ta ? a.T : a, B = tb ? b.T : b
+                let A = (ta ? a.T : a).contiguous(), B = (tb ? b.T : b).contiguous()
                 let want = (A.matmul(B) + 1).scalars
                 // compare against a double-precision dot product for a few entries
                 for (i, j) in [(0, 0), (m - 1, n - 1), (m / 2, n / 3)] {

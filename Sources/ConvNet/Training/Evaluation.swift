@@ -20,7 +20,7 @@ public func evaluate(_ model: any Module, on loader: DataLoader, numClasses: Int
             let logits = model(batch.images)
             lossSum += Double(crossEntropy(logits, batch.labels).item()) * Double(batch.labels.count)
             seen += batch.labels.count
-            confusion.add(predictions: logits.argmax(dim: 1), labels: batch.labels)
+            confusion.add(predictions: logits.argmax(dim: 1).integers, labels: batch.labels)
         }
     }
     return EvaluationResult(accuracy: confusion.accuracy, loss: lossSum / Double(max(seen, 1)), confusion: confusion)

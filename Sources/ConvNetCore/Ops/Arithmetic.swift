@@ -5,6 +5,7 @@ extension Tensor {
     /// Applies `f` elementwise to the broadcast of `a` and `b` (no autograd).
     @inline(__always)
     static func broadcastZip(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
+        let (a, b) = (a.contiguous(), b.contiguous())
         if a.shape == b.shape {
             let out = Tensor(uninitializedShape: a.shape)
             Elementwise.zip(a.data, b.data, out.data, a.count, f)
@@ -46,6 +47,7 @@ extension Tensor {
 
     @inline(__always)
     func mapValues(_ f: (Float) -> Float) -> Tensor {
+        if !isContiguous { return contiguous().mapValues(f) }
         let out = Tensor(uninitializedShape: shape)
         Elementwise.map(data, out.data, count, f)
         return out
@@ -54,11 +56,11 @@ extension Tensor {
     // MARK: binary ops with broadcasting
 
     public static func + (a: Tensor, b: Tensor) -> Tensor {
-        record(broadcastZip(a, b, +), "add", [a, b]) { g in [g.sumTo(a.shape), g.sumTo(b.shape)] }
+        record(broadcastZip(a, b, +), "add", [a, b], saving: []) { g in [g.sumTo(a.shape), g.sumTo(b.shape)] }
     }
 
     public static func - (a: Tensor, b: Tensor) -> Tensor {
-        record(broadcastZip(a, b, -), "sub", [a, b]) { g in [g.sumTo(a.shape), (-g).sumTo(b.shape)] }
+        record(broadcastZip(a, b, -), "sub", [a, b], saving: []) { g in [g.sumTo(a.shape), (-g).sumTo(b.shape)] }
     }
 
     public static func * (a: Tensor, b: Tensor) -> Tensor {
@@ -75,39 +77,30 @@ extension Tensor {
     }
 
     public static prefix func - (a: Tensor) -> Tensor {
-        record(a.mapValues { -$0 }, "neg", [a]) { g in [-g] }
+        record(a.mapValues { -$0 }, "neg", [a], saving: []) { g in [-g] }
     }
 
     // MARK: with scalars
 
-    public static func + (a: Tensor, s: Float) -> Tensor { record(a.mapValues { $0 + s }, "add_scalar", [a]) { g in [g] } }
+    public static func + (a: Tensor, s: Float) -> Tensor { record(a.mapValues { $0 + s }, "add_scalar", [a], saving: []) { g in [g] } }
     public static func + (s: Float, a: Tensor) -> Tensor { a + s }
     public static func - (a: Tensor, s: Float) -> Tensor { a + (-s) }
-    public static func - (s: Float, a: Tensor) -> Tensor { record(a.mapValues { s - $0 }, "rsub_scalar", [a]) { g in [-g] } }
-    public static func * (a: Tensor, s: Float) -> Tensor { record(a.mapValues { $0 * s }, "mul_scalar", [a]) { g in [g * s] } }
+    public static func - (s: Float, a: Tensor) -> Tensor { record(a.mapValues { s - $0 }, "rsub_scalar", [a], saving: []) { g in [-g] } }
+    public static func * (a: Tensor, s: Float) -> Tensor { record(a.mapValues { $0 * s }, "mul_scalar", [a], saving: []) { g in [g * s] } }
     public static func * (s: Float, a: Tensor) -> Tensor { a * s }
     public static func / (a: Tensor, s: Float) -> Tensor { a * (1 / s) }
     public static func / (s: Float, a: Tensor) -> Tensor {
         record(a.mapValues { s / $0 }, "rdiv_scalar", [a]) { g in [g * (-s) / (a * a)] }
     }
 
-    // Compound assignment rebinds to the new result, so the autograd graph stays correct.
-    public static func += (a: inout Tensor, b: Tensor) { a = a + b }
-    public static func -= (a: inout Tensor, b: Tensor) { a = a - b }
-    public static func *= (a: inout Tensor, b: Tensor) { a = a * b }
-    public static func /= (a: inout Tensor, b: Tensor) { a = a / b }
-    public static func += (a: inout Tensor, s: Float) { a = a + s }
-    public static func -= (a: inout Tensor, s: Float) { a = a - s }
-    public static func *= (a: inout Tensor, s: Float) { a = a * s }
-    public static func /= (a: inout Tensor, s: Float) { a = a / s }
-
     // MARK: unary math
 
     public func exp() -> Tensor {
+        guard isContiguous else { return contiguous().exp() }
         let y = Tensor(uninitializedShape: shape)
         Threads.parallelFor(count, minPerThread: 1 << 16) { r in ck_exp(self.data + r.lowerBound, y.data + r.lowerBound, r.count) }
         let saved = y.detached()
-        return Tensor.record(y, "exp", [self]) { g in [g * saved] }
+        return Tensor.record(y, "exp", [self], saving: [y]) { g in [g * saved] }
     }
 
     public func log() -> Tensor {
@@ -116,7 +109,7 @@ extension Tensor {
 
     public func sqrt() -> Tensor {
         let y = mapValues { $0.squareRoot() }, saved = y.detached()
-        return Tensor.record(y, "sqrt", [self]) { g in [g / (saved * 2)] }
+        return Tensor.record(y, "sqrt", [self], saving: [y]) { g in [g / (saved * 2)] }
     }
 
     public func pow(_ p: Float) -> Tensor {
@@ -139,10 +132,11 @@ extension Tensor {
     }
 
     public func relu() -> Tensor {
+        guard isContiguous else { return contiguous().relu() }
         let y = Tensor(uninitializedShape: shape)
         Threads.parallelFor(count, minPerThread: 1 << 17) { r in ck_relu(self.data + r.lowerBound, y.data + r.lowerBound, r.count) }
         let saved = y.detached()
-        return Tensor.record(y, "relu", [self]) { g in
+        return Tensor.record(y, "relu", [self], saving: [y]) { g in
             let gx = Tensor(uninitializedShape: saved.shape)
             Threads.parallelFor(saved.count, minPerThread: 1 << 17) { r in
                 ck_relu_backward(g.data + r.lowerBound, saved.data + r.lowerBound, gx.data + r.lowerBound, r.count)
@@ -152,10 +146,11 @@ extension Tensor {
     }
 
     public func sigmoid() -> Tensor {
+        guard isContiguous else { return contiguous().sigmoid() }
         let y = Tensor(uninitializedShape: shape)
         Threads.parallelFor(count, minPerThread: 1 << 16) { r in ck_sigmoid(self.data + r.lowerBound, y.data + r.lowerBound, r.count) }
         let saved = y.detached()
-        return Tensor.record(y, "sigmoid", [self]) { g in
+        return Tensor.record(y, "sigmoid", [self], saving: [y]) { g in
             let gx = Tensor(uninitializedShape: saved.shape)
             Threads.parallelFor(saved.count, minPerThread: 1 << 16) { r in
                 ck_sigmoid_backward(g.data + r.lowerBound, saved.data + r.lowerBound, gx.data + r.lowerBound, r.count)
@@ -166,7 +161,7 @@ extension Tensor {
 
     public func tanh() -> Tensor {
         let y = mapValues { Foundation.tanh($0) }, saved = y.detached()
-        return Tensor.record(y, "tanh", [self]) { g in
+        return Tensor.record(y, "tanh", [self], saving: [y]) { g in
             [Tensor.broadcastZip(g, saved) { $0 * (1 - $1 * $1) }]
         }
     }

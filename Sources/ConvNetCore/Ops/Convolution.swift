@@ -46,6 +46,8 @@ public func conv2d(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil, strid
 public func conv2dAffineReLU(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: Size2 = 1, padding: Padding = 0,
                              dilation: Size2 = 1, groups: Int = 1, scale: Tensor? = nil, shift: Tensor? = nil,
                              residual: Tensor? = nil, relu: Bool) -> Tensor {
+    let (input, weight, bias, scale, shift, residual) = (input.contiguous(), weight.contiguous(), bias?.contiguous(),
+                                                         scale?.contiguous(), shift?.contiguous(), residual?.contiguous())
     let cout = weight.rank == 4 ? weight.shape[0] : 0
     for (name, t) in [("scale", scale), ("shift", shift)] {
         if let t { checkArgument(t.shape == [cout], "conv2dAffineReLU: \(name) must have \(cout) elements (weight \(weight.shape)), got \(t.shape)") }
@@ -79,6 +81,7 @@ public func conv2dAffineReLU(_ input: Tensor, _ weight: Tensor, bias: Tensor? = 
 /// conv2d's checks and dispatch; with an epilogue (not recorded) the kernels apply it to the output.
 func convolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, stride: Size2, padding: Padding, dilation: Size2, groups: Int,
               epilogue: ConvEpilogue?, residualShape: [Int]? = nil) -> Tensor {
+    let (input, weight, bias) = (input.contiguous(), weight.contiguous(), bias?.contiguous())
     if input.rank == 3 {
         return convolve(input.unsqueeze(0), weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
                         groups: groups, epilogue: epilogue).squeeze(0)
@@ -155,7 +158,7 @@ func subsample(_ x: Tensor, _ stride: Size2, ho: Int, wo: Int) -> Tensor {
     Threads.parallelFor(planes, minPerThread: 64) { r in
         for p in r { for i in 0..<ho { for j in 0..<wo { dst[(p * ho + i) * wo + j] = src[(p * h + i * stride.h) * w + j * stride.w] } } }
     }
-    return Tensor.record(out, "subsample", [x]) { gy in
+    return Tensor.record(out, "subsample", [x], saving: []) { gy in
         let gx = Tensor(uninitializedShape: x.shape)
         let (g, d) = (gy.data, gx.data)
         Threads.parallelFor(planes, minPerThread: 64) { r in

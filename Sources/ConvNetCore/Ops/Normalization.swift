@@ -19,8 +19,9 @@ public func batchNormReLU(_ input: Tensor, runningMean: Tensor?, runningVar: Ten
               momentum: momentum, eps: eps, relu: true)
 }
 
-func normalize(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor?, bias: Tensor?, training: Bool,
+func normalize(_ inputTensor: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor?, bias: Tensor?, training: Bool,
                momentum: Float, eps: Float, relu: Bool) -> Tensor {
+    let input = inputTensor.contiguous()
     checkArgument(input.rank >= 2, "batch_norm: expected at least 2-D input, got shape \(input.shape)")
     let n = input.shape[0], c = input.shape[1]
     let inner = input.shape[2...].reduce(1, *)
@@ -143,7 +144,7 @@ private func recordNormalization(_ input: Tensor, out: Tensor, mean: [Float], in
     // {scale, shift} per channel, when the forward's AVX-512 kernel wrote the ReLU's output: the
     // backward kernels then recompute its mask from x instead of reading it back
     let affine: [Float]? = relu && inner > 1 && ck_gemm_isa() == 2 ? zip(scales, shifts).flatMap { [$0, $1] } : nil
-    return Tensor.record(out, relu ? "batch_norm_relu" : "batch_norm", inputs) { gy in
+    return Tensor.record(out, relu ? "batch_norm_relu" : "batch_norm", inputs, saving: inputs + (relu ? [out] : [])) { gy in
         let g = gy.data
         let yr = saved?.data
         var sumDy = [Float](repeating: 0, count: c), sumDyXhat = [Float](repeating: 0, count: c)

@@ -71,6 +71,9 @@ final class BufferPool: @unchecked Sendable {
 public final class TensorStorage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
+    /// Bumped by every in-place write (PyTorch's version counter): autograd compares it with the
+    /// version a recorded operation saved, so a value changed after it was saved is an error.
+    public internal(set) var version = 0
 
     init(count: Int) {
         self.count = count

@@ -11,16 +11,23 @@ public enum Init {
     }
 
     public static func uniform(_ t: Tensor, low: Float, high: Float, generator: Generator = .global) {
-        generator.fillUniform(t.data, count: t.count, low: low, high: high)
+        fillInPlace(t) { generator.fillUniform($0, count: t.count, low: low, high: high) }
     }
 
     public static func normal(_ t: Tensor, mean: Float = 0, std: Float = 1, generator: Generator = .global) {
-        generator.fillNormal(t.data, count: t.count, mean: mean, std: std)
+        fillInPlace(t) { generator.fillNormal($0, count: t.count, mean: mean, std: std) }
     }
 
-    public static func zeros(_ t: Tensor) { t.fill(0) }
-    public static func ones(_ t: Tensor) { t.fill(1) }
-    public static func constant(_ t: Tensor, _ value: Float) { t.fill(value) }
+    public static func zeros(_ t: Tensor) { constant(t, 0) }
+    public static func ones(_ t: Tensor) { constant(t, 1) }
+    public static func constant(_ t: Tensor, _ value: Float) { withNoGrad { t.fill_(value) } }
+
+    /// Initialisers write parameters in place without recording, as `torch.nn.init` does under `no_grad`.
+    private static func fillInPlace(_ t: Tensor, _ body: (UnsafeMutablePointer<Float>) -> Void) {
+        let values = Tensor.empty(t.shape)
+        body(values.data)
+        withNoGrad { t.copy_(values) }
+    }
 
     public static func xavierUniform(_ t: Tensor, gain: Float = 1, generator: Generator = .global) {
         let (fi, fo) = fans(t)
@@ -64,8 +71,8 @@ extension Module {
     /// (D2L's `init_cnn` with `Init.xavierUniform`).
     public func initWeights(_ initializer: (Tensor) -> Void) {
         apply { m in
-            if let l = m as? Linear { initializer(l.weight); l.bias?.fill(0) }
-            if let c = m as? Conv2d, let w = c.weight { initializer(w); c.bias?.fill(0) }
+            if let l = m as? Linear { initializer(l.weight); l.bias.map { Init.zeros($0) } }
+            if let c = m as? Conv2d, let w = c.weight { initializer(w); c.bias.map { Init.zeros($0) } }
         }
     }
 }

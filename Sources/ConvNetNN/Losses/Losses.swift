@@ -5,6 +5,7 @@ import Foundation
 /// `F.cross_entropy` (with optional label smoothing). Fused: the gradient is (softmax − target)/N.
 public func crossEntropy(_ logits: Tensor, _ labels: [Int], labelSmoothing: Float = 0) -> Tensor {
     checkArgument(logits.rank == 2, "cross_entropy: expected logits of shape [N, C], got \(logits.shape)")
+    let logits = logits.contiguous()
     let n = logits.shape[0], c = logits.shape[1]
     checkArgument(labels.count == n, "Expected input batch_size (\(n)) to match target batch_size (\(labels.count)).")
     checkArgument(labelSmoothing >= 0 && labelSmoothing <= 1, "label_smoothing must be between 0.0 and 1.0, got \(labelSmoothing)")
@@ -39,6 +40,21 @@ public func crossEntropy(_ logits: Tensor, _ labels: [Int], labelSmoothing: Floa
     }
 }
 
+/// Cross-entropy with a tensor target, as `F.cross_entropy`: an int64 tensor of N class indices
+/// (`Tensor(labels as [Int])`, a `DataLoader` batch's `targets`), or a float tensor of class
+/// probabilities shaped like `logits`.
+public func crossEntropy(_ logits: Tensor, _ target: Tensor, labelSmoothing: Float = 0) -> Tensor {
+    if target.dtype.isInteger {
+        checkArgument(target.rank == 1, "cross_entropy: expected a 1-D tensor of class indices, got shape \(target.shape)")
+        return crossEntropy(logits, target.integers, labelSmoothing: labelSmoothing)
+    }
+    checkArgument(target.shape == logits.shape,
+                  "cross_entropy: a float target holds class probabilities shaped like the logits \(logits.shape), got \(target.shape); for class indices pass an int64 tensor (.long())")
+    let c = Float(logits.shape[1])
+    let smoothed = labelSmoothing == 0 ? target : target * (1 - labelSmoothing) + labelSmoothing / c
+    return -(smoothed * logits.logSoftmax(dim: 1)).sum() / Float(Swift.max(logits.shape[0], 1))
+}
+
 /// Mean squared error, as `F.mse_loss`.
 public func mseLoss(_ input: Tensor, _ target: Tensor) -> Tensor {
     checkArgument(input.shape == target.shape, "mse_loss: input shape \(input.shape) and target shape \(target.shape) differ")
@@ -49,13 +65,13 @@ public func mseLoss(_ input: Tensor, _ target: Tensor) -> Tensor {
 /// Fraction of rows of `logits` whose argmax equals the label.
 public func accuracy(_ logits: Tensor, _ labels: [Int]) -> Float {
     checkArgument(logits.rank == 2 && logits.shape[0] == labels.count, "accuracy: logits \(logits.shape) vs \(labels.count) labels")
-    let pred = logits.argmax(dim: 1)
+    let pred = logits.argmax(dim: 1).integers
     return Float(zip(pred, labels).filter { $0 == $1 }.count) / Float(Swift.max(labels.count, 1))
 }
 
 /// Number of rows of `logits` whose argmax equals the label.
 public func correctCount(_ logits: Tensor, _ labels: [Int]) -> Int {
-    zip(logits.argmax(dim: 1), labels).filter { $0 == $1 }.count
+    zip(logits.argmax(dim: 1).integers, labels).filter { $0 == $1 }.count
 }
 
 /// Counts of (true class, predicted class) pairs.
