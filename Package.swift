@@ -27,6 +27,7 @@ let package = Package(
         ]),
         .executableTarget(name: "convnet-bench", dependencies: ["ConvNet"]),
         .executableTarget(name: "homework", dependencies: ["ConvNet"], path: "Examples/Homework"),
+        .executableTarget(name: "d2l-by-hand", dependencies: ["ConvNet"], path: "Examples/D2LByHand"),
         .testTarget(name: "ConvNetTests", dependencies: ["ConvNet"], resources: [.copy("Resources")]),
     ],
     swiftLanguageModes: [.v5]

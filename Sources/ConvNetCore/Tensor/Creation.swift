@@ -16,33 +16,33 @@ extension Tensor {
     public static func arange(_ n: Int) -> Tensor { arange(0, Float(n)) }
 
     /// Uniform in [0, 1), from `generator` (the global one by default).
-    public static func rand(_ shape: [Int], generator: Generator = .global) -> Tensor {
+    public static func rand(_ shape: [Int], generator: ConvNetCore.Generator = .global) -> Tensor {
         let t = Tensor(uninitializedShape: shape)
         generator.fillUniform(t.data, count: t.count)
         return t
     }
 
     /// Uniform in [low, high).
-    public static func uniform(_ shape: [Int], low: Float, high: Float, generator: Generator = .global) -> Tensor {
+    public static func uniform(_ shape: [Int], low: Float, high: Float, generator: ConvNetCore.Generator = .global) -> Tensor {
         let t = Tensor(uninitializedShape: shape)
         generator.fillUniform(t.data, count: t.count, low: low, high: high)
         return t
     }
 
     /// Standard normal.
-    public static func randn(_ shape: [Int], generator: Generator = .global) -> Tensor {
+    public static func randn(_ shape: [Int], generator: ConvNetCore.Generator = .global) -> Tensor {
         let t = Tensor(uninitializedShape: shape)
         generator.fillNormal(t.data, count: t.count)
         return t
     }
 
     /// Normal with the given mean and standard deviation.
-    public static func normal(_ shape: [Int], mean: Float = 0, std: Float = 1, generator: Generator = .global) -> Tensor {
+    public static func normal(_ shape: [Int], mean: Float = 0, std: Float = 1, generator: ConvNetCore.Generator = .global) -> Tensor {
         let t = Tensor(uninitializedShape: shape)
         generator.fillNormal(t.data, count: t.count, mean: mean, std: std)
         return t
     }
 
     /// Reseeds the global generator: the same seed gives the same random tensors and initial weights.
-    public static func manualSeed(_ seed: UInt64) { Generator.global.reseed(seed) }
+    public static func manualSeed(_ seed: UInt64) { ConvNetCore.Generator.global.reseed(seed) }
 }

@@ -4,6 +4,7 @@ import Foundation
 /// notation for wide ranges, and `...` past 1000 elements (3 edge items per dimension).
 extension Tensor: CustomStringConvertible {
     public var description: String {
+        if isUninitialized { return "<UninitializedParameter>" }
         if !isContiguous {
             let c = copy()
             c.gradFn = gradFn; c._requiresGrad = _requiresGrad

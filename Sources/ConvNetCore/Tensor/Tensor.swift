@@ -107,6 +107,7 @@ public final class Tensor: @unchecked Sendable {
     /// Pointer to the elements of a contiguous tensor, valid while the tensor lives. Kernels read
     /// inputs through it after `contiguous()`; reaching it with a non-contiguous view is a bug.
     public var data: UnsafeMutablePointer<Float> {
+        checkArgument(!isUninitialized, "an uninitialized parameter of a lazy layer was used before the layer's first forward (or a loadStateDict) gave it a shape")
         checkArgument(isContiguous, "internal: raw data of a non-contiguous view of shape \(shape), strides \(strides); call contiguous() first")
         return storage.pointer + storageOffset
     }
@@ -146,6 +147,28 @@ public final class Tensor: @unchecked Sendable {
 
     /// Fills this tensor (or the part of a tensor it views) with one value in place, as `fill_`.
     public func fill(_ value: Float) { fill_(value) }
+
+    // MARK: lazy parameters
+
+    /// A parameter (or buffer) whose shape is not known yet, as PyTorch's `UninitializedParameter`:
+    /// a lazy layer holds one from the start, so `parameters()` lists it and an optimiser built
+    /// before the first forward updates it once `materialize(with:)` has given it values.
+    public static func uninitialized(requiresGrad: Bool) -> Tensor {
+        let t = Tensor(shape: [0], storage: TensorStorage(count: 0))
+        t.isUninitialized = true
+        t._requiresGrad = requiresGrad
+        return t
+    }
+
+    /// Gives an uninitialized tensor the shape and values of `values`, in place (PyTorch's
+    /// `materialize`): every holder of this tensor sees them.
+    public func materialize(with values: Tensor) {
+        checkArgument(isUninitialized, "materialize(with:) is for uninitialized parameters; use copy_ to overwrite values")
+        let c = values.copy()
+        shape = c.shape; strides = c.strides; storageOffset = 0; storage = c.storage
+        isContiguous = true
+        isUninitialized = false
+    }
 
     // MARK: layout
 

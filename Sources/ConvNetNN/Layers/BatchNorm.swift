@@ -3,7 +3,8 @@ import ConvNetCore
 /// Batch normalisation over channels, as `nn.BatchNorm1d` / `nn.BatchNorm2d`: batch statistics in
 /// training (running statistics updated with `momentum`, unbiased variance), running ones in eval.
 public class BatchNorm: TrainingModeModule {
-    public private(set) var numFeatures: Int
+    /// Channels; 0 for a lazy layer before its first forward.
+    public var numFeatures: Int { runningMean?.isUninitialized == false ? runningMean!.count : 0 }
     public let eps: Float
     public let momentum: Float
     public let affine: Bool
@@ -17,26 +18,34 @@ public class BatchNorm: TrainingModeModule {
     private let _expectedRanks: [Int]
 
     init(_ numFeatures: Int, eps: Float, momentum: Float, affine: Bool, ranks: [Int]) {
-        self.numFeatures = numFeatures
         self.eps = eps
         self.momentum = momentum
         self.affine = affine
         _expectedRanks = ranks
-        if numFeatures > 0 { materialize(numFeatures) }
+        numBatchesTracked = Tensor(0)
+        if numFeatures > 0 {
+            if affine {
+                weight = Tensor.ones([numFeatures]); weight!.requiresGrad = true
+                bias = Tensor.zeros([numFeatures]); bias!.requiresGrad = true
+            }
+            runningMean = Tensor.zeros([numFeatures])
+            runningVar = Tensor.ones([numFeatures])
+        } else {
+            if affine { weight = .uninitialized(requiresGrad: true); bias = .uninitialized(requiresGrad: true) }
+            runningMean = .uninitialized(requiresGrad: false)
+            runningVar = .uninitialized(requiresGrad: false)
+        }
     }
 
     private func materialize(_ c: Int) {
-        numFeatures = c
-        if affine {
-            weight = Tensor.ones([c]); weight!.requiresGrad = true
-            bias = Tensor.zeros([c]); bias!.requiresGrad = true
-        }
-        runningMean = Tensor.zeros([c])
-        runningVar = Tensor.ones([c])
-        numBatchesTracked = Tensor(0)
+        weight?.materialize(with: Tensor.ones([c]))
+        bias?.materialize(with: Tensor.zeros([c]))
+        runningMean?.materialize(with: Tensor.zeros([c]))
+        runningVar?.materialize(with: Tensor.ones([c]))
     }
 
-    public var isLazy: Bool { runningMean == nil }
+    /// Whether the channel count is still to be inferred.
+    public var isLazy: Bool { runningMean?.isUninitialized ?? true }
 
     public func forward(_ x: Tensor) -> Tensor { forward(x, relu: false) }
 

@@ -30,7 +30,8 @@ public enum Fusion {
 
     /// `relu?(bn?(conv(x)) + residual?)`, fused when possible.
     static func convBatchNormReLU(_ conv: Conv2d, _ bn: BatchNorm?, residual: Tensor? = nil, relu: Bool, _ x: Tensor) -> Tensor {
-        if isActive, let weight = conv.weight, bn?.hasInferenceAffine ?? true {
+        if isActive, !conv.isLazy, bn?.hasInferenceAffine ?? true {
+            let weight = conv.weight
             let affine = bn?.inferenceAffine
             return conv2dAffineReLU(x, weight, bias: conv.bias, stride: conv.stride, padding: conv.padding,
                                     dilation: conv.dilation, groups: conv.groups, scale: affine?.scale, shift: affine?.shift,

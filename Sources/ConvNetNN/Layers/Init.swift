@@ -71,8 +71,8 @@ extension Module {
     /// (D2L's `init_cnn` with `Init.xavierUniform`).
     public func initWeights(_ initializer: (Tensor) -> Void) {
         apply { m in
-            if let l = m as? Linear { initializer(l.weight); l.bias.map { Init.zeros($0) } }
-            if let c = m as? Conv2d, let w = c.weight { initializer(w); c.bias.map { Init.zeros($0) } }
+            if let l = m as? Linear, !l.isLazy { initializer(l.weight); l.bias.map { Init.zeros($0) } }
+            if let c = m as? Conv2d, !c.isLazy { initializer(c.weight); c.bias.map { Init.zeros($0) } }
         }
     }
 }

@@ -2,31 +2,41 @@ import ConvNetCore
 
 /// `y = x·Wᵀ + b`, as `nn.Linear`. `LazyLinear` infers `inFeatures` at the first call.
 public final class Linear: Module {
-    public private(set) var inFeatures: Int
+    /// Input features; 0 for a lazy layer before its first forward.
+    public var inFeatures: Int { weight.isUninitialized ? 0 : weight.shape[1] }
     public let outFeatures: Int
-    public private(set) var weight: Tensor
-    public private(set) var bias: Tensor?
+    /// [out, in]; for a lazy layer an uninitialized parameter until the first forward.
+    public let weight: Tensor
+    public let bias: Tensor?
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
         checkArgument(inFeatures >= 0 && outFeatures > 0, "Linear(\(inFeatures), \(outFeatures)): feature counts must be positive")
-        self.inFeatures = inFeatures
         self.outFeatures = outFeatures
-        weight = Tensor.zeros([outFeatures, inFeatures])
-        self.bias = bias ? Tensor.zeros([outFeatures]) : nil
-        if inFeatures > 0 { materialize(inFeatures) }
+        if inFeatures > 0 {
+            (weight, self.bias) = Linear.initialParameters(inFeatures, outFeatures, bias: bias)
+        } else {
+            weight = .uninitialized(requiresGrad: true)
+            self.bias = bias ? .uninitialized(requiresGrad: true) : nil
+        }
+    }
+
+    private static func initialParameters(_ n: Int, _ outFeatures: Int, bias: Bool) -> (Tensor, Tensor?) {
+        let w = Tensor.zeros([outFeatures, n])
+        let b: Tensor? = bias ? Tensor.zeros([outFeatures]) : nil
+        Init.pytorchDefault(weight: w, bias: b)
+        w.requiresGrad = true
+        b?.requiresGrad = true
+        return (w, b)
     }
 
     private func materialize(_ n: Int) {
-        inFeatures = n
-        weight = Tensor.zeros([outFeatures, n])
-        if bias != nil { bias = Tensor.zeros([outFeatures]) }
-        Init.pytorchDefault(weight: weight, bias: bias)
-        weight.requiresGrad = true
-        bias?.requiresGrad = true
+        let (w, b) = Linear.initialParameters(n, outFeatures, bias: bias != nil)
+        weight.materialize(with: w)
+        if let b { bias?.materialize(with: b) }
     }
 
     /// Whether the input size is still to be inferred.
-    public var isLazy: Bool { inFeatures == 0 }
+    public var isLazy: Bool { weight.isUninitialized }
 
     public func forward(_ x: Tensor) -> Tensor {
         if isLazy { materialize(x.shape.last ?? 0) }

@@ -21,6 +21,11 @@ public final class MaxPool2d: Module {
         _pairs = false
     }
 
+    /// PyTorch's `MaxPool2d(3)`: the kernel size unlabeled.
+    public convenience init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0, dilation: Int = 1, ceilMode: Bool = false) {
+        self.init(kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
+    }
+
     public func forward(_ x: Tensor) -> Tensor {
         maxPool2d(x, kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
     }
@@ -48,6 +53,11 @@ public final class AvgPool2d: Module {
         self.kernelSize = Size2(kernelSize); self.stride = Size2(stride ?? kernelSize); self.padding = Size2(padding)
         self.ceilMode = ceilMode; self.countIncludePad = countIncludePad
         _pairs = false
+    }
+
+    /// PyTorch's `AvgPool2d(2)`: the kernel size unlabeled.
+    public convenience init(_ kernelSize: Int, stride: Int? = nil, padding: Int = 0, ceilMode: Bool = false, countIncludePad: Bool = true) {
+        self.init(kernelSize: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode, countIncludePad: countIncludePad)
     }
 
     public func forward(_ x: Tensor) -> Tensor {

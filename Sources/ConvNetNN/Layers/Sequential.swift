@@ -53,5 +53,19 @@ public final class Sequential: Module {
     public func namedOwnTensors() -> [(String, Tensor)] { [] }
 
     public var count: Int { layers.count }
+    /// The `i`-th layer (PyTorch's `net[i]`).
     public subscript(_ i: Int) -> any Module { layers[i] }
+    /// The `i`-th layer as the type it is: `net[0, as: Conv2d.self].weight`.
+    public subscript<M: Module>(_ i: Int, as type: M.Type) -> M {
+        guard let m = layers[i] as? M else {
+            checkArgument(false, "Sequential[\(i)] is a \(layers[i].typeName), not a \(M.self)")
+            fatalError()
+        }
+        return m
+    }
+}
+
+/// `for layer in net`, as iterating an `nn.Sequential`.
+extension Sequential: Sequence {
+    public func makeIterator() -> IndexingIterator<[any Module]> { layers.makeIterator() }
 }

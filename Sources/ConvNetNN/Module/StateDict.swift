@@ -42,6 +42,7 @@ extension Module {
                 missing.append(key); continue
             }
             used.insert(sk)
+            if t.isUninitialized { plan.append((t, src)); continue }   // a lazy layer takes the checkpoint's shape
             if src.count != t.count || (src.shape != t.shape && !(src.count == 1 && t.count == 1)) {
                 mismatches.append("size mismatch for \(key): copying a param with shape \(src.shape) from checkpoint, the shape in current model is \(t.shape).")
                 continue
@@ -52,7 +53,9 @@ extension Module {
         if !mismatches.isEmpty || (strict && (!missing.isEmpty || !unexpected.isEmpty)) {
             throw StateDictError(missingKeys: strict ? missing : [], unexpectedKeys: strict ? unexpected : [], shapeMismatches: mismatches)
         }
-        for (dst, src) in plan { dst.assign(src) }
+        for (dst, src) in plan {
+            if dst.isUninitialized { dst.materialize(with: src) } else { dst.assign(src) }
+        }
     }
 }
 

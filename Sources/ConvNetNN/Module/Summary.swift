@@ -61,7 +61,8 @@ public struct ModelSummary: Sendable, CustomStringConvertible {
             let m = call.module
             let params = m.namedOwnTensors().filter { $0.1.requiresGrad }.reduce(0) { $0 + $1.1.count }
             var macs = 0
-            if let c = m as? Conv2d, let w = c.weight {
+            if let c = m as? Conv2d, !c.isLazy {
+                let w = c.weight
                 macs = call.output.reduce(1, *) * w.shape[1] * w.shape[2] * w.shape[3]
             } else if let l = m as? Linear {
                 macs = call.output.reduce(1, *) * l.inFeatures
