@@ -10,6 +10,7 @@ public struct EvaluationResult: Sendable {
 }
 
 public func evaluate(_ model: any Module, on loader: DataLoader, numClasses: Int = 10) -> EvaluationResult {
+    let model = compile(model)
     let wasTraining = model.training
     model.eval()
     defer { model.train(wasTraining) }
