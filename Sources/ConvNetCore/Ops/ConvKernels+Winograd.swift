@@ -33,7 +33,7 @@ extension ConvKernels {
         let tiles2 = WinogradVariant.f2k3.tiles(n: n, ho: ho, wo: wo)
         if r == 5 { return wide && ho >= 2 && wo >= 2 && tiles2 >= 64 ? .f2k5 : nil }
         guard r == 3 else { return nil }
-        let forced = ck_thread_winograd_tile()
+        let forced = ConvolutionOptions.winogradTile
         let tiles3 = WinogradVariant.f3k3.tiles(n: n, ho: ho, wo: wo)
         // F(3×3) needs enough tiles to amortise its 25 weight matrices (ResNet's 3×3 maps at batch
         // 64, 64 tiles: 4.1 ms forward against 5.8 tap-wise, about even with the gradients)
