@@ -247,19 +247,14 @@ extension ConvKernels {
         let slots = Swift.max(1, Swift.min(Threads.count, (64 << 20) / Swift.max(per, 1)))
         // each thread's first block writes its accumulator, later ones add (no clearing pass; every
         // thread that runs gets at least one block, and only those are summed)
-        let store = Tensor(uninitializedShape: [slots * per])
-        let acc = store.data
-        let started = UnsafeMutablePointer<Bool>.allocate(capacity: slots)
-        defer { started.deallocate() }
-        started.initialize(repeating: false, count: slots)
+        let partials = PerThreadPartials(slots: slots, count: per, zeroed: 0)
         let kernels = variant.kernels
         let scratch = kernels.dwScratch(g.c, g.cout, g.w, g.pw, block)
         let chunks = forEachTileBlock(tiles: tiles, block: block, maxThreads: slots) { t, t0, count in
-            let buffer = ck_scratch(0, scratch)!, part = acc + t * per, add: Int32 = started[t] ? 1 : 0
-            kernels.dwBlock(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, count, add, part, buffer)
-            started[t] = true
+            let add: Int32 = partials.accumulates(t) ? 1 : 0
+            kernels.dwBlock(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, count, add, partials.part(t), ck_scratch(0, scratch)!)
         }
-        for t in 1..<Swift.max(chunks, 1) { Elementwise.axpy(1, acc + t * per, acc, per) }
+        let acc = partials.sum(used: chunks)
         Threads.parallelFor(g.cout, minPerThread: 8) { r in
             kernels.dwFinish(acc, g.cout, g.c, r.lowerBound, r.upperBound, gw)
         }
