@@ -18,9 +18,12 @@ public func medianSeconds(repeats: Int, _ body: () -> Void) -> Double {
 
 /// The kernel and model workloads of the README's performance section, at 1 and 2 threads.
 public struct BenchmarkSuite {
+    /// The workload groups to run (`all` for every one).
     public let groups: Set<String>
+    /// Timed runs per workload; the median is reported.
     public let repeats: Int
 
+    /// A suite running `groups`, each workload timed `repeats` times.
     public init(groups: Set<String>, repeats: Int) { self.groups = groups; self.repeats = repeats }
 
     func wants(_ g: String) -> Bool { groups.contains("all") || groups.contains(g) }
@@ -34,6 +37,7 @@ public struct BenchmarkSuite {
         fflush(stdout)
     }
 
+    /// Runs the chosen workloads at 1 and 2 threads and prints one line per workload.
     public func run() throws {
         let saved = Threads.count
         defer { Threads.count = saved }

@@ -2,6 +2,7 @@ import CKernels
 
 /// Whether operations record the autograd graph on the current thread. Off inside `withNoGrad`.
 public enum GradMode {
+    /// Whether this thread records operations for autograd now (PyTorch's `torch.is_grad_enabled()`).
     public static var isEnabled: Bool { ck_grad_disabled() == 0 }
 
     /// Runs `body` with recording set to `enabled` on this thread, restoring it afterwards.

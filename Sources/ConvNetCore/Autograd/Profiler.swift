@@ -4,10 +4,12 @@ import Foundation
 /// Accumulates time per operation while enabled: leaf-module forwards ("forward Conv2d") and
 /// autograd backward steps ("backward conv2d"). `convnet bench --profile` prints it.
 public enum Profiler {
+    /// Whether ``measure(_:_:)`` records times (off by default, so profiling costs nothing).
     nonisolated(unsafe) public static var isEnabled = false
     nonisolated(unsafe) private static var totals: [String: (seconds: Double, calls: Int)] = [:]
     private static let lock = NSLock()
 
+    /// Adds one call of `seconds` to the total kept under `name`.
     public static func record(_ name: String, seconds: Double) {
         lock.lock(); defer { lock.unlock() }
         let t = totals[name] ?? (0, 0)
@@ -24,6 +26,7 @@ public enum Profiler {
         return r
     }
 
+    /// Forgets every recorded total.
     public static func reset() { lock.lock(); totals = [:]; lock.unlock() }
 
     /// Entries by total time, largest first.
