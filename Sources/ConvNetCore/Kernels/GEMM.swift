@@ -62,7 +62,7 @@ public final class PackedA: @unchecked Sendable {
     /// The packed panels (valid while this object lives).
     var pointer: UnsafePointer<Float> { UnsafePointer(buffer.data) }
 
-    /// Packs the `m`×`k` matrix at `a` (row stride `lda`; transposed first when `transA`) into the micro-kernel's panel layout.
+    /// Packs the `m`×`k` left operand read from `a` (leading dimension `lda`; `a` holds its transpose when `transA`) into the micro-kernel's panels.
     public init(transA: Bool, m: Int, k: Int, a: UnsafePointer<Float>, lda: Int) {
         self.m = m
         self.k = k
