@@ -62,7 +62,7 @@ struct Predict: ParsableCommand {
         let x = Tensor.empty([1, 1, side, side])
         pixels.withUnsafeBufferPointer { resizeBilinear($0.baseAddress!, planes: 1, height: h, width: w, toHeight: side, toWidth: side, into: x.data) }
         net.eval()
-        let probs = withNoGrad { net(x).softmax(dim: 1) }.scalars
+        let probs = withNoGrad { compile(net)(x).softmax(dim: 1) }.scalars
         let names = kind.classNames
         if let truth { print("true class: \(names[truth])") }
         for (c, p) in probs.enumerated().sorted(by: { $0.element > $1.element }).prefix(max(1, top)) {

@@ -549,18 +549,35 @@ extension DirectConvTests {
         }
     }
 
-    @Test(arguments: ["resnet18", "regnetx32", "bn-lenet", "nin"])
-    func modelsAgreeWithFusionOff(_ name: String) throws {
+    /// The engine's fusions (a compiled model's replay) against the model run op by op: outputs in
+    /// eval mode, and outputs and every parameter's gradient in training mode.
+    @Test(arguments: ["lenet", "resnet18", "regnetx32", "bn-lenet", "nin", "googlenet", "densenet"])
+    func compiledModelsAgreeWithEager(_ name: String) throws {
         let spec = try ModelZoo.spec(named: name)
         let model = spec.make()
+        let fast = compile(model)
         let side = spec.defaults.resize
         let x = Tensor.randn([2, 1, side, side], generator: Generator(seed: 4))
         // a few training steps' worth of batch statistics, so the eval affine maps are not identities
         for _ in 0..<2 { _ = model(Tensor.randn([4, 1, side, side], generator: Generator(seed: 5))) }
+        func step(_ f: (Tensor) -> Tensor) -> (out: Tensor, grads: [Tensor]) {
+            model.zeroGrad()
+            Tensor.manualSeed(7)
+            let y = f(x)
+            (y * Tensor.randn(y.shape, generator: Generator(seed: 6))).sum().backward()
+            return (y.detached(), model.parameters().map { $0.grad! })
+        }
+        _ = step { fast($0) }   // traces
+        let replayed = step { fast($0) }, eager = step { model($0) }
+        #expect(fast.fallbackReason == nil, "\(name): \(fast.fallbackReason ?? "")")
+        expectClose(replayed.out, eager.out, rtol: 1e-3, atol: 1e-4, name + " training output")
+        for (a, b) in zip(replayed.grads, eager.grads) { expectClose(a, b, rtol: 1e-3, atol: 1e-4, name + " gradient") }
         model.eval()
-        let fused = withNoGrad { model(x) }
-        let plain = Fusion.with(enabled: false) { withNoGrad { model(x) } }
-        expectClose(fused, plain, rtol: 1e-3, atol: 1e-4, name)
+        _ = withNoGrad { fast(x) }
+        let fused = withNoGrad { fast(x) }
+        let plain = withNoGrad { model(x) }
+        #expect(fast.fallbackReason == nil)
+        expectClose(fused, plain, rtol: 1e-3, atol: 1e-4, name + " inference")
     }
 }
 

@@ -14,6 +14,7 @@ public struct EvaluationResult: Sendable {
 
 /// Accuracy, mean cross-entropy and confusion matrix of `model` over one pass of `loader`, in eval mode without gradients (D2L's `evaluate_accuracy_gpu`).
 public func evaluate(_ model: any Module, on loader: DataLoader, numClasses: Int = 10) -> EvaluationResult {
+    let model = compile(model)
     let wasTraining = model.training
     model.eval()
     defer { model.train(wasTraining) }

@@ -117,6 +117,8 @@ public enum InterruptFlag {
 public final class Trainer {
     /// The model being trained.
     public let model: any Module
+    /// The model as the engine runs it: traced per batch shape and mode, replayed with its fusions.
+    private let compiled: CompiledModule
     /// The run's configuration.
     public let config: TrainingConfig
     /// Shuffled training batches.
@@ -136,6 +138,7 @@ public final class Trainer {
     /// which the checkpoint saves, so a resumed run continues the same random sequence.
     public init(model: any Module, train: ImageDataset, test: ImageDataset, config: TrainingConfig) {
         self.model = model
+        compiled = compile(model)
         self.config = config
         let resize = config.resize == train.height ? nil : config.resize
         trainLoader = DataLoader(train, batchSize: config.batchSize, shuffle: true, resize: resize, generator: .global)
@@ -181,7 +184,7 @@ public final class Trainer {
             var lastDraw = Date.distantPast
             // the next batch is assembled (and resized) on another thread while this one trains
             for (b, batch) in zip(skipBatches..<total, trainLoader.batches(order: order, from: skipBatches)) {
-                let logits = model(batch.images)
+                let logits = compiled(batch.images)
                 let loss = crossEntropy(logits, batch.labels, labelSmoothing: config.labelSmoothing)
                 let l = loss.item()
                 guard l.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch + 1, batch: b + 1, value: l) }
@@ -212,7 +215,7 @@ public final class Trainer {
             if config.progressBar { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             let trainSeconds = partial.seconds + Date().timeIntervalSince(start)
             skipBatches = 0
-            let test = evaluate(model, on: testLoader)
+            let test = evaluate(compiled, on: testLoader)
             let record = EpochRecord(epoch: epoch + 1, trainLoss: partial.lossSum / Double(Swift.max(partial.seen, 1)),
                                      trainAccuracy: Double(partial.correct) / Double(Swift.max(partial.seen, 1)),
                                      testAccuracy: test.accuracy, seconds: trainSeconds,

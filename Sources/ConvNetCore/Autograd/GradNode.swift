@@ -41,6 +41,7 @@ extension Tensor {
     /// one of them before the backward runs is reported instead of giving a wrong gradient.
     static func record(_ result: Tensor, _ name: String, _ inputs: [Tensor], saving: [Tensor]? = nil,
                        _ backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+        OpTrace.noteUntraced(name, inputs)
         guard GradMode.isEnabled, inputs.contains(where: { $0.requiresGrad }) else { return result }
         result.gradFn = GradNode(name: name, inputs: inputs, saving: saving ?? inputs, backward: backward)
         result._requiresGrad = true

@@ -8,7 +8,30 @@
 /// storage's version, so a backward that still needs the old values reports the change.
 extension Tensor {
     @discardableResult
-    func writeInPlace(_ name: String, operands: [Tensor], needsOldValue: Bool, _ compute: (Tensor) -> Tensor) -> Tensor {
+    func writeInPlace(_ name: String, operands: [Tensor], needsOldValue: Bool, traced: OpTrace.Kind? = nil,
+                      _ compute: @escaping (Tensor) -> Tensor) -> Tensor {
+        if OpTrace.activeCount > 0, let trace = OpTrace.current, trace.depth == 0 {
+            // in a traced forward, an in-place op on a traced value is a new value of the same tensor
+            guard trace.isTracedValue(self), viewBase == nil, !trace.storageIsViewed(self) else {
+                if trace.isTracedValue(self) || operands.contains(where: { trace.isTracedValue($0) }) || viewBase != nil {
+                    trace.fail("\(name) writes through a view or into a tensor from outside the forward")
+                }
+                return writeInPlaceEagerly(name, operands: operands, needsOldValue: needsOldValue, compute)
+            }
+            let inputs = [self] + operands
+            trace.depth += 1
+            writeInPlaceEagerly(name, operands: operands, needsOldValue: needsOldValue, compute)
+            trace.depth -= 1
+            // an op's replay reads its operands from the graph: ops with operands say how (`traced`)
+            if traced == nil && !operands.isEmpty { trace.fail("\(name) with a tensor operand has no replay form") }
+            trace.append(traced ?? .other(name, { ins in compute(ins[0]) }), inputs: inputs, output: self)
+            return self
+        }
+        return writeInPlaceEagerly(name, operands: operands, needsOldValue: needsOldValue, compute)
+    }
+
+    @discardableResult
+    private func writeInPlaceEagerly(_ name: String, operands: [Tensor], needsOldValue: Bool, _ compute: (Tensor) -> Tensor) -> Tensor {
         checkArgument(!isUninitialized, "\(name): the tensor is an uninitialized parameter of a lazy layer; run a forward pass or load a state dict first")
         checkArgument(zip(shape, strides).allSatisfy { $0.0 <= 1 || $0.1 != 0 },
                       "unsupported operation: more than one element of the written-to tensor refers to a single memory location. Please clone() the tensor before performing the operation.")
@@ -108,7 +131,7 @@ extension Tensor {
     /// `self += alpha · other` in place (PyTorch's `add_`).
     @discardableResult
     public func add_(_ other: Tensor, alpha: Float = 1) -> Tensor {
-        writeInPlace("add_", operands: [other], needsOldValue: false) { $0 + (alpha == 1 ? other : other * alpha) }
+        writeInPlace("add_", operands: [other], needsOldValue: false, traced: alpha == 1 ? .add : nil) { $0 + (alpha == 1 ? other : other * alpha) }
     }
     /// Adds a scalar in place (PyTorch's `add_`).
     @discardableResult
@@ -116,20 +139,24 @@ extension Tensor {
     /// `self -= alpha · other` in place (PyTorch's `sub_`).
     @discardableResult
     public func sub_(_ other: Tensor, alpha: Float = 1) -> Tensor {
-        writeInPlace("sub_", operands: [other], needsOldValue: false) { $0 - (alpha == 1 ? other : other * alpha) }
+        writeInPlace("sub_", operands: [other], needsOldValue: false, traced: .other("sub_", { $0[0] - $0[1] * alpha })) { $0 - (alpha == 1 ? other : other * alpha) }
     }
     /// Subtracts a scalar in place (PyTorch's `sub_`).
     @discardableResult
     public func sub_(_ value: Float) -> Tensor { writeInPlace("sub_", operands: [], needsOldValue: false) { $0 - value } }
     /// Multiplies in place (PyTorch's `mul_`).
     @discardableResult
-    public func mul_(_ other: Tensor) -> Tensor { writeInPlace("mul_", operands: [other], needsOldValue: true) { $0 * other } }
+    public func mul_(_ other: Tensor) -> Tensor {
+        writeInPlace("mul_", operands: [other], needsOldValue: true, traced: .other("mul_", { $0[0] * $0[1] })) { $0 * other }
+    }
     /// Multiplies by a scalar in place (PyTorch's `mul_`).
     @discardableResult
     public func mul_(_ value: Float) -> Tensor { writeInPlace("mul_", operands: [], needsOldValue: true) { $0 * value } }
     /// Divides in place (PyTorch's `div_`).
     @discardableResult
-    public func div_(_ other: Tensor) -> Tensor { writeInPlace("div_", operands: [other], needsOldValue: true) { $0 / other } }
+    public func div_(_ other: Tensor) -> Tensor {
+        writeInPlace("div_", operands: [other], needsOldValue: true, traced: .other("div_", { $0[0] / $0[1] })) { $0 / other }
+    }
     /// Divides by a scalar in place (PyTorch's `div_`).
     @discardableResult
     public func div_(_ value: Float) -> Tensor { writeInPlace("div_", operands: [], needsOldValue: true) { $0 / value } }
@@ -144,7 +171,8 @@ extension Tensor {
     /// Copies `source` (broadcast to this shape) into the elements (PyTorch's `copy_`).
     @discardableResult
     public func copy_(_ source: Tensor) -> Tensor {
-        writeInPlace("copy_", operands: [source], needsOldValue: false) { _ in source }
+        writeInPlace("copy_", operands: [source], needsOldValue: false,
+                     traced: .other("copy_", { $0[1].expand($0[0].shape).contiguous() })) { _ in source }
     }
     /// Limits the elements to [min, max] in place (PyTorch's `clamp_`).
     @discardableResult

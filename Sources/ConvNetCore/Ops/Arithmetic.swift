@@ -57,16 +57,28 @@ extension Tensor {
 
     /// Elementwise sum with broadcasting; PyTorch's `a + b`.
     public static func + (a: Tensor, b: Tensor) -> Tensor {
+        OpTrace.op(.add, [a, b]) { addEager(a, b) }
+    }
+
+    private static func addEager(_ a: Tensor, _ b: Tensor) -> Tensor {
         record(broadcastZip(a, b, +), "add", [a, b], saving: []) { g in [g.sumTo(a.shape), g.sumTo(b.shape)] }
     }
 
     /// Elementwise difference with broadcasting; PyTorch's `a - b`.
     public static func - (a: Tensor, b: Tensor) -> Tensor {
+        OpTrace.op(.other("sub", { $0[0] - $0[1] }), [a, b]) { subEager(a, b) }
+    }
+
+    private static func subEager(_ a: Tensor, _ b: Tensor) -> Tensor {
         record(broadcastZip(a, b, -), "sub", [a, b], saving: []) { g in [g.sumTo(a.shape), (-g).sumTo(b.shape)] }
     }
 
     /// Elementwise product with broadcasting; PyTorch's `a * b`.
     public static func * (a: Tensor, b: Tensor) -> Tensor {
+        OpTrace.op(.other("mul", { $0[0] * $0[1] }), [a, b]) { mulEager(a, b) }
+    }
+
+    private static func mulEager(_ a: Tensor, _ b: Tensor) -> Tensor {
         record(broadcastZip(a, b, *), "mul", [a, b]) { g in
             [a.requiresGrad ? (g * b).sumTo(a.shape) : nil, b.requiresGrad ? (g * a).sumTo(b.shape) : nil]
         }
@@ -150,7 +162,9 @@ extension Tensor {
     }
 
     /// Elementwise max(x, 0); PyTorch's `x.relu()`.
-    public func relu() -> Tensor {
+    public func relu() -> Tensor { OpTrace.op(.relu, [self]) { eagerReLU() } }
+
+    private func eagerReLU() -> Tensor {
         guard isContiguous else { return contiguous().relu() }
         let y = Tensor(uninitializedShape: shape)
         Threads.parallelFor(count, minPerThread: 1 << 17) { r in ck_relu(self.data + r.lowerBound, y.data + r.lowerBound, r.count) }
@@ -165,7 +179,9 @@ extension Tensor {
     }
 
     /// Elementwise 1 / (1 + e^-x); PyTorch's `x.sigmoid()`.
-    public func sigmoid() -> Tensor {
+    public func sigmoid() -> Tensor { OpTrace.op(.other("sigmoid", { $0[0].sigmoid() }), [self]) { eagerSigmoid() } }
+
+    private func eagerSigmoid() -> Tensor {
         guard isContiguous else { return contiguous().sigmoid() }
         let y = Tensor(uninitializedShape: shape)
         Threads.parallelFor(count, minPerThread: 1 << 16) { r in ck_sigmoid(self.data + r.lowerBound, y.data + r.lowerBound, r.count) }

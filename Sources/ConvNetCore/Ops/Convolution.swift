@@ -34,7 +34,9 @@ public enum ConvolutionOptions {
 /// 2-D cross-correlation over NCHW input, as `F.conv2d`: `weight` is [out, in/groups, kh, kw].
 public func conv2d(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: Size2 = 1, padding: Padding = 0,
                    dilation: Size2 = 1, groups: Int = 1) -> Tensor {
-    convolve(input, weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups, epilogue: nil)
+    OpTrace.op(.conv2d(weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups), [input]) {
+        convolve(input, weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups, epilogue: nil)
+    }
 }
 
 /// `relu?(conv2d(x, w, b) · scale + shift + residual)` with per-output-channel `scale` and `shift` and a

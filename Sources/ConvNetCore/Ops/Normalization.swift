@@ -6,8 +6,11 @@ import Foundation
 /// the running statistics in place with `momentum` (unbiased variance), as PyTorch does.
 public func batchNorm(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor? = nil,
                       bias: Tensor? = nil, training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
-    normalize(input, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias, training: training,
-              momentum: momentum, eps: eps, relu: false)
+    OpTrace.op(.batchNorm(.init(runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias, training: training,
+                                momentum: momentum, eps: eps, relu: false)), [input]) {
+        normalize(input, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias, training: training,
+                  momentum: momentum, eps: eps, relu: false)
+    }
 }
 
 /// `relu(batchNorm(…))` as one operation: the forward pass writes the rectified values directly and
@@ -15,8 +18,11 @@ public func batchNorm(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?
 /// activations each way (the BN → ReLU pattern of D2L's ResNet, DenseNet and RegNet blocks).
 public func batchNormReLU(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor? = nil,
                           bias: Tensor? = nil, training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
-    normalize(input, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias, training: training,
-              momentum: momentum, eps: eps, relu: true)
+    OpTrace.op(.batchNorm(.init(runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias, training: training,
+                                momentum: momentum, eps: eps, relu: true)), [input]) {
+        normalize(input, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias, training: training,
+                  momentum: momentum, eps: eps, relu: true)
+    }
 }
 
 func normalize(_ inputTensor: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor?, bias: Tensor?, training: Bool,
@@ -210,6 +216,12 @@ private func recordNormalization(_ input: Tensor, out: Tensor, mean: [Float], in
 
 /// Zeroes each element with probability `p` in training and scales the rest by 1/(1−p), as `F.dropout`.
 public func dropout(_ input: Tensor, p: Float = 0.5, training: Bool = true, generator: Generator = .global) -> Tensor {
+    OpTrace.op(.other("dropout", { dropout($0[0], p: p, training: training, generator: generator) }), [input]) {
+        eagerDropout(input, p: p, training: training, generator: generator)
+    }
+}
+
+private func eagerDropout(_ input: Tensor, p: Float, training: Bool, generator: Generator) -> Tensor {
     checkArgument(p >= 0 && p <= 1, "dropout probability has to be between 0 and 1, but got \(p)")
     guard training && p > 0 else { return input }
     if p == 1 { return input * 0 }

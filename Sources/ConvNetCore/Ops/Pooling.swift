@@ -17,6 +17,12 @@ private func poolGeometry(_ op: String, _ x: Tensor, _ k: Size2, _ s: Size2, _ p
 /// 2-D max pooling, as `F.max_pool2d`; `stride` defaults to the kernel size.
 public func maxPool2d(_ inputTensor: Tensor, kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0,
                       dilation: Size2 = 1, ceilMode: Bool = false) -> Tensor {
+    OpTrace.op(.maxPool2d(kernel: kernelSize, stride: stride ?? kernelSize, padding: padding, dilation: dilation, ceil: ceilMode), [inputTensor]) {
+        eagerMaxPool2d(inputTensor, kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
+    }
+}
+
+private func eagerMaxPool2d(_ inputTensor: Tensor, kernelSize: Size2, stride: Size2?, padding: Size2, dilation: Size2, ceilMode: Bool) -> Tensor {
     let input = inputTensor.contiguous()
     let s = stride ?? kernelSize
     let g = poolGeometry("max_pool2d", input, kernelSize, s, padding, dilation, ceilMode)
@@ -58,6 +64,13 @@ public func maxPool2d(_ input: Tensor, kernelSize: Int, stride: Int? = nil, padd
 /// 2-D average pooling, as `F.avg_pool2d`.
 public func avgPool2d(_ inputTensor: Tensor, kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0,
                       ceilMode: Bool = false, countIncludePad: Bool = true) -> Tensor {
+    OpTrace.op(.other("avg_pool2d", { avgPool2d($0[0], kernelSize: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode,
+                                                countIncludePad: countIncludePad) }), [inputTensor]) {
+        eagerAvgPool2d(inputTensor, kernelSize: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode, countIncludePad: countIncludePad)
+    }
+}
+
+private func eagerAvgPool2d(_ inputTensor: Tensor, kernelSize: Size2, stride: Size2?, padding: Size2, ceilMode: Bool, countIncludePad: Bool) -> Tensor {
     let input = inputTensor.contiguous()
     let s = stride ?? kernelSize
     let g = poolGeometry("avg_pool2d", input, kernelSize, s, padding, 1, ceilMode)
@@ -89,6 +102,12 @@ public func avgPool2d(_ input: Tensor, kernelSize: Int, stride: Int? = nil, padd
 /// Adaptive average pooling to a fixed output size, with PyTorch's window bounds
 /// (start = ⌊i·H/Ho⌋, end = ⌈(i+1)·H/Ho⌉).
 public func adaptiveAvgPool2d(_ input: Tensor, outputSize: Size2) -> Tensor {
+    OpTrace.op(.other("adaptive_avg_pool2d", { adaptiveAvgPool2d($0[0], outputSize: outputSize) }), [input]) {
+        eagerAdaptiveAvgPool2d(input, outputSize: outputSize)
+    }
+}
+
+private func eagerAdaptiveAvgPool2d(_ input: Tensor, outputSize: Size2) -> Tensor {
     let input = input.contiguous()
     checkArgument(input.rank == 3 || input.rank == 4, "adaptive_avg_pool2d: expected 3D or 4D input, got shape \(input.shape)")
     checkArgument(outputSize.h > 0 && outputSize.w > 0, "adaptive_avg_pool2d: output size must be positive, got \(outputSize)")

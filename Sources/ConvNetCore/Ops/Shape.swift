@@ -11,6 +11,10 @@ extension Tensor {
     /// The same elements with a new shape (one dimension may be −1), as PyTorch's `reshape`: a view
     /// sharing storage when the layout allows it (always for contiguous tensors), otherwise a copy.
     public func reshape(_ newShape: [Int]) -> Tensor {
+        OpTrace.op(.other("reshape", { $0[0].reshape(newShape) }), [self]) { eagerReshape(newShape) }
+    }
+
+    private func eagerReshape(_ newShape: [Int]) -> Tensor {
         let s = inferShape(newShape)
         if s == shape { return self }
         guard isContiguous else { return contiguous().reshape(s) }
@@ -232,6 +236,10 @@ extension Tensor {
 
 /// Concatenates tensors along `dim`; all other dimensions must agree.
 public func cat(_ tensors: [Tensor], dim: Int = 0) -> Tensor {
+    OpTrace.op(.other("cat", { cat($0, dim: dim) }), tensors) { eagerCat(tensors, dim: dim) }
+}
+
+private func eagerCat(_ tensors: [Tensor], dim: Int) -> Tensor {
     checkArgument(!tensors.isEmpty, "cat(): expected a non-empty list of Tensors")
     let tensors = tensors.map { $0.contiguous() }
     let first = tensors[0]

@@ -22,6 +22,7 @@ extension Tensor {
 
     /// Uniform in [0, 1), from `generator` (the global one by default).
     public static func rand(_ shape: [Int], generator: ConvNetCore.Generator = .global) -> Tensor {
+        OpTrace.noteRandom()
         let t = Tensor(uninitializedShape: shape)
         generator.fillUniform(t.data, count: t.count)
         return t
@@ -29,6 +30,7 @@ extension Tensor {
 
     /// Uniform in [low, high).
     public static func uniform(_ shape: [Int], low: Float, high: Float, generator: ConvNetCore.Generator = .global) -> Tensor {
+        OpTrace.noteRandom()
         let t = Tensor(uninitializedShape: shape)
         generator.fillUniform(t.data, count: t.count, low: low, high: high)
         return t
@@ -36,6 +38,7 @@ extension Tensor {
 
     /// Standard normal.
     public static func randn(_ shape: [Int], generator: ConvNetCore.Generator = .global) -> Tensor {
+        OpTrace.noteRandom()
         let t = Tensor(uninitializedShape: shape)
         generator.fillNormal(t.data, count: t.count)
         return t
@@ -43,6 +46,7 @@ extension Tensor {
 
     /// Normal with the given mean and standard deviation.
     public static func normal(_ shape: [Int], mean: Float = 0, std: Float = 1, generator: ConvNetCore.Generator = .global) -> Tensor {
+        OpTrace.noteRandom()
         let t = Tensor(uninitializedShape: shape)
         generator.fillNormal(t.data, count: t.count, mean: mean, std: std)
         return t

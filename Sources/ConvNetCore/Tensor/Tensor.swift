@@ -97,6 +97,7 @@ public final class Tensor: @unchecked Sendable {
     public var rank: Int { shape.count }
     /// The elements in row-major order (PyTorch's `flatten().tolist()`).
     public var scalars: [Float] {
+        OpTrace.noteRead(self)
         if isContiguous { return Array(UnsafeBufferPointer(start: storage.pointer + storageOffset, count: count)) }
         var out = [Float](); out.reserveCapacity(count)
         let p = storage.pointer
@@ -108,12 +109,14 @@ public final class Tensor: @unchecked Sendable {
     /// inputs through it after `contiguous()`; reaching it with a non-contiguous view is a bug.
     public var data: UnsafeMutablePointer<Float> {
         checkArgument(!isUninitialized, "an uninitialized parameter of a lazy layer was used before the layer's first forward (or a loadStateDict) gave it a shape")
+        OpTrace.noteRead(self)
         checkArgument(isContiguous, "internal: raw data of a non-contiguous view of shape \(shape), strides \(strides); call contiguous() first")
         return storage.pointer + storageOffset
     }
 
     /// The single value of a one-element tensor (PyTorch's `item()`).
     public func item() -> Float {
+        OpTrace.noteRead(self)
         checkArgument(count == 1, "item() needs a one-element tensor, got shape \(shape) (a Tensor with \(count) elements cannot be converted to Scalar)")
         return storage.pointer[storageOffset]
     }

@@ -54,16 +54,13 @@ public class BatchNorm: TrainingModeModule {
     /// Whether the channel count is still to be inferred.
     public var isLazy: Bool { runningMean?.isUninitialized ?? true }
 
-    public func forward(_ x: Tensor) -> Tensor { forward(x, relu: false) }
-
-    /// The layer's output, rectified when `relu` (one fused operation: `batchNormReLU`).
-    func forward(_ x: Tensor, relu: Bool) -> Tensor {
+    public func forward(_ x: Tensor) -> Tensor {
         checkArgument(_expectedRanks.contains(x.rank), "\(typeName): expected \(_expectedRanks.map { "\($0)D" }.joined(separator: " or ")) input (got \(x.rank)D input of shape \(x.shape))")
         if isLazy { materialize(x.shape[1]) }
         checkArgument(x.shape[1] == numFeatures, "\(typeName)(\(numFeatures)): input has \(x.shape[1]) channels (shape \(x.shape))")
-        if training, let n = numBatchesTracked { n.data[0] += 1 }
-        let op = relu ? batchNormReLU : batchNorm
-        return op(x, runningMean, runningVar, weight, bias, training, momentum, eps)
+        if training, let n = numBatchesTracked { OpTrace.sideEffect { n.data[0] += 1 } }
+        return batchNorm(x, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias, training: training,
+                         momentum: momentum, eps: eps)
     }
 
     public var typeName: String { (isLazy ? "Lazy" : "") + String(describing: type(of: self)) }

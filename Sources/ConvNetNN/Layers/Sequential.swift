@@ -24,33 +24,9 @@ public final class Sequential: Module {
     }
 
     public func forward(_ x: Tensor) -> Tensor {
-        guard Fusion.isAllowed else { return layers.reduce(x) { $1($0) } }
-        let inference = Fusion.isActive
-        var y = x, i = 0
-        while i < layers.count {
-            // inference: Conv2d [→ eval BatchNorm2d] [→ ReLU] runs as one fused convolution
-            if inference, let conv = layers[i] as? Conv2d, !conv.isLazy {
-                var j = i + 1
-                var bn: BatchNorm? = nil
-                if j < layers.count, let b = layers[j] as? BatchNorm2d, b.hasInferenceAffine { bn = b; j += 1 }
-                let relu = j < layers.count && layers[j] is ReLU
-                if relu { j += 1 }
-                if j > i + 1 {
-                    y = Fusion.convBatchNormReLU(conv, bn, relu: relu, y)
-                    i = j
-                    continue
-                }
-            }
-            // always: BatchNorm → ReLU as one operation
-            if let bn = layers[i] as? BatchNorm, i + 1 < layers.count, layers[i + 1] is ReLU {
-                y = Fusion.batchNormReLU(bn, y)
-                i += 2
-                continue
-            }
-            y = layers[i](y)
-            i += 1
-        }
-        return y
+        var x = x
+        for layer in layers { x = layer(x) }
+        return x
     }
 
     public func namedChildren() -> [(String, any Module)] { Array(zip(names, layers)) }

@@ -102,12 +102,11 @@ public final class Inception: Module {
     }
 
     public func forward(_ x: Tensor) -> Tensor {
-        // relu(conv(x)) runs as one fused convolution at inference
-        let p1 = Fusion.convBatchNormReLU(b1_1, nil, relu: true, x)
-        let p2 = Fusion.convBatchNormReLU(b2_2, nil, relu: true, Fusion.convBatchNormReLU(b2_1, nil, relu: true, x))
-        let p3 = Fusion.convBatchNormReLU(b3_2, nil, relu: true, Fusion.convBatchNormReLU(b3_1, nil, relu: true, x))
-        let p4 = Fusion.convBatchNormReLU(b4_2, nil, relu: true, b4_1(x))
-        return cat([p1, p2, p3, p4], dim: 1)
+        let b1 = relu(b1_1(x))
+        let b2 = relu(b2_2(relu(b2_1(x))))
+        let b3 = relu(b3_2(relu(b3_1(x))))
+        let b4 = relu(b4_2(b4_1(x)))
+        return cat([b1, b2, b3, b4], dim: 1)
     }
 }
 

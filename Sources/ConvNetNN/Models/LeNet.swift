@@ -23,20 +23,12 @@ public final class LeNet: Module {
     }
 
     public func forward(_ x: Tensor) -> Tensor {
-        var x = convReLUPool(conv1, x)
-        x = convReLUPool(conv2, x)
+        var x = maxPool2d(relu(conv1(x)), kernelSize: 2)
+        x = maxPool2d(relu(conv2(x)), kernelSize: 2)
         x = x.view(-1, 16 * 4 * 4)
         x = relu(fc1(x))
         x = relu(fc2(x))
         return fc3(x)
-    }
-
-    /// maxPool2d(relu(conv(x)), 2). At inference the ReLU rides on the convolution's output pass; in
-    /// training it runs after the pooling instead, on a quarter of the elements (max and ReLU commute,
-    /// so values and gradients are the same).
-    private func convReLUPool(_ conv: Conv2d, _ x: Tensor) -> Tensor {
-        if Fusion.isActive { return maxPool2d(Fusion.convBatchNormReLU(conv, nil, relu: true, x), kernelSize: 2) }
-        return relu(maxPool2d(conv(x), kernelSize: 2))
     }
 }
 

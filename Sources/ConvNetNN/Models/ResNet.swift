@@ -24,9 +24,9 @@ public final class Residual: Module {
     }
 
     public func forward(_ x: Tensor) -> Tensor {
-        let y = Fusion.convBatchNormReLU(conv1, bn1, relu: true, x)
+        let y = bn2(conv2(relu(bn1(conv1(x)))))
         let shortcut = conv3.map { $0(x) } ?? x
-        return Fusion.convBatchNormReLU(conv2, bn2, residual: shortcut, relu: true, y)
+        return relu(y + shortcut)
     }
 }
 
@@ -54,11 +54,12 @@ public final class ResNeXtBlock: Module {
     }
 
     public func forward(_ x: Tensor) -> Tensor {
-        var y = Fusion.convBatchNormReLU(conv1, bn1, relu: true, x)
-        y = Fusion.convBatchNormReLU(conv2, bn2, relu: true, y)
+        var y = relu(bn1(conv1(x)))
+        y = relu(bn2(conv2(y)))
+        y = bn3(conv3(y))
         var shortcut = x
-        if let conv4, let bn4 { shortcut = Fusion.convBatchNormReLU(conv4, bn4, relu: false, x) }
-        return Fusion.convBatchNormReLU(conv3, bn3, residual: shortcut, relu: true, y)
+        if let conv4, let bn4 { shortcut = bn4(conv4(x)) }
+        return relu(y + shortcut)
     }
 }
 
