@@ -116,7 +116,7 @@ func convGradientError(x: Tensor, w: Tensor, b: Tensor, g: Tensor, stride: Int, 
 
     @Test(arguments: [0, 1, 2])
     func gemmMatchesNaiveOnEveryISA(_ level: Int) {
-        GEMM.withISA(level) { gemmMatchesNaive(used: min(level, ["portable", "avx2", "avx512"].firstIndex(of: GEMM.isa) ?? 0)) }
+        withContext({ $0.isaCap = level }) { gemmMatchesNaive(used: min(level, ["portable", "avx2", "avx512"].firstIndex(of: GEMM.isa) ?? 0)) }
     }
 
     func gemmMatchesNaive(used: Int) {
@@ -379,7 +379,7 @@ extension DirectConvTests {
 
     @Test(arguments: [2, 3], shapes)
     func allPassesMatchDefinition(_ tile: Int, _ shape: (Int, Int, Int, Int, Int, Int)) {
-        ConvolutionOptions.withWinogradTile(tile) { check(kernel: 3, shape, "F(\(tile)×\(tile), 3×3)") }
+        withContext({ $0.winograd = .tile(tile) }) { check(kernel: 3, shape, "F(\(tile)×\(tile), 3×3)") }
     }
 
     /// 5×5 layers take F(2×2, 5×5) with AVX-512 (paddings 0–4; batches large enough for its 64 tiles).
@@ -457,7 +457,7 @@ extension DirectConvTests {
             y.backward(g)
             return [y.detached(), x.grad!, wt.grad!]
         }
-        let (fast, plain) = GEMM.withISA(level) { (run(), ConvolutionOptions.withWinograd(false) { run() }) }
+        let (fast, plain) = withContext({ $0.isaCap = level }) { (run(), withContext({ $0.winograd = .off }) { run() }) }
         for (a, b) in zip(fast, plain) { expectClose(a, b, rtol: 1e-4, atol: 1e-3, "winograd vs im2col, ISA level \(level)") }
     }
 }
@@ -588,7 +588,7 @@ extension DirectConvTests {
                       (32, 64, 64, 4, 4, 3, 1, 2), (32, 64, 66, 4, 3, 3, 1, 2)])
     func allPassesMatchDefinition(_ n: Int, _ c: Int, _ cout: Int, _ h: Int, _ w: Int, _ k: Int, _ pad: Int, _ stride: Int) {
         // F(3×3) Winograd takes stride-1 3×3 layers on 3×3 maps when it can; here the tap-wise path is under test
-        ConvolutionOptions.withWinograd(false) { tapwise(n, c, cout, h, w, k, pad, stride) }
+        withContext({ $0.winograd = .off }) { tapwise(n, c, cout, h, w, k, pad, stride) }
     }
 
     func tapwise(_ n: Int, _ c: Int, _ cout: Int, _ h: Int, _ w: Int, _ k: Int, _ pad: Int, _ stride: Int) {
@@ -651,7 +651,7 @@ extension DirectConvTests {
 @Suite(.serialized) struct SmallOutputTests {
     @Test(arguments: [2, 1, 0])
     func matchesDefinitionOnEveryISA(_ level: Int) {
-        GEMM.withISA(level) { matchesDefinition(level) }
+        withContext({ $0.isaCap = level }) { matchesDefinition(level) }
     }
 
     func matchesDefinition(_ level: Int) {

@@ -4,8 +4,11 @@ import Foundation
 /// Accumulates time per operation while enabled: leaf-module forwards ("forward Conv2d") and
 /// autograd backward steps ("backward conv2d"). `convnet bench --profile` prints it.
 public enum Profiler {
-    /// Whether ``measure(_:_:)`` records times (off by default, so profiling costs nothing).
-    nonisolated(unsafe) public static var isEnabled = false
+    /// Whether this thread records (its context's `profiling`; `withContext { $0.profiling = true }`).
+    public static var isEnabled: Bool {
+        get { ContextSlot.box.value.profiling }
+        set { ContextSlot.box.value.profiling = newValue }
+    }
     nonisolated(unsafe) private static var totals: [String: (seconds: Double, calls: Int)] = [:]
     private static let lock = NSLock()
 

@@ -17,7 +17,7 @@ public final class OptimizedGraph {
     }
 
     private let steps: [Step]
-    private let constants: [Int: Tensor]
+    private let constants: [(Int, Tensor)]
     private let valueCount: Int
     private let outputId: Int
     /// For each step, the values whose last use it is (freed after it runs).
@@ -90,7 +90,7 @@ public final class OptimizedGraph {
         for (v, s) in lastUse where v != out && trace.constants[v] == nil && v != 0 { releases[s].append(v) }
         self.steps = steps
         self.releases = releases
-        self.constants = trace.constants
+        self.constants = trace.constants.map { ($0.key, $0.value) }
         self.valueCount = trace.valueCount
         self.outputId = out
     }
@@ -114,8 +114,7 @@ public final class OptimizedGraph {
         for (s, step) in steps.enumerated() {
             switch step {
             case .node(let n):
-                let ins = n.inputs.map { values[$0]! }
-                let y = OptimizedGraph.execute(n.kind, ins)
+                let y = OptimizedGraph.execute(n.kind, n.inputs, &values)
                 if n.output >= 0, let y { values[n.output] = y }
             case .fusedConv(let input, let conv, let norm, let residual, let relu, let output):
                 guard case .conv2d(let w, let b, let stride, let padding, let dilation, let groups) = conv else { continue }
@@ -128,25 +127,27 @@ public final class OptimizedGraph {
                 values[output] = conv2dAffineReLU(values[input]!, w, bias: b, stride: stride, padding: padding, dilation: dilation,
                                                   groups: groups, scale: scale, shift: shift, residual: residual.map { values[$0]! }, relu: relu)
             case .poolReLU(let input, let pool, let output):
-                values[output] = OptimizedGraph.execute(pool, [values[input]!])!.relu()
+                values[output] = OptimizedGraph.execute(pool, [input], &values)!.relu()
             }
             for v in releases[s] { values[v] = nil }
         }
         return values[outputId]!
     }
 
-    private static func execute(_ kind: OpTrace.Kind, _ x: [Tensor]) -> Tensor? {
+    /// Runs one op on the values at `inputs` (read in place: a replay of a small model is dominated
+    /// by per-op overhead, so only generic ops build an argument array).
+    private static func execute(_ kind: OpTrace.Kind, _ inputs: [Int], _ values: inout [Tensor?]) -> Tensor? {
         switch kind {
         case .conv2d(let w, let b, let stride, let padding, let dilation, let groups):
-            return conv2d(x[0], w, bias: b, stride: stride, padding: padding, dilation: dilation, groups: groups)
+            return conv2d(values[inputs[0]]!, w, bias: b, stride: stride, padding: padding, dilation: dilation, groups: groups)
         case .batchNorm(let p):
-            return normalize(x[0], runningMean: p.runningMean, runningVar: p.runningVar, weight: p.weight, bias: p.bias,
+            return normalize(values[inputs[0]]!, runningMean: p.runningMean, runningVar: p.runningVar, weight: p.weight, bias: p.bias,
                              training: p.training, momentum: p.momentum, eps: p.eps, relu: p.relu)
-        case .relu: return x[0].relu()
-        case .add: return x[0] + x[1]
+        case .relu: return values[inputs[0]]!.relu()
+        case .add: return values[inputs[0]]! + values[inputs[1]]!
         case .maxPool2d(let kern, let stride, let padding, let dilation, let ceil):
-            return maxPool2d(x[0], kernelSize: kern, stride: stride, padding: padding, dilation: dilation, ceilMode: ceil)
-        case .other(_, let f): return f(x)
+            return maxPool2d(values[inputs[0]]!, kernelSize: kern, stride: stride, padding: padding, dilation: dilation, ceilMode: ceil)
+        case .other(_, let f): return f(inputs.map { values[$0]! })
         case .effect(let f): f(); return nil
         }
     }

@@ -1,34 +1,12 @@
 import CKernels
 import Foundation
 
-/// Switches between convolution algorithms (all give the same results to rounding).
-public enum ConvolutionOptions {
-    /// Whether stride-1 undilated 3×3 layers use Winograd (F(3×3, 3×3) with AVX-512 where its tiles
-    /// cost less, else F(2×2, 3×3)) in the forward pass and both gradients. Off, they take the
-    /// im2col + GEMM paths; tests compare the two.
-    /// `CONVNET_WINOGRAD=0` in the environment turns it off from the start (for A/B measurements).
-    nonisolated(unsafe) public static var winograd = ProcessInfo.processInfo.environment["CONVNET_WINOGRAD"] != "0"
-
-    /// Runs `body` with Winograd off (or on, as globally set) on the calling thread only.
-    public static func withWinograd<T>(_ enabled: Bool, _ body: () throws -> T) rethrows -> T {
-        let saved = ck_thread_winograd_off()
-        ck_set_thread_winograd_off(enabled ? 0 : 1)
-        defer { ck_set_thread_winograd_off(saved) }
-        return try body()
-    }
-
-    /// Runs `body` with Winograd's output tile forced to `tile` (2 or 3; F(3×3) needs AVX-512) on the
-    /// calling thread only, so both variants can be checked on one machine; layers whose maps the
-    /// forced variant does not serve take the other paths.
-    public static func withWinogradTile<T>(_ tile: Int, _ body: () throws -> T) rethrows -> T {
-        precondition(tile == 2 || tile == 3, "Winograd output tiles are 2 or 3, not \(tile)")
-        let saved = ck_thread_winograd_tile()
-        ck_set_thread_winograd_tile(Int32(tile))
-        defer { ck_set_thread_winograd_tile(saved) }
-        return try body()
-    }
-
-    static var winogradActive: Bool { winograd && ck_thread_winograd_off() == 0 }
+/// The calling thread's convolution algorithm choices (all give the same results to rounding),
+/// from its `ExecutionContext`: `withContext({ $0.winograd = .off }) { … }`.
+enum ConvolutionOptions {
+    static var winogradActive: Bool { ExecutionContext.current.winograd != .off }
+    /// The forced Winograd output tile, or 0 to choose per layer.
+    static var winogradTile: Int { if case .tile(let t) = ExecutionContext.current.winograd { return t } else { return 0 } }
 }
 
 /// 2-D cross-correlation over NCHW input, as `F.conv2d`: `weight` is [out, in/groups, kh, kw].

@@ -81,6 +81,7 @@ extension Tensor {
     /// The view that a subscript names: one position per leading dimension, the rest kept whole.
     public func indexed(_ positions: [any TensorIndexExpression]) -> Tensor {
         checkArgument(positions.count <= rank, "too many indices for tensor of dimension \(rank)")
+        let strides = self.strides
         var outShape: [Int] = [], outStrides: [Int] = []
         var offset = storageOffset
         var region: [(kept: Bool, start: Int, count: Int, step: Int)] = []

@@ -13,7 +13,9 @@ public final class Tensor: @unchecked Sendable {
     /// The size of each dimension (PyTorch's `shape`/`size()`).
     public internal(set) var shape: [Int]
     /// The step in elements between neighbours along each dimension (PyTorch's `stride()`).
-    public internal(set) var strides: [Int]
+    public var strides: [Int] { _strides ?? Tensor.contiguousStrides(shape) }
+    /// Explicit strides of a view; nil for the row-major layout (most tensors: no array to allocate).
+    private var _strides: [Int]?
     /// Where this tensor's first element lies in `storage` (PyTorch's `storage_offset()`).
     public internal(set) var storageOffset: Int
     /// The element buffer, shared by views of one tensor.
@@ -49,16 +51,23 @@ public final class Tensor: @unchecked Sendable {
 
     init(shape: [Int], storage: TensorStorage, strides: [Int]? = nil, offset: Int = 0, dtype: DType = .float32) {
         checkArgument(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
-        let st = strides ?? Tensor.contiguousStrides(shape)
-        let extent = shape.contains(0) ? 0 : zip(shape, st).reduce(1) { $0 + ($1.0 - 1) * $1.1 }
-        checkArgument(offset >= 0 && storage.count >= offset + extent,
-                      "storage of \(storage.count) elements is too small for shape \(shape) at offset \(offset)")
         self.shape = shape
-        self.strides = st
         self.storageOffset = offset
         self.storage = storage
         self.dtype = dtype
-        self.isContiguous = Tensor.isContiguous(shape: shape, strides: st)
+        if let strides {
+            let extent = shape.contains(0) ? 0 : zip(shape, strides).reduce(1) { $0 + ($1.0 - 1) * $1.1 }
+            checkArgument(offset >= 0 && storage.count >= offset + extent,
+                          "storage of \(storage.count) elements is too small for shape \(shape) at offset \(offset)")
+            let contiguous = Tensor.isContiguous(shape: shape, strides: strides)
+            self._strides = contiguous ? nil : strides
+            self.isContiguous = contiguous
+        } else {
+            checkArgument(offset >= 0 && storage.count >= offset + shape.reduce(1, *),
+                          "storage of \(storage.count) elements is too small for shape \(shape) at offset \(offset)")
+            self._strides = nil
+            self.isContiguous = true
+        }
     }
 
     /// A tensor with the given shape and uninitialised contents (for kernels that fill every element).
@@ -168,7 +177,7 @@ public final class Tensor: @unchecked Sendable {
     public func materialize(with values: Tensor) {
         checkArgument(isUninitialized, "materialize(with:) is for uninitialized parameters; use copy_ to overwrite values")
         let c = values.copy()
-        shape = c.shape; strides = c.strides; storageOffset = 0; storage = c.storage
+        shape = c.shape; _strides = nil; storageOffset = 0; storage = c.storage
         isContiguous = true
         isUninitialized = false
     }
@@ -197,16 +206,17 @@ public final class Tensor: @unchecked Sendable {
         let n = count
         if n == 0 { return }
         if rank == 0 { body(storageOffset); return }
-        let r = rank, inner = shape[r - 1], innerStride = strides[r - 1]
+        let st = strides
+        let r = rank, inner = shape[r - 1], innerStride = st[r - 1]
         var idx = [Int](repeating: 0, count: r)
         var base = storageOffset
         for _ in 0..<(n / inner) {
             for j in 0..<inner { body(base + j * innerStride) }
             var k = r - 2
             while k >= 0 {
-                idx[k] += 1; base += strides[k]
+                idx[k] += 1; base += st[k]
                 if idx[k] < shape[k] { break }
-                base -= strides[k] * idx[k]; idx[k] = 0; k -= 1
+                base -= st[k] * idx[k]; idx[k] = 0; k -= 1
             }
         }
     }

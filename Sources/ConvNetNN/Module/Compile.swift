@@ -10,7 +10,7 @@ import ConvNetCore
 public final class CompiledModule: Module {
     /// The wrapped model.
     public let module: any Module
-    private struct Key: Hashable { let shape: [Int], recording: Bool, training: Bool }
+    private struct Key: Hashable { let shape: [Int], recording: Bool, training: [Bool] }
     private var graphs: [Key: OptimizedGraph] = [:]
     private var eager: Set<Key> = []
     /// Why the last trace could not be replayed (nil when it could, or before any call).
@@ -19,9 +19,20 @@ public final class CompiledModule: Module {
     /// Wraps `module`; nothing is traced before the first call (``compile(_:)`` is the usual spelling).
     public init(_ module: any Module) { self.module = module }
 
+    /// The layers whose mode changes what a forward computes, found once (walking the model per call
+    /// would cost more than a small model's whole inference).
+    private lazy var modeLayers: [any TrainingModeModule] = module.modules().compactMap { $0 as? any TrainingModeModule }
+
+    private var modes: [Bool] { modeLayers.map(\.training) }
+
+    /// The graph used last, checked first (a training loop calls with one shape and mode).
+    private var last: (key: Key, graph: OptimizedGraph)?
+
     public func forward(_ x: Tensor) -> Tensor {
-        let key = Key(shape: x.shape, recording: GradMode.isEnabled, training: training)
-        if let graph = graphs[key] { return graph.run(x) }
+        let key = Key(shape: x.shape, recording: GradMode.isEnabled, training: modes)
+        guard ExecutionContext.current.fusion else { return module(x) }
+        if let last, last.key == key { return last.graph.run(x) }
+        if let graph = graphs[key] { last = (key, graph); return graph.run(x) }
         if eager.contains(key) { return module(x) }
         let (y, trace) = OpTrace.record(input: x) { module($0) }
         if let graph = OptimizedGraph(trace, output: y, recording: key.recording) {
@@ -36,7 +47,7 @@ public final class CompiledModule: Module {
 
     /// The number of operations a replay for `shape` runs, once traced (for tests and benchmarks).
     public func replaySteps(forInputShape shape: [Int]) -> Int? {
-        graphs[Key(shape: shape, recording: GradMode.isEnabled, training: training)]?.stepCount
+        graphs[Key(shape: shape, recording: GradMode.isEnabled, training: modes)]?.stepCount
     }
 
     public func namedChildren() -> [(String, any Module)] { module.namedChildren() }
