@@ -18,13 +18,16 @@ public func medianSeconds(repeats: Int, _ body: () -> Void) -> Double {
 
 /// The kernel and model workloads of the README's performance section, at 1 and 2 threads.
 public struct BenchmarkSuite {
+    /// The workload groups to run (`all` for every one).
     public let groups: Set<String>
+    /// Timed runs per workload; the median is reported.
     public let repeats: Int
 
     /// Models written outside the library (a user's own classes), benchmarked after the zoo model
     /// they reproduce: (row name, the zoo model it mirrors, how to build it).
     public let userModels: [(name: String, twin: String, make: () -> any Module)]
 
+    /// A suite running `groups`, each workload timed `repeats` times, with `userModels` after their zoo twins.
     public init(groups: Set<String>, repeats: Int, userModels: [(name: String, twin: String, make: () -> any Module)] = []) {
         self.groups = groups; self.repeats = repeats; self.userModels = userModels
     }
@@ -40,6 +43,7 @@ public struct BenchmarkSuite {
         fflush(stdout)
     }
 
+    /// Runs the chosen workloads at 1 and 2 threads and prints one line per workload.
     public func run() throws {
         let saved = Threads.count
         defer { Threads.count = saved }

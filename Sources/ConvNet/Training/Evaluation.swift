@@ -4,11 +4,15 @@ import ConvNetNN
 
 /// Accuracy, mean loss and confusion matrix of a model over a loader, in eval mode without gradients.
 public struct EvaluationResult: Sendable {
+    /// The fraction of examples classified correctly (D2L's `evaluate_accuracy`).
     public let accuracy: Double
+    /// The mean cross-entropy per example.
     public let loss: Double
+    /// Counts of (true class, predicted class).
     public let confusion: ConfusionMatrix
 }
 
+/// Accuracy, mean cross-entropy and confusion matrix of `model` over one pass of `loader`, in eval mode without gradients (D2L's `evaluate_accuracy_gpu`).
 public func evaluate(_ model: any Module, on loader: DataLoader, numClasses: Int = 10) -> EvaluationResult {
     let model = compile(model)
     let wasTraining = model.training

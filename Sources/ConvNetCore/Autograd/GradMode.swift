@@ -2,6 +2,7 @@ import Foundation
 
 /// Whether operations record the autograd graph on the current thread (`ExecutionContext.gradEnabled`).
 public enum GradMode {
+    /// Whether this thread records operations for autograd now (PyTorch's `torch.is_grad_enabled()`).
     public static var isEnabled: Bool { ContextSlot.box.value.gradEnabled }
 
     /// Runs `body` with recording set to `enabled` on this thread, restoring it afterwards.

@@ -186,12 +186,20 @@ extension Tensor {
     // Compound assignment changes the tensor in place, as in PyTorch: every holder of this tensor
     // (an optimiser, a model) sees the new values. `let`-bound tensors work too, so D2L's
     // `for p in params { p -= lr * p.grad! }` updates the parameters (inside `withNoGrad`).
+    /// Adds `b` (broadcast) to `a` in place, as `a.add_(b)`; PyTorch's `a += b`.
     public static func += (a: Tensor, b: Tensor) { a.add_(b) }
+    /// Subtracts `b` (broadcast) from `a` in place, as `a.sub_(b)`; PyTorch's `a -= b`.
     public static func -= (a: Tensor, b: Tensor) { a.sub_(b) }
+    /// Multiplies `a` by `b` (broadcast) in place, as `a.mul_(b)`; PyTorch's `a *= b`.
     public static func *= (a: Tensor, b: Tensor) { a.mul_(b) }
+    /// Divides `a` by `b` (broadcast) in place, as `a.div_(b)`; PyTorch's `a /= b`.
     public static func /= (a: Tensor, b: Tensor) { a.div_(b) }
+    /// Adds the scalar `s` to every element of `a` in place; PyTorch's `a += s`.
     public static func += (a: Tensor, s: Float) { a.add_(s) }
+    /// Subtracts the scalar `s` from every element of `a` in place; PyTorch's `a -= s`.
     public static func -= (a: Tensor, s: Float) { a.sub_(s) }
+    /// Multiplies every element of `a` by `s` in place; PyTorch's `a *= s`.
     public static func *= (a: Tensor, s: Float) { a.mul_(s) }
+    /// Divides every element of `a` by `s` in place; PyTorch's `a /= s`.
     public static func /= (a: Tensor, s: Float) { a.div_(s) }
 }

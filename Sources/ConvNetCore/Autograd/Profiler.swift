@@ -12,6 +12,7 @@ public enum Profiler {
     nonisolated(unsafe) private static var totals: [String: (seconds: Double, calls: Int)] = [:]
     private static let lock = NSLock()
 
+    /// Adds one call of `seconds` to the total kept under `name`.
     public static func record(_ name: String, seconds: Double) {
         lock.lock(); defer { lock.unlock() }
         let t = totals[name] ?? (0, 0)
@@ -28,6 +29,7 @@ public enum Profiler {
         return r
     }
 
+    /// Forgets every recorded total.
     public static func reset() { lock.lock(); totals = [:]; lock.unlock() }
 
     /// Entries by total time, largest first.

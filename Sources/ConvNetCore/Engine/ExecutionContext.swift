@@ -22,6 +22,7 @@ public struct ExecutionContext: Sendable, Equatable {
     public var gradEnabled = true
     /// Whether `compile(model)` applies the engine's rewrites (off: it runs the model op by op).
     public var fusion: Bool
+    /// How convolutions may use Winograd's algorithm (`.auto` unless `CONVNET_WINOGRAD=0`).
     public var winograd: WinogradPolicy
     /// The highest micro-kernel ISA the kernels may use (0 portable, 1 AVX2, 2 AVX-512); nil for the machine's.
     public var isaCap: Int?

@@ -44,11 +44,13 @@ public enum GEMM {
 /// A left operand packed once for the micro-kernel, shared by many GEMMs with different right
 /// operands (column blocks on several threads, blocks of images in a convolution).
 public final class PackedA: @unchecked Sendable {
+    /// The rows (`m`) and the shared dimension (`k`) of the packed operand.
     public let m: Int, k: Int
     private let buffer: Tensor
     /// The packed panels (valid while this object lives).
     var pointer: UnsafePointer<Float> { UnsafePointer(buffer.data) }
 
+    /// Packs the `m`×`k` left operand read from `a` (leading dimension `lda`; `a` holds its transpose when `transA`) into the micro-kernel's panels.
     public init(transA: Bool, m: Int, k: Int, a: UnsafePointer<Float>, lda: Int) {
         self.m = m
         self.k = k

@@ -55,6 +55,7 @@ extension Tensor {
 
     // MARK: binary ops with broadcasting
 
+    /// Elementwise sum with broadcasting; PyTorch's `a + b`.
     public static func + (a: Tensor, b: Tensor) -> Tensor {
         OpTrace.op(.add, [a, b]) { addEager(a, b) }
     }
@@ -63,6 +64,7 @@ extension Tensor {
         record(broadcastZip(a, b, +), "add", [a, b], saving: []) { g in [g.sumTo(a.shape), g.sumTo(b.shape)] }
     }
 
+    /// Elementwise difference with broadcasting; PyTorch's `a - b`.
     public static func - (a: Tensor, b: Tensor) -> Tensor {
         OpTrace.op(.other("sub", { $0[0] - $0[1] }), [a, b]) { subEager(a, b) }
     }
@@ -71,6 +73,7 @@ extension Tensor {
         record(broadcastZip(a, b, -), "sub", [a, b], saving: []) { g in [g.sumTo(a.shape), (-g).sumTo(b.shape)] }
     }
 
+    /// Elementwise product with broadcasting; PyTorch's `a * b`.
     public static func * (a: Tensor, b: Tensor) -> Tensor {
         OpTrace.op(.other("mul", { $0[0] * $0[1] }), [a, b]) { mulEager(a, b) }
     }
@@ -81,6 +84,7 @@ extension Tensor {
         }
     }
 
+    /// Elementwise quotient with broadcasting; PyTorch's `a / b`.
     public static func / (a: Tensor, b: Tensor) -> Tensor {
         record(broadcastZip(a, b, /), "div", [a, b]) { g in
             [a.requiresGrad ? (g / b).sumTo(a.shape) : nil,
@@ -88,25 +92,35 @@ extension Tensor {
         }
     }
 
+    /// Elementwise negation; PyTorch's `-a`.
     public static prefix func - (a: Tensor) -> Tensor {
         record(a.mapValues { -$0 }, "neg", [a], saving: []) { g in [-g] }
     }
 
     // MARK: with scalars
 
+    /// Adds a scalar to every element; PyTorch's `a + s`.
     public static func + (a: Tensor, s: Float) -> Tensor { record(a.mapValues { $0 + s }, "add_scalar", [a], saving: []) { g in [g] } }
+    /// Adds a scalar to every element; PyTorch's `s + a`.
     public static func + (s: Float, a: Tensor) -> Tensor { a + s }
+    /// Subtracts a scalar from every element; PyTorch's `a - s`.
     public static func - (a: Tensor, s: Float) -> Tensor { a + (-s) }
+    /// Subtracts every element from a scalar; PyTorch's `s - a`.
     public static func - (s: Float, a: Tensor) -> Tensor { record(a.mapValues { s - $0 }, "rsub_scalar", [a], saving: []) { g in [-g] } }
+    /// Multiplies every element by a scalar; PyTorch's `a * s`.
     public static func * (a: Tensor, s: Float) -> Tensor { record(a.mapValues { $0 * s }, "mul_scalar", [a], saving: []) { g in [g * s] } }
+    /// Multiplies every element by a scalar; PyTorch's `s * a`.
     public static func * (s: Float, a: Tensor) -> Tensor { a * s }
+    /// Divides every element by a scalar; PyTorch's `a / s`.
     public static func / (a: Tensor, s: Float) -> Tensor { a * (1 / s) }
+    /// Divides a scalar by every element; PyTorch's `s / a`.
     public static func / (s: Float, a: Tensor) -> Tensor {
         record(a.mapValues { s / $0 }, "rdiv_scalar", [a]) { g in [g * (-s) / (a * a)] }
     }
 
     // MARK: unary math
 
+    /// Elementwise e^x; PyTorch's `x.exp()`.
     public func exp() -> Tensor {
         guard isContiguous else { return contiguous().exp() }
         let y = Tensor(uninitializedShape: shape)
@@ -115,21 +129,25 @@ extension Tensor {
         return Tensor.record(y, "exp", [self], saving: [y]) { g in [g * saved] }
     }
 
+    /// Elementwise natural logarithm; PyTorch's `x.log()`.
     public func log() -> Tensor {
         Tensor.record(mapValues { Foundation.log($0) }, "log", [self]) { g in [g / self] }
     }
 
+    /// Elementwise square root; PyTorch's `x.sqrt()`.
     public func sqrt() -> Tensor {
         let y = mapValues { $0.squareRoot() }, saved = y.detached()
         return Tensor.record(y, "sqrt", [self], saving: [y]) { g in [g / (saved * 2)] }
     }
 
+    /// Raises every element to the power `p`; PyTorch's `x.pow(p)` / `x ** p`.
     public func pow(_ p: Float) -> Tensor {
         Tensor.record(mapValues { Foundation.pow($0, p) }, "pow", [self]) { g in
             [g * p * self.mapValues { Foundation.pow($0, p - 1) }]
         }
     }
 
+    /// Elementwise absolute value; PyTorch's `x.abs()`.
     public func abs() -> Tensor {
         Tensor.record(mapValues { Swift.abs($0) }, "abs", [self]) { g in
             [g * self.mapValues { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }]
@@ -143,6 +161,7 @@ extension Tensor {
         }
     }
 
+    /// Elementwise max(x, 0); PyTorch's `x.relu()`.
     public func relu() -> Tensor { OpTrace.op(.relu, [self]) { eagerReLU() } }
 
     private func eagerReLU() -> Tensor {
@@ -159,6 +178,7 @@ extension Tensor {
         }
     }
 
+    /// Elementwise 1 / (1 + e^-x); PyTorch's `x.sigmoid()`.
     public func sigmoid() -> Tensor { OpTrace.op(.other("sigmoid", { $0[0].sigmoid() }), [self]) { eagerSigmoid() } }
 
     private func eagerSigmoid() -> Tensor {
@@ -175,6 +195,7 @@ extension Tensor {
         }
     }
 
+    /// Elementwise hyperbolic tangent; PyTorch's `x.tanh()`.
     public func tanh() -> Tensor {
         let y = mapValues { Foundation.tanh($0) }, saved = y.detached()
         return Tensor.record(y, "tanh", [self], saving: [y]) { g in
@@ -192,10 +213,17 @@ extension Tensor {
 }
 
 // Free functions in PyTorch's functional style (F.relu and friends).
+/// Elementwise max(x, 0); PyTorch's `torch.relu` / `F.relu`.
 public func relu(_ x: Tensor) -> Tensor { x.relu() }
+/// Elementwise logistic sigmoid; PyTorch's `torch.sigmoid`.
 public func sigmoid(_ x: Tensor) -> Tensor { x.sigmoid() }
+/// Elementwise hyperbolic tangent; PyTorch's `torch.tanh`.
 public func tanh(_ x: Tensor) -> Tensor { x.tanh() }
+/// Elementwise e^x; PyTorch's `torch.exp`.
 public func exp(_ x: Tensor) -> Tensor { x.exp() }
+/// Elementwise natural logarithm; PyTorch's `torch.log`.
 public func log(_ x: Tensor) -> Tensor { x.log() }
+/// Elementwise square root; PyTorch's `torch.sqrt`.
 public func sqrt(_ x: Tensor) -> Tensor { x.sqrt() }
+/// Elementwise absolute value; PyTorch's `torch.abs`.
 public func abs(_ x: Tensor) -> Tensor { x.abs() }

@@ -8,17 +8,29 @@ extension Tensor {
         return out
     }
 
+    /// Elementwise equality as a Boolean tensor (broadcast); PyTorch's `a == b`.
     public static func .== (a: Tensor, b: Tensor) -> Tensor { compare(a, b, ==) }
+    /// Elementwise inequality as a Boolean tensor (broadcast); PyTorch's `a != b`.
     public static func .!= (a: Tensor, b: Tensor) -> Tensor { compare(a, b, !=) }
+    /// Elementwise equality with a scalar as a Boolean tensor; PyTorch's `a == s`.
     public static func .== (a: Tensor, b: Float) -> Tensor { compare(a, Tensor(b), ==) }
+    /// Elementwise inequality with a scalar as a Boolean tensor; PyTorch's `a != s`.
     public static func .!= (a: Tensor, b: Float) -> Tensor { compare(a, Tensor(b), !=) }
+    /// Elementwise `a > b` as a Boolean tensor (broadcast), as in PyTorch.
     public static func > (a: Tensor, b: Tensor) -> Tensor { compare(a, b, >) }
+    /// Elementwise `a < b` as a Boolean tensor (broadcast), as in PyTorch.
     public static func < (a: Tensor, b: Tensor) -> Tensor { compare(a, b, <) }
+    /// Elementwise `a >= b` as a Boolean tensor (broadcast), as in PyTorch.
     public static func >= (a: Tensor, b: Tensor) -> Tensor { compare(a, b, >=) }
+    /// Elementwise `a <= b` as a Boolean tensor (broadcast), as in PyTorch.
     public static func <= (a: Tensor, b: Tensor) -> Tensor { compare(a, b, <=) }
+    /// Elementwise `a > s` as a Boolean tensor, as in PyTorch.
     public static func > (a: Tensor, b: Float) -> Tensor { compare(a, Tensor(b), >) }
+    /// Elementwise `a < s` as a Boolean tensor, as in PyTorch.
     public static func < (a: Tensor, b: Float) -> Tensor { compare(a, Tensor(b), <) }
+    /// Elementwise `a >= s` as a Boolean tensor, as in PyTorch.
     public static func >= (a: Tensor, b: Float) -> Tensor { compare(a, Tensor(b), >=) }
+    /// Elementwise `a <= s` as a Boolean tensor, as in PyTorch.
     public static func <= (a: Tensor, b: Float) -> Tensor { compare(a, Tensor(b), <=) }
 
     /// Whether every element is nonzero (PyTorch's `all()`).

@@ -59,6 +59,7 @@ extension Tensor {
     }
 }
 
+/// Matrix product of `a` and `b`; PyTorch's `torch.matmul(a, b)` / `a @ b`.
 public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor { a.matmul(b) }
 
 /// `input · weightᵀ + bias` with `weight` of shape [out, in], as `F.linear`.

@@ -139,6 +139,7 @@ private func eagerAdaptiveAvgPool2d(_ input: Tensor, outputSize: Size2) -> Tenso
     }
 }
 
+/// Adaptive average pooling to a square `outputSize`×`outputSize` output; PyTorch's `F.adaptive_avg_pool2d(x, n)`.
 public func adaptiveAvgPool2d(_ input: Tensor, outputSize: Int) -> Tensor {
     adaptiveAvgPool2d(input, outputSize: Size2(outputSize))
 }

@@ -44,8 +44,10 @@ extension Tensor {
         return Tensor.record(out, "sum_dims", [self], saving: []) { g in [g.reshape(keptShape).materialized(as: self.shape)] }
     }
 
+    /// Sums over dimension `dim` (kept with size 1 when `keepDim`); PyTorch's `x.sum(dim, keepdim=...)`.
     public func sum(dim: Int, keepDim: Bool = false) -> Tensor { sum(dims: [dim], keepDim: keepDim) }
 
+    /// The mean of all elements, as a 0-d tensor; PyTorch's `x.mean()`.
     public func mean() -> Tensor {
         checkFloating("mean")
         return sum() / Float(Swift.max(count, 1))
@@ -56,12 +58,14 @@ extension Tensor {
         checkArgument(!dtype.isInteger, "\(op)(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: \(dtype == .bool ? "Bool" : "Long") (convert with .float() first)")
     }
 
+    /// Means over the dimensions `dims` (kept with size 1 when `keepDim`); PyTorch's `x.mean(dims, keepdim=...)`.
     public func mean(dims: [Int], keepDim: Bool = false) -> Tensor {
         checkFloating("mean")
         let n = Set(dims.map { normalizeDim($0, rank: rank) }).reduce(1) { $0 * shape[$1] }
         return sum(dims: dims, keepDim: keepDim) / Float(n)
     }
 
+    /// Means over dimension `dim` (kept with size 1 when `keepDim`); PyTorch's `x.mean(dim, keepdim=...)`.
     public func mean(dim: Int, keepDim: Bool = false) -> Tensor { mean(dims: [dim], keepDim: keepDim) }
 
     /// Values and indices of the extremum along `dim`; `greater` picks max.
@@ -191,5 +195,7 @@ extension Tensor {
     }
 }
 
+/// Softmax along `dim`; PyTorch's `F.softmax(x, dim=dim)`.
 public func softmax(_ x: Tensor, dim: Int) -> Tensor { x.softmax(dim: dim) }
+/// Log-softmax along `dim` (numerically stable); PyTorch's `F.log_softmax(x, dim=dim)`.
 public func logSoftmax(_ x: Tensor, dim: Int) -> Tensor { x.logSoftmax(dim: dim) }

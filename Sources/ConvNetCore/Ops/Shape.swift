@@ -36,6 +36,7 @@ extension Tensor {
         return s
     }
 
+    /// Variadic spelling of `reshape(_:)` with an `[Int]`: `x.reshape(2, -1)`, as in PyTorch.
     public func reshape(_ dims: Int...) -> Tensor { reshape(dims) }
 
     /// PyTorch's `view`: a reshape that always shares storage; a non-contiguous tensor is refused,
@@ -45,6 +46,7 @@ extension Tensor {
                       "view size is not compatible with input tensor's size and stride (at least one dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
         return reshape(dims)
     }
+    /// Variadic spelling of `view(_:)` with an `[Int]`: `x.view(-1, 16 * 4 * 4)`, as in PyTorch.
     public func view(_ dims: Int...) -> Tensor { view(dims) }
 
     /// Flattens dimensions `startDim...endDim` into one.
@@ -95,6 +97,7 @@ extension Tensor {
         }
     }
 
+    /// Variadic spelling of `permute(_:)` with an `[Int]`: `x.permute(0, 2, 3, 1)`, as in PyTorch.
     public func permute(_ dims: Int...) -> Tensor { permute(dims) }
 
     /// Swaps two dimensions; a view.
@@ -176,6 +179,7 @@ extension Tensor {
         return makeView(shape: t, strides: st, offset: storageOffset, "expand") { g in [g.sumTo(inShape)] }
     }
 
+    /// Variadic spelling of `expand(_:)` with an `[Int]`: `x.expand(4, -1)`, as in PyTorch.
     public func expand(_ dims: Int...) -> Tensor { expand(dims) }
 
     /// Pads the last dimensions with `value`; `padding` lists (before, after) pairs starting from the

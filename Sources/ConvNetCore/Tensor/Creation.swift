@@ -1,8 +1,13 @@
 extension Tensor {
+    /// A float32 tensor of zeros with the given shape; PyTorch's `torch.zeros(shape)`.
     public static func zeros(_ shape: [Int]) -> Tensor { Tensor(shape: shape, repeating: 0) }
+    /// A float32 tensor of ones with the given shape; PyTorch's `torch.ones(shape)`.
     public static func ones(_ shape: [Int]) -> Tensor { Tensor(shape: shape, repeating: 1) }
+    /// A float32 tensor filled with `value`; PyTorch's `torch.full(shape, value)`.
     public static func full(_ shape: [Int], _ value: Float) -> Tensor { Tensor(shape: shape, repeating: value) }
+    /// Zeros with the shape of `t`; PyTorch's `torch.zeros_like(t)`.
     public static func zeros(like t: Tensor) -> Tensor { zeros(t.shape) }
+    /// Ones with the shape of `t`; PyTorch's `torch.ones_like(t)`.
     public static func ones(like t: Tensor) -> Tensor { ones(t.shape) }
 
     /// 0, step, 2·step, … below `end` (PyTorch's `arange(start, end, step)`).

@@ -3,6 +3,7 @@ import Foundation
 /// PyTorch's tensor printing: `tensor([[0.1000, 2.0000], …])`, integers as `1.`, scientific
 /// notation for wide ranges, and `...` past 1000 elements (3 edge items per dimension).
 extension Tensor: CustomStringConvertible {
+    /// PyTorch's printed form, `tensor([[0.1000, 2.0000]])`, so `print(x)` reads as in the book.
     public var description: String {
         if isUninitialized { return "<UninitializedParameter>" }
         if !isContiguous {

@@ -29,6 +29,7 @@ extension TensorIndexExpression where Self == TensorIndex {
     public static var all: TensorIndex { .whole }
 }
 
+/// An integer selects one position (negative counts from the end) and drops the dimension, as in PyTorch's `x[2]`.
 extension Int: TensorIndexExpression {
     public func resolved(size: Int) -> TensorIndex {
         let i = self < 0 ? self + size : self
@@ -44,21 +45,27 @@ private func clampedSlice(_ lower: Int, _ upper: Int, size: Int) -> TensorIndex 
     return .slice(start: lo, count: Swift.max(hi - lo, 0), step: 1)
 }
 
+/// `a..<b` is PyTorch's slice `a:b` (clamped to the dimension, negative bounds count from the end).
 extension Range: TensorIndexExpression where Bound == Int {
     public func resolved(size: Int) -> TensorIndex { clampedSlice(lowerBound, upperBound, size: size) }
 }
+/// `a...b` is PyTorch's slice `a:b+1`.
 extension ClosedRange: TensorIndexExpression where Bound == Int {
     public func resolved(size: Int) -> TensorIndex { clampedSlice(lowerBound, upperBound + 1, size: size) }
 }
+/// `a...` is PyTorch's slice `a:`.
 extension PartialRangeFrom: TensorIndexExpression where Bound == Int {
     public func resolved(size: Int) -> TensorIndex { clampedSlice(lowerBound, size, size: size) }
 }
+/// `..<b` is PyTorch's slice `:b`.
 extension PartialRangeUpTo: TensorIndexExpression where Bound == Int {
     public func resolved(size: Int) -> TensorIndex { clampedSlice(0, upperBound, size: size) }
 }
+/// `...b` is PyTorch's slice `:b+1`.
 extension PartialRangeThrough: TensorIndexExpression where Bound == Int {
     public func resolved(size: Int) -> TensorIndex { clampedSlice(0, upperBound + 1, size: size) }
 }
+/// `stride(from: a, to: b, by: s)` is PyTorch's slice `a:b:s` (positive steps).
 extension StrideTo: TensorIndexExpression where Element == Int {
     public func resolved(size: Int) -> TensorIndex {
         let all = Array(self)
@@ -116,11 +123,13 @@ extension Tensor {
         set { indexed([a, b]).copy_(newValue) }
     }
 
+    /// `x[i, j, k]` with ranges or `.all` as well: a view; assigning a tensor writes it (broadcast) into `x`.
     public subscript<A: TensorIndexExpression, B: TensorIndexExpression, C: TensorIndexExpression>(_ a: A, _ b: B, _ c: C) -> Tensor {
         get { indexed([a, b, c]) }
         set { indexed([a, b, c]).copy_(newValue) }
     }
 
+    /// `x[i, j, k, l]` with ranges or `.all` as well: a view; assigning a tensor writes it (broadcast) into `x`.
     public subscript<A: TensorIndexExpression, B: TensorIndexExpression, C: TensorIndexExpression, D: TensorIndexExpression>(
         _ a: A, _ b: B, _ c: C, _ d: D) -> Tensor {
         get { indexed([a, b, c, d]) }
@@ -141,12 +150,14 @@ extension Tensor {
         set { indexed([a, b]).fill_(newValue) }
     }
 
+    /// Scalar assignment and reading with three indices: `x[0, .all, 1..<3] = 0`.
     @_disfavoredOverload
     public subscript<A: TensorIndexExpression, B: TensorIndexExpression, C: TensorIndexExpression>(_ a: A, _ b: B, _ c: C) -> Float {
         get { indexed([a, b, c]).item() }
         set { indexed([a, b, c]).fill_(newValue) }
     }
 
+    /// Scalar assignment and reading with four indices: `x[0, 0, .all, 2] = 1`.
     @_disfavoredOverload
     public subscript<A: TensorIndexExpression, B: TensorIndexExpression, C: TensorIndexExpression, D: TensorIndexExpression>(
         _ a: A, _ b: B, _ c: C, _ d: D) -> Float {
@@ -154,6 +165,7 @@ extension Tensor {
         set { indexed([a, b, c, d]).fill_(newValue) }
     }
 
+    /// Scalar assignment and reading with one index: `x[2...] = 0`, `let v: Float = x[3]`.
     @_disfavoredOverload
     public subscript<A: TensorIndexExpression>(_ a: A) -> Float {
         get { indexed([a]).item() }
@@ -164,9 +176,11 @@ extension Tensor {
 /// Iterating a tensor walks its first dimension, as in PyTorch (`for row in x`); each element is a
 /// view.
 extension Tensor: Sequence {
+    /// Walks a tensor's first dimension, giving each slice as a view.
     public struct Iterator: IteratorProtocol {
         let tensor: Tensor
         var position = 0
+        /// The next slice along the first dimension, or `nil` at its end.
         public mutating func next() -> Tensor? {
             guard position < tensor.shape[0] else { return nil }
             defer { position += 1 }
@@ -174,10 +188,12 @@ extension Tensor: Sequence {
         }
     }
 
+    /// An iterator over the first dimension (`for row in x`); a 0-d tensor cannot be iterated.
     public func makeIterator() -> Iterator {
         checkArgument(rank > 0, "iteration over a 0-d tensor")
         return Iterator(tensor: self)
     }
 
+    /// The size of the first dimension (0 for a 0-d tensor).
     public var underestimatedCount: Int { rank > 0 ? shape[0] : 0 }
 }

@@ -65,5 +65,6 @@ extension Tensor {
         let expanded = zip(repeats, src).flatMap { [$0.0, $0.1] }
         return reshape(interleaved).expand(expanded).reshape(zip(repeats, src).map { $0.0 * $0.1 })
     }
+    /// Variadic spelling: `x.repeat(2, 3)` tiles `x` twice along dim 0 and three times along dim 1, as in PyTorch.
     public func `repeat`(_ repeats: Int...) -> Tensor { self.repeat(repeats) }
 }

@@ -262,6 +262,7 @@ public enum DType: String, Sendable, CustomStringConvertible {
 
     /// Whether values are whole numbers (int64 or bool).
     public var isInteger: Bool { self != .float32 }
+    /// PyTorch's name: `torch.float32`, `torch.int64` or `torch.bool`.
     public var description: String { "torch." + rawValue }
 
     /// PyTorch's type promotion for a binary op: floating point wins, then integers, then Booleans.

@@ -3,8 +3,11 @@ import Foundation
 
 /// An 8-bit image: grayscale (1 channel), RGB (3) or RGBA (4), row-major.
 public struct Image8: Sendable, Equatable {
+    /// The size in pixels and the channels per pixel (1, 3 or 4).
     public let width: Int, height: Int, channels: Int
+    /// The samples, row-major, `channels` per pixel.
     public var pixels: [UInt8]
+    /// An image; `pixels` must hold `width`×`height`×`channels` bytes.
     public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
         checkArgument(pixels.count == width * height * channels, "pixel buffer does not match \(width)×\(height)×\(channels)")
         self.width = width; self.height = height; self.channels = channels; self.pixels = pixels
@@ -15,6 +18,7 @@ public struct Image8: Sendable, Equatable {
 public enum PNG {
     private static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 
+    /// Encodes `image` as PNG bytes.
     public static func encode(_ image: Image8) throws -> Data {
         let colorType: UInt8
         switch image.channels { case 1: colorType = 0; case 3: colorType = 2; case 4: colorType = 6
@@ -43,6 +47,7 @@ public enum PNG {
         return out
     }
 
+    /// Writes `image` as a PNG file (atomically).
     public static func write(_ image: Image8, to url: URL) throws {
         try AtomicFile.write(try encode(image), to: url)
     }
@@ -118,6 +123,7 @@ public enum PNG {
 
     private static func stride_(_ px: [UInt8], _ step: Int) -> [UInt8] { Swift.stride(from: 0, to: px.count, by: step).map { px[$0] } }
 
+    /// Reads a PNG file (8-bit, non-interlaced).
     public static func read(from url: URL) throws -> Image8 {
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw DataError(path: url.path, reason: "cannot read the file (\(error.localizedDescription))") }

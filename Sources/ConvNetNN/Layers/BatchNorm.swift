@@ -5,12 +5,19 @@ import ConvNetCore
 public class BatchNorm: TrainingModeModule {
     /// Channels; 0 for a lazy layer before its first forward.
     public var numFeatures: Int { runningMean?.isUninitialized == false ? runningMean!.count : 0 }
+    /// Added to the variance before the square root, for stability (PyTorch's `eps`).
     public let eps: Float
+    /// Weight of the new batch statistic in the running averages (PyTorch's `momentum`, default 0.1).
     public let momentum: Float
+    /// Whether the layer learns a per-channel scale and shift (`weight`, `bias`).
     public let affine: Bool
+    /// The learned per-channel scale γ (PyTorch's `weight`), or `nil` without `affine`.
     public private(set) var weight: Tensor?
+    /// The learned per-channel shift β (PyTorch's `bias`), or `nil` without `affine`.
     public private(set) var bias: Tensor?
+    /// The running mean per channel used in eval mode (PyTorch's `running_mean` buffer).
     public private(set) var runningMean: Tensor?
+    /// The running variance per channel used in eval mode (PyTorch's `running_var` buffer).
     public private(set) var runningVar: Tensor?
     /// Counts training batches (PyTorch's int64 `num_batches_tracked`).
     public private(set) var numBatchesTracked: Tensor?
@@ -63,13 +70,17 @@ public class BatchNorm: TrainingModeModule {
     }
 }
 
+/// Batch norm over the features of `[N, C]` or `[N, C, L]` input; PyTorch's `torch.nn.BatchNorm1d`.
 public final class BatchNorm1d: BatchNorm {
+    /// Batch norm over `numFeatures` features (0: lazy, inferred at the first forward).
     public init(_ numFeatures: Int, eps: Float = 1e-5, momentum: Float = 0.1, affine: Bool = true) {
         super.init(numFeatures, eps: eps, momentum: momentum, affine: affine, ranks: [2, 3])
     }
 }
 
+/// Batch norm over the channels of NCHW input; PyTorch's `torch.nn.BatchNorm2d` (D2L 8.5).
 public final class BatchNorm2d: BatchNorm {
+    /// Batch norm over `numFeatures` channels (0: lazy, inferred at the first forward).
     public init(_ numFeatures: Int, eps: Float = 1e-5, momentum: Float = 0.1, affine: Bool = true) {
         super.init(numFeatures, eps: eps, momentum: momentum, affine: affine, ranks: [4])
     }

@@ -5,16 +5,24 @@ import ConvNetCore
 public final class Conv2d: Module {
     /// Input channels; 0 for a lazy layer before its first forward.
     public var inChannels: Int { weight.isUninitialized ? 0 : weight.shape[1] * groups }
+    /// Output channels (the number of kernels).
     public let outChannels: Int
+    /// The kernel's (height, width).
     public let kernelSize: Size2
+    /// The step between windows, (height, width).
     public let stride: Size2
+    /// Zero padding added to the input (explicit, `.same` or `.valid`).
     public let padding: Padding
+    /// Spacing between kernel elements, (height, width).
     public let dilation: Size2
+    /// Number of channel groups (PyTorch's `groups`; ResNeXt's grouped convolution).
     public let groups: Int
     /// [out, in/groups, kh, kw]; for a lazy layer an uninitialized parameter until the first forward.
     public let weight: Tensor
+    /// Per-output-channel bias `[out]`, or `nil` when built with `bias: false`.
     public let bias: Tensor?
 
+    /// A convolution from `inChannels` to `outChannels`; PyTorch's `nn.Conv2d(in, out, kernel_size, stride, padding, dilation, groups, bias)`. `inChannels` 0 makes it lazy.
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Size2, stride: Size2 = 1, padding: Padding = 0,
                 dilation: Size2 = 1, groups: Int = 1, bias: Bool = true) {
         checkArgument(groups > 0, "groups must be a positive integer")
@@ -101,6 +109,7 @@ public func LazyConv2d(_ outChannels: Int, kernelSize: Int, stride: Int = 1, pad
     Conv2d(0, outChannels, kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation, groups: groups, bias: bias)
 }
 
+/// A lazily-shaped `Conv2d` with (height, width) pairs and `Padding`: `LazyConv2d(64, kernelSize: [1, 3], padding: .same)`.
 public func LazyConv2d(_ outChannels: Int, kernelSize: Size2, stride: Size2 = 1, padding: Padding = 0, dilation: Size2 = 1,
                        groups: Int = 1, bias: Bool = true) -> Conv2d {
     Conv2d(0, outChannels, kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation, groups: groups, bias: bias)

@@ -2,14 +2,18 @@ import ConvNetCore
 
 /// Runs modules in order, as `nn.Sequential`; children are keyed `0`, `1`, … or by given names.
 public final class Sequential: Module {
+    /// The layers, in the order they run.
     public let layers: [any Module]
+    /// The children's keys: `"0"`, `"1"`, … or the names given.
     public let names: [String]
 
+    /// Runs `layers` in order, keyed `0`, `1`, …; PyTorch's `nn.Sequential(*layers)`.
     public init(_ layers: [any Module]) {
         self.layers = layers
         names = layers.indices.map(String.init)
     }
 
+    /// Runs the layers in order: `Sequential(Conv2d(1, 6, 5), ReLU())`, as `nn.Sequential(...)`.
     public convenience init(_ layers: any Module...) { self.init(layers) }
 
     /// Named children (PyTorch's `add_module(name, …)` or an `OrderedDict`).
@@ -28,6 +32,7 @@ public final class Sequential: Module {
     public func namedChildren() -> [(String, any Module)] { Array(zip(names, layers)) }
     public func namedOwnTensors() -> [(String, Tensor)] { [] }
 
+    /// The number of layers (PyTorch's `len(net)`).
     public var count: Int { layers.count }
     /// The `i`-th layer (PyTorch's `net[i]`).
     public subscript(_ i: Int) -> any Module { layers[i] }
@@ -43,5 +48,6 @@ public final class Sequential: Module {
 
 /// `for layer in net`, as iterating an `nn.Sequential`.
 extension Sequential: Sequence {
+    /// An iterator over the layers in order.
     public func makeIterator() -> IndexingIterator<[any Module]> { layers.makeIterator() }
 }

@@ -76,16 +76,22 @@ public func correctCount(_ logits: Tensor, _ labels: [Int]) -> Int {
 
 /// Counts of (true class, predicted class) pairs.
 public struct ConfusionMatrix: Sendable, Equatable {
+    /// The number of classes (rows and columns).
     public let numClasses: Int
+    /// `counts[trueClass][predictedClass]`: how many examples of each pair were seen.
     public private(set) var counts: [[Int]]
+    /// An empty `numClasses`×`numClasses` matrix.
     public init(numClasses: Int) {
         self.numClasses = numClasses
         counts = Array(repeating: Array(repeating: 0, count: numClasses), count: numClasses)
     }
+    /// Counts each (label, prediction) pair.
     public mutating func add(predictions: [Int], labels: [Int]) {
         for (p, y) in zip(predictions, labels) { counts[y][p] += 1 }
     }
+    /// The number of examples counted.
     public var total: Int { counts.joined().reduce(0, +) }
+    /// The fraction of examples on the diagonal (predicted class = true class).
     public var accuracy: Double { Double((0..<numClasses).reduce(0) { $0 + counts[$1][$1] }) / Double(Swift.max(total, 1)) }
     /// Per-class recall.
     public var recall: [Double] { (0..<numClasses).map { Double(counts[$0][$0]) / Double(Swift.max(counts[$0].reduce(0, +), 1)) } }

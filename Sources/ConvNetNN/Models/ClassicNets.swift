@@ -78,12 +78,18 @@ extension Models {
 
 /// D2L 8.4's Inception block: four parallel paths concatenated on channels.
 public final class Inception: Module {
+    /// Path 1: a 1×1 convolution.
     public let b1_1: Conv2d
+    /// Path 2: a 1×1 convolution, then a 3×3 one (padding 1).
     public let b2_1: Conv2d, b2_2: Conv2d
+    /// Path 3: a 1×1 convolution, then a 5×5 one (padding 2).
     public let b3_1: Conv2d, b3_2: Conv2d
+    /// Path 4: 3×3 max pooling (stride 1), then a 1×1 convolution.
     public let b4_1: MaxPool2d, b4_2: Conv2d
+    /// Channels of the output: `c1 + c2.1 + c3.1 + c4`.
     public let outChannels: Int
 
+    /// D2L's `Inception(c1, c2, c3, c4)` on `inChannels` input channels; `c2` and `c3` are (1×1, second convolution) channel pairs.
     public init(_ inChannels: Int, _ c1: Int, _ c2: (Int, Int), _ c3: (Int, Int), _ c4: Int) {
         b1_1 = Conv2d(inChannels, c1, kernelSize: 1)
         b2_1 = Conv2d(inChannels, c2.0, kernelSize: 1)

@@ -2,12 +2,18 @@ import ConvNetCore
 
 /// The homework's LeNet: ReLU and max pooling, 5×5 convolutions without padding (44,426 parameters).
 public final class LeNet: Module {
+    /// 5×5 convolution to 6 channels.
     public let conv1: Conv2d
+    /// 5×5 convolution from 6 to 16 channels.
     public let conv2: Conv2d
+    /// Fully connected 16·4·4 → 120.
     public let fc1: Linear
+    /// Fully connected 120 → 84.
     public let fc2: Linear
+    /// Fully connected 84 → `numClasses`.
     public let fc3: Linear
 
+    /// The homework's LeNet for `inputChannels`×28×28 images and `numClasses` classes.
     public init(inputChannels: Int = 1, numClasses: Int = 10) {
         conv1 = Conv2d(inputChannels, 6, kernelSize: 5)
         conv2 = Conv2d(6, 16, kernelSize: 5)

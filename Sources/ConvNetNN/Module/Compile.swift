@@ -16,6 +16,7 @@ public final class CompiledModule: Module {
     /// Why the last trace could not be replayed (nil when it could, or before any call).
     public private(set) var fallbackReason: String?
 
+    /// Wraps `module`; nothing is traced before the first call (``compile(_:)`` is the usual spelling).
     public init(_ module: any Module) { self.module = module }
 
     /// The layers whose mode changes what a forward computes, found once (walking the model per call
@@ -53,6 +54,7 @@ public final class CompiledModule: Module {
     public func namedOwnTensors() -> [(String, Tensor)] { module.namedOwnTensors() }
     public var typeName: String { module.typeName }
     public var extraRepr: String { module.extraRepr }
+    /// The wrapped module's repr, as PyTorch prints a compiled model's original.
     public var description: String { module.description }
 }
 

@@ -2,10 +2,14 @@ import ConvNetCore
 
 /// A state dict that does not fit the model: names what is missing, unexpected or mis-shaped.
 public struct StateDictError: Error, CustomStringConvertible, Equatable {
+    /// Keys the model has and the state dict lacks.
     public var missingKeys: [String]
+    /// Keys the state dict has and the model lacks.
     public var unexpectedKeys: [String]
+    /// Keys whose shapes differ, with both shapes.
     public var shapeMismatches: [String]
 
+    /// PyTorch's `load_state_dict` message: the missing, unexpected and mis-shaped keys.
     public var description: String {
         // long lists are cut: the first few keys say what went wrong, the count says how much
         func list(_ keys: [String]) -> String {
