@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         .target(name: "ConvNetCore", dependencies: ["CKernels"]),
         .target(name: "ConvNetNN", dependencies: ["ConvNetCore"]),
-        .target(name: "ConvNetData", dependencies: ["ConvNetCore", "ConvNetNN", "CZlib"]),
+        .target(name: "ConvNetData", dependencies: ["ConvNetCore", "CZlib"]),
         .target(name: "ConvNet", dependencies: ["ConvNetCore", "ConvNetNN", "ConvNetData"]),
         .executableTarget(name: "convnet", dependencies: [
             "ConvNet", .product(name: "ArgumentParser", package: "swift-argument-parser"),
