@@ -71,7 +71,8 @@ public func withContext<T>(_ update: (inout ExecutionContext) -> Void, _ body: (
 
 /// Per-thread storage of the context (a box per thread, reached through a pthread key).
 enum ContextSlot {
-    final class Box { var value = ExecutionContext.processDefault }
+    // read on every operation: no dynamic exclusivity check (a box belongs to one thread)
+    final class Box { @exclusivity(unchecked) var value = ExecutionContext.processDefault }
     private static let key: pthread_key_t = {
         var k = pthread_key_t()
         pthread_key_create(&k) { p in if let p { Unmanaged<Box>.fromOpaque(p).release() } }

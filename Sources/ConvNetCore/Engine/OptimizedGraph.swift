@@ -16,9 +16,9 @@ public final class OptimizedGraph {
         case poolReLU(input: Int, pool: OpTrace.Kind, output: Int)
     }
 
-    private let steps: [Step]
-    private let constants: [(Int, Tensor)]
-    private let valueCount: Int
+    private let program: [(inout [Tensor?]) -> Void]
+    /// The value table a run starts from: the constants in place, everything else empty.
+    private let template: [Tensor?]
     private let outputId: Int
     /// For each step, the values whose last use it is (freed after it runs).
     private let releases: [[Int]]
@@ -88,10 +88,11 @@ public final class OptimizedGraph {
         for (s, step) in steps.enumerated() { for i in OptimizedGraph.inputs(of: step) { lastUse[i] = s } }
         var releases = [[Int]](repeating: [], count: steps.count)
         for (v, s) in lastUse where v != out && trace.constants[v] == nil && v != 0 { releases[s].append(v) }
-        self.steps = steps
+        self.program = steps.map(OptimizedGraph.compileStep)
         self.releases = releases
-        self.constants = trace.constants.map { ($0.key, $0.value) }
-        self.valueCount = trace.valueCount
+        var template = [Tensor?](repeating: nil, count: trace.valueCount)
+        for (i, t) in trace.constants { template[i] = t }
+        self.template = template
         self.outputId = out
     }
 
@@ -104,20 +105,32 @@ public final class OptimizedGraph {
     }
 
     /// How many operations a replay runs (after fusion).
-    public var stepCount: Int { steps.count }
+    public var stepCount: Int { program.count }
 
     /// Runs the graph on `input` (the traced input's shape).
     public func run(_ input: Tensor) -> Tensor {
-        var values = [Tensor?](repeating: nil, count: valueCount)
+        var values = template
         values[0] = input
-        for (i, t) in constants { values[i] = t }
-        for (s, step) in steps.enumerated() {
-            switch step {
-            case .node(let n):
-                let y = OptimizedGraph.execute(n.kind, n.inputs, &values)
-                if n.output >= 0, let y { values[n.output] = y }
-            case .fusedConv(let input, let conv, let norm, let residual, let relu, let output):
-                guard case .conv2d(let w, let b, let stride, let padding, let dilation, let groups) = conv else { continue }
+        for (s, step) in program.enumerated() {
+            step(&values)
+            for v in releases[s] { values[v] = nil }
+        }
+        return values[outputId]!
+    }
+
+    /// Each step as a closure over the value table, built once (a replay then copies no step's
+    /// payload: for a small model, per-step overhead is most of the time).
+    private static func compileStep(_ step: Step) -> (inout [Tensor?]) -> Void {
+        switch step {
+        case .node(let n):
+            let kind = n.kind, inputs = n.inputs, output = n.output
+            return { values in
+                let y = OptimizedGraph.execute(kind, inputs, &values)
+                if output >= 0, let y { values[output] = y }
+            }
+        case .fusedConv(let input, let conv, let norm, let residual, let relu, let output):
+            guard case .conv2d(let w, let b, let stride, let padding, let dilation, let groups) = conv else { return { _ in } }
+            return { values in
                 var scale: Tensor? = nil, shift: Tensor? = nil
                 if let norm, let mean = norm.runningMean, let variance = norm.runningVar {
                     let map = batchNormInferenceAffine(runningMean: mean, runningVar: variance, weight: norm.weight, bias: norm.bias, eps: norm.eps)
@@ -126,12 +139,10 @@ public final class OptimizedGraph {
                 }
                 values[output] = conv2dAffineReLU(values[input]!, w, bias: b, stride: stride, padding: padding, dilation: dilation,
                                                   groups: groups, scale: scale, shift: shift, residual: residual.map { values[$0]! }, relu: relu)
-            case .poolReLU(let input, let pool, let output):
-                values[output] = OptimizedGraph.execute(pool, [input], &values)!.relu()
             }
-            for v in releases[s] { values[v] = nil }
+        case .poolReLU(let input, let pool, let output):
+            return { values in values[output] = OptimizedGraph.execute(pool, [input], &values)!.relu() }
         }
-        return values[outputId]!
     }
 
     /// Runs one op on the values at `inputs` (read in place: a replay of a small model is dominated

@@ -11,29 +11,29 @@
 /// labels, `argmax` results, comparisons) hold exact integers up to 2²⁴.
 public final class Tensor: @unchecked Sendable {
     /// The size of each dimension (PyTorch's `shape`/`size()`).
-    public internal(set) var shape: [Int]
+    @exclusivity(unchecked) public internal(set) var shape: [Int]
     /// The step in elements between neighbours along each dimension (PyTorch's `stride()`).
     public var strides: [Int] { _strides ?? Tensor.contiguousStrides(shape) }
     /// Explicit strides of a view; nil for the row-major layout (most tensors: no array to allocate).
-    private var _strides: [Int]?
+    @exclusivity(unchecked) private var _strides: [Int]?
     /// Where this tensor's first element lies in `storage` (PyTorch's `storage_offset()`).
-    public internal(set) var storageOffset: Int
+    @exclusivity(unchecked) public internal(set) var storageOffset: Int
     /// The element buffer, shared by views of one tensor.
-    public internal(set) var storage: TensorStorage
+    @exclusivity(unchecked) public internal(set) var storage: TensorStorage
     /// What the elements mean: floating point, integer or Boolean (PyTorch's `dtype`).
-    public internal(set) var dtype: DType
+    @exclusivity(unchecked) public internal(set) var dtype: DType
     /// Whether the elements lie in row-major order without gaps (PyTorch's `is_contiguous()`).
-    public private(set) var isContiguous: Bool
+    @exclusivity(unchecked) public private(set) var isContiguous: Bool
     /// The gradient accumulated by `backward()` (leaves that require a gradient only).
-    public var grad: Tensor?
+    @exclusivity(unchecked) public var grad: Tensor?
     /// The recorded operation that produced this tensor, nil for leaves.
-    var gradFn: GradNode?
+    @exclusivity(unchecked) var gradFn: GradNode?
     /// For a view: the tensor it views (never itself a view), whose history an in-place write
     /// through the view rewrites.
-    var viewBase: Tensor?
+    @exclusivity(unchecked) var viewBase: Tensor?
     /// A lazy layer's parameter before its first forward (PyTorch's `UninitializedParameter`).
-    public internal(set) var isUninitialized = false
-    var _requiresGrad = false
+    @exclusivity(unchecked) public internal(set) var isUninitialized = false
+    @exclusivity(unchecked) var _requiresGrad = false
 
     /// Whether operations on this tensor are recorded so a gradient can flow back to it.
     /// Set it on leaves (parameters, inputs); results of recorded ops have it set automatically.
