@@ -17,6 +17,10 @@ static char *(*p_error_str)(tjhandle);
 static int (*p_error_code)(tjhandle);
 static int (*p_destroy)(tjhandle);
 
+static tjhandle (*p_init_compress)(void);
+static int (*p_compress)(tjhandle, const unsigned char *, int, int, int, int, unsigned char **, unsigned long *, int, int, int);
+static void (*p_free)(unsigned char *);
+
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static const char *load_error = "";
 static int loaded = 0;
@@ -32,7 +36,11 @@ static void load(void) {
     p_error_str = (char *(*)(tjhandle))dlsym(lib, "tjGetErrorStr2");
     p_error_code = (int (*)(tjhandle))dlsym(lib, "tjGetErrorCode");
     p_destroy = (int (*)(tjhandle))dlsym(lib, "tjDestroy");
-    if (!p_init || !p_header || !p_decompress || !p_error_str || !p_error_code || !p_destroy) {
+    p_init_compress = (tjhandle (*)(void))dlsym(lib, "tjInitCompress");
+    p_compress = (int (*)(tjhandle, const unsigned char *, int, int, int, int, unsigned char **, unsigned long *, int, int, int))dlsym(lib, "tjCompress2");
+    p_free = (void (*)(unsigned char *))dlsym(lib, "tjFree");
+    if (!p_init_compress || !p_compress || !p_free ||
+        !p_init || !p_header || !p_decompress || !p_error_str || !p_error_code || !p_destroy) {
         load_error = "libturbojpeg is too old (TurboJPEG 2.0 or newer is needed)";
         return;
     }
@@ -76,3 +84,22 @@ int ctj_decompress(const unsigned char *jpeg, unsigned long size, unsigned char 
     p_destroy(h);
     return result;
 }
+
+enum { TJSAMP_420 = 2, TJSAMP_GRAY = 3 };
+
+unsigned long ctj_compress(const unsigned char *pixels, int width, int height, int format, int quality,
+                           unsigned char **out, char *message, int cap) {
+    *out = NULL;
+    if (!ctj_available()) { snprintf(message, (size_t)cap, "%s", load_error); return 0; }
+    tjhandle h = p_init_compress();
+    if (!h) { snprintf(message, (size_t)cap, "cannot create a TurboJPEG compressor"); return 0; }
+    unsigned long size = 0;
+    int channels = format == CTJ_GRAY ? 1 : 3;
+    int r = p_compress(h, pixels, width, width * channels, height, format, out, &size,
+                       format == CTJ_GRAY ? TJSAMP_GRAY : TJSAMP_420, quality, TJFLAG_ACCURATEDCT);
+    if (r != 0) { copy_message(h, message, cap); if (*out) { p_free(*out); *out = NULL; } size = 0; }
+    p_destroy(h);
+    return size;
+}
+
+void ctj_free(unsigned char *buffer) { if (buffer) p_free(buffer); }

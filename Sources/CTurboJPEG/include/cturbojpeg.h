@@ -24,4 +24,11 @@ int ctj_header(const unsigned char *jpeg, unsigned long size, int *width, int *h
 /// CTJ_WARNING (the pixels are complete, but the message says what was odd) or CTJ_ERROR.
 int ctj_decompress(const unsigned char *jpeg, unsigned long size, unsigned char *dst, int width, int height,
                    int format, char *message, int cap);
+
+/// Encodes width × height pixels (`format`: CTJ_RGB or CTJ_GRAY) as a baseline JPEG of `quality`
+/// (4:2:0 for colour, as Pillow's default). On success returns the size and sets *out to a buffer
+/// to release with ctj_free; returns 0 on failure with the message in `message`.
+unsigned long ctj_compress(const unsigned char *pixels, int width, int height, int format, int quality,
+                           unsigned char **out, char *message, int cap);
+void ctj_free(unsigned char *buffer);
 #endif

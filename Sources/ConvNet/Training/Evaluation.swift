@@ -9,14 +9,15 @@ public struct EvaluationResult: Sendable {
     public let confusion: ConfusionMatrix
 }
 
-public func evaluate(_ model: any Module, on loader: DataLoader, numClasses: Int = 10) -> EvaluationResult {
+public func evaluate(_ model: any Module, on loader: any BatchSource, numClasses: Int? = nil) -> EvaluationResult {
+    let numClasses = numClasses ?? loader.classNames.count
     let wasTraining = model.training
     model.eval()
     defer { model.train(wasTraining) }
     var confusion = ConfusionMatrix(numClasses: numClasses)
     var lossSum = 0.0, seen = 0
     withNoGrad {
-        for batch in loader {
+        for batch in AnySequence({ loader.epoch() }) {
             let logits = model(batch.images)
             lossSum += Double(crossEntropy(logits, batch.labels).item()) * Double(batch.labels.count)
             seen += batch.labels.count

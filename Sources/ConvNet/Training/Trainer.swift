@@ -22,6 +22,9 @@ public struct TrainingConfig: Sendable {
     public var resume = false
     /// Show a live progress bar (a terminal); otherwise one line per epoch.
     public var progressBar = false
+    /// Stored in the weights file's safetensors metadata (class names, input size, normalisation),
+    /// so `evaluate` and `predict` can name classes and prepare images as training did.
+    public var weightsMetadata: [String: String] = [:]
 
     public init(epochs: Int, batchSize: Int, lr: Float, optimizer: OptimizerKind = .sgd, momentum: Float = 0,
                 weightDecay: Float = 0, resize: Int? = nil) {
@@ -94,8 +97,8 @@ public enum InterruptFlag {
 public final class Trainer {
     public let model: any Module
     public let config: TrainingConfig
-    public let trainLoader: DataLoader
-    public let testLoader: DataLoader
+    public let trainLoader: any BatchSource
+    public let testLoader: any BatchSource
     public let optimizer: any Optimizer
     public private(set) var history: [EpochRecord] = []
     /// Called with each finished epoch (the CLI prints it).
@@ -105,12 +108,21 @@ public final class Trainer {
 
     /// The model's training and test data; shuffling and dropout draw from the global generator,
     /// which the checkpoint saves, so a resumed run continues the same random sequence.
-    public init(model: any Module, train: ImageDataset, test: ImageDataset, config: TrainingConfig) {
+    public convenience init(model: any Module, train: ImageDataset, test: ImageDataset, config: TrainingConfig) {
+        let resize = config.resize == train.height ? nil : config.resize
+        self.init(model: model,
+                  trainLoader: DataLoader(train, batchSize: config.batchSize, shuffle: true, resize: resize, generator: .global),
+                  testLoader: DataLoader(test, batchSize: Swift.max(config.batchSize, 256), resize: resize), config: config)
+    }
+
+    /// Trains from any batch source (e.g. an `ImageFolderLoader`); the training loader should shuffle
+    /// with the global generator, which checkpoints save. Frozen parameters (requiresGrad == false)
+    /// are left out of the optimiser.
+    public init(model: any Module, trainLoader: any BatchSource, testLoader: any BatchSource, config: TrainingConfig) {
         self.model = model
         self.config = config
-        let resize = config.resize == train.height ? nil : config.resize
-        trainLoader = DataLoader(train, batchSize: config.batchSize, shuffle: true, resize: resize, generator: .global)
-        testLoader = DataLoader(test, batchSize: Swift.max(config.batchSize, 256), resize: resize)
+        self.trainLoader = trainLoader
+        self.testLoader = testLoader
         switch config.optimizer {
         case .sgd: optimizer = SGD(model.parameters(), lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay)
         case .adam: optimizer = Adam(model.parameters(), lr: config.lr, weightDecay: config.weightDecay)
@@ -147,10 +159,10 @@ public final class Trainer {
             let order = trainLoader.epochOrder()
             if skipBatches > 0 { Generator.global.restore(state: resumeRNG) } else { partial = PartialEpoch() }
             let start = Date()
-            let total = trainLoader.count
+            let total = trainLoader.batchCount
             var lastDraw = Date.distantPast
             // the next batch is assembled (and resized) on another thread while this one trains
-            for (b, batch) in zip(skipBatches..<total, trainLoader.batches(order: order, from: skipBatches)) {
+            for (b, batch) in zip(skipBatches..<total, AnySequence { self.trainLoader.batchIterator(order: order, from: skipBatches) }) {
                 let logits = model(batch.images)
                 let loss = crossEntropy(logits, batch.labels, labelSmoothing: config.labelSmoothing)
                 let l = loss.item()
@@ -182,7 +194,7 @@ public final class Trainer {
             if config.progressBar { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             let trainSeconds = partial.seconds + Date().timeIntervalSince(start)
             skipBatches = 0
-            let test = evaluate(model, on: testLoader)
+            let test = evaluate(model, on: testLoader, numClasses: testLoader.classNames.count)
             let record = EpochRecord(epoch: epoch + 1, trainLoss: partial.lossSum / Double(Swift.max(partial.seen, 1)),
                                      trainAccuracy: Double(partial.correct) / Double(Swift.max(partial.seen, 1)),
                                      testAccuracy: test.accuracy, seconds: trainSeconds,
@@ -216,7 +228,7 @@ public final class Trainer {
     /// Writes weights (safetensors), metrics.json and curves.svg into the output folder.
     public func writeArtifacts() throws {
         guard let dir = config.outDir else { return }
-        try model.save(to: dir.appendingPathComponent("model.safetensors"))
+        try model.save(to: dir.appendingPathComponent("model.safetensors"), metadata: config.weightsMetadata.isEmpty ? nil : config.weightsMetadata)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try enc.encode(history), to: dir.appendingPathComponent("metrics.json"))
