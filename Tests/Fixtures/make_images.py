@@ -8,6 +8,7 @@ Writes Tests/ConvNetTests/Resources/images/:
   <name>.l             Pillow's convert("L") as raw H·W bytes (the luma ConvNet's --channels 1 uses)
   <name>.rgba          for files with transparency: convert("RGBA"), raw H·W·4 bytes
   manifest.txt         one line per file: name width height kind
+  chelsea_palette.resize_<W>x<H>.rgb   Pillow's resize((W, H), BILINEAR) of chelsea_palette.png as RGB
 
 Except for 16-bit greyscale: Pillow opens it as mode "I;16" and convert("L") / convert("RGB") clip
 every value above 255 to 255; ConvNet keeps the high byte (as Pillow itself does for 16-bit RGB), so the reference
@@ -110,6 +111,13 @@ for bits, interlace in [(1, False), (2, True), (4, False)]:
 ga = np.stack([cam8, np.flipud(cam8)], axis=-1)
 pypng_write("camera_gray_alpha", ga.reshape(21, -1), "png-gray-alpha-8", width=27, height=21, greyscale=True, alpha=True)
 pypng_write("camera_gray_trns", cam8, "png-gray-8-trns", width=27, height=21, greyscale=True, transparent=int(cam8[0, 0]))
+
+# Pillow's bilinear resize (what torchvision's Resize does to a PIL image): shrinking (antialiased),
+# enlarging, and one axis each way, from the decoded palette photo; raw RGB bytes named by size
+src = Image.open(os.path.join(OUT, "chelsea_palette.png")).convert("RGB")
+for w, h in [(17, 13), (70, 50), (23, 40)]:
+    with open(os.path.join(OUT, f"chelsea_palette.resize_{w}x{h}.rgb"), "wb") as f:
+        f.write(np.asarray(src.resize((w, h), Image.Resampling.BILINEAR), dtype=np.uint8).tobytes())
 
 with open(os.path.join(OUT, "manifest.txt"), "w") as f:
     f.write("\n".join(manifest) + "\n")

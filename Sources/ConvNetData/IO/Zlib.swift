@@ -53,25 +53,34 @@ public enum Zlib {
             throw CompressionError(description: "zlib inflateInit failed")
         }
         defer { inflateEnd(&stream) }
-        // one spare byte: a stream that fills `limit` exactly still reaches its end and checksum
-        var out = [UInt8](repeating: 0, count: limit + 1)
+        // the buffer grows as data arrives (zlib expands at most ~1032×), so a tiny file declaring a
+        // huge image costs little; one spare byte lets a stream that fills `limit` exactly reach
+        // its end and checksum
+        var out = [UInt8](repeating: 0, count: Swift.min(limit + 1, Swift.max(input.count * 8, 1 << 16)))
         var produced = 0
-        try out.withUnsafeMutableBufferPointer { dst in
-            stream.next_in = UnsafeMutablePointer(mutating: input.bindMemory(to: Bytef.self).baseAddress)
-            stream.avail_in = uInt(input.count)
-            stream.next_out = dst.baseAddress
-            stream.avail_out = uInt(dst.count)
-            while true {
-                let status = CZlib.inflate(&stream, Z_NO_FLUSH)
-                produced = dst.count - Int(stream.avail_out)
-                if status == Z_STREAM_END || stream.avail_out == 0 { break }
-                if status == Z_BUF_ERROR || (status == Z_OK && stream.avail_in == 0) {
-                    throw CompressionError(description: "compressed data ends early (truncated file)")
-                }
-                guard status == Z_OK else {
-                    let msg = stream.msg.map { String(cString: $0) } ?? "zlib error \(status)"
-                    throw CompressionError(description: "corrupt compressed data (\(msg))")
-                }
+        stream.next_in = UnsafeMutablePointer(mutating: input.bindMemory(to: Bytef.self).baseAddress)
+        stream.avail_in = uInt(input.count)
+        while true {
+            if produced == out.count {
+                guard out.count < limit + 1 else { break }
+                out += [UInt8](repeating: 0, count: Swift.min(out.count, limit + 1 - out.count))
+            }
+            let room = out.count - produced
+            let status = out.withUnsafeMutableBufferPointer { dst -> Int32 in
+                stream.next_out = dst.baseAddress! + produced
+                stream.avail_out = uInt(room)
+                let r = CZlib.inflate(&stream, Z_NO_FLUSH)
+                produced += room - Int(stream.avail_out)
+                return r
+            }
+            if status == Z_STREAM_END { break }
+            if stream.avail_out == 0 { continue }
+            if status == Z_BUF_ERROR || (status == Z_OK && stream.avail_in == 0) {
+                throw CompressionError(description: "compressed data ends early (truncated file)")
+            }
+            guard status == Z_OK else {
+                let msg = stream.msg.map { String(cString: $0) } ?? "zlib error \(status)"
+                throw CompressionError(description: "corrupt compressed data (\(msg))")
             }
         }
         out.removeLast(out.count - Swift.min(produced, limit))
