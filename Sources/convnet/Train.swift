@@ -136,6 +136,9 @@ struct Train: ParsableCommand {
         if let testSubset { val = ImageFolder(root: val.root, classNames: val.classNames, samples: Array(val.samples.prefix(testSubset))) }
         let channels = imageOptions.resolveChannels(train)
         let size = imageSize ?? resize ?? spec.defaults.resize
+        if let fixed = fixedInputSize[spec.name], size != fixed {
+            throw CLIError(message: "\(spec.name) takes \(fixed)×\(fixed) images (its classifier is sized for them); use --image-size \(fixed) or a model with global pooling (resnet18, googlenet, nin, densenet, regnetx32)")
+        }
         config.resize = size
         var meanValues: [Float]? = nil, stdValues: [Float]? = nil
         if let mean, mean != "auto", let std {
@@ -175,3 +178,6 @@ struct Train: ParsableCommand {
         return (Trainer(model: net, trainLoader: trainLoader, testLoader: valLoader, config: config), net)
     }
 }
+
+/// Models whose first Linear layer is sized for one input resolution (no global pooling).
+let fixedInputSize: [String: Int] = ["lenet": 28, "lenet-d2l": 28, "bn-lenet": 28, "alexnet": 224, "vgg11": 224]
