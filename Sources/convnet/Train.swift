@@ -132,8 +132,13 @@ struct Train: ParsableCommand {
         let root = URL(fileURLWithPath: dataOptions.data!)
         let splits = try ImageFolderSplits(root: root, valFraction: imageOptions.valSplit, seed: seed)
         var train = splits.train, val = splits.val
-        if let subset { train = ImageFolder(root: train.root, classNames: train.classNames, samples: Array(train.samples.prefix(subset))) }
-        if let testSubset { val = ImageFolder(root: val.root, classNames: val.classNames, samples: Array(val.samples.prefix(testSubset))) }
+        // the samples are sorted by class, so a subset is a seeded random pick (kept in order), not a prefix
+        func pick(_ f: ImageFolder, _ n: Int) -> ImageFolder {
+            let keep = Set(Generator(seed: seed ^ 0x5AB5E7).permutation(f.count).prefix(n))
+            return ImageFolder(root: f.root, classNames: f.classNames, samples: f.samples.enumerated().filter { keep.contains($0.offset) }.map(\.element))
+        }
+        if let subset { train = pick(train, subset) }
+        if let testSubset { val = pick(val, testSubset) }
         let channels = imageOptions.resolveChannels(train)
         let size = imageSize ?? resize ?? spec.defaults.resize
         if let fixed = fixedInputSize[spec.name], size != fixed {

@@ -1,16 +1,6 @@
 import ConvNetCore
 import Foundation
 
-/// An 8-bit image: grayscale (1 channel), RGB (3) or RGBA (4), row-major.
-public struct Image8: Sendable, Equatable {
-    public let width: Int, height: Int, channels: Int
-    public var pixels: [UInt8]
-    public init(width: Int, height: Int, channels: Int, pixels: [UInt8]) {
-        checkArgument(pixels.count == width * height * channels, "pixel buffer does not match \(width)×\(height)×\(channels)")
-        self.width = width; self.height = height; self.channels = channels; self.pixels = pixels
-    }
-}
-
 /// PNG encoding (8-bit grey/RGB/RGBA, written here on zlib) and decoding (through `PNGDecoder`).
 public enum PNG {
     private static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
