@@ -28,19 +28,28 @@ public enum ImageDecoder {
         try decode(try readFile(url), path: url.path, maxPixels: maxPixels)
     }
 
-    /// A file's bytes, or `.unreadable` naming it.
+    /// A file's bytes, or `.unreadable` naming it. POSIX calls rather than FileHandle: loaders read
+    /// from several threads at once, and each descriptor here is closed exactly once.
     static func readFile(_ url: URL) throws -> Data {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
-            throw ImageDecodingError(path: url.path, .unreadable("no such file"))
+        func fail(_ why: String) -> ImageDecodingError { ImageDecodingError(path: url.path, .unreadable(why)) }
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw fail(errno == ENOENT ? "no such file" : String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw fail(String(cString: strerror(errno))) }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw fail("it is a folder") }
+        var bytes = [UInt8](repeating: 0, count: Swift.max(Int(st.st_size), 0) + 1)
+        var filled = 0
+        while true {
+            if filled == bytes.count { bytes += [UInt8](repeating: 0, count: Swift.max(bytes.count, 4096)) } // the file grew
+            let n = bytes.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress! + filled, $0.count - filled) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw fail(String(cString: strerror(errno)))
+            }
+            if n == 0 { break }
+            filled += n
         }
-        if isDir.boolValue { throw ImageDecodingError(path: url.path, .unreadable("it is a folder")) }
-        guard let fh = FileHandle(forReadingAtPath: url.path) else {
-            throw ImageDecodingError(path: url.path, .unreadable(access(url.path, R_OK) != 0 ? "permission denied" : "cannot open it"))
-        }
-        defer { try? fh.close() }
-        do { return try fh.readToEnd() ?? Data() } catch {
-            throw ImageDecodingError(path: url.path, .unreadable(error.localizedDescription))
-        }
+        return Data(bytes[0..<filled])
     }
 }
