@@ -132,4 +132,43 @@ private func expectOneLine(_ r: (status: Int32, out: String, err: String), _ par
         let bad = try runConvnet(["train", "lenet", "--data", two.path, "--epochs", "1", "--out", tempDir().path, "--freeze", "nope"])
         expectOneLine(bad, ["--freeze nope: no parameter name starts with it"])
     }
+
+    /// --augment and --mean auto: the pipeline printed, the statistics stored, and the same seed
+    /// gives byte-identical weights (augmentation runs on worker threads).
+    @Test func augmentationAndDataStatisticsAreSeeded() throws {
+        let root = try smallFolder()
+        var weights: [Data] = []
+        for _ in 0..<2 {
+            let out = tempDir()
+            let r = try runConvnet(["train", "lenet", "--data", root.path, "--epochs", "2", "--batch-size", "4", "--seed", "3",
+                                    "--augment", "--mean", "auto", "--out", out.path])
+            #expect(r.status == 0, "\(r.err)")
+            #expect(r.out.contains("train transform: Compose(Grayscale(), RandomResizedCrop((28, 28), scale=0.08...1.0"), "\(r.out)")
+            #expect(r.out.contains("RandomHorizontalFlip(p=0.5), ToTensor(), Normalize(mean=["), "\(r.out)")
+            let url = out.appendingPathComponent("model.safetensors")
+            let meta = try SafeTensors.readEntries(from: url).metadata
+            #expect(meta["convnet.augmented"] == "1" && meta["convnet.mean"] != nil && meta["convnet.std"] != nil)
+            weights.append(try Data(contentsOf: url))
+        }
+        #expect(weights[0] == weights[1])
+    }
+
+    /// A model from the zoo adapts to the folder: 3 channels for colour images, the folder's class count.
+    @Test func modelAdaptsToColourImages() throws {
+        let root = tempDir().appendingPathComponent("colour")
+        for (c, name) in ["red", "green"].enumerated() {
+            for i in 0..<3 {
+                let px = (0..<(12 * 10 * 3)).map { UInt8(truncatingIfNeeded: $0 % 3 == c ? 200 + i : 30) }
+                try PNG.write(Image8(width: 12, height: 10, channels: 3, pixels: px), to: root.appendingPathComponent("\(name)/\(i).png"))
+            }
+        }
+        let out = tempDir()
+        let r = try runConvnet(["train", "resnet18", "--data", root.path, "--image-size", "32", "--epochs", "1", "--batch-size", "4",
+                                "--val-split", "0.34", "--out", out.path])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("2 classes; 4 training / 2 validation images") && r.out.contains("at 3×32×32"), "\(r.out)")
+        let state = try SafeTensors.read(from: out.appendingPathComponent("model.safetensors"))
+        #expect(state.values.contains { $0.shape == [64, 3, 7, 7] }, "a 3-channel stem")
+        #expect(state.values.contains { $0.shape == [2, 512] }, "a 2-class classifier")
+    }
 }
