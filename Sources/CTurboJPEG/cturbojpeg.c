@@ -50,15 +50,6 @@ static void load(void) {
 int ctj_available(void) { pthread_once(&once, load); return loaded; }
 const char *ctj_load_error(void) { pthread_once(&once, load); return load_error; }
 
-// one decompressor per thread, kept for the thread's life: creating one per image costs as much as
-// decoding a small JPEG, and loader threads decode thousands
-static __thread tjhandle thread_decompressor;
-
-static tjhandle decompressor(void) {
-    if (!thread_decompressor) thread_decompressor = p_init();
-    return thread_decompressor;
-}
-
 static void copy_message(tjhandle h, char *message, int cap) {
     if (cap <= 0) return;
     const char *s = h ? p_error_str(h) : "cannot create a TurboJPEG decompressor";
@@ -68,17 +59,18 @@ static void copy_message(tjhandle h, char *message, int cap) {
 int ctj_header(const unsigned char *jpeg, unsigned long size, int *width, int *height, int *subsamp,
                int *colorspace, char *message, int cap) {
     if (!ctj_available()) { snprintf(message, (size_t)cap, "%s", load_error); return CTJ_ERROR; }
-    tjhandle h = decompressor();
+    tjhandle h = p_init();
     if (!h) { copy_message(NULL, message, cap); return CTJ_ERROR; }
     int r = p_header(h, jpeg, size, width, height, subsamp, colorspace);
     if (r != 0) copy_message(h, message, cap);
+    p_destroy(h);
     return r == 0 ? CTJ_OK : CTJ_ERROR;
 }
 
 int ctj_decompress(const unsigned char *jpeg, unsigned long size, unsigned char *dst, int width, int height,
                    int format, char *message, int cap) {
     if (!ctj_available()) { snprintf(message, (size_t)cap, "%s", load_error); return CTJ_ERROR; }
-    tjhandle h = decompressor();
+    tjhandle h = p_init();
     if (!h) { copy_message(NULL, message, cap); return CTJ_ERROR; }
     int channels = format == CTJ_GRAY ? 1 : 3;
     // accurate (islow) IDCT and fancy upsampling: libjpeg's defaults, which Pillow uses; a cap on
@@ -89,6 +81,7 @@ int ctj_decompress(const unsigned char *jpeg, unsigned long size, unsigned char 
         copy_message(h, message, cap);
         result = p_error_code(h) == TJERR_WARNING ? CTJ_WARNING : CTJ_ERROR;
     }
+    p_destroy(h);
     return result;
 }
 
