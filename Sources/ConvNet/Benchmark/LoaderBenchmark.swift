@@ -62,18 +62,25 @@ public struct LoaderBenchmark {
         let saved = Threads.count
         Threads.count = threads
         defer { Threads.count = saved }
-        // warm-up, then the preloaded batches: one epoch's worth decoded up front
+        // warm-up; then blocks of 4 steps alternate between batches prepared beforehand and batches
+        // from the loader, so a change in the machine's load affects both sides alike
         let prepared = Array(AnySequence { loader.epoch() })
         step(prepared[0])
-        var t0 = Date()
-        for s in 0..<steps { step(prepared[s % prepared.count]) }
-        let preloaded = Date().timeIntervalSince(t0)
-        t0 = Date()
-        var done = 0
+        var batches = loader.epoch()
+        var preloaded = 0.0, streamed = 0.0, done = 0
         while done < steps {
-            for b in AnySequence({ loader.epoch() }) { step(b); done += 1; if done == steps { break } }
+            let block = Swift.min(4, steps - done)
+            var t0 = Date()
+            for s in 0..<block { step(prepared[(done + s) % prepared.count]) }
+            preloaded += Date().timeIntervalSince(t0)
+            t0 = Date()
+            for _ in 0..<block {
+                guard let b = batches.next() else { batches = loader.epoch(); step(batches.next()!); continue }
+                step(b)
+            }
+            streamed += Date().timeIntervalSince(t0)
+            done += block
         }
-        let streamed = Date().timeIntervalSince(t0)
         line("\(name) training, batches preloaded as tensors", images: steps * batch, seconds: preloaded)
         line("\(name) training, fed by the loader (\(threads) workers)", images: steps * batch, seconds: streamed)
         print(String(format: "loader-fed / preloaded throughput: %.2f", preloaded / streamed))
