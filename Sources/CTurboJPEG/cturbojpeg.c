@@ -56,33 +56,30 @@ static void copy_message(tjhandle h, char *message, int cap) {
     snprintf(message, (size_t)cap, "%s", s ? s : "unknown error");
 }
 
-int ctj_header(const unsigned char *jpeg, unsigned long size, int *width, int *height, int *subsamp,
+void *ctj_open(void) { return ctj_available() ? p_init() : NULL; }
+
+void ctj_close(void *handle) { if (handle) p_destroy(handle); }
+
+int ctj_header(void *h, const unsigned char *jpeg, unsigned long size, int *width, int *height, int *subsamp,
                int *colorspace, char *message, int cap) {
     if (!ctj_available()) { snprintf(message, (size_t)cap, "%s", load_error); return CTJ_ERROR; }
-    tjhandle h = p_init();
     if (!h) { copy_message(NULL, message, cap); return CTJ_ERROR; }
     int r = p_header(h, jpeg, size, width, height, subsamp, colorspace);
     if (r != 0) copy_message(h, message, cap);
-    p_destroy(h);
     return r == 0 ? CTJ_OK : CTJ_ERROR;
 }
 
-int ctj_decompress(const unsigned char *jpeg, unsigned long size, unsigned char *dst, int width, int height,
+int ctj_decompress(void *h, const unsigned char *jpeg, unsigned long size, unsigned char *dst, int width, int height,
                    int format, char *message, int cap) {
     if (!ctj_available()) { snprintf(message, (size_t)cap, "%s", load_error); return CTJ_ERROR; }
-    tjhandle h = p_init();
     if (!h) { copy_message(NULL, message, cap); return CTJ_ERROR; }
     int channels = format == CTJ_GRAY ? 1 : 3;
     // accurate (islow) IDCT and fancy upsampling: libjpeg's defaults, which Pillow uses; a cap on
     // progressive scans so a hostile file cannot make decoding take minutes
     int r = p_decompress(h, jpeg, size, dst, width, width * channels, height, format, TJFLAG_ACCURATEDCT | TJFLAG_LIMITSCANS);
-    int result = CTJ_OK;
-    if (r != 0) {
-        copy_message(h, message, cap);
-        result = p_error_code(h) == TJERR_WARNING ? CTJ_WARNING : CTJ_ERROR;
-    }
-    p_destroy(h);
-    return result;
+    if (r == 0) return CTJ_OK;
+    copy_message(h, message, cap);
+    return p_error_code(h) == TJERR_WARNING ? CTJ_WARNING : CTJ_ERROR;
 }
 
 enum { TJSAMP_420 = 2, TJSAMP_GRAY = 3 };

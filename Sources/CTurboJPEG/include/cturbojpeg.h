@@ -15,14 +15,19 @@ int ctj_available(void);
 /// Why loading failed (a static string), or "" when it did not.
 const char *ctj_load_error(void);
 
+/// A decompressor for one image: ctj_open, ctj_header, then (if the caller accepts the size)
+/// ctj_decompress into the caller's buffer, and ctj_close in every case.
+void *ctj_open(void);
+void ctj_close(void *handle);
+
 /// Reads the header: width, height, chroma subsampling (TJSAMP_*) and colour space (TJCS_*).
 /// Returns CTJ_OK or CTJ_ERROR, with the library's message copied into `message` (size `cap`).
-int ctj_header(const unsigned char *jpeg, unsigned long size, int *width, int *height, int *subsamp,
+int ctj_header(void *handle, const unsigned char *jpeg, unsigned long size, int *width, int *height, int *subsamp,
                int *colorspace, char *message, int cap);
 
 /// Decodes into `dst` (width × height × channels of `format`, tightly packed). Returns CTJ_OK,
 /// CTJ_WARNING (the pixels are complete, but the message says what was odd) or CTJ_ERROR.
-int ctj_decompress(const unsigned char *jpeg, unsigned long size, unsigned char *dst, int width, int height,
+int ctj_decompress(void *handle, const unsigned char *jpeg, unsigned long size, unsigned char *dst, int width, int height,
                    int format, char *message, int cap);
 
 /// Encodes width × height pixels (`format`: CTJ_RGB or CTJ_GRAY) as a baseline JPEG of `quality`

@@ -21,8 +21,11 @@ public enum JPEGDecoder {
         }
         var message = [CChar](repeating: 0, count: 200)
         func text() -> String { String(cString: message) }
+        // one decompressor for the header and the pixels, released whatever happens
+        let handle = ctj_open()
+        defer { ctj_close(handle) }
         var w: Int32 = 0, h: Int32 = 0, subsamp: Int32 = 0, colorspace: Int32 = 0
-        guard ctj_header(base, UInt(bytes.count), &w, &h, &subsamp, &colorspace, &message, Int32(message.count)) == CTJ_OK else {
+        guard ctj_header(handle, base, UInt(bytes.count), &w, &h, &subsamp, &colorspace, &message, Int32(message.count)) == CTJ_OK else {
             throw classify(text(), path: path)
         }
         // libjpeg reads a file cut before its frame header as an image of 0×0
@@ -35,10 +38,14 @@ public enum JPEGDecoder {
         case Int(CTJ_CS_YCBCR), Int(CTJ_CS_RGB): channels = 3
         default: throw ImageDecodingError(path: path, .unsupported("CMYK JPEG (convert it to RGB first)"))
         }
-        var pixels = [UInt8](repeating: 0, count: Int(w) * Int(h) * channels)
-        let r = pixels.withUnsafeMutableBufferPointer { out in
-            ctj_decompress(base, UInt(bytes.count), out.baseAddress, w, h, channels == 1 ? Int32(CTJ_GRAY) : Int32(CTJ_RGB),
-                           &message, Int32(message.count))
+        let count = Int(w) * Int(h) * channels
+        var r = Int32(CTJ_ERROR)
+        // libjpeg writes every byte, so the buffer is not zero-filled first
+        let pixels = [UInt8](unsafeUninitializedCapacity: count) { buf, initialized in
+            r = ctj_decompress(handle, base, UInt(bytes.count), buf.baseAddress, w, h, channels == 1 ? Int32(CTJ_GRAY) : Int32(CTJ_RGB),
+                               &message, Int32(message.count))
+            if r == CTJ_ERROR { buf.baseAddress!.update(repeating: 0, count: count) } // defined bytes even on failure
+            initialized = count
         }
         // a warning leaves a complete image (Pillow accepts those too), except a file that ends early,
         // whose missing rows libjpeg fills with grey: Pillow refuses it as truncated, and so do we
