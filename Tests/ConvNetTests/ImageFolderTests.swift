@@ -133,4 +133,34 @@ func makeImageFolder(_ root: URL, classes: [String: Int]) throws {
         expectClose(s.mean, [0.5, 0.5, 0.5], tol: 1e-6)
         expectClose(s.std, [0.5, 0.5, 0.5], tol: 1e-6)
     }
+
+    /// Training from an augmenting image-folder loader, stopped after one epoch and resumed from the
+    /// checkpoint, ends with exactly the weights of an uninterrupted run: the epoch's augmentation
+    /// seed comes from the checkpointed generator.
+    @Test func resumeWithAugmentationEqualsUninterrupted() throws {
+        let root = tempDir()
+        for c in 0..<2 { for i in 0..<8 {
+            let px = (0..<(20 * 16 * 3)).map { UInt8(truncatingIfNeeded: ($0 / 3 % 20) * (c * 9 + 3) + i * 13) }
+            try PNG.write(Image8(width: 20, height: 16, channels: 3, pixels: px), to: root.appendingPathComponent("c\(c)/\(i).png"))
+        } }
+        let folder = try ImageFolder(root: root)
+        func run(epochs: Int, dir: URL, resume: Bool) throws -> [Float] {
+            Tensor.manualSeed(7)
+            let net = Sequential(Conv2d(3, 4, kernelSize: 3), ReLU(), Flatten(), Linear(4 * 6 * 6, 2))
+            let train = try ImageFolderLoader(folder, pipeline: .training(size: 8, channels: 3, augmented: true), batchSize: 4, shuffle: true)
+            let test = try ImageFolderLoader(folder, pipeline: .evaluation(size: 8, channels: 3, augmented: true), batchSize: 8)
+            var c = TrainingConfig(epochs: epochs, batchSize: 4, lr: 0.05, optimizer: .sgd, momentum: 0.9)
+            c.outDir = dir
+            c.resume = resume
+            let trainer = Trainer(model: net, trainLoader: train, testLoader: test, config: c)
+            trainer.log = { _ in }
+            try trainer.run()
+            return net.parameters().flatMap(\.scalars)
+        }
+        let full = try run(epochs: 3, dir: tempDir(), resume: false)
+        let dir = tempDir()
+        _ = try run(epochs: 1, dir: dir, resume: false)
+        let resumed = try run(epochs: 3, dir: dir, resume: true)
+        #expect(full == resumed)
+    }
 }
