@@ -89,7 +89,8 @@ struct ImageModelInfo {
 func parseFloats(_ s: String, count: Int, what: String) throws -> [Float] {
     let v = s.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
     guard v.allSatisfy({ $0 != nil }), v.count == 1 || v.count == count else {
-        throw CLIError(message: "\(what) must be \(count) comma-separated numbers (or one), got '\(s)'")
+        throw CLIError(message: (count == 1 ? "\(what) must be one number (the images have 1 channel)"
+                                              : "\(what) must be one number or \(count) comma-separated numbers, one per channel") + ", got '\(s)'")
     }
     return v.count == 1 ? Array(repeating: v[0]!, count: count) : v.map { $0! }
 }

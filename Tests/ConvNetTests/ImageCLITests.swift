@@ -171,4 +171,18 @@ private func expectOneLine(_ r: (status: Int32, out: String, err: String), _ par
         #expect(state.values.contains { $0.shape == [64, 3, 7, 7] }, "a 3-channel stem")
         #expect(state.values.contains { $0.shape == [2, 512] }, "a 2-class classifier")
     }
+
+    /// Explicit --mean/--std (one value repeated per channel), --channels 3 on grey images, and the
+    /// options' own errors.
+    @Test func normalisationAndChannelOptions() throws {
+        let root = try smallFolder()
+        let r = try trainOn(root, ["--channels", "3", "--mean", "0.5", "--std", "0.25"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("at 3×28×28") && r.out.contains("ConvertRGB()")
+                && r.out.contains("Normalize(mean=[0.5, 0.5, 0.5], std=[0.25, 0.25, 0.25])"), "\(r.out)")
+        expectOneLine(try trainOn(root, ["--mean", "0.5", "--std", "0"]), ["--std values must be positive"])
+        expectOneLine(try trainOn(root, ["--mean", "0.1,0.2", "--std", "0.3"]), ["--mean must be one number (the images have 1 channel), got '0.1,0.2'"])
+        expectOneLine(try trainOn(root, ["--channels", "2"]), ["--channels must be 1, 3 or auto"])
+        expectOneLine(try trainOn(root, ["--image-size", "96"]), ["lenet takes 28×28 images"])
+    }
 }
