@@ -14,6 +14,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // Only for `swift package generate-documentation` / `preview-documentation` (DocC).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .target(name: "CKernels", cSettings: [.define("NDEBUG")]),
@@ -29,6 +31,7 @@ let package = Package(
         ]),
         .executableTarget(name: "convnet-bench", dependencies: ["ConvNet"]),
         .executableTarget(name: "homework", dependencies: ["ConvNet"], path: "Examples/Homework"),
+        .executableTarget(name: "d2l-by-hand", dependencies: ["ConvNet"], path: "Examples/D2LByHand"),
         .testTarget(name: "ConvNetTests", dependencies: ["ConvNet"], resources: [.copy("Resources")]),
     ],
     swiftLanguageModes: [.v5]

@@ -110,24 +110,21 @@ static int detect_isa(void) {
     return 0;
 }
 
-// A per-thread override (−1: none), set for a scope by GEMM.withISA and carried into worker
-// threads by Threads, so a test forcing a lower ISA never changes what other threads run.
+// A per-thread cap (−1: none): the ISA cap of the Swift side's ExecutionContext, set when a
+// thread's context changes and carried into worker threads with it, so a test forcing a lower
+// ISA never changes what other threads run. It is the only execution setting the kernels read.
 static _Thread_local int t_isa_override = -1;
 
 int ck_gemm_isa(void) {
-    if (g_isa < 0) g_isa = detect_isa();
-    if (t_isa_override >= 0) return t_isa_override < g_isa ? t_isa_override : g_isa;
-    return g_isa;
+    // detected once; threads racing on the first call store the same value (atomically)
+    int g = __atomic_load_n(&g_isa, __ATOMIC_RELAXED);
+    if (g < 0) { g = detect_isa(); __atomic_store_n(&g_isa, g, __ATOMIC_RELAXED); }
+    if (t_isa_override >= 0) return t_isa_override < g ? t_isa_override : g;
+    return g;
 }
 
 int ck_gemm_isa_override(void) { return t_isa_override; }
 void ck_gemm_set_isa_override(int level) { t_isa_override = level; }
-
-int ck_gemm_set_isa(int level) {
-    int best = detect_isa();
-    g_isa = level < best ? (level < 0 ? 0 : level) : best;
-    return g_isa;
-}
 
 
 // Packs rows [0, mc) × cols [0, kc) of op(A) (already offset) into MR-tall panels, zero-padded.

@@ -93,7 +93,7 @@ struct Predict: ParsableCommand {
         return x
     }
 
-    func probabilities(_ net: any Module, _ x: Tensor) -> [Float] { withNoGrad { net(x).softmax(dim: 1) }.scalars }
+    func probabilities(_ net: any Module, _ x: Tensor) -> [Float] { withNoGrad { compile(net)(x).softmax(dim: 1) }.scalars }
 
     func printTop(_ probs: [Float], _ names: [String]) {
         for (c, p) in probs.enumerated().sorted(by: { $0.element > $1.element }).prefix(max(1, top)) {

@@ -19,7 +19,7 @@ struct Visualize: ParsableCommand {
         let net = spec.make()
         if let weights { try loadWeights(net, from: weights) }
         let dir = URL(fileURLWithPath: out)
-        guard let conv = net.modules().compactMap({ $0 as? Conv2d }).first, let w = conv.weight else {
+        guard let conv = net.modules().compactMap({ $0 as? Conv2d }).first, !conv.isLazy, case let w = conv.weight else {
             throw CLIError(message: "\(spec.name) has no convolution to show")
         }
         // kernels: one tile per (output, input) channel pair, each scaled to its own range

@@ -116,7 +116,7 @@ func convGradientError(x: Tensor, w: Tensor, b: Tensor, g: Tensor, stride: Int, 
 
     @Test(arguments: [0, 1, 2])
     func gemmMatchesNaiveOnEveryISA(_ level: Int) {
-        GEMM.withISA(level) { gemmMatchesNaive(used: min(level, ["portable", "avx2", "avx512"].firstIndex(of: GEMM.isa) ?? 0)) }
+        withContext({ $0.isaCap = level }) { gemmMatchesNaive(used: min(level, ["portable", "avx2", "avx512"].firstIndex(of: GEMM.isa) ?? 0)) }
     }
 
     func gemmMatchesNaive(used: Int) {
@@ -126,7 +126,7 @@ func convGradientError(x: Tensor, w: Tensor, b: Tensor, g: Tensor, stride: Int, 
                 let c = Tensor.full([m, n], 1)
                 GEMM.sgemm(transA: ta, transB: tb, m: m, n: n, k: k, a: a.data, lda: ta ? m : k, b: b.data, ldb: tb ? k : n,
                            c: c.data, ldc: n, accumulate: true)
-                let A = ta ? a.T : a, B = tb ? b.T : b
+                let A = (ta ? a.T : a).contiguous(), B = (tb ? b.T : b).contiguous()
                 let want = (A.matmul(B) + 1).scalars
                 // compare against a double-precision dot product for a few entries
                 for (i, j) in [(0, 0), (m - 1, n - 1), (m / 2, n / 3)] {
@@ -379,7 +379,7 @@ extension DirectConvTests {
 
     @Test(arguments: [2, 3], shapes)
     func allPassesMatchDefinition(_ tile: Int, _ shape: (Int, Int, Int, Int, Int, Int)) {
-        ConvolutionOptions.withWinogradTile(tile) { check(kernel: 3, shape, "F(\(tile)×\(tile), 3×3)") }
+        withContext({ $0.winograd = .tile(tile) }) { check(kernel: 3, shape, "F(\(tile)×\(tile), 3×3)") }
     }
 
     /// 5×5 layers take F(2×2, 5×5) with AVX-512 (paddings 0–4; batches large enough for its 64 tiles).
@@ -457,7 +457,7 @@ extension DirectConvTests {
             y.backward(g)
             return [y.detached(), x.grad!, wt.grad!]
         }
-        let (fast, plain) = GEMM.withISA(level) { (run(), ConvolutionOptions.withWinograd(false) { run() }) }
+        let (fast, plain) = withContext({ $0.isaCap = level }) { (run(), withContext({ $0.winograd = .off }) { run() }) }
         for (a, b) in zip(fast, plain) { expectClose(a, b, rtol: 1e-4, atol: 1e-3, "winograd vs im2col, ISA level \(level)") }
     }
 }
@@ -549,18 +549,35 @@ extension DirectConvTests {
         }
     }
 
-    @Test(arguments: ["resnet18", "regnetx32", "bn-lenet", "nin"])
-    func modelsAgreeWithFusionOff(_ name: String) throws {
+    /// The engine's fusions (a compiled model's replay) against the model run op by op: outputs in
+    /// eval mode, and outputs and every parameter's gradient in training mode.
+    @Test(arguments: ["lenet", "resnet18", "regnetx32", "bn-lenet", "nin", "googlenet", "densenet"])
+    func compiledModelsAgreeWithEager(_ name: String) throws {
         let spec = try ModelZoo.spec(named: name)
         let model = spec.make()
+        let fast = compile(model)
         let side = spec.defaults.resize
         let x = Tensor.randn([2, 1, side, side], generator: Generator(seed: 4))
         // a few training steps' worth of batch statistics, so the eval affine maps are not identities
         for _ in 0..<2 { _ = model(Tensor.randn([4, 1, side, side], generator: Generator(seed: 5))) }
+        func step(_ f: (Tensor) -> Tensor) -> (out: Tensor, grads: [Tensor]) {
+            model.zeroGrad()
+            Tensor.manualSeed(7)
+            let y = f(x)
+            (y * Tensor.randn(y.shape, generator: Generator(seed: 6))).sum().backward()
+            return (y.detached(), model.parameters().map { $0.grad! })
+        }
+        _ = step { fast($0) }   // traces
+        let replayed = step { fast($0) }, eager = step { model($0) }
+        #expect(fast.fallbackReason == nil, "\(name): \(fast.fallbackReason ?? "")")
+        expectClose(replayed.out, eager.out, rtol: 1e-3, atol: 1e-4, name + " training output")
+        for (a, b) in zip(replayed.grads, eager.grads) { expectClose(a, b, rtol: 1e-3, atol: 1e-4, name + " gradient") }
         model.eval()
-        let fused = withNoGrad { model(x) }
-        let plain = Fusion.with(enabled: false) { withNoGrad { model(x) } }
-        expectClose(fused, plain, rtol: 1e-3, atol: 1e-4, name)
+        _ = withNoGrad { fast(x) }
+        let fused = withNoGrad { fast(x) }
+        let plain = withNoGrad { model(x) }
+        #expect(fast.fallbackReason == nil)
+        expectClose(fused, plain, rtol: 1e-3, atol: 1e-4, name + " inference")
     }
 }
 
@@ -571,7 +588,7 @@ extension DirectConvTests {
                       (32, 64, 64, 4, 4, 3, 1, 2), (32, 64, 66, 4, 3, 3, 1, 2)])
     func allPassesMatchDefinition(_ n: Int, _ c: Int, _ cout: Int, _ h: Int, _ w: Int, _ k: Int, _ pad: Int, _ stride: Int) {
         // F(3×3) Winograd takes stride-1 3×3 layers on 3×3 maps when it can; here the tap-wise path is under test
-        ConvolutionOptions.withWinograd(false) { tapwise(n, c, cout, h, w, k, pad, stride) }
+        withContext({ $0.winograd = .off }) { tapwise(n, c, cout, h, w, k, pad, stride) }
     }
 
     func tapwise(_ n: Int, _ c: Int, _ cout: Int, _ h: Int, _ w: Int, _ k: Int, _ pad: Int, _ stride: Int) {
@@ -634,7 +651,7 @@ extension DirectConvTests {
 @Suite(.serialized) struct SmallOutputTests {
     @Test(arguments: [2, 1, 0])
     func matchesDefinitionOnEveryISA(_ level: Int) {
-        GEMM.withISA(level) { matchesDefinition(level) }
+        withContext({ $0.isaCap = level }) { matchesDefinition(level) }
     }
 
     func matchesDefinition(_ level: Int) {

@@ -143,8 +143,8 @@ import Testing
         let upstream = Tensor.randn(x.shape, generator: Generator(seed: 93))
         func grads(forwardISA: Int, backwardISA: Int) -> [Tensor] {
             for t in [x, g, b] { t.grad = nil }
-            let y = GEMM.withISA(forwardISA) { batchNormReLU(x, runningMean: nil, runningVar: nil, weight: g, bias: b, training: true) }
-            GEMM.withISA(backwardISA) { y.backward(upstream) }
+            let y = withContext({ $0.isaCap = forwardISA }) { batchNormReLU(x, runningMean: nil, runningVar: nil, weight: g, bias: b, training: true) }
+            withContext({ $0.isaCap = backwardISA }) { y.backward(upstream) }
             return [x.grad!, g.grad!, b.grad!]
         }
         let reference = grads(forwardISA: 0, backwardISA: 0)
@@ -168,11 +168,11 @@ import Testing
             let gamma = Tensor.full([4], -1), beta = Tensor.zeros([4])
             gamma.requiresGrad = true
             let input = Tensor(shape: [2, 4, 3, 3], scalars: v)
-            let y = GEMM.withISA(level) {
+            let y = withContext({ $0.isaCap = level }) {
                 batchNormReLU(input, runningMean: Tensor.zeros([4]), runningVar: Tensor.ones([4]), weight: gamma, bias: beta,
                               training: false)
             }
-            GEMM.withISA(level) { y.backward(Tensor.ones(y.shape)) }
+            withContext({ $0.isaCap = level }) { y.backward(Tensor.ones(y.shape)) }
             #expect(gamma.grad!.scalars.allSatisfy { $0.isFinite }, "γ gradient with a cut-off infinite input, ISA level \(level)")
         }
     }

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// Checks that `result` (an exit test's outcome) captured standard error containing `needle`.
-private func expectStderr(_ result: ExitTest.Result?, contains needles: String...,
+func expectStderr(_ result: ExitTest.Result?, contains needles: String...,
                           sourceLocation: SourceLocation = #_sourceLocation) {
     guard let result else {
         Issue.record("the exit test did not run or did not exit as expected", sourceLocation: sourceLocation)

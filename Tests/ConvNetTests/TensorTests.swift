@@ -249,16 +249,16 @@ import Testing
         let m1 = x.mean(dim: 1)
         #expect(m1.shape == [2] && m1.scalars == [3, 4])
         let (v1, i1) = x.max(dim: 1)
-        #expect(v1.shape == [2] && v1.scalars == [5, 6] && i1 == [1, 2])
+        #expect(v1.shape == [2] && v1.scalars == [5, 6] && i1.integers == [1, 2] && i1.dtype == .int64)
         let (v0, i0) = x.max(dim: 0, keepDim: true)
-        #expect(v0.shape == [1, 3] && v0.scalars == [4, 5, 6] && i0 == [1, 0, 1])
+        #expect(v0.shape == [1, 3] && v0.scalars == [4, 5, 6] && i0.integers == [1, 0, 1] && i0.shape == [1, 3])
         let (mn, mi) = x.min(dim: 1)
-        #expect(mn.scalars == [1, 2] && mi == [0, 1])
+        #expect(mn.scalars == [1, 2] && mi.integers == [0, 1])
         #expect(x.max().item() == 6 && x.min().item() == 1)
-        #expect(x.argmax(dim: 1) == [1, 2])
-        #expect(x.argmax(dim: 0) == [1, 0, 1])
-        #expect(x.argmax() == 5)
-        #expect(Tensor([3, 7, 7, 1]).argmax() == 1) // first on ties
+        #expect(x.argmax(dim: 1).integers == [1, 2])
+        #expect(x.argmax(dim: 0).integers == [1, 0, 1])
+        #expect(x.argmax().integers == [5] && x.argmax().shape == [])
+        #expect(Tensor([3, 7, 7, 1]).argmax().item() == 1) // first on ties
 
         let y = Tensor.arange(24).reshape(2, 3, 4)
         let s02 = y.sum(dims: [0, 2])

@@ -4,9 +4,7 @@
 
 /// Which micro-kernel the GEMM uses on this CPU: 2 = AVX-512, 1 = AVX2+FMA, 0 = portable C.
 int ck_gemm_isa(void);
-/// Force a lower ISA level (for tests of every path); returns the level now in use.
-int ck_gemm_set_isa(int level);
-/// The calling thread's ISA override (−1: none), applied on top of ck_gemm_set_isa's level.
+/// The calling thread's ISA cap (−1: none), applied on top of the detected level (itself capped by CONVNET_ISA).
 int ck_gemm_isa_override(void);
 void ck_gemm_set_isa_override(int level);
 
@@ -78,12 +76,6 @@ void ck_avgpool2d_backward(const float *gy, long planes, long H, long W, long kh
 
 /// A growable scratch buffer owned by the calling thread (slots 0–3), kept between calls.
 float *ck_scratch(int slot, long count);
-/// A per-thread opaque pointer (the model-summary tracer of the calling thread, or null).
-void *ck_thread_tracer(void);
-void ck_set_thread_tracer(void *tracer);
-/// Per-thread switches for scoped algorithm choices (1 = off): Winograd, layer fusion.
-int ck_thread_winograd_off(void);
-void ck_set_thread_winograd_off(int off);
 /// The kernels' thread pool (thread_pool.c): runs fn(ctx, i) for i in [0, n), on the calling thread
 /// and up to n − 1 pooled workers; returns when all have finished. Returns 1 when the pool ran the
 /// tasks, 0 when they ran serially (nested, concurrent with another region, or no pool here).
@@ -91,14 +83,6 @@ typedef void (*ck_task_fn)(void *ctx, long index);
 int ck_pool_run(long n, ck_task_fn fn, void *ctx);
 /// Whether this platform has the pool (Linux on x86-64); elsewhere callers use libdispatch.
 int ck_pool_available(void);
-/// The Winograd output tile forced on this thread (2 or 3), or 0 to choose per layer.
-int ck_thread_winograd_tile(void);
-void ck_set_thread_winograd_tile(int tile);
-int ck_thread_fusion_off(void);
-void ck_set_thread_fusion_off(int off);
-/// Per-thread autograd recording switch (1 = recording off).
-int ck_grad_disabled(void);
-void ck_set_grad_disabled(int disabled);
 /// y = 1 / (1 + e^−x) and y = e^x, vectorised where the CPU allows.
 void ck_sigmoid(const float *x, float *y, long n);
 void ck_exp(const float *x, float *y, long n);

@@ -18,10 +18,19 @@ public func medianSeconds(repeats: Int, _ body: () -> Void) -> Double {
 
 /// The kernel and model workloads of the README's performance section, at 1 and 2 threads.
 public struct BenchmarkSuite {
+    /// The workload groups to run (`all` for every one).
     public let groups: Set<String>
+    /// Timed runs per workload; the median is reported.
     public let repeats: Int
 
-    public init(groups: Set<String>, repeats: Int) { self.groups = groups; self.repeats = repeats }
+    /// Models written outside the library (a user's own classes), benchmarked after the zoo model
+    /// they reproduce: (row name, the zoo model it mirrors, how to build it).
+    public let userModels: [(name: String, twin: String, make: () -> any Module)]
+
+    /// A suite running `groups`, each workload timed `repeats` times, with `userModels` after their zoo twins.
+    public init(groups: Set<String>, repeats: Int, userModels: [(name: String, twin: String, make: () -> any Module)] = []) {
+        self.groups = groups; self.repeats = repeats; self.userModels = userModels
+    }
 
     func wants(_ g: String) -> Bool { groups.contains("all") || groups.contains(g) }
 
@@ -34,6 +43,7 @@ public struct BenchmarkSuite {
         fflush(stdout)
     }
 
+    /// Runs the chosen workloads at 1 and 2 threads and prints one line per workload.
     public func run() throws {
         let saved = Threads.count
         defer { Threads.count = saved }
@@ -153,12 +163,19 @@ public struct BenchmarkSuite {
         let cases: [(String, Int, Int)] = [("lenet", 256, 28), ("bn-lenet", 256, 28), ("alexnet", 32, 224), ("vgg11", 32, 224),
                                            ("nin", 32, 224), ("googlenet", 64, 96), ("resnet18", 64, 96), ("densenet", 64, 96),
                                            ("regnetx32", 64, 96)]
+        var runs: [(name: String, batch: Int, side: Int, make: () -> any Module)] = []
         for (name, batch, side) in cases where wants("models") || groups.contains(name) {
             guard let spec = try? ModelZoo.spec(named: name) else { continue }
+            runs.append((name, batch, side, { spec.make() }))
+            // a user's own version of the same network, side by side with the zoo's
+            for user in userModels where user.twin == name { runs.append((user.name, batch, side, user.make)) }
+        }
+        for (name, batch, side, make) in runs {
             // each model starts from an empty buffer cache, as it would in its own process
             TensorMemory.releaseCached()
             Tensor.manualSeed(0)
-            let model = spec.make()
+            // as the trainer and inference run it: traced once per shape and mode, replayed with the engine's fusions
+            let model = compile(make())
             let x = Tensor.rand([batch, 1, side, side])
             let labels = (0..<batch).map { $0 % 10 }
             let opt = SGD(model.parameters(), lr: 0.01, momentum: 0.9)

@@ -5,16 +5,25 @@ import Foundation
 
 /// Everything a training run is configured by.
 public struct TrainingConfig: Sendable {
+    /// Epochs to train.
     public var epochs: Int
+    /// Examples per training batch.
     public var batchSize: Int
+    /// The base learning rate.
     public var lr: Float
+    /// Which optimiser (SGD, Adam or AdamW).
     public var optimizer: OptimizerKind
+    /// SGD's momentum.
     public var momentum: Float
+    /// Weight decay (L2; AdamW's is decoupled).
     public var weightDecay: Float
+    /// A learning-rate schedule used when ``scheduleKind`` is `.constant`.
     public var schedule: LRSchedule = .constant
+    /// Label smoothing of the cross-entropy (PyTorch's `label_smoothing`; 0 = none).
     public var labelSmoothing: Float = 0
     /// Image side length fed to the model (the dataset's own size means no resizing).
     public var resize: Int?
+    /// The seed the CLI gives the global generator (initialisation, shuffling, dropout).
     public var seed: UInt64 = 0
     /// Folder for checkpoint, weights, metrics and curves; nil writes nothing.
     public var outDir: URL?
@@ -26,12 +35,14 @@ public struct TrainingConfig: Sendable {
     /// so `evaluate` and `predict` can name classes and prepare images as training did.
     public var weightsMetadata: [String: String] = [:]
 
+    /// A configuration with the given hyperparameters; the rest keep their defaults.
     public init(epochs: Int, batchSize: Int, lr: Float, optimizer: OptimizerKind = .sgd, momentum: Float = 0,
                 weightDecay: Float = 0, resize: Int? = nil) {
         self.epochs = epochs; self.batchSize = batchSize; self.lr = lr; self.optimizer = optimizer
         self.momentum = momentum; self.weightDecay = weightDecay; self.resize = resize
     }
 
+    /// A zoo model's training defaults (epochs, batch size, rate, optimiser, resize, schedule).
     public init(defaults d: TrainingDefaults) {
         self.init(epochs: d.epochs, batchSize: d.batchSize, lr: d.lr, optimizer: d.optimizer, momentum: d.momentum,
                   weightDecay: d.weightDecay, resize: d.resize)
@@ -53,21 +64,32 @@ public struct TrainingConfig: Sendable {
 
 /// One epoch's results, as printed and saved in metrics.json.
 public struct EpochRecord: Codable, Sendable, Equatable {
+    /// The epoch number, from 1.
     public var epoch: Int
+    /// Mean training loss over the epoch.
     public var trainLoss: Double
+    /// Training accuracy over the epoch.
     public var trainAccuracy: Double
+    /// Test accuracy after the epoch.
     public var testAccuracy: Double
+    /// Training time of the epoch (evaluation excluded).
     public var seconds: Double
+    /// Training images per second.
     public var imagesPerSecond: Double
+    /// The learning rate used in the epoch.
     public var lr: Double
 }
 
 /// Why training stopped early.
 public enum TrainingError: Error, CustomStringConvertible {
+    /// The loss became NaN or infinite at `batch` of `epoch`.
     case nonFiniteLoss(epoch: Int, batch: Int, value: Float)
+    /// The checkpoint at `path` cannot be used.
     case badCheckpoint(path: String, reason: String)
+    /// Ctrl-C stopped the run; `checkpoint` is where the state was saved, if anywhere.
     case interrupted(epoch: Int, batch: Int, checkpoint: String?)
 
+    /// The message the CLI prints.
     public var description: String {
         switch self {
         case let .nonFiniteLoss(e, b, v):
@@ -81,6 +103,7 @@ public enum TrainingError: Error, CustomStringConvertible {
 
 /// Set from a SIGINT handler: the trainer finishes the current batch, saves and stops.
 public enum InterruptFlag {
+    /// Nonzero once Ctrl-C was pressed.
     nonisolated(unsafe) public static var raised: Int32 = 0
 
     /// Routes Ctrl-C to the flag (a second Ctrl-C exits at once).
@@ -95,11 +118,19 @@ public enum InterruptFlag {
 /// The epoch loop: trains, evaluates, reports, checkpoints atomically after every epoch, resumes
 /// exactly, and guards against a diverging loss.
 public final class Trainer {
+    /// The model being trained.
     public let model: any Module
+    /// The model as the engine runs it: traced per batch shape and mode, replayed with its fusions.
+    private let compiled: CompiledModule
+    /// The run's configuration.
     public let config: TrainingConfig
+    /// Shuffled training batches (an IDX `DataLoader` or an `ImageFolderLoader`).
     public let trainLoader: any BatchSource
+    /// Test batches, in order.
     public let testLoader: any BatchSource
+    /// The optimiser built from the configuration.
     public let optimizer: any Optimizer
+    /// One record per finished epoch, including those of a resumed run.
     public private(set) var history: [EpochRecord] = []
     /// Called with each finished epoch (the CLI prints it).
     public var onEpoch: ((EpochRecord) -> Void)?
@@ -120,6 +151,7 @@ public final class Trainer {
     /// are left out of the optimiser.
     public init(model: any Module, trainLoader: any BatchSource, testLoader: any BatchSource, config: TrainingConfig) {
         self.model = model
+        compiled = compile(model)
         self.config = config
         self.trainLoader = trainLoader
         self.testLoader = testLoader
@@ -130,6 +162,7 @@ public final class Trainer {
         }
     }
 
+    /// `checkpoint.safetensors` in the output folder, or `nil` when nothing is written.
     public var checkpointURL: URL? { config.outDir?.appendingPathComponent("checkpoint.safetensors") }
 
     /// Runs the remaining epochs; returns the full history.
@@ -163,7 +196,7 @@ public final class Trainer {
             var lastDraw = Date.distantPast
             // the next batch is assembled (and resized) on another thread while this one trains
             for (b, batch) in zip(skipBatches..<total, AnySequence { self.trainLoader.batchIterator(order: order, from: skipBatches) }) {
-                let logits = model(batch.images)
+                let logits = compiled(batch.images)
                 let loss = crossEntropy(logits, batch.labels, labelSmoothing: config.labelSmoothing)
                 let l = loss.item()
                 guard l.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch + 1, batch: b + 1, value: l) }
@@ -194,7 +227,7 @@ public final class Trainer {
             if config.progressBar { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             let trainSeconds = partial.seconds + Date().timeIntervalSince(start)
             skipBatches = 0
-            let test = evaluate(model, on: testLoader, numClasses: testLoader.classNames.count)
+            let test = evaluate(compiled, on: testLoader, numClasses: testLoader.classNames.count)
             let record = EpochRecord(epoch: epoch + 1, trainLoss: partial.lossSum / Double(Swift.max(partial.seen, 1)),
                                      trainAccuracy: Double(partial.correct) / Double(Swift.max(partial.seen, 1)),
                                      testAccuracy: test.accuracy, seconds: trainSeconds,

@@ -1,36 +1,64 @@
-/// One recorded operation: its inputs and how to turn the output's gradient into theirs.
+/// One recorded operation: its inputs, the tensors its backward reads, and how to turn the
+/// output's gradient into theirs.
 final class GradNode {
     let name: String
     let inputs: [Tensor]
     /// Given the gradient of the output, the gradient for each input (nil where none is needed).
-    let backward: (Tensor) -> [Tensor?]
+    /// Dropped once it has run (the graph is freed), unless the backward retained the graph.
+    private(set) var backward: ((Tensor) -> [Tensor?])?
+    /// The storages whose values `backward` reads, with their versions when recorded.
+    private let saved: [(storage: TensorStorage, version: Int, shape: [Int])]
 
-    init(name: String, inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) {
+    init(name: String, inputs: [Tensor], saving: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) {
         self.name = name
         self.inputs = inputs
+        self.saved = saving.map { ($0.storage, $0.storage.version, $0.shape) }
         self.backward = backward
+    }
+
+    /// PyTorch's name for the node (`ReluBackward0`).
+    var displayName: String {
+        name.split(separator: "_").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined() + "Backward0"
+    }
+
+    /// Runs the recorded backward, checking first that nothing it reads was changed in place.
+    func run(_ gradient: Tensor, retainGraph: Bool) -> [Tensor?] {
+        guard let backward else {
+            checkArgument(false, "Trying to backward through the graph a second time (or directly access saved tensors after they have already been freed). Saved intermediate values of the graph are freed when you call backward(). Specify backward(retainGraph: true) if you need to backward through the graph a second time.")
+            return []
+        }
+        for (i, s) in saved.enumerated() where s.storage.version != s.version {
+            checkArgument(false, "one of the variables needed for gradient computation has been modified by an inplace operation: [FloatTensor \(s.shape)], which is saved tensor \(i) of \(displayName), is at version \(s.storage.version); expected version \(s.version) instead.")
+        }
+        if !retainGraph { self.backward = nil }
+        return backward(gradient)
     }
 }
 
 extension Tensor {
-    /// Wraps an op's result, recording `backward` when any input needs a gradient.
-    static func record(_ result: Tensor, _ name: String, _ inputs: [Tensor],
+    /// Wraps an op's result, recording `backward` when any input needs a gradient. `saving` lists
+    /// the tensors whose values `backward` reads (by default the inputs); an in-place change to
+    /// one of them before the backward runs is reported instead of giving a wrong gradient.
+    static func record(_ result: Tensor, _ name: String, _ inputs: [Tensor], saving: [Tensor]? = nil,
                        _ backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+        OpTrace.noteUntraced(name, inputs)
         guard GradMode.isEnabled, inputs.contains(where: { $0.requiresGrad }) else { return result }
-        result.gradFn = GradNode(name: name, inputs: inputs, backward: backward)
-        result.requiresGrad = true
+        result.gradFn = GradNode(name: name, inputs: inputs, saving: saving ?? inputs, backward: backward)
+        result._requiresGrad = true
         return result
     }
 
-    /// Back-propagates from this tensor. For a scalar the seed gradient is 1; otherwise pass
-    /// `gradient` with this tensor's shape. Leaf tensors that require a gradient accumulate
-    /// into `.grad`; a tensor used twice receives both contributions.
-    public func backward(_ gradient: Tensor? = nil) {
+    /// Back-propagates from this tensor, as PyTorch's `backward()`. For a scalar the seed gradient
+    /// is 1; otherwise pass `gradient` with this tensor's shape. Leaf tensors that require a
+    /// gradient accumulate into `.grad`; a tensor used twice receives both contributions. The
+    /// graph is freed as it goes: a second backward through it is an error unless the first
+    /// passed `retainGraph: true`.
+    public func backward(_ gradient: Tensor? = nil, retainGraph: Bool = false) {
         checkArgument(requiresGrad, "element 0 of tensors does not require grad and does not have a grad_fn")
         let seed: Tensor
         if let g = gradient {
             checkArgument(g.shape == shape, "backward: gradient shape \(g.shape) does not match tensor shape \(shape)")
-            seed = g
+            seed = g.contiguous()
         } else {
             checkArgument(count == 1, "grad can be implicitly created only for scalar outputs (shape \(shape))")
             seed = Tensor(shape: shape, repeating: 1)
@@ -63,25 +91,32 @@ extension Tensor {
                     }
                     continue
                 }
-                let inputGrads = Profiler.measure("backward \(node.name)") { node.backward(g) }
+                let inputGrads = Profiler.measure("backward \(node.name)") { node.run(g, retainGraph: retainGraph) }
                 for (input, ig) in zip(node.inputs, inputGrads) {
                     guard let ig, input.requiresGrad else { continue }
                     checkArgument(ig.shape == input.shape, "internal: \(node.name) gradient shape \(ig.shape) for input \(input.shape)")
                     let key = ObjectIdentifier(input)
+                    let igc = ig.contiguous()
                     if let prev = grads[key] {
                         let sum = Tensor(uninitializedShape: prev.shape)
-                        Elementwise.add(prev.data, ig.data, sum.data, prev.count)
+                        Elementwise.add(prev.data, igc.data, sum.data, prev.count)
                         grads[key] = sum
                     } else {
-                        grads[key] = ig
+                        grads[key] = igc
                     }
                 }
             }
         }
     }
 
+    /// PyTorch's `backward(gradient=…, retain_graph=…)` with labels, for non-scalar outputs.
+    public func backward(gradient: Tensor, retainGraph: Bool = false) { backward(gradient, retainGraph: retainGraph) }
+
     /// Clears the accumulated gradient.
     public func zeroGrad() { grad = nil }
+
+    /// The name of the recorded operation that produced this tensor (`"ReluBackward0"`), nil for leaves.
+    public var gradFnName: String? { gradFn?.displayName }
 }
 
 extension Tensor {

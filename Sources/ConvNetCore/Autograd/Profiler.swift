@@ -4,10 +4,15 @@ import Foundation
 /// Accumulates time per operation while enabled: leaf-module forwards ("forward Conv2d") and
 /// autograd backward steps ("backward conv2d"). `convnet bench --profile` prints it.
 public enum Profiler {
-    nonisolated(unsafe) public static var isEnabled = false
+    /// Whether this thread records (its context's `profiling`; `withContext { $0.profiling = true }`).
+    public static var isEnabled: Bool {
+        get { ContextSlot.box.value.profiling }
+        set { ContextSlot.box.value.profiling = newValue }
+    }
     nonisolated(unsafe) private static var totals: [String: (seconds: Double, calls: Int)] = [:]
     private static let lock = NSLock()
 
+    /// Adds one call of `seconds` to the total kept under `name`.
     public static func record(_ name: String, seconds: Double) {
         lock.lock(); defer { lock.unlock() }
         let t = totals[name] ?? (0, 0)
@@ -24,6 +29,7 @@ public enum Profiler {
         return r
     }
 
+    /// Forgets every recorded total.
     public static func reset() { lock.lock(); totals = [:]; lock.unlock() }
 
     /// Entries by total time, largest first.

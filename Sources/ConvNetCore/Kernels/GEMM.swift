@@ -5,18 +5,6 @@ public enum GEMM {
     /// The micro-kernel in use: "avx512", "avx2" or "portable".
     public static var isa: String { ["portable", "avx2", "avx512"][Int(ck_gemm_isa())] }
 
-    /// Restricts the micro-kernel (0 portable, 1 AVX2, 2 AVX-512); the best available is used when higher.
-    @discardableResult
-    public static func setISA(_ level: Int) -> Int { Int(ck_gemm_set_isa(Int32(level))) }
-
-    /// Runs `body` with the micro-kernels limited to `level` on the calling thread and the kernel
-    /// threads it starts; other threads are unaffected (tests of every path run beside others).
-    public static func withISA<T>(_ level: Int, _ body: () throws -> T) rethrows -> T {
-        let saved = ck_gemm_isa_override()
-        ck_gemm_set_isa_override(Int32(Swift.max(0, level)))
-        defer { ck_gemm_set_isa_override(saved) }
-        return try body()
-    }
 
     /// C[M×N] (+)= op(A)·op(B) on one thread.
     @inline(__always)
@@ -56,11 +44,13 @@ public enum GEMM {
 /// A left operand packed once for the micro-kernel, shared by many GEMMs with different right
 /// operands (column blocks on several threads, blocks of images in a convolution).
 public final class PackedA: @unchecked Sendable {
+    /// The rows (`m`) and the shared dimension (`k`) of the packed operand.
     public let m: Int, k: Int
     private let buffer: Tensor
     /// The packed panels (valid while this object lives).
     var pointer: UnsafePointer<Float> { UnsafePointer(buffer.data) }
 
+    /// Packs the `m`×`k` left operand read from `a` (leading dimension `lda`; `a` holds its transpose when `transA`) into the micro-kernel's panels.
     public init(transA: Bool, m: Int, k: Int, a: UnsafePointer<Float>, lda: Int) {
         self.m = m
         self.k = k

@@ -2,17 +2,13 @@ import CKernels
 import Dispatch
 import Foundation
 
-/// How many threads the kernels use: `CONVNET_NUM_THREADS` if set, otherwise every core.
+/// Parallel regions of the kernels, over the calling thread's `ExecutionContext.threads`.
 public enum Threads {
-    nonisolated(unsafe) private static var _count: Int = {
-        if let s = ProcessInfo.processInfo.environment["CONVNET_NUM_THREADS"], let n = Int(s), n > 0 { return n }
-        return ProcessInfo.processInfo.activeProcessorCount
-    }()
-
-    /// The number of threads kernels split work over (at least 1).
+    /// The number of threads kernels split work over on this thread (its context's `threads`; set
+    /// it for a scope with `withContext { $0.threads = n }`, or for the rest of this thread here).
     public static var count: Int {
-        get { _count }
-        set { _count = Swift.max(1, newValue) }
+        get { ContextSlot.box.value.threads }
+        set { ContextSlot.box.value.threads = newValue }
     }
 
     /// Runs `body` on `n` chunks of `0..<total`, in parallel when worthwhile. Chunks are contiguous
@@ -34,9 +30,9 @@ public enum Threads {
         guard total > 0 else { return 0 }
         let n = Swift.min(count, Swift.max(1, total / Swift.max(1, minPerThread)))
         if n <= 1 { body(0, 0..<total); return 1 }
-        let isa = ck_gemm_isa_override()   // a scoped GEMM.withISA reaches the workers too
+        let context = ExecutionContext.current   // workers run with the caller's context
         let chunk = { (t: Int) in
-            ck_gemm_set_isa_override(isa)
+            ExecutionContext.current = context
             let lo = total * t / n, hi = total * (t + 1) / n
             if hi > lo { body(t, lo..<hi) }
         }

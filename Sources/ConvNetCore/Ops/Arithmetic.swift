@@ -5,6 +5,7 @@ extension Tensor {
     /// Applies `f` elementwise to the broadcast of `a` and `b` (no autograd).
     @inline(__always)
     static func broadcastZip(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
+        let (a, b) = (a.contiguous(), b.contiguous())
         if a.shape == b.shape {
             let out = Tensor(uninitializedShape: a.shape)
             Elementwise.zip(a.data, b.data, out.data, a.count, f)
@@ -46,6 +47,7 @@ extension Tensor {
 
     @inline(__always)
     func mapValues(_ f: (Float) -> Float) -> Tensor {
+        if !isContiguous { return contiguous().mapValues(f) }
         let out = Tensor(uninitializedShape: shape)
         Elementwise.map(data, out.data, count, f)
         return out
@@ -53,20 +55,36 @@ extension Tensor {
 
     // MARK: binary ops with broadcasting
 
+    /// Elementwise sum with broadcasting; PyTorch's `a + b`.
     public static func + (a: Tensor, b: Tensor) -> Tensor {
-        record(broadcastZip(a, b, +), "add", [a, b]) { g in [g.sumTo(a.shape), g.sumTo(b.shape)] }
+        OpTrace.op(.add, [a, b]) { addEager(a, b) }
     }
 
+    private static func addEager(_ a: Tensor, _ b: Tensor) -> Tensor {
+        record(broadcastZip(a, b, +), "add", [a, b], saving: []) { g in [g.sumTo(a.shape), g.sumTo(b.shape)] }
+    }
+
+    /// Elementwise difference with broadcasting; PyTorch's `a - b`.
     public static func - (a: Tensor, b: Tensor) -> Tensor {
-        record(broadcastZip(a, b, -), "sub", [a, b]) { g in [g.sumTo(a.shape), (-g).sumTo(b.shape)] }
+        OpTrace.op(.other("sub", { $0[0] - $0[1] }), [a, b]) { subEager(a, b) }
     }
 
+    private static func subEager(_ a: Tensor, _ b: Tensor) -> Tensor {
+        record(broadcastZip(a, b, -), "sub", [a, b], saving: []) { g in [g.sumTo(a.shape), (-g).sumTo(b.shape)] }
+    }
+
+    /// Elementwise product with broadcasting; PyTorch's `a * b`.
     public static func * (a: Tensor, b: Tensor) -> Tensor {
+        OpTrace.op(.other("mul", { $0[0] * $0[1] }), [a, b]) { mulEager(a, b) }
+    }
+
+    private static func mulEager(_ a: Tensor, _ b: Tensor) -> Tensor {
         record(broadcastZip(a, b, *), "mul", [a, b]) { g in
             [a.requiresGrad ? (g * b).sumTo(a.shape) : nil, b.requiresGrad ? (g * a).sumTo(b.shape) : nil]
         }
     }
 
+    /// Elementwise quotient with broadcasting; PyTorch's `a / b`.
     public static func / (a: Tensor, b: Tensor) -> Tensor {
         record(broadcastZip(a, b, /), "div", [a, b]) { g in
             [a.requiresGrad ? (g / b).sumTo(a.shape) : nil,
@@ -74,57 +92,62 @@ extension Tensor {
         }
     }
 
+    /// Elementwise negation; PyTorch's `-a`.
     public static prefix func - (a: Tensor) -> Tensor {
-        record(a.mapValues { -$0 }, "neg", [a]) { g in [-g] }
+        record(a.mapValues { -$0 }, "neg", [a], saving: []) { g in [-g] }
     }
 
     // MARK: with scalars
 
-    public static func + (a: Tensor, s: Float) -> Tensor { record(a.mapValues { $0 + s }, "add_scalar", [a]) { g in [g] } }
+    /// Adds a scalar to every element; PyTorch's `a + s`.
+    public static func + (a: Tensor, s: Float) -> Tensor { record(a.mapValues { $0 + s }, "add_scalar", [a], saving: []) { g in [g] } }
+    /// Adds a scalar to every element; PyTorch's `s + a`.
     public static func + (s: Float, a: Tensor) -> Tensor { a + s }
+    /// Subtracts a scalar from every element; PyTorch's `a - s`.
     public static func - (a: Tensor, s: Float) -> Tensor { a + (-s) }
-    public static func - (s: Float, a: Tensor) -> Tensor { record(a.mapValues { s - $0 }, "rsub_scalar", [a]) { g in [-g] } }
-    public static func * (a: Tensor, s: Float) -> Tensor { record(a.mapValues { $0 * s }, "mul_scalar", [a]) { g in [g * s] } }
+    /// Subtracts every element from a scalar; PyTorch's `s - a`.
+    public static func - (s: Float, a: Tensor) -> Tensor { record(a.mapValues { s - $0 }, "rsub_scalar", [a], saving: []) { g in [-g] } }
+    /// Multiplies every element by a scalar; PyTorch's `a * s`.
+    public static func * (a: Tensor, s: Float) -> Tensor { record(a.mapValues { $0 * s }, "mul_scalar", [a], saving: []) { g in [g * s] } }
+    /// Multiplies every element by a scalar; PyTorch's `s * a`.
     public static func * (s: Float, a: Tensor) -> Tensor { a * s }
+    /// Divides every element by a scalar; PyTorch's `a / s`.
     public static func / (a: Tensor, s: Float) -> Tensor { a * (1 / s) }
+    /// Divides a scalar by every element; PyTorch's `s / a`.
     public static func / (s: Float, a: Tensor) -> Tensor {
         record(a.mapValues { s / $0 }, "rdiv_scalar", [a]) { g in [g * (-s) / (a * a)] }
     }
 
-    // Compound assignment rebinds to the new result, so the autograd graph stays correct.
-    public static func += (a: inout Tensor, b: Tensor) { a = a + b }
-    public static func -= (a: inout Tensor, b: Tensor) { a = a - b }
-    public static func *= (a: inout Tensor, b: Tensor) { a = a * b }
-    public static func /= (a: inout Tensor, b: Tensor) { a = a / b }
-    public static func += (a: inout Tensor, s: Float) { a = a + s }
-    public static func -= (a: inout Tensor, s: Float) { a = a - s }
-    public static func *= (a: inout Tensor, s: Float) { a = a * s }
-    public static func /= (a: inout Tensor, s: Float) { a = a / s }
-
     // MARK: unary math
 
+    /// Elementwise e^x; PyTorch's `x.exp()`.
     public func exp() -> Tensor {
+        guard isContiguous else { return contiguous().exp() }
         let y = Tensor(uninitializedShape: shape)
         Threads.parallelFor(count, minPerThread: 1 << 16) { r in ck_exp(self.data + r.lowerBound, y.data + r.lowerBound, r.count) }
         let saved = y.detached()
-        return Tensor.record(y, "exp", [self]) { g in [g * saved] }
+        return Tensor.record(y, "exp", [self], saving: [y]) { g in [g * saved] }
     }
 
+    /// Elementwise natural logarithm; PyTorch's `x.log()`.
     public func log() -> Tensor {
         Tensor.record(mapValues { Foundation.log($0) }, "log", [self]) { g in [g / self] }
     }
 
+    /// Elementwise square root; PyTorch's `x.sqrt()`.
     public func sqrt() -> Tensor {
         let y = mapValues { $0.squareRoot() }, saved = y.detached()
-        return Tensor.record(y, "sqrt", [self]) { g in [g / (saved * 2)] }
+        return Tensor.record(y, "sqrt", [self], saving: [y]) { g in [g / (saved * 2)] }
     }
 
+    /// Raises every element to the power `p`; PyTorch's `x.pow(p)` / `x ** p`.
     public func pow(_ p: Float) -> Tensor {
         Tensor.record(mapValues { Foundation.pow($0, p) }, "pow", [self]) { g in
             [g * p * self.mapValues { Foundation.pow($0, p - 1) }]
         }
     }
 
+    /// Elementwise absolute value; PyTorch's `x.abs()`.
     public func abs() -> Tensor {
         Tensor.record(mapValues { Swift.abs($0) }, "abs", [self]) { g in
             [g * self.mapValues { $0 > 0 ? 1 : ($0 < 0 ? -1 : 0) }]
@@ -138,11 +161,15 @@ extension Tensor {
         }
     }
 
-    public func relu() -> Tensor {
+    /// Elementwise max(x, 0); PyTorch's `x.relu()`.
+    public func relu() -> Tensor { OpTrace.op(.relu, [self]) { eagerReLU() } }
+
+    private func eagerReLU() -> Tensor {
+        guard isContiguous else { return contiguous().relu() }
         let y = Tensor(uninitializedShape: shape)
         Threads.parallelFor(count, minPerThread: 1 << 17) { r in ck_relu(self.data + r.lowerBound, y.data + r.lowerBound, r.count) }
         let saved = y.detached()
-        return Tensor.record(y, "relu", [self]) { g in
+        return Tensor.record(y, "relu", [self], saving: [y]) { g in
             let gx = Tensor(uninitializedShape: saved.shape)
             Threads.parallelFor(saved.count, minPerThread: 1 << 17) { r in
                 ck_relu_backward(g.data + r.lowerBound, saved.data + r.lowerBound, gx.data + r.lowerBound, r.count)
@@ -151,11 +178,15 @@ extension Tensor {
         }
     }
 
-    public func sigmoid() -> Tensor {
+    /// Elementwise 1 / (1 + e^-x); PyTorch's `x.sigmoid()`.
+    public func sigmoid() -> Tensor { OpTrace.op(.other("sigmoid", { $0[0].sigmoid() }), [self]) { eagerSigmoid() } }
+
+    private func eagerSigmoid() -> Tensor {
+        guard isContiguous else { return contiguous().sigmoid() }
         let y = Tensor(uninitializedShape: shape)
         Threads.parallelFor(count, minPerThread: 1 << 16) { r in ck_sigmoid(self.data + r.lowerBound, y.data + r.lowerBound, r.count) }
         let saved = y.detached()
-        return Tensor.record(y, "sigmoid", [self]) { g in
+        return Tensor.record(y, "sigmoid", [self], saving: [y]) { g in
             let gx = Tensor(uninitializedShape: saved.shape)
             Threads.parallelFor(saved.count, minPerThread: 1 << 16) { r in
                 ck_sigmoid_backward(g.data + r.lowerBound, saved.data + r.lowerBound, gx.data + r.lowerBound, r.count)
@@ -164,9 +195,10 @@ extension Tensor {
         }
     }
 
+    /// Elementwise hyperbolic tangent; PyTorch's `x.tanh()`.
     public func tanh() -> Tensor {
         let y = mapValues { Foundation.tanh($0) }, saved = y.detached()
-        return Tensor.record(y, "tanh", [self]) { g in
+        return Tensor.record(y, "tanh", [self], saving: [y]) { g in
             [Tensor.broadcastZip(g, saved) { $0 * (1 - $1 * $1) }]
         }
     }
@@ -181,10 +213,17 @@ extension Tensor {
 }
 
 // Free functions in PyTorch's functional style (F.relu and friends).
+/// Elementwise max(x, 0); PyTorch's `torch.relu` / `F.relu`.
 public func relu(_ x: Tensor) -> Tensor { x.relu() }
+/// Elementwise logistic sigmoid; PyTorch's `torch.sigmoid`.
 public func sigmoid(_ x: Tensor) -> Tensor { x.sigmoid() }
+/// Elementwise hyperbolic tangent; PyTorch's `torch.tanh`.
 public func tanh(_ x: Tensor) -> Tensor { x.tanh() }
+/// Elementwise e^x; PyTorch's `torch.exp`.
 public func exp(_ x: Tensor) -> Tensor { x.exp() }
+/// Elementwise natural logarithm; PyTorch's `torch.log`.
 public func log(_ x: Tensor) -> Tensor { x.log() }
+/// Elementwise square root; PyTorch's `torch.sqrt`.
 public func sqrt(_ x: Tensor) -> Tensor { x.sqrt() }
+/// Elementwise absolute value; PyTorch's `torch.abs`.
 public func abs(_ x: Tensor) -> Tensor { x.abs() }

@@ -87,23 +87,21 @@ extension ConvKernels {
         let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo
         let taps = g.kg, width = direct ? 16 : g.cout
         let per = g.groups * taps * width       // one thread's partial: per group [taps][width]
-        let slots = Swift.max(Threads.count, 1)
-        let store = Tensor.zeros([slots * per])
-        let acc = store.data
+        let partials = PerThreadPartials(slots: Swift.max(Threads.count, 1), count: per)
         let chunks: Int
         if direct {
             let scratch = ck_conv_dw_direct16_scratch(g.cg, g.h, g.w, g.kw, g.ph, g.pw, g.sw, g.ho, g.wo)
             chunks = Threads.parallelChunks(g.n, minPerThread: g.groups > 1 ? 1 : 4) { t, r in
                 if g.groups == 1 {
                     ck_conv_dw_direct16(x + r.lowerBound * inPlane, gy + r.lowerBound * outPlane, r.count, g.c, g.h, g.w, g.cout,
-                                        g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.ho, g.wo, acc + t * per, ck_scratch(3, scratch))
+                                        g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.ho, g.wo, partials.part(t), ck_scratch(3, scratch))
                     return
                 }
                 for i in r {
                     for gr in 0..<g.groups {
                         ck_conv_dw_direct16(x + i * inPlane + gr * g.cg * g.h * g.w, gy + i * outPlane + gr * g.coutG * g.hwo, 1,
                                             g.cg, g.h, g.w, g.coutG, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.ho, g.wo,
-                                            acc + t * per + gr * taps * width, ck_scratch(3, scratch))
+                                            partials.part(t) + gr * taps * width, ck_scratch(3, scratch))
                     }
                 }
             }
@@ -111,10 +109,10 @@ extension ConvKernels {
             let scratch = ck_conv_dw_stride1_scratch(g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.dw)
             chunks = Threads.parallelChunks(g.n) { t, r in
                 ck_conv_dw_stride1(x + r.lowerBound * inPlane, gy + r.lowerBound * outPlane, r.count, g.c, g.h, g.w, g.cout,
-                                   g.kh, g.kw, g.ph, g.pw, g.dh, g.dw, g.ho, g.wo, acc + t * per, ck_scratch(3, scratch))
+                                   g.kh, g.kw, g.ph, g.pw, g.dh, g.dw, g.ho, g.wo, partials.part(t), ck_scratch(3, scratch))
             }
         }
-        for t in 1..<Swift.max(chunks, 1) { Elementwise.axpy(1, acc + t * per, acc, per) }
+        let acc = partials.sum(used: chunks)
         for gr in 0..<g.groups {
             ck_transpose(acc + gr * taps * width, taps, g.coutG, width, gw + gr * g.coutG * taps, taps)
         }

@@ -19,6 +19,57 @@ enum WinogradVariant {
 
     /// Output tiles over `n` maps of ho × wo.
     func tiles(n: Int, ho: Int, wo: Int) -> Int { n * ((ho + m - 1) / m) * ((wo + m - 1) / m) }
+
+    /// The variant's C kernels, one table entry per variant (each call site looks them up here
+    /// instead of switching over the variants).
+    var kernels: WinogradKernels {
+        switch self {
+        case .f2k3: return .f2k3
+        case .f3k3: return .f3k3
+        case .f2k5: return .f2k5
+        }
+    }
+}
+
+/// One Winograd variant's block kernels, with a common signature (F(2×2, 3×3) ignores `groups`,
+/// which its callers keep at 1; the F(3×3)/F(2×2, 5×5) scratch sizes ignore the map width).
+struct WinogradKernels {
+    typealias Buffer = UnsafeMutablePointer<Float>
+    /// Scratch floats per thread for conv blocks of `block` tiles: (c, oc, w, pw, block).
+    let convScratch: (Int, Int, Int, Int, Int) -> Int
+    /// One block of tiles of the forward pass (or input gradient) with its epilogue.
+    let convBlock: (_ x: UnsafePointer<Float>, _ c: Int, _ h: Int, _ w: Int, _ ph: Int, _ pw: Int, _ oc: Int, _ ho: Int, _ wo: Int,
+                    _ groups: Int, _ packed: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ bias: UnsafePointer<Float>?,
+                    _ residual: UnsafePointer<Float>?, _ relu: Int32, _ t0: Int, _ count: Int, _ y: Buffer, _ scratch: Buffer) -> Void
+    /// Scratch floats per thread for weight-gradient blocks: (c, cout, w, pw, block).
+    let dwScratch: (Int, Int, Int, Int, Int) -> Int
+    /// One block of tiles of the weight gradient into a thread's accumulator (added when `add` is 1).
+    let dwBlock: (_ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ c: Int, _ h: Int, _ w: Int, _ ph: Int, _ pw: Int,
+                  _ cout: Int, _ ho: Int, _ wo: Int, _ t0: Int, _ count: Int, _ add: Int32, _ acc: Buffer, _ scratch: Buffer) -> Void
+    /// The accumulated transformed gradient of output channels [o0, o1) back to filters.
+    let dwFinish: (_ acc: UnsafePointer<Float>, _ cout: Int, _ c: Int, _ o0: Int, _ o1: Int, _ gw: Buffer) -> Void
+
+    static let f2k3 = WinogradKernels(
+        convScratch: { ck_winograd_scratch($0, $1, $2, $3, $4) },
+        convBlock: { x, c, h, w, ph, pw, oc, ho, wo, _, packed, scale, bias, residual, relu, t0, count, y, buffer in
+            ck_winograd_conv_block(x, c, h, w, ph, pw, oc, ho, wo, packed, scale, bias, residual, relu, t0, count, y, buffer) },
+        dwScratch: { ck_winograd_dw_scratch($0, $1, $2, $3, $4) },
+        dwBlock: { ck_winograd_dw_block($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) },
+        dwFinish: { ck_winograd_dw_finish($0, $1, $2, $3, $4, $5) })
+
+    static let f3k3 = WinogradKernels(
+        convScratch: { c, oc, _, _, block in ck_winograd3_scratch(c, oc, block) },
+        convBlock: { ck_winograd3_conv_block($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) },
+        dwScratch: { c, oc, _, _, block in ck_winograd3_dw_scratch(c, oc, block) },
+        dwBlock: { ck_winograd3_dw_block($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) },
+        dwFinish: { ck_winograd3_dw_finish($0, $1, $2, $3, $4, $5) })
+
+    static let f2k5 = WinogradKernels(
+        convScratch: { c, oc, _, _, block in ck_winograd25_scratch(c, oc, block) },
+        convBlock: { ck_winograd25_conv_block($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) },
+        dwScratch: { c, oc, _, _, block in ck_winograd25_dw_scratch(c, oc, block) },
+        dwBlock: { ck_winograd25_dw_block($0, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) },
+        dwFinish: { ck_winograd25_dw_finish($0, $1, $2, $3, $4, $5) })
 }
 
 /// Winograd convolution for stride-1 undilated 3×3 and 5×5 layers: forward, input and weight
@@ -33,7 +84,7 @@ extension ConvKernels {
         let tiles2 = WinogradVariant.f2k3.tiles(n: n, ho: ho, wo: wo)
         if r == 5 { return wide && ho >= 2 && wo >= 2 && tiles2 >= 64 ? .f2k5 : nil }
         guard r == 3 else { return nil }
-        let forced = ck_thread_winograd_tile()
+        let forced = ConvolutionOptions.winogradTile
         let tiles3 = WinogradVariant.f3k3.tiles(n: n, ho: ho, wo: wo)
         // F(3×3) needs enough tiles to amortise its 25 weight matrices (ResNet's 3×3 maps at batch
         // 64, 64 tiles: 4.1 ms forward against 5.8 tap-wise, about even with the gradients)
@@ -91,26 +142,13 @@ extension ConvKernels {
         let fit = Swift.max(1, 16_384 * 16 / variant.elements / (c + oc) / 64)
         let perThread = (tiles + Threads.count - 1) / Threads.count
         let block = 64 * Swift.max(1, Swift.min(fit, 4, (perThread + 63) / 64))
-        let scratch: Int
-        switch variant {
-        case .f2k3: scratch = ck_winograd_scratch(c, oc, w, pw, block)
-        case .f3k3: scratch = ck_winograd3_scratch(c, oc, block)
-        case .f2k5: scratch = ck_winograd25_scratch(c, oc, block)
-        }
+        let kernels = variant.kernels
+        let scratch = kernels.convScratch(c, oc, w, pw, block)
         // each thread takes an equal share of the tiles, in blocks (whole blocks per thread would leave
         // 4 against 5 for ResNet's 6×6 maps)
         forEachTileBlock(tiles: tiles, block: block) { _, t0, count in
-            let buffer = ck_scratch(0, scratch)!
-            switch variant {
-            case .f2k3:
-                ck_winograd_conv_block(x, c, h, w, ph, pw, oc, ho, wo, packed, scale, bias, residual, relu ? 1 : 0, t0, count, y, buffer)
-            case .f3k3:
-                ck_winograd3_conv_block(x, c, h, w, ph, pw, oc, ho, wo, groups, packed, scale, bias, residual, relu ? 1 : 0, t0, count,
-                                        y, buffer)
-            case .f2k5:
-                ck_winograd25_conv_block(x, c, h, w, ph, pw, oc, ho, wo, groups, packed, scale, bias, residual, relu ? 1 : 0, t0, count,
-                                         y, buffer)
-            }
+            kernels.convBlock(x, c, h, w, ph, pw, oc, ho, wo, groups, packed, scale, bias, residual, relu ? 1 : 0, t0, count, y,
+                              ck_scratch(0, scratch)!)
         }
     }
 
@@ -209,33 +247,16 @@ extension ConvKernels {
         let slots = Swift.max(1, Swift.min(Threads.count, (64 << 20) / Swift.max(per, 1)))
         // each thread's first block writes its accumulator, later ones add (no clearing pass; every
         // thread that runs gets at least one block, and only those are summed)
-        let store = Tensor(uninitializedShape: [slots * per])
-        let acc = store.data
-        let started = UnsafeMutablePointer<Bool>.allocate(capacity: slots)
-        defer { started.deallocate() }
-        started.initialize(repeating: false, count: slots)
-        let scratch: Int
-        switch variant {
-        case .f2k3: scratch = ck_winograd_dw_scratch(g.c, g.cout, g.w, g.pw, block)
-        case .f3k3: scratch = ck_winograd3_dw_scratch(g.c, g.cout, block)
-        case .f2k5: scratch = ck_winograd25_dw_scratch(g.c, g.cout, block)
-        }
+        let partials = PerThreadPartials(slots: slots, count: per, zeroed: 0)
+        let kernels = variant.kernels
+        let scratch = kernels.dwScratch(g.c, g.cout, g.w, g.pw, block)
         let chunks = forEachTileBlock(tiles: tiles, block: block, maxThreads: slots) { t, t0, count in
-            let buffer = ck_scratch(0, scratch)!, part = acc + t * per, add: Int32 = started[t] ? 1 : 0
-            switch variant {
-            case .f2k3: ck_winograd_dw_block(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, count, add, part, buffer)
-            case .f3k3: ck_winograd3_dw_block(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, count, add, part, buffer)
-            case .f2k5: ck_winograd25_dw_block(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, count, add, part, buffer)
-            }
-            started[t] = true
+            let add: Int32 = partials.accumulates(t) ? 1 : 0
+            kernels.dwBlock(x, gy, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, t0, count, add, partials.part(t), ck_scratch(0, scratch)!)
         }
-        for t in 1..<Swift.max(chunks, 1) { Elementwise.axpy(1, acc + t * per, acc, per) }
+        let acc = partials.sum(used: chunks)
         Threads.parallelFor(g.cout, minPerThread: 8) { r in
-            switch variant {
-            case .f2k3: ck_winograd_dw_finish(acc, g.cout, g.c, r.lowerBound, r.upperBound, gw)
-            case .f3k3: ck_winograd3_dw_finish(acc, g.cout, g.c, r.lowerBound, r.upperBound, gw)
-            case .f2k5: ck_winograd25_dw_finish(acc, g.cout, g.c, r.lowerBound, r.upperBound, gw)
-            }
+            kernels.dwFinish(acc, g.cout, g.c, r.lowerBound, r.upperBound, gw)
         }
     }
 }

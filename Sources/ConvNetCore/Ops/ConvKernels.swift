@@ -207,96 +207,110 @@ enum ConvKernels {
         }
     }
 
-    /// Input gradient into `gx` and weight/bias gradients (each optional) from `gy`.
+    /// Input gradient into `gx` and weight/bias gradients (each optional) from `gy`: each by the
+    /// cheapest path that serves it, the rest together over blocks of images.
     static func backward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, gy: UnsafePointer<Float>,
                          gx: UnsafeMutablePointer<Float>?, gw: UnsafeMutablePointer<Float>?, gb: UnsafeMutablePointer<Float>?) {
-        let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo
         if TapwiseConv.applies(g) && !usesWinograd(g) {
-            let inPixels = g.h * g.w
-            let gyT = Tensor(uninitializedShape: [g.cout * g.hwo * g.n])
-            TapwiseConv.toPositionMajor(gy, n: g.n, c: g.cout, plane: g.hwo, gyT.data)
-            if let gx {
-                let gxT = Tensor(uninitializedShape: [g.c * inPixels * g.n])
-                TapwiseConv.multiply(g, weight: weight, adjoint: true, input: gyT.data, output: gxT.data)
-                TapwiseConv.fromPositionMajor(gxT.data, n: g.n, c: g.c, plane: inPixels, order: TapwiseConv.inputOrder(g), gx)
-            }
-            if let gw {
-                let xT = Tensor(uninitializedShape: [g.c * inPixels * g.n])
-                TapwiseConv.toPositionMajor(x, n: g.n, c: g.c, plane: inPixels, order: TapwiseConv.inputOrder(g), xT.data)
-                TapwiseConv.weightGradient(g, x: xT.data, gy: gyT.data, gw: gw)
-            }
-            if let gb {
-                for co in 0..<g.cout { gb[co] = Elementwise.sum(gyT.data + co * g.hwo * g.n, g.hwo * g.n) }
-            }
+            tapwiseBackward(g, x: x, weight: weight, gy: gy, gx: gx, gw: gw, gb: gb)
             return
         }
-        // the input gradient of a stride-1 k×k layer is a k×k convolution of gy with the rotated
-        // filters, padded by k − 1 − p: Winograd again, with no column matrix and no col2im
-        var gx = gx
-        if let dx = gx, usesWinograd(g) {
+        let blockGX = gx.flatMap { inputGradientWithoutBlocks(g, weight: weight, gy: gy, gx: $0) ? nil : $0 }
+        let unblockedDW = gw == nil ? nil : weightGradientWithoutBlocks(g, x: x, gy: gy)
+        let blockGW = unblockedDW == nil ? gw : nil
+        if blockGX == nil && blockGW == nil {
+            // nothing needs image blocks: the bias gradient is a plain sum
+            if let gb { biasGradient(g, gy: gy, gb: gb) }
+        } else {
+            blockedGradients(g, x: x, weight: weight, gy: gy, gx: blockGX, gw: blockGW, gb: gb)
+        }
+        if let gw, let unblockedDW { unblockedDW(gw) }
+    }
+
+    /// Tiny maps with wide layers: every gradient by one GEMM per kernel tap over position-major copies.
+    private static func tapwiseBackward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, gy: UnsafePointer<Float>,
+                                        gx: UnsafeMutablePointer<Float>?, gw: UnsafeMutablePointer<Float>?, gb: UnsafeMutablePointer<Float>?) {
+        let inPixels = g.h * g.w
+        let gyT = Tensor(uninitializedShape: [g.cout * g.hwo * g.n])
+        TapwiseConv.toPositionMajor(gy, n: g.n, c: g.cout, plane: g.hwo, gyT.data)
+        if let gx {
+            let gxT = Tensor(uninitializedShape: [g.c * inPixels * g.n])
+            TapwiseConv.multiply(g, weight: weight, adjoint: true, input: gyT.data, output: gxT.data)
+            TapwiseConv.fromPositionMajor(gxT.data, n: g.n, c: g.c, plane: inPixels, order: TapwiseConv.inputOrder(g), gx)
+        }
+        if let gw {
+            let xT = Tensor(uninitializedShape: [g.c * inPixels * g.n])
+            TapwiseConv.toPositionMajor(x, n: g.n, c: g.c, plane: inPixels, order: TapwiseConv.inputOrder(g), xT.data)
+            TapwiseConv.weightGradient(g, x: xT.data, gy: gyT.data, gw: gw)
+        }
+        if let gb {
+            for co in 0..<g.cout { gb[co] = Elementwise.sum(gyT.data + co * g.hwo * g.n, g.hwo * g.n) }
+        }
+    }
+
+    /// The input gradient by Winograd or the direct kernel where one serves the layer (true when done).
+    private static func inputGradientWithoutBlocks(_ g: ConvGeometry, weight: UnsafePointer<Float>, gy: UnsafePointer<Float>,
+                                                   gx: UnsafeMutablePointer<Float>) -> Bool {
+        if usesWinograd(g) {
+            // the input gradient of a stride-1 k×k layer is a k×k convolution of gy with the rotated
+            // filters, padded by k − 1 − p: Winograd again, with no column matrix and no col2im
             let variant = winogradVariant(kernel: g.kh, n: g.n, ho: g.h, wo: g.w) ?? .f2k3
             let packed = winogradWeights(g, weight, adjoint: true, variant: variant)
             winograd(variant, x: gy, n: g.n, c: g.cout, h: g.ho, w: g.wo, ph: g.kh - 1 - g.ph, pw: g.kw - 1 - g.pw, oc: g.c, ho: g.h, wo: g.w,
-                     groups: g.groups, packed: packed.data, bias: nil, y: dx)
-            gx = nil
-            if gw == nil && gb == nil { return }
-        } else if let dx = gx, usesDirectInputGradient(g) {
-            // filters rotated by 180° with in/out swapped: [groups·inG, outG, kh, kw]
-            let taps = g.kh * g.kw
-            let rotated = Tensor(uninitializedShape: [g.c * g.coutG * taps])
-            let r = rotated.data
-            for gr in 0..<g.groups { for o in 0..<g.coutG { for ci in 0..<g.cg {
-                let src = weight + ((gr * g.coutG + o) * g.cg + ci) * taps, dst = r + ((gr * g.cg + ci) * g.coutG + o) * taps
-                for k in 0..<taps { dst[k] = src[taps - 1 - k] }
-            } } }
-            direct(x: gy, n: g.n, groups: g.groups, inG: g.coutG, h: g.ho, w: g.wo, weight: r, bias: nil, outG: g.cg,
-                   kh: g.kh, kw: g.kw, ph: g.kh - 1 - g.ph, pw: g.kw - 1 - g.pw, ho: g.h, wo: g.w, y: dx)
-            gx = nil
-            if gw == nil && gb == nil { return }
+                     groups: g.groups, packed: packed.data, bias: nil, y: gx)
+            return true
         }
-        // the weight gradient without image blocks: direct, Winograd or in place (nil: through the blocks)
-        let unblockedDW: ((UnsafeMutablePointer<Float>) -> Void)?
-        if usesDirectWeightGradient(g) {
-            unblockedDW = { weightGradientWithoutColumns(g, x: x, gy: gy, gw: $0, direct: true) }
-        } else if usesWinograd(g) && g.groups == 1 {
-            unblockedDW = { winogradWeightGradient(g, x: x, gy: gy, gw: $0) }
-        } else if usesStride1WeightGradient(g) {
-            unblockedDW = { weightGradientWithoutColumns(g, x: x, gy: gy, gw: $0, direct: false) }
-        } else {
-            unblockedDW = nil
+        guard usesDirectInputGradient(g) else { return false }
+        // filters rotated by 180° with in/out swapped: [groups·inG, outG, kh, kw]
+        let taps = g.kh * g.kw
+        let rotated = Tensor(uninitializedShape: [g.c * g.coutG * taps])
+        let r = rotated.data
+        for gr in 0..<g.groups { for o in 0..<g.coutG { for ci in 0..<g.cg {
+            let src = weight + ((gr * g.coutG + o) * g.cg + ci) * taps, dst = r + ((gr * g.cg + ci) * g.coutG + o) * taps
+            for k in 0..<taps { dst[k] = src[taps - 1 - k] }
+        } } }
+        direct(x: gy, n: g.n, groups: g.groups, inG: g.coutG, h: g.ho, w: g.wo, weight: r, bias: nil, outG: g.cg,
+               kh: g.kh, kw: g.kw, ph: g.kh - 1 - g.ph, pw: g.kw - 1 - g.pw, ho: g.h, wo: g.w, y: gx)
+        return true
+    }
+
+    /// The weight gradient's path when it needs no image blocks: direct, Winograd or in place (nil:
+    /// it goes through the blocks, with the column matrix).
+    private static func weightGradientWithoutBlocks(_ g: ConvGeometry, x: UnsafePointer<Float>,
+                                                    gy: UnsafePointer<Float>) -> ((UnsafeMutablePointer<Float>) -> Void)? {
+        if usesDirectWeightGradient(g) { return { weightGradientWithoutColumns(g, x: x, gy: gy, gw: $0, direct: true) } }
+        if usesWinograd(g) && g.groups == 1 { return { winogradWeightGradient(g, x: x, gy: gy, gw: $0) } }
+        if usesStride1WeightGradient(g) { return { weightGradientWithoutColumns(g, x: x, gy: gy, gw: $0, direct: false) } }
+        return nil
+    }
+
+    /// db = Σ over images and pixels of gy, per output channel.
+    private static func biasGradient(_ g: ConvGeometry, gy: UnsafePointer<Float>, gb: UnsafeMutablePointer<Float>) {
+        let outPlane = g.cout * g.hwo
+        for co in 0..<g.cout {
+            var s: Float = 0
+            for i in 0..<g.n { s += Elementwise.sum(gy + i * outPlane + co * g.hwo, g.hwo) }
+            gb[co] = s
         }
-        let blockDW = gw != nil && unblockedDW == nil
-        if gx == nil && !blockDW {
-            // nothing needs image blocks: the bias gradient is a plain sum
-            if let gb {
-                for co in 0..<g.cout {
-                    var s: Float = 0
-                    for i in 0..<g.n { s += Elementwise.sum(gy + i * outPlane + co * g.hwo, g.hwo) }
-                    gb[co] = s
-                }
-            }
-            if let gw, let unblockedDW { unblockedDW(gw) }
-            return
-        }
+    }
+
+    /// The gradients that need the column matrix or col2im, over blocks of images: the input gradient
+    /// (dcol = Wᵀ·dY, then col2im), the weight gradient (dW += dY·colᵀ) and the bias gradient, each
+    /// optional, sharing each block's gathered dY.
+    private static func blockedGradients(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, gy: UnsafePointer<Float>,
+                                         gx: UnsafeMutablePointer<Float>?, gw: UnsafeMutablePointer<Float>?, gb: UnsafeMutablePointer<Float>?) {
+        let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo
         let wCount = g.cout * g.kg
-        let slots = Swift.max(Threads.count, 1)
-        // per-thread weight-gradient partials, summed in a fixed order afterwards (reproducible)
-        // (pooled memory; each thread's first block overwrites its weight part, so only the bias
-        // parts are zeroed — ResNet's last stage would otherwise clear 19 MB per call)
-        let stride = wCount + g.cout
-        let partialStore = Tensor(uninitializedShape: [slots * stride])
-        let partials = partialStore.data
-        for t in 0..<slots { (partials + t * stride + wCount).update(repeating: 0, count: g.cout) }
-        let started = UnsafeMutablePointer<Bool>.allocate(capacity: slots)
-        defer { started.deallocate() }
-        started.initialize(repeating: false, count: slots)
+        // per-thread weight and bias partials: each thread's first block overwrites its weight part,
+        // so only the bias parts are zeroed
+        let partials = PerThreadPartials(slots: Swift.max(Threads.count, 1), count: wCount + g.cout, zeroed: g.cout)
         let packedT = gx == nil ? [] : (0..<g.groups).map {
             PackedA(transA: true, m: g.kg, k: g.coutG, a: weight + $0 * g.coutG * g.kg, lda: g.kg)
         }
         // with a column buffer and at least one full 64-wide panel of output channels per group,
         // dWᵀ = col · dYᵀ (partials [taps × Cout/groups]) packs the smaller operand transposed
         let transposedPartials = !weightColumnsGathered(g) && g.coutG >= 64
-        let split = blockDW && weightColumnsGathered(g) ? splitColumns(g, x) : nil
+        let split = gw != nil && weightColumnsGathered(g) ? splitColumns(g, x) : nil
         let used = forEachBlock(g) { t, images, threaded in
             let ncols = images.count * g.hwo
             let single = images.count == 1
@@ -309,9 +323,10 @@ enum ConvKernels {
                 }
                 dy = UnsafePointer(buf)
             }
-            let pw = partials + t * stride, pb = pw + wCount
-            if blockDW && !weightColumnsGathered(g) {
+            let pw = partials.part(t), pb = pw + wCount
+            if gw != nil && !weightColumnsGathered(g) {
                 let col = columns(g, x: x, images: images, slot: 0)
+                let accumulate = partials.accumulates(t)
                 for gr in 0..<g.groups {
                     let (cg, dyg, c) = (col + gr * g.kg * ncols, dy + gr * g.coutG * ncols, pw + gr * g.coutG * g.kg)
                     // dW = dY · colᵀ, or dWᵀ [taps × Cout] = col · dYᵀ so the transposed packing falls
@@ -319,22 +334,21 @@ enum ConvKernels {
                     let (a, b, m, n) = transposedPartials ? (cg, dyg, g.kg, g.coutG) : (dyg, cg, g.coutG, g.kg)
                     if threaded {
                         GEMM.sgemm(transA: false, transB: true, m: m, n: n, k: ncols, a: a, lda: ncols, b: b, ldb: ncols,
-                                   c: c, ldc: n, accumulate: started[t])
+                                   c: c, ldc: n, accumulate: accumulate)
                     } else {
                         GEMM.sgemmSingle(transA: false, transB: true, m: m, n: n, k: ncols, a: a, lda: ncols, b: b, ldb: ncols,
-                                         c: c, ldc: n, accumulate: started[t])
+                                         c: c, ldc: n, accumulate: accumulate)
                     }
                 }
-                started[t] = true
-            } else if blockDW {
+            } else if gw != nil {
                 // dW += dY · colᵀ with the columns gathered straight from the input
+                let accumulate: Int32 = partials.accumulates(t) ? 1 : 0
                 for gr in 0..<g.groups {
                     var src = convSource(g, x: x, images: images, group: gr, pixelOffset: 0,
                                          split: split.map { UnsafePointer($0.data) })
                     ck_sgemm_conv(0, g.coutG, g.kg, ncols, dy + gr * g.coutG * ncols, ncols, nil, 1, &src,
-                                  pw + gr * g.coutG * g.kg, g.kg, started[t] ? 1 : 0)
+                                  pw + gr * g.coutG * g.kg, g.kg, accumulate)
                 }
-                started[t] = true
             }
             if gb != nil {
                 for co in 0..<g.cout { pb[co] += Elementwise.sum(dy + co * ncols, ncols) }
@@ -360,23 +374,17 @@ enum ConvKernels {
                 }
             }
         }
-        if let gw, let unblockedDW {
-            unblockedDW(gw)
-        } else if let gw {
-            for t in 1..<Swift.max(used, 1) { Elementwise.axpy(1, partials + t * stride, partials, wCount) }
+        if let gw {
+            let total = partials.sum(used: used, range: 0..<wCount)
             if !transposedPartials {
-                gw.update(from: partials, count: wCount)
+                gw.update(from: total, count: wCount)
             } else {
                 // each group's partial is [taps × Cout/groups]
                 for gr in 0..<g.groups {
-                    let src = partials + gr * g.coutG * g.kg, dst = gw + gr * g.coutG * g.kg
-                    ck_transpose(src, g.kg, g.coutG, g.coutG, dst, g.kg)
+                    ck_transpose(total + gr * g.coutG * g.kg, g.kg, g.coutG, g.coutG, gw + gr * g.coutG * g.kg, g.kg)
                 }
             }
         }
-        if let gb {
-            gb.update(from: partials + wCount, count: g.cout)
-            for t in 1..<Swift.max(used, 1) { Elementwise.axpy(1, partials + t * stride + wCount, gb, g.cout) }
-        }
+        if let gb { gb.update(from: partials.sum(used: used, range: wCount..<(wCount + g.cout)) + wCount, count: g.cout) }
     }
 }

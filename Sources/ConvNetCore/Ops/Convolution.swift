@@ -1,40 +1,20 @@
 import CKernels
 import Foundation
 
-/// Switches between convolution algorithms (all give the same results to rounding).
-public enum ConvolutionOptions {
-    /// Whether stride-1 undilated 3×3 layers use Winograd (F(3×3, 3×3) with AVX-512 where its tiles
-    /// cost less, else F(2×2, 3×3)) in the forward pass and both gradients. Off, they take the
-    /// im2col + GEMM paths; tests compare the two.
-    /// `CONVNET_WINOGRAD=0` in the environment turns it off from the start (for A/B measurements).
-    nonisolated(unsafe) public static var winograd = ProcessInfo.processInfo.environment["CONVNET_WINOGRAD"] != "0"
-
-    /// Runs `body` with Winograd off (or on, as globally set) on the calling thread only.
-    public static func withWinograd<T>(_ enabled: Bool, _ body: () throws -> T) rethrows -> T {
-        let saved = ck_thread_winograd_off()
-        ck_set_thread_winograd_off(enabled ? 0 : 1)
-        defer { ck_set_thread_winograd_off(saved) }
-        return try body()
-    }
-
-    /// Runs `body` with Winograd's output tile forced to `tile` (2 or 3; F(3×3) needs AVX-512) on the
-    /// calling thread only, so both variants can be checked on one machine; layers whose maps the
-    /// forced variant does not serve take the other paths.
-    public static func withWinogradTile<T>(_ tile: Int, _ body: () throws -> T) rethrows -> T {
-        precondition(tile == 2 || tile == 3, "Winograd output tiles are 2 or 3, not \(tile)")
-        let saved = ck_thread_winograd_tile()
-        ck_set_thread_winograd_tile(Int32(tile))
-        defer { ck_set_thread_winograd_tile(saved) }
-        return try body()
-    }
-
-    static var winogradActive: Bool { winograd && ck_thread_winograd_off() == 0 }
+/// The calling thread's convolution algorithm choices (all give the same results to rounding),
+/// from its `ExecutionContext`: `withContext({ $0.winograd = .off }) { … }`.
+enum ConvolutionOptions {
+    static var winogradActive: Bool { ExecutionContext.current.winograd != .off }
+    /// The forced Winograd output tile, or 0 to choose per layer.
+    static var winogradTile: Int { if case .tile(let t) = ExecutionContext.current.winograd { return t } else { return 0 } }
 }
 
 /// 2-D cross-correlation over NCHW input, as `F.conv2d`: `weight` is [out, in/groups, kh, kw].
 public func conv2d(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: Size2 = 1, padding: Padding = 0,
                    dilation: Size2 = 1, groups: Int = 1) -> Tensor {
-    convolve(input, weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups, epilogue: nil)
+    OpTrace.op(.conv2d(weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups), [input]) {
+        convolve(input, weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups, epilogue: nil)
+    }
 }
 
 /// `relu?(conv2d(x, w, b) · scale + shift + residual)` with per-output-channel `scale` and `shift` and a
@@ -46,6 +26,8 @@ public func conv2d(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil, strid
 public func conv2dAffineReLU(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: Size2 = 1, padding: Padding = 0,
                              dilation: Size2 = 1, groups: Int = 1, scale: Tensor? = nil, shift: Tensor? = nil,
                              residual: Tensor? = nil, relu: Bool) -> Tensor {
+    let (input, weight, bias, scale, shift, residual) = (input.contiguous(), weight.contiguous(), bias?.contiguous(),
+                                                         scale?.contiguous(), shift?.contiguous(), residual?.contiguous())
     let cout = weight.rank == 4 ? weight.shape[0] : 0
     for (name, t) in [("scale", scale), ("shift", shift)] {
         if let t { checkArgument(t.shape == [cout], "conv2dAffineReLU: \(name) must have \(cout) elements (weight \(weight.shape)), got \(t.shape)") }
@@ -79,6 +61,7 @@ public func conv2dAffineReLU(_ input: Tensor, _ weight: Tensor, bias: Tensor? = 
 /// conv2d's checks and dispatch; with an epilogue (not recorded) the kernels apply it to the output.
 func convolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, stride: Size2, padding: Padding, dilation: Size2, groups: Int,
               epilogue: ConvEpilogue?, residualShape: [Int]? = nil) -> Tensor {
+    let (input, weight, bias) = (input.contiguous(), weight.contiguous(), bias?.contiguous())
     if input.rank == 3 {
         return convolve(input.unsqueeze(0), weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
                         groups: groups, epilogue: epilogue).squeeze(0)
@@ -155,7 +138,7 @@ func subsample(_ x: Tensor, _ stride: Size2, ho: Int, wo: Int) -> Tensor {
     Threads.parallelFor(planes, minPerThread: 64) { r in
         for p in r { for i in 0..<ho { for j in 0..<wo { dst[(p * ho + i) * wo + j] = src[(p * h + i * stride.h) * w + j * stride.w] } } }
     }
-    return Tensor.record(out, "subsample", [x]) { gy in
+    return Tensor.record(out, "subsample", [x], saving: []) { gy in
         let gx = Tensor(uninitializedShape: x.shape)
         let (g, d) = (gy.data, gx.data)
         Threads.parallelFor(planes, minPerThread: 64) { r in

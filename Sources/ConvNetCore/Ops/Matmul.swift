@@ -3,6 +3,11 @@ extension Tensor {
     /// Matrix product: 2-D × 2-D, batched (…×M×K) × (…×K×N) with equal batch dims, or batched × 2-D.
     /// 1-D operands are treated as a row (left) or column (right) vector, as `torch.matmul`.
     public func matmul(_ other: Tensor) -> Tensor {
+        OpTrace.op(.other("matmul", { $0[0].matmul($0[1]) }), [self, other]) { eagerMatmul(other) }
+    }
+
+    private func eagerMatmul(_ other: Tensor) -> Tensor {
+        guard isContiguous && other.isContiguous else { return contiguous().matmul(other.contiguous()) }
         if rank == 1 { return unsqueeze(0).matmul(other).squeeze(-2) }
         if other.rank == 1 { return matmul(other.unsqueeze(1)).squeeze(-1) }
         checkArgument(rank >= 2 && other.rank >= 2, "matmul: both arguments need at least 1 dimension")
@@ -54,10 +59,18 @@ extension Tensor {
     }
 }
 
+/// Matrix product of `a` and `b`; PyTorch's `torch.matmul(a, b)` / `a @ b`.
 public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor { a.matmul(b) }
 
 /// `input · weightᵀ + bias` with `weight` of shape [out, in], as `F.linear`.
 public func linear(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil) -> Tensor {
+    OpTrace.op(.other("linear", { linear($0[0], $0[1], bias: $0.count > 2 ? $0[2] : nil) }), [input, weight] + (bias.map { [$0] } ?? [])) {
+        eagerLinear(input, weight, bias: bias)
+    }
+}
+
+private func eagerLinear(_ input: Tensor, _ weight: Tensor, bias: Tensor?) -> Tensor {
+    let (input, weight, bias) = (input.contiguous(), weight.contiguous(), bias?.contiguous())
     checkArgument(weight.rank == 2, "linear: weight must be 2-D, got \(weight.shape)")
     let inF = weight.shape[1], outF = weight.shape[0]
     checkArgument(input.rank >= 1 && input.shape[input.rank - 1] == inF,

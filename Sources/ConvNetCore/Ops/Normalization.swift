@@ -6,8 +6,11 @@ import Foundation
 /// the running statistics in place with `momentum` (unbiased variance), as PyTorch does.
 public func batchNorm(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor? = nil,
                       bias: Tensor? = nil, training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
-    normalize(input, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias, training: training,
-              momentum: momentum, eps: eps, relu: false)
+    OpTrace.op(.batchNorm(.init(runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias, training: training,
+                                momentum: momentum, eps: eps, relu: false)), [input]) {
+        normalize(input, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias, training: training,
+                  momentum: momentum, eps: eps, relu: false)
+    }
 }
 
 /// `relu(batchNorm(…))` as one operation: the forward pass writes the rectified values directly and
@@ -15,12 +18,16 @@ public func batchNorm(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?
 /// activations each way (the BN → ReLU pattern of D2L's ResNet, DenseNet and RegNet blocks).
 public func batchNormReLU(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor? = nil,
                           bias: Tensor? = nil, training: Bool, momentum: Float = 0.1, eps: Float = 1e-5) -> Tensor {
-    normalize(input, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias, training: training,
-              momentum: momentum, eps: eps, relu: true)
+    OpTrace.op(.batchNorm(.init(runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias, training: training,
+                                momentum: momentum, eps: eps, relu: true)), [input]) {
+        normalize(input, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias, training: training,
+                  momentum: momentum, eps: eps, relu: true)
+    }
 }
 
-func normalize(_ input: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor?, bias: Tensor?, training: Bool,
+func normalize(_ inputTensor: Tensor, runningMean: Tensor?, runningVar: Tensor?, weight: Tensor?, bias: Tensor?, training: Bool,
                momentum: Float, eps: Float, relu: Bool) -> Tensor {
+    let input = inputTensor.contiguous()
     checkArgument(input.rank >= 2, "batch_norm: expected at least 2-D input, got shape \(input.shape)")
     let n = input.shape[0], c = input.shape[1]
     let inner = input.shape[2...].reduce(1, *)
@@ -143,7 +150,7 @@ private func recordNormalization(_ input: Tensor, out: Tensor, mean: [Float], in
     // {scale, shift} per channel, when the forward's AVX-512 kernel wrote the ReLU's output: the
     // backward kernels then recompute its mask from x instead of reading it back
     let affine: [Float]? = relu && inner > 1 && ck_gemm_isa() == 2 ? zip(scales, shifts).flatMap { [$0, $1] } : nil
-    return Tensor.record(out, relu ? "batch_norm_relu" : "batch_norm", inputs) { gy in
+    return Tensor.record(out, relu ? "batch_norm_relu" : "batch_norm", inputs, saving: inputs + (relu ? [out] : [])) { gy in
         let g = gy.data
         let yr = saved?.data
         var sumDy = [Float](repeating: 0, count: c), sumDyXhat = [Float](repeating: 0, count: c)
@@ -209,6 +216,12 @@ private func recordNormalization(_ input: Tensor, out: Tensor, mean: [Float], in
 
 /// Zeroes each element with probability `p` in training and scales the rest by 1/(1−p), as `F.dropout`.
 public func dropout(_ input: Tensor, p: Float = 0.5, training: Bool = true, generator: Generator = .global) -> Tensor {
+    OpTrace.op(.other("dropout", { dropout($0[0], p: p, training: training, generator: generator) }), [input]) {
+        eagerDropout(input, p: p, training: training, generator: generator)
+    }
+}
+
+private func eagerDropout(_ input: Tensor, p: Float, training: Bool, generator: Generator) -> Tensor {
     checkArgument(p >= 0 && p <= 1, "dropout probability has to be between 0 and 1, but got \(p)")
     guard training && p > 0 else { return input }
     if p == 1 { return input * 0 }

@@ -15,8 +15,15 @@ private func poolGeometry(_ op: String, _ x: Tensor, _ k: Size2, _ s: Size2, _ p
 }
 
 /// 2-D max pooling, as `F.max_pool2d`; `stride` defaults to the kernel size.
-public func maxPool2d(_ input: Tensor, kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0,
+public func maxPool2d(_ inputTensor: Tensor, kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0,
                       dilation: Size2 = 1, ceilMode: Bool = false) -> Tensor {
+    OpTrace.op(.maxPool2d(kernel: kernelSize, stride: stride ?? kernelSize, padding: padding, dilation: dilation, ceil: ceilMode), [inputTensor]) {
+        eagerMaxPool2d(inputTensor, kernelSize: kernelSize, stride: stride, padding: padding, dilation: dilation, ceilMode: ceilMode)
+    }
+}
+
+private func eagerMaxPool2d(_ inputTensor: Tensor, kernelSize: Size2, stride: Size2?, padding: Size2, dilation: Size2, ceilMode: Bool) -> Tensor {
+    let input = inputTensor.contiguous()
     let s = stride ?? kernelSize
     let g = poolGeometry("max_pool2d", input, kernelSize, s, padding, dilation, ceilMode)
     let outShape = Array(input.shape.dropLast(2)) + [g.ho, g.wo]
@@ -33,7 +40,7 @@ public func maxPool2d(_ input: Tensor, kernelSize: Size2, stride: Size2? = nil, 
                      indices.map { $0 + r.lowerBound * oplane })
     }
     guard let indexStore, let indices else { return out }
-    return Tensor.record(out, "max_pool2d", [input]) { gy in
+    return Tensor.record(out, "max_pool2d", [input], saving: []) { gy in
         let gx = Tensor(uninitializedShape: input.shape)
         Threads.parallelFor(g.planes, minPerThread: Swift.max(1, 4096 / Swift.max(oplane, 1))) { r in
             _ = indexStore // keeps the indices alive with the graph
@@ -55,8 +62,16 @@ public func maxPool2d(_ input: Tensor, kernelSize: Int, stride: Int? = nil, padd
 }
 
 /// 2-D average pooling, as `F.avg_pool2d`.
-public func avgPool2d(_ input: Tensor, kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0,
+public func avgPool2d(_ inputTensor: Tensor, kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0,
                       ceilMode: Bool = false, countIncludePad: Bool = true) -> Tensor {
+    OpTrace.op(.other("avg_pool2d", { avgPool2d($0[0], kernelSize: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode,
+                                                countIncludePad: countIncludePad) }), [inputTensor]) {
+        eagerAvgPool2d(inputTensor, kernelSize: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode, countIncludePad: countIncludePad)
+    }
+}
+
+private func eagerAvgPool2d(_ inputTensor: Tensor, kernelSize: Size2, stride: Size2?, padding: Size2, ceilMode: Bool, countIncludePad: Bool) -> Tensor {
+    let input = inputTensor.contiguous()
     let s = stride ?? kernelSize
     let g = poolGeometry("avg_pool2d", input, kernelSize, s, padding, 1, ceilMode)
     let outShape = Array(input.shape.dropLast(2)) + [g.ho, g.wo]
@@ -67,7 +82,7 @@ public func avgPool2d(_ input: Tensor, kernelSize: Size2, stride: Size2? = nil, 
         ck_avgpool2d(input.data + r.lowerBound * plane, r.count, g.h, g.w, kernelSize.h, kernelSize.w, padding.h, padding.w,
                      s.h, s.w, g.ho, g.wo, cip, out.data + r.lowerBound * oplane)
     }
-    return Tensor.record(out, "avg_pool2d", [input]) { gy in
+    return Tensor.record(out, "avg_pool2d", [input], saving: []) { gy in
         let gx = Tensor(shape: input.shape, repeating: 0)
         Threads.parallelFor(g.planes, minPerThread: Swift.max(1, 4096 / Swift.max(oplane, 1))) { r in
             ck_avgpool2d_backward(gy.data + r.lowerBound * oplane, r.count, g.h, g.w, kernelSize.h, kernelSize.w,
@@ -87,6 +102,13 @@ public func avgPool2d(_ input: Tensor, kernelSize: Int, stride: Int? = nil, padd
 /// Adaptive average pooling to a fixed output size, with PyTorch's window bounds
 /// (start = ⌊i·H/Ho⌋, end = ⌈(i+1)·H/Ho⌉).
 public func adaptiveAvgPool2d(_ input: Tensor, outputSize: Size2) -> Tensor {
+    OpTrace.op(.other("adaptive_avg_pool2d", { adaptiveAvgPool2d($0[0], outputSize: outputSize) }), [input]) {
+        eagerAdaptiveAvgPool2d(input, outputSize: outputSize)
+    }
+}
+
+private func eagerAdaptiveAvgPool2d(_ input: Tensor, outputSize: Size2) -> Tensor {
+    let input = input.contiguous()
     checkArgument(input.rank == 3 || input.rank == 4, "adaptive_avg_pool2d: expected 3D or 4D input, got shape \(input.shape)")
     checkArgument(outputSize.h > 0 && outputSize.w > 0, "adaptive_avg_pool2d: output size must be positive, got \(outputSize)")
     let h = input.shape[input.rank - 2], w = input.shape[input.rank - 1]
@@ -105,7 +127,7 @@ public func adaptiveAvgPool2d(_ input: Tensor, outputSize: Size2) -> Tensor {
             } }
         }
     }
-    return Tensor.record(out, "adaptive_avg_pool2d", [input]) { gy in
+    return Tensor.record(out, "adaptive_avg_pool2d", [input], saving: []) { gy in
         let gx = Tensor(shape: input.shape, repeating: 0)
         for p in 0..<planes {
             for i in 0..<ho { for j in 0..<wo {
@@ -117,6 +139,7 @@ public func adaptiveAvgPool2d(_ input: Tensor, outputSize: Size2) -> Tensor {
     }
 }
 
+/// Adaptive average pooling to a square `outputSize`×`outputSize` output; PyTorch's `F.adaptive_avg_pool2d(x, n)`.
 public func adaptiveAvgPool2d(_ input: Tensor, outputSize: Int) -> Tensor {
     adaptiveAvgPool2d(input, outputSize: Size2(outputSize))
 }

@@ -25,34 +25,52 @@ extension Tensor {
 
     /// Sum over all elements (a 0-d tensor).
     public func sum() -> Tensor {
+        guard isContiguous else { return contiguous().sum() }
         let out = Tensor(Elementwise.sum(data, count))
-        return Tensor.record(out, "sum", [self]) { g in [Tensor(shape: self.shape, repeating: g.item())] }
+        if dtype.isInteger { out.dtype = .int64 }
+        return Tensor.record(out, "sum", [self], saving: []) { g in [Tensor(shape: self.shape, repeating: g.item())] }
     }
 
     /// Sum over `dims`, keeping them as size 1 when `keepDim`.
     public func sum(dims: [Int], keepDim: Bool = false) -> Tensor {
+        guard isContiguous else { return contiguous().sum(dims: dims, keepDim: keepDim) }
         let ds = Set(dims.map { normalizeDim($0, rank: rank) }).sorted(by: >)
         var out = self.detached()
         for d in ds { out = out.sumAxis(d, keepDim: true) }
         if !keepDim { out = out.reshape(shape.enumerated().filter { !ds.contains($0.offset) }.map(\.element)) }
         var keptShape = shape
         for d in ds { keptShape[d] = 1 }
-        return Tensor.record(out, "sum_dims", [self]) { g in [g.reshape(keptShape).materialized(as: self.shape)] }
+        if dtype.isInteger { out.dtype = .int64 }
+        return Tensor.record(out, "sum_dims", [self], saving: []) { g in [g.reshape(keptShape).materialized(as: self.shape)] }
     }
 
+    /// Sums over dimension `dim` (kept with size 1 when `keepDim`); PyTorch's `x.sum(dim, keepdim=...)`.
     public func sum(dim: Int, keepDim: Bool = false) -> Tensor { sum(dims: [dim], keepDim: keepDim) }
 
-    public func mean() -> Tensor { sum() / Float(Swift.max(count, 1)) }
+    /// The mean of all elements, as a 0-d tensor; PyTorch's `x.mean()`.
+    public func mean() -> Tensor {
+        checkFloating("mean")
+        return sum() / Float(Swift.max(count, 1))
+    }
 
+    /// PyTorch refuses to average integers: the way out is `.float()`.
+    func checkFloating(_ op: String) {
+        checkArgument(!dtype.isInteger, "\(op)(): could not infer output dtype. Input dtype must be either a floating point or complex dtype. Got: \(dtype == .bool ? "Bool" : "Long") (convert with .float() first)")
+    }
+
+    /// Means over the dimensions `dims` (kept with size 1 when `keepDim`); PyTorch's `x.mean(dims, keepdim=...)`.
     public func mean(dims: [Int], keepDim: Bool = false) -> Tensor {
+        checkFloating("mean")
         let n = Set(dims.map { normalizeDim($0, rank: rank) }).reduce(1) { $0 * shape[$1] }
         return sum(dims: dims, keepDim: keepDim) / Float(n)
     }
 
+    /// Means over dimension `dim` (kept with size 1 when `keepDim`); PyTorch's `x.mean(dim, keepdim=...)`.
     public func mean(dim: Int, keepDim: Bool = false) -> Tensor { mean(dims: [dim], keepDim: keepDim) }
 
     /// Values and indices of the extremum along `dim`; `greater` picks max.
     private func extremum(dim: Int, keepDim: Bool, greater: Bool) -> (values: Tensor, indices: [Int]) {
+        guard isContiguous else { return contiguous().extremum(dim: dim, keepDim: keepDim, greater: greater) }
         let d = normalizeDim(dim, rank: rank)
         let (outer, n, inner) = axisSplit(d)
         checkArgument(n > 0, "max/min over an empty dimension of shape \(shape)")
@@ -72,7 +90,8 @@ extension Tensor {
                 indices[o * inner + i] = arg
             }
         }
-        let result = Tensor.record(values, greater ? "max" : "min", [self]) { g in
+        values.dtype = dtype
+        let result = Tensor.record(values, greater ? "max" : "min", [self], saving: []) { g in
             let gx = Tensor(shape: self.shape, repeating: 0)
             for o in 0..<outer { for i in 0..<inner {
                 gx.data[(o * n + indices[o * inner + i]) * inner + i] += g.data[o * inner + i]
@@ -82,27 +101,42 @@ extension Tensor {
         return (result, indices)
     }
 
-    /// Maximum along `dim` with its indices (PyTorch's `max(dim)`).
-    public func max(dim: Int, keepDim: Bool = false) -> (values: Tensor, indices: [Int]) {
-        extremum(dim: dim, keepDim: keepDim, greater: true)
+    /// Maximum along `dim` with its indices, an int64 tensor (PyTorch's `max(dim)`).
+    public func max(dim: Int, keepDim: Bool = false) -> (values: Tensor, indices: Tensor) {
+        let (v, i) = extremum(dim: dim, keepDim: keepDim, greater: true)
+        return (v, Tensor(indices: i, shape: v.shape))
     }
 
-    public func min(dim: Int, keepDim: Bool = false) -> (values: Tensor, indices: [Int]) {
-        extremum(dim: dim, keepDim: keepDim, greater: false)
+    /// Minimum along `dim` with its indices, an int64 tensor (PyTorch's `min(dim)`).
+    public func min(dim: Int, keepDim: Bool = false) -> (values: Tensor, indices: Tensor) {
+        let (v, i) = extremum(dim: dim, keepDim: keepDim, greater: false)
+        return (v, Tensor(indices: i, shape: v.shape))
     }
 
     /// Maximum over all elements.
     public func max() -> Tensor { reshape([count]).max(dim: 0).values }
+    /// Minimum over all elements.
     public func min() -> Tensor { reshape([count]).min(dim: 0).values }
 
-    /// Index of the maximum along `dim` (first one on ties).
-    public func argmax(dim: Int) -> [Int] { withNoGrad { max(dim: dim).indices } }
+    /// Indices of the maxima along `dim` (the first on ties), an int64 tensor (PyTorch's `argmax(dim)`).
+    public func argmax(dim: Int, keepDim: Bool = false) -> Tensor {
+        withNoGrad { Tensor(indices: extremum(dim: dim, keepDim: keepDim, greater: true).indices, shape: keepDim ? keptShape(dim) : droppedShape(dim)) }
+    }
 
-    /// Index of the maximum of the flattened tensor.
-    public func argmax() -> Int { withNoGrad { reshape([count]).max(dim: 0).indices[0] } }
+    /// Indices of the minima along `dim`, an int64 tensor (PyTorch's `argmin(dim)`).
+    public func argmin(dim: Int, keepDim: Bool = false) -> Tensor {
+        withNoGrad { Tensor(indices: extremum(dim: dim, keepDim: keepDim, greater: false).indices, shape: keepDim ? keptShape(dim) : droppedShape(dim)) }
+    }
+
+    /// Index of the maximum of the flattened tensor, a 0-d int64 tensor (PyTorch's `argmax()`).
+    public func argmax() -> Tensor { reshape([count]).argmax(dim: 0) }
+
+    private func keptShape(_ dim: Int) -> [Int] { var s = shape; s[normalizeDim(dim, rank: rank)] = 1; return s }
+    private func droppedShape(_ dim: Int) -> [Int] { var s = shape; s.remove(at: normalizeDim(dim, rank: rank)); return s }
 
     /// Softmax along `dim`.
     public func softmax(dim: Int) -> Tensor {
+        guard isContiguous else { return contiguous().softmax(dim: dim) }
         let (outer, n, inner) = axisSplit(dim)
         let y = Tensor(uninitializedShape: shape)
         let src = data, dst = y.data
@@ -116,7 +150,7 @@ extension Tensor {
             for k in 0..<n { dst[base + k * inner] *= r }
         } }
         let saved = y.detached()
-        return Tensor.record(y, "softmax", [self]) { g in
+        return Tensor.record(y, "softmax", [self], saving: [y]) { g in
             let y = saved
             // dx = y ⊙ (g − Σ g⊙y)
             let gx = Tensor(uninitializedShape: self.shape)
@@ -132,6 +166,7 @@ extension Tensor {
 
     /// Log-softmax along `dim`, computed stably.
     public func logSoftmax(dim: Int) -> Tensor {
+        guard isContiguous else { return contiguous().logSoftmax(dim: dim) }
         let (outer, n, inner) = axisSplit(dim)
         let y = Tensor(uninitializedShape: shape)
         let src = data, dst = y.data
@@ -145,7 +180,7 @@ extension Tensor {
             for k in 0..<n { dst[base + k * inner] = src[base + k * inner] - lse }
         } }
         let saved = y.detached()
-        return Tensor.record(y, "log_softmax", [self]) { g in
+        return Tensor.record(y, "log_softmax", [self], saving: [y]) { g in
             let y = saved
             // dx = g − softmax · Σ g
             let gx = Tensor(uninitializedShape: self.shape)
@@ -160,5 +195,7 @@ extension Tensor {
     }
 }
 
+/// Softmax along `dim`; PyTorch's `F.softmax(x, dim=dim)`.
 public func softmax(_ x: Tensor, dim: Int) -> Tensor { x.softmax(dim: dim) }
+/// Log-softmax along `dim` (numerically stable); PyTorch's `F.log_softmax(x, dim=dim)`.
 public func logSoftmax(_ x: Tensor, dim: Int) -> Tensor { x.logSoftmax(dim: dim) }

@@ -1,25 +1,53 @@
 extension Tensor {
-    /// The same elements with a new shape (one dimension may be −1); shares storage, like `view`.
+    /// A view of this tensor's elements with another geometry (sharing storage), recorded with
+    /// `backward` mapping the view's gradient to this tensor's.
+    func makeView(shape: [Int], strides: [Int], offset: Int, _ name: String,
+                  _ backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+        let v = Tensor(shape: shape, storage: storage, strides: strides, offset: offset, dtype: dtype)
+        v.viewBase = viewBase ?? self
+        return Tensor.record(v, name, [self], saving: [], backward)
+    }
+
+    /// The same elements with a new shape (one dimension may be −1), as PyTorch's `reshape`: a view
+    /// sharing storage when the layout allows it (always for contiguous tensors), otherwise a copy.
     public func reshape(_ newShape: [Int]) -> Tensor {
+        OpTrace.op(.other("reshape", { $0[0].reshape(newShape) }), [self]) { eagerReshape(newShape) }
+    }
+
+    private func eagerReshape(_ newShape: [Int]) -> Tensor {
+        let s = inferShape(newShape)
+        if s == shape { return self }
+        guard isContiguous else { return contiguous().reshape(s) }
+        let inShape = shape
+        return makeView(shape: s, strides: Tensor.contiguousStrides(s), offset: storageOffset, "view") { g in [g.reshape(inShape)] }
+    }
+
+    private func inferShape(_ newShape: [Int]) -> [Int] {
         var s = newShape
         let known = s.filter { $0 != -1 }.reduce(1, *)
         let holes = s.filter { $0 == -1 }.count
         checkArgument(holes <= 1, "only one dimension can be inferred in shape \(newShape)")
+        checkArgument(s.allSatisfy { $0 >= -1 }, "invalid shape dimension in \(newShape)")
         if holes == 1 {
             checkArgument(known > 0 && count % known == 0, "shape '\(newShape)' is invalid for input of size \(count)")
             s[s.firstIndex(of: -1)!] = count / known
         }
         checkArgument(s.reduce(1, *) == count, "shape '\(newShape)' is invalid for input of size \(count)")
-        if s == shape { return self }
-        let out = Tensor(shape: s, storage: storage)
-        let inShape = shape
-        return Tensor.record(out, "reshape", [self]) { g in [g.reshape(inShape)] }
+        return s
     }
 
+    /// Variadic spelling of `reshape(_:)` with an `[Int]`: `x.reshape(2, -1)`, as in PyTorch.
     public func reshape(_ dims: Int...) -> Tensor { reshape(dims) }
-    /// PyTorch's `view`: a reshape (every tensor here is contiguous).
-    public func view(_ dims: Int...) -> Tensor { reshape(dims) }
-    public func view(_ dims: [Int]) -> Tensor { reshape(dims) }
+
+    /// PyTorch's `view`: a reshape that always shares storage; a non-contiguous tensor is refused,
+    /// as PyTorch refuses it, with `reshape` (which copies) named as the way out.
+    public func view(_ dims: [Int]) -> Tensor {
+        checkArgument(isContiguous || inferShape(dims) == shape,
+                      "view size is not compatible with input tensor's size and stride (at least one dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
+        return reshape(dims)
+    }
+    /// Variadic spelling of `view(_:)` with an `[Int]`: `x.view(-1, 16 * 4 * 4)`, as in PyTorch.
+    public func view(_ dims: Int...) -> Tensor { view(dims) }
 
     /// Flattens dimensions `startDim...endDim` into one.
     public func flatten(startDim: Int = 0, endDim: Int = -1) -> Tensor {
@@ -29,108 +57,130 @@ extension Tensor {
         return reshape(Array(shape[..<s]) + [shape[s...e].reduce(1, *)] + Array(shape[(e + 1)...]))
     }
 
-    /// Removes size-1 dimensions (all of them, or just `dim`).
+    /// Removes size-1 dimensions (all of them, or just `dim`); a view.
     public func squeeze(_ dim: Int? = nil) -> Tensor {
+        let drop: [Int]
         if let dim {
             let d = normalizeDim(dim, rank: rank)
             guard shape[d] == 1 else { return self }
-            var s = shape; s.remove(at: d); return reshape(s)
+            drop = [d]
+        } else {
+            drop = shape.indices.filter { shape[$0] == 1 }
         }
-        return reshape(shape.filter { $0 != 1 })
+        if drop.isEmpty { return self }
+        let keep = shape.indices.filter { !drop.contains($0) }
+        let inShape = shape
+        return makeView(shape: keep.map { shape[$0] }, strides: keep.map { strides[$0] }, offset: storageOffset, "squeeze") { g in
+            [g.reshape(inShape)]
+        }
     }
 
-    /// Inserts a size-1 dimension at `dim`.
+    /// Inserts a size-1 dimension at `dim`; a view.
     public func unsqueeze(_ dim: Int) -> Tensor {
         let d = normalizeDim(dim, rank: rank + 1)
-        var s = shape; s.insert(1, at: d); return reshape(s)
+        var s = shape, st = strides
+        s.insert(1, at: d)
+        st.insert(d < rank ? strides[d] * shape[d] : 1, at: d)
+        return makeView(shape: s, strides: st, offset: storageOffset, "unsqueeze") { g in [g.squeeze(d)] }
     }
 
-    /// Reorders dimensions (copies the data).
+    /// Reorders dimensions; a view (PyTorch's `permute`).
     public func permute(_ dims: [Int]) -> Tensor {
         checkArgument(dims.count == rank && Set(dims.map { normalizeDim($0, rank: rank) }).count == rank,
                      "permute: dims \(dims) do not match the number of dimensions of shape \(shape)")
         let p = dims.map { normalizeDim($0, rank: rank) }
         if p == Array(0..<rank) { return self }
-        let outShape = p.map { shape[$0] }
-        var inStrides = [Int](repeating: 1, count: rank)
-        for i in stride(from: rank - 2, through: 0, by: -1) { inStrides[i] = inStrides[i + 1] * shape[i + 1] }
-        let st = p.map { inStrides[$0] }
-        let out = Tensor(uninitializedShape: outShape)
-        let src = data, dst = out.data
-        let inner = outShape[rank - 1], innerStride = st[rank - 1]
-        let outer = count / Swift.max(inner, 1)
-        var idx = [Int](repeating: 0, count: rank)
-        var base = 0
-        for o in 0..<outer {
-            let d = dst + o * inner
-            for j in 0..<inner { d[j] = src[base + j * innerStride] }
-            var k = rank - 2
-            while k >= 0 {
-                idx[k] += 1; base += st[k]
-                if idx[k] < outShape[k] { break }
-                base -= st[k] * idx[k]; idx[k] = 0; k -= 1
-            }
-        }
         var inverse = [Int](repeating: 0, count: rank)
         for (i, v) in p.enumerated() { inverse[v] = i }
-        return Tensor.record(out, "permute", [self]) { g in [g.permute(inverse)] }
+        return makeView(shape: p.map { shape[$0] }, strides: p.map { strides[$0] }, offset: storageOffset, "permute") { g in
+            [g.permute(inverse)]
+        }
     }
 
+    /// Variadic spelling of `permute(_:)` with an `[Int]`: `x.permute(0, 2, 3, 1)`, as in PyTorch.
     public func permute(_ dims: Int...) -> Tensor { permute(dims) }
 
-    /// Swaps two dimensions.
+    /// Swaps two dimensions; a view.
     public func transpose(_ d0: Int, _ d1: Int) -> Tensor {
         var p = Array(0..<rank)
         p.swapAt(normalizeDim(d0, rank: rank), normalizeDim(d1, rank: rank))
         return permute(p)
     }
 
-    /// The transpose of a 2-D tensor.
+    /// The transpose of a 2-D tensor; a view.
     public var T: Tensor {
         checkArgument(rank == 2, "T needs a 2-D tensor, got shape \(shape)")
         return transpose(0, 1)
     }
 
-    /// `length` entries of dimension `dim` starting at `start` (a copy).
+    /// PyTorch's `t()`: a 2-D tensor transposed, a 0-D or 1-D tensor as it is.
+    public func t() -> Tensor {
+        checkArgument(rank <= 2, "t() expects a tensor with <= 2 dimensions, but self is \(rank)D")
+        return rank == 2 ? transpose(0, 1) : self
+    }
+
+    /// `length` entries of dimension `dim` starting at `start`; a view (PyTorch's `narrow`).
     public func narrow(dim: Int, start: Int, length: Int) -> Tensor {
         let d = normalizeDim(dim, rank: rank)
-        checkArgument(start >= 0 && length >= 0 && start + length <= shape[d],
-                     "narrow: range \(start)..<\(start + length) is out of bounds for dimension \(d) of size \(shape[d])")
-        let (outer, n, inner) = axisSplit(d)
+        let s0 = start < 0 ? start + shape[d] : start
+        checkArgument(s0 >= 0 && length >= 0 && s0 + length <= shape[d],
+                     "start (\(start)) + length (\(length)) exceeds dimension size (\(shape[d])).")
+        if s0 == 0 && length == shape[d] { return self }
         var outShape = shape; outShape[d] = length
-        let out = Tensor(uninitializedShape: outShape)
-        for o in 0..<outer {
-            (out.data + o * length * inner).update(from: data + (o * n + start) * inner, count: length * inner)
-        }
         let inShape = shape
-        return Tensor.record(out, "narrow", [self]) { g in
-            let gx = Tensor(shape: inShape, repeating: 0)
-            for o in 0..<outer { (gx.data + (o * n + start) * inner).update(from: g.data + o * length * inner, count: length * inner) }
-            return [gx]
+        return makeView(shape: outShape, strides: strides, offset: storageOffset + s0 * strides[d], "slice") { g in
+            [g.pad(Tensor.padSpec(rank: inShape.count, dim: d, before: s0, after: inShape[d] - s0 - length))]
         }
     }
 
-    /// Entry `index` of dimension `dim`, that dimension removed.
+    /// `[0, 0, …, before, after, …]` in `pad`'s last-dimension-first order.
+    static func padSpec(rank: Int, dim: Int, before: Int, after: Int) -> [Int] {
+        var p = [Int](repeating: 0, count: 2 * (rank - dim))
+        p[2 * (rank - 1 - dim)] = before
+        p[2 * (rank - 1 - dim) + 1] = after
+        return p
+    }
+
+    /// Entry `index` of dimension `dim`, that dimension removed; a view (PyTorch's `select`).
     public func select(dim: Int, index: Int) -> Tensor {
         let d = normalizeDim(dim, rank: rank)
         let i = index < 0 ? index + shape[d] : index
         checkArgument(i >= 0 && i < shape[d], "index \(index) is out of bounds for dimension \(d) with size \(shape[d])")
-        return narrow(dim: d, start: i, length: 1).squeeze(d)
-    }
-
-    /// `x[i]`: entry `i` of the first dimension.
-    public subscript(_ index: Int) -> Tensor { select(dim: 0, index: index) }
-
-    /// `x[a..<b]`: a range of the first dimension.
-    public subscript(_ range: Range<Int>) -> Tensor { narrow(dim: 0, start: range.lowerBound, length: range.count) }
-
-    /// The tensor broadcast (copied) to `target`.
-    public func expand(_ target: [Int]) -> Tensor {
-        let shapeOut = Broadcast.shape(shape, target)
-        checkArgument(shapeOut == target, "expand: shape \(shape) cannot be expanded to \(target)")
+        var s = shape, st = strides
+        s.remove(at: d); st.remove(at: d)
         let inShape = shape
-        return Tensor.record(materialized(as: target), "expand", [self]) { g in [g.sumTo(inShape)] }
+        return makeView(shape: s, strides: st, offset: storageOffset + i * strides[d], "select") { g in
+            [g.unsqueeze(d).pad(Tensor.padSpec(rank: inShape.count, dim: d, before: i, after: inShape[d] - i - 1))]
+        }
     }
+
+    /// `x[i]`: entry `i` of the first dimension, a view; assigning to it writes into `x`.
+    public subscript(_ index: Int) -> Tensor {
+        get { select(dim: 0, index: index) }
+        set { select(dim: 0, index: index).copy_(newValue) }
+    }
+
+    /// `x[a..<b]`: a range of the first dimension, a view; assigning to it writes into `x`.
+    public subscript(_ range: Range<Int>) -> Tensor {
+        get { narrow(dim: 0, start: range.lowerBound, length: range.count) }
+        set { narrow(dim: 0, start: range.lowerBound, length: range.count).copy_(newValue) }
+    }
+
+    /// The tensor broadcast to `target` (PyTorch's `expand`); a view whose repeated dimensions have
+    /// stride 0, so writing into it is refused.
+    public func expand(_ target: [Int]) -> Tensor {
+        let t = zip(target, [Int](repeating: 1, count: Swift.max(0, target.count - rank)) + shape).map { $0.0 == -1 ? $0.1 : $0.0 }
+        let shapeOut = Broadcast.shape(shape, t)
+        checkArgument(shapeOut == t, "The expanded size of the tensor must match the existing size at non-singleton dimensions: \(shape) cannot be expanded to \(target)")
+        if t == shape { return self }
+        var st = [Int](repeating: 0, count: t.count)
+        for i in 0..<rank where shape[i] != 1 { st[t.count - rank + i] = strides[i] }
+        let inShape = shape
+        return makeView(shape: t, strides: st, offset: storageOffset, "expand") { g in [g.sumTo(inShape)] }
+    }
+
+    /// Variadic spelling of `expand(_:)` with an `[Int]`: `x.expand(4, -1)`, as in PyTorch.
+    public func expand(_ dims: Int...) -> Tensor { expand(dims) }
 
     /// Pads the last dimensions with `value`; `padding` lists (before, after) pairs starting from the
     /// last dimension, as PyTorch's `F.pad`: `[left, right, top, bottom]` for images. Negative crops.
@@ -145,10 +195,11 @@ extension Tensor {
             outShape[d] = shape[d] + padding[2 * k] + padding[2 * k + 1]
             checkArgument(outShape[d] >= 0, "pad: resulting size of dimension \(d) would be negative")
         }
+        guard isContiguous else { return contiguous().pad(padding, value: value) }
         let out = Tensor(shape: outShape, repeating: value)
         Tensor.copyRegion(from: self, to: out, offset: before, adding: false)
         let inShape = shape
-        return Tensor.record(out, "pad", [self]) { g in
+        return Tensor.record(out, "pad", [self], saving: []) { g in
             let gx = Tensor(shape: inShape, repeating: 0)
             Tensor.copyRegion(from: g, to: gx, offset: before.map { -$0 }, adding: false)
             return [gx]
@@ -185,7 +236,12 @@ extension Tensor {
 
 /// Concatenates tensors along `dim`; all other dimensions must agree.
 public func cat(_ tensors: [Tensor], dim: Int = 0) -> Tensor {
+    OpTrace.op(.other("cat", { cat($0, dim: dim) }), tensors) { eagerCat(tensors, dim: dim) }
+}
+
+private func eagerCat(_ tensors: [Tensor], dim: Int) -> Tensor {
     checkArgument(!tensors.isEmpty, "cat(): expected a non-empty list of Tensors")
+    let tensors = tensors.map { $0.contiguous() }
     let first = tensors[0]
     let d = normalizeDim(dim, rank: first.rank)
     for t in tensors {
@@ -206,7 +262,7 @@ public func cat(_ tensors: [Tensor], dim: Int = 0) -> Tensor {
         for o in 0..<outer { (out.data + (o * total + start) * inner).update(from: t.data + o * n * inner, count: n * inner) }
         start += n
     }
-    return Tensor.record(out, "cat", tensors) { g in
+    return Tensor.record(out, "cat", tensors, saving: []) { g in
         var s = 0
         return sizes.map { n in defer { s += n }; return g.narrow(dim: d, start: s, length: n) }
     }

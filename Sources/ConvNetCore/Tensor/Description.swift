@@ -3,25 +3,31 @@ import Foundation
 /// PyTorch's tensor printing: `tensor([[0.1000, 2.0000], …])`, integers as `1.`, scientific
 /// notation for wide ranges, and `...` past 1000 elements (3 edge items per dimension).
 extension Tensor: CustomStringConvertible {
+    /// PyTorch's printed form, `tensor([[0.1000, 2.0000]])`, so `print(x)` reads as in the book.
     public var description: String {
+        if isUninitialized { return "<UninitializedParameter>" }
+        if !isContiguous {
+            let c = copy()
+            c.gradFn = gradFn; c._requiresGrad = _requiresGrad
+            return c.description
+        }
         let summarize = count > 1000
         let values = summarize ? edgeValues() : scalars
-        let fmt = ScalarFormat(values.filter { $0.isFinite })
+        let fmt = ScalarFormat(values.filter { $0.isFinite }, dtype: dtype)
         // PyTorch sizes columns from the finite values; nan/inf take what they need
         let width = values.filter(\.isFinite).map { fmt.string($0).count }.max() ?? 1
         var body: String
         if count == 0 {
             return rank <= 1 ? "tensor([])" : "tensor([], size=(\(shape.map(String.init).joined(separator: ", "))))"
         } else if rank == 0 {
-            body = fmt.string(storage.pointer[0])
+            body = fmt.string(data[0])
         } else {
             body = format(dim: 0, offset: 0, indent: 7, fmt: fmt, width: width, summarize: summarize)
         }
         var suffix = ""
         if requiresGrad {
             if let node = gradFn {
-                let camel = node.name.split(separator: "_").map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined()
-                suffix = ", grad_fn=<\(camel)Backward0>"
+                suffix = ", grad_fn=<\(node.displayName)>"
             } else {
                 suffix = ", requires_grad=True"
             }
@@ -36,7 +42,7 @@ extension Tensor: CustomStringConvertible {
             let stride = shape[(dim + 1)...].reduce(1, *)
             let idx = shape[dim] > 6 ? Array(0..<3) + Array((shape[dim] - 3)..<shape[dim]) : Array(0..<shape[dim])
             for i in idx {
-                if dim == rank - 1 { out.append(storage.pointer[offset + i]) } else { walk(dim + 1, offset + i * stride) }
+                if dim == rank - 1 { out.append(data[offset + i]) } else { walk(dim + 1, offset + i * stride) }
             }
         }
         if rank > 0 { walk(0, 0) }
@@ -51,7 +57,7 @@ extension Tensor: CustomStringConvertible {
         if dim == rank - 1 {
             let items = indices.map { i -> String in
                 guard let i else { return " ..." }
-                let s = fmt.string(storage.pointer[offset + i])
+                let s = fmt.string(data[offset + i])
                 return String(repeating: " ", count: Swift.max(0, width - s.count)) + s
             }
             // wrap at 80 columns like PyTorch's linewidth
@@ -75,10 +81,12 @@ extension Tensor: CustomStringConvertible {
 
 /// How one tensor's scalars are written: chosen once from all of them, as PyTorch's formatter.
 struct ScalarFormat {
-    enum Mode { case integer, fixed, scientific }
+    enum Mode { case integer, fixed, scientific, int64, bool }
     let mode: Mode
 
-    init(_ finite: [Float]) {
+    init(_ finite: [Float], dtype: DType = .float32) {
+        if dtype == .int64 { mode = .int64; return }
+        if dtype == .bool { mode = .bool; return }
         let absNonZero = finite.map { Swift.abs($0) }.filter { $0 > 0 }
         let maxAbs = absNonZero.max() ?? 0, minAbs = absNonZero.min() ?? 0
         let ratio = minAbs > 0 ? maxAbs / minAbs : 0
@@ -96,6 +104,8 @@ struct ScalarFormat {
         if v.isInfinite { return v > 0 ? "inf" : "-inf" }
         switch mode {
         case .integer: return String(format: "%.0f.", Double(v))
+        case .int64: return String(Int64(v))
+        case .bool: return v != 0 ? "True" : "False"
         case .fixed: return String(format: "%.4f", Double(v))
         case .scientific: return String(format: "%.4e", Double(v))
         }

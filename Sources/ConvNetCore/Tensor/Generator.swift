@@ -5,6 +5,7 @@ public final class Generator: @unchecked Sendable {
     private var s: (UInt64, UInt64, UInt64, UInt64)
     private let lock = NSLock()
 
+    /// A generator whose sequence is fixed by `seed` (PyTorch's `torch.Generator().manual_seed(seed)`).
     public init(seed: UInt64) {
         s = (0, 0, 0, 0)
         reseed(seed)
@@ -30,6 +31,7 @@ public final class Generator: @unchecked Sendable {
         return [s.0, s.1, s.2, s.3]
     }
 
+    /// Continues from a state saved with ``state``.
     public func restore(state: [UInt64]) {
         checkArgument(state.count == 4, "generator state has 4 words, got \(state.count)")
         lock.lock(); defer { lock.unlock() }
@@ -46,6 +48,7 @@ public final class Generator: @unchecked Sendable {
         return result
     }
 
+    /// The next 64 random bits.
     public func next() -> UInt64 {
         lock.lock(); defer { lock.unlock() }
         return nextUnlocked()

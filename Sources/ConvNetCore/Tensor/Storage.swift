@@ -69,8 +69,13 @@ final class BufferPool: @unchecked Sendable {
 
 /// A reference-counted block of Float32s that one or more tensors (views, reshapes) share.
 public final class TensorStorage: @unchecked Sendable {
+    /// The first float of the block.
     public let pointer: UnsafeMutablePointer<Float>
+    /// The number of floats in the block.
     public let count: Int
+    /// Bumped by every in-place write (PyTorch's version counter): autograd compares it with the
+    /// version a recorded operation saved, so a value changed after it was saved is an error.
+    public internal(set) var version = 0
 
     init(count: Int) {
         self.count = count

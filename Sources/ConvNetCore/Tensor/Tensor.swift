@@ -1,26 +1,47 @@
-/// An n-dimensional array of Float32 in row-major (C, NCHW) order, with reverse-mode autograd.
+/// An n-dimensional array with reverse-mode autograd, in PyTorch's layout (row-major, NCHW).
 ///
-/// A `Tensor` is a reference, as in PyTorch: layers hold their parameters as tensors, optimisers
-/// update them in place, and every model sees the update. Operations return new tensors; when
-/// gradient recording is on and an input requires a gradient, the result remembers how to
-/// propagate one back (see `backward()`).
+/// `Tensor` is a class: a tensor has identity, as in PyTorch. Binding it to another name does not
+/// copy it; in-place operations (`add_`, `x[0] = …`, `p -= lr * g`) change every holder's view
+/// of it; `clone()` makes an independent copy. Views (`narrow`, `select`, subscripts, `transpose`,
+/// `permute`, `view`/`reshape`, `expand`) share the elements of the tensor they view, as PyTorch's
+/// do. Operations return new tensors; when gradient recording is on and an input requires a
+/// gradient, the result remembers how to propagate one back (see `backward()`).
+///
+/// Elements are stored as Float32 whatever the ``dtype``: integer and Boolean tensors (class
+/// labels, `argmax` results, comparisons) hold exact integers up to 2²⁴.
 public final class Tensor: @unchecked Sendable {
-    /// The size of each dimension.
-    public let shape: [Int]
-    /// The shared element buffer; `shape` reads `count` elements of it from the start.
-    public let storage: TensorStorage
+    /// The size of each dimension (PyTorch's `shape`/`size()`).
+    public internal(set) var shape: [Int]
+    /// The step in elements between neighbours along each dimension (PyTorch's `stride()`).
+    public var strides: [Int] { _strides ?? Tensor.contiguousStrides(shape) }
+    /// Explicit strides of a view; nil for the row-major layout (most tensors: no array to allocate).
+    private var _strides: [Int]?
+    /// Where this tensor's first element lies in `storage` (PyTorch's `storage_offset()`).
+    public internal(set) var storageOffset: Int
+    /// The element buffer, shared by views of one tensor.
+    public internal(set) var storage: TensorStorage
+    /// What the elements mean: floating point, integer or Boolean (PyTorch's `dtype`).
+    public internal(set) var dtype: DType
+    /// Whether the elements lie in row-major order without gaps (PyTorch's `is_contiguous()`).
+    public private(set) var isContiguous: Bool
     /// The gradient accumulated by `backward()` (leaves that require a gradient only).
     public var grad: Tensor?
     /// The recorded operation that produced this tensor, nil for leaves.
     var gradFn: GradNode?
-    private var _requiresGrad = false
+    /// For a view: the tensor it views (never itself a view), whose history an in-place write
+    /// through the view rewrites.
+    var viewBase: Tensor?
+    /// A lazy layer's parameter before its first forward (PyTorch's `UninitializedParameter`).
+    public internal(set) var isUninitialized = false
+    var _requiresGrad = false
 
     /// Whether operations on this tensor are recorded so a gradient can flow back to it.
     /// Set it on leaves (parameters, inputs); results of recorded ops have it set automatically.
     public var requiresGrad: Bool {
         get { _requiresGrad }
         set {
-            checkArgument(gradFn == nil || newValue, "requiresGrad can only be cleared on a leaf tensor; use detached()")
+            checkArgument(gradFn == nil || newValue,
+                          "you can only change requires_grad flags of leaf variables. Use detach() to get a tensor without history")
             _requiresGrad = newValue
         }
     }
@@ -28,16 +49,30 @@ public final class Tensor: @unchecked Sendable {
     /// Whether no recorded operation produced this tensor.
     public var isLeaf: Bool { gradFn == nil }
 
-    init(shape: [Int], storage: TensorStorage) {
+    init(shape: [Int], storage: TensorStorage, strides: [Int]? = nil, offset: Int = 0, dtype: DType = .float32) {
         checkArgument(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
-        checkArgument(storage.count >= shape.reduce(1, *), "storage of \(storage.count) elements is too small for shape \(shape)")
         self.shape = shape
+        self.storageOffset = offset
         self.storage = storage
+        self.dtype = dtype
+        if let strides {
+            let extent = shape.contains(0) ? 0 : zip(shape, strides).reduce(1) { $0 + ($1.0 - 1) * $1.1 }
+            checkArgument(offset >= 0 && storage.count >= offset + extent,
+                          "storage of \(storage.count) elements is too small for shape \(shape) at offset \(offset)")
+            let contiguous = Tensor.isContiguous(shape: shape, strides: strides)
+            self._strides = contiguous ? nil : strides
+            self.isContiguous = contiguous
+        } else {
+            checkArgument(offset >= 0 && storage.count >= offset + shape.reduce(1, *),
+                          "storage of \(storage.count) elements is too small for shape \(shape) at offset \(offset)")
+            self._strides = nil
+            self.isContiguous = true
+        }
     }
 
     /// A tensor with the given shape and uninitialised contents (for kernels that fill every element).
-    convenience init(uninitializedShape shape: [Int]) {
-        self.init(shape: shape, storage: TensorStorage(count: shape.reduce(1, *)))
+    convenience init(uninitializedShape shape: [Int], dtype: DType = .float32) {
+        self.init(shape: shape, storage: TensorStorage(count: shape.reduce(1, *)), dtype: dtype)
     }
 
     /// A tensor from row-major scalars; `scalars.count` must equal the product of `shape`.
@@ -69,38 +104,173 @@ public final class Tensor: @unchecked Sendable {
     public var count: Int { shape.reduce(1, *) }
     /// Number of dimensions.
     public var rank: Int { shape.count }
-    /// The elements in row-major order.
-    public var scalars: [Float] { Array(UnsafeBufferPointer(start: storage.pointer, count: count)) }
-    /// Read-only pointer to the elements (valid while the tensor lives).
-    public var data: UnsafeMutablePointer<Float> { storage.pointer }
+    /// The elements in row-major order (PyTorch's `flatten().tolist()`).
+    public var scalars: [Float] {
+        OpTrace.noteRead(self)
+        if isContiguous { return Array(UnsafeBufferPointer(start: storage.pointer + storageOffset, count: count)) }
+        var out = [Float](); out.reserveCapacity(count)
+        let p = storage.pointer
+        forEachOffset { out.append(p[$0]) }
+        return out
+    }
 
-    /// The single value of a one-element tensor.
+    /// Pointer to the elements of a contiguous tensor, valid while the tensor lives. Kernels read
+    /// inputs through it after `contiguous()`; reaching it with a non-contiguous view is a bug.
+    public var data: UnsafeMutablePointer<Float> {
+        checkArgument(!isUninitialized, "an uninitialized parameter of a lazy layer was used before the layer's first forward (or a loadStateDict) gave it a shape")
+        OpTrace.noteRead(self)
+        checkArgument(isContiguous, "internal: raw data of a non-contiguous view of shape \(shape), strides \(strides); call contiguous() first")
+        return storage.pointer + storageOffset
+    }
+
+    /// The single value of a one-element tensor (PyTorch's `item()`).
     public func item() -> Float {
-        checkArgument(count == 1, "item() needs a one-element tensor, got shape \(shape)")
-        return storage.pointer[0]
+        OpTrace.noteRead(self)
+        checkArgument(count == 1, "item() needs a one-element tensor, got shape \(shape) (a Tensor with \(count) elements cannot be converted to Scalar)")
+        return storage.pointer[storageOffset]
     }
 
     /// Size of dimension `dim` (negative counts from the end).
     public func size(_ dim: Int) -> Int { shape[normalizeDim(dim, rank: rank)] }
 
-    /// The same values, cut off from the autograd graph.
-    public func detached() -> Tensor { Tensor(shape: shape, storage: storage) }
+    /// The same elements, cut off from the autograd graph (PyTorch's `detach()`): it shares storage,
+    /// so an in-place change to either shows in both.
+    public func detached() -> Tensor {
+        Tensor(shape: shape, storage: storage, strides: strides, offset: storageOffset, dtype: dtype)
+    }
 
-    /// An independent copy of the values (no autograd history).
+    /// PyTorch's `detach()`; the same as `detached()`.
+    public func detach() -> Tensor { detached() }
+
+    /// An independent contiguous copy of the values, without autograd history.
     public func copy() -> Tensor {
-        let out = Tensor(uninitializedShape: shape)
-        out.storage.pointer.update(from: storage.pointer, count: count)
+        let out = Tensor(uninitializedShape: shape, dtype: dtype)
+        gather(into: out.storage.pointer)
         return out
     }
 
-    /// Overwrites this tensor's values in place (shapes must have equal element counts). Not recorded.
+    /// Overwrites this tensor's elements in place with `other`'s (equal element counts; not recorded).
     public func assign(_ other: Tensor) {
         checkArgument(other.count == count, "cannot assign a tensor of shape \(other.shape) to one of shape \(shape)")
-        storage.pointer.update(from: other.storage.pointer, count: count)
+        let src = other.isContiguous ? other : other.copy()
+        scatter(from: src.data)
+        storage.version &+= 1
     }
 
-    /// Fills this tensor with one value in place. Not recorded.
-    public func fill(_ value: Float) { storage.pointer.update(repeating: value, count: count) }
+    /// Fills this tensor (or the part of a tensor it views) with one value in place, as `fill_`.
+    public func fill(_ value: Float) { fill_(value) }
+
+    // MARK: lazy parameters
+
+    /// A parameter (or buffer) whose shape is not known yet, as PyTorch's `UninitializedParameter`:
+    /// a lazy layer holds one from the start, so `parameters()` lists it and an optimiser built
+    /// before the first forward updates it once `materialize(with:)` has given it values.
+    public static func uninitialized(requiresGrad: Bool) -> Tensor {
+        let t = Tensor(shape: [0], storage: TensorStorage(count: 0))
+        t.isUninitialized = true
+        t._requiresGrad = requiresGrad
+        return t
+    }
+
+    /// Gives an uninitialized tensor the shape and values of `values`, in place (PyTorch's
+    /// `materialize`): every holder of this tensor sees them.
+    public func materialize(with values: Tensor) {
+        checkArgument(isUninitialized, "materialize(with:) is for uninitialized parameters; use copy_ to overwrite values")
+        let c = values.copy()
+        shape = c.shape; _strides = nil; storageOffset = 0; storage = c.storage
+        isContiguous = true
+        isUninitialized = false
+    }
+
+    // MARK: layout
+
+    /// Row-major strides for `shape`.
+    static func contiguousStrides(_ shape: [Int]) -> [Int] {
+        var st = [Int](repeating: 1, count: shape.count)
+        var s = 1
+        for i in stride(from: shape.count - 1, through: 0, by: -1) { st[i] = s; s *= Swift.max(shape[i], 1) }
+        return st
+    }
+
+    static func isContiguous(shape: [Int], strides: [Int]) -> Bool {
+        var expected = 1
+        for i in stride(from: shape.count - 1, through: 0, by: -1) where shape[i] != 1 {
+            if strides[i] != expected { return false }
+            expected *= shape[i]
+        }
+        return true
+    }
+
+    /// Calls `body` with the storage index of every element, in row-major order.
+    func forEachOffset(_ body: (Int) -> Void) {
+        let n = count
+        if n == 0 { return }
+        if rank == 0 { body(storageOffset); return }
+        let st = strides
+        let r = rank, inner = shape[r - 1], innerStride = st[r - 1]
+        var idx = [Int](repeating: 0, count: r)
+        var base = storageOffset
+        for _ in 0..<(n / inner) {
+            for j in 0..<inner { body(base + j * innerStride) }
+            var k = r - 2
+            while k >= 0 {
+                idx[k] += 1; base += st[k]
+                if idx[k] < shape[k] { break }
+                base -= st[k] * idx[k]; idx[k] = 0; k -= 1
+            }
+        }
+    }
+
+    /// Copies the elements, row-major, to `dst`.
+    func gather(into dst: UnsafeMutablePointer<Float>) {
+        if isContiguous { dst.update(from: storage.pointer + storageOffset, count: count); return }
+        let p = storage.pointer
+        var i = 0
+        forEachOffset { dst[i] = p[$0]; i += 1 }
+    }
+
+    /// Writes row-major values from `src` into the elements.
+    func scatter(from src: UnsafePointer<Float>) {
+        if isContiguous { (storage.pointer + storageOffset).update(from: src, count: count); return }
+        let p = storage.pointer
+        var i = 0
+        forEachOffset { p[$0] = src[i]; i += 1 }
+    }
+
+    /// A contiguous tensor with these values: this tensor itself when it already is (PyTorch's
+    /// `contiguous()`); otherwise a recorded copy.
+    public func contiguous() -> Tensor {
+        if isContiguous { return self }
+        let out = copy()
+        return Tensor.record(out, "clone", [self], saving: []) { g in [g] }
+    }
+
+    /// An independent copy with the same values that gradients flow through (PyTorch's `clone()`).
+    public func clone() -> Tensor {
+        Tensor.record(copy(), "clone", [self], saving: []) { g in [g] }
+    }
+}
+
+/// The element type a tensor stands for (all are stored as Float32; see ``Tensor``).
+public enum DType: String, Sendable, CustomStringConvertible {
+    /// `torch.float32`.
+    case float32
+    /// `torch.int64`: class labels and indices.
+    case int64
+    /// `torch.bool`: comparison results.
+    case bool
+
+    /// Whether values are whole numbers (int64 or bool).
+    public var isInteger: Bool { self != .float32 }
+    /// PyTorch's name: `torch.float32`, `torch.int64` or `torch.bool`.
+    public var description: String { "torch." + rawValue }
+
+    /// PyTorch's type promotion for a binary op: floating point wins, then integers, then Booleans.
+    static func promote(_ a: DType, _ b: DType) -> DType {
+        if a == .float32 || b == .float32 { return .float32 }
+        if a == .int64 || b == .int64 { return .int64 }
+        return .bool
+    }
 }
 
 /// Maps a possibly negative dimension index into 0..<rank, failing with a PyTorch-style message.

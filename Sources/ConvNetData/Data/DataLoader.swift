@@ -3,7 +3,9 @@ import Foundation
 
 /// One mini-batch: images [B, C, H, W] in [0, 1] (optionally normalised) and their labels.
 public struct Batch: @unchecked Sendable {
+    /// The images, `[B, 1, H, W]` float32 (D2L's `X`).
     public let images: Tensor
+    /// The class of each image (D2L's `y`).
     public let labels: [Int]
 }
 
@@ -61,14 +63,23 @@ public func resizeBilinear(_ src: UnsafePointer<Float>, planes: Int, height: Int
 /// Batches a dataset: seeded shuffling per epoch, optional drop-last, resizing and normalisation,
 /// with the next batch prepared on a background thread while the current one is used.
 public final class DataLoader: Sequence {
+    /// The examples to batch.
     public let dataset: ImageDataset
+    /// Examples per batch (PyTorch's `batch_size`).
     public let batchSize: Int
+    /// Whether each epoch visits the examples in a new random order (PyTorch's `shuffle`).
     public let shuffle: Bool
+    /// Whether a last, smaller batch is skipped (PyTorch's `drop_last`).
     public let dropLast: Bool
+    /// The side length images are resized to (bilinear, as D2L's `transforms.Resize`), or `nil` to keep them.
     public let resize: Int?
+    /// `(x - mean) / std` applied after scaling to [0, 1] (torchvision's `Normalize`), or `nil`.
     public let normalization: (mean: Float, std: Float)?
+    /// The generator that shuffles (`Generator.global` unless given).
     public let generator: Generator
 
+    /// A loader over `dataset`; PyTorch's `DataLoader(dataset, batch_size, shuffle, drop_last)` with D2L's resize.
+    /// `for batch in loader` walks one epoch.
     public init(_ dataset: ImageDataset, batchSize: Int, shuffle: Bool = false, dropLast: Bool = false, resize: Int? = nil,
                 normalization: (mean: Float, std: Float)? = nil, generator: Generator = .global) {
         checkArgument(batchSize > 0, "batch size must be positive, got \(batchSize)")
@@ -111,6 +122,7 @@ public final class DataLoader: Sequence {
     /// The example order of the next epoch (draws from the generator when shuffling).
     public func epochOrder() -> [Int] { shuffle ? generator.permutation(dataset.count) : Array(0..<dataset.count) }
 
+    /// The batches of one epoch (`for batch in loader`), shuffled anew when `shuffle` is set.
     public func makeIterator() -> Iterator { Iterator(loader: self, order: epochOrder(), from: 0) }
 
     /// The batches of a given example order, starting at batch `first` (a resumed epoch).
@@ -149,6 +161,7 @@ public final class DataLoader: Sequence {
             return (group, box)
         }
 
+        /// The next batch, or `nil` at the end of the epoch.
         public func next() -> Batch? {
             guard let (group, box) = pending else { return nil }
             group.wait()

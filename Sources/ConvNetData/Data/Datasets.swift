@@ -2,9 +2,12 @@ import Foundation
 
 /// The datasets ConvNet knows by name, where to find them and how to fetch them.
 public enum DatasetKind: String, CaseIterable, Sendable {
+    /// Fashion-MNIST: 28×28 grayscale clothes in 10 classes (D2L's dataset).
     case fashionMNIST = "fashion-mnist"
+    /// MNIST: 28×28 grayscale handwritten digits.
     case mnist = "mnist"
 
+    /// The label names of the classes, in label order (D2L's `text_labels`).
     public var classNames: [String] {
         switch self {
         case .fashionMNIST: return ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"]
@@ -87,4 +90,10 @@ public enum DatasetKind: String, CaseIterable, Sendable {
     }
 }
 
-public enum Split: String, Sendable { case train, test }
+/// Which part of a dataset: the training or the test examples.
+public enum Split: String, Sendable {
+    /// The training examples (60,000 for the MNIST family).
+    case train
+    /// The test examples (10,000 for the MNIST family).
+    case test
+}

@@ -3,15 +3,21 @@ import Foundation
 
 /// A data file that cannot be used, naming the file and the problem.
 public struct DataError: Error, CustomStringConvertible, Equatable {
+    /// The file (or `<memory>`) that failed.
     public let path: String
+    /// What is wrong with it.
     public let reason: String
+    /// An error naming `path` and `reason`.
     public init(path: String, reason: String) { self.path = path; self.reason = reason }
+    /// `path: reason`.
     public var description: String { "\(path): \(reason)" }
 }
 
 /// An IDX array (LeCun's MNIST format) of unsigned bytes: dimensions and values.
 public struct IDXArray: Sendable {
+    /// The sizes of the dimensions (`[60000, 28, 28]` for the training images).
     public let dims: [Int]
+    /// The values, row-major.
     public let bytes: [UInt8]
 
     /// Reads an IDX file, gzip-compressed (`.gz`) or plain, validating magic number, dimensions and length.
@@ -29,6 +35,7 @@ public struct IDXArray: Sendable {
         try self.init(data: data, path: url.path)
     }
 
+    /// Parses an IDX array from uncompressed bytes; `path` only names it in errors.
     public init(data: Data, path: String = "<memory>") throws {
         let b = [UInt8](data)
         guard b.count >= 4 else { throw DataError(path: path, reason: "file is \(b.count) bytes, too short for an IDX header") }
@@ -67,14 +74,21 @@ public struct IDXArray: Sendable {
 
 /// Grayscale images with integer labels, as bytes (the MNIST family).
 public struct ImageDataset: Sendable {
+    /// A name for messages (`fashion-mnist train`).
     public let name: String
+    /// The pixels, `count`×`height`×`width` bytes, row-major.
     public let images: [UInt8]
+    /// The class of each image.
     public let labels: [Int]
+    /// The image size in pixels.
     public let height: Int, width: Int
+    /// The label names of the classes, in label order.
     public let classNames: [String]
 
+    /// The number of examples (PyTorch's `len(dataset)`).
     public var count: Int { labels.count }
 
+    /// A dataset from raw bytes; `images` must hold `labels.count` images of `height`×`width` bytes.
     public init(name: String, images: [UInt8], labels: [Int], height: Int, width: Int, classNames: [String]) {
         checkArgument(images.count == labels.count * height * width, "image bytes do not match \(labels.count) images of \(height)×\(width)")
         self.name = name; self.images = images; self.labels = labels

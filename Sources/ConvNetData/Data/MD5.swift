@@ -12,8 +12,10 @@ public struct MD5 {
                                       6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21]
     private static let k: [UInt32] = (0..<64).map { UInt32(truncatingIfNeeded: Int64(abs(sin(Double($0 + 1))) * 4_294_967_296)) }
 
+    /// An empty digest.
     public init() {}
 
+    /// Feeds `data` into the digest.
     public mutating func update(_ data: Data) {
         length &+= UInt64(data.count)
         buffer.append(contentsOf: data)
@@ -59,5 +61,6 @@ public struct MD5 {
         }.joined()
     }
 
+    /// The lowercase hex MD5 of `data`.
     public static func hex(_ data: Data) -> String { var h = MD5(); h.update(data); return h.hexDigest() }
 }

@@ -4,7 +4,9 @@ import Foundation
 
 /// Element types of the safetensors format that ConvNet reads (and, for F32/I64, writes).
 public enum DType: String, Sendable, CaseIterable {
+    /// The format's type codes: `F32`, `F16`, `BF16`, `F64`, `I64`, `I32`, `U8`.
     case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64", i64 = "I64", i32 = "I32", u8 = "U8"
+    /// Bytes per element.
     public var byteSize: Int {
         switch self {
         case .f32, .i32: return 4
@@ -17,15 +19,21 @@ public enum DType: String, Sendable, CaseIterable {
 
 /// A safetensors file that cannot be read, with the file and what is wrong.
 public struct SafeTensorsError: Error, CustomStringConvertible, Equatable {
+    /// The file that failed.
     public let path: String
+    /// What is wrong with it.
     public let reason: String
+    /// `path: reason`.
     public var description: String { "\(path): \(reason)" }
 }
 
 /// One entry of a safetensors file: its type, shape and raw little-endian bytes.
 public struct SafeTensorEntry: Sendable {
+    /// The element type.
     public let dtype: DType
+    /// The tensor's shape.
     public let shape: [Int]
+    /// The raw little-endian values.
     public let bytes: Data
 
     /// The values converted to Float32.
@@ -68,6 +76,7 @@ public struct SafeTensorEntry: Sendable {
         }
     }
 
+    /// The values as a float32 `Tensor` of shape ``shape``.
     public var tensor: Tensor { Tensor(shape: shape, scalars: floats()) }
 }
 
@@ -213,6 +222,7 @@ public enum SafeTensors {
 /// Writes files by writing a temporary sibling and renaming it over the target, so a crash never
 /// leaves a half-written file under the real name.
 public enum AtomicFile {
+    /// Writes `data` to `url` atomically (temporary file, then rename), creating the directory when needed.
     public static func write(_ data: Data, to url: URL) throws {
         let dir = url.deletingLastPathComponent()
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
@@ -229,6 +239,7 @@ public enum AtomicFile {
     }
 }
 
+/// Saving and loading a model's weights as safetensors files PyTorch reads and writes.
 extension Module {
     /// Saves the state dict as safetensors (`num_batches_tracked` as I64, as PyTorch writes it).
     public func save(to url: URL, metadata: [String: String]? = nil) throws {

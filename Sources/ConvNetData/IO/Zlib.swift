@@ -3,6 +3,7 @@ import Foundation
 
 /// Errors from compressed data.
 public struct CompressionError: Error, CustomStringConvertible {
+    /// What went wrong.
     public let description: String
 }
 

@@ -5,6 +5,7 @@ import Foundation
 public enum PNG {
     private static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 
+    /// Encodes `image` as PNG bytes.
     public static func encode(_ image: Image8) throws -> Data {
         let colorType: UInt8
         switch image.channels { case 1: colorType = 0; case 3: colorType = 2; case 4: colorType = 6
@@ -33,6 +34,7 @@ public enum PNG {
         return out
     }
 
+    /// Writes `image` as a PNG file (atomically).
     public static func write(_ image: Image8, to url: URL) throws {
         try AtomicFile.write(try encode(image), to: url)
     }
@@ -46,6 +48,7 @@ public enum PNG {
         return img.channels == 2 ? img.converted(toChannels: 1) : img
     }
 
+    /// Reads a PNG file of any kind (see `decode`).
     public static func read(from url: URL) throws -> Image8 {
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw DataError(path: url.path, reason: "cannot read the file (\(error.localizedDescription))") }

@@ -2,17 +2,33 @@ import Foundation
 
 /// A line chart as SVG, in the style of D2L's training plots (epochs on x, one line per series).
 public struct LinePlot {
-    public struct Series { public let name: String; public let values: [Double]; public let color: String; public let dashed: Bool }
+    /// One line of the chart.
+    public struct Series {
+        /// The legend entry.
+        public let name: String
+        /// One value per epoch.
+        public let values: [Double]
+        /// The stroke colour (any SVG colour).
+        public let color: String
+        /// Whether the line is dashed.
+        public let dashed: Bool
+    }
+    /// The chart's title.
     public var title: String
+    /// The x axis label.
     public var xLabel: String
+    /// The lines, in the order they were added.
     public var series: [Series] = []
 
+    /// An empty chart.
     public init(title: String, xLabel: String = "epoch") { self.title = title; self.xLabel = xLabel }
 
+    /// Adds a line: `values[i]` at x = i + 1, in `color` (any SVG colour), dashed if asked.
     public mutating func add(_ name: String, _ values: [Double], color: String, dashed: Bool = false) {
         series.append(Series(name: name, values: values, color: color, dashed: dashed))
     }
 
+    /// The chart as an SVG document of `width`×`height` pixels.
     public func svg(width: Int = 640, height: Int = 400) -> String {
         let left = 60.0, right = 150.0, top = 40.0, bottom = 50.0
         let pw = Double(width) - left - right, ph = Double(height) - top - bottom

@@ -10,24 +10,38 @@ public enum Init {
         return (t.shape[1] * receptive, t.shape[0] * receptive)
     }
 
+    /// Fills `t` from U(low, high); PyTorch's `nn.init.uniform_`.
     public static func uniform(_ t: Tensor, low: Float, high: Float, generator: Generator = .global) {
-        generator.fillUniform(t.data, count: t.count, low: low, high: high)
+        fillInPlace(t) { generator.fillUniform($0, count: t.count, low: low, high: high) }
     }
 
+    /// Fills `t` from N(mean, std²); PyTorch's `nn.init.normal_`.
     public static func normal(_ t: Tensor, mean: Float = 0, std: Float = 1, generator: Generator = .global) {
-        generator.fillNormal(t.data, count: t.count, mean: mean, std: std)
+        fillInPlace(t) { generator.fillNormal($0, count: t.count, mean: mean, std: std) }
     }
 
-    public static func zeros(_ t: Tensor) { t.fill(0) }
-    public static func ones(_ t: Tensor) { t.fill(1) }
-    public static func constant(_ t: Tensor, _ value: Float) { t.fill(value) }
+    /// Fills `t` with 0; PyTorch's `nn.init.zeros_`.
+    public static func zeros(_ t: Tensor) { constant(t, 0) }
+    /// Fills `t` with 1; PyTorch's `nn.init.ones_`.
+    public static func ones(_ t: Tensor) { constant(t, 1) }
+    /// Fills `t` with `value`; PyTorch's `nn.init.constant_`.
+    public static func constant(_ t: Tensor, _ value: Float) { withNoGrad { t.fill_(value) } }
 
+    /// Initialisers write parameters in place without recording, as `torch.nn.init` does under `no_grad`.
+    private static func fillInPlace(_ t: Tensor, _ body: (UnsafeMutablePointer<Float>) -> Void) {
+        let values = Tensor.empty(t.shape)
+        body(values.data)
+        withNoGrad { t.copy_(values) }
+    }
+
+    /// Glorot uniform initialisation; PyTorch's `nn.init.xavier_uniform_` (D2L's `init_cnn`).
     public static func xavierUniform(_ t: Tensor, gain: Float = 1, generator: Generator = .global) {
         let (fi, fo) = fans(t)
         let a = gain * (6 / Float(fi + fo)).squareRoot()
         uniform(t, low: -a, high: a, generator: generator)
     }
 
+    /// Glorot normal initialisation; PyTorch's `nn.init.xavier_normal_`.
     public static func xavierNormal(_ t: Tensor, gain: Float = 1, generator: Generator = .global) {
         let (fi, fo) = fans(t)
         normal(t, std: gain * (2 / Float(fi + fo)).squareRoot(), generator: generator)
@@ -41,6 +55,7 @@ public enum Init {
         uniform(t, low: -bound, high: bound, generator: generator)
     }
 
+    /// He normal initialisation for ReLU (mode fan_in, or fan_out with `fanOut`); PyTorch's `nn.init.kaiming_normal_`.
     public static func kaimingNormal(_ t: Tensor, a: Float = 0, fanOut: Bool = false, generator: Generator = .global) {
         let (fi, fo) = fans(t)
         let gain = (2 / (1 + a * a)).squareRoot()
@@ -64,8 +79,8 @@ extension Module {
     /// (D2L's `init_cnn` with `Init.xavierUniform`).
     public func initWeights(_ initializer: (Tensor) -> Void) {
         apply { m in
-            if let l = m as? Linear { initializer(l.weight); l.bias?.fill(0) }
-            if let c = m as? Conv2d, let w = c.weight { initializer(w); c.bias?.fill(0) }
+            if let l = m as? Linear, !l.isLazy { initializer(l.weight); l.bias.map { Init.zeros($0) } }
+            if let c = m as? Conv2d, !c.isLazy { initializer(c.weight); c.bias.map { Init.zeros($0) } }
         }
     }
 }

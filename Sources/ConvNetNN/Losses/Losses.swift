@@ -5,6 +5,7 @@ import Foundation
 /// `F.cross_entropy` (with optional label smoothing). Fused: the gradient is (softmax − target)/N.
 public func crossEntropy(_ logits: Tensor, _ labels: [Int], labelSmoothing: Float = 0) -> Tensor {
     checkArgument(logits.rank == 2, "cross_entropy: expected logits of shape [N, C], got \(logits.shape)")
+    let logits = logits.contiguous()
     let n = logits.shape[0], c = logits.shape[1]
     checkArgument(labels.count == n, "Expected input batch_size (\(n)) to match target batch_size (\(labels.count)).")
     checkArgument(labelSmoothing >= 0 && labelSmoothing <= 1, "label_smoothing must be between 0.0 and 1.0, got \(labelSmoothing)")
@@ -39,6 +40,21 @@ public func crossEntropy(_ logits: Tensor, _ labels: [Int], labelSmoothing: Floa
     }
 }
 
+/// Cross-entropy with a tensor target, as `F.cross_entropy`: an int64 tensor of N class indices
+/// (`Tensor(labels as [Int])`, a `DataLoader` batch's `targets`), or a float tensor of class
+/// probabilities shaped like `logits`.
+public func crossEntropy(_ logits: Tensor, _ target: Tensor, labelSmoothing: Float = 0) -> Tensor {
+    if target.dtype.isInteger {
+        checkArgument(target.rank == 1, "cross_entropy: expected a 1-D tensor of class indices, got shape \(target.shape)")
+        return crossEntropy(logits, target.integers, labelSmoothing: labelSmoothing)
+    }
+    checkArgument(target.shape == logits.shape,
+                  "cross_entropy: a float target holds class probabilities shaped like the logits \(logits.shape), got \(target.shape); for class indices pass an int64 tensor (.long())")
+    let c = Float(logits.shape[1])
+    let smoothed = labelSmoothing == 0 ? target : target * (1 - labelSmoothing) + labelSmoothing / c
+    return -(smoothed * logits.logSoftmax(dim: 1)).sum() / Float(Swift.max(logits.shape[0], 1))
+}
+
 /// Mean squared error, as `F.mse_loss`.
 public func mseLoss(_ input: Tensor, _ target: Tensor) -> Tensor {
     checkArgument(input.shape == target.shape, "mse_loss: input shape \(input.shape) and target shape \(target.shape) differ")
@@ -49,27 +65,33 @@ public func mseLoss(_ input: Tensor, _ target: Tensor) -> Tensor {
 /// Fraction of rows of `logits` whose argmax equals the label.
 public func accuracy(_ logits: Tensor, _ labels: [Int]) -> Float {
     checkArgument(logits.rank == 2 && logits.shape[0] == labels.count, "accuracy: logits \(logits.shape) vs \(labels.count) labels")
-    let pred = logits.argmax(dim: 1)
+    let pred = logits.argmax(dim: 1).integers
     return Float(zip(pred, labels).filter { $0 == $1 }.count) / Float(Swift.max(labels.count, 1))
 }
 
 /// Number of rows of `logits` whose argmax equals the label.
 public func correctCount(_ logits: Tensor, _ labels: [Int]) -> Int {
-    zip(logits.argmax(dim: 1), labels).filter { $0 == $1 }.count
+    zip(logits.argmax(dim: 1).integers, labels).filter { $0 == $1 }.count
 }
 
 /// Counts of (true class, predicted class) pairs.
 public struct ConfusionMatrix: Sendable, Equatable {
+    /// The number of classes (rows and columns).
     public let numClasses: Int
+    /// `counts[trueClass][predictedClass]`: how many examples of each pair were seen.
     public private(set) var counts: [[Int]]
+    /// An empty `numClasses`×`numClasses` matrix.
     public init(numClasses: Int) {
         self.numClasses = numClasses
         counts = Array(repeating: Array(repeating: 0, count: numClasses), count: numClasses)
     }
+    /// Counts each (label, prediction) pair.
     public mutating func add(predictions: [Int], labels: [Int]) {
         for (p, y) in zip(predictions, labels) { counts[y][p] += 1 }
     }
+    /// The number of examples counted.
     public var total: Int { counts.joined().reduce(0, +) }
+    /// The fraction of examples on the diagonal (predicted class = true class).
     public var accuracy: Double { Double((0..<numClasses).reduce(0) { $0 + counts[$1][$1] }) / Double(Swift.max(total, 1)) }
     /// Per-class recall.
     public var recall: [Double] { (0..<numClasses).map { Double(counts[$0][$0]) / Double(Swift.max(counts[$0].reduce(0, +), 1)) } }

@@ -78,12 +78,18 @@ extension Models {
 
 /// D2L 8.4's Inception block: four parallel paths concatenated on channels.
 public final class Inception: Module {
+    /// Path 1: a 1×1 convolution.
     public let b1_1: Conv2d
+    /// Path 2: a 1×1 convolution, then a 3×3 one (padding 1).
     public let b2_1: Conv2d, b2_2: Conv2d
+    /// Path 3: a 1×1 convolution, then a 5×5 one (padding 2).
     public let b3_1: Conv2d, b3_2: Conv2d
+    /// Path 4: 3×3 max pooling (stride 1), then a 1×1 convolution.
     public let b4_1: MaxPool2d, b4_2: Conv2d
+    /// Channels of the output: `c1 + c2.1 + c3.1 + c4`.
     public let outChannels: Int
 
+    /// D2L's `Inception(c1, c2, c3, c4)` on `inChannels` input channels; `c2` and `c3` are (1×1, second convolution) channel pairs.
     public init(_ inChannels: Int, _ c1: Int, _ c2: (Int, Int), _ c3: (Int, Int), _ c4: Int) {
         b1_1 = Conv2d(inChannels, c1, kernelSize: 1)
         b2_1 = Conv2d(inChannels, c2.0, kernelSize: 1)
@@ -96,12 +102,11 @@ public final class Inception: Module {
     }
 
     public func forward(_ x: Tensor) -> Tensor {
-        // relu(conv(x)) runs as one fused convolution at inference
-        let p1 = Fusion.convBatchNormReLU(b1_1, nil, relu: true, x)
-        let p2 = Fusion.convBatchNormReLU(b2_2, nil, relu: true, Fusion.convBatchNormReLU(b2_1, nil, relu: true, x))
-        let p3 = Fusion.convBatchNormReLU(b3_2, nil, relu: true, Fusion.convBatchNormReLU(b3_1, nil, relu: true, x))
-        let p4 = Fusion.convBatchNormReLU(b4_2, nil, relu: true, b4_1(x))
-        return cat([p1, p2, p3, p4], dim: 1)
+        let b1 = relu(b1_1(x))
+        let b2 = relu(b2_2(relu(b2_1(x))))
+        let b3 = relu(b3_2(relu(b3_1(x))))
+        let b4 = relu(b4_2(b4_1(x)))
+        return cat([b1, b2, b3, b4], dim: 1)
     }
 }
 

@@ -2,9 +2,12 @@ import ConvNetCore
 
 /// D2L 8.7's dense block: each convolution block's output is concatenated onto its input.
 public final class DenseBlock: Module {
+    /// The convolution blocks (BN, ReLU, 3×3 convolution), each adding `growthRate` channels.
     public let net: [Sequential]
+    /// Channels of the output: `inChannels + numConvs · growthRate`.
     public let outChannels: Int
 
+    /// D2L's `DenseBlock(num_convs, num_channels)`: `numConvs` blocks of `growthRate` channels on `inChannels` input channels.
     public init(numConvs: Int, inChannels: Int, growthRate: Int) {
         net = (0..<numConvs).map { i in
             Sequential(BatchNorm2d(inChannels + i * growthRate), ReLU(),

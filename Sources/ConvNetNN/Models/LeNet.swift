@@ -2,12 +2,18 @@ import ConvNetCore
 
 /// The homework's LeNet: ReLU and max pooling, 5×5 convolutions without padding (44,426 parameters).
 public final class LeNet: Module {
+    /// 5×5 convolution to 6 channels.
     public let conv1: Conv2d
+    /// 5×5 convolution from 6 to 16 channels.
     public let conv2: Conv2d
+    /// Fully connected 16·4·4 → 120.
     public let fc1: Linear
+    /// Fully connected 120 → 84.
     public let fc2: Linear
+    /// Fully connected 84 → `numClasses`.
     public let fc3: Linear
 
+    /// The homework's LeNet for `inputChannels`×28×28 images and `numClasses` classes.
     public init(inputChannels: Int = 1, numClasses: Int = 10) {
         conv1 = Conv2d(inputChannels, 6, kernelSize: 5)
         conv2 = Conv2d(6, 16, kernelSize: 5)
@@ -17,20 +23,12 @@ public final class LeNet: Module {
     }
 
     public func forward(_ x: Tensor) -> Tensor {
-        var x = convReLUPool(conv1, x)
-        x = convReLUPool(conv2, x)
+        var x = maxPool2d(relu(conv1(x)), kernelSize: 2)
+        x = maxPool2d(relu(conv2(x)), kernelSize: 2)
         x = x.view(-1, 16 * 4 * 4)
         x = relu(fc1(x))
         x = relu(fc2(x))
         return fc3(x)
-    }
-
-    /// maxPool2d(relu(conv(x)), 2). At inference the ReLU rides on the convolution's output pass; in
-    /// training it runs after the pooling instead, on a quarter of the elements (max and ReLU commute,
-    /// so values and gradients are the same).
-    private func convReLUPool(_ conv: Conv2d, _ x: Tensor) -> Tensor {
-        if Fusion.isActive { return maxPool2d(Fusion.convBatchNormReLU(conv, nil, relu: true, x), kernelSize: 2) }
-        return relu(maxPool2d(conv(x), kernelSize: 2))
     }
 }
 

@@ -1,15 +1,28 @@
 import ConvNetCore
 
 /// Optimisers a model's defaults can name.
-public enum OptimizerKind: String, CaseIterable, Sendable { case sgd, adam, adamw }
+public enum OptimizerKind: String, CaseIterable, Sendable {
+    /// ``SGD`` (PyTorch's `torch.optim.SGD`).
+    case sgd
+    /// ``Adam`` (PyTorch's `torch.optim.Adam`).
+    case adam
+    /// ``AdamW`` (PyTorch's `torch.optim.AdamW`).
+    case adamw
+}
 
 /// How D2L trains a model on Fashion-MNIST, and what the CLI uses unless told otherwise.
 public struct TrainingDefaults: Sendable {
+    /// Epochs to train.
     public var epochs: Int
+    /// Examples per minibatch.
     public var batchSize: Int
+    /// The base learning rate.
     public var lr: Float
+    /// Which optimiser.
     public var optimizer: OptimizerKind
+    /// SGD's momentum.
     public var momentum: Float
+    /// L2 weight decay (AdamW: decoupled).
     public var weightDecay: Float
     /// Input side length the images are resized to (28 = none).
     public var resize: Int
@@ -20,12 +33,22 @@ public struct TrainingDefaults: Sendable {
 }
 
 /// Schedules a model's defaults can name (sized to the run's epochs by the trainer).
-public enum ScheduleKind: String, CaseIterable, Sendable { case constant, step, cosine }
+public enum ScheduleKind: String, CaseIterable, Sendable {
+    /// The base rate every epoch (``LRSchedule/constant``).
+    case constant
+    /// Step decay (``LRSchedule/step(stepSize:gamma:)``).
+    case step
+    /// Cosine annealing over the run (``LRSchedule/cosine(totalEpochs:minLR:)``).
+    case cosine
+}
 
 /// One entry of the model zoo.
 public struct ModelSpec: Sendable {
+    /// The name the CLI and ``ModelZoo/spec(named:)`` take (`lenet`, `resnet18`, …).
     public let name: String
+    /// A one-line description.
     public let summary: String
+    /// How D2L trains it on Fashion-MNIST.
     public let defaults: TrainingDefaults
     let build: @Sendable (_ inputChannels: Int, _ numClasses: Int) -> any Module
 
@@ -39,7 +62,9 @@ public struct ModelSpec: Sendable {
 
 /// A model name the zoo does not know.
 public struct UnknownModelError: Error, CustomStringConvertible {
+    /// The name asked for.
     public let name: String
+    /// The message with the known names.
     public var description: String { "unknown model '\(name)'; known models: \(ModelZoo.names.joined(separator: ", "))" }
 }
 
@@ -51,6 +76,7 @@ public enum ModelZoo {
                          resize: resize, xavierInit: xavier, schedule: schedule)
     }
 
+    /// Every model, in the book's order.
     public static let all: [ModelSpec] = [
         ModelSpec(name: "lenet", summary: "the homework's LeNet (ReLU, max pooling)",
                   defaults: d(10, 128, 0.002, optimizer: .adam, xavier: false, schedule: .cosine)) { Models.lenet(inputChannels: $0, numClasses: $1) },
@@ -76,8 +102,10 @@ public enum ModelZoo {
                   defaults: d(10, 128, 0.05, resize: 96)) { Models.regNetX32(inputChannels: $0, numClasses: $1) },
     ]
 
+    /// The names of every model, in the book's order.
     public static var names: [String] { all.map(\.name) }
 
+    /// The model called `name` (case-insensitive), or ``UnknownModelError``.
     public static func spec(named name: String) throws -> ModelSpec {
         guard let s = all.first(where: { $0.name == name.lowercased() }) else { throw UnknownModelError(name: name) }
         return s

@@ -68,7 +68,9 @@ enum Reflection {
 
 /// Modules held in an array, keyed `0`, `1`, … (PyTorch's `nn.ModuleList`).
 public final class ModuleList: Module {
+    /// The modules, keyed by position.
     public let items: [any Module]
+    /// Holds `items`; PyTorch's `nn.ModuleList(items)`.
     public init(_ items: [any Module]) { self.items = items }
     public func forward(_ x: Tensor) -> Tensor { preconditionFailure("ModuleList has no forward; call its items") }
     public func namedChildren() -> [(String, any Module)] { items.enumerated().map { (String($0.offset), $0.element) } }

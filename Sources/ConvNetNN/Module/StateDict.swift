@@ -2,10 +2,14 @@ import ConvNetCore
 
 /// A state dict that does not fit the model: names what is missing, unexpected or mis-shaped.
 public struct StateDictError: Error, CustomStringConvertible, Equatable {
+    /// Keys the model has and the state dict lacks.
     public var missingKeys: [String]
+    /// Keys the state dict has and the model lacks.
     public var unexpectedKeys: [String]
+    /// Keys whose shapes differ, with both shapes.
     public var shapeMismatches: [String]
 
+    /// PyTorch's `load_state_dict` message: the missing, unexpected and mis-shaped keys.
     public var description: String {
         // long lists are cut: the first few keys say what went wrong, the count says how much
         func list(_ keys: [String]) -> String {
@@ -42,6 +46,7 @@ extension Module {
                 missing.append(key); continue
             }
             used.insert(sk)
+            if t.isUninitialized { plan.append((t, src)); continue }   // a lazy layer takes the checkpoint's shape
             if src.count != t.count || (src.shape != t.shape && !(src.count == 1 && t.count == 1)) {
                 mismatches.append("size mismatch for \(key): copying a param with shape \(src.shape) from checkpoint, the shape in current model is \(t.shape).")
                 continue
@@ -52,7 +57,9 @@ extension Module {
         if !mismatches.isEmpty || (strict && (!missing.isEmpty || !unexpected.isEmpty)) {
             throw StateDictError(missingKeys: strict ? missing : [], unexpectedKeys: strict ? unexpected : [], shapeMismatches: mismatches)
         }
-        for (dst, src) in plan { dst.assign(src) }
+        for (dst, src) in plan {
+            if dst.isUninitialized { dst.materialize(with: src) } else { dst.assign(src) }
+        }
     }
 }
 

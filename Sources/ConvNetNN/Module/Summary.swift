@@ -28,9 +28,13 @@ extension Module {
 
 /// One row of a model summary: a leaf layer as it ran.
 public struct LayerSummary: Sendable {
+    /// The layer's key in the model (`net.b1.0`).
     public let name: String
+    /// The layer's type name (`Conv2d`).
     public let type: String
+    /// The layer's output shape for the traced input.
     public let outputShape: [Int]
+    /// Trainable parameters of the layer.
     public let parameters: Int
     /// Multiply–accumulates for the whole batch.
     public let macs: Int
@@ -39,13 +43,18 @@ public struct LayerSummary: Sendable {
 /// D2L's layer-by-layer shape walk as a table: output shape, parameters and multiply–accumulates
 /// of every leaf layer for one input, with totals and the activation memory of the batch.
 public struct ModelSummary: Sendable, CustomStringConvertible {
+    /// The shape traced (batch included).
     public let inputShape: [Int]
+    /// One row per leaf layer, in the order they ran.
     public let layers: [LayerSummary]
+    /// Trainable parameters of the whole model.
     public let totalParameters: Int
+    /// Multiply–accumulates of every leaf layer for the whole batch.
     public var totalMACs: Int { layers.reduce(0) { $0 + $1.macs } }
     /// Bytes of every leaf layer's output (float32) for the traced batch.
     public var activationBytes: Int { layers.reduce(0) { $0 + 4 * $1.outputShape.reduce(1, *) } }
 
+    /// Traces one forward of zeros with shape `inputShape` (in eval mode, without autograd) and records every leaf layer.
     public init(_ model: any Module, inputShape: [Int]) {
         self.inputShape = inputShape
         let names = Dictionary(model.namedModules().map { (ObjectIdentifier($0.1), $0.0) }, uniquingKeysWith: { a, _ in a })
@@ -61,7 +70,8 @@ public struct ModelSummary: Sendable, CustomStringConvertible {
             let m = call.module
             let params = m.namedOwnTensors().filter { $0.1.requiresGrad }.reduce(0) { $0 + $1.1.count }
             var macs = 0
-            if let c = m as? Conv2d, let w = c.weight {
+            if let c = m as? Conv2d, !c.isLazy {
+                let w = c.weight
                 macs = call.output.reduce(1, *) * w.shape[1] * w.shape[2] * w.shape[3]
             } else if let l = m as? Linear {
                 macs = call.output.reduce(1, *) * l.inFeatures
@@ -73,6 +83,7 @@ public struct ModelSummary: Sendable, CustomStringConvertible {
         totalParameters = model.numParameters
     }
 
+    /// The table, as `convnet summary` prints it.
     public var description: String {
         func fmt(_ n: Int) -> String {
             let s = String(n)

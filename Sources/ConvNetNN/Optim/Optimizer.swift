@@ -3,32 +3,41 @@ import Foundation
 
 /// Updates parameters from their gradients; `zeroGrad()` then `backward()` then `step()`.
 public protocol Optimizer: AnyObject {
+    /// The tensors the optimiser updates.
     var parameters: [Tensor] { get }
     /// The learning rate (changed by schedules).
     var lr: Float { get set }
+    /// Updates every parameter from its gradient; PyTorch's `optimizer.step()`.
     func step()
     /// Per-parameter state (momentum buffers, moments) and counters, keyed for a checkpoint.
     func stateDict() -> [String: Tensor]
+    /// Restores what ``stateDict()`` saved; throws ``OptimizerStateError`` when it does not fit.
     func loadStateDict(_ state: [String: Tensor]) throws
 }
 
 extension Optimizer {
+    /// Clears every parameter's gradient (PyTorch's `optimizer.zero_grad()`, which sets them to `None`).
     public func zeroGrad() { for p in parameters { p.grad = nil } }
 }
 
 /// An optimiser checkpoint that does not fit the optimiser.
 public struct OptimizerStateError: Error, CustomStringConvertible {
+    /// What does not fit.
     public let description: String
 }
 
 /// Stochastic gradient descent with momentum, dampening, weight decay and Nesterov, as `torch.optim.SGD`.
 public final class SGD: Optimizer {
+    /// The tensors the optimiser updates.
     public let parameters: [Tensor]
     public var lr: Float
+    /// PyTorch's `momentum`, `dampening` and `weight_decay` (L2, added to the gradient).
     public let momentum: Float, dampening: Float, weightDecay: Float
+    /// Whether momentum is Nesterov's.
     public let nesterov: Bool
     private var buffers: [Tensor?]
 
+    /// SGD over `parameters`; PyTorch's `torch.optim.SGD(params, lr, momentum, dampening, weight_decay, nesterov)`.
     public init(_ parameters: [Tensor], lr: Float, momentum: Float = 0, dampening: Float = 0, weightDecay: Float = 0,
                 nesterov: Bool = false) {
         checkArgument(lr >= 0, "Invalid learning rate: \(lr)")
@@ -41,6 +50,7 @@ public final class SGD: Optimizer {
         buffers = Array(repeating: nil, count: parameters.count)
     }
 
+    /// One SGD update of every parameter with a gradient, as `torch.optim.SGD.step()`.
     public func step() {
         for (i, p) in parameters.enumerated() {
             guard p.requiresGrad, let g = p.grad else { continue } // frozen parameters stay as they are
@@ -76,6 +86,7 @@ public final class SGD: Optimizer {
         return out
     }
 
+    /// Restores the momentum buffers saved by ``stateDict()``.
     public func loadStateDict(_ state: [String: Tensor]) throws {
         var nb = [Tensor?](repeating: nil, count: parameters.count)
         for (k, v) in state {
@@ -93,11 +104,14 @@ public final class SGD: Optimizer {
 
 /// Adam and AdamW (decoupled weight decay), as `torch.optim.Adam` / `AdamW`.
 public class AdamBase: Optimizer {
+    /// The tensors the optimiser updates.
     public let parameters: [Tensor]
     public var lr: Float
+    /// PyTorch's `betas` (β1, β2), `eps` and `weight_decay`.
     public let beta1: Float, beta2: Float, eps: Float, weightDecay: Float
     let decoupled: Bool
     private var m: [Tensor?], v: [Tensor?]
+    /// Updates done so far (bias correction uses it).
     public private(set) var stepCount = 0
 
     init(_ parameters: [Tensor], lr: Float, betas: (Float, Float), eps: Float, weightDecay: Float, decoupled: Bool) {
@@ -110,6 +124,7 @@ public class AdamBase: Optimizer {
         v = Array(repeating: nil, count: parameters.count)
     }
 
+    /// One Adam(W) update of every parameter with a gradient, as `torch.optim.Adam.step()`.
     public func step() {
         stepCount += 1
         let bc1 = 1 - Foundation.pow(beta1, Float(stepCount)), bc2 = 1 - Foundation.pow(beta2, Float(stepCount))
@@ -138,6 +153,7 @@ public class AdamBase: Optimizer {
         return out
     }
 
+    /// Restores the moments and step count saved by ``stateDict()``.
     public func loadStateDict(_ state: [String: Tensor]) throws {
         var nm = [Tensor?](repeating: nil, count: parameters.count), nv = nm
         for (k, t) in state {
@@ -155,14 +171,18 @@ public class AdamBase: Optimizer {
     }
 }
 
+/// Adam, with L2 weight decay added to the gradient; PyTorch's `torch.optim.Adam`.
 public final class Adam: AdamBase {
+    /// Adam over `parameters`; PyTorch's `torch.optim.Adam(params, lr, betas, eps, weight_decay)`.
     public init(_ parameters: [Tensor], lr: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999), eps: Float = 1e-8,
                 weightDecay: Float = 0) {
         super.init(parameters, lr: lr, betas: betas, eps: eps, weightDecay: weightDecay, decoupled: false)
     }
 }
 
+/// Adam with decoupled weight decay; PyTorch's `torch.optim.AdamW`.
 public final class AdamW: AdamBase {
+    /// AdamW over `parameters`; PyTorch's `torch.optim.AdamW(params, lr, betas, eps, weight_decay)` (its default decay is 0.01).
     public init(_ parameters: [Tensor], lr: Float = 1e-3, betas: (Float, Float) = (0.9, 0.999), eps: Float = 1e-8,
                 weightDecay: Float = 1e-2) {
         super.init(parameters, lr: lr, betas: betas, eps: eps, weightDecay: weightDecay, decoupled: true)

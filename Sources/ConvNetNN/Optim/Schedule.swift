@@ -2,6 +2,7 @@ import Foundation
 
 /// A learning rate as a function of the epoch (0-based), applied at the start of each epoch.
 public enum LRSchedule: Sendable, Equatable {
+    /// The base rate every epoch.
     case constant
     /// Multiply by `gamma` every `stepSize` epochs.
     case step(stepSize: Int, gamma: Float)
@@ -10,6 +11,7 @@ public enum LRSchedule: Sendable, Equatable {
     /// Linear warm-up over `warmupEpochs`, then cosine to `minLR` at `totalEpochs`.
     case warmupCosine(warmupEpochs: Int, totalEpochs: Int, minLR: Float)
 
+    /// The learning rate for `epoch` (0-based) given the base rate `base`.
     public func lr(base: Float, epoch: Int) -> Float {
         switch self {
         case .constant: return base

@@ -1,0 +1,154 @@
+/// A traced forward pass, rewritten for speed and replayed on new inputs of the same shape.
+///
+/// The rewrites are the engine's, for any model: a batch norm followed by a ReLU runs as one
+/// `batchNormReLU`; without gradient recording a convolution followed by an eval-mode batch norm,
+/// a residual addition and/or a ReLU runs as one `conv2dAffineReLU` (its kernels apply them while
+/// writing the output); with recording, `maxPool(relu(conv))` with non-overlapping windows pools
+/// first and rectifies a quarter of the elements (max and ReLU commute, values and gradients alike).
+/// A rewrite applies only where the intermediate values have no other use.
+public final class OptimizedGraph {
+    enum Step {
+        case node(OpTrace.Node)
+        /// relu?(conv(x)·scale + shift + residual?), the scale and shift from an eval batch norm's
+        /// current statistics (read at every run, so they follow loaded weights).
+        case fusedConv(input: Int, conv: OpTrace.Kind, norm: OpTrace.BatchNormParameters?, residual: Int?, relu: Bool, output: Int)
+        /// relu(maxPool(x)).
+        case poolReLU(input: Int, pool: OpTrace.Kind, output: Int)
+    }
+
+    private let steps: [Step]
+    private let constants: [(Int, Tensor)]
+    private let valueCount: Int
+    private let outputId: Int
+    /// For each step, the values whose last use it is (freed after it runs).
+    private let releases: [[Int]]
+
+    /// The optimised graph of `trace`, or nil when the trace cannot be replayed.
+    public init?(_ trace: OpTrace, output: Tensor, recording: Bool) {
+        guard trace.failure == nil, let out = trace.outputId(of: output) else { return nil }
+        var nodes = trace.nodes.map { Optional($0) }
+        var uses = [Int](repeating: 0, count: trace.valueCount)
+        for n in trace.nodes { for i in n.inputs { uses[i] += 1 } }
+        uses[out] += 1
+        // the consumer of a value that has exactly one use
+        var consumer = [Int: Int]()
+        for (k, n) in trace.nodes.enumerated() { for i in n.inputs where uses[i] == 1 { consumer[i] = k } }
+        func soleConsumer(_ value: Int) -> Int? { uses[value] == 1 ? consumer[value] : nil }
+
+        var fused: [Int: Step] = [:]   // node index → the step that replaces it (at the chain's last node)
+        for (k, n) in trace.nodes.enumerated() {
+            guard let node = nodes[k] else { continue }
+            switch node.kind {
+            case .batchNorm(var p) where !p.relu:
+                if let c = soleConsumer(node.output), let next = nodes[c], case .relu = next.kind {
+                    p.relu = true
+                    nodes[k] = nil
+                    nodes[c] = OpTrace.Node(kind: .batchNorm(p), inputs: node.inputs, output: next.output)
+                }
+            case .conv2d where !recording:
+                var last = k, value = n.output
+                var norm: OpTrace.BatchNormParameters? = nil, residual: Int? = nil, relu = false
+                if let c = soleConsumer(value), let next = nodes[c], case .batchNorm(let p) = next.kind, !p.training, p.runningMean != nil {
+                    norm = p; relu = p.relu; last = c; value = next.output
+                }
+                if !relu, let c = soleConsumer(value), let next = nodes[c], case .add = next.kind, next.inputs.count == 2,
+                   next.inputs[0] != next.inputs[1] {
+                    residual = next.inputs[0] == value ? next.inputs[1] : next.inputs[0]
+                    last = c; value = next.output
+                }
+                if !relu, let c = soleConsumer(value), let next = nodes[c], case .relu = next.kind {
+                    relu = true; last = c; value = next.output
+                }
+                if last != k {
+                    var c = k
+                    while c != last {   // drop the chain's inner nodes
+                        let v = nodes[c]!.output
+                        nodes[c] = nil
+                        c = consumer[v]!
+                    }
+                    fused[last] = .fusedConv(input: node.inputs[0], conv: node.kind, norm: norm, residual: residual, relu: relu, output: value)
+                    nodes[last] = nil
+                }
+            case .relu where recording:
+                if let c = soleConsumer(node.output), let next = nodes[c], case .maxPool2d(let kern, let stride, let pad, let dil, let ceil) = next.kind,
+                   kern == stride, pad == Size2(0), dil == Size2(1), !ceil {
+                    nodes[k] = nil
+                    fused[c] = .poolReLU(input: node.inputs[0], pool: next.kind, output: next.output)
+                    nodes[c] = nil
+                }
+            default: break
+            }
+        }
+        var steps: [Step] = []
+        for k in trace.nodes.indices {
+            if let f = fused[k] { steps.append(f) } else if let n = nodes[k] { steps.append(.node(n)) }
+        }
+        // free each value after its last use (inference would otherwise hold every activation)
+        var lastUse = [Int: Int]()
+        for (s, step) in steps.enumerated() { for i in OptimizedGraph.inputs(of: step) { lastUse[i] = s } }
+        var releases = [[Int]](repeating: [], count: steps.count)
+        for (v, s) in lastUse where v != out && trace.constants[v] == nil && v != 0 { releases[s].append(v) }
+        self.steps = steps
+        self.releases = releases
+        self.constants = trace.constants.map { ($0.key, $0.value) }
+        self.valueCount = trace.valueCount
+        self.outputId = out
+    }
+
+    private static func inputs(of step: Step) -> [Int] {
+        switch step {
+        case .node(let n): return n.inputs
+        case .fusedConv(let input, _, _, let residual, _, _): return [input] + (residual.map { [$0] } ?? [])
+        case .poolReLU(let input, _, _): return [input]
+        }
+    }
+
+    /// How many operations a replay runs (after fusion).
+    public var stepCount: Int { steps.count }
+
+    /// Runs the graph on `input` (the traced input's shape).
+    public func run(_ input: Tensor) -> Tensor {
+        var values = [Tensor?](repeating: nil, count: valueCount)
+        values[0] = input
+        for (i, t) in constants { values[i] = t }
+        for (s, step) in steps.enumerated() {
+            switch step {
+            case .node(let n):
+                let y = OptimizedGraph.execute(n.kind, n.inputs, &values)
+                if n.output >= 0, let y { values[n.output] = y }
+            case .fusedConv(let input, let conv, let norm, let residual, let relu, let output):
+                guard case .conv2d(let w, let b, let stride, let padding, let dilation, let groups) = conv else { continue }
+                var scale: Tensor? = nil, shift: Tensor? = nil
+                if let norm, let mean = norm.runningMean, let variance = norm.runningVar {
+                    let map = batchNormInferenceAffine(runningMean: mean, runningVar: variance, weight: norm.weight, bias: norm.bias, eps: norm.eps)
+                    scale = Tensor(shape: [map.scale.count], scalars: map.scale)
+                    shift = Tensor(shape: [map.shift.count], scalars: map.shift)
+                }
+                values[output] = conv2dAffineReLU(values[input]!, w, bias: b, stride: stride, padding: padding, dilation: dilation,
+                                                  groups: groups, scale: scale, shift: shift, residual: residual.map { values[$0]! }, relu: relu)
+            case .poolReLU(let input, let pool, let output):
+                values[output] = OptimizedGraph.execute(pool, [input], &values)!.relu()
+            }
+            for v in releases[s] { values[v] = nil }
+        }
+        return values[outputId]!
+    }
+
+    /// Runs one op on the values at `inputs` (read in place: a replay of a small model is dominated
+    /// by per-op overhead, so only generic ops build an argument array).
+    private static func execute(_ kind: OpTrace.Kind, _ inputs: [Int], _ values: inout [Tensor?]) -> Tensor? {
+        switch kind {
+        case .conv2d(let w, let b, let stride, let padding, let dilation, let groups):
+            return conv2d(values[inputs[0]]!, w, bias: b, stride: stride, padding: padding, dilation: dilation, groups: groups)
+        case .batchNorm(let p):
+            return normalize(values[inputs[0]]!, runningMean: p.runningMean, runningVar: p.runningVar, weight: p.weight, bias: p.bias,
+                             training: p.training, momentum: p.momentum, eps: p.eps, relu: p.relu)
+        case .relu: return values[inputs[0]]!.relu()
+        case .add: return values[inputs[0]]! + values[inputs[1]]!
+        case .maxPool2d(let kern, let stride, let padding, let dilation, let ceil):
+            return maxPool2d(values[inputs[0]]!, kernelSize: kern, stride: stride, padding: padding, dilation: dilation, ceilMode: ceil)
+        case .other(_, let f): return f(inputs.map { values[$0]! })
+        case .effect(let f): f(); return nil
+        }
+    }
+}

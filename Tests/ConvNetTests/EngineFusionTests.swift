@@ -1,0 +1,108 @@
+import ConvNet
+import Foundation
+import Testing
+
+/// A D2L reader's residual block, with the book's in-place `Y += X`.
+private final class BookResidual: Module {
+    let conv1: Conv2d, conv2: Conv2d, conv3: Conv2d?
+    let bn1: BatchNorm2d, bn2: BatchNorm2d
+    init(_ c: Int, _ n: Int, use1x1conv: Bool = false, strides: Int = 1) {
+        conv1 = Conv2d(c, n, kernelSize: 3, stride: strides, padding: 1)
+        conv2 = Conv2d(n, n, kernelSize: 3, padding: 1)
+        conv3 = use1x1conv ? Conv2d(c, n, kernelSize: 1, stride: strides) : nil
+        bn1 = BatchNorm2d(n); bn2 = BatchNorm2d(n)
+    }
+    func forward(_ x: Tensor) -> Tensor {
+        var Y = relu(bn1(conv1(x)))
+        Y = bn2(conv2(Y))
+        var X = x
+        if let conv3 { X = conv3(X) }
+        Y += X
+        return relu(Y)
+    }
+}
+
+/// A forward whose control flow depends on values: the engine must not replay it.
+private final class DataDependent: Module {
+    let conv = Conv2d(1, 2, kernelSize: 3)
+    func forward(_ x: Tensor) -> Tensor {
+        let y = conv(x)
+        return y.sum().item() > 0 ? relu(y) : -y
+    }
+}
+
+@Suite struct EngineFusionTests {
+    /// Fusion is found in the traced graph, whatever module wrote the ops.
+    @Test func fusionsFoundInAUsersBlock() {
+        Tensor.manualSeed(11)
+        let block = BookResidual(4, 8, use1x1conv: true, strides: 2)
+        let fast = compile(block)
+        let x = Tensor.randn(2, 4, 8, 8)
+        _ = block(Tensor.randn(4, 4, 8, 8))   // batch statistics, so eval maps are not identities
+        block.eval()
+        let eager = withNoGrad { block(x) }
+        _ = withNoGrad { fast(x) }
+        let fused = withNoGrad { fast(x) }
+        // conv1+bn1+relu, conv3 (shortcut), conv2+bn2+add+relu: three convolutions, nothing else
+        #expect(withNoGrad { fast.replaySteps(forInputShape: x.shape) } == 3)
+        expectClose(fused, eager, rtol: 1e-4, atol: 1e-5, "book residual, eval")
+        // training: bn1+relu fuse (one step instead of two); the in-place add stays an add
+        block.train()
+        _ = fast(x)
+        // conv1, bn1·relu, conv2, bn2, conv3, add, relu, and the two batch norms' counters
+        #expect(fast.replaySteps(forInputShape: x.shape) == 9)
+        #expect(fast.fallbackReason == nil)
+    }
+
+    @Test func userBlockMatchesZooBlockThroughTheEngine() {
+        Tensor.manualSeed(12); let mine = BookResidual(8, 8)
+        Tensor.manualSeed(12); let zoo = Residual(8, 8)
+        let x = Tensor.randn(2, 8, 6, 6)
+        let (a, b) = (compile(mine), compile(zoo))
+        for _ in 0..<2 { #expect(a(x).scalars == b(x).scalars) }
+        #expect(a.replaySteps(forInputShape: x.shape) == b.replaySteps(forInputShape: x.shape))
+    }
+
+    @Test func dataDependentForwardRunsEagerly() {
+        let m = DataDependent()
+        let fast = compile(m)
+        let x = Tensor.randn(1, 1, 5, 5)
+        let first = fast(x), second = fast(x)
+        #expect(fast.fallbackReason?.contains("reads tensor values") == true)
+        #expect(first.scalars == m(x).scalars && second.scalars == m(x).scalars)
+    }
+
+    @Test func randomTensorsInForwardRunEagerly() {
+        final class Noisy: Module {
+            func forward(_ x: Tensor) -> Tensor { x + Tensor.rand(x.shape) }
+        }
+        let fast = compile(Noisy())
+        let x = Tensor.zeros(4)
+        let a = fast(x), b = fast(x)
+        #expect(fast.fallbackReason?.contains("random") == true && a.scalars != b.scalars)
+    }
+
+    /// BatchNorm's counter advances on replays too.
+    @Test func sideEffectsReplay() {
+        let bn = BatchNorm2d(3)
+        let fast = compile(Sequential(bn, ReLU()))
+        for _ in 0..<3 { _ = fast(Tensor.randn(2, 3, 4, 4)) }
+        #expect(bn.numBatchesTracked!.item() == 3)
+    }
+
+    /// House rule: fusion, layout, Winograd and ISA choices belong to the engine, not to model or layer files.
+    @Test func modelAndLayerFilesHoldNoKernelPolicy() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let forbidden = ["Fusion", "conv2dAffineReLU", "batchNormReLU", "ConvolutionOptions", "Winograd", "GEMM", "import CKernels", "ck_gemm", "OptimizedGraph"]
+        var checked = 0
+        for folder in ["Sources/ConvNetNN/Models", "Sources/ConvNetNN/Layers"] {
+            let dir = root.appendingPathComponent(folder)
+            for file in try FileManager.default.contentsOfDirectory(atPath: dir.path) where file.hasSuffix(".swift") {
+                let text = try String(contentsOf: dir.appendingPathComponent(file), encoding: .utf8)
+                for word in forbidden { #expect(!text.contains(word), "\(folder)/\(file) mentions \(word)") }
+                checked += 1
+            }
+        }
+        #expect(checked >= 10)
+    }
+}
