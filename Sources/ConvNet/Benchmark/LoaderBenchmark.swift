@@ -6,10 +6,14 @@ import Foundation
 /// How fast images come out of an image folder, beside how fast libjpeg-turbo alone decodes the
 /// same files, and whether the loader keeps a model's training fed (`convnet bench --loader DIR`).
 public struct LoaderBenchmark {
+    /// The images measured.
     public let folder: ImageFolder
+    /// Threads for decoding (and for the training kernels in `feeding`).
     public let threads: Int
+    /// The crop size of the decode + augment measurement.
     public let size: Int
 
+    /// A benchmark of the image folder at `folder`.
     public init(folder: URL, threads: Int = 2, size: Int = 224) throws {
         self.folder = try ImageFolder(root: folder)
         self.threads = threads; self.size = size

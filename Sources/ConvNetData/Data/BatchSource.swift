@@ -8,6 +8,7 @@ public protocol BatchSource: AnyObject {
     var batchCount: Int { get }
     /// Examples per epoch.
     var exampleCount: Int { get }
+    /// The class names, indexed by label.
     var classNames: [String] { get }
     /// The next epoch's example order; draws from the generator when shuffling or augmenting.
     func epochOrder() -> [Int]
@@ -21,8 +22,12 @@ extension BatchSource {
 }
 
 extension DataLoader: BatchSource {
+    /// Batches per epoch (`count`).
     public var batchCount: Int { count }
+    /// The dataset's size.
     public var exampleCount: Int { dataset.count }
+    /// The dataset's class names.
     public var classNames: [String] { dataset.classNames }
+    /// `batches(order:from:)` as a type-erased iterator.
     public func batchIterator(order: [Int], from first: Int) -> AnyIterator<Batch> { AnyIterator(batches(order: order, from: first)) }
 }

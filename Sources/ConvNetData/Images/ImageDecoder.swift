@@ -3,7 +3,13 @@ import Foundation
 /// Reads PNG and JPEG files, telling them apart by their first bytes (not the file name, so a
 /// text file named .jpg is reported as what it is).
 public enum ImageDecoder {
-    public enum Format: String, Sendable { case png, jpeg }
+    /// The formats ConvNet decodes.
+    public enum Format: String, Sendable {
+        /// Portable Network Graphics (ConvNet's own decoder).
+        case png
+        /// JPEG/JFIF (libjpeg-turbo).
+        case jpeg
+    }
 
     /// The format of a file's contents, or nil when it is neither.
     public static func format(of bytes: UnsafeRawBufferPointer) -> Format? {
@@ -12,6 +18,7 @@ public enum ImageDecoder {
         return nil
     }
 
+    /// Decodes PNG or JPEG bytes; `path` names the file in errors.
     public static func decode(_ data: Data, path: String, maxPixels: Int = ImageLimits.maxPixels) throws -> Image8 {
         try data.withUnsafeBytes { bytes in
             switch format(of: bytes) {
@@ -24,6 +31,7 @@ public enum ImageDecoder {
         }
     }
 
+    /// Reads and decodes a PNG or JPEG file.
     public static func read(_ url: URL, maxPixels: Int = ImageLimits.maxPixels) throws -> Image8 {
         try decode(try readFile(url), path: url.path, maxPixels: maxPixels)
     }

@@ -2,6 +2,7 @@ import Foundation
 
 /// An image file that cannot be decoded: which file, and what is wrong with it.
 public struct ImageDecodingError: Error, CustomStringConvertible, Equatable {
+    /// What is wrong with the file.
     public enum Problem: Equatable, Sendable {
         /// The file could not be read (missing, a folder, no permission).
         case unreadable(String)
@@ -19,11 +20,15 @@ public struct ImageDecodingError: Error, CustomStringConvertible, Equatable {
         case libraryMissing(String)
     }
 
+    /// The file.
     public let path: String
+    /// What is wrong with it.
     public let problem: Problem
 
+    /// An error about the file at `path`.
     public init(path: String, _ problem: Problem) { self.path = path; self.problem = problem }
 
+    /// The problem in words (without the path).
     public var reason: String {
         switch problem {
         case .unreadable(let why): return "cannot read the file (\(why))"
@@ -38,11 +43,13 @@ public struct ImageDecodingError: Error, CustomStringConvertible, Equatable {
         }
     }
 
+    /// "path: reason", the CLI's one line.
     public var description: String { "\(path): \(reason)" }
 }
 
 /// Limits every decoder applies; the default matches Pillow's `Image.MAX_IMAGE_PIXELS`.
 public enum ImageLimits {
+    /// Pillow's `Image.MAX_IMAGE_PIXELS`.
     public static let defaultMaxPixels = 89_478_485
     /// The largest width × height decoded; a header declaring more is refused before any allocation.
     nonisolated(unsafe) public static var maxPixels = defaultMaxPixels

@@ -4,19 +4,27 @@ import Foundation
 /// name, so the label of a class is its rank), images found at any depth inside it. Files ending in
 /// .png, .jpg or .jpeg (any case) count; other files are ignored and counted.
 public struct ImageFolder: Sendable {
+    /// One image file and its class index.
     public struct Sample: Sendable, Equatable {
+        /// The image file.
         public let url: URL
+        /// The index of its class in `classNames`.
         public let label: Int
     }
 
+    /// The scanned folder.
     public let root: URL
+    /// The class folders' names, sorted; a label indexes this list (torchvision's `classes`).
     public let classNames: [String]
+    /// The images, class by class, each class's files sorted (torchvision's `samples`).
     public let samples: [Sample]
     /// Files that are not images by name (also hidden files), in class folders or directly in root.
     public let ignoredFiles: [URL]
 
+    /// The file extensions that count as images (compared lower-cased).
     public static let imageExtensions: Set<String> = ["png", "jpg", "jpeg"]
 
+    /// The number of images.
     public var count: Int { samples.count }
 
     /// Scans `root`. Throws when it is not a folder, has no class subfolders, or a class folder
@@ -65,6 +73,7 @@ public struct ImageFolder: Sendable {
         self.root = root; self.classNames = classNames; self.samples = samples; self.ignoredFiles = ignoredFiles
     }
 
+    /// Whether a file name ends in an image extension (hidden files never count).
     public static func isImageName(_ name: String) -> Bool {
         !name.hasPrefix(".") && imageExtensions.contains((name as NSString).pathExtension.lowercased())
     }

@@ -9,14 +9,23 @@ import Foundation
 /// with `skipBad`, left out and counted) before training starts rather than in the middle of it;
 /// the decoded images are kept as a cache when they fit in `cacheBytes`.
 public final class ImageFolderLoader: BatchSource {
+    /// The images and their classes.
     public let folder: ImageFolder
+    /// What each image goes through on its way to the batch.
     public let pipeline: ImagePipeline
+    /// Images per batch.
     public let batchSize: Int
+    /// Whether each epoch draws a new order from `generator`.
     public let shuffle: Bool
+    /// Whether a last, smaller batch is left out.
     public let dropLast: Bool
+    /// The source of the epoch order and of the augmentation seeds.
     public let generator: Generator
+    /// Threads decoding and transforming.
     public let workers: Int
+    /// Batches prepared ahead of the one in use.
     public let prefetch: Int
+    /// The decoders' pixel limit.
     public let maxPixels: Int
     /// The samples that decoded (all of them unless `skipBad`).
     public let samples: [ImageFolder.Sample]
@@ -27,11 +36,17 @@ public final class ImageFolderLoader: BatchSource {
     /// The seed of the current epoch's random transforms, drawn by `epochOrder()`.
     private var epochSeed: UInt64 = 0
 
+    /// The folder's class names.
     public var classNames: [String] { folder.classNames }
+    /// Images per epoch (those that decoded).
     public var exampleCount: Int { samples.count }
+    /// Batches per epoch.
     public var batchCount: Int { dropLast ? samples.count / batchSize : (samples.count + batchSize - 1) / batchSize }
+    /// Whether every decoded image is kept in memory.
     public var isCached: Bool { cache != nil }
 
+    /// Checks (decodes) every image of `folder` on `workers` threads, keeping them while they fit in
+    /// `cacheBytes`; throws the first bad file's error unless `skipBad`.
     public init(_ folder: ImageFolder, pipeline: ImagePipeline, batchSize: Int, shuffle: Bool = false, dropLast: Bool = false,
                 generator: Generator = .global, workers: Int = 2, prefetch: Int = 2, cacheBytes: Int = 1 << 30,
                 skipBad: Bool = false, maxPixels: Int = ImageLimits.maxPixels) throws {
@@ -92,6 +107,8 @@ public final class ImageFolderLoader: BatchSource {
         return try? ImageDecoder.read(samples[i].url, maxPixels: maxPixels).converted(toChannels: pipeline.channels)
     }
 
+    /// The next epoch's order (a permutation when shuffling); draws the epoch's augmentation seed
+    /// when the pipeline is random.
     public func epochOrder() -> [Int] {
         let order = shuffle ? generator.permutation(samples.count) : Array(0..<samples.count)
         if pipeline.isRandom { epochSeed = generator.next() }
@@ -127,6 +144,8 @@ public final class ImageFolderLoader: BatchSource {
     /// compute kernels' own threads on a machine with few cores (cached Fashion-MNIST takes ~0.1 ms).
     public var backgroundThreshold = 0.002
 
+    /// The batches of `order` from batch `first`, prepared `prefetch` ahead on background threads
+    /// (or on the calling thread when that is faster).
     public func batchIterator(order: [Int], from first: Int) -> AnyIterator<Batch> {
         let total = dropLast ? order.count / batchSize : (order.count + batchSize - 1) / batchSize
         var next = first

@@ -5,11 +5,14 @@ import Foundation
 /// `root/test`) when both exist, else a seeded split of `root` that holds out `valFraction` of each
 /// class.
 public struct ImageFolderSplits: Sendable {
+    /// The training images.
     public let train: ImageFolder
+    /// The validation images.
     public let val: ImageFolder
     /// How the split was made, for the log.
     public let layout: String
 
+    /// The splits of the folder at `root`; `valFraction` and `seed` apply when it has no train/.
     public init(root: URL, valFraction: Double = 0.2, seed: UInt64 = 0) throws {
         let fm = FileManager.default
         func isDir(_ u: URL) -> Bool { var d: ObjCBool = false; return fm.fileExists(atPath: u.path, isDirectory: &d) && d.boolValue }

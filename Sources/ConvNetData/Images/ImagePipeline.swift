@@ -4,9 +4,13 @@ import Foundation
 /// From a decoded image to a model's input: transforms on 8-bit pixels, then torchvision's
 /// `ToTensor` (CHW floats in [0, 1]) and optionally `Normalize(mean, std)` per channel.
 public struct ImagePipeline: Sendable, CustomStringConvertible {
+    /// The transforms on 8-bit pixels.
     public let transform: Compose
+    /// The channels of the output (1 or 3).
     public let channels: Int
+    /// The output size.
     public let height: Int, width: Int
+    /// `Normalize`'s per-channel mean and standard deviation (nil: no normalisation).
     public let mean: [Float]?, std: [Float]?
 
     /// `transform` must produce `channels` × `height` × `width` images.
@@ -31,6 +35,7 @@ public struct ImagePipeline: Sendable, CustomStringConvertible {
                              height: size, width: size, mean: mean, std: std)
     }
 
+    /// Whether a transform draws random numbers.
     public var isRandom: Bool { transform.isRandom }
 
     /// Transforms `image` and writes channels × height × width floats at `out`.
@@ -53,6 +58,7 @@ public struct ImagePipeline: Sendable, CustomStringConvertible {
         }
     }
 
+    /// torchvision's repr of the whole pipeline.
     public var description: String {
         var parts = transform.transforms.map(\.description) + ["ToTensor()"]
         if let mean, let std { parts.append("Normalize(mean=\(mean), std=\(std))") }

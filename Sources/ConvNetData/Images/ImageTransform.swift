@@ -5,21 +5,28 @@ import Foundation
 /// 8-bit pixels out. Random transforms draw only from the generator they are given, so the same
 /// seed gives the same images on any number of threads.
 public protocol ImageTransform: Sendable, CustomStringConvertible {
+    /// The transformed image; random choices are drawn from `rng`.
     func apply(_ image: Image8, _ rng: Generator) -> Image8
     /// Whether `apply` draws random numbers (a pipeline without any needs no seed per epoch).
     var isRandom: Bool { get }
 }
 
 extension ImageTransform {
+    /// Deterministic unless a transform says otherwise.
     public var isRandom: Bool { false }
 }
 
 /// Transforms applied in order (torchvision's `Compose`).
 public struct Compose: ImageTransform {
+    /// The transforms, applied first to last.
     public let transforms: [any ImageTransform]
+    /// `Compose([...])`.
     public init(_ transforms: [any ImageTransform]) { self.transforms = transforms }
+    /// The image through every transform in order.
     public func apply(_ image: Image8, _ rng: Generator) -> Image8 { transforms.reduce(image) { $1.apply($0, rng) } }
+    /// Whether any transform is random.
     public var isRandom: Bool { transforms.contains { $0.isRandom } }
+    /// torchvision's repr.
     public var description: String { "Compose(" + transforms.map(\.description).joined(separator: ", ") + ")" }
 }
 

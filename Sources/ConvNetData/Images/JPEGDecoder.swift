@@ -10,6 +10,7 @@ public enum JPEGDecoder {
     /// Why it could not, if it could not.
     public static var unavailableReason: String { String(cString: ctj_load_error()) }
 
+    /// Decodes JPEG bytes; `path` names the file in errors.
     public static func decode(_ data: Data, path: String = "<jpeg>", maxPixels: Int = ImageLimits.maxPixels) throws -> Image8 {
         try data.withUnsafeBytes { try decode(bytes: $0, path: path, maxPixels: maxPixels) }
     }

@@ -3,6 +3,7 @@ import Foundation
 
 /// Baseline JPEG encoding through libjpeg-turbo (for exporting datasets as JPEG folders).
 public enum JPEGEncoder {
+    /// The image as JPEG bytes (grey stays grey; alpha is dropped).
     public static func encode(_ image: Image8, quality: Int = 95, path: String = "<jpeg>") throws -> Data {
         guard JPEGDecoder.isAvailable else { throw ImageDecodingError(path: path, .libraryMissing(JPEGDecoder.unavailableReason)) }
         let img = image.channels == 1 || image.channels == 3 ? image : image.converted(toChannels: image.channels == 2 ? 1 : 3)

@@ -31,6 +31,7 @@ public enum PNGDecoder {
         return adam7.map { p in ((h.width - p.x0 + p.dx - 1) / p.dx, (h.height - p.y0 + p.dy - 1) / p.dy) }
     }
 
+    /// Decodes PNG bytes; `path` names the file in errors.
     public static func decode(_ data: Data, path: String = "<png>", maxPixels: Int = ImageLimits.maxPixels) throws -> Image8 {
         try data.withUnsafeBytes { try decode(bytes: $0, path: path, maxPixels: maxPixels) }
     }

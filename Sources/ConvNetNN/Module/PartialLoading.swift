@@ -3,17 +3,23 @@ import ConvNetCore
 /// What `loadMatching` did: the model's tensors that were loaded, skipped because the file's shape
 /// differs (a new classifier), or missing from the file; and the file's tensors nothing used.
 public struct PartialLoadReport: Sendable, Equatable, CustomStringConvertible {
+    /// The model's keys that were copied from the file.
     public var loaded: [String] = []
+    /// The model's keys whose tensor in the file has another shape, with both shapes.
     public var skipped: [(key: String, file: [Int], model: [Int])] = []
+    /// The model's keys the file lacks.
     public var missing: [String] = []
+    /// The file's keys no tensor of the model matched.
     public var unused: [String] = []
 
+    /// Equal lists (the skipped entries compared by key and shapes).
     public static func == (a: Self, b: Self) -> Bool {
         a.loaded == b.loaded && a.missing == b.missing && a.unused == b.unused
             && a.skipped.map(\.key) == b.skipped.map(\.key) && a.skipped.map(\.file) == b.skipped.map(\.file)
             && a.skipped.map(\.model) == b.skipped.map(\.model)
     }
 
+    /// One line: the counts, then the first keys of each list.
     public var description: String {
         func list(_ keys: [String]) -> String { keys.prefix(4).joined(separator: ", ") + (keys.count > 4 ? ", … (\(keys.count))" : "") }
         var s = "loaded \(loaded.count) tensors, skipped \(skipped.count), missing \(missing.count), unused \(unused.count)"
