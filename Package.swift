@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "CTurboJPEG", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "ConvNetCore", dependencies: ["CKernels"]),
         .target(name: "ConvNetNN", dependencies: ["ConvNetCore"]),
-        .target(name: "ConvNetData", dependencies: ["ConvNetCore", "ConvNetNN", "CZlib", "CTurboJPEG"]),
+        .target(name: "ConvNetData", dependencies: ["ConvNetCore", "CZlib", "CTurboJPEG"]),
         .target(name: "ConvNet", dependencies: ["ConvNetCore", "ConvNetNN", "ConvNetData"]),
         .executableTarget(name: "convnet", dependencies: [
             "ConvNet", .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,6 +1,6 @@
 // Direct convolution for layers with at most 16 output channels (LeNet's second convolution):
-// one AVX-512 register holds every output channel of a pixel, eight pixels are accumulated at
-// once, and no im2col matrix is built. For such layers the im2col + GEMM route spends more time
+// one AVX-512 register holds every output channel of a pixel, two rows of 8–14 pixels are
+// accumulated at once, and no im2col matrix is built. For such layers the im2col + GEMM route spends more time
 // copying than multiplying.
 #include "ckernels.h"
 #include <string.h>
@@ -17,8 +17,8 @@ void ck_pack_conv_direct16(const float *w, long Cout, long C, long kh, long kw, 
         for (long t = 0; t < taps; t++) packed[t * 16 + co] = w[co * taps + t];
 }
 
-// Zeros after the padded planes: the last 8-pixel group of a row may read up to 8·sw + kw past it.
-static long slack(long sw, long kw) { return 64 + 8 * sw + kw; }
+// Zeros after the padded planes: the last pixel group of a row may read up to 14·sw + kw past it.
+static long slack(long sw, long kw) { return 64 + 16 * sw + kw; }
 
 long ck_conv_direct16_scratch(long C, long H, long W, long kh, long kw, long ph, long pw, long sw) {
     (void)kh;
@@ -26,6 +26,111 @@ long ck_conv_direct16_scratch(long C, long H, long W, long kh, long kw, long ph,
 }
 
 #if defined(__x86_64__)
+// R output rows × P consecutive output columns (npx of them real) at (oh, ow0): R·P accumulators of
+// the 16 output channels, each kernel tap's weights loaded once for all of them. P and R are
+// constants at every call (the callers below), so the loops unroll into registers.
+__attribute__((target("avx512f,fma"), always_inline))
+static inline void direct16_block(const int P, const int R, const float *xp, long C, long Hp, long Wp, const float *wp, __m512 b,
+                                  long Cout, long kh, long kw, long sh, long sw, long oh, long ow0, long npx, long Ho, long Wo, float *y) {
+    __m512 acc[2][16];
+    for (int r = 0; r < R; r++)
+        for (int p = 0; p < P; p++) acc[r][p] = b;
+    const float *wv = wp;
+    for (long c = 0; c < C; c++) {
+        for (long i = 0; i < kh; i++) {
+            // input pixels of the outputs are sw apart (each is broadcast, so a stride costs nothing)
+            const float *row0 = xp + (c * Hp + oh * sh + i) * Wp + ow0 * sw;
+            const float *row1 = row0 + sh * Wp;
+            for (long j = 0; j < kw; j++) {
+                __m512 w = _mm512_loadu_ps(wv);
+                wv += 16;
+#pragma clang loop unroll(full)
+                for (int p = 0; p < P; p++) acc[0][p] = _mm512_fmadd_ps(_mm512_set1_ps(row0[j + p * sw]), w, acc[0][p]);
+                if (R == 2)
+#pragma clang loop unroll(full)
+                    for (int p = 0; p < P; p++) acc[1][p] = _mm512_fmadd_ps(_mm512_set1_ps(row1[j + p * sw]), w, acc[1][p]);
+            }
+        }
+    }
+    long plane = Ho * Wo;
+    float tmp[16][16];
+    for (int r = 0; r < R; r++) {
+        for (int p = 0; p < P; p++) _mm512_storeu_ps(tmp[p], acc[r][p]);
+        for (long co = 0; co < Cout; co++) {
+            float *dst = y + co * plane + (oh + r) * Wo + ow0;
+            for (long p = 0; p < npx; p++) dst[p] = tmp[p][co];
+        }
+    }
+}
+
+// The same block for stride 1 and a KW-wide kernel: each input value of a kernel row is broadcast
+// once and multiplied into every output column that reads it (P + KW − 1 broadcasts per kernel row
+// instead of P·KW), with the row's KW weight vectors held in registers.
+__attribute__((target("avx512f,fma"), always_inline))
+static inline void direct16_block_s1(const int P, const int R, const int KW, const float *xp, long C, long Hp, long Wp,
+                                     const float *wp, __m512 b, long Cout, long kh, long sh, long oh, long ow0, long npx, long Ho,
+                                     long Wo, float *y) {
+    __m512 acc[2][16];
+    for (int r = 0; r < R; r++)
+        for (int p = 0; p < P; p++) acc[r][p] = b;
+    const float *wv = wp;
+    for (long c = 0; c < C; c++) {
+        for (long i = 0; i < kh; i++) {
+            const float *row0 = xp + (c * Hp + oh * sh + i) * Wp + ow0;
+            const float *row1 = row0 + sh * Wp;
+            __m512 w[8];
+#pragma clang loop unroll(full)
+            for (int j = 0; j < KW; j++) w[j] = _mm512_loadu_ps(wv + 16 * j);
+            wv += 16 * KW;
+#pragma clang loop unroll(full)
+            for (int q = 0; q < P + KW - 1; q++) {
+                __m512 x0 = _mm512_set1_ps(row0[q]);
+                __m512 x1 = R == 2 ? _mm512_set1_ps(row1[q]) : x0;
+#pragma clang loop unroll(full)
+                for (int j = 0; j < KW; j++) {
+                    int p = q - j;
+                    if (p < 0 || p >= P) continue;
+                    acc[0][p] = _mm512_fmadd_ps(x0, w[j], acc[0][p]);
+                    if (R == 2) acc[1][p] = _mm512_fmadd_ps(x1, w[j], acc[1][p]);
+                }
+            }
+        }
+    }
+    long plane = Ho * Wo;
+    float tmp[16][16];
+    for (int r = 0; r < R; r++) {
+        for (int p = 0; p < P; p++) _mm512_storeu_ps(tmp[p], acc[r][p]);
+        for (long co = 0; co < Cout; co++) {
+            float *dst = y + co * plane + (oh + r) * Wo + ow0;
+            for (long p = 0; p < npx; p++) dst[p] = tmp[p][co];
+        }
+    }
+}
+
+#define DIRECT16_S1_CASE(P, KW) \
+    case P: \
+        if (R == 2) direct16_block_s1(P, 2, KW, xp, C, Hp, Wp, wp, b, Cout, kh, sh, oh, ow0, npx, Ho, Wo, y); \
+        else direct16_block_s1(P, 1, KW, xp, C, Hp, Wp, wp, b, Cout, kh, sh, oh, ow0, npx, Ho, Wo, y); \
+        break;
+
+#define DIRECT16_CASE(P) \
+    case P: \
+        if (R == 2) direct16_block(P, 2, xp, C, Hp, Wp, wp, b, Cout, kh, kw, sh, sw, oh, ow0, npx, Ho, Wo, y); \
+        else direct16_block(P, 1, xp, C, Hp, Wp, wp, b, Cout, kh, kw, sh, sw, oh, ow0, npx, Ho, Wo, y); \
+        break;
+
+// Columns per block: the width from 8 to 14 that wastes the fewest lanes on a row of Wo outputs
+// (LeNet's 10-wide rows: one block of 10, where blocks of 8 computed 16).
+static int direct16_width(long Wo) {
+    int best = 8;
+    long bestWaste = (Wo + 7) / 8 * 8 - Wo;
+    for (int p = 9; p <= 14; p++) {
+        long waste = (Wo + p - 1) / p * p - Wo;
+        if (waste <= bestWaste) { best = p; bestWaste = waste; }
+    }
+    return best;
+}
+
 __attribute__((target("avx512f,fma")))
 static void direct16_image(const float *x, long C, long H, long W, const float *wp, const float *bias, long Cout,
                            long kh, long kw, long ph, long pw, long sh, long sw, long Ho, long Wo, float *y, float *xp) {
@@ -34,37 +139,27 @@ static void direct16_image(const float *x, long C, long H, long W, const float *
     ck_pad_copy(x, C, H, W, ph, pw, xp);
     __m512 b = _mm512_setzero_ps();
     if (bias) b = _mm512_maskz_loadu_ps((__mmask16)((1u << Cout) - 1), bias);
-    float tmp[8][16];
-    long plane = Ho * Wo;
-    for (long oh = 0; oh < Ho; oh++) {
-        for (long ow0 = 0; ow0 < Wo; ow0 += 8) {
-            __m512 a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b;
-            const float *wv = wp;
-            for (long c = 0; c < C; c++) {
-                for (long i = 0; i < kh; i++) {
-                    // input pixels of the 8 outputs are sw apart (each is broadcast, so a stride costs nothing)
-                    const float *row = xp + (c * Hp + oh * sh + i) * Wp + ow0 * sw;
-                    for (long j = 0; j < kw; j++) {
-                        __m512 w = _mm512_loadu_ps(wv);
-                        wv += 16;
-                        const float *r = row + j;
-                        a0 = _mm512_fmadd_ps(_mm512_set1_ps(r[0]), w, a0);
-                        a1 = _mm512_fmadd_ps(_mm512_set1_ps(r[sw]), w, a1);
-                        a2 = _mm512_fmadd_ps(_mm512_set1_ps(r[2 * sw]), w, a2);
-                        a3 = _mm512_fmadd_ps(_mm512_set1_ps(r[3 * sw]), w, a3);
-                        a4 = _mm512_fmadd_ps(_mm512_set1_ps(r[4 * sw]), w, a4);
-                        a5 = _mm512_fmadd_ps(_mm512_set1_ps(r[5 * sw]), w, a5);
-                        a6 = _mm512_fmadd_ps(_mm512_set1_ps(r[6 * sw]), w, a6);
-                        a7 = _mm512_fmadd_ps(_mm512_set1_ps(r[7 * sw]), w, a7);
-                    }
+    int P = direct16_width(Wo);
+    // two rows per block share each weight load (2·P accumulators), a last odd row goes alone
+    for (long oh = 0; oh < Ho; oh += 2) {
+        int R = Ho - oh >= 2 ? 2 : 1;
+        for (long ow0 = 0; ow0 < Wo; ow0 += P) {
+            long npx = Wo - ow0 < P ? Wo - ow0 : P;
+            if (sw == 1 && kw == 5) {
+                switch (P) {
+                    DIRECT16_S1_CASE(8, 5) DIRECT16_S1_CASE(9, 5) DIRECT16_S1_CASE(10, 5) DIRECT16_S1_CASE(11, 5)
+                    DIRECT16_S1_CASE(12, 5) DIRECT16_S1_CASE(13, 5) DIRECT16_S1_CASE(14, 5)
                 }
-            }
-            _mm512_storeu_ps(tmp[0], a0); _mm512_storeu_ps(tmp[1], a1); _mm512_storeu_ps(tmp[2], a2); _mm512_storeu_ps(tmp[3], a3);
-            _mm512_storeu_ps(tmp[4], a4); _mm512_storeu_ps(tmp[5], a5); _mm512_storeu_ps(tmp[6], a6); _mm512_storeu_ps(tmp[7], a7);
-            long npx = Wo - ow0 < 8 ? Wo - ow0 : 8;
-            for (long co = 0; co < Cout; co++) {
-                float *dst = y + co * plane + oh * Wo + ow0;
-                for (long p = 0; p < npx; p++) dst[p] = tmp[p][co];
+            } else if (sw == 1 && kw == 3) {
+                switch (P) {
+                    DIRECT16_S1_CASE(8, 3) DIRECT16_S1_CASE(9, 3) DIRECT16_S1_CASE(10, 3) DIRECT16_S1_CASE(11, 3)
+                    DIRECT16_S1_CASE(12, 3) DIRECT16_S1_CASE(13, 3) DIRECT16_S1_CASE(14, 3)
+                }
+            } else {
+                switch (P) {
+                    DIRECT16_CASE(8) DIRECT16_CASE(9) DIRECT16_CASE(10) DIRECT16_CASE(11)
+                    DIRECT16_CASE(12) DIRECT16_CASE(13) DIRECT16_CASE(14)
+                }
             }
         }
     }

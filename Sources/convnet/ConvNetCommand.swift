@@ -31,7 +31,8 @@ struct ConvNetCommand: ParsableCommand {
     }
 
     static func isProjectError(_ e: Any) -> Bool {
-        e is DataError || e is ImageDecodingError || e is SafeTensorsError || e is UnknownModelError || e is StateDictError || e is CompressionError
+        e is DataError || e is ImageDecodingError || e is SafeTensorsError || e is AtomicFileError || e is UnknownModelError
+            || e is StateDictError || e is CompressionError
     }
 }
 

@@ -16,7 +16,7 @@ import Testing
     }
 
     @Test func freezeBackboneLeavesTheClassifier() {
-        let net = Models.lenet(inputChannels: 1, numClasses: 10)
+        let net = Models.leNet(inputChannels: 1, numClasses: 10)
         let keys = net.namedParameters().map(\.0)
         let head = net.freezeBackbone()
         let trainable = net.namedParameters().map(\.0)
@@ -29,7 +29,7 @@ import Testing
 
     @Test func optimisersSkipFrozenParameters() {
         for make in [{ (p: [Tensor]) -> any Optimizer in SGD(p, lr: 0.1, momentum: 0.9) }, { Adam($0, lr: 0.1) }] {
-            let net = Models.lenet(inputChannels: 1, numClasses: 10)
+            let net = Models.leNet(inputChannels: 1, numClasses: 10)
             let opt = make(net.parameters()) // built before freezing: it still holds the frozen tensors
             let first = net.namedParameters()[0].1, last = net.namedParameters().last!.1
             net.freezeBackbone()
@@ -44,10 +44,10 @@ import Testing
     }
 
     @Test func loadMatchingReportsLoadedSkippedMissing() {
-        let source = Models.lenet(inputChannels: 1, numClasses: 10)
+        let source = Models.leNet(inputChannels: 1, numClasses: 10)
         var state = source.stateDict()
         state["extra.weight"] = Tensor.zeros([2])
-        let target = Models.lenet(inputChannels: 1, numClasses: 5)
+        let target = Models.leNet(inputChannels: 1, numClasses: 5)
         let keys = target.namedTensors().map(\.0)
         let dropped = keys[0]
         state[dropped] = nil

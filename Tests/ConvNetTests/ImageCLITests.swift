@@ -126,7 +126,7 @@ private func expectOneLine(_ r: (status: Int32, out: String, err: String), _ par
         let tune = try runConvnet(["train", "lenet", "--data", two.path, "--epochs", "1", "--batch-size", "4", "--out", tempDir().path,
                                    "--init-from", weights.path, "--freeze", "backbone"])
         #expect(tune.status == 0, "\(tune.err)")
-        let n = Models.lenet().namedTensors().count
+        let n = Models.leNet().namedTensors().count
         #expect(tune.out.contains("loaded \(n - 2) tensors, skipped 2, missing 0, unused 0"), "\(tune.out)")
         #expect(tune.out.contains("frozen: everything except the classifier") && tune.out.contains("trainable parameters: 170 of"), "\(tune.out)")
         let bad = try runConvnet(["train", "lenet", "--data", two.path, "--epochs", "1", "--out", tempDir().path, "--freeze", "nope"])

@@ -74,11 +74,11 @@ import Testing
 
     @Test func lenetEndToEnd() throws {
         try check("lenet_homework", HomeworkLeNet())
-        try check("lenet_d2l", Models.lenetD2L())
+        try check("lenet_d2l", Models.leNetD2L())
     }
 
     @Test func resnet18EndToEnd() throws {
-        let model = Models.resnet18(inputChannels: 1, numClasses: 10)
+        let model = Models.resNet18(inputChannels: 1, numClasses: 10)
         try check("resnet18", model, rtol: 1e-3, atol: 1e-4)
         let f = try Fixture("resnet18")
         for (key, p) in model.namedParameters() where f.tensors["__grad_stats.\(key)"] != nil {
@@ -89,7 +89,7 @@ import Testing
             #expect(abs(sq - stats[1]) <= 1e-3 * stats[1] + 1e-9, "\(key) gradient sum of squares")
         }
         // eval mode from the saved state: running statistics
-        let fresh = Models.resnet18(inputChannels: 1, numClasses: 10)
+        let fresh = Models.resNet18(inputChannels: 1, numClasses: 10)
         try fresh.loadStateDict(f.stateDict)
         fresh.eval()
         let x = f["__input"].copy(); x.requiresGrad = true

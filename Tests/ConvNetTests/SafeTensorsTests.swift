@@ -205,7 +205,7 @@ private func expectSafeTensorsError(_ what: String, _ needles: [String], path: S
         try Models.bnLeNet().save(to: url)
 
         // different keys (no BatchNorm)
-        let plain = Models.lenetD2L()
+        let plain = Models.leNetD2L()
         let before = plain.stateDict().mapValues(\.scalars)
         do {
             try plain.load(from: url)
@@ -323,7 +323,7 @@ private func expectSafeTensorsError(_ what: String, _ needles: [String], path: S
     }
 
     @Test func dtypeByteSizes() {
-        let sizes = Dictionary(uniqueKeysWithValues: DType.allCases.map { ($0.rawValue, $0.byteSize) })
+        let sizes = Dictionary(uniqueKeysWithValues: SafeTensorsDType.allCases.map { ($0.rawValue, $0.byteSize) })
         #expect(sizes == ["F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8, "I32": 4, "U8": 1])
     }
 

@@ -125,7 +125,7 @@ func tempDir() -> URL {
         let dir = tempDir()
         _ = try run(config(dir, epochs: 1))
         Tensor.manualSeed(1)
-        let other = Models.lenet()
+        let other = Models.leNet()
         var c = config(dir, epochs: 2, resume: true)
         c.resize = nil
         let trainer = Trainer(model: other, train: train, test: test, config: c)
@@ -142,7 +142,7 @@ func tempDir() -> URL {
         let test = try DatasetKind.fashionMNIST.load(split: .test, from: Self.fashionMNIST).prefix(2_000)
         #expect(train.count == 30_000 && train.height == 28 && test.classNames[9] == "ankle boot")
         Tensor.manualSeed(0)
-        let model = Models.lenet()
+        let model = Models.leNet()
         let spec = try ModelZoo.spec(named: "lenet")
         var c = TrainingConfig(defaults: spec.defaults)
         c.epochs = 1

@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct ZooTests {
     @Test func lenetSummaryMatchesD2LShapeWalk() {
-        let s = ModelSummary(Models.lenetD2L(), inputShape: [1, 1, 28, 28])
+        let s = ModelSummary(Models.leNetD2L(), inputShape: [1, 1, 28, 28])
         let shapes = s.layers.map(\.outputShape)
         #expect(shapes == [[1, 6, 28, 28], [1, 6, 28, 28], [1, 6, 14, 14], [1, 16, 10, 10], [1, 16, 10, 10], [1, 16, 5, 5],
                            [1, 400], [1, 120], [1, 120], [1, 84], [1, 84], [1, 10]])
@@ -12,7 +12,7 @@ import Testing
         #expect(s.totalMACs == 6 * 784 * 25 + 16 * 100 * 150 + 400 * 120 + 120 * 84 + 84 * 10)
         #expect(s.layers[0].name == "0" && s.layers[0].type == "Conv2d" && s.layers[0].parameters == 156)
         #expect(s.description.contains("Total parameters: 61,706"))
-        let hw = ModelSummary(Models.lenet(), inputShape: [2, 1, 28, 28])
+        let hw = ModelSummary(Models.leNet(), inputShape: [2, 1, 28, 28])
         #expect(hw.totalParameters == 44_426)
         #expect(hw.layers.map(\.name) == ["conv1", "conv2", "fc1", "fc2", "fc3"])
         #expect(hw.layers.map(\.outputShape) == [[2, 6, 24, 24], [2, 16, 8, 8], [2, 120], [2, 84], [2, 10]])

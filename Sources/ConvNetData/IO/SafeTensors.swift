@@ -1,9 +1,8 @@
 import ConvNetCore
-import ConvNetNN
 import Foundation
 
 /// Element types of the safetensors format that ConvNet reads (and, for F32/I64, writes).
-public enum DType: String, Sendable, CaseIterable {
+public enum SafeTensorsDType: String, Sendable, CaseIterable {
     /// The format's type codes: `F32`, `F16`, `BF16`, `F64`, `I64`, `I32`, `U8`.
     case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64", i64 = "I64", i32 = "I32", u8 = "U8"
     /// Bytes per element.
@@ -25,12 +24,15 @@ public struct SafeTensorsError: Error, CustomStringConvertible, Equatable {
     public let reason: String
     /// `path: reason`.
     public var description: String { "\(path): \(reason)" }
+
+    /// An error for `path` saying `reason`.
+    public init(path: String, reason: String) { self.path = path; self.reason = reason }
 }
 
 /// One entry of a safetensors file: its type, shape and raw little-endian bytes.
 public struct SafeTensorEntry: Sendable {
     /// The element type.
-    public let dtype: DType
+    public let dtype: SafeTensorsDType
     /// The tensor's shape.
     public let shape: [Int]
     /// The raw little-endian values.
@@ -140,7 +142,7 @@ public enum SafeTensors {
             }
             guard let info = value as? [String: Any] else { throw fail("entry '\(name)' is not an object") }
             guard let ds = info["dtype"] as? String else { throw fail("entry '\(name)' has no dtype") }
-            guard let dtype = DType(rawValue: ds) else { throw fail("entry '\(name)' has unsupported dtype '\(ds)'") }
+            guard let dtype = SafeTensorsDType(rawValue: ds) else { throw fail("entry '\(name)' has unsupported dtype '\(ds)'") }
             guard let shapeAny = info["shape"] as? [Any] else { throw fail("entry '\(name)' has no shape list") }
             var shape: [Int] = []
             var numel = 1
@@ -216,42 +218,5 @@ public enum SafeTensors {
                              int64Keys: Set<String> = []) throws {
         let data = try serialize(tensors, metadata: metadata, int64Keys: int64Keys)
         try AtomicFile.write(data, to: url)
-    }
-}
-
-/// Writes files by writing a temporary sibling and renaming it over the target, so a crash never
-/// leaves a half-written file under the real name.
-public enum AtomicFile {
-    /// Writes `data` to `url` atomically (temporary file, then rename), creating the directory when needed.
-    public static func write(_ data: Data, to url: URL) throws {
-        let dir = url.deletingLastPathComponent()
-        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        do {
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            try data.write(to: tmp)
-            if rename(tmp.path, url.path) != 0 {
-                throw CocoaError(.fileWriteUnknown)
-            }
-        } catch {
-            try? FileManager.default.removeItem(at: tmp)
-            throw SafeTensorsError(path: url.path, reason: "cannot write the file (\(error.localizedDescription))")
-        }
-    }
-}
-
-/// Saving and loading a model's weights as safetensors files PyTorch reads and writes.
-extension Module {
-    /// Saves the state dict as safetensors (`num_batches_tracked` as I64, as PyTorch writes it).
-    public func save(to url: URL, metadata: [String: String]? = nil) throws {
-        let sd = stateDict()
-        try SafeTensors.write(sd, to: url, metadata: metadata, int64Keys: Set(sd.keys.filter { $0.hasSuffix("num_batches_tracked") }))
-    }
-
-    /// Loads weights saved by `save(to:)` or by PyTorch's `safetensors.torch.save_file(model.state_dict(), …)`.
-    public func load(from url: URL, strict: Bool = true) throws {
-        let sd = try SafeTensors.read(from: url)
-        do { try loadStateDict(sd, strict: strict) } catch let e as StateDictError {
-            throw SafeTensorsError(path: url.path, reason: e.description)
-        }
     }
 }

@@ -52,36 +52,3 @@ public final class Linear: Module {
 
 /// A Linear layer whose input size is inferred at the first call (D2L's `nn.LazyLinear`).
 public func LazyLinear(_ outFeatures: Int, bias: Bool = true) -> Linear { Linear(0, outFeatures, bias: bias) }
-
-/// Passes its input through unchanged.
-public final class Identity: Module {
-    /// An identity layer; PyTorch's `nn.Identity()`.
-    public init() {}
-    public func forward(_ x: Tensor) -> Tensor { x }
-}
-
-/// Flattens dimensions `startDim...endDim` (default: all but the batch).
-public final class Flatten: Module {
-    /// The first and last dimension flattened into one (negative counts from the end).
-    public let startDim: Int, endDim: Int
-    /// Flattens `startDim...endDim`; PyTorch's `nn.Flatten(start_dim, end_dim)`.
-    public init(startDim: Int = 1, endDim: Int = -1) { self.startDim = startDim; self.endDim = endDim }
-    public func forward(_ x: Tensor) -> Tensor { x.flatten(startDim: startDim, endDim: endDim) }
-    public var extraRepr: String { "start_dim=\(startDim), end_dim=\(endDim)" }
-}
-
-/// Randomly zeroes elements in training, as `nn.Dropout`.
-public final class Dropout: TrainingModeModule {
-    /// The probability of zeroing an element in training.
-    public let p: Float
-    public var training = true
-    /// Dropout with probability `p`; PyTorch's `nn.Dropout(p=0.5)`.
-    public init(p: Float = 0.5) {
-        checkArgument(p >= 0 && p <= 1, "dropout probability has to be between 0 and 1, but got \(p)")
-        self.p = p
-    }
-    /// Dropout with probability `p`, unlabeled: `Dropout(0.5)` as PyTorch's `nn.Dropout(0.5)`.
-    public convenience init(_ p: Float) { self.init(p: p) }
-    public func forward(_ x: Tensor) -> Tensor { dropout(x, p: p, training: training) }
-    public var extraRepr: String { "p=\(pythonFloat(p)), inplace=False" }
-}

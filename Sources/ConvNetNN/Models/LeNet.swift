@@ -34,12 +34,12 @@ public final class LeNet: Module {
 
 extension Models {
     /// The homework's LeNet (ReLU, max pooling).
-    public static func lenet(inputChannels: Int = 1, numClasses: Int = 10) -> LeNet {
+    public static func leNet(inputChannels: Int = 1, numClasses: Int = 10) -> LeNet {
         LeNet(inputChannels: inputChannels, numClasses: numClasses)
     }
 
     /// D2L 7.6's original LeNet-5: sigmoid activations and average pooling (61,706 parameters).
-    public static func lenetD2L(inputChannels: Int = 1, numClasses: Int = 10) -> Sequential {
+    public static func leNetD2L(inputChannels: Int = 1, numClasses: Int = 10) -> Sequential {
         Sequential(
             Conv2d(inputChannels, 6, kernelSize: 5, padding: 2), Sigmoid(),
             AvgPool2d(kernelSize: 2, stride: 2),
@@ -50,20 +50,4 @@ extension Models {
             Linear(120, 84), Sigmoid(),
             Linear(84, numClasses))
     }
-
-    /// D2L 8.5's LeNet with batch normalisation after every convolution and hidden linear layer.
-    public static func bnLeNet(inputChannels: Int = 1, numClasses: Int = 10) -> Sequential {
-        Sequential(
-            Conv2d(inputChannels, 6, kernelSize: 5), BatchNorm2d(6), Sigmoid(),
-            AvgPool2d(kernelSize: 2, stride: 2),
-            Conv2d(6, 16, kernelSize: 5), BatchNorm2d(16), Sigmoid(),
-            AvgPool2d(kernelSize: 2, stride: 2),
-            Flatten(),
-            Linear(16 * 4 * 4, 120), BatchNorm1d(120), Sigmoid(),
-            Linear(120, 84), BatchNorm1d(84), Sigmoid(),
-            Linear(84, numClasses))
-    }
 }
-
-/// The chapter 7–8 model zoo.
-public enum Models {}

@@ -65,24 +65,24 @@ public final class ResNeXtBlock: Module {
 
 extension Models {
     /// ResNet-18's stages as (residual blocks, channels): D2L's `((2, 64), (2, 128), (2, 256), (2, 512))`.
-    public static let resnet18Architecture = [(2, 64), (2, 128), (2, 256), (2, 512)]
+    public static let resNet18Architecture = [(2, 64), (2, 128), (2, 256), (2, 512)]
     /// ResNet-34's stages as (residual blocks, channels).
-    public static let resnet34Architecture = [(3, 64), (4, 128), (6, 256), (3, 512)]
+    public static let resNet34Architecture = [(3, 64), (4, 128), (6, 256), (3, 512)]
 
     /// D2L 8.6's ResNet: a 7×7 stem, residual stages `b2`…, global pooling and a linear head,
     /// keyed like D2L's module (`net.b1.0.weight`, `net.b2.0.conv1.weight`, `net.last.2.weight`).
-    public static func resnet(architecture: [(Int, Int)], inputChannels: Int = 1, numClasses: Int = 10) -> ResNet {
+    public static func resNet(architecture: [(Int, Int)], inputChannels: Int = 1, numClasses: Int = 10) -> ResNet {
         ResNet(architecture: architecture, inputChannels: inputChannels, numClasses: numClasses)
     }
 
     /// D2L 8.6's ResNet-18; PyTorch's `d2l.ResNet18`.
-    public static func resnet18(inputChannels: Int = 1, numClasses: Int = 10) -> ResNet {
-        resnet(architecture: resnet18Architecture, inputChannels: inputChannels, numClasses: numClasses)
+    public static func resNet18(inputChannels: Int = 1, numClasses: Int = 10) -> ResNet {
+        resNet(architecture: resNet18Architecture, inputChannels: inputChannels, numClasses: numClasses)
     }
 
     /// ResNet-34: the same stem and head with (3, 4, 6, 3) residual blocks per stage.
-    public static func resnet34(inputChannels: Int = 1, numClasses: Int = 10) -> ResNet {
-        resnet(architecture: resnet34Architecture, inputChannels: inputChannels, numClasses: numClasses)
+    public static func resNet34(inputChannels: Int = 1, numClasses: Int = 10) -> ResNet {
+        resNet(architecture: resNet34Architecture, inputChannels: inputChannels, numClasses: numClasses)
     }
 }
 

@@ -79,9 +79,9 @@ public enum ModelZoo {
     /// Every model, in the book's order.
     public static let all: [ModelSpec] = [
         ModelSpec(name: "lenet", summary: "the homework's LeNet (ReLU, max pooling)",
-                  defaults: d(10, 128, 0.002, optimizer: .adam, xavier: false, schedule: .cosine)) { Models.lenet(inputChannels: $0, numClasses: $1) },
+                  defaults: d(10, 128, 0.002, optimizer: .adam, xavier: false, schedule: .cosine)) { Models.leNet(inputChannels: $0, numClasses: $1) },
         ModelSpec(name: "lenet-d2l", summary: "D2L 7.6 LeNet-5 (sigmoid, average pooling)",
-                  defaults: d(10, 256, 0.9)) { Models.lenetD2L(inputChannels: $0, numClasses: $1) },
+                  defaults: d(10, 256, 0.9)) { Models.leNetD2L(inputChannels: $0, numClasses: $1) },
         ModelSpec(name: "bn-lenet", summary: "D2L 8.5 LeNet with batch normalisation",
                   defaults: d(10, 128, 0.1, schedule: .cosine)) { Models.bnLeNet(inputChannels: $0, numClasses: $1) },
         ModelSpec(name: "alexnet", summary: "D2L 8.1 AlexNet (224×224)",
@@ -93,9 +93,9 @@ public enum ModelZoo {
         ModelSpec(name: "googlenet", summary: "D2L 8.4 GoogLeNet with Inception blocks (96×96)",
                   defaults: d(10, 128, 0.01, resize: 96)) { Models.googLeNet(inputChannels: $0, numClasses: $1) },
         ModelSpec(name: "resnet18", summary: "D2L 8.6 ResNet-18 (96×96)",
-                  defaults: d(10, 128, 0.01, resize: 96)) { Models.resnet18(inputChannels: $0, numClasses: $1) },
+                  defaults: d(10, 128, 0.01, resize: 96)) { Models.resNet18(inputChannels: $0, numClasses: $1) },
         ModelSpec(name: "resnet34", summary: "ResNet-34 (96×96)",
-                  defaults: d(10, 128, 0.01, resize: 96)) { Models.resnet34(inputChannels: $0, numClasses: $1) },
+                  defaults: d(10, 128, 0.01, resize: 96)) { Models.resNet34(inputChannels: $0, numClasses: $1) },
         ModelSpec(name: "densenet", summary: "D2L 8.7 DenseNet (96×96)",
                   defaults: d(10, 128, 0.01, resize: 96)) { Models.denseNet(inputChannels: $0, numClasses: $1) },
         ModelSpec(name: "regnetx32", summary: "D2L 8.8 RegNetX-32 (96×96)",

@@ -1,0 +1,2 @@
+/// The chapter 7–8 model zoo.
+public enum Models {}
