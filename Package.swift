@@ -3,7 +3,7 @@ import PackageDescription
 
 // Layers, each depending only on earlier ones:
 //   CKernels (C micro-kernels) → ConvNetCore (tensor, autograd, ops) → ConvNetNN (modules, layers,
-//   losses, optimisers, model zoo) → ConvNetData (IDX, datasets, loader, safetensors, PNG/SVG) →
+//   losses, optimisers, model zoo) → ConvNetData (IDX, image folders, PNG/JPEG, transforms, loader, safetensors, SVG) →
 //   ConvNet (re-exports everything, trainer) → convnet (CLI), convnet-bench.
 let package = Package(
     name: "ConvNet",
@@ -20,9 +20,11 @@ let package = Package(
     targets: [
         .target(name: "CKernels", cSettings: [.define("NDEBUG")]),
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
+        // libjpeg-turbo, opened with dlopen at run time: the build needs no JPEG library
+        .target(name: "CTurboJPEG", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "ConvNetCore", dependencies: ["CKernels"]),
         .target(name: "ConvNetNN", dependencies: ["ConvNetCore"]),
-        .target(name: "ConvNetData", dependencies: ["ConvNetCore", "CZlib"]),
+        .target(name: "ConvNetData", dependencies: ["ConvNetCore", "CZlib", "CTurboJPEG"]),
         .target(name: "ConvNet", dependencies: ["ConvNetCore", "ConvNetNN", "ConvNetData"]),
         .executableTarget(name: "convnet", dependencies: [
             "ConvNet", .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -11,12 +11,30 @@ struct Bench: ParsableCommand {
     var inference = false
     @Option(help: "With --profile: the batch size (default: the benchmark's, 32–256 by model).") var batch: Int?
     @Option(help: "Threads for the kernels (default: all cores).") var threads: Int?
+    @Option(help: "Instead of the suite, measure the image loader on a folder of JPEG/PNG class folders: decode-only speed, loader speed, and training fed by it.")
+    var loader: String?
+    @Option(help: "With --loader: the crop size of the decode + augment measurement.") var imageSize: Int = 224
+    @Option(help: "With --loader: the model whose training the loader feeds (at 96×96), or 'none'.") var feedModel: String = "resnet18"
+    @Option(help: "With --loader: training steps for the feeding comparison.") var steps: Int = 12
 
     func run() throws {
         if let threads { guard threads > 0 else { throw CLIError(message: "--threads must be positive") }; Threads.count = threads }
         if inference && profile == nil { throw CLIError(message: "--inference needs --profile MODEL") }
-        if batch != nil && profile == nil { throw CLIError(message: "--batch needs --profile MODEL") }
+        if batch != nil && profile == nil && loader == nil { throw CLIError(message: "--batch needs --profile MODEL") }
         if let batch, batch < 1 { throw CLIError(message: "--batch must be positive") }
+        if let loader {
+            let t = threads ?? 2
+            let bench = try LoaderBenchmark(folder: URL(fileURLWithPath: loader), threads: t, size: imageSize)
+            print("image loader on \(loader): \(bench.folder.count) images, \(bench.folder.classNames.count) classes")
+            try bench.decodeOnly()
+            try bench.loader()
+            if feedModel != "none" {
+                _ = try loadSpec(feedModel)
+                if let fixed = fixedInputSize[feedModel], fixed != 96 { throw CLIError(message: "--feed-model \(feedModel) takes \(fixed)×\(fixed) images; the feeding test uses 96×96") }
+                try LoaderBenchmark(folder: URL(fileURLWithPath: loader), threads: t, size: 96).feeding(model: feedModel, batch: batch ?? 32, steps: steps)
+            }
+            return
+        }
         if let profile {
             _ = try loadSpec(profile)
             try BenchmarkSuite.profile(model: profile, inference: inference, batch: batch)

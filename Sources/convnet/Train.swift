@@ -22,7 +22,20 @@ struct Train: ParsableCommand {
     @Option(help: "Evaluate on only the first N test images.") var testSubset: Int?
     @Option(help: "Output folder for weights, metrics, curves and the checkpoint.") var out: String = "runs/<model>"
     @Flag(help: "Continue from the checkpoint in --out.") var resume = false
+    @Option(help: "With an image folder: the side length images are cropped/resized to (default: the model's input size).")
+    var imageSize: Int?
+    @Flag(help: "With an image folder: augment training images (random-resized crop + horizontal flip; evaluation resizes to size/0.875 and center-crops).")
+    var augment = false
+    @Option(help: "With an image folder: per-channel means for Normalize (comma-separated), or 'auto' to compute mean and std from the training images.")
+    var mean: String?
+    @Option(help: "With an image folder: per-channel standard deviations for Normalize (comma-separated).")
+    var std: String?
+    @Option(help: "Start from these weights (.safetensors): every tensor whose name and shape match is loaded, the rest keep their initialisation.")
+    var initFrom: String?
+    @Option(help: "Freeze parameters whose name starts with this prefix (repeatable); 'backbone' freezes all but the final classifier.")
+    var freeze: [String] = []
     @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var imageOptions: ImageFolderOptions
 
     func validate() throws {
         if let epochs, epochs <= 0 { throw ValidationError("--epochs must be positive, got \(epochs)") }
@@ -30,6 +43,9 @@ struct Train: ParsableCommand {
         if let lr, !(lr > 0) { throw ValidationError("--lr must be positive, got \(lr)") }
         if let resize, resize < 8 || resize > 1024 { throw ValidationError("--resize must be between 8 and 1024, got \(resize)") }
         if let subset, subset <= 0 { throw ValidationError("--subset must be positive") }
+        if let imageSize, imageSize < 8 || imageSize > 1024 { throw ValidationError("--image-size must be between 8 and 1024, got \(imageSize)") }
+        if imageSize != nil && resize != nil { throw ValidationError("give --image-size or --resize, not both") }
+        if (mean == nil) != (std == nil) && mean != "auto" { throw ValidationError("give --mean and --std together (or --mean auto)") }
     }
 
     func run() throws {
@@ -50,19 +66,28 @@ struct Train: ParsableCommand {
         let outPath = out.replacingOccurrences(of: "<model>", with: spec.name)
         config.outDir = URL(fileURLWithPath: outPath)
 
-        var train = try dataOptions.load(.train)
-        var test = try dataOptions.load(.test)
-        if let subset { train = train.prefix(subset) }
-        if let testSubset { test = test.prefix(testSubset) }
-
-        Tensor.manualSeed(seed)
-        let net = spec.make(inputChannels: 1, numClasses: train.classNames.count)
-        let side = config.resize ?? train.height
-        print("\(spec.name): \(spec.summary); \(net.numParameters) parameters; \(train.count) training / \(test.count) test images at \(side)×\(side)")
+        let trainer: Trainer
+        let net: any Module
+        if isImageFolder(dataOptions.data) {
+            (trainer, net) = try imageFolderTrainer(spec: spec, config: &config, outPath: outPath)
+        } else {
+            guard imageSize == nil, !augment, mean == nil else {
+                throw CLIError(message: "--image-size, --augment, --mean and --std apply to image folders; --data is not one")
+            }
+            var train = try dataOptions.load(.train)
+            var test = try dataOptions.load(.test)
+            if let subset { train = train.prefix(subset) }
+            if let testSubset { test = test.prefix(testSubset) }
+            Tensor.manualSeed(seed)
+            net = spec.make(inputChannels: 1, numClasses: train.classNames.count)
+            try prepareTransfer(net)
+            let side = config.resize ?? train.height
+            print("\(spec.name): \(spec.summary); \(net.numParameters) parameters; \(train.count) training / \(test.count) test images at \(side)×\(side)")
+            trainer = Trainer(model: net, train: train, test: test, config: config)
+        }
         print("epochs \(config.epochs), batch \(config.batchSize), \(config.optimizer.rawValue) lr \(config.lr)"
               + (config.momentum > 0 ? " momentum \(config.momentum)" : "") + (config.weightDecay > 0 ? " weight decay \(config.weightDecay)" : "")
               + (config.scheduleKind == .constant ? "" : ", \(config.scheduleKind.rawValue) schedule") + ", \(Threads.count) threads, seed \(seed)")
-        let trainer = Trainer(model: net, train: train, test: test, config: config)
         trainer.onEpoch = { r in
             print(String(format: "epoch %2d  train loss %.4f  train acc %.4f  test acc %.4f  %6.2f s  %7.0f img/s",
                          r.epoch, r.trainLoss, r.trainAccuracy, r.testAccuracy, r.seconds, r.imagesPerSecond))
@@ -74,4 +99,90 @@ struct Train: ParsableCommand {
             print(String(format: "final test accuracy %.4f; weights, metrics.json and curves.svg in %@", last.testAccuracy, outPath))
         }
     }
+
+    /// --init-from and --freeze, after the model is built and before the optimiser sees its parameters.
+    func prepareTransfer(_ net: any Module) throws {
+        let before = net.numParameters
+        if let initFrom {
+            let url = try existingFile(initFrom, what: "weights file")
+            let state: [String: Tensor]
+            do { state = try SafeTensors.read(from: url) } catch let e as SafeTensorsError { throw CLIError(message: e.description) }
+            let report = net.loadMatching(state)
+            print("init from \(initFrom): \(report)")
+            guard !report.loaded.isEmpty else { throw CLIError(message: "\(initFrom): no tensor matches the model by name and shape") }
+        }
+        for prefix in freeze {
+            if prefix == "backbone" {
+                let head = net.freezeBackbone()
+                print("frozen: everything except the classifier '\(head)'")
+            } else {
+                let keys = net.freeze(prefix: prefix)
+                guard !keys.isEmpty else {
+                    throw CLIError(message: "--freeze \(prefix): no parameter name starts with it (e.g. \(net.namedParameters().prefix(3).map(\.0).joined(separator: ", ")))")
+                }
+                print("frozen: \(keys.count) tensors under '\(prefix)'")
+            }
+        }
+        if !freeze.isEmpty { print("trainable parameters: \(net.numParameters) of \(before)") }
+    }
+
+    /// The trainer for an image folder: splits, channel count, pipelines, the model sized to the data.
+    func imageFolderTrainer(spec: ModelSpec, config: inout TrainingConfig, outPath: String) throws -> (Trainer, any Module) {
+        try imageOptions.validateValues()
+        let root = URL(fileURLWithPath: dataOptions.data!)
+        let splits = try ImageFolderSplits(root: root, valFraction: imageOptions.valSplit, seed: seed)
+        var train = splits.train, val = splits.val
+        // the samples are sorted by class, so a subset is a seeded random pick (kept in order), not a prefix
+        func pick(_ f: ImageFolder, _ n: Int) -> ImageFolder {
+            let keep = Set(Generator(seed: seed ^ 0x5AB5E7).permutation(f.count).prefix(n))
+            return ImageFolder(root: f.root, classNames: f.classNames, samples: f.samples.enumerated().filter { keep.contains($0.offset) }.map(\.element))
+        }
+        if let subset { train = pick(train, subset) }
+        if let testSubset { val = pick(val, testSubset) }
+        let channels = imageOptions.resolveChannels(train)
+        let size = imageSize ?? resize ?? spec.defaults.resize
+        if let fixed = fixedInputSize[spec.name], size != fixed {
+            throw CLIError(message: "\(spec.name) takes \(fixed)×\(fixed) images (its classifier is sized for them); use --image-size \(fixed) or a model with global pooling (resnet18, googlenet, nin, densenet, regnetx32)")
+        }
+        config.resize = size
+        var meanValues: [Float]? = nil, stdValues: [Float]? = nil
+        if let mean, mean != "auto", let std {
+            meanValues = try parseFloats(mean, count: channels, what: "--mean")
+            stdValues = try parseFloats(std, count: channels, what: "--std")
+            guard stdValues!.allSatisfy({ $0 > 0 }) else { throw CLIError(message: "--std values must be positive") }
+        }
+        Tensor.manualSeed(seed)
+        let start = Date()
+        var trainLoader = try imageOptions.loader(train, pipeline: .training(size: size, channels: channels, augmented: augment),
+                                                  batchSize: config.batchSize, shuffle: true)
+        if mean == "auto" {
+            let stats = trainLoader.channelStatistics()
+            meanValues = stats.mean; stdValues = stats.std
+        }
+        if meanValues != nil {
+            // the same decoded images (and cache) with normalisation added
+            trainLoader = trainLoader.with(pipeline: .training(size: size, channels: channels, augmented: augment, mean: meanValues, std: stdValues))
+        }
+        let valLoader = try imageOptions.loader(val, pipeline: .evaluation(size: size, channels: channels, augmented: augment,
+                                                                          mean: meanValues, std: stdValues),
+                                                batchSize: Swift.max(config.batchSize, 256), shuffle: false)
+        let net = spec.make(inputChannels: channels, numClasses: train.classNames.count)
+        try prepareTransfer(net)
+        let info = ImageModelInfo(classNames: train.classNames, channels: channels, imageSize: size, mean: meanValues, std: stdValues,
+                                  augmented: augment)
+        config.weightsMetadata = info.metadata
+        let ignored = train.ignoredFiles.count + val.ignoredFiles.count
+        let skipped = trainLoader.skipped + valLoader.skipped
+        print("\(spec.name): \(spec.summary); \(net.numParameters) parameters; \(train.classNames.count) classes; "
+              + "\(trainLoader.exampleCount) training / \(valLoader.exampleCount) validation images (\(splits.layout)) at \(channels)×\(size)×\(size)")
+        print(String(format: "data: %@; checked in %.1f s%@%@%@", root.path, Date().timeIntervalSince(start),
+                     trainLoader.isCached && valLoader.isCached ? ", cached in memory" : "",
+                     ignored > 0 ? ", \(ignored) non-image files ignored" : "",
+                     skipped.isEmpty ? "" : ", \(skipped.count) bad images skipped (first: \(skipped[0]))"))
+        print("train transform: \(trainLoader.pipeline)")
+        return (Trainer(model: net, trainLoader: trainLoader, testLoader: valLoader, config: config), net)
+    }
 }
+
+/// Models whose first Linear layer is sized for one input resolution (no global pooling).
+let fixedInputSize: [String: Int] = ["lenet": 28, "lenet-d2l": 28, "bn-lenet": 28, "alexnet": 224, "vgg11": 224]

@@ -286,10 +286,11 @@ private func decodeError(_ what: String, _ data: Data, sourceLocation: SourceLoc
         #expect(decodeError("filter 5", bf)?.reason.contains("filter") == true)
         // no IHDR at all
         #expect(decodeError("no IHDR", Data(pngSignature + chunk("IEND", []))) != nil)
-        // unsupported formats: 16-bit, palette, interlaced
+        // formats that are valid but wrong here: 16-bit data too short for its rows, palette without PLTE,
+        // an interlace method that does not exist
         for (h, what) in [(ihdr(width: 4, height: 3, colorType: 0, bitDepth: 16), "16-bit"),
                           (ihdr(width: 4, height: 3, colorType: 3), "palette"),
-                          (ihdr(width: 4, height: 3, colorType: 0, interlace: 1), "interlaced")] {
+                          (ihdr(width: 4, height: 3, colorType: 0, interlace: 2), "interlace method 2")] {
             let d = Data(pngSignature + h + chunk("IDAT", [UInt8](try Zlib.deflate(Data(raw)))) + chunk("IEND", []))
             #expect(decodeError(what, d) != nil)
         }

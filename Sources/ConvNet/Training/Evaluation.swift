@@ -12,8 +12,10 @@ public struct EvaluationResult: Sendable {
     public let confusion: ConfusionMatrix
 }
 
-/// Accuracy, mean cross-entropy and confusion matrix of `model` over one pass of `loader`, in eval mode without gradients (D2L's `evaluate_accuracy_gpu`).
-public func evaluate(_ model: any Module, on loader: DataLoader, numClasses: Int = 10) -> EvaluationResult {
+/// Accuracy, mean cross-entropy and confusion matrix of `model` over one pass of `loader` (an IDX
+/// `DataLoader` or an `ImageFolderLoader`), in eval mode without gradients (D2L's `evaluate_accuracy_gpu`).
+public func evaluate(_ model: any Module, on loader: any BatchSource, numClasses: Int? = nil) -> EvaluationResult {
+    let numClasses = numClasses ?? loader.classNames.count
     let model = compile(model)
     let wasTraining = model.training
     model.eval()
@@ -21,7 +23,7 @@ public func evaluate(_ model: any Module, on loader: DataLoader, numClasses: Int
     var confusion = ConfusionMatrix(numClasses: numClasses)
     var lossSum = 0.0, seen = 0
     withNoGrad {
-        for batch in loader {
+        for batch in AnySequence({ loader.epoch() }) {
             let logits = model(batch.images)
             lossSum += Double(crossEntropy(logits, batch.labels).item()) * Double(batch.labels.count)
             seen += batch.labels.count

@@ -31,6 +31,9 @@ public struct TrainingConfig: Sendable {
     public var resume = false
     /// Show a live progress bar (a terminal); otherwise one line per epoch.
     public var progressBar = false
+    /// Stored in the weights file's safetensors metadata (class names, input size, normalisation),
+    /// so `evaluate` and `predict` can name classes and prepare images as training did.
+    public var weightsMetadata: [String: String] = [:]
 
     /// A configuration with the given hyperparameters; the rest keep their defaults.
     public init(epochs: Int, batchSize: Int, lr: Float, optimizer: OptimizerKind = .sgd, momentum: Float = 0,
@@ -121,10 +124,10 @@ public final class Trainer {
     private let compiled: CompiledModule
     /// The run's configuration.
     public let config: TrainingConfig
-    /// Shuffled training batches.
-    public let trainLoader: DataLoader
-    /// Test batches (in order, at least 256 per batch).
-    public let testLoader: DataLoader
+    /// Shuffled training batches (an IDX `DataLoader` or an `ImageFolderLoader`).
+    public let trainLoader: any BatchSource
+    /// Test batches, in order.
+    public let testLoader: any BatchSource
     /// The optimiser built from the configuration.
     public let optimizer: any Optimizer
     /// One record per finished epoch, including those of a resumed run.
@@ -136,13 +139,22 @@ public final class Trainer {
 
     /// The model's training and test data; shuffling and dropout draw from the global generator,
     /// which the checkpoint saves, so a resumed run continues the same random sequence.
-    public init(model: any Module, train: ImageDataset, test: ImageDataset, config: TrainingConfig) {
+    public convenience init(model: any Module, train: ImageDataset, test: ImageDataset, config: TrainingConfig) {
+        let resize = config.resize == train.height ? nil : config.resize
+        self.init(model: model,
+                  trainLoader: DataLoader(train, batchSize: config.batchSize, shuffle: true, resize: resize, generator: .global),
+                  testLoader: DataLoader(test, batchSize: Swift.max(config.batchSize, 256), resize: resize), config: config)
+    }
+
+    /// Trains from any batch source (e.g. an `ImageFolderLoader`); the training loader should shuffle
+    /// with the global generator, which checkpoints save. Frozen parameters (requiresGrad == false)
+    /// are left out of the optimiser.
+    public init(model: any Module, trainLoader: any BatchSource, testLoader: any BatchSource, config: TrainingConfig) {
         self.model = model
         compiled = compile(model)
         self.config = config
-        let resize = config.resize == train.height ? nil : config.resize
-        trainLoader = DataLoader(train, batchSize: config.batchSize, shuffle: true, resize: resize, generator: .global)
-        testLoader = DataLoader(test, batchSize: Swift.max(config.batchSize, 256), resize: resize)
+        self.trainLoader = trainLoader
+        self.testLoader = testLoader
         switch config.optimizer {
         case .sgd: optimizer = SGD(model.parameters(), lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay)
         case .adam: optimizer = Adam(model.parameters(), lr: config.lr, weightDecay: config.weightDecay)
@@ -180,10 +192,10 @@ public final class Trainer {
             let order = trainLoader.epochOrder()
             if skipBatches > 0 { Generator.global.restore(state: resumeRNG) } else { partial = PartialEpoch() }
             let start = Date()
-            let total = trainLoader.count
+            let total = trainLoader.batchCount
             var lastDraw = Date.distantPast
             // the next batch is assembled (and resized) on another thread while this one trains
-            for (b, batch) in zip(skipBatches..<total, trainLoader.batches(order: order, from: skipBatches)) {
+            for (b, batch) in zip(skipBatches..<total, AnySequence { self.trainLoader.batchIterator(order: order, from: skipBatches) }) {
                 let logits = compiled(batch.images)
                 let loss = crossEntropy(logits, batch.labels, labelSmoothing: config.labelSmoothing)
                 let l = loss.item()
@@ -215,7 +227,7 @@ public final class Trainer {
             if config.progressBar { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
             let trainSeconds = partial.seconds + Date().timeIntervalSince(start)
             skipBatches = 0
-            let test = evaluate(compiled, on: testLoader)
+            let test = evaluate(compiled, on: testLoader, numClasses: testLoader.classNames.count)
             let record = EpochRecord(epoch: epoch + 1, trainLoss: partial.lossSum / Double(Swift.max(partial.seen, 1)),
                                      trainAccuracy: Double(partial.correct) / Double(Swift.max(partial.seen, 1)),
                                      testAccuracy: test.accuracy, seconds: trainSeconds,
@@ -249,7 +261,7 @@ public final class Trainer {
     /// Writes weights (safetensors), metrics.json and curves.svg into the output folder.
     public func writeArtifacts() throws {
         guard let dir = config.outDir else { return }
-        try model.save(to: dir.appendingPathComponent("model.safetensors"))
+        try model.save(to: dir.appendingPathComponent("model.safetensors"), metadata: config.weightsMetadata.isEmpty ? nil : config.weightsMetadata)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try enc.encode(history), to: dir.appendingPathComponent("metrics.json"))

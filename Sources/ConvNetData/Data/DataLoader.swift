@@ -1,7 +1,7 @@
 import ConvNetCore
 import Foundation
 
-/// One mini-batch: images [B, 1, H, W] in [0, 1] (optionally normalised) and their labels.
+/// One mini-batch: images [B, C, H, W] in [0, 1] (optionally normalised) and their labels.
 public struct Batch: @unchecked Sendable {
     /// The images, `[B, 1, H, W]` float32 (D2L's `X`).
     public let images: Tensor

@@ -53,7 +53,7 @@ public final class SGD: Optimizer {
     /// One SGD update of every parameter with a gradient, as `torch.optim.SGD.step()`.
     public func step() {
         for (i, p) in parameters.enumerated() {
-            guard let g = p.grad else { continue }
+            guard p.requiresGrad, let g = p.grad else { continue } // frozen parameters stay as they are
             let n = p.count, w = p.data, gd = g.data
             let wd = weightDecay, lr = lr, mom = momentum, damp = dampening
             if momentum == 0 {
@@ -129,7 +129,7 @@ public class AdamBase: Optimizer {
         stepCount += 1
         let bc1 = 1 - Foundation.pow(beta1, Float(stepCount)), bc2 = 1 - Foundation.pow(beta2, Float(stepCount))
         for (i, p) in parameters.enumerated() {
-            guard let g = p.grad else { continue }
+            guard p.requiresGrad, let g = p.grad else { continue } // frozen parameters stay as they are
             if m[i] == nil { m[i] = Tensor.zeros(p.shape); v[i] = Tensor.zeros(p.shape) }
             let w = p.data, gd = g.data, md = m[i]!.data, vd = v[i]!.data
             let b1 = beta1, b2 = beta2, wd = weightDecay, lr = lr, eps = eps
