@@ -60,7 +60,6 @@ struct Train: ParsableCommand {
         if let weightDecay { config.weightDecay = weightDecay }
         if let resize { config.resize = resize }
         if let schedule { config.scheduleKind = try parseChoice(schedule, ScheduleKind.self, what: "schedule") }
-        config.seed = seed
         config.resume = resume
         config.progressBar = isatty(STDERR_FILENO) != 0
         let outPath = out.replacingOccurrences(of: "<model>", with: spec.name)

@@ -23,8 +23,6 @@ public struct TrainingConfig: Sendable {
     public var labelSmoothing: Float = 0
     /// Image side length fed to the model (the dataset's own size means no resizing).
     public var resize: Int?
-    /// The seed the CLI gives the global generator (initialisation, shuffling, dropout).
-    public var seed: UInt64 = 0
     /// Folder for checkpoint, weights, metrics and curves; nil writes nothing.
     public var outDir: URL?
     /// Continue from the checkpoint in `outDir`.
@@ -168,82 +166,103 @@ public final class Trainer {
     /// Runs the remaining epochs; returns the full history.
     @discardableResult
     public func run() throws -> [EpochRecord] {
-        var startEpoch = 0, skipBatches = 0, partial = PartialEpoch()
-        var epochStartRNG = Generator.global.state
-        if config.resume, let url = checkpointURL {
-            guard FileManager.default.fileExists(atPath: url.path) else {
-                throw TrainingError.badCheckpoint(path: url.path, reason: "no checkpoint to resume from")
-            }
-            let state = try Checkpoint.load(from: url, model: model, optimizer: optimizer)
-            history = state.history
-            startEpoch = state.epoch
-            skipBatches = state.batch
-            partial = state.partial
-            epochStartRNG = state.epochStartRNG
-            Generator.global.restore(state: state.rng)
-            log("resuming from \(url.path) at epoch \(startEpoch + 1)" + (skipBatches > 0 ? ", batch \(skipBatches + 1)" : ""))
-        }
-        for epoch in startEpoch..<config.epochs {
-            optimizer.lr = config.effectiveSchedule.lr(base: config.lr, epoch: epoch)
-            model.train()
-            // the epoch's order comes from the generator state at its start, so a mid-epoch resume replays it
-            let resumeRNG = Generator.global.state
-            if skipBatches > 0 { Generator.global.restore(state: epochStartRNG) } else { epochStartRNG = resumeRNG }
-            let order = trainLoader.epochOrder()
-            if skipBatches > 0 { Generator.global.restore(state: resumeRNG) } else { partial = PartialEpoch() }
-            let start = Date()
-            let total = trainLoader.batchCount
-            var lastDraw = Date.distantPast
-            // the next batch is assembled (and resized) on another thread while this one trains
-            for (b, batch) in zip(skipBatches..<total, AnySequence { self.trainLoader.batchIterator(order: order, from: skipBatches) }) {
-                let logits = compiled(batch.images)
-                let loss = crossEntropy(logits, batch.labels, labelSmoothing: config.labelSmoothing)
-                let l = loss.item()
-                guard l.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch + 1, batch: b + 1, value: l) }
-                optimizer.zeroGrad()
-                loss.backward()
-                withNoGrad { optimizer.step() }
-                partial.lossSum += Double(l) * Double(batch.labels.count)
-                partial.correct += correctCount(logits, batch.labels)
-                partial.seen += batch.labels.count
-                if config.progressBar, Date().timeIntervalSince(lastDraw) > 0.1 || b == total - 1 {
-                    lastDraw = Date()
-                    drawProgress(epoch: epoch, batch: b + 1 - skipBatches, of: total - skipBatches, done: b + 1, total: total,
-                                 partial: partial, elapsed: Date().timeIntervalSince(start))
-                }
-                if InterruptFlag.raised != 0 && b + 1 < total {
-                    if config.progressBar { FileHandle.standardError.write(Data("\n".utf8)) }
-                    var saved: String? = nil
-                    if let url = checkpointURL {
-                        var p = partial
-                        p.seconds += Date().timeIntervalSince(start)
-                        try Checkpoint.save(to: url, model: model, optimizer: optimizer, epoch: epoch, batch: b + 1, partial: p,
-                                            epochStartRNG: epochStartRNG, rng: Generator.global.state, history: history)
-                        saved = url.path
-                    }
-                    throw TrainingError.interrupted(epoch: epoch + 1, batch: b + 1, checkpoint: saved)
-                }
-            }
-            if config.progressBar { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-            let trainSeconds = partial.seconds + Date().timeIntervalSince(start)
-            skipBatches = 0
-            let test = evaluate(compiled, on: testLoader, numClasses: testLoader.classNames.count)
-            let record = EpochRecord(epoch: epoch + 1, trainLoss: partial.lossSum / Double(Swift.max(partial.seen, 1)),
-                                     trainAccuracy: Double(partial.correct) / Double(Swift.max(partial.seen, 1)),
-                                     testAccuracy: test.accuracy, seconds: trainSeconds,
-                                     imagesPerSecond: Double(partial.seen) / Swift.max(trainSeconds, 1e-9), lr: Double(optimizer.lr))
-            history.append(record)
-            onEpoch?(record)
-            if let url = checkpointURL {
-                try Checkpoint.save(to: url, model: model, optimizer: optimizer, epoch: epoch + 1, batch: 0, partial: PartialEpoch(),
-                                    epochStartRNG: Generator.global.state, rng: Generator.global.state, history: history)
-                try writeArtifacts()
-            }
-            if InterruptFlag.raised != 0 && epoch + 1 < config.epochs {
-                throw TrainingError.interrupted(epoch: epoch + 1, batch: total, checkpoint: checkpointURL?.path)
-            }
+        var position = try resumePosition()
+        for epoch in position.epoch..<config.epochs {
+            let record = try trainEpoch(epoch, resuming: &position)
+            try finishEpoch(record)
         }
         return history
+    }
+
+    /// Where training continues: an epoch, the batches of it already trained with their sums, and
+    /// the generator's state when the epoch began (its shuffle order depends on it).
+    private struct RunPosition {
+        var epoch = 0, batch = 0
+        var partial = PartialEpoch()
+        var epochStartRNG: [UInt64]
+    }
+
+    /// The start of a fresh run, or the checkpoint's position with the model, optimiser, history
+    /// and generator restored from it (`--resume`).
+    private func resumePosition() throws -> RunPosition {
+        guard config.resume, let url = checkpointURL else { return RunPosition(epochStartRNG: Generator.global.state) }
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw TrainingError.badCheckpoint(path: url.path, reason: "no checkpoint to resume from")
+        }
+        let state = try Checkpoint.load(from: url, model: model, optimizer: optimizer)
+        history = state.history
+        Generator.global.restore(state: state.rng)
+        log("resuming from \(url.path) at epoch \(state.epoch + 1)" + (state.batch > 0 ? ", batch \(state.batch + 1)" : ""))
+        return RunPosition(epoch: state.epoch, batch: state.batch, partial: state.partial, epochStartRNG: state.epochStartRNG)
+    }
+
+    /// Trains one epoch (from `position`'s batch when resuming mid-epoch), evaluates, and returns its record.
+    private func trainEpoch(_ epoch: Int, resuming position: inout RunPosition) throws -> EpochRecord {
+        optimizer.lr = config.effectiveSchedule.lr(base: config.lr, epoch: epoch)
+        model.train()
+        let skipBatches = position.batch
+        // the epoch's order comes from the generator state at its start, so a mid-epoch resume replays it
+        let resumeRNG = Generator.global.state
+        if skipBatches > 0 { Generator.global.restore(state: position.epochStartRNG) } else { position.epochStartRNG = resumeRNG }
+        let order = trainLoader.epochOrder()
+        var partial = PartialEpoch()
+        if skipBatches > 0 { Generator.global.restore(state: resumeRNG); partial = position.partial }
+        let start = Date()
+        let total = trainLoader.batchCount
+        var lastDraw = Date.distantPast
+        // the next batch is assembled (and resized) on another thread while this one trains
+        for (b, batch) in zip(skipBatches..<total, AnySequence { self.trainLoader.batchIterator(order: order, from: skipBatches) }) {
+            let logits = compiled(batch.images)
+            let loss = crossEntropy(logits, batch.labels, labelSmoothing: config.labelSmoothing)
+            let l = loss.item()
+            guard l.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch + 1, batch: b + 1, value: l) }
+            optimizer.zeroGrad()
+            loss.backward()
+            withNoGrad { optimizer.step() }
+            partial.lossSum += Double(l) * Double(batch.labels.count)
+            partial.correct += correctCount(logits, batch.labels)
+            partial.seen += batch.labels.count
+            if config.progressBar, Date().timeIntervalSince(lastDraw) > 0.1 || b == total - 1 {
+                lastDraw = Date()
+                drawProgress(epoch: epoch, batch: b + 1 - skipBatches, of: total - skipBatches, done: b + 1, total: total,
+                             partial: partial, elapsed: Date().timeIntervalSince(start))
+            }
+            if InterruptFlag.raised != 0 && b + 1 < total {
+                if config.progressBar { FileHandle.standardError.write(Data("\n".utf8)) }
+                var saved: String? = nil
+                if let url = checkpointURL {
+                    var p = partial
+                    p.seconds += Date().timeIntervalSince(start)
+                    try Checkpoint.save(to: url, model: model, optimizer: optimizer, epoch: epoch, batch: b + 1, partial: p,
+                                        epochStartRNG: position.epochStartRNG, rng: Generator.global.state, history: history)
+                    saved = url.path
+                }
+                throw TrainingError.interrupted(epoch: epoch + 1, batch: b + 1, checkpoint: saved)
+            }
+        }
+        if config.progressBar { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        let trainSeconds = partial.seconds + Date().timeIntervalSince(start)
+        position.batch = 0
+        let test = evaluate(compiled, on: testLoader, numClasses: testLoader.classNames.count)
+        return EpochRecord(epoch: epoch + 1, trainLoss: partial.lossSum / Double(Swift.max(partial.seen, 1)),
+                           trainAccuracy: Double(partial.correct) / Double(Swift.max(partial.seen, 1)),
+                           testAccuracy: test.accuracy, seconds: trainSeconds,
+                           imagesPerSecond: Double(partial.seen) / Swift.max(trainSeconds, 1e-9), lr: Double(optimizer.lr))
+    }
+
+    /// Records a finished epoch: history, the callback, then the checkpoint and the artifacts on
+    /// disk; stops here after Ctrl-C.
+    private func finishEpoch(_ record: EpochRecord) throws {
+        history.append(record)
+        onEpoch?(record)
+        if let url = checkpointURL {
+            try Checkpoint.save(to: url, model: model, optimizer: optimizer, epoch: record.epoch, batch: 0, partial: PartialEpoch(),
+                                epochStartRNG: Generator.global.state, rng: Generator.global.state, history: history)
+            try writeArtifacts()
+        }
+        if InterruptFlag.raised != 0 && record.epoch < config.epochs {
+            throw TrainingError.interrupted(epoch: record.epoch, batch: trainLoader.batchCount, checkpoint: checkpointURL?.path)
+        }
     }
 
     private func drawProgress(epoch: Int, batch: Int, of count: Int, done: Int, total: Int, partial: PartialEpoch, elapsed: Double) {
