@@ -26,6 +26,21 @@ long ck_conv_direct16_scratch(long C, long H, long W, long kh, long kw, long ph,
 }
 
 #if defined(__x86_64__)
+// Writes a block's accumulators (pixel-major: 16 channels per register) to the channel planes of y.
+__attribute__((target("avx512f,fma"), always_inline))
+static inline void direct16_store(const int P, const int R, __m512 acc[2][16], long Cout, long oh, long ow0, long npx, long Ho,
+                                  long Wo, float *y) {
+    long plane = Ho * Wo;
+    float tmp[16][16];
+    for (int r = 0; r < R; r++) {
+        for (int p = 0; p < P; p++) _mm512_storeu_ps(tmp[p], acc[r][p]);
+        for (long co = 0; co < Cout; co++) {
+            float *dst = y + co * plane + (oh + r) * Wo + ow0;
+            for (long p = 0; p < npx; p++) dst[p] = tmp[p][co];
+        }
+    }
+}
+
 // R output rows × P consecutive output columns (npx of them real) at (oh, ow0): R·P accumulators of
 // the 16 output channels, each kernel tap's weights loaded once for all of them. P and R are
 // constants at every call (the callers below), so the loops unroll into registers.
@@ -52,15 +67,7 @@ static inline void direct16_block(const int P, const int R, const float *xp, lon
             }
         }
     }
-    long plane = Ho * Wo;
-    float tmp[16][16];
-    for (int r = 0; r < R; r++) {
-        for (int p = 0; p < P; p++) _mm512_storeu_ps(tmp[p], acc[r][p]);
-        for (long co = 0; co < Cout; co++) {
-            float *dst = y + co * plane + (oh + r) * Wo + ow0;
-            for (long p = 0; p < npx; p++) dst[p] = tmp[p][co];
-        }
-    }
+    direct16_store(P, R, acc, Cout, oh, ow0, npx, Ho, Wo, y);
 }
 
 // The same block for stride 1 and a KW-wide kernel: each input value of a kernel row is broadcast
@@ -96,15 +103,7 @@ static inline void direct16_block_s1(const int P, const int R, const int KW, con
             }
         }
     }
-    long plane = Ho * Wo;
-    float tmp[16][16];
-    for (int r = 0; r < R; r++) {
-        for (int p = 0; p < P; p++) _mm512_storeu_ps(tmp[p], acc[r][p]);
-        for (long co = 0; co < Cout; co++) {
-            float *dst = y + co * plane + (oh + r) * Wo + ow0;
-            for (long p = 0; p < npx; p++) dst[p] = tmp[p][co];
-        }
-    }
+    direct16_store(P, R, acc, Cout, oh, ow0, npx, Ho, Wo, y);
 }
 
 #define DIRECT16_S1_CASE(P, KW) \
