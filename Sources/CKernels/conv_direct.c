@@ -373,3 +373,95 @@ void ck_conv_dw_direct16(const float *x, const float *dy, long images, long C, l
     (void)sh; (void)sw; (void)Ho; (void)Wo; (void)acc; (void)scratch;
 #endif
 }
+
+// Direct convolution over output channels in blocks of 32 (two AVX-512 registers per pixel), for
+// strided layers whose im2col gather costs about as much as the GEMM (ResNet's stride-2 3×3
+// layers): each broadcast input value feeds both halves of a block, so a tap costs one load per
+// two multiply-adds, and no column matrix is built.
+void ck_pack_conv_direct32(const float *w, long Cout, long C, long kh, long kw, float *packed) {
+    long taps = C * kh * kw, blocks = (Cout + 31) / 32;
+    memset(packed, 0, (size_t)(blocks * taps * 32) * sizeof(float));
+    for (long co = 0; co < Cout; co++)
+        for (long t = 0; t < taps; t++) packed[((co / 32) * taps + t) * 32 + co % 32] = w[co * taps + t];
+}
+
+#if defined(__x86_64__)
+// One output row × P columns of a 32-channel block (`cout` ≤ 32 of them real, npx columns real).
+__attribute__((target("avx512f,fma"), always_inline))
+static inline void direct32_block(const int P, const float *xp, long C, long Hp, long Wp, const float *wp, __m512 b0, __m512 b1,
+                                  long cout, long kh, long kw, long sh, long sw, long oh, long ow0, long npx, long Ho, long Wo,
+                                  float *y) {
+    __m512 acc[2][16];
+#pragma clang loop unroll(full)
+    for (int p = 0; p < P; p++) { acc[0][p] = b0; acc[1][p] = b1; }
+    const float *wv = wp;
+    for (long c = 0; c < C; c++) {
+        for (long i = 0; i < kh; i++) {
+            const float *row = xp + (c * Hp + oh * sh + i) * Wp + ow0 * sw;
+            for (long j = 0; j < kw; j++) {
+                __m512 w0 = _mm512_loadu_ps(wv), w1 = _mm512_loadu_ps(wv + 16);
+                wv += 32;
+#pragma clang loop unroll(full)
+                for (int p = 0; p < P; p++) {
+                    __m512 xb = _mm512_set1_ps(row[j + p * sw]);
+                    acc[0][p] = _mm512_fmadd_ps(xb, w0, acc[0][p]);
+                    acc[1][p] = _mm512_fmadd_ps(xb, w1, acc[1][p]);
+                }
+            }
+        }
+    }
+    long plane = Ho * Wo;
+    float tmp[16][16];
+    for (int half = 0; half < 2 && half * 16 < cout; half++) {
+        for (int p = 0; p < P; p++) _mm512_storeu_ps(tmp[p], acc[half][p]);
+        long n = cout - half * 16 < 16 ? cout - half * 16 : 16;
+        for (long co = 0; co < n; co++) {
+            float *dst = y + (half * 16 + co) * plane + oh * Wo + ow0;
+            for (long p = 0; p < npx; p++) dst[p] = tmp[p][co];
+        }
+    }
+}
+
+#define DIRECT32_CASE(P) \
+    case P: direct32_block(P, xp, C, Hp, Wp, wb, b0, b1, cout, kh, kw, sh, sw, oh, ow0, npx, Ho, Wo, yb); break;
+
+__attribute__((target("avx512f,fma")))
+static void direct32_image(const float *x, long C, long H, long W, const float *packed, const float *bias, long Cout,
+                           long kh, long kw, long ph, long pw, long sh, long sw, long Ho, long Wo, float *y, float *xp) {
+    long Hp = H + 2 * ph, Wp = W + 2 * pw, taps = C * kh * kw;
+    ck_pad_copy(x, C, H, W, ph, pw, xp);
+    int P = direct16_width(Wo);
+    for (long ob = 0; ob * 32 < Cout; ob++) {
+        long cout = Cout - ob * 32 < 32 ? Cout - ob * 32 : 32;
+        __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
+        if (bias) {
+            b0 = _mm512_maskz_loadu_ps((__mmask16)(cout >= 16 ? 0xFFFF : (1u << cout) - 1), bias + ob * 32);
+            if (cout > 16) b1 = _mm512_maskz_loadu_ps((__mmask16)(cout >= 32 ? 0xFFFF : (1u << (cout - 16)) - 1), bias + ob * 32 + 16);
+        }
+        const float *wb = packed + ob * taps * 32;
+        float *yb = y + ob * 32 * Ho * Wo;
+        for (long oh = 0; oh < Ho; oh++) {
+            for (long ow0 = 0; ow0 < Wo; ow0 += P) {
+                long npx = Wo - ow0 < P ? Wo - ow0 : P;
+                switch (P) {
+                    DIRECT32_CASE(8) DIRECT32_CASE(9) DIRECT32_CASE(10) DIRECT32_CASE(11)
+                    DIRECT32_CASE(12) DIRECT32_CASE(13) DIRECT32_CASE(14)
+                }
+            }
+        }
+    }
+}
+#endif
+
+void ck_conv_direct32(const float *x, long images, long C, long H, long W, const float *packed, const float *bias,
+                      long Cout, long kh, long kw, long ph, long pw, long sh, long sw, long Ho, long Wo, float *y, float *scratch) {
+#if defined(__x86_64__)
+    // the same padded-image buffer as the 16-channel kernel: border and slack zeroed once
+    memset(scratch, 0, (size_t)ck_conv_direct16_scratch(C, H, W, kh, kw, ph, pw, sw) * sizeof(float));
+    for (long n = 0; n < images; n++)
+        direct32_image(x + n * C * H * W, C, H, W, packed, bias, Cout, kh, kw, ph, pw, sh, sw, Ho, Wo, y + n * Cout * Ho * Wo, scratch);
+#else
+    (void)x; (void)images; (void)C; (void)H; (void)W; (void)packed; (void)bias; (void)Cout; (void)kh; (void)kw;
+    (void)ph; (void)pw; (void)sh; (void)sw; (void)Ho; (void)Wo; (void)y; (void)scratch;
+#endif
+}

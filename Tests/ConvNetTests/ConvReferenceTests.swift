@@ -666,3 +666,33 @@ extension DirectConvTests {
         }
     }
 }
+
+/// Stride-2 3×3 layers with ≥ 32 channels (ResNet's downsampling convolutions) run the 32-channel
+/// direct kernel: against the definition, with output channel counts that leave partial blocks,
+/// odd maps, both paddings, and the fused epilogue; gradients still flow through their own paths.
+@Suite struct DirectStridedConvTests {
+    @Test(arguments: [(2, 32, 32, 13, 11, 1), (3, 48, 80, 12, 12, 1), (2, 64, 48, 9, 15, 0), (1, 40, 100, 24, 24, 1)])
+    func matchesDefinition(_ n: Int, _ c: Int, _ cout: Int, _ h: Int, _ w: Int, _ pad: Int) {
+        let gen = Generator(seed: UInt64(7700 + c + cout + h * 3 + w))
+        let x = Tensor.randn([n, c, h, w], generator: gen); x.requiresGrad = true
+        let wt = Tensor.randn([cout, c, 3, 3], generator: gen); wt.requiresGrad = true
+        let b = Tensor.randn([cout], generator: gen); b.requiresGrad = true
+        let y = conv2d(x, wt, bias: b, stride: 2, padding: .pair(pad, pad))
+        let what = "n \(n) \(c)→\(cout) on \(h)×\(w), 3×3/2 pad \(pad)"
+        let want = referenceConv(x.detached(), wt.detached(), bias: b.detached(), stride: (2, 2), padding: (pad, pad),
+                                 dilation: (1, 1), groups: 1)
+        expectClose(y, want, rtol: 1e-4, atol: 1e-4, "forward " + what)
+        // the inference epilogue (scale, shift, residual, ReLU) applied to the direct kernel's output
+        let scale = Tensor.randn([cout], generator: gen), shift = Tensor.randn([cout], generator: gen)
+        let residual = Tensor.randn(want.shape, generator: gen)
+        let fused = withNoGrad {
+            conv2dAffineReLU(x, wt, bias: b, stride: 2, padding: .pair(pad, pad), scale: scale, shift: shift, residual: residual, relu: true)
+        }
+        let composed = (want * scale.reshape([1, cout, 1, 1]) + shift.reshape([1, cout, 1, 1]) + residual).relu()
+        expectClose(fused, composed, rtol: 1e-4, atol: 1e-4, "fused " + what)
+        let g = Tensor.randn(y.shape, generator: gen)
+        y.backward(g)
+        let worst = convGradientError(x: x, w: wt, b: b, g: g, stride: 2, pad: pad, groups: 1)
+        #expect(worst < 1e-4, "\(what): worst relative gradient error \(worst)")
+    }
+}

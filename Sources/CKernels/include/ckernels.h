@@ -99,6 +99,11 @@ void ck_pack_conv_direct16(const float *w, long Cout, long C, long kh, long kw, 
 long ck_conv_direct16_scratch(long C, long H, long W, long kh, long kw, long ph, long pw, long sw);
 void ck_conv_direct16(const float *x, long images, long C, long H, long W, const float *packed, const float *bias,
                       long Cout, long kh, long kw, long ph, long pw, long sh, long sw, long Ho, long Wo, float *y, float *scratch);
+/// Direct convolution over output channels in blocks of 32 (AVX-512 only, as direct16): weights
+/// packed by ck_pack_conv_direct32 ([ceil(Cout/32)][C·kh·kw][32]), scratch as ck_conv_direct16_scratch.
+void ck_pack_conv_direct32(const float *w, long Cout, long C, long kh, long kw, float *packed);
+void ck_conv_direct32(const float *x, long images, long C, long H, long W, const float *packed, const float *bias,
+                      long Cout, long kh, long kw, long ph, long pw, long sh, long sw, long Ho, long Wo, float *y, float *scratch);
 /// Σx, Σ(x − mu)², and (Σg, Σg·(x − mu)) added into the outputs; vectorised where possible.
 float ck_sum(const float *x, long n);
 float ck_sum_sq_dev(const float *x, long n, float mu);

@@ -25,6 +25,28 @@ extension ConvKernels {
             && g.coutG * g.kh * g.kw <= 1024 && ck_conv_direct16_available() != 0
     }
 
+    /// Stride-2 3×3 layers with at least 32 channels in and out (ResNet's downsampling 3×3s): the
+    /// 32-channel direct kernel, which builds no column matrix (the strided gather cost about as
+    /// much as the GEMM it fed).
+    static func usesDirectStrided(_ g: ConvGeometry) -> Bool {
+        g.groups == 1 && g.sh == 2 && g.sw == 2 && g.kh == 3 && g.kw == 3 && g.dh == 1 && g.dw == 1 && g.c >= 32 && g.cout >= 32
+            && ck_conv_direct16_available() != 0
+    }
+
+    /// y = conv(x, w) + bias by the 32-channel direct kernel, images split over threads.
+    static func directStrided(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                              y: UnsafeMutablePointer<Float>) {
+        let taps = g.c * g.kh * g.kw
+        let packed = Tensor(uninitializedShape: [(g.cout + 31) / 32 * taps * 32])
+        ck_pack_conv_direct32(weight, g.cout, g.c, g.kh, g.kw, packed.data)
+        let scratch = ck_conv_direct16_scratch(g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sw)
+        let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo
+        Threads.parallelFor(g.n) { r in
+            ck_conv_direct32(x + r.lowerBound * inPlane, r.count, g.c, g.h, g.w, packed.data, bias, g.cout, g.kh, g.kw,
+                             g.ph, g.pw, g.sh, g.sw, g.ho, g.wo, y + r.lowerBound * outPlane, ck_scratch(3, scratch))
+        }
+    }
+
     /// y = conv(x, w) + bias by the direct kernel, group by group, images split over threads.
     /// `w` is [groups·outG, inG, kh, kw]; x has groups·inG channels of h×w, y groups·outG of ho×wo.
     static func direct(x: UnsafePointer<Float>, n: Int, groups: Int, inG: Int, h: Int, w: Int, weight: UnsafePointer<Float>,

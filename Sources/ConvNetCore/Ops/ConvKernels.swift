@@ -151,6 +151,15 @@ enum ConvKernels {
                      relu: epilogue?.relu ?? false)
             return
         }
+        if usesDirectStrided(g) {
+            directStrided(g, x: x, weight: weight, bias: bias, y: y)
+            if let epilogue {
+                Threads.parallelFor(g.n) { r in
+                    for i in r { epilogue.apply(y, image: i, channels: g.cout, plane: g.hwo) }
+                }
+            }
+            return
+        }
         if usesDirect(g) {
             direct(x: x, n: g.n, groups: g.groups, inG: g.cg, h: g.h, w: g.w, weight: weight, bias: bias, outG: g.coutG,
                    kh: g.kh, kw: g.kw, ph: g.ph, pw: g.pw, sh: g.sh, sw: g.sw, ho: g.ho, wo: g.wo, y: y)
