@@ -96,6 +96,20 @@ import Testing
                      "ReluBackward0", "is at version 1; expected version 0 instead")
     }
 
+    /// An optimiser step between the forward and the backward changes saved weights: PyTorch's error.
+    @Test func optimizerStepBeforeBackwardIsAnError() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            let layer = Linear(3, 2)
+            let opt = SGD(layer.parameters(), lr: 0.1)
+            let x = Tensor.randn(4, 3); x.requiresGrad = true
+            let first = layer(x).sum()
+            first.backward(retainGraph: true)
+            opt.step()
+            first.backward()
+        }
+        expectStderr(result, contains: "modified by an inplace operation")
+    }
+
     @Test func inPlaceOnLeafOutsideNoGradIsAnError() async {
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
             let p = Tensor([1, 2]); p.requiresGrad = true

@@ -160,6 +160,14 @@ public final class Tensor: @unchecked Sendable {
     /// Fills this tensor (or the part of a tensor it views) with one value in place, as `fill_`.
     public func fill(_ value: Float) { fill_(value) }
 
+    /// How many in-place writes the elements have had (PyTorch's `_version`); autograd compares it
+    /// with the version a recorded operation saved.
+    public var version: Int { storage.version }
+
+    /// Records an in-place write made through `data` (optimisers, initialisers), so a backward that
+    /// saved the old values reports the change instead of using the new ones.
+    public func markModifiedInPlace() { storage.version &+= 1 }
+
     // MARK: lazy parameters
 
     /// A parameter (or buffer) whose shape is not known yet, as PyTorch's `UninitializedParameter`:

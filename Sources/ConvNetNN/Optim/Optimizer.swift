@@ -54,6 +54,7 @@ public final class SGD: Optimizer {
     public func step() {
         for (i, p) in parameters.enumerated() {
             guard p.requiresGrad, let g = p.grad else { continue } // frozen parameters stay as they are
+            p.markModifiedInPlace()
             let n = p.count, w = p.data, gd = g.data
             let wd = weightDecay, lr = lr, mom = momentum, damp = dampening
             if momentum == 0 {
@@ -131,6 +132,7 @@ public class AdamBase: Optimizer {
         for (i, p) in parameters.enumerated() {
             guard p.requiresGrad, let g = p.grad else { continue } // frozen parameters stay as they are
             if m[i] == nil { m[i] = Tensor.zeros(p.shape); v[i] = Tensor.zeros(p.shape) }
+            p.markModifiedInPlace()
             let w = p.data, gd = g.data, md = m[i]!.data, vd = v[i]!.data
             let b1 = beta1, b2 = beta2, wd = weightDecay, lr = lr, eps = eps
             let stepSize = lr / bc1, bc2s = bc2.squareRoot()
