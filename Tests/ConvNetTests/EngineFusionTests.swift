@@ -82,6 +82,20 @@ private final class DataDependent: Module {
         #expect(fast.fallbackReason?.contains("random") == true && a.scalars != b.scalars)
     }
 
+    /// A compiled module inside a compiled model runs op by op within the outer trace, so the outer
+    /// graph replays its ops (not its first outputs) on new inputs.
+    @Test func compiledModuleInsideACompiledModel() {
+        Tensor.manualSeed(13)
+        let inner = Sequential(Conv2d(1, 4, kernelSize: 3), ReLU())
+        let model = Sequential(compile(inner), Flatten(), Linear(4 * 4 * 4, 3))
+        let fast = compile(model)
+        for seed in 0..<3 {
+            let x = Tensor.randn([2, 1, 6, 6], generator: Generator(seed: UInt64(seed)))
+            expectClose(fast(x), model(x), rtol: 1e-5, atol: 1e-6, "call \(seed)")
+        }
+        #expect(fast.fallbackReason == nil)
+    }
+
     /// BatchNorm's counter advances on replays too.
     @Test func sideEffectsReplay() {
         let bn = BatchNorm2d(3)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// A record of the operations one forward pass ran, value by value, so the engine can plan a
 /// faster replay of the same computation (`OptimizedGraph`): the way `torch.compile` and
@@ -97,13 +98,16 @@ public final class OpTrace {
     // MARK: the calling thread's trace
 
     /// Traces in progress on any thread: while 0, ops skip even the thread-local look-up.
-    nonisolated(unsafe) static var activeCount = 0
-    private static let lock = NSLock()
+    private static let active = Atomic<Int>(0)
+    static var activeCount: Int { active.load(ordering: .relaxed) }
     private static let key: pthread_key_t = {
         var k = pthread_key_t()
         pthread_key_create(&k, nil)
         return k
     }()
+
+    /// Whether a trace is recording on this thread.
+    public static var isRecording: Bool { current != nil }
 
     /// The trace recording on this thread, if any.
     static var current: OpTrace? {
@@ -116,9 +120,9 @@ public final class OpTrace {
         let trace = OpTrace(input: input)
         let saved = pthread_getspecific(key)
         pthread_setspecific(key, Unmanaged.passUnretained(trace).toOpaque())
-        lock.lock(); activeCount += 1; lock.unlock()
+        active.add(1, ordering: .relaxed)
         defer {
-            lock.lock(); activeCount -= 1; lock.unlock()
+            active.subtract(1, ordering: .relaxed)
             pthread_setspecific(key, saved)
         }
         let y = body(input)

@@ -30,7 +30,8 @@ public final class CompiledModule: Module {
 
     public func forward(_ x: Tensor) -> Tensor {
         let key = Key(shape: x.shape, recording: GradMode.isEnabled, training: modes)
-        guard ExecutionContext.current.fusion else { return module(x) }
+        // fusion off, or inside another compiled model's trace (whose graph must see these ops): op by op
+        guard ExecutionContext.current.fusion, !OpTrace.isRecording else { return module(x) }
         if let last, last.key == key { return last.graph.run(x) }
         if let graph = graphs[key] { last = (key, graph); return graph.run(x) }
         if eager.contains(key) { return module(x) }
