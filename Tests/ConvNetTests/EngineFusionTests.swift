@@ -96,6 +96,18 @@ private final class DataDependent: Module {
         #expect(fast.fallbackReason == nil)
     }
 
+    /// State a forward changes in place (a buffer of the module) would be missed by a replay.
+    @Test func inPlaceWriteToModuleStateRunsEagerly() {
+        final class Counting: Module {
+            let calls = Tensor.zeros(1)
+            func forward(_ x: Tensor) -> Tensor { calls.add_(1); return x * 2 }
+        }
+        let m = Counting()
+        let fast = compile(m)
+        for _ in 0..<3 { _ = withNoGrad { fast(Tensor.ones(2)) } }
+        #expect(fast.fallbackReason?.contains("outside the forward") == true && m.calls.item() == 3)
+    }
+
     /// BatchNorm's counter advances on replays too.
     @Test func sideEffectsReplay() {
         let bn = BatchNorm2d(3)

@@ -13,9 +13,8 @@ extension Tensor {
         if OpTrace.activeCount > 0, let trace = OpTrace.current, trace.depth == 0 {
             // in a traced forward, an in-place op on a traced value is a new value of the same tensor
             guard trace.isTracedValue(self), viewBase == nil, !trace.storageIsViewed(self) else {
-                if trace.isTracedValue(self) || operands.contains(where: { trace.isTracedValue($0) }) || viewBase != nil {
-                    trace.fail("\(name) writes through a view or into a tensor from outside the forward")
-                }
+                // a write through a view, or into state kept outside the forward: a replay would miss it
+                trace.fail("\(name) writes through a view or into a tensor from outside the forward")
                 return writeInPlaceEagerly(name, operands: operands, needsOldValue: needsOldValue, compute)
             }
             let inputs = [self] + operands
