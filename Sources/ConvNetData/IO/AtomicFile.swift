@@ -8,6 +8,9 @@ public struct AtomicFileError: Error, CustomStringConvertible, Equatable {
     public let reason: String
     /// One line naming the file and the problem.
     public var description: String { "\(path): \(reason)" }
+
+    /// An error about `path` (also used for an output folder that cannot be written).
+    public init(path: String, reason: String) { self.path = path; self.reason = reason }
 }
 
 /// Writes files by writing a temporary sibling and renaming it over the target, so a crash never
@@ -20,12 +23,14 @@ public enum AtomicFile {
         do {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             try data.write(to: tmp)
-            if rename(tmp.path, url.path) != 0 {
-                throw CocoaError(.fileWriteUnknown)
-            }
         } catch {
             try? FileManager.default.removeItem(at: tmp)
             throw AtomicFileError(path: url.path, reason: "cannot write the file (\(error.localizedDescription))")
+        }
+        if rename(tmp.path, url.path) != 0 {
+            let reason = String(cString: strerror(errno)) // read before removeItem can change errno
+            try? FileManager.default.removeItem(at: tmp)
+            throw AtomicFileError(path: url.path, reason: "cannot move the new file into place (\(reason))")
         }
     }
 }
