@@ -166,6 +166,7 @@ public final class Trainer {
     /// Runs the remaining epochs; returns the full history.
     @discardableResult
     public func run() throws -> [EpochRecord] {
+        if let dir = config.outDir { try OutputFolder.prepare(dir) }
         var position = try resumePosition()
         for epoch in position.epoch..<Swift.max(position.epoch, config.epochs) {
             let record = try trainEpoch(epoch, resuming: &position)
@@ -193,6 +194,11 @@ public final class Trainer {
         try checkAgainstOptions(state, url: url)
         history = state.history
         Generator.global.restore(state: state.rng)
+        if state.batch == 0 {
+            // the checkpoint is the commit point: outputs a kill left behind (older, or newer than
+            // it) are rewritten from the weights and history it holds
+            try writeArtifacts()
+        }
         if state.epoch >= config.epochs {
             log("\(url.path) is at epoch \(state.epoch)" + (state.batch > 0 ? ", batch \(state.batch)" : "")
                 + "; --epochs \(config.epochs) leaves nothing to train (raise --epochs to continue)")
@@ -279,10 +285,12 @@ public final class Trainer {
         history.append(record)
         onEpoch?(record)
         if let url = checkpointURL {
+            // outputs first, the checkpoint last: it is the epoch's commit point, and a resume
+            // rewrites the outputs from it, so a kill between the writes loses nothing
+            try writeArtifacts()
             try Checkpoint.save(to: url, model: model, optimizer: optimizer, epoch: record.epoch, batch: 0, partial: PartialEpoch(),
                                 epochStartRNG: Generator.global.state, rng: Generator.global.state, history: history,
                                 batchSize: config.batchSize, examples: trainLoader.exampleCount)
-            try writeArtifacts()
         }
         if InterruptFlag.raised != 0 && record.epoch < config.epochs {
             throw TrainingError.interrupted(epoch: record.epoch, batch: trainLoader.batchCount, checkpoint: checkpointURL?.path)
