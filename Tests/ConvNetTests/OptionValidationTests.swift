@@ -30,6 +30,13 @@ import Testing
         (["summary", "resnet18", "--input", "3,2048,2048"], "--input 3,2048,2048 at batch 1 is too large for a summary (at most 4194304 input values)"),
         (["summary", "resnet18", "--batch", "0"], "--batch must be between 1 and 65536, got 0"),
         (["train", "lenet", "--out", "/proc/self"], "/proc/self: the output folder is not writable"),
+        (["evaluate", "lenet", "--weights", "w.safetensors", "--batch-size", "0"], "--batch-size must be between 1 and 65536, got 0"),
+        (["evaluate", "lenet", "--weights", "w.safetensors", "--resize=-3"], "--resize must be between 8 and 1024, got -3"),
+        (["predict", "lenet", "--weights", "w.safetensors", "--index=-1"], "--index must be at least 0, got -1"),
+        (["visualize", "lenet", "--index=-2"], "--index must be at least 0, got -2"),
+        (["export-images", "--out", "x", "--quality", "0"], "--quality must be between 1 and 100, got 0"),
+        (["export-images", "--out", "x", "--limit", "0"], "--limit must be at least 1, got 0"),
+        (["bench", "--repeats", "0"], "--repeats must be between 1 and 1000, got 0"),
     ])
     func refusedUpFrontInOneLine(_ args: [String], _ message: String) throws {
         let r = try runConvnet(args)
