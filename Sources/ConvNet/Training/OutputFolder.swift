@@ -2,11 +2,11 @@ import ConvNetData
 import Foundation
 
 /// The run's output folder, checked before any work: it must be (or become) a writable folder.
-/// Leftover temporary files of a killed run (`.NAME.tmp-PID`, see ``AtomicFile``) are removed here,
+/// Leftover temporary files of a killed run (`.NAME.tmp-PID`, see `AtomicFile`) are removed here,
 /// so nothing but the committed outputs stays behind.
 public enum OutputFolder {
     /// Creates `dir` when needed, proves it writable with a probe file, and removes stale
-    /// temporary files; throws ``AtomicFileError`` naming the folder otherwise.
+    /// temporary files; throws `AtomicFileError` naming the folder otherwise.
     public static func prepare(_ dir: URL) throws {
         let fm = FileManager.default
         var isDir: ObjCBool = false
