@@ -14,8 +14,9 @@ let straceWorks: Bool = {
 }()
 
 /// Issue 14, part 3: the checkpoint is each epoch's commit point, written after the model, metrics
-/// and curves; `--resume` rewrites those from it. A 3-epoch run makes 12 renames (4 per epoch);
-/// the run is killed, or its rename fails as on a full disk, at each in turn, and then continued.
+/// and curves; `--resume` rewrites those from it. A 3-epoch run makes 12 renames and 24 fsyncs (per
+/// file: the data before its rename, the folder after); the run is killed at each in turn, or its
+/// rename fails as on a full disk, and then continued.
 @Suite(.serialized) struct CommitPointTests {
     static let enabled = straceWorks
         && FileManager.default.fileExists(atPath: mnistFolder.appendingPathComponent("t10k-images-idx3-ubyte.gz").path)
@@ -23,12 +24,12 @@ let straceWorks: Bool = {
     let args = ["train", "lenet", "--dataset", "mnist", "--data", mnistFolder.path, "--epochs", "3", "--subset", "512",
                 "--test-subset", "256", "--threads", "1"]
 
-    /// `convnet` under strace with a fault injected at the `k`-th rename.
-    func runInjected(_ fault: String, at k: Int, out: URL) throws -> (status: Int32, err: String) {
+    /// `convnet` under strace with a fault injected at the `k`-th call of `syscall`.
+    func runInjected(_ fault: String, at k: Int, of syscall: String = "rename", out: URL) throws -> (status: Int32, err: String) {
         let exe = try #require(builtExecutable("convnet"))
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/strace")
-        p.arguments = ["-f", "-o", "/dev/null", "-e", "trace=rename", "-e", "inject=rename:\(fault):when=\(k)", exe.path]
+        p.arguments = ["-f", "-o", "/dev/null", "-e", "trace=\(syscall)", "-e", "inject=\(syscall):\(fault):when=\(k)", exe.path]
             + args + ["--out", out.path]
         let err = Pipe()
         p.standardOutput = FileHandle.nullDevice
@@ -59,20 +60,25 @@ let straceWorks: Bool = {
         #expect(r.status == 0, "\(r.err)")
     }
 
-    @Test(.enabled(if: enabled)) func killAtEachRenameThenResumeMatchesAnUninterruptedRun() throws {
+    @Test(.enabled(if: enabled)) func killAtEachRenameAndFsyncThenResumeMatchesAnUninterruptedRun() throws {
         let reference = tempDir()
         let full = try runConvnet(args + ["--out", reference.path])
         #expect(full.status == 0, "\(full.err)")
         let model = try Data(contentsOf: reference.appendingPathComponent("model.safetensors"))
-        for k in 1...12 {
-            let dir = tempDir()
-            let killed = try runInjected("signal=KILL", at: k, out: dir)
-            #expect(killed.status != 0, "rename \(k): the run was not killed")
-            #expect(!(try leftovers(dir)).isEmpty, "rename \(k): the kill left no temporary file (did it hit a rename?)")
-            try finish(dir)
-            #expect(try Data(contentsOf: dir.appendingPathComponent("model.safetensors")) == model, "rename \(k): model differs")
-            #expect(try epochs(dir) == [1, 2, 3], "rename \(k)")
-            #expect(try leftovers(dir).isEmpty, "rename \(k): stale temporary files remain")
+        for (syscall, calls) in [("rename", 12), ("fsync", 24)] {
+            for k in 1...calls {
+                let dir = tempDir()
+                let killed = try runInjected("signal=KILL", at: k, of: syscall, out: dir)
+                #expect(killed.status != 0, "\(syscall) \(k): the run was not killed")
+                // before a rename (and a file's own fsync) the temporary file is there; after the folder's fsync it is gone
+                let beforeRename = syscall == "rename" || k % 2 == 1
+                let left = try leftovers(dir)
+                #expect(left.isEmpty != beforeRename, "\(syscall) \(k): temporary files \(left)")
+                try finish(dir)
+                #expect(try Data(contentsOf: dir.appendingPathComponent("model.safetensors")) == model, "\(syscall) \(k): model differs")
+                #expect(try epochs(dir) == [1, 2, 3], "\(syscall) \(k)")
+                #expect(try leftovers(dir).isEmpty, "\(syscall) \(k): stale temporary files remain")
+            }
         }
     }
 
