@@ -17,6 +17,13 @@ struct Bench: ParsableCommand {
     @Option(help: "With --loader: the model whose training the loader feeds (at 96×96), or 'none'.") var feedModel: String = "resnet18"
     @Option(help: "With --loader: training steps for the feeding comparison.") var steps: Int = 12
 
+    func validate() throws {
+        try checkRange(repeats, 1...1000, "--repeats")
+        try checkRange(steps, 1...100_000, "--steps")
+        try checkRange(imageSize, 8...1024, "--image-size")
+        try checkRange(threads, 1...1024, "--threads")
+    }
+
     func run() throws {
         if let threads { guard threads > 0 else { throw CLIError(message: "--threads must be positive") }; Threads.count = threads }
         if inference && profile == nil { throw CLIError(message: "--inference needs --profile MODEL") }

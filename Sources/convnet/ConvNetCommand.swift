@@ -26,13 +26,17 @@ struct ConvNetCommand: ParsableCommand {
             FileHandle.standardError.write(Data("convnet: error: \(e.description)\n".utf8))
             Foundation.exit(1)
         } catch {
-            exit(withError: error)
+            // parse and validation errors: one line too (help and --version keep their output)
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }
+            FileHandle.standardError.write(Data("convnet: error: \(message(for: error))\n".utf8))
+            Foundation.exit(code.rawValue)
         }
     }
 
     static func isProjectError(_ e: Any) -> Bool {
         e is DataError || e is ImageDecodingError || e is SafeTensorsError || e is AtomicFileError || e is UnknownModelError
-            || e is StateDictError || e is CompressionError
+            || e is StateDictError || e is CompressionError || e is TrainingConfigError
     }
 }
 

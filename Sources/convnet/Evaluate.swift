@@ -12,6 +12,11 @@ struct Evaluate: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var imageOptions: ImageFolderOptions
 
+    func validate() throws {
+        try checkRange(batchSize, 1...maxBatchSize, "--batch-size")
+        try checkRange(resize, 8...1024, "--resize")
+    }
+
     func run() throws {
         try dataOptions.apply()
         let spec = try loadSpec(model)
@@ -20,6 +25,7 @@ struct Evaluate: ParsableCommand {
         try loadWeights(net, from: weights)
         let test = try dataOptions.load(.test)
         let side = resize ?? spec.defaults.resize
+        try checkModelInput(spec.name, height: side, width: side, option: "--resize")
         let loader = DataLoader(test, batchSize: batchSize, resize: side == test.height ? nil : side)
         let r = evaluate(net, on: loader, numClasses: test.classNames.count)
         print(String(format: "%@ on %@: accuracy %.4f, loss %.4f (%d images)", spec.name, test.name, r.accuracy, r.loss, r.confusion.total))

@@ -14,6 +14,11 @@ struct ExportImages: ParsableCommand {
     @Option(help: "At most this many images per split (quick folders).") var limit: Int?
     @OptionGroup var dataOptions: DataOptions
 
+    func validate() throws {
+        try checkRange(quality, 1...100, "--quality")
+        try checkRange(limit, 1...Int.max, "--limit")
+    }
+
     func run() throws {
         try dataOptions.apply()
         guard ["png", "jpeg", "jpg"].contains(format) else { throw CLIError(message: "--format must be png or jpeg, got '\(format)'") }

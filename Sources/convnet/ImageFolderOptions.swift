@@ -18,6 +18,13 @@ struct ImageFolderOptions: ParsableArguments {
     @Option(help: "Keep decoded images in memory up to this many MB (0: decode every epoch).")
     var cacheMb: Int = 2048
 
+    func validate() throws {
+        try checkRange(valSplit, 0...1, "--val-split", upperOpen: true, lowerOpen: true)
+        try checkRange(maxPixels, 1...(1 << 40), "--max-pixels")
+        try checkRange(workers, 1...256, "--workers")
+        try checkRange(cacheMb, 0...(1 << 30), "--cache-mb")
+    }
+
     func validateValues() throws {
         guard ["auto", "1", "3"].contains(channels) else { throw CLIError(message: "--channels must be 1, 3 or auto, got '\(channels)'") }
         guard valSplit > 0 && valSplit < 1 else { throw CLIError(message: "--val-split must be between 0 and 1, got \(valSplit)") }

@@ -13,11 +13,12 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Threads for the kernels (default: all cores, or $CONVNET_NUM_THREADS).")
     var threads: Int?
 
+    func validate() throws {
+        try checkRange(threads, 1...1024, "--threads")
+    }
+
     func apply() throws {
-        if let threads {
-            guard threads > 0 else { throw CLIError(message: "--threads must be positive, got \(threads)") }
-            Threads.count = threads
-        }
+        if let threads { Threads.count = threads }
     }
 
     func kind() throws -> DatasetKind {
@@ -41,7 +42,11 @@ func parseShape(_ s: String) throws -> [Int] {
     guard parts.count == 3, parts.allSatisfy({ ($0 ?? 0) > 0 }) else {
         throw CLIError(message: "--input must be C,H,W with positive integers, got '\(s)'")
     }
-    return parts.map { $0! }
+    let shape = parts.map { $0! }
+    guard shape[0] <= 4096, shape[1] <= maxImageSide, shape[2] <= maxImageSide else {
+        throw CLIError(message: "--input \(s) is too large (at most 4096 channels and \(maxImageSide)×\(maxImageSide) pixels)")
+    }
+    return shape
 }
 
 func existingFile(_ path: String, what: String) throws -> URL {

@@ -19,6 +19,7 @@ struct Predict: ParsableCommand {
     func validate() throws {
         if (image == nil) == (index == nil) { throw ValidationError("give exactly one of --image and --index") }
         if top < 1 { throw ValidationError("--top must be positive") }
+        try checkRange(index, 0...Int.max, "--index")
     }
 
     func run() throws {

@@ -10,13 +10,26 @@ struct Summary: ParsableCommand {
     @Option(help: "Batch size for the shapes and activation memory.") var batch: Int = 1
     @Flag(help: "Omit the PyTorch-style repr.") var tableOnly = false
 
+    func validate() throws {
+        try checkRange(batch, 1...maxBatchSize, "--batch")
+    }
+
     func run() throws {
         let spec = try loadSpec(model)
         let shape = try input.map(parseShape) ?? [1, spec.defaults.resize, spec.defaults.resize]
-        guard batch > 0 else { throw CLIError(message: "--batch must be positive") }
+        try checkSummaryShape(spec.name, shape, batch: batch)
         let net = spec.make(inputChannels: shape[0])
         if !tableOnly { print(net) }
         print(ModelSummary(net, inputShape: [batch] + shape))
+    }
+}
+
+/// The summary traces a real forward pass, so a shape the model cannot take or one too large to
+/// allocate is refused here, before any tensor exists.
+func checkSummaryShape(_ model: String, _ shape: [Int], batch: Int) throws {
+    try checkModelInput(model, height: shape[1], width: shape[2], option: "--input")
+    guard batch * shape.reduce(1, *) <= maxSummaryElements else {
+        throw CLIError(message: "--input \(shape.map(String.init).joined(separator: ",")) at batch \(batch) is too large for a summary (at most \(maxSummaryElements) input values)")
     }
 }
 

@@ -38,14 +38,19 @@ struct Train: ParsableCommand {
     @OptionGroup var imageOptions: ImageFolderOptions
 
     func validate() throws {
-        if let epochs, epochs <= 0 { throw ValidationError("--epochs must be positive, got \(epochs)") }
-        if let batchSize, batchSize <= 0 { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
-        if let lr, !(lr > 0) { throw ValidationError("--lr must be positive, got \(lr)") }
-        if let resize, resize < 8 || resize > 1024 { throw ValidationError("--resize must be between 8 and 1024, got \(resize)") }
-        if let subset, subset <= 0 { throw ValidationError("--subset must be positive") }
-        if let imageSize, imageSize < 8 || imageSize > 1024 { throw ValidationError("--image-size must be between 8 and 1024, got \(imageSize)") }
+        try checkRange(epochs, 1...100_000, "--epochs")
+        try checkRange(batchSize, 1...maxBatchSize, "--batch-size")
+        try checkRange(lr, 0...1_000, "--lr", lowerOpen: true)
+        try checkRange(momentum, 0...1, "--momentum", upperOpen: true)
+        try checkRange(weightDecay, 0...1_000, "--weight-decay")
+        try checkRange(resize, 8...1024, "--resize")
+        try checkRange(subset, 1...Int.max, "--subset")
+        // 0 test images would report an accuracy of 0 as if it were a result
+        try checkRange(testSubset, 1...Int.max, "--test-subset")
+        try checkRange(imageSize, 8...1024, "--image-size")
         if imageSize != nil && resize != nil { throw ValidationError("give --image-size or --resize, not both") }
         if (mean == nil) != (std == nil) && mean != "auto" { throw ValidationError("give --mean and --std together (or --mean auto)") }
+        if resume && initFrom != nil { throw ValidationError("give --resume or --init-from, not both (a checkpoint holds the weights)") }
     }
 
     func run() throws {
@@ -64,6 +69,9 @@ struct Train: ParsableCommand {
         config.progressBar = isatty(STDERR_FILENO) != 0
         let outPath = out.replacingOccurrences(of: "<model>", with: spec.name)
         config.outDir = URL(fileURLWithPath: outPath)
+        try config.validate()
+        // a folder that cannot be written is reported now, not after the first epoch has trained
+        try OutputFolder.prepare(config.outDir!)
 
         let trainer: Trainer
         let net: any Module
@@ -81,6 +89,7 @@ struct Train: ParsableCommand {
             net = spec.make(inputChannels: 1, numClasses: train.classNames.count)
             try prepareTransfer(net)
             let side = config.resize ?? train.height
+            try checkModelInput(spec.name, height: side, width: side, option: "--resize")
             print("\(spec.name): \(spec.summary); \(net.numParameters) parameters; \(train.count) training / \(test.count) test images at \(side)×\(side)")
             trainer = Trainer(model: net, train: train, test: test, config: config)
         }
@@ -140,9 +149,7 @@ struct Train: ParsableCommand {
         if let testSubset { val = pick(val, testSubset) }
         let channels = imageOptions.resolveChannels(train)
         let size = imageSize ?? resize ?? spec.defaults.resize
-        if let fixed = fixedInputSize[spec.name], size != fixed {
-            throw CLIError(message: "\(spec.name) takes \(fixed)×\(fixed) images (its classifier is sized for them); use --image-size \(fixed) or a model with global pooling (resnet18, googlenet, nin, densenet, regnetx32)")
-        }
+        try checkModelInput(spec.name, height: size, width: size, option: "--image-size")
         config.resize = size
         var meanValues: [Float]? = nil, stdValues: [Float]? = nil
         if let mean, mean != "auto", let std {
@@ -182,6 +189,3 @@ struct Train: ParsableCommand {
         return (Trainer(model: net, trainLoader: trainLoader, testLoader: valLoader, config: config), net)
     }
 }
-
-/// Models whose first Linear layer is sized for one input resolution (no global pooling).
-let fixedInputSize: [String: Int] = ["lenet": 28, "lenet-d2l": 28, "bn-lenet": 28, "alexnet": 224, "vgg11": 224]

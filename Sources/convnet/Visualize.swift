@@ -13,6 +13,10 @@ struct Visualize: ParsableCommand {
     @Option(help: "Output folder.") var out: String = "visualize"
     @OptionGroup var dataOptions: DataOptions
 
+    func validate() throws {
+        try checkRange(index, 0...Int.max, "--index")
+    }
+
     func run() throws {
         try dataOptions.apply()
         let spec = try loadSpec(model)

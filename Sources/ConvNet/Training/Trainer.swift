@@ -166,8 +166,9 @@ public final class Trainer {
     /// Runs the remaining epochs; returns the full history.
     @discardableResult
     public func run() throws -> [EpochRecord] {
+        if let dir = config.outDir { try OutputFolder.prepare(dir) }
         var position = try resumePosition()
-        for epoch in position.epoch..<config.epochs {
+        for epoch in position.epoch..<Swift.max(position.epoch, config.epochs) {
             let record = try trainEpoch(epoch, resuming: &position)
             try finishEpoch(record)
         }
@@ -187,13 +188,40 @@ public final class Trainer {
     private func resumePosition() throws -> RunPosition {
         guard config.resume, let url = checkpointURL else { return RunPosition(epochStartRNG: Generator.global.state) }
         guard FileManager.default.fileExists(atPath: url.path) else {
-            throw TrainingError.badCheckpoint(path: url.path, reason: "no checkpoint to resume from")
+            throw TrainingError.badCheckpoint(path: url.path, reason: "no checkpoint to resume from (a run stopped before its first epoch ended leaves none; start it without --resume)")
         }
         let state = try Checkpoint.load(from: url, model: model, optimizer: optimizer)
+        try checkAgainstOptions(state, url: url)
         history = state.history
         Generator.global.restore(state: state.rng)
+        if state.batch == 0 {
+            // the checkpoint is the commit point: outputs a kill left behind (older, or newer than
+            // it) are rewritten from the weights and history it holds
+            try writeArtifacts()
+        }
+        if state.epoch >= config.epochs {
+            log("\(url.path) is at epoch \(state.epoch)" + (state.batch > 0 ? ", batch \(state.batch)" : "")
+                + "; --epochs \(config.epochs) leaves nothing to train (raise --epochs to continue)")
+            return RunPosition(epoch: state.epoch, epochStartRNG: state.epochStartRNG)
+        }
         log("resuming from \(url.path) at epoch \(state.epoch + 1)" + (state.batch > 0 ? ", batch \(state.batch + 1)" : ""))
         return RunPosition(epoch: state.epoch, batch: state.batch, partial: state.partial, epochStartRNG: state.epochStartRNG)
+    }
+
+    /// A checkpoint written mid-epoch replays that epoch's order, which depends on the batch size
+    /// and the number of training examples; when either changed it is refused, naming the option.
+    /// At an epoch boundary new values simply apply from the next epoch (as a restarted PyTorch loop).
+    private func checkAgainstOptions(_ state: Checkpoint.State, url: URL) throws {
+        guard state.batch > 0, state.epoch < config.epochs else { return }
+        func refuse(_ what: String, _ then: Int, _ now: Int) -> TrainingError {
+            .badCheckpoint(path: url.path, reason: "written during epoch \(state.epoch + 1) with \(what) \(then), now \(now); "
+                           + "resume with \(what) \(then) to finish the epoch (a new value applies from the next one)")
+        }
+        if let b = state.batchSize, b != config.batchSize { throw refuse("--batch-size", b, config.batchSize) }
+        if let n = state.examples, n != trainLoader.exampleCount { throw refuse("training examples (--subset)", n, trainLoader.exampleCount) }
+        guard state.batch < trainLoader.batchCount else {
+            throw TrainingError.badCheckpoint(path: url.path, reason: "batch \(state.batch) is beyond the \(trainLoader.batchCount) batches of an epoch")
+        }
     }
 
     /// Trains one epoch (from `position`'s batch when resuming mid-epoch), evaluates, and returns its record.
@@ -234,7 +262,8 @@ public final class Trainer {
                     var p = partial
                     p.seconds += Date().timeIntervalSince(start)
                     try Checkpoint.save(to: url, model: model, optimizer: optimizer, epoch: epoch, batch: b + 1, partial: p,
-                                        epochStartRNG: position.epochStartRNG, rng: Generator.global.state, history: history)
+                                        epochStartRNG: position.epochStartRNG, rng: Generator.global.state, history: history,
+                                        batchSize: config.batchSize, examples: trainLoader.exampleCount)
                     saved = url.path
                 }
                 throw TrainingError.interrupted(epoch: epoch + 1, batch: b + 1, checkpoint: saved)
@@ -256,9 +285,12 @@ public final class Trainer {
         history.append(record)
         onEpoch?(record)
         if let url = checkpointURL {
-            try Checkpoint.save(to: url, model: model, optimizer: optimizer, epoch: record.epoch, batch: 0, partial: PartialEpoch(),
-                                epochStartRNG: Generator.global.state, rng: Generator.global.state, history: history)
+            // outputs first, the checkpoint last: it is the epoch's commit point, and a resume
+            // rewrites the outputs from it, so a kill between the writes loses nothing
             try writeArtifacts()
+            try Checkpoint.save(to: url, model: model, optimizer: optimizer, epoch: record.epoch, batch: 0, partial: PartialEpoch(),
+                                epochStartRNG: Generator.global.state, rng: Generator.global.state, history: history,
+                                batchSize: config.batchSize, examples: trainLoader.exampleCount)
         }
         if InterruptFlag.raised != 0 && record.epoch < config.epochs {
             throw TrainingError.interrupted(epoch: record.epoch, batch: trainLoader.batchCount, checkpoint: checkpointURL?.path)
@@ -308,10 +340,12 @@ enum Checkpoint {
         let partial: PartialEpoch
         let epochStartRNG: [UInt64], rng: [UInt64]
         let history: [EpochRecord]
+        /// The batch size and training-set size of the run that wrote it (nil in older checkpoints).
+        var batchSize: Int? = nil, examples: Int? = nil
     }
 
     static func save(to url: URL, model: any Module, optimizer: any Optimizer, epoch: Int, batch: Int, partial: PartialEpoch,
-                     epochStartRNG: [UInt64], rng: [UInt64], history: [EpochRecord]) throws {
+                     epochStartRNG: [UInt64], rng: [UInt64], history: [EpochRecord], batchSize: Int, examples: Int) throws {
         var tensors: [String: Tensor] = [:]
         for (k, v) in model.stateDict() { tensors["model." + k] = v }
         for (k, v) in optimizer.stateDict() { tensors["optim." + k] = v }
@@ -320,7 +354,7 @@ enum Checkpoint {
             "format": "convnet-checkpoint-1", "epoch": "\(epoch)", "batch": "\(batch)",
             "loss_sum": "\(partial.lossSum)", "correct": "\(partial.correct)", "seen": "\(partial.seen)", "seconds": "\(partial.seconds)",
             "epoch_start_rng": epochStartRNG.map(String.init).joined(separator: ","), "rng": rng.map(String.init).joined(separator: ","),
-            "history": hist,
+            "history": hist, "batch_size": "\(batchSize)", "examples": "\(examples)",
         ]
         try SafeTensors.write(tensors, to: url, metadata: meta, int64Keys: Set(tensors.keys.filter { $0.hasSuffix("num_batches_tracked") }))
     }
@@ -350,7 +384,24 @@ enum Checkpoint {
         do { history = try JSONDecoder().decode([EpochRecord].self, from: Data((meta["history"] ?? "[]").utf8)) } catch {
             throw bad("history is damaged")
         }
+        // the fields against each other: a hand-edited or damaged value is named here instead of
+        // trapping later in the loader or optimiser
+        guard epoch >= 0, epoch <= 1_000_000 else { throw bad("epoch \(epoch) is out of range") }
+        guard batch >= 0 else { throw bad("batch \(batch) is negative") }
+        guard history.count == epoch, history.map(\.epoch) == Array(0..<epoch).map({ $0 + 1 }) else {
+            throw bad("history has \(history.count) epochs (\(history.map(\.epoch))) but the checkpoint is at epoch \(epoch)")
+        }
+        guard lossSum.isFinite, lossSum >= 0, seen >= 0, correct >= 0, correct <= seen, seconds.isFinite, seconds >= 0,
+              batch > 0 || seen == 0 else {
+            throw bad("epoch totals are inconsistent (loss sum \(lossSum), \(correct) correct of \(seen), \(seconds) s at batch \(batch))")
+        }
+        func positive(_ key: String) throws -> Int? {
+            guard let text = meta[key] else { return nil }
+            guard let v = Int(text), v > 0 else { throw bad("\(key) '\(text)' is not a positive number") }
+            return v
+        }
         return State(epoch: epoch, batch: batch, partial: PartialEpoch(lossSum: lossSum, correct: correct, seen: seen, seconds: seconds),
-                     epochStartRNG: try rng("epoch_start_rng"), rng: try rng("rng"), history: history)
+                     epochStartRNG: try rng("epoch_start_rng"), rng: try rng("rng"), history: history,
+                     batchSize: try positive("batch_size"), examples: try positive("examples"))
     }
 }

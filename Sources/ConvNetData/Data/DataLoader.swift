@@ -88,7 +88,12 @@ public final class DataLoader: Sequence {
     }
 
     /// Batches per epoch.
-    public var count: Int { dropLast ? dataset.count / batchSize : (dataset.count + batchSize - 1) / batchSize }
+    public var count: Int { DataLoader.countBatches(dataset.count, batchSize: batchSize, dropLast: dropLast) }
+
+    /// Batches of `examples` in `batchSize` (no overflow for a huge batch size, where `n + b - 1` would).
+    static func countBatches(_ examples: Int, batchSize: Int, dropLast: Bool) -> Int {
+        examples / batchSize + (dropLast || examples % batchSize == 0 ? 0 : 1)
+    }
 
     /// The side length of produced images.
     public var imageSize: (Int, Int) { resize.map { ($0, $0) } ?? (dataset.height, dataset.width) }
@@ -147,9 +152,10 @@ public final class DataLoader: Sequence {
         }
 
         private func schedule() -> (DispatchGroup, Box)? {
-            let total = (loader.dropLast ? order.count / loader.batchSize : (order.count + loader.batchSize - 1) / loader.batchSize)
-            guard nextIndex < total else { return nil }
-            let lo = nextIndex * loader.batchSize, hi = Swift.min(lo + loader.batchSize, order.count)
+            let total = DataLoader.countBatches(order.count, batchSize: loader.batchSize, dropLast: loader.dropLast)
+            guard nextIndex >= 0, nextIndex < total else { return nil }
+            // lo < order.count here, so only the upper end can overflow (batch size near Int.max)
+            let lo = nextIndex * loader.batchSize, hi = lo + Swift.min(loader.batchSize, order.count - lo)
             nextIndex += 1
             let group = DispatchGroup(), box = Box()
             let slice = order[lo..<hi], loader = loader

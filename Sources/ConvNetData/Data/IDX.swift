@@ -108,6 +108,10 @@ public struct ImageDataset: Sendable {
         guard imgs.dims[0] == labs.dims[0] else {
             throw DataError(path: labelsURL.path, reason: "has \(labs.dims[0]) labels but \(imagesURL.lastPathComponent) has \(imgs.dims[0]) images")
         }
+        // a 0×0 image passes the size arithmetic but breaks resizing and every model later
+        guard imgs.dims[1] > 0, imgs.dims[2] > 0 else {
+            throw DataError(path: imagesURL.path, reason: "images are \(imgs.dims[1])×\(imgs.dims[2]) pixels; both sides must be positive")
+        }
         if let bad = labs.bytes.first(where: { Int($0) >= classNames.count }) {
             throw DataError(path: labelsURL.path, reason: "label \(bad) is out of range for \(classNames.count) classes")
         }
@@ -115,9 +119,9 @@ public struct ImageDataset: Sendable {
                   classNames: classNames)
     }
 
-    /// The first `n` examples (for quick runs).
+    /// The first `n` examples (for quick runs); a negative `n` keeps none.
     public func prefix(_ n: Int) -> ImageDataset {
-        let k = min(n, count)
+        let k = Swift.max(0, Swift.min(n, count))
         return ImageDataset(name: name, images: Array(images[0..<(k * height * width)]), labels: Array(labels[0..<k]),
                             height: height, width: width, classNames: classNames)
     }

@@ -41,7 +41,7 @@ public final class ImageFolderLoader: BatchSource {
     /// Images per epoch (those that decoded).
     public var exampleCount: Int { samples.count }
     /// Batches per epoch.
-    public var batchCount: Int { dropLast ? samples.count / batchSize : (samples.count + batchSize - 1) / batchSize }
+    public var batchCount: Int { DataLoader.countBatches(samples.count, batchSize: batchSize, dropLast: dropLast) }
     /// Whether every decoded image is kept in memory.
     public var isCached: Bool { cache != nil }
 
@@ -147,11 +147,11 @@ public final class ImageFolderLoader: BatchSource {
     /// The batches of `order` from batch `first`, prepared `prefetch` ahead on background threads
     /// (or on the calling thread when that is faster).
     public func batchIterator(order: [Int], from first: Int) -> AnyIterator<Batch> {
-        let total = dropLast ? order.count / batchSize : (order.count + batchSize - 1) / batchSize
-        var next = first
+        let total = DataLoader.countBatches(order.count, batchSize: batchSize, dropLast: dropLast)
+        var next = Swift.max(first, 0)
         var pending: [(DispatchGroup, BatchBox)] = []
         var inline = false, measured = false
-        func range(_ b: Int) -> Range<Int> { (b * batchSize)..<Swift.min((b + 1) * batchSize, order.count) }
+        func range(_ b: Int) -> Range<Int> { (b * batchSize)..<(b * batchSize + Swift.min(batchSize, order.count - b * batchSize)) } // no overflow near Int.max
         func schedule() {
             while !inline && pending.count < prefetch && next < total {
                 let r = range(next)

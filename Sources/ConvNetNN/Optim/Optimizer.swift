@@ -91,7 +91,7 @@ public final class SGD: Optimizer {
     public func loadStateDict(_ state: [String: Tensor]) throws {
         var nb = [Tensor?](repeating: nil, count: parameters.count)
         for (k, v) in state {
-            guard k.hasSuffix(".momentum_buffer"), let i = Int(k.dropLast(".momentum_buffer".count)), i < parameters.count else {
+            guard k.hasSuffix(".momentum_buffer"), let i = Int(k.dropLast(".momentum_buffer".count)), parameters.indices.contains(i) else {
                 throw OptimizerStateError(description: "SGD state has an unexpected key '\(k)'")
             }
             guard v.shape == parameters[i].shape else {
@@ -161,15 +161,20 @@ public class AdamBase: Optimizer {
         for (k, t) in state {
             if k == "step" { continue }
             let parts = k.split(separator: ".", maxSplits: 1)
-            guard parts.count == 2, let i = Int(parts[0]), i < parameters.count, parameters[i].shape == t.shape else {
+            guard parts.count == 2, let i = Int(parts[0]), parameters.indices.contains(i), parameters[i].shape == t.shape else {
                 throw OptimizerStateError(description: "Adam state entry '\(k)' (shape \(t.shape)) does not fit the parameters")
             }
             if parts[1] == "exp_avg" { nm[i] = t.copy() } else if parts[1] == "exp_avg_sq" { nv[i] = t.copy() } else {
                 throw OptimizerStateError(description: "Adam state has an unexpected key '\(k)'")
             }
         }
+        // a hand-edited or damaged count (NaN, negative, 1e30) would trap in Int(_:) or break bias correction
+        let step = state["step"].map { $0.count == 1 ? $0.data[0] : -1 } ?? 0
+        guard step.isFinite, step >= 0, step < 1e9, step == step.rounded() else {
+            throw OptimizerStateError(description: "Adam state 'step' is \(step); expected a whole number of updates")
+        }
         m = nm; v = nv
-        stepCount = Int(state["step"]?.item() ?? 0)
+        stepCount = Int(step)
     }
 }
 
