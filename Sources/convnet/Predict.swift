@@ -35,11 +35,7 @@ struct Predict: ParsableCommand {
         if let index {
             let test = try dataOptions.load(.test)
             guard index >= 0, index < test.count else { throw CLIError(message: "--index must be in 0..<\(test.count)") }
-            let side = spec.defaults.resize
-            let x = Tensor.empty([1, 1, side, side])
-            test.image(index).scalars.withUnsafeBufferPointer {
-                resizeBilinear($0.baseAddress!, planes: 1, height: test.height, width: test.width, toHeight: side, toWidth: side, into: x.data)
-            }
+            let x = test.image(index, resizedTo: spec.defaults.resize)
             print("true class: \(names[test.labels[index]])")
             printTop(probabilities(net, x), names)
             return

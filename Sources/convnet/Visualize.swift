@@ -42,10 +42,7 @@ struct Visualize: ParsableCommand {
         let test = try dataOptions.load(.test)
         guard index >= 0, index < test.count else { throw CLIError(message: "--index must be in 0..<\(test.count)") }
         let side = spec.defaults.resize
-        let x = Tensor.empty([1, 1, side, side])
-        test.image(index).scalars.withUnsafeBufferPointer {
-            resizeBilinear($0.baseAddress!, planes: 1, height: test.height, width: test.width, toHeight: side, toWidth: side, into: x.data)
-        }
+        let x = test.image(index, resizedTo: side)
         let maps = withNoGrad { relu(conv(x)) }
         let (mh, mw) = (maps.shape[2], maps.shape[3])
         let ms = maps.scalars

@@ -132,4 +132,13 @@ public struct ImageDataset: Sendable {
         let plane = height * width
         return Tensor(shape: [1, height, width], scalars: images[(i * plane)..<((i + 1) * plane)].map { Float($0) / 255 })
     }
+
+    /// Image `i` resized (bilinear, as the loader does) to `side` × `side`, as a batch of one: [1, 1, side, side].
+    public func image(_ i: Int, resizedTo side: Int) -> Tensor {
+        let x = Tensor.empty([1, 1, side, side])
+        image(i).scalars.withUnsafeBufferPointer {
+            resizeBilinear($0.baseAddress!, planes: 1, height: height, width: width, toHeight: side, toWidth: side, into: x.data)
+        }
+        return x
+    }
 }
