@@ -47,6 +47,62 @@ extension ConvKernels {
         }
     }
 
+    /// The input gradient of a stride-2 3×3 layer padded by 1 on an even map, by phases: the input
+    /// pixels of each (row, column) parity receive a stride-1 correlation of dy with the taps of
+    /// that parity (1 or 2 per axis), which the 32-channel direct kernel computes with no col2im.
+    static func usesDirectStridedInputGradient(_ g: ConvGeometry) -> Bool {
+        usesDirectStrided(g) && g.ph == 1 && g.pw == 1 && g.h == 2 * g.ho && g.w == 2 * g.wo
+    }
+
+    static func directStridedInputGradient(_ g: ConvGeometry, weight: UnsafePointer<Float>, gy: UnsafePointer<Float>,
+                                           gx: UnsafeMutablePointer<Float>) {
+        let (ho, wo) = (g.ho, g.wo)
+        // parity 0 reads tap 1 at offset 0; parity 1 reads tap 2 at offset 0 and tap 0 at offset +1
+        let taps = [[1], [2, 0]]
+        var packed: [[Tensor]] = [[], []]
+        for r in 0..<2 {
+            for s in 0..<2 {
+                let (kh, kw) = (taps[r].count, taps[s].count)
+                // w'[c][o][i'][j'] = w[o][c][taps[r][i']][taps[s][j']]
+                let wT = Tensor(uninitializedShape: [g.c * g.cout * kh * kw])
+                let d = wT.data
+                for c in 0..<g.c { for o in 0..<g.cout { for (a, i) in taps[r].enumerated() { for (b, j) in taps[s].enumerated() {
+                    d[((c * g.cout + o) * kh + a) * kw + b] = weight[((o * g.c + c) * 3 + i) * 3 + j]
+                } } } }
+                let p = Tensor(uninitializedShape: [(g.c + 31) / 32 * g.cout * kh * kw * 32])
+                ck_pack_conv_direct32(wT.data, g.c, g.cout, kh, kw, p.data)
+                packed[r].append(p)
+            }
+        }
+        let scratch = ck_conv_direct16_scratch(g.cout, ho + 1, wo + 1, 2, 2, 0, 0, 1)
+        let outPlane = g.cout * ho * wo, inPlane = g.c * g.h * g.w
+        Threads.parallelFor(g.n) { range in
+            let extended = ck_scratch(1, g.cout * (ho + 1) * (wo + 1))!
+            let phase = ck_scratch(2, g.c * ho * wo)!
+            for n in range {
+                let dy = gy + n * outPlane, dx = gx + n * inPlane
+                for r in 0..<2 { for s in 0..<2 {
+                    // dy with a zero row (column) after it where the phase reads offset +1
+                    let (eh, ew) = (ho + r, wo + s)
+                    var src = dy
+                    if r == 1 || s == 1 {
+                        (extended).update(repeating: 0, count: g.cout * eh * ew)
+                        for o in 0..<g.cout { for y in 0..<ho {
+                            (extended + (o * eh + y) * ew).update(from: dy + (o * ho + y) * wo, count: wo)
+                        } }
+                        src = UnsafePointer(extended)
+                    }
+                    ck_conv_direct32(src, 1, g.cout, eh, ew, packed[r][s].data, nil, g.c, 1 + r, 1 + s, 0, 0, 1, 1, ho, wo, phase,
+                                     ck_scratch(3, scratch))
+                    for c in 0..<g.c { for y in 0..<ho {
+                        let row = dx + (c * g.h + 2 * y + r) * g.w + s, p = phase + (c * ho + y) * wo
+                        for x in 0..<wo { row[2 * x] = p[x] }
+                    } }
+                } }
+            }
+        }
+    }
+
     /// y = conv(x, w) + bias by the direct kernel, group by group, images split over threads.
     /// `w` is [groups·outG, inG, kh, kw]; x has groups·inG channels of h×w, y groups·outG of ho×wo.
     static func direct(x: UnsafePointer<Float>, n: Int, groups: Int, inG: Int, h: Int, w: Int, weight: UnsafePointer<Float>,

@@ -269,6 +269,10 @@ enum ConvKernels {
                      groups: g.groups, packed: packed.data, bias: nil, y: gx)
             return true
         }
+        if usesDirectStridedInputGradient(g) {
+            directStridedInputGradient(g, weight: weight, gy: gy, gx: gx)
+            return true
+        }
         guard usesDirectInputGradient(g) else { return false }
         // filters rotated by 180° with in/out swapped: [groups·inG, outG, kh, kw]
         let taps = g.kh * g.kw
