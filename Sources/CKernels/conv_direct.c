@@ -32,11 +32,15 @@ static inline void direct16_store(const int P, const int R, __m512 acc[2][16], l
                                   long Wo, float *y) {
     long plane = Ho * Wo;
     float tmp[16][16];
+    // each channel's P values are gathered from the pixel-major block and stored as one masked run
+    const __m512i rows = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                            _mm512_set1_epi32(16));
+    const __mmask16 real = (__mmask16)((1u << npx) - 1);
     for (int r = 0; r < R; r++) {
         for (int p = 0; p < P; p++) _mm512_storeu_ps(tmp[p], acc[r][p]);
         for (long co = 0; co < Cout; co++) {
-            float *dst = y + co * plane + (oh + r) * Wo + ow0;
-            for (long p = 0; p < npx; p++) dst[p] = tmp[p][co];
+            __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), real, rows, &tmp[0][co], 4);
+            _mm512_mask_storeu_ps(y + co * plane + (oh + r) * Wo + ow0, real, v);
         }
     }
 }
