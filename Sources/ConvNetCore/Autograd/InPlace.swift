@@ -109,10 +109,10 @@ extension Tensor {
 
     /// A recorded view of this (contiguous) tensor's elements at `region` (offset relative to its start).
     func regionView(_ region: (shape: [Int], strides: [Int], offset: Int), name: String) -> Tensor {
-        let v = Tensor(shape: region.shape, storage: storage, strides: region.strides, offset: storageOffset + region.offset, dtype: dtype)
-        v.viewBase = viewBase ?? self
         let baseShape = shape
-        return Tensor.record(v, name, [self], saving: []) { g in [Tensor.scatterRegion(g, region, into: baseShape)] }
+        return makeView(shape: region.shape, strides: region.strides, offset: storageOffset + region.offset, name) { g in
+            [Tensor.scatterRegion(g, region, into: baseShape)]
+        }
     }
 
     /// Zeros of `shape` with `g` written at `region` (added where the region repeats elements).

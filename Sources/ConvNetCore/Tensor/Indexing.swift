@@ -81,38 +81,26 @@ extension Tensor {
     /// The view that a subscript names: one position per leading dimension, the rest kept whole.
     public func indexed(_ positions: [any TensorIndexExpression]) -> Tensor {
         checkArgument(positions.count <= rank, "too many indices for tensor of dimension \(rank)")
-        let strides = self.strides
-        var outShape: [Int] = [], outStrides: [Int] = []
-        var offset = storageOffset
-        var region: [(kept: Bool, start: Int, count: Int, step: Int)] = []
+        // the view's geometry in storage, and the same positions in the input's row-major layout
+        // (where its gradient lands)
+        let strides = self.strides, logical = Tensor.contiguousStrides(shape)
+        var outShape: [Int] = [], outStrides: [Int] = [], gradStrides: [Int] = []
+        var offset = storageOffset, gradOffset = 0
         for d in 0..<rank {
             let r = d < positions.count ? positions[d].resolved(size: shape[d]) : TensorIndex.whole.resolved(size: shape[d])
             switch r {
             case .index(let i):
-                offset += i * strides[d]
-                region.append((false, i, 1, 1))
+                offset += i * strides[d]; gradOffset += i * logical[d]
             case .slice(let start, let n, let step):
-                offset += start * strides[d]
-                outShape.append(n); outStrides.append(strides[d] * step)
-                region.append((true, start, n, step))
+                offset += start * strides[d]; gradOffset += start * logical[d]
+                outShape.append(n); outStrides.append(strides[d] * step); gradStrides.append(logical[d] * step)
             case .whole:
-                outShape.append(shape[d]); outStrides.append(strides[d])
-                region.append((true, 0, shape[d], 1))
+                outShape.append(shape[d]); outStrides.append(strides[d]); gradStrides.append(logical[d])
             }
         }
-        let inShape = shape
+        let inShape = shape, gradRegion = (shape: outShape, strides: gradStrides, offset: gradOffset)
         return makeView(shape: outShape, strides: outStrides, offset: offset, "index") { g in
-            // the gradient lands at the indexed positions of a zero tensor of the input's shape
-            let gx = Tensor(shape: inShape, repeating: 0)
-            let st = Tensor.contiguousStrides(inShape)
-            var o = 0, vs: [Int] = []
-            for (d, r) in region.enumerated() {
-                o += r.start * st[d]
-                if r.kept { vs.append(st[d] * r.step) }
-            }
-            let target = Tensor(shape: g.shape, storage: gx.storage, strides: vs, offset: o)
-            target.scatter(from: g.contiguous().data)
-            return [gx]
+            [Tensor.scatterRegion(g, gradRegion, into: inShape)]
         }
     }
 

@@ -107,11 +107,10 @@ public final class Tensor: @unchecked Sendable {
     /// The elements in row-major order (PyTorch's `flatten().tolist()`).
     public var scalars: [Float] {
         OpTrace.noteRead(self)
-        if isContiguous { return Array(UnsafeBufferPointer(start: storage.pointer + storageOffset, count: count)) }
-        var out = [Float](); out.reserveCapacity(count)
-        let p = storage.pointer
-        forEachOffset { out.append(p[$0]) }
-        return out
+        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if let base = buffer.baseAddress { gather(into: base) }
+            initialized = count
+        }
     }
 
     /// Pointer to the elements of a contiguous tensor, valid while the tensor lives. Kernels read

@@ -23,13 +23,16 @@ public final class CompiledModule: Module {
     /// would cost more than a small model's whole inference).
     private lazy var modeLayers: [any TrainingModeModule] = module.modules().compactMap { $0 as? any TrainingModeModule }
 
-    private var modes: [Bool] { modeLayers.map(\.training) }
+    /// The cache key of a call: input shape, recording, and every mode layer's mode.
+    private func key(for shape: [Int]) -> Key {
+        Key(shape: shape, recording: GradMode.isEnabled, training: modeLayers.map(\.training))
+    }
 
     /// The graph used last, checked first (a training loop calls with one shape and mode).
     private var last: (key: Key, graph: OptimizedGraph)?
 
     public func forward(_ x: Tensor) -> Tensor {
-        let key = Key(shape: x.shape, recording: GradMode.isEnabled, training: modes)
+        let key = key(for: x.shape)
         // fusion off, or inside another compiled model's trace (whose graph must see these ops): op by op
         guard ExecutionContext.current.fusion, !OpTrace.isRecording else { return module(x) }
         if let last, last.key == key { return last.graph.run(x) }
@@ -48,7 +51,7 @@ public final class CompiledModule: Module {
 
     /// The number of operations a replay for `shape` runs, once traced (for tests and benchmarks).
     public func replaySteps(forInputShape shape: [Int]) -> Int? {
-        graphs[Key(shape: shape, recording: GradMode.isEnabled, training: modes)]?.stepCount
+        graphs[key(for: shape)]?.stepCount
     }
 
     public func namedChildren() -> [(String, any Module)] { module.namedChildren() }
