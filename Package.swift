@@ -14,6 +14,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // The runtime of the generated ONNX and TensorBoard message code (scripts/generate-protos).
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         // Only for `swift package generate-documentation` / `preview-documentation` (DocC).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
