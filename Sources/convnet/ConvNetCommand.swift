@@ -12,6 +12,8 @@ struct ConvNetCommand: ParsableCommand {
 
     /// Runs the command; errors become one line on stderr and a non-zero exit, never a trace.
     static func main() {
+        // every line reaches a log file as it is printed: stdout is block-buffered when redirected
+        setvbuf(stdout, nil, _IOLBF, 0)
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -36,7 +38,7 @@ struct ConvNetCommand: ParsableCommand {
 
     static func isProjectError(_ e: Any) -> Bool {
         e is DataError || e is ImageDecodingError || e is SafeTensorsError || e is AtomicFileError || e is UnknownModelError
-            || e is StateDictError || e is CompressionError || e is TrainingConfigError
+            || e is StateDictError || e is CompressionError || e is TrainingConfigError || e is SummaryWriterError
     }
 }
 

@@ -22,6 +22,11 @@ struct Train: ParsableCommand {
     @Option(help: "Evaluate on only the first N test images.") var testSubset: Int?
     @Option(help: "Output folder for weights, metrics, curves and the checkpoint.") var out: String = "runs/<model>"
     @Flag(help: "Continue from the checkpoint in --out.") var resume = false
+    @Option(help: "Write TensorBoard event files to this folder (watch with `tensorboard --logdir DIR`); a resumed run adds a file and continues the steps.")
+    var tensorboard: String?
+    @Option(help: "With --tensorboard: batches between the points of the batch/… scalars.") var tensorboardEvery: Int = 20
+    @Option(help: "When standard output is not a terminal (a log file), print a progress line within an epoch every this many seconds; 0 never.")
+    var progressEvery: Double = 30
     @Option(help: "With an image folder: the side length images are cropped/resized to (default: the model's input size).")
     var imageSize: Int?
     @Flag(help: "With an image folder: augment training images (random-resized crop + horizontal flip; evaluation resizes to size/0.875 and center-crops).")
@@ -51,6 +56,9 @@ struct Train: ParsableCommand {
         if imageSize != nil && resize != nil { throw ValidationError("give --image-size or --resize, not both") }
         if (mean == nil) != (std == nil) && mean != "auto" { throw ValidationError("give --mean and --std together (or --mean auto)") }
         if resume && initFrom != nil { throw ValidationError("give --resume or --init-from, not both (a checkpoint holds the weights)") }
+        try checkRange(tensorboardEvery, 1...Int.max, "--tensorboard-every")
+        try checkRange(progressEvery, 0...1_000_000, "--progress-every")
+        if tensorboard == "" { throw ValidationError("--tensorboard needs a folder") }
     }
 
     func run() throws {
@@ -67,6 +75,11 @@ struct Train: ParsableCommand {
         if let schedule { config.scheduleKind = try parseChoice(schedule, ScheduleKind.self, what: "schedule") }
         config.resume = resume
         config.progressBar = isatty(STDERR_FILENO) != 0
+        // a log file gets a line now and then instead of the bar, which it cannot show
+        config.progressInterval = isatty(STDOUT_FILENO) == 0 && progressEvery > 0 ? progressEvery : nil
+        config.tensorBoardDir = tensorboard.map { URL(fileURLWithPath: $0.replacingOccurrences(of: "<model>", with: spec.name)) }
+        config.tensorBoardEvery = tensorboardEvery
+        config.commandLine = (["convnet"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
         let outPath = out.replacingOccurrences(of: "<model>", with: spec.name)
         config.outDir = URL(fileURLWithPath: outPath)
         try config.validate()
@@ -99,13 +112,14 @@ struct Train: ParsableCommand {
         trainer.onEpoch = { r in
             print(String(format: "epoch %2d  train loss %.4f  train acc %.4f  test acc %.4f  %6.2f s  %7.0f img/s",
                          r.epoch, r.trainLoss, r.trainAccuracy, r.testAccuracy, r.seconds, r.imagesPerSecond))
-            fflush(stdout)
         }
+        trainer.onProgress = { p in print(progressLine(p)) }
         InterruptFlag.install()
         let history = try trainer.run()
         if let last = history.last {
             print(String(format: "final test accuracy %.4f; weights, metrics.json and curves.svg in %@", last.testAccuracy, outPath))
         }
+        if let dir = config.tensorBoardDir { print("TensorBoard log in \(dir.path) (tensorboard --logdir \(dir.path))") }
     }
 
     /// --init-from and --freeze, after the model is built and before the optimiser sees its parameters.
@@ -188,4 +202,12 @@ struct Train: ParsableCommand {
         print("train transform: \(trainLoader.pipeline)")
         return (Trainer(model: net, trainLoader: trainLoader, testLoader: valLoader, config: config), net)
     }
+}
+
+/// A progress line within an epoch, for a log file: `epoch 1/10  batch 120/469  loss 0.6123  acc 0.7810  1234 img/s  ETA 3:12`.
+func progressLine(_ p: TrainingProgress) -> String {
+    let left = Int(p.secondsLeft.rounded())
+    let eta = left >= 3600 ? String(format: "%d:%02d:%02d", left / 3600, left / 60 % 60, left % 60) : String(format: "%d:%02d", left / 60, left % 60)
+    return String(format: "epoch %d/%d  batch %d/%d  loss %.4f  acc %.4f  %.0f img/s  ETA %@",
+                  p.epoch, p.epochs, p.batch, p.batches, p.loss, p.accuracy, p.imagesPerSecond, eta)
 }

@@ -267,3 +267,121 @@ func tfRecords(_ data: Data) throws -> [[UInt8]] {
         #expect(refused.out.hasPrefix("DataLossError") && refused.out.contains("failed event crc32 check"), "\(refused.out) \(refused.err)")
     }
 }
+
+/// The trainer's TensorBoard log (`TrainingConfig.tensorBoardDir`), read back by TensorBoard.
+@Suite(.serialized) struct TrainerTensorBoardTests {
+    let train = bandDataset(count: 320, seed: 1), test = bandDataset(count: 64, seed: 2)
+
+    func run(_ dir: URL, epochs: Int, resume: Bool = false) throws -> (Sequential, [EpochRecord]) {
+        var c = TrainingConfig(epochs: epochs, batchSize: 32, lr: 0.05, optimizer: .sgd, momentum: 0.9)
+        c.outDir = dir
+        c.resume = resume
+        c.tensorBoardDir = dir.appendingPathComponent("tb")
+        c.tensorBoardEvery = 3
+        c.commandLine = "convnet train small"
+        Tensor.manualSeed(42)
+        let net = smallNet()
+        let trainer = Trainer(model: net, train: train, test: test, config: c)
+        trainer.log = { _ in }
+        return (net, try trainer.run())
+    }
+
+    /// 10 batches an epoch: epoch k ends at step 10k; batch points every 3 batches.
+    @Test(.enabled(if: PythonTools.available("tensorboard", "PIL")))
+    func everyTagWithExactStepsAndValues() throws {
+        let dir = tempDir()
+        let (net, history) = try run(dir, epochs: 2)
+        let events = try accumulate(dir.appendingPathComponent("tb"))
+        let epochTags = ["epoch/images_per_second", "epoch/lr", "epoch/seconds", "epoch/test_accuracy", "epoch/test_loss",
+                         "epoch/train_accuracy", "epoch/train_loss"]
+        #expect(events.tags["scalars"] == ["batch/images_per_second", "batch/lr", "batch/train_accuracy", "batch/train_loss"] + epochTags)
+        func values(_ tag: String) -> [Float] { events.scalars[tag]?.map { Float($0.value) } ?? [] }
+        for tag in epochTags { #expect(events.scalars[tag]?.map(\.step) == [10, 20], "\(tag)") }
+        #expect(values("epoch/train_loss") == history.map { Float($0.trainLoss) })
+        #expect(values("epoch/train_accuracy") == history.map { Float($0.trainAccuracy) })
+        #expect(values("epoch/test_accuracy") == history.map { Float($0.testAccuracy) })
+        #expect(values("epoch/test_loss") == history.map { Float($0.testLoss!) })
+        #expect(values("epoch/lr") == [0.05, 0.05])
+        #expect(values("epoch/seconds") == history.map { Float($0.seconds) })
+        #expect(values("epoch/images_per_second") == history.map { Float($0.imagesPerSecond) })
+        for tag in ["batch/train_loss", "batch/train_accuracy", "batch/lr", "batch/images_per_second"] {
+            #expect(events.scalars[tag]?.map(\.step) == [3, 6, 9, 12, 15, 18], "\(tag)")
+        }
+        #expect(values("batch/lr") == Array(repeating: 0.05, count: 6))
+        // a point's accuracy is a count of 96 or 64 (the epoch's last batch carried over) examples
+        let accuracies = values("batch/train_accuracy")
+        #expect(accuracies.allSatisfy { a in (0...96).contains { abs(Float($0) / 96 - a) < 1e-6 } || (0...128).contains { abs(Float($0) / 128 - a) < 1e-6 } })
+
+        // histograms of every parameter: initial weights at 0, then weights and gradients at each epoch's end
+        let names = net.namedParameters().map(\.0)
+        #expect(events.tags["histograms"] == (names.map { "gradients/\($0)" } + names.map { "weights/\($0)" }).sorted())
+        for (name, p) in net.namedParameters() {
+            let w = try #require(events.histograms["weights/\(name)"])
+            #expect(w.map(\.step) == [0, 10, 20])
+            let final = try #require(HistogramSummary(values: p.scalars))
+            #expect(w.last.map { ($0.bucket_limit, $0.bucket) } ?? ([], []) == (final.bucketLimits, final.bucketCounts), "\(name)")
+            #expect(w.last?.num == Double(p.count) && w.last?.sum == final.sum)
+            let g = try #require(events.histograms["gradients/\(name)"])
+            #expect(g.map(\.step) == [10, 20])
+            let gradient = try #require(p.grad)
+            let grad = try #require(HistogramSummary(values: gradient.scalars))
+            #expect(g.last?.bucket == grad.bucketCounts && g.last?.bucket_limit == grad.bucketLimits, "\(name) gradient")
+        }
+
+        // the first layer's kernels and feature maps at 0 and each epoch's end, the last as the model has them now
+        #expect(events.tags["images"] == ["first_layer/feature_maps", "first_layer/kernels"])
+        let kernels = try #require(events.images["first_layer/kernels"])
+        #expect(kernels.map(\.step) == [0, 10, 20])
+        let conv = try #require(FirstLayerImages.firstConvolution(of: net))
+        let expected = FirstLayerImages.kernels(of: conv)
+        #expect(kernels.last.map { [UInt8](Data(base64Encoded: $0.pixels)!) } == expected.pixels)
+        #expect(kernels.last.map { ($0.width, $0.height) } ?? (0, 0) == (expected.width, expected.height))
+        let maps = try #require(events.images["first_layer/feature_maps"])
+        #expect(maps.map(\.step) == [0, 10, 20])
+        // the first test image as the trainer's test loader gives it
+        let sample = try #require(DataLoader(test, batchSize: 256).batchIterator(order: [0], from: 0).next()).images
+        let expectedMaps = FirstLayerImages.featureMaps(of: conv, input: sample)
+        #expect(maps.last.map { [UInt8](Data(base64Encoded: $0.pixels)!) } == expectedMaps.pixels)
+
+        // the repr and the options, as text at the start
+        #expect(events.tags["tensors"] == ["model/text_summary", "options/text_summary"])
+        #expect(events.texts["model/text_summary"]?.map(\.step) == [0])
+        #expect(events.texts["model/text_summary"]?.first?.text == "    " + net.description.replacingOccurrences(of: "\n", with: "\n    "))
+        let options = try #require(events.texts["options/text_summary"]?.first?.text)
+        for row in ["| command | `convnet train small` |", "| epochs | 2 |", "| batch size | 32 |", "| optimizer | sgd |", "| momentum | 0.9 |"] {
+            #expect(options.contains(row), "\(options)")
+        }
+        #expect(events.plugins["options/text_summary"] == "text")
+        let files = try eventFiles(dir.appendingPathComponent("tb"))
+        // version, 2 texts, step 0's 6 histograms and 2 images, each epoch's 7 scalars, 12 histograms
+        // and 2 images, 6 batch points of 4 scalars: every record passes TensorBoard's CRC checks
+        #expect(names.count == 6)
+        let records: Int = 1 + 2 + (6 + 2) + 2 * (7 + 12 + 2) + 6 * 4
+        #expect(try PythonTools.run(script: recordReaderScript, files.map(\.path)).out == "\(records)\n")
+    }
+
+    /// A resumed run adds an event file and continues the steps; a run killed after logging an
+    /// epoch but before its checkpoint is replaced, not doubled, in TensorBoard's view.
+    @Test(.enabled(if: PythonTools.available("tensorboard", "PIL")))
+    func resumeContinuesTheLog() throws {
+        let dir = tempDir()
+        _ = try run(dir, epochs: 1)
+        let checkpoint = dir.appendingPathComponent("checkpoint.safetensors")
+        let afterOne = try Data(contentsOf: checkpoint)
+        _ = try run(dir, epochs: 2, resume: true)
+        // as if killed between epoch 2's log and its checkpoint: back to epoch 1's checkpoint
+        try afterOne.write(to: checkpoint)
+        _ = try run(dir, epochs: 2, resume: true)
+        let (_, history) = try run(dir, epochs: 3, resume: true)
+        #expect(try eventFiles(dir.appendingPathComponent("tb")).count == 4)
+        let events = try accumulate(dir.appendingPathComponent("tb"))
+        #expect(events.scalars["epoch/test_accuracy"]?.map(\.step) == [10, 20, 30])
+        #expect(events.scalars["epoch/test_accuracy"]?.map { Float($0.value) } == history.map { Float($0.testAccuracy) })
+        #expect(events.scalars["batch/train_loss"]?.map(\.step) == [3, 6, 9, 12, 15, 18, 21, 24, 27, 30])
+        #expect(events.histograms["weights/0.weight"]?.map(\.step) == [0, 10, 20, 30])
+        // the options of each start: 0, 10 twice (both restarts from epoch 1's checkpoint; a restart
+        // hides only the steps after its own, as the epoch-1 points at step 10 must stay) and 20
+        #expect(events.texts["options/text_summary"]?.map(\.step) == [0, 10, 10, 20])
+        #expect(events.texts["options/text_summary"]?.last?.text.contains("| epochs | 3 |") == true)
+    }
+}

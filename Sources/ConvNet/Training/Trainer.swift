@@ -29,6 +29,15 @@ public struct TrainingConfig: Sendable {
     public var resume = false
     /// Show a live progress bar (a terminal); otherwise one line per epoch.
     public var progressBar = false
+    /// Seconds between calls of `Trainer.onProgress` within an epoch (the CLI prints a line when
+    /// its output is not a terminal); nil calls it never.
+    public var progressInterval: Double?
+    /// Folder for TensorBoard event files (see `Trainer`); nil writes none.
+    public var tensorBoardDir: URL?
+    /// Batches between the TensorBoard points of the `batch/…` scalars.
+    public var tensorBoardEvery = 20
+    /// The command that started the run, logged to TensorBoard with the options.
+    public var commandLine: String?
     /// Stored in the weights file's safetensors metadata (class names, input size, normalisation),
     /// so `evaluate` and `predict` can name classes and prepare images as training did.
     public var weightsMetadata: [String: String] = [:]
@@ -76,6 +85,22 @@ public struct EpochRecord: Codable, Sendable, Equatable {
     public var imagesPerSecond: Double
     /// The learning rate used in the epoch.
     public var lr: Double
+    /// Mean test loss after the epoch (nil in records written before it was kept).
+    public var testLoss: Double? = nil
+}
+
+/// Where an epoch in progress stands, for `Trainer.onProgress`.
+public struct TrainingProgress: Sendable, Equatable {
+    /// The epoch, from 1, and the run's epoch count.
+    public var epoch: Int, epochs: Int
+    /// Batches trained in this epoch (counting those before a resume), and the epoch's batches.
+    public var batch: Int, batches: Int
+    /// Mean training loss and accuracy of the epoch so far.
+    public var loss: Double, accuracy: Double
+    /// Training images per second since the epoch (or the resume) started.
+    public var imagesPerSecond: Double
+    /// Seconds the rest of the epoch's training should take at that pace.
+    public var secondsLeft: Double
 }
 
 /// Why training stopped early.
@@ -132,6 +157,10 @@ public final class Trainer {
     public private(set) var history: [EpochRecord] = []
     /// Called with each finished epoch (the CLI prints it).
     public var onEpoch: ((EpochRecord) -> Void)?
+    /// Called within an epoch every `progressInterval` seconds (not after its last batch).
+    public var onProgress: ((TrainingProgress) -> Void)?
+    /// The TensorBoard log of this run, while it runs.
+    private var board: TrainingBoard?
     /// Where progress and notes go.
     public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
 
@@ -163,16 +192,36 @@ public final class Trainer {
     /// `checkpoint.safetensors` in the output folder, or `nil` when nothing is written.
     public var checkpointURL: URL? { config.outDir?.appendingPathComponent("checkpoint.safetensors") }
 
-    /// Runs the remaining epochs; returns the full history.
+    /// Runs the remaining epochs; returns the full history. With `tensorBoardDir` set the run is
+    /// logged there for TensorBoard, at steps counting the batches trained: `batch/…` and `epoch/…`
+    /// losses, accuracies, learning rate and images/s, per-parameter weight and gradient
+    /// histograms and first-layer kernels and feature maps per epoch, the repr and the options.
+    /// A log folder that cannot be created stops the run before it trains; a later write failure
+    /// is a warning (`log`) and training goes on without the log.
     @discardableResult
     public func run() throws -> [EpochRecord] {
         if let dir = config.outDir { try OutputFolder.prepare(dir) }
         var position = try resumePosition()
+        if let dir = config.tensorBoardDir, position.epoch < config.epochs {
+            let step = position.epoch * trainLoader.batchCount + position.batch
+            let board = try TrainingBoard(dir: dir, every: config.tensorBoardEvery, batchesPerEpoch: trainLoader.batchCount,
+                                          resumeStep: step > 0 ? step : nil, sample: firstTestImage(), warn: log)
+            board.start(model: model, config: config, step: step)
+            self.board = board
+        }
+        defer { board?.close(); board = nil }
         for epoch in position.epoch..<Swift.max(position.epoch, config.epochs) {
             let record = try trainEpoch(epoch, resuming: &position)
             try finishEpoch(record)
         }
         return history
+    }
+
+    /// The first test image as a batch of one (the feature maps drawn for TensorBoard); the test
+    /// loader is not shuffled, so no random number is drawn.
+    private func firstTestImage() -> Tensor? {
+        guard testLoader.exampleCount > 0, let batch = testLoader.batchIterator(order: [0], from: 0).next() else { return nil }
+        return batch.images
     }
 
     /// Where training continues: an epoch, the batches of it already trained with their sums, and
@@ -237,7 +286,7 @@ public final class Trainer {
         if skipBatches > 0 { Generator.global.restore(state: resumeRNG); partial = position.partial }
         let start = Date()
         let total = trainLoader.batchCount
-        var lastDraw = Date.distantPast
+        var lastDraw = Date.distantPast, lastProgress = start
         // the next batch is assembled (and resized) on another thread while this one trains
         for (b, batch) in zip(skipBatches..<total, AnySequence { self.trainLoader.batchIterator(order: order, from: skipBatches) }) {
             let logits = compiled(batch.images)
@@ -247,9 +296,20 @@ public final class Trainer {
             optimizer.zeroGrad()
             loss.backward()
             withNoGrad { optimizer.step() }
+            let correct = correctCount(logits, batch.labels)
             partial.lossSum += Double(l) * Double(batch.labels.count)
-            partial.correct += correctCount(logits, batch.labels)
+            partial.correct += correct
             partial.seen += batch.labels.count
+            board?.batch(step: epoch * total + b + 1, loss: l, correct: correct, count: batch.labels.count, lr: optimizer.lr)
+            if let interval = config.progressInterval, let onProgress, b + 1 < total, Date().timeIntervalSince(lastProgress) >= interval {
+                lastProgress = Date()
+                let elapsed = lastProgress.timeIntervalSince(start), done = b + 1 - skipBatches
+                let seen = Double(Swift.max(partial.seen, 1))
+                onProgress(TrainingProgress(epoch: epoch + 1, epochs: config.epochs, batch: b + 1, batches: total,
+                                            loss: partial.lossSum / seen, accuracy: Double(partial.correct) / seen,
+                                            imagesPerSecond: Double(done * config.batchSize) / Swift.max(elapsed, 1e-9),
+                                            secondsLeft: Double(total - b - 1) * elapsed / Double(done)))
+            }
             if config.progressBar, Date().timeIntervalSince(lastDraw) > 0.1 || b == total - 1 {
                 lastDraw = Date()
                 drawProgress(epoch: epoch, batch: b + 1 - skipBatches, of: total - skipBatches, done: b + 1, total: total,
@@ -276,7 +336,8 @@ public final class Trainer {
         return EpochRecord(epoch: epoch + 1, trainLoss: partial.lossSum / Double(Swift.max(partial.seen, 1)),
                            trainAccuracy: Double(partial.correct) / Double(Swift.max(partial.seen, 1)),
                            testAccuracy: test.accuracy, seconds: trainSeconds,
-                           imagesPerSecond: Double(partial.seen) / Swift.max(trainSeconds, 1e-9), lr: Double(optimizer.lr))
+                           imagesPerSecond: Double(partial.seen) / Swift.max(trainSeconds, 1e-9), lr: Double(optimizer.lr),
+                           testLoss: test.loss)
     }
 
     /// Records a finished epoch: history, the callback, then the checkpoint and the artifacts on
@@ -284,6 +345,9 @@ public final class Trainer {
     private func finishEpoch(_ record: EpochRecord) throws {
         history.append(record)
         onEpoch?(record)
+        // before the checkpoint: a kill between the two repeats the epoch, whose points TensorBoard
+        // then replaces, rather than losing them
+        board?.epoch(record, model: model)
         if let url = checkpointURL {
             // outputs first, the checkpoint last: it is the epoch's commit point, and a resume
             // rewrites the outputs from it, so a kill between the writes loses nothing
