@@ -39,8 +39,8 @@ public final class SummaryWriter: @unchecked Sendable {
 
     /// The per-process sequence number in file names: two writers opened in the same second
     /// still get different files.
-    private static let sequence = Sequence()
-    private final class Sequence: @unchecked Sendable {
+    private static let counter = FileCounter()
+    private final class FileCounter: @unchecked Sendable {
         // @unchecked Sendable: `next` is only touched with `lock` held
         private let lock = NSLock()
         private var next = 0
@@ -62,7 +62,7 @@ public final class SummaryWriter: @unchecked Sendable {
         let seconds = Int(Date().timeIntervalSince1970)
         var url: URL, descriptor: Int32
         repeat {
-            let name = String(format: "events.out.tfevents.%010d.", seconds) + "\(hostName).\(getpid()).\(Self.sequence.take())\(filenameSuffix)"
+            let name = String(format: "events.out.tfevents.%010d.", seconds) + "\(hostName).\(getpid()).\(Self.counter.take())\(filenameSuffix)"
             url = logDir.appendingPathComponent(name)
             // O_EXCL: an existing file (another process's, with a reused pid) is never appended to
             descriptor = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o644)

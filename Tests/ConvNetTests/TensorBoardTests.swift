@@ -166,6 +166,28 @@ func tfRecords(_ data: Data) throws -> [[UInt8]] {
         #expect(HistogramSummary.defaultBucketEdges.count == 1549)
     }
 
+    /// Each value lands in the bucket `numpy.histogram` puts it in — the last edge ≤ the value,
+    /// found here by a plain search — for values at and next to every edge (as Float32 rounds
+    /// them), both signs, zero, and beyond the edges.
+    @Test func histogramBucketOfEveryEdgeNeighbourhood() {
+        let edges = HistogramSummary.defaultBucketEdges
+        var values: [Float] = [0, 1e-45, -1e-45, 3e38, -3e38, 1e20, -1e20, 9.9e19, -9.9e19]
+        for e in edges {
+            let f = Float(e)
+            values += [f, f.nextUp, f.nextDown]
+        }
+        for v in values where v.isFinite {
+            let d = Double(v)
+            let h = HistogramSummary(values: [v])
+            guard d >= edges[0], d <= edges[edges.count - 1] else {
+                #expect(h == nil, "\(v) is outside the edges")
+                continue
+            }
+            let left = Swift.min(edges.lastIndex { $0 <= d }!, edges.count - 2)
+            #expect(h?.bucketLimits == [edges[left], edges[left + 1]] && h?.bucketCounts == [0, 1], "\(v)")
+        }
+    }
+
     @Test func writerRejectsBadValuesWithTypedErrors() throws {
         let dir = tempDir()
         let w = try SummaryWriter(logDir: dir)
