@@ -56,6 +56,43 @@ import Testing
         #expect(try eventFiles(out.appendingPathComponent("tb")).count == 2)
     }
 
+    /// A failed write of the TensorBoard log (here the file-size limit, `ulimit -f`, with SIGXFSZ
+    /// ignored so the write fails with EFBIG) is one warning; training finishes all its epochs, and
+    /// the log holds every record written before, none cut short (TensorBoard's reader checks).
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: mnistFolder.appendingPathComponent("t10k-images-idx3-ubyte.gz").path)))
+    func tensorBoardWriteFailureWarnsAndTrainingGoesOn() throws {
+        let exe = try #require(builtExecutable("convnet"))
+        let out = tempDir()
+        // 700 KiB: the checkpoint (about 530 KB) fits, five epochs of histograms (over 1 MB) do not
+        let command = "trap '' XFSZ; ulimit -f 700; exec \"$0\" \"$@\""
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = ["-c", command, exe.path, "train", "lenet", "--dataset", "mnist", "--data", mnistFolder.path,
+                       "--subset", "1024", "--test-subset", "128", "--epochs", "5", "--out", out.path,
+                       "--tensorboard", out.appendingPathComponent("tb").path]
+        let stdout = Pipe(), stderr = Pipe()
+        p.standardOutput = stdout
+        p.standardError = stderr
+        try p.run()
+        let o = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let e = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "\(e)")
+        #expect(o.contains("epoch  5  train loss"))
+        let warnings = e.split(separator: "\n").filter { $0.hasPrefix("tensorboard: ") }
+        #expect(warnings.count == 1, "\(e)")
+        #expect(warnings.first?.hasSuffix("cannot write the TensorBoard log (File too large); TensorBoard logging stops here, training goes on") == true, "\(e)")
+        let history = try JSONDecoder().decode([EpochRecord].self, from: Data(contentsOf: out.appendingPathComponent("metrics.json")))
+        #expect(history.count == 5)
+        let files = try eventFiles(out.appendingPathComponent("tb"))
+        #expect(files.count == 1)
+        let records = try tfRecords(Data(contentsOf: files[0])).count
+        #expect(records > 10)
+        if PythonTools.available("tensorboard") {
+            #expect(try PythonTools.run(script: recordReaderScript, files.map(\.path)).out == "\(records)\n")
+        }
+    }
+
     /// Bad values of the new options are one line and exit code 64.
     @Test(arguments: [
         (["--tensorboard-every", "0"], "--tensorboard-every"),
