@@ -12,8 +12,6 @@ struct ConvNetCommand: ParsableCommand {
 
     /// Runs the command; errors become one line on stderr and a non-zero exit, never a trace.
     static func main() {
-        // every line reaches a log file as it is printed: stdout is block-buffered when redirected
-        setvbuf(stdout, nil, _IOLBF, 0)
         do {
             var command = try parseAsRoot()
             try command.run()
