@@ -220,6 +220,10 @@ func tfRecords(_ data: Data) throws -> [[UInt8]] {
             try w.addScalar("train/accuracy", Double(i) / 4, step: i * 10)
         }
         try w.addScalar("lr", 0.1, step: 7)
+        // live: what was added is readable at once, before any flush or close (TensorBoard beside a running training)
+        let live = try accumulate(dir)
+        #expect(live.scalars["train/loss"]?.map(\.step) == [0, 10, 20, 30, 40])
+        #expect(live.scalars["lr"]?.map(\.step) == [7])
         // an RGB tensor image [3, 2, 3]: values × 255, clipped, truncated as PyTorch does
         let rgb = Tensor(shape: [3, 2, 3], scalars: [0, 0.5, 1, 1.5, -1, 0.25,  0.1, 0.2, 0.3, 0.4, 0.5, 0.6,  1, 1, 1, 0, 0, 0.999])
         try w.addImage("images/rgb", rgb, step: 3)
