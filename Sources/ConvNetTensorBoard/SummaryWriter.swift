@@ -14,7 +14,9 @@ import SwiftProtobuf
 /// ```
 /// then `tensorboard --logdir runs`. Each writer makes a new file,
 /// `events.out.tfevents.<seconds>.<host>.<pid>.<n>`, so writers (and resumed runs) never collide
-/// in one folder; TensorBoard merges the files of a folder into one run.
+/// in one folder; TensorBoard merges the files of a folder into one run, reading them in name
+/// order, so a new file's name sorts after those already there (its seconds field may run ahead
+/// of the clock for that).
 ///
 /// Every value reaches the file when it is added (one `write(2)` per record; no buffer), so a
 /// TensorBoard started beside a running training shows it live; ``flush()`` also forces the file
@@ -59,14 +61,23 @@ public final class SummaryWriter: @unchecked Sendable {
         }
         var host = [CChar](repeating: 0, count: 256)
         let hostName = gethostname(&host, host.count - 1) == 0 ? String(cString: host) : "localhost"
-        let seconds = Int(Date().timeIntervalSince1970)
+        let prefix = "events.out.tfevents."
+        // TensorBoard reads a folder's event files in name order, so a new file must sort after
+        // every file already there: one made in the same second by an earlier writer of this
+        // process (a larger counter is not enough: "10" < "9") or by a process with a larger pid
+        // moves this one's seconds field on (the events keep their real wall times)
+        let latest = ((try? FileManager.default.contentsOfDirectory(atPath: logDir.path)) ?? []).filter { $0.hasPrefix(prefix) }.max()
+        var seconds = Int(Date().timeIntervalSince1970)
+        if let latest, let theirs = Int(latest.dropFirst(prefix.count).prefix { $0.isNumber }) { seconds = Swift.max(seconds, theirs) }
         var url: URL, descriptor: Int32
-        repeat {
-            let name = String(format: "events.out.tfevents.%010d.", seconds) + "\(hostName).\(getpid()).\(Self.counter.take())\(filenameSuffix)"
+        while true {
+            let name = String(format: "\(prefix)%010d.", seconds) + "\(hostName).\(getpid()).\(Self.counter.take())\(filenameSuffix)"
+            if let latest, name <= latest, seconds < Int(Date().timeIntervalSince1970) + 1_000_000 { seconds += 1; continue }
             url = logDir.appendingPathComponent(name)
             // O_EXCL: an existing file (another process's, with a reused pid) is never appended to
             descriptor = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o644)
-        } while descriptor < 0 && errno == EEXIST
+            if descriptor >= 0 || errno != EEXIST { break }
+        }
         guard descriptor >= 0 else {
             throw SummaryWriterError.cannotCreate(path: url.path, reason: String(cString: strerror(errno)))
         }

@@ -206,6 +206,16 @@ func tfRecords(_ data: Data) throws -> [[UInt8]] {
         let a = try SummaryWriter(logDir: dir), b = try SummaryWriter(logDir: dir)
         #expect(a.fileURL != b.fileURL)
         #expect(a.fileURL.lastPathComponent.hasPrefix("events.out.tfevents."))
+        // TensorBoard reads a folder's files in name order: later writers' names sort later, also
+        // within one second and past a counter's tenth file, and after a file of a larger pid
+        let folder = dir.appendingPathComponent("order")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let now = Int(Date().timeIntervalSince1970)
+        try Data().write(to: folder.appendingPathComponent(String(format: "events.out.tfevents.%010d.host.999999999.0", now)))
+        var names: [String] = []
+        for _ in 0..<12 { names.append(try SummaryWriter(logDir: folder).fileURL.lastPathComponent) }
+        #expect(names == names.sorted())
+        #expect(names.allSatisfy { $0 > String(format: "events.out.tfevents.%010d.host.999999999.0", now) })
     }
 
     /// Every kind of value, read back by TensorBoard's EventAccumulator with exact steps and
@@ -298,8 +308,8 @@ func tfRecords(_ data: Data) throws -> [[UInt8]] {
 @Suite(.serialized) struct TrainerTensorBoardTests {
     let train = bandDataset(count: 320, seed: 1), test = bandDataset(count: 64, seed: 2)
 
-    func run(_ dir: URL, epochs: Int, resume: Bool = false) throws -> (Sequential, [EpochRecord]) {
-        var c = TrainingConfig(epochs: epochs, batchSize: 32, lr: 0.05, optimizer: .sgd, momentum: 0.9)
+    func run(_ dir: URL, epochs: Int, resume: Bool = false, batchSize: Int = 32) throws -> (Sequential, [EpochRecord]) {
+        var c = TrainingConfig(epochs: epochs, batchSize: batchSize, lr: 0.05, optimizer: .sgd, momentum: 0.9)
         c.outDir = dir
         c.resume = resume
         c.tensorBoardDir = dir.appendingPathComponent("tb")
@@ -322,6 +332,7 @@ func tfRecords(_ data: Data) throws -> [[UInt8]] {
                          "epoch/train_accuracy", "epoch/train_loss"]
         #expect(events.tags["scalars"] == ["batch/images_per_second", "batch/lr", "batch/train_accuracy", "batch/train_loss"] + epochTags)
         func values(_ tag: String) -> [Float] { events.scalars[tag]?.map { Float($0.value) } ?? [] }
+        #expect(history.map(\.globalStep) == [10, 20])
         for tag in epochTags { #expect(events.scalars[tag]?.map(\.step) == [10, 20], "\(tag)") }
         #expect(values("epoch/train_loss") == history.map { Float($0.trainLoss) })
         #expect(values("epoch/train_accuracy") == history.map { Float($0.trainAccuracy) })
@@ -409,5 +420,19 @@ func tfRecords(_ data: Data) throws -> [[UInt8]] {
         // hides only the steps after its own, as the epoch-1 points at step 10 must stay) and 20
         #expect(events.texts["options/text_summary"]?.map(\.step) == [0, 10, 10, 20])
         #expect(events.texts["options/text_summary"]?.last?.text.contains("| epochs | 3 |") == true)
+    }
+
+    /// A resume at an epoch boundary with another batch size (10 batches an epoch, then 5)
+    /// continues from the step the history holds, hiding nothing of the first run.
+    @Test(.enabled(if: PythonTools.available("tensorboard", "PIL")))
+    func resumeWithAnotherBatchSizeKeepsTheSteps() throws {
+        let dir = tempDir()
+        _ = try run(dir, epochs: 1)
+        let (_, history) = try run(dir, epochs: 3, resume: true, batchSize: 64)
+        #expect(history.map(\.globalStep) == [10, 15, 20])
+        let events = try accumulate(dir.appendingPathComponent("tb"))
+        #expect(events.scalars["epoch/test_accuracy"]?.map(\.step) == [10, 15, 20])
+        #expect(events.scalars["epoch/train_loss"]?.map { Float($0.value) } == history.map { Float($0.trainLoss) })
+        #expect(events.scalars["batch/train_loss"]?.map(\.step) == [3, 6, 9, 12, 15, 18])
     }
 }

@@ -87,6 +87,10 @@ public struct EpochRecord: Codable, Sendable, Equatable {
     public var lr: Double
     /// Mean test loss after the epoch (nil in records written before it was kept).
     public var testLoss: Double? = nil
+    /// Batches trained from the start of the run to the end of this epoch: the step TensorBoard
+    /// shows the epoch at (PyTorch's `global_step`). It stays right when a resume changes the
+    /// batches per epoch (`--batch-size`, `--subset`); nil in records written before it was kept.
+    public var globalStep: Int? = nil
 }
 
 /// Where an epoch in progress stands, for `Trainer.onProgress`.
@@ -203,9 +207,9 @@ public final class Trainer {
         if let dir = config.outDir { try OutputFolder.prepare(dir) }
         var position = try resumePosition()
         if let dir = config.tensorBoardDir, position.epoch < config.epochs {
-            let step = position.epoch * trainLoader.batchCount + position.batch
-            let board = try TrainingBoard(dir: dir, every: config.tensorBoardEvery, batchesPerEpoch: trainLoader.batchCount,
-                                          resumeStep: step > 0 ? step : nil, sample: firstTestImage(), warn: log)
+            let step = stepsBefore(epoch: position.epoch) + position.batch
+            let board = try TrainingBoard(dir: dir, every: config.tensorBoardEvery, resumeStep: step > 0 ? step : nil,
+                                          sample: firstTestImage(), warn: log)
             board.start(model: model, config: config, step: step)
             self.board = board
         }
@@ -215,6 +219,13 @@ public final class Trainer {
             try finishEpoch(record)
         }
         return history
+    }
+
+    /// Batches trained before `epoch` (from 0): the last finished epoch's `globalStep`, or, for
+    /// a history from before it was kept, the epochs times the batches per epoch.
+    private func stepsBefore(epoch: Int) -> Int {
+        guard epoch > 0, epoch <= history.count else { return epoch * trainLoader.batchCount }
+        return history[epoch - 1].globalStep ?? epoch * trainLoader.batchCount
     }
 
     /// The first test image as a batch of one (the feature maps drawn for TensorBoard); the test
@@ -286,6 +297,7 @@ public final class Trainer {
         if skipBatches > 0 { Generator.global.restore(state: resumeRNG); partial = position.partial }
         let start = Date()
         let total = trainLoader.batchCount
+        let stepBase = stepsBefore(epoch: epoch)
         var lastDraw = Date.distantPast, lastProgress = start
         // the next batch is assembled (and resized) on another thread while this one trains
         for (b, batch) in zip(skipBatches..<total, AnySequence { self.trainLoader.batchIterator(order: order, from: skipBatches) }) {
@@ -300,7 +312,7 @@ public final class Trainer {
             partial.lossSum += Double(l) * Double(batch.labels.count)
             partial.correct += correct
             partial.seen += batch.labels.count
-            board?.batch(step: epoch * total + b + 1, loss: l, correct: correct, count: batch.labels.count, lr: optimizer.lr)
+            board?.batch(step: stepBase + b + 1, loss: l, correct: correct, count: batch.labels.count, lr: optimizer.lr)
             if let interval = config.progressInterval, let onProgress, b + 1 < total, Date().timeIntervalSince(lastProgress) >= interval {
                 lastProgress = Date()
                 let elapsed = lastProgress.timeIntervalSince(start), done = b + 1 - skipBatches
@@ -337,7 +349,7 @@ public final class Trainer {
                            trainAccuracy: Double(partial.correct) / Double(Swift.max(partial.seen, 1)),
                            testAccuracy: test.accuracy, seconds: trainSeconds,
                            imagesPerSecond: Double(partial.seen) / Swift.max(trainSeconds, 1e-9), lr: Double(optimizer.lr),
-                           testLoss: test.loss)
+                           testLoss: test.loss, globalStep: stepBase + total)
     }
 
     /// Records a finished epoch: history, the callback, then the checkpoint and the artifacts on

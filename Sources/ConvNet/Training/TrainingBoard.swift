@@ -6,8 +6,8 @@ import Foundation
 
 /// What the trainer logs to TensorBoard (`TrainingConfig.tensorBoardDir`), through a
 /// `SummaryWriter`. Every step is the number of batches trained so far (PyTorch's `global_step`;
-/// epoch k ends at step k × batches per epoch), so the charts of batches and of epochs share
-/// their axis:
+/// an epoch's is its record's `globalStep`), so the charts of batches and of epochs share their
+/// axis:
 /// - `batch/…` every `tensorBoardEvery` batches: the mean training loss and accuracy of those
 ///   batches, the learning rate, images/s;
 /// - `epoch/…` at each epoch's end: train and test loss and accuracy, learning rate, images/s,
@@ -36,14 +36,10 @@ final class TrainingBoard {
     private var timedImages = 0
     private var since = Date()
 
-    /// Batches per epoch: the step of an epoch's end.
-    private let batchesPerEpoch: Int
-
     /// A new event file in `dir`; `resumeStep` is the step a resumed run continues from.
-    init(dir: URL, every: Int, batchesPerEpoch: Int, resumeStep: Int?, sample: Tensor?, warn: @escaping (String) -> Void) throws {
+    init(dir: URL, every: Int, resumeStep: Int?, sample: Tensor?, warn: @escaping (String) -> Void) throws {
         writer = try SummaryWriter(logDir: dir, purgeStep: resumeStep.map { $0 + 1 })
         self.every = Swift.max(1, every)
-        self.batchesPerEpoch = batchesPerEpoch
         self.sample = sample
         self.warn = warn
     }
@@ -70,7 +66,7 @@ final class TrainingBoard {
         since = Date()
     }
 
-    /// One trained batch, at global batch number `step` (from 1).
+    /// One trained batch, at global batch number `step` (from 1); a point every `every` batches.
     func batch(step: Int, loss: Float, correct: Int, count: Int, lr: Float) {
         lossSum += Double(loss) * Double(count); self.correct += correct; seen += count; timedImages += count
         guard step % every == 0 else { return }
@@ -87,7 +83,7 @@ final class TrainingBoard {
 
     /// A finished epoch: its scalars, then the histograms and pictures of the model at its end.
     func epoch(_ r: EpochRecord, model: any Module) {
-        let step = r.epoch * batchesPerEpoch
+        guard let step = r.globalStep else { return }
         attempt {
             try writer.addScalar("epoch/train_loss", r.trainLoss, step: step)
             try writer.addScalar("epoch/train_accuracy", r.trainAccuracy, step: step)
