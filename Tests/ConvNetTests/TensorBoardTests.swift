@@ -218,6 +218,35 @@ func tfRecords(_ data: Data) throws -> [[UInt8]] {
         #expect(names.allSatisfy { $0 > String(format: "events.out.tfevents.%010d.host.999999999.0", now) })
     }
 
+    /// Four threads logging at once into one writer: every record whole, every value there.
+    @Test(.enabled(if: PythonTools.available("tensorboard", "PIL")))
+    func threadsShareAWriter() throws {
+        let dir = tempDir()
+        let w = try SummaryWriter(logDir: dir)
+        final class Failures: @unchecked Sendable { let lock = NSLock(); var errors: [String] = [] }
+        let failures = Failures()
+        DispatchQueue.concurrentPerform(iterations: 4) { t in
+            for i in 0..<100 {
+                do {
+                    try w.addScalar("thread\(t)", Float(i) / 8, step: i)
+                    if i % 25 == 0 { try w.addHistogram("h\(t)", [Float(i), 1, 2], step: i) }
+                } catch {
+                    failures.lock.lock(); failures.errors.append("\(error)"); failures.lock.unlock()
+                }
+            }
+        }
+        try w.close()
+        #expect(failures.errors.isEmpty, "\(failures.errors)")
+        let events = try accumulate(dir)
+        for t in 0..<4 {
+            #expect(events.scalars["thread\(t)"]?.map(\.step) == Array(0..<100))
+            #expect(events.scalars["thread\(t)"]?.map { Float($0.value) } == (0..<100).map { Float($0) / 8 })
+            #expect(events.histograms["h\(t)"]?.map(\.step) == [0, 25, 50, 75])
+        }
+        let check = try PythonTools.run(script: recordReaderScript, [w.fileURL.path])
+        #expect(check.out == "\(1 + 400 + 16)\n", "\(check.out) \(check.err)")
+    }
+
     /// Every kind of value, read back by TensorBoard's EventAccumulator with exact steps and
     /// values; every record's CRCs checked by TensorBoard's record reader and here.
     @Test(.enabled(if: PythonTools.available("tensorboard", "PIL")))
