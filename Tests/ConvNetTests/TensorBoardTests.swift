@@ -451,6 +451,26 @@ func tfRecords(_ data: Data) throws -> [[UInt8]] {
         #expect(events.texts["options/text_summary"]?.last?.text.contains("| epochs | 3 |") == true)
     }
 
+    /// Lazy layers have no values before the first forward: nothing logged for them at step 0, no
+    /// warning, and their histograms and kernels from the first epoch's end.
+    @Test(.enabled(if: PythonTools.available("tensorboard", "PIL")))
+    func lazyLayersStartAtTheFirstEpoch() throws {
+        let dir = tempDir()
+        var c = TrainingConfig(epochs: 1, batchSize: 32, lr: 0.05, optimizer: .sgd, momentum: 0.9)
+        c.tensorBoardDir = dir
+        Tensor.manualSeed(42)
+        let net = Sequential(LazyConv2d(4, kernelSize: 3), ReLU(), MaxPool2d(kernelSize: 2), Flatten(), LazyLinear(4))
+        let trainer = Trainer(model: net, train: train, test: test, config: c)
+        var notes: [String] = []
+        trainer.log = { notes.append($0) }
+        try trainer.run()
+        #expect(notes.isEmpty, "\(notes)")
+        let events = try accumulate(dir)
+        #expect(events.histograms["weights/0.weight"]?.map(\.step) == [10])
+        #expect(events.histograms["weights/4.bias"]?.map(\.step) == [10])
+        #expect(events.images["first_layer/kernels"]?.map(\.step) == [10])
+    }
+
     /// A resume at an epoch boundary with another batch size (10 batches an epoch, then 5)
     /// continues from the step the history holds, hiding nothing of the first run.
     @Test(.enabled(if: PythonTools.available("tensorboard", "PIL")))

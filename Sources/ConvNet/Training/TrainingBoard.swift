@@ -101,7 +101,8 @@ final class TrainingBoard {
     }
 
     private func pictures(model: any Module, step: Int, gradients: Bool) {
-        for (name, p) in model.namedParameters() {
+        // a lazy layer's parameters have no values before the first forward
+        for (name, p) in model.namedParameters() where !p.isUninitialized {
             attempt { try writer.addHistogram("weights/\(name)", p, step: step) }
             if gradients, let g = p.grad { attempt { try writer.addHistogram("gradients/\(name)", g, step: step) } }
         }
