@@ -4,7 +4,7 @@ import PackageDescription
 // Layers, each depending only on earlier ones:
 //   CKernels (C micro-kernels) → ConvNetCore (tensor, autograd, ops) → ConvNetNN (modules, layers,
 //   losses, optimisers, model zoo) → ConvNetData (IDX, image folders, PNG/JPEG, transforms, loader, safetensors, SVG) →
-//   ConvNet (re-exports everything, trainer) → convnet (CLI), convnet-bench.
+//   ConvNetONNX (ONNX export and import) → ConvNet (re-exports everything, trainer) → convnet (CLI), convnet-bench.
 let package = Package(
     name: "ConvNet",
     products: [
@@ -27,7 +27,10 @@ let package = Package(
         .target(name: "ConvNetCore", dependencies: ["CKernels"]),
         .target(name: "ConvNetNN", dependencies: ["ConvNetCore"]),
         .target(name: "ConvNetData", dependencies: ["ConvNetCore", "CZlib", "CTurboJPEG"]),
-        .target(name: "ConvNet", dependencies: ["ConvNetCore", "ConvNetNN", "ConvNetData"]),
+        // ONNX export and import (the generated message code needs swift-protobuf's runtime)
+        .target(name: "ConvNetONNX", dependencies: ["ConvNetCore", "ConvNetNN", "ConvNetData",
+                                                     .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .target(name: "ConvNet", dependencies: ["ConvNetCore", "ConvNetNN", "ConvNetData", "ConvNetONNX"]),
         .executableTarget(name: "convnet", dependencies: [
             "ConvNet", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
