@@ -2,7 +2,7 @@
 /// and what is wrong, in one line.
 public struct ONNXError: Error, CustomStringConvertible, Equatable {
     /// What kind of problem it is (tests and callers match on it; the message says the details).
-    public enum Kind: String, Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
         /// The bytes end inside a protobuf message.
         case truncated
         /// The bytes are not a protobuf ModelProto (bad tags, lengths or UTF-8).

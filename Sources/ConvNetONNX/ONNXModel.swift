@@ -56,6 +56,7 @@ public final class ONNXModel: Module {
         try program.shapes(for: shape, path: path)[program.outputSlot]!
     }
 
+    /// Runs the graph on `x` (its shape must fit the declared input; the batch may differ).
     public func forward(_ x: Tensor) -> Tensor {
         lock.lock()
         let known = checkedShapes.contains(x.shape)
@@ -136,10 +137,13 @@ public final class ONNXModel: Module {
         }
     }
 
+    /// None: the nodes are not modules.
     public func namedChildren() -> [(String, any Module)] { [] }
     /// The float initializers under their ONNX names: the model's state dict.
     public func namedOwnTensors() -> [(String, Tensor)] { program.initializers }
+    /// `ONNXModel`.
     public var typeName: String { "ONNXModel" }
+    /// The file's name, operator set, node count and input.
     public var extraRepr: String {
         "'\((path as NSString).lastPathComponent)', opset=\(opsetVersion), nodes=\(program.steps.count), input=\(inputName)"
             + "[" + inputShape.map { $0.map(String.init) ?? "N" }.joined(separator: ", ") + "]"
