@@ -68,7 +68,7 @@ public final class ONNXModel: Module {
         var values = program.template
         values[0] = x
         for (s, step) in program.steps.enumerated() {
-            values[step.output] = ONNXModel.run(step.op, step.inputs.map { values[$0]! })
+            values[step.output] = Profiler.measure("onnx " + step.opType) { ONNXModel.run(step.op, step.inputs.map { values[$0]! }) }
             for v in program.releases[s] { values[v] = nil }
         }
         return values[program.outputSlot]!

@@ -16,6 +16,23 @@ public enum ONNXBenchmark {
         }
     }
 
+    /// Prints where an eager (uncompiled) run of `file` on a batch of `batch` spends its time: per
+    /// ONNX operator, and per convolution shape.
+    public static func profile(file: URL, batch: Int, threads: Int) throws {
+        let model = try ONNXModel(contentsOf: file)
+        let x = Tensor.randn([batch] + model.inputShape.dropFirst().map { $0 ?? 1 })
+        withContext({ $0.threads = threads }) {
+            withNoGrad {
+                _ = model(x)
+                Profiler.reset()
+                withContext({ $0.profiling = true }) { for _ in 0..<3 { _ = model(x) } }
+            }
+        }
+        for e in Profiler.entries {
+            print(String(format: "%9.3f ms  %5d calls  ", e.seconds * 1000 / 3, e.calls / 3) + e.name)
+        }
+    }
+
     /// Prints one row, `onnx <file> b<batch>  <threads> thr  <ms> ms  <img/s>`: the median time of
     /// `compile(ONNXModel(file))` on a batch of `batch` (the file's other input sizes) without
     /// gradient recording, over `repeats` runs after one warm-up.

@@ -166,7 +166,13 @@ extension Tensor {
     }
 
     private func eagerClamp(min lo: Float, max hi: Float) -> Tensor {
-        Tensor.record(mapValues { Swift.min(Swift.max($0, lo), hi) }, "clamp", [self]) { g in
+        // one pass without a closure per element (MobileNet's ReLU6 runs on every activation)
+        let src = contiguous(), out = Tensor(uninitializedShape: shape)
+        let s = UnsafePointer(src.data), d = out.data
+        Threads.parallelFor(count, minPerThread: 1 << 16) { r in
+            for i in r { let v = s[i]; d[i] = v < lo ? lo : (v > hi ? hi : v) }
+        }
+        return Tensor.record(out, "clamp", [self]) { g in
             [g * self.mapValues { $0 >= lo && $0 <= hi ? 1 : 0 }]
         }
     }
