@@ -39,5 +39,5 @@ let package = Package(
         .executableTarget(name: "d2l-by-hand", dependencies: ["ConvNet"], path: "Examples/D2LByHand"),
         .testTarget(name: "ConvNetTests", dependencies: ["ConvNet"], resources: [.copy("Resources")]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -1,8 +1,8 @@
 // libFuzzer entry point for ConvNet's ONNX reader (ONNXModel: protobuf decoding, graph checks,
-// shape inference), built by fuzz/run-onnx.sh from the reader's sources. An input that reads
-// without error is also run on its declared input shape when that is small: every shape the
-// forward sees was checked while reading, so it must not trap.
-import ConvNetCore
+// shape inference), built by fuzz/run.sh (fuzz/Package.swift) against the whole library. An input
+// that reads without error is also run on its declared input shape when that is small: every shape
+// the forward sees was checked while reading, so it must not trap.
+import ConvNet
 import Foundation
 
 @_cdecl("LLVMFuzzerTestOneInput")
