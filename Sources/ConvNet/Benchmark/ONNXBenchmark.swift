@@ -48,6 +48,6 @@ public enum ONNXBenchmark {
         let name = "onnx \(file.deletingPathExtension().lastPathComponent) b\(batch)"
         print(name.padding(toLength: max(44, name.count), withPad: " ", startingAt: 0)
               + String(format: " %2d thr  %9.3f ms  %9.0f img/s", threads, t * 1000, Double(batch) / t))
-        fflush(stdout)
+        fflush(nil)
     }
 }
