@@ -3,12 +3,25 @@
 // multiply-add for stride 1 that the compiler vectorises. A GEMM per channel (M = 1) or a
 // Winograd transform per channel would spend most of the time on packing.
 #include "ckernels.h"
+#include <stdlib.h>
 
 
 #define DEPTHWISE_BODY                                                                              \
+    /* stride 2: each input row split into its even and odd columns, so every tap reads a        */ \
+    /* contiguous run (a strided gather would not vectorise)                                     */ \
+    float *split = sw == 2 && dw == 1 ? (float *)malloc(sizeof(float) * (size_t)(H * (W + 2))) : NULL; \
+    const long half = (W + 1) / 2;                                                                  \
     for (long p = p0; p < p1; p++) {                                                                \
         const long c = p % C;                                                                       \
         const float *xp = x + p * H * W, *wp = w + c * kh * kw;                                     \
+        if (split) {                                                                                \
+            for (long r = 0; r < H; r++) {                                                          \
+                const float *src = xp + r * W;                                                      \
+                float *ev = split + r * 2 * half, *od = ev + half;                                  \
+                for (long q = 0; q < W / 2; q++) { ev[q] = src[2 * q]; od[q] = src[2 * q + 1]; }    \
+                if (W % 2) ev[W / 2] = src[W - 1];                                                  \
+            }                                                                                       \
+        }                                                                                           \
         float *yp = y + p * Ho * Wo;                                                                \
         const float b = bias ? bias[c] : 0.0f;                                                      \
         for (long i = 0; i < Ho * Wo; i++) yp[i] = b;                                               \
@@ -28,13 +41,19 @@
                     const float *xr = xp + ih * W + off;                                            \
                     if (sw == 1) {                                                                  \
                         for (long ow = lo; ow <= hi; ow++) yr[ow] += wv * xr[ow];                   \
+                    } else if (split) {                                                             \
+                        /* column 2·ow + off: even or odd half by off's parity, at ow + ⌊off/2⌋ */   \
+                        const long parity = off & 1, base = (off - parity) / 2;                     \
+                        const float *hr = split + ih * 2 * half + parity * half + base;             \
+                        for (long ow = lo; ow <= hi; ow++) yr[ow] += wv * hr[ow];                   \
                     } else {                                                                        \
                         for (long ow = lo; ow <= hi; ow++) yr[ow] += wv * xr[ow * sw];              \
                     }                                                                               \
                 }                                                                                   \
             }                                                                                       \
         }                                                                                           \
-    }
+    }                                                                                               \
+    free(split);
 
 #if defined(__x86_64__)
 __attribute__((target("avx2,fma")))
