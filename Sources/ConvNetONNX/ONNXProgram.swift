@@ -93,7 +93,7 @@ struct ONNXProgram {
                 return nil
             }
             guard declaredInput.allSatisfy({ ($0 ?? 0) <= 1 << 24 }),
-                  ONNXTensorCoding.elementCount(declaredInput.map { $0 ?? 1 }).map({ $0 <= maxElements }) == true else {
+                  ONNXTensorCoding.extent(declaredInput.map { $0 ?? 1 }).map({ $0 <= maxElements }) == true else {
                 throw ONNXError(.tooLarge, path: path, "input '\(input.name)' declares shape \(declaredInput.map { $0.map(String.init) ?? "?" }), over the element limit")
             }
         }
@@ -193,7 +193,7 @@ struct ONNXProgram {
             guard ins.allSatisfy({ $0 != nil }) else { throw ONNXError(.invalidGraph, path: path, node: step.label, "an input has no value") }
             do {
                 let out = try ONNXShapes.output(step.op, ins.map { $0! })
-                guard let n = ONNXTensorCoding.elementCount(out), n <= Self.activationLimit else {
+                guard let n = ONNXTensorCoding.extent(out), n <= Self.activationLimit else {
                     throw ShapeProblem(reason: "the output \(out) would be over the limit of \(Self.activationLimit) elements")
                 }
                 shapes[step.output] = out

@@ -139,7 +139,8 @@ enum ONNXShapes {
             guard i < x.count else { throw fail("Reshape's 0 at position \(i) has no input dimension to copy (input \(x))") }
             s[i] = x[i]
         }
-        guard s.allSatisfy({ $0 >= -1 }), s.filter({ $0 == -1 }).count <= 1 else { throw fail("invalid Reshape target \(shape)") }
+        guard s.allSatisfy({ $0 >= -1 }), s.filter({ $0 == -1 }).count <= 1,
+              let bound = ONNXTensorCoding.extent(s), bound <= 1 << 40 else { throw fail("invalid Reshape target \(shape)") }
         let count = x.reduce(1, *)
         guard let known = ONNXTensorCoding.elementCount(s.filter { $0 != -1 }) else { throw fail("invalid Reshape target \(shape)") }
         if let hole = s.firstIndex(of: -1) {

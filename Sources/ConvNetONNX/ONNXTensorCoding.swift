@@ -32,6 +32,10 @@ enum ONNXTensorCoding {
         return n
     }
 
+    /// The element count `dims` would have with every zero read as one: bounding it bounds every
+    /// product of some of the dimensions, so no later size arithmetic can overflow.
+    static func extent(_ dims: [Int]) -> Int? { elementCount(dims.map { Swift.max($0, 1) }) }
+
     /// Decodes `proto`, charging its elements to `budget` (the elements still allowed) before
     /// anything is allocated; `what` names it in errors.
     static func decode(_ proto: Onnx_TensorProto, what: String, path: String, budget: inout Int) throws -> ONNXConstant {
@@ -41,7 +45,12 @@ enum ONNXTensorCoding {
                             + "; ConvNet reads only models whose weights are inside the .onnx file")
         }
         let dims = proto.dims.map { Int($0) }
-        guard let count = elementCount(dims) else { throw ONNXError(.malformed, path: path, "\(what) has an invalid shape \(dims)") }
+        guard let count = elementCount(dims), let extent = extent(dims) else {
+            throw ONNXError(.malformed, path: path, "\(what) has an invalid shape \(dims)")
+        }
+        guard extent <= max(budget, 1) else {
+            throw ONNXError(.tooLarge, path: path, "\(what) has shape \(dims), over the limit of \(budget) elements still allowed")
+        }
         guard count <= budget else {
             throw ONNXError(.tooLarge, path: path, "\(what) has \(count) elements (shape \(dims)), over the limit of \(budget) elements still allowed")
         }
