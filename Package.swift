@@ -4,8 +4,8 @@ import PackageDescription
 // Layers, each depending only on earlier ones:
 //   CKernels (C micro-kernels) → ConvNetCore (tensor, autograd, ops) → ConvNetNN (modules, layers,
 //   losses, optimisers, model zoo) → ConvNetData (IDX, image folders, PNG/JPEG, transforms, loader, safetensors, SVG) →
-//   ConvNetTensorBoard (event files, on SwiftProtobuf) → ConvNet (re-exports everything, trainer) → convnet (CLI),
-//   convnet-bench.
+//   ConvNetTensorBoard (event files, on SwiftProtobuf), ConvNetONNX (ONNX export and import) →
+//   ConvNet (re-exports everything, trainer) → convnet (CLI), convnet-bench.
 let package = Package(
     name: "ConvNet",
     products: [
@@ -31,7 +31,10 @@ let package = Package(
         .target(name: "ConvNetTensorBoard", dependencies: [
             "ConvNetCore", "ConvNetData", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
-        .target(name: "ConvNet", dependencies: ["ConvNetCore", "ConvNetNN", "ConvNetData", "ConvNetTensorBoard"]),
+        // ONNX export and import (the generated message code needs swift-protobuf's runtime)
+        .target(name: "ConvNetONNX", dependencies: ["ConvNetCore", "ConvNetNN", "ConvNetData",
+                                                     .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .target(name: "ConvNet", dependencies: ["ConvNetCore", "ConvNetNN", "ConvNetData", "ConvNetTensorBoard", "ConvNetONNX"]),
         .executableTarget(name: "convnet", dependencies: [
             "ConvNet", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

@@ -12,7 +12,7 @@ let convNet = Target.Dependency.product(name: "ConvNet", package: root.lastPathC
 let package = Package(
     name: "ConvNetFuzz",
     dependencies: [.package(path: root.path)],
-    targets: ["SafeTensorsFuzzer", "IDXFuzzer", "ImageDecoderFuzzer"].map {
+    targets: ["SafeTensorsFuzzer", "IDXFuzzer", "ImageDecoderFuzzer", "ONNXFuzzer"].map {
         .executableTarget(name: $0, dependencies: [convNet], swiftSettings: [.unsafeFlags(["-parse-as-library"])])
     },
     swiftLanguageModes: [.v6]

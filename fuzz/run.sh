@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${1:-60}"; shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(SafeTensorsFuzzer IDXFuzzer ImageDecoderFuzzer)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(SafeTensorsFuzzer IDXFuzzer ImageDecoderFuzzer ONNXFuzzer)
 swift build -c release --sanitize fuzzer --sanitize address --scratch-path .build >&2
 bin="$(swift build -c release --sanitize fuzzer --sanitize address --scratch-path .build --show-bin-path)"
 for h in "${harnesses[@]}"; do

@@ -3,3 +3,4 @@
 @_exported import ConvNetNN
 @_exported import ConvNetData
 @_exported import ConvNetTensorBoard
+@_exported import ConvNetONNX

@@ -8,7 +8,7 @@ struct ConvNetCommand: ParsableCommand {
         commandName: "convnet",
         abstract: "Train, evaluate and inspect D2L chapter 7–8 convolutional networks on Fashion-MNIST or your own image folders.",
         version: ConvNetVersion.string,
-        subcommands: [Train.self, Evaluate.self, Predict.self, ExportImages.self, Summary.self, ModelsCommand.self, Visualize.self, Bench.self])
+        subcommands: [Train.self, Evaluate.self, Predict.self, ExportONNX.self, ExportImages.self, Summary.self, ModelsCommand.self, Visualize.self, Bench.self])
 
     /// Runs the command; errors become one line on stderr and a non-zero exit, never a trace.
     static func main() {
@@ -36,7 +36,7 @@ struct ConvNetCommand: ParsableCommand {
 
     static func isProjectError(_ e: Any) -> Bool {
         e is DataError || e is ImageDecodingError || e is SafeTensorsError || e is AtomicFileError || e is UnknownModelError
-            || e is StateDictError || e is CompressionError || e is TrainingConfigError || e is SummaryWriterError
+            || e is StateDictError || e is CompressionError || e is TrainingConfigError || e is SummaryWriterError || e is ONNXError
     }
 }
 

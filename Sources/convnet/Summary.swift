@@ -5,22 +5,46 @@ import Foundation
 struct Summary: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print a model's PyTorch repr and a per-layer table of shapes, parameters and MACs.")
 
-    @Argument(help: "Model name.") var model: String
-    @Option(help: "Input shape C,H,W (default: 1 channel at the model's input size).") var input: String?
+    @Argument(help: "Model name (omit with --onnx).") var model: String?
+    @Option(help: "Summarise this ONNX model instead: its nodes, output shapes and parameters.") var onnx: String?
+    @Option(help: "Input shape C,H,W (default: 1 channel at the model's input size; with --onnx, the file's).") var input: String?
     @Option(help: "Batch size for the shapes and activation memory.") var batch: Int = 1
     @Flag(help: "Omit the PyTorch-style repr.") var tableOnly = false
 
     func validate() throws {
         try checkRange(batch, 1...maxBatchSize, "--batch")
+        if (model == nil) == (onnx == nil) { throw ValidationError("give a model name or --onnx FILE (one of them)") }
+        if onnx != nil && tableOnly { throw ValidationError("--table-only is for zoo models (an ONNX summary is a table already)") }
     }
 
     func run() throws {
-        let spec = try loadSpec(model)
+        if let onnx { return try summarizeONNX(onnx) }
+        let spec = try loadSpec(model!)
         let shape = try input.map(parseShape) ?? [1, spec.defaults.resize, spec.defaults.resize]
         try checkSummaryShape(spec.name, shape, batch: batch)
         let net = spec.make(inputChannels: shape[0])
         if !tableOnly { print(net) }
         print(ModelSummary(net, inputShape: [batch] + shape))
+    }
+}
+
+extension Summary {
+    func summarizeONNX(_ path: String) throws {
+        let net = try ONNXModel(contentsOf: existingFile(path, what: "ONNX model"))
+        var shape: [Int]
+        if let input {
+            shape = [batch] + (try parseShape(input))
+        } else {
+            guard net.inputShape.count >= 1, net.inputShape.dropFirst().allSatisfy({ $0 != nil }) else {
+                throw CLIError(message: "\(path): the input's sizes are not fixed (\(net.inputShape.map { $0.map(String.init) ?? "?" })); give --input C,H,W")
+            }
+            shape = [batch] + net.inputShape.dropFirst().map { $0! }
+        }
+        guard shape.reduce(1, *) <= maxSummaryElements else {
+            throw CLIError(message: "input \(shape) is too large for a summary (at most \(maxSummaryElements) input values)")
+        }
+        print(net)
+        print(try net.summary(inputShape: shape))
     }
 }
 

@@ -87,6 +87,25 @@ func convGradientError(x: Tensor, w: Tensor, b: Tensor, g: Tensor, stride: Int, 
         expectClose(got, want, rtol: 1e-4, atol: 1e-4, "trial \(trial)")
     }
 
+    @Test(arguments: 0..<10)
+    func depthwiseConvMatchesDirectLoop(_ trial: Int) {
+        // groups = channels = outputs (MobileNet's layers) take the depthwise kernel: random sizes,
+        // strides, dilations and paddings, including windows that hang over both edges
+        let gen = Generator(seed: UInt64(2000 + trial))
+        let c = 1 + gen.nextInt(below: 20), kh = 1 + gen.nextInt(below: 5), kw = 1 + gen.nextInt(below: 5)
+        let stride = (1 + gen.nextInt(below: 3), 1 + gen.nextInt(below: 3))
+        let dilation = (1 + gen.nextInt(below: 2), 1 + gen.nextInt(below: 2))
+        let padding = (gen.nextInt(below: 4), gen.nextInt(below: 4))
+        let h = dilation.0 * (kh - 1) + 1 + gen.nextInt(below: 20), w = dilation.1 * (kw - 1) + 1 + gen.nextInt(below: 20)
+        let n = 1 + gen.nextInt(below: 3)
+        let x = Tensor.randn([n, c, h, w], generator: gen), wt = Tensor.randn([c, 1, kh, kw], generator: gen)
+        let b: Tensor? = trial % 3 == 0 ? nil : Tensor.randn([c], generator: gen)
+        let got = conv2d(x, wt, bias: b, stride: Size2(stride.0, stride.1), padding: .pair(padding.0, padding.1),
+                         dilation: Size2(dilation.0, dilation.1), groups: c)
+        let want = referenceConv(x, wt, bias: b, stride: stride, padding: padding, dilation: dilation, groups: c)
+        expectClose(got, want, rtol: 1e-4, atol: 1e-4, "trial \(trial): \(c) channels, \(kh)×\(kw), stride \(stride), dilation \(dilation), pad \(padding), \(h)×\(w)")
+    }
+
     @Test func largeBatchUsesThreadsAndAgrees() {
         // more images than threads exercises the per-image parallel path and weight-gradient reduction
         let x = param([9, 5, 11, 10], seed: 40), w = param([7, 5, 3, 3], seed: 41), b = param([7], seed: 42)

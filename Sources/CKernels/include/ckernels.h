@@ -207,4 +207,8 @@ void ck_winograd3_dw_gemm(const float *V, long vs, const float *U, long us, long
 /// dst[i] = src[i]·scale + shift (+ res[i] when res is not null) for i < n, then max(·, 0) if
 /// relu ≠ 0 (src may be dst).
 void ck_affine_relu(const float *src, const float *res, float *dst, long n, float scale, float shift, int relu);
+/// Depthwise convolution (groups = C = Cout) of planes p0..<p1 of x [N·C planes of H×W] with w
+/// [C, kh, kw] and an optional bias [C], into y [N·C planes of Ho×Wo] (zero padding ph/pw).
+void ck_conv_depthwise(const float *x, long p0, long p1, long C, long H, long W, const float *w, const float *bias,
+                       long kh, long kw, long sh, long sw, long ph, long pw, long dh, long dw, long Ho, long Wo, float *y);
 #endif

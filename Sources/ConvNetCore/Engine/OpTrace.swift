@@ -14,7 +14,8 @@ public final class OpTrace {
         case relu
         case add
         case maxPool2d(kernel: Size2, stride: Size2, padding: Size2, dilation: Size2, ceil: Bool)
-        case other(String, ([Tensor]) -> Tensor)
+        /// Any other op: its name, its replay, and the options an exporter needs (`TracedOperation`).
+        case other(String, ([Tensor]) -> Tensor, attributes: [String: TracedAttribute] = [:])
         /// A side effect (a counter a module keeps), run again on replay; no value.
         case effect(() -> Void)
     }
@@ -37,6 +38,8 @@ public final class OpTrace {
     private var ids: [ObjectIdentifier: Int] = [:]
     private var keepAlive: [Tensor] = []
     private var viewedStorages = Set<ObjectIdentifier>()
+    /// Each value's shape when traced, by value id (what an exporter needs to write shapes).
+    private(set) var shapes: [Int: [Int]] = [:]
     private(set) var valueCount = 1
     /// Why the trace cannot be replayed, if it cannot.
     public private(set) var failure: String?
@@ -46,6 +49,7 @@ public final class OpTrace {
     init(input: Tensor) {
         ids[ObjectIdentifier(input)] = 0
         keepAlive.append(input)
+        shapes[0] = input.shape
     }
 
     /// Marks the trace unusable (the first reason is kept).
@@ -59,6 +63,7 @@ public final class OpTrace {
         ids[ObjectIdentifier(t)] = i
         keepAlive.append(t)
         constants[i] = t
+        shapes[i] = t.shape
         return i
     }
 
@@ -75,6 +80,7 @@ public final class OpTrace {
         valueCount += 1
         ids[ObjectIdentifier(t)] = i
         keepAlive.append(t)
+        shapes[i] = t.shape
         if t.viewBase != nil { viewedStorages.insert(ObjectIdentifier(t.storage)) }
         return i
     }

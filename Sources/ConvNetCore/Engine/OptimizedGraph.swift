@@ -158,7 +158,7 @@ public final class OptimizedGraph {
         case .add: return values[inputs[0]]! + values[inputs[1]]!
         case .maxPool2d(let kern, let stride, let padding, let dilation, let ceil):
             return maxPool2d(values[inputs[0]]!, kernelSize: kern, stride: stride, padding: padding, dilation: dilation, ceilMode: ceil)
-        case .other(_, let f): return f(inputs.map { values[$0]! })
+        case .other(_, let f, _): return f(inputs.map { values[$0]! })
         case .effect(let f): f(); return nil
         }
     }

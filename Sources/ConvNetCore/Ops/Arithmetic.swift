@@ -86,6 +86,10 @@ extension Tensor {
 
     /// Elementwise quotient with broadcasting; PyTorch's `a / b`.
     public static func / (a: Tensor, b: Tensor) -> Tensor {
+        OpTrace.op(.other("div", { $0[0] / $0[1] }), [a, b]) { divEager(a, b) }
+    }
+
+    private static func divEager(_ a: Tensor, _ b: Tensor) -> Tensor {
         record(broadcastZip(a, b, /), "div", [a, b]) { g in
             [a.requiresGrad ? (g / b).sumTo(a.shape) : nil,
              b.requiresGrad ? (-(g * a) / (b * b)).sumTo(b.shape) : nil]
@@ -156,7 +160,19 @@ extension Tensor {
 
     /// Limits values to [min, max]; the gradient passes where the value was inside.
     public func clamp(min lo: Float = -.infinity, max hi: Float = .infinity) -> Tensor {
-        Tensor.record(mapValues { Swift.min(Swift.max($0, lo), hi) }, "clamp", [self]) { g in
+        OpTrace.op(.other("clamp", { $0[0].clamp(min: lo, max: hi) }, attributes: ["min": .float(lo), "max": .float(hi)]), [self]) {
+            eagerClamp(min: lo, max: hi)
+        }
+    }
+
+    private func eagerClamp(min lo: Float, max hi: Float) -> Tensor {
+        // one pass without a closure per element (MobileNet's ReLU6 runs on every activation)
+        let src = contiguous(), out = Tensor(uninitializedShape: shape)
+        let s = UnsafePointer(src.data), d = out.data
+        Threads.parallelFor(count, minPerThread: 1 << 16) { r in
+            for i in r { let v = s[i]; d[i] = v < lo ? lo : (v > hi ? hi : v) }
+        }
+        return Tensor.record(out, "clamp", [self]) { g in
             [g * self.mapValues { $0 >= lo && $0 <= hi ? 1 : 0 }]
         }
     }
@@ -196,7 +212,9 @@ extension Tensor {
     }
 
     /// Elementwise hyperbolic tangent; PyTorch's `x.tanh()`.
-    public func tanh() -> Tensor {
+    public func tanh() -> Tensor { OpTrace.op(.other("tanh", { $0[0].tanh() }), [self]) { eagerTanh() } }
+
+    private func eagerTanh() -> Tensor {
         let y = mapValues { Foundation.tanh($0) }, saved = y.detached()
         return Tensor.record(y, "tanh", [self], saving: [y]) { g in
             [Tensor.broadcastZip(g, saved) { $0 * (1 - $1 * $1) }]

@@ -128,6 +128,20 @@ enum ConvKernels {
     /// y = conv(x, weight) + bias, or with an epilogue (whose shift includes the bias; pass bias nil).
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue? = nil) {
+        if g.groups == g.c && g.cout == g.c && g.groups > 1 {
+            // depthwise (MobileNet): shifted rows times one weight each, per channel plane
+            let planes = g.n * g.c, work = g.hwo * g.kh * g.kw
+            Threads.parallelFor(planes, minPerThread: Swift.max(1, 32_768 / Swift.max(work, 1))) { r in
+                ck_conv_depthwise(x, r.lowerBound, r.upperBound, g.c, g.h, g.w, weight, bias, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
+                                  g.dh, g.dw, g.ho, g.wo, y)
+            }
+            if let epilogue {
+                Threads.parallelFor(g.n) { r in
+                    for i in r { epilogue.apply(y, image: i, channels: g.cout, plane: g.hwo) }
+                }
+            }
+            return
+        }
         if TapwiseConv.applies(g) && !usesWinograd(g) {
             let inPixels = g.h * g.w
             let xT = Tensor(uninitializedShape: [g.c * inPixels * g.n]), yT = Tensor(uninitializedShape: [g.cout * g.hwo * g.n])

@@ -216,7 +216,8 @@ private func recordNormalization(_ input: Tensor, out: Tensor, mean: [Float], in
 
 /// Zeroes each element with probability `p` in training and scales the rest by 1/(1−p), as `F.dropout`.
 public func dropout(_ input: Tensor, p: Float = 0.5, training: Bool = true, generator: Generator = .global) -> Tensor {
-    OpTrace.op(.other("dropout", { dropout($0[0], p: p, training: training, generator: generator) }), [input]) {
+    OpTrace.op(.other("dropout", { dropout($0[0], p: p, training: training, generator: generator) },
+                      attributes: ["p": .float(p), "training": .bool(training)]), [input]) {
         eagerDropout(input, p: p, training: training, generator: generator)
     }
 }

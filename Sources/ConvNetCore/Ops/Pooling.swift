@@ -65,7 +65,10 @@ public func maxPool2d(_ input: Tensor, kernelSize: Int, stride: Int? = nil, padd
 public func avgPool2d(_ inputTensor: Tensor, kernelSize: Size2, stride: Size2? = nil, padding: Size2 = 0,
                       ceilMode: Bool = false, countIncludePad: Bool = true) -> Tensor {
     OpTrace.op(.other("avg_pool2d", { avgPool2d($0[0], kernelSize: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode,
-                                                countIncludePad: countIncludePad) }), [inputTensor]) {
+                                                countIncludePad: countIncludePad) },
+                         attributes: ["kernel": .ints([kernelSize.h, kernelSize.w]), "stride": .ints([(stride ?? kernelSize).h, (stride ?? kernelSize).w]),
+                                      "padding": .ints([padding.h, padding.w]), "ceil": .bool(ceilMode), "count_include_pad": .bool(countIncludePad)]),
+               [inputTensor]) {
         eagerAvgPool2d(inputTensor, kernelSize: kernelSize, stride: stride, padding: padding, ceilMode: ceilMode, countIncludePad: countIncludePad)
     }
 }
@@ -102,7 +105,8 @@ public func avgPool2d(_ input: Tensor, kernelSize: Int, stride: Int? = nil, padd
 /// Adaptive average pooling to a fixed output size, with PyTorch's window bounds
 /// (start = ⌊i·H/Ho⌋, end = ⌈(i+1)·H/Ho⌉).
 public func adaptiveAvgPool2d(_ input: Tensor, outputSize: Size2) -> Tensor {
-    OpTrace.op(.other("adaptive_avg_pool2d", { adaptiveAvgPool2d($0[0], outputSize: outputSize) }), [input]) {
+    OpTrace.op(.other("adaptive_avg_pool2d", { adaptiveAvgPool2d($0[0], outputSize: outputSize) },
+                      attributes: ["output_size": .ints([outputSize.h, outputSize.w])]), [input]) {
         eagerAdaptiveAvgPool2d(input, outputSize: outputSize)
     }
 }

@@ -136,6 +136,10 @@ extension Tensor {
 
     /// Softmax along `dim`.
     public func softmax(dim: Int) -> Tensor {
+        OpTrace.op(.other("softmax", { $0[0].softmax(dim: dim) }, attributes: ["dim": .int(dim)]), [self]) { eagerSoftmax(dim: dim) }
+    }
+
+    private func eagerSoftmax(dim: Int) -> Tensor {
         guard isContiguous else { return contiguous().softmax(dim: dim) }
         let (outer, n, inner) = axisSplit(dim)
         let y = Tensor(uninitializedShape: shape)

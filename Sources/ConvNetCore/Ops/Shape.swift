@@ -185,6 +185,12 @@ extension Tensor {
     /// Pads the last dimensions with `value`; `padding` lists (before, after) pairs starting from the
     /// last dimension, as PyTorch's `F.pad`: `[left, right, top, bottom]` for images. Negative crops.
     public func pad(_ padding: [Int], value: Float = 0) -> Tensor {
+        OpTrace.op(.other("pad", { $0[0].pad(padding, value: value) }, attributes: ["pads": .ints(padding), "value": .float(value)]), [self]) {
+            eagerPad(padding, value: value)
+        }
+    }
+
+    private func eagerPad(_ padding: [Int], value: Float) -> Tensor {
         checkArgument(padding.count % 2 == 0 && padding.count / 2 <= rank,
                      "pad: padding length \(padding.count) must be even and at most twice the number of dimensions (\(rank))")
         var outShape = shape
@@ -236,7 +242,7 @@ extension Tensor {
 
 /// Concatenates tensors along `dim`; all other dimensions must agree.
 public func cat(_ tensors: [Tensor], dim: Int = 0) -> Tensor {
-    OpTrace.op(.other("cat", { cat($0, dim: dim) }), tensors) { eagerCat(tensors, dim: dim) }
+    OpTrace.op(.other("cat", { cat($0, dim: dim) }, attributes: ["dim": .int(dim)]), tensors) { eagerCat(tensors, dim: dim) }
 }
 
 private func eagerCat(_ tensors: [Tensor], dim: Int) -> Tensor {
