@@ -4,6 +4,7 @@ import PackageDescription
 // Layers, each depending only on earlier ones:
 //   CKernels (C micro-kernels) → ConvNetCore (tensor, autograd, ops) → ConvNetNN (modules, layers,
 //   losses, optimisers, model zoo) → ConvNetData (IDX, image folders, PNG/JPEG, transforms, loader, safetensors, SVG) →
+//   ConvNetDistributed (data-parallel training on Open MPI, loaded at run time) →
 //   ConvNet (re-exports everything, trainer) → convnet (CLI), convnet-bench.
 let package = Package(
     name: "ConvNet",
@@ -24,10 +25,13 @@ let package = Package(
         .target(name: "CZlib", linkerSettings: [.linkedLibrary("z")]),
         // libjpeg-turbo, opened with dlopen at run time: the build needs no JPEG library
         .target(name: "CTurboJPEG", linkerSettings: [.linkedLibrary("dl")]),
+        // Open MPI, opened with dlopen at run time: the build needs no MPI headers or library
+        .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "ConvNetCore", dependencies: ["CKernels"]),
         .target(name: "ConvNetNN", dependencies: ["ConvNetCore"]),
         .target(name: "ConvNetData", dependencies: ["ConvNetCore", "CZlib", "CTurboJPEG"]),
-        .target(name: "ConvNet", dependencies: ["ConvNetCore", "ConvNetNN", "ConvNetData"]),
+        .target(name: "ConvNetDistributed", dependencies: ["ConvNetCore", "ConvNetNN", "ConvNetData", "CMPI"]),
+        .target(name: "ConvNet", dependencies: ["ConvNetCore", "ConvNetNN", "ConvNetData", "ConvNetDistributed"]),
         .executableTarget(name: "convnet", dependencies: [
             "ConvNet", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),

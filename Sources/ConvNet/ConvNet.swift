@@ -2,3 +2,4 @@
 @_exported import ConvNetCore
 @_exported import ConvNetNN
 @_exported import ConvNetData
+@_exported import ConvNetDistributed

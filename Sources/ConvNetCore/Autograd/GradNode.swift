@@ -89,6 +89,8 @@ extension Tensor {
                     } else {
                         t.grad = g.storage === t.storage ? g.copy() : g
                     }
+                    // every contribution has arrived (topological order): the leaf's gradient is final
+                    if let hooks = t.postAccumulateGradHooks { for h in hooks { h.run(t) } }
                     continue
                 }
                 let inputGrads = Profiler.measure("backward \(node.name)") { node.run(g, retainGraph: retainGraph) }
