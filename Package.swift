@@ -38,6 +38,7 @@ let package = Package(
         .executableTarget(name: "convnet-bench", dependencies: ["ConvNet"]),
         .executableTarget(name: "homework", dependencies: ["ConvNet"], path: "Examples/Homework"),
         .executableTarget(name: "d2l-by-hand", dependencies: ["ConvNet"], path: "Examples/D2LByHand"),
+        .executableTarget(name: "data-parallel", dependencies: ["ConvNet"], path: "Examples/DataParallel"),
         .testTarget(name: "ConvNetTests", dependencies: ["ConvNet"], resources: [.copy("Resources")]),
     ],
     swiftLanguageModes: [.v5]

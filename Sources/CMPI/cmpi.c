@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef void *Handle;
@@ -40,10 +41,17 @@ static int loaded = 0;
 
 static void load(void) {
     const char *names[] = {"libmpi.so.40", "libmpi.so", "libmpi.40.dylib", "libmpi.dylib"};
+    // CONVNET_MPI_LIBRARY names the library to use instead (another install, or a test of its absence)
+    const char *chosen = getenv("CONVNET_MPI_LIBRARY");
     void *lib = NULL;
     // RTLD_GLOBAL: Open MPI's own components (dlopened by libmpi) resolve libmpi's symbols globally
-    for (unsigned i = 0; i < sizeof names / sizeof names[0] && !lib; i++) lib = dlopen(names[i], RTLD_NOW | RTLD_GLOBAL);
-    if (!lib) { load_error = "libmpi.so.40 (Open MPI) was not found; install openmpi-bin (Debian) to train with mpirun"; return; }
+    if (chosen && *chosen) lib = dlopen(chosen, RTLD_NOW | RTLD_GLOBAL);
+    else for (unsigned i = 0; i < sizeof names / sizeof names[0] && !lib; i++) lib = dlopen(names[i], RTLD_NOW | RTLD_GLOBAL);
+    if (!lib) {
+        load_error = chosen && *chosen ? "the library named by CONVNET_MPI_LIBRARY cannot be opened"
+                                       : "libmpi.so.40 (Open MPI) was not found; install openmpi-bin (Debian) to train with mpirun";
+        return;
+    }
     int ok = LOAD(p_init_thread, "MPI_Init_thread") && LOAD(p_initialized, "MPI_Initialized") && LOAD(p_finalize, "MPI_Finalize") &&
              LOAD(p_abort, "MPI_Abort") && LOAD(p_comm_rank, "MPI_Comm_rank") && LOAD(p_comm_size, "MPI_Comm_size") &&
              LOAD(p_comm_set_errhandler, "MPI_Comm_set_errhandler") && LOAD(p_bcast, "MPI_Bcast") &&

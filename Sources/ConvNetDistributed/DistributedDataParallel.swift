@@ -53,7 +53,7 @@ public final class DistributedDataParallel: Module {
     public init(_ module: any Module, group: ProcessGroup, bucketCapMB: Double = 25) {
         self.module = module
         self.group = group
-        bucketCapBytes = Swift.max(4, Int(bucketCapMB * 1_000_000))
+        bucketCapBytes = Swift.max(4, Int((bucketCapMB * 1_000_000).rounded()))
         for (name, t) in module.namedTensors() {
             checkArgument(!t.isUninitialized, "DistributedDataParallel: '\(name)' belongs to a lazy layer that has not run yet; call the model once before wrapping it")
         }

@@ -1,3 +1,4 @@
+import CMPI
 import Foundation
 
 /// What the launcher (`mpirun`) put in the environment: whether this process is one rank of a job,
@@ -13,6 +14,10 @@ public enum MPILaunch {
 
     /// Whether this process is one rank of an `mpirun` job.
     public static var isLaunched: Bool { worldSize != nil }
+
+    /// Whether Open MPI's library can be loaded here (`libmpi.so.40`, or `CONVNET_MPI_LIBRARY`);
+    /// loading it does not initialise MPI.
+    public static var libraryAvailable: Bool { cmpi_available() != 0 }
 
     private static func integer(_ names: [String]) -> Int? {
         let env = ProcessInfo.processInfo.environment
