@@ -35,7 +35,7 @@ let package = Package(
         .executableTarget(name: "convnet", dependencies: [
             "ConvNet", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "convnet-bench", dependencies: ["ConvNet"]),
+        .executableTarget(name: "convnet-bench", dependencies: ["ConvNet", "CMPI"]),
         .executableTarget(name: "homework", dependencies: ["ConvNet"], path: "Examples/Homework"),
         .executableTarget(name: "d2l-by-hand", dependencies: ["ConvNet"], path: "Examples/D2LByHand"),
         .executableTarget(name: "data-parallel", dependencies: ["ConvNet"], path: "Examples/DataParallel"),

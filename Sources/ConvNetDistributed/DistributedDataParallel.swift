@@ -163,6 +163,8 @@ public struct CommunicationTimings: Sendable, Equatable {
     public var communicationSeconds = 0.0
     /// Seconds the trainer's thread waited in `synchronizeGradients()`, summed.
     public var exposedSeconds = 0.0
+    /// Nothing measured yet.
+    public init() {}
     /// The fraction of the all-reduce time that overlapped the backward pass.
     public var hiddenFraction: Double {
         communicationSeconds > 0 ? Swift.max(0, 1 - exposedSeconds / communicationSeconds) : 0
