@@ -41,5 +41,5 @@ let package = Package(
         .executableTarget(name: "data-parallel", dependencies: ["ConvNet"], path: "Examples/DataParallel"),
         .testTarget(name: "ConvNetTests", dependencies: ["ConvNet"], resources: [.copy("Resources")]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -69,7 +69,7 @@ final class UserResNet18: Module {
 }
 
 /// The user-written rows, each beside its zoo twin.
-let userWrittenModels: [(name: String, twin: String, make: () -> any Module)] = [
+let userWrittenModels: [(name: String, twin: String, make: @Sendable () -> any Module)] = [
     ("lenet (user-written)", "lenet", { HomeworkLeNet() }),
     ("resnet18 (user-written Residual)", "resnet18", { UserResNet18() }),
 ]

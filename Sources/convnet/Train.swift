@@ -114,7 +114,7 @@ struct Train: ParsableCommand {
         trainer.onEpoch = { r in
             print(String(format: "epoch %2d  train loss %.4f  train acc %.4f  test acc %.4f  %6.2f s  %7.0f img/s",
                          r.epoch, r.trainLoss, r.trainAccuracy, r.testAccuracy, r.seconds, r.imagesPerSecond))
-            fflush(stdout)
+            fflush(nil)
         }
         InterruptFlag.install()
         let history = try trainer.run()

@@ -44,8 +44,10 @@ import Testing
         try check("adaptive_avgpool", AdaptiveAvgPool2d(outputSize: [3, 2]))
         try check("dropout_eval", Dropout(p: 0.5))
         let f = try Fixture("activations")
-        for (name, op) in [("relu", { (x: Tensor) in relu(x) }), ("sigmoid", sigmoid), ("tanh", tanh),
-                           ("softmax1", { $0.softmax(dim: 1) }), ("log_softmax1", { $0.logSoftmax(dim: 1) })] {
+        let ops: [(String, (Tensor) -> Tensor)] = [
+            ("relu", { relu($0) }), ("sigmoid", { sigmoid($0) }), ("tanh", { tanh($0) }),
+            ("softmax1", { $0.softmax(dim: 1) }), ("log_softmax1", { $0.logSoftmax(dim: 1) })]
+        for (name, op) in ops {
             let x = f["__input"].copy(); x.requiresGrad = true
             let y = op(x)
             expectClose(y, f["__\(name)"], "activation \(name)")

@@ -48,7 +48,8 @@ import Testing
 
     @Test func regionsFromSeveralThreadsAtOnceComplete() {
         let callers = 4, rounds = 300
-        let failures = UnsafeMutableBufferPointer<Int>.allocate(capacity: callers)
+        // nonisolated(unsafe): each caller writes only its own slot
+        nonisolated(unsafe) let failures = UnsafeMutableBufferPointer<Int>.allocate(capacity: callers)
         defer { failures.deallocate() }
         failures.initialize(repeating: 0)
         DispatchQueue.concurrentPerform(iterations: callers) { c in

@@ -40,7 +40,7 @@ public struct BenchmarkSuite {
         if let images { s += String(format: "  %9.0f img/s", Double(images) / seconds) }
         if let peakBytes { s += String(format: "  %6.0f MB peak", Double(peakBytes) / 1e6) }
         print(s)
-        fflush(stdout)
+        fflush(nil) // all streams: `stdout` is a C global Swift 6 cannot prove race-free
     }
 
     /// Runs the chosen workloads at 1 and 2 threads and prints one line per workload.

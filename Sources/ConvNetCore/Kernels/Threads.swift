@@ -48,10 +48,21 @@ public enum Threads {
                 }
             }
         } else {
-            DispatchQueue.concurrentPerform(iterations: n, execute: chunk)
+            withoutActuallyEscaping(chunk) { run in
+                let region = RegionBody(run)
+                DispatchQueue.concurrentPerform(iterations: n) { region.run($0) }
+            }
         }
         return n
     }
+}
+
+/// A region's per-chunk body for libdispatch. Unchecked: the body runs on several threads by design,
+/// each chunk writing only its own part of the caller's buffers, and the region returns only after
+/// every chunk has ended.
+private struct RegionBody: @unchecked Sendable {
+    let run: (Int) -> Void
+    init(_ run: @escaping (Int) -> Void) { self.run = run }
 }
 
 /// A region's per-chunk body, handed to the C pool as an opaque context.

@@ -33,21 +33,22 @@ enum WinogradVariant {
 
 /// One Winograd variant's block kernels, with a common signature (F(2×2, 3×3) ignores `groups`,
 /// which its callers keep at 1; the F(3×3)/F(2×2, 5×5) scratch sizes ignore the map width).
-struct WinogradKernels {
+/// Sendable: the closures only forward to stateless C functions.
+struct WinogradKernels: Sendable {
     typealias Buffer = UnsafeMutablePointer<Float>
     /// Scratch floats per thread for conv blocks of `block` tiles: (c, oc, w, pw, block).
-    let convScratch: (Int, Int, Int, Int, Int) -> Int
+    let convScratch: @Sendable (Int, Int, Int, Int, Int) -> Int
     /// One block of tiles of the forward pass (or input gradient) with its epilogue.
-    let convBlock: (_ x: UnsafePointer<Float>, _ c: Int, _ h: Int, _ w: Int, _ ph: Int, _ pw: Int, _ oc: Int, _ ho: Int, _ wo: Int,
+    let convBlock: @Sendable (_ x: UnsafePointer<Float>, _ c: Int, _ h: Int, _ w: Int, _ ph: Int, _ pw: Int, _ oc: Int, _ ho: Int, _ wo: Int,
                     _ groups: Int, _ packed: UnsafePointer<Float>, _ scale: UnsafePointer<Float>?, _ bias: UnsafePointer<Float>?,
                     _ residual: UnsafePointer<Float>?, _ relu: Int32, _ t0: Int, _ count: Int, _ y: Buffer, _ scratch: Buffer) -> Void
     /// Scratch floats per thread for weight-gradient blocks: (c, cout, w, pw, block).
-    let dwScratch: (Int, Int, Int, Int, Int) -> Int
+    let dwScratch: @Sendable (Int, Int, Int, Int, Int) -> Int
     /// One block of tiles of the weight gradient into a thread's accumulator (added when `add` is 1).
-    let dwBlock: (_ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ c: Int, _ h: Int, _ w: Int, _ ph: Int, _ pw: Int,
+    let dwBlock: @Sendable (_ x: UnsafePointer<Float>, _ gy: UnsafePointer<Float>, _ c: Int, _ h: Int, _ w: Int, _ ph: Int, _ pw: Int,
                   _ cout: Int, _ ho: Int, _ wo: Int, _ t0: Int, _ count: Int, _ add: Int32, _ acc: Buffer, _ scratch: Buffer) -> Void
     /// The accumulated transformed gradient of output channels [o0, o1) back to filters.
-    let dwFinish: (_ acc: UnsafePointer<Float>, _ cout: Int, _ c: Int, _ o0: Int, _ o1: Int, _ gw: Buffer) -> Void
+    let dwFinish: @Sendable (_ acc: UnsafePointer<Float>, _ cout: Int, _ c: Int, _ o0: Int, _ o1: Int, _ gw: Buffer) -> Void
 
     static let f2k3 = WinogradKernels(
         convScratch: { ck_winograd_scratch($0, $1, $2, $3, $4) },

@@ -62,7 +62,10 @@ public func resizeBilinear(_ src: UnsafePointer<Float>, planes: Int, height: Int
 
 /// Batches a dataset: seeded shuffling per epoch, optional drop-last, resizing and normalisation,
 /// with the next batch prepared on a background thread while the current one is used.
-public final class DataLoader: Sequence {
+///
+/// Unchecked Sendable: every stored property is a constant; the generator is advanced only by the
+/// thread that starts an epoch, and the prefetch queue reads nothing but the immutable dataset.
+public final class DataLoader: Sequence, @unchecked Sendable {
     /// The examples to batch.
     public let dataset: ImageDataset
     /// Examples per batch (PyTorch's `batch_size`).

@@ -8,7 +8,11 @@ import Foundation
 /// Opening the loader decodes every file once, in parallel, so that a bad file is reported (or,
 /// with `skipBad`, left out and counted) before training starts rather than in the middle of it;
 /// the decoded images are kept as a cache when they fit in `cacheBytes`.
-public final class ImageFolderLoader: BatchSource {
+///
+/// Unchecked Sendable: its settings and the epoch's seed change only between epochs, on the thread
+/// that drives the loader; background batch assembly reads them, and the decoded-image cache and
+/// samples are constants.
+public final class ImageFolderLoader: BatchSource, @unchecked Sendable {
     /// The images and their classes.
     public let folder: ImageFolder
     /// What each image goes through on its way to the batch.
@@ -123,7 +127,8 @@ public final class ImageFolderLoader: BatchSource {
         let out = images.data, size = c * h * w
         let seed = epochSeed, pipeline = pipeline
         let jobs = Swift.max(1, Swift.min(threads ?? workers, positions.count))
-        let work = { (j: Int) in
+        // nonisolated(unsafe): the jobs write disjoint images of `out`, and the call returns after all end
+        nonisolated(unsafe) let work = { (j: Int) in
             for k in Swift.stride(from: j, to: positions.count, by: jobs) {
                 let p = positions.lowerBound + k
                 guard let img = self.image(order[p]) else {
@@ -135,7 +140,7 @@ public final class ImageFolderLoader: BatchSource {
                 pipeline.process(img, rng, into: out + k * size)
             }
         }
-        if jobs == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: jobs, execute: work) }
+        if jobs == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: jobs) { work($0) } }
         return Batch(images: images, labels: positions.map { samples[order[$0]].label })
     }
 
