@@ -15,7 +15,7 @@ import Foundation
 enum DistributedBench {
     static func run(_ args: [String]) throws {
         let group = try ProcessGroup.fromEnvironment()
-        func say(_ s: String) { if group.isPrimary { print(s); fflush(stdout) } }
+        func say(_ s: String) { if group.isPrimary { print(s); fflush(nil) } }
         let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "?"
         say("# \(group.size) rank(s) × \(Threads.count) thread(s); load average \(load)")
         switch args.first {

@@ -13,7 +13,7 @@ struct ConvNetCommand: ParsableCommand {
     /// Runs the command; errors become one line on stderr and a non-zero exit, never a trace.
     static func main() {
         do {
-            defer { fflush(stdout) }
+            defer { fflush(nil) }
             var command = try parseAsRoot()
             try command.run()
         } catch let e where quietOnThisRank(e) {

@@ -64,7 +64,10 @@ struct Train: ParsableCommand {
     func run() throws {
         // under mpirun: this process's rank (MPI is loaded now); only rank 0 prints and writes
         let group = try ProcessGroup.fromEnvironment()
-        if !group.isPrimary { _ = freopen("/dev/null", "w", stdout) }
+        if !group.isPrimary {
+            let null = open("/dev/null", O_WRONLY)
+            if null >= 0 { dup2(null, STDOUT_FILENO); close(null) }
+        }
         try dataOptions.apply()
         let spec = try loadSpec(model)
         var config = TrainingConfig(defaults: spec.defaults)
@@ -125,7 +128,7 @@ struct Train: ParsableCommand {
             print(String(format: "all-reduce: %.3f s over %d steps, %.0f%% hidden behind the backward pass", timings.communicationSeconds,
                          timings.steps, 100 * timings.hiddenFraction))
         }
-        fflush(stdout)
+        fflush(nil)
         group.finish()
     }
 
