@@ -149,8 +149,11 @@ public final class DistributedDataParallel: Module {
     /// Removes the gradient hooks (the model trains alone again).
     public func detach() { hooks.forEach { $0.remove() }; hooks = [] }
 
+    /// The wrapped model, under the key `module` (state-dict keys `module.…`, as PyTorch's DDP).
     public func namedChildren() -> [(String, any Module)] { [("module", module)] }
+    /// None: every tensor belongs to the wrapped model.
     public func namedOwnTensors() -> [(String, Tensor)] { [] }
+    /// `DistributedDataParallel`, as PyTorch prints it.
     public var typeName: String { "DistributedDataParallel" }
 }
 

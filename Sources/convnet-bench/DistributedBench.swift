@@ -81,7 +81,8 @@ enum DistributedBench {
         let local = globalBatch / group.size
         Tensor.manualSeed(0)
         let model = try ModelZoo.spec(named: name).make()
-        let ddp = group.isDistributed ? DistributedDataParallel(model, group: group) : nil
+        let cap = ProcessInfo.processInfo.environment["BUCKET_CAP_MB"].flatMap(Double.init) ?? 25
+        let ddp = group.isDistributed ? DistributedDataParallel(model, group: group, bucketCapMB: cap) : nil
         let net = compile(ddp ?? model)
         let optimizer = SGD(model.parameters(), lr: 0.01, momentum: 0.9)
         let images = Tensor.rand([local, 1, side, side])
@@ -106,8 +107,12 @@ enum DistributedBench {
         let seconds = Date().timeIntervalSince(start)
         let t = ddp?.timings ?? CommunicationTimings()
         let stats = group.allReduceSum([t.communicationSeconds, t.exposedSeconds, backwardSeconds]).map { $0 / Double(group.size) / Double(steps) }
-        say(String(format: "train %@ %d×%d batch %d (%d per rank): %.1f images/s, %.4f s/step; all-reduce %.4f s/step, exposed %.4f s/step (%.0f%% hidden), backward %.4f s/step",
-                   name, side, side, globalBatch, local, Double(steps * globalBatch) / seconds, seconds / Double(steps),
-                   stats[0], stats[1], stats[0] > 0 ? 100 * (1 - stats[1] / stats[0]) : 0, stats[2]))
+        let hidden: Double = stats[0] > 0 ? 100 * (1 - stats[1] / stats[0]) : 0
+        let rate = Double(steps * globalBatch) / seconds, perStep = seconds / Double(steps)
+        let buckets = ddp.map { " in \($0.bucketSizes.count) buckets" } ?? ""
+        say("train \(name) \(side)×\(side) batch \(globalBatch) (\(local) per rank): " + String(format: "%.1f images/s, %.4f s/step", rate, perStep)
+            + (ddp == nil ? String(format: "; backward %.4f s/step", stats[2])
+                          : String(format: "; all-reduce %.4f s/step%@, exposed %.4f s/step (%.0f%% hidden), backward %.4f s/step",
+                                   stats[0], buckets, stats[1], hidden, stats[2])))
     }
 }

@@ -130,7 +130,7 @@ public enum InterruptFlag {
 public final class Trainer {
     /// The model being trained.
     public let model: any Module
-    /// The processes training together (``ProcessGroup/single`` for one).
+    /// The processes training together (`ProcessGroup.single` for one).
     public let group: ProcessGroup
     /// The gradient-averaging wrapper around `model` when `group` has several ranks.
     public let dataParallel: DistributedDataParallel?
