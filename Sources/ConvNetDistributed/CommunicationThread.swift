@@ -47,9 +47,11 @@ final class Completion: @unchecked Sendable {
 /// flight with `MPI_Test` — Open MPI's TCP transport moves data only inside MPI calls, so without
 /// this thread an `MPI_Iallreduce` would not progress while the trainer computes.
 ///
-/// Between tests of unfinished reductions it sleeps briefly (``pollInterval``) instead of spinning:
-/// the cores are the trainer's, and a spinning thread per rank would slow the backward pass it is
-/// meant to hide behind.
+/// Between tests of a large unfinished reduction it sleeps briefly (``pollInterval``) instead of
+/// spinning: the cores are the trainer's, and a spinning thread per rank would slow the backward
+/// pass it is meant to hide behind. A small one (≤ 2 MB: a step's loss totals, SyncBatchNorm's
+/// sums, a small model's bucket) is tested back to back for up to ``spinRounds`` rounds first, as
+/// its latency is what the trainer waits for.
 final class CommunicationThread: @unchecked Sendable {
     private enum Job {
         case call(@Sendable (UnsafeMutablePointer<CChar>, Int32) -> Int32, Completion)
@@ -60,9 +62,15 @@ final class CommunicationThread: @unchecked Sendable {
     private var queue: [Job] = []
     /// Seconds between `MPI_Test` rounds while reductions are in flight.
     let pollInterval: Double
+    /// Rounds tested back to back (yielding the core between them) before the thread starts sleeping.
+    let spinRounds: Int
+    /// Reductions of more elements (2 MB) take milliseconds anyway: the thread sleeps between their
+    /// rounds at once, leaving the cores to the backward pass they overlap.
+    static let spinLimit = 1 << 19
 
     init() {
         pollInterval = ProcessInfo.processInfo.environment["CONVNET_DIST_POLL_US"].flatMap(Double.init).map { $0 / 1e6 } ?? 20e-6
+        spinRounds = ProcessInfo.processInfo.environment["CONVNET_DIST_SPIN"].flatMap(Int.init) ?? 200
         let thread = Thread { [unowned self] in self.loop() }
         thread.name = "convnet-mpi"
         thread.start()
@@ -91,7 +99,7 @@ final class CommunicationThread: @unchecked Sendable {
     }
 
     private func loop() {
-        var inFlight: [(request: UnsafeMutableRawPointer?, completion: Completion)] = []
+        var inFlight: [(request: UnsafeMutableRawPointer?, completion: Completion, count: Int)] = []
         // rounds of MPI_Test since the last completion: the first ones follow each other at once
         // (small reductions finish within microseconds), later ones are spaced by pollInterval
         var idleRounds = 0
@@ -102,7 +110,10 @@ final class CommunicationThread: @unchecked Sendable {
             condition.lock()
             if queue.isEmpty {
                 if inFlight.isEmpty { while queue.isEmpty { condition.wait() } }
-                else if idleRounds > 20 { _ = condition.wait(until: Date().addingTimeInterval(pollInterval)) }
+                else if idleRounds > spinRounds || inFlight[0].count > Self.spinLimit {
+                    _ = condition.wait(until: Date().addingTimeInterval(pollInterval))
+                }
+                else if idleRounds > 0 { condition.unlock(); sched_yield(); condition.lock() }
             }
             let jobs = queue
             queue.removeAll()
@@ -118,7 +129,7 @@ final class CommunicationThread: @unchecked Sendable {
                     if cmpi_iallreduce_float(buffer.raw.assumingMemoryBound(to: Float.self), count, &request, message, cap) != 0 {
                         completion.finish(error: text())
                     } else {
-                        inFlight.append((request, completion))
+                        inFlight.append((request, completion, count))
                         idleRounds = 0
                     }
                 }
