@@ -66,9 +66,9 @@ func epochLosses(_ dir: URL) throws -> [EpochRecord] {
     /// gradient element by its own running magnitude, which turns the last-bit differences of any
     /// change of summation order (even 1 against 2 threads in one process) into steps of lr size
     /// for near-zero elements, so it cannot show equality to 1e-5.
-    func args(_ model: String, out: URL, subset: Int = 2560, epochs: Int = 1, batch: Int = 128) -> [String] {
+    func args(_ model: String, out: URL, subset: Int = 2560, epochs: Int = 1, batch: Int = 128, lr: String = "0.1") -> [String] {
         ["train", model, "--data", Self.fashion, "--epochs", "\(epochs)", "--subset", "\(subset)", "--test-subset", "300",
-         "--batch-size", "\(batch)", "--optimizer", "sgd", "--lr", "0.1", "--momentum", "0.9", "--schedule", "constant", "--out", out.path]
+         "--batch-size", "\(batch)", "--optimizer", "sgd", "--lr", lr, "--momentum", "0.9", "--schedule", "constant", "--out", out.path]
     }
 
     func single(_ a: [String]) throws {
@@ -76,9 +76,9 @@ func epochLosses(_ dir: URL) throws -> [EpochRecord] {
         #expect(r.status == 0, "\(r.err)")
     }
 
-    func compare(_ one: URL, _ two: URL, noise: Set<String> = []) throws {
+    func compare(_ one: URL, _ two: URL, noise: Set<String> = [], tolerance: Float = 1e-5) throws {
         let (worst, key) = try relativeDifference(one.appendingPathComponent("model.safetensors"), two.appendingPathComponent("model.safetensors"), noise: noise)
-        #expect(worst < 1e-5, "parameters differ by \(worst) relative (\(key))")
+        #expect(worst < tolerance, "parameters differ by \(worst) relative (\(key))")
         let a = try epochLosses(one), b = try epochLosses(two)
         #expect(a.map(\.epoch) == b.map(\.epoch))
         for (x, y) in zip(a, b) {
@@ -136,17 +136,20 @@ func epochLosses(_ dir: URL) throws -> [EpochRecord] {
     }
 
     @Test(.enabled(if: enabled)) func aCheckpointWrittenByTwoRanksResumesOnOneAndContinuesIdentically() throws {
+        // lr 0.05: at 0.1 a ReLU unit of this run sits within rounding of its kink in the second
+        // epoch with some kernel ISAs (CONVNET_ISA=portable), and flips between summation orders
+        let lr = "0.05"
         let straight = tempDir(), resumed = tempDir()
-        try single(args("lenet", out: straight, subset: 1280, epochs: 2))
-        let r = try runMPI(2, args("lenet", out: resumed, subset: 1280, epochs: 1))
+        try single(args("lenet", out: straight, subset: 1280, epochs: 2, lr: lr))
+        let r = try runMPI(2, args("lenet", out: resumed, subset: 1280, epochs: 1, lr: lr))
         #expect(r.status == 0, "\(r.err)")
-        let c = try runConvnet(args("lenet", out: resumed, subset: 1280, epochs: 2) + ["--resume", "--threads", "1"])
+        let c = try runConvnet(args("lenet", out: resumed, subset: 1280, epochs: 2, lr: lr) + ["--resume", "--threads", "1"])
         #expect(c.status == 0 && c.err.contains("resuming from"), "\(c.err)")
         try compare(straight, resumed)
         // and the other way: one rank's checkpoint continues on two
         let back = tempDir()
-        try single(args("lenet", out: back, subset: 1280, epochs: 1))
-        let t = try runMPI(2, args("lenet", out: back, subset: 1280, epochs: 2) + ["--resume"])
+        try single(args("lenet", out: back, subset: 1280, epochs: 1, lr: lr))
+        let t = try runMPI(2, args("lenet", out: back, subset: 1280, epochs: 2, lr: lr) + ["--resume"])
         #expect(t.status == 0 && t.err.components(separatedBy: "resuming from").count == 2, "\(t.err)")
         try compare(straight, back)
     }
