@@ -107,6 +107,42 @@ let straceWorks: Bool = {
         }
     }
 
+    /// A full disk at each data write (ENOSPC from write(2): a 3-epoch run makes 16, twelve into its
+    /// files and four to stdout). A failed file write stops the run with one line naming the file,
+    /// leaves the last committed epoch's files and no temporary file, and continuing ends as an
+    /// uninterrupted run; a failed stdout write loses only that line.
+    @Test(.enabled(if: enabled)) func fullDiskAtEachDataWriteKeepsTheLastEpochAndResumes() throws {
+        let reference = tempDir()
+        #expect(try runConvnet(args + ["--out", reference.path]).status == 0)
+        let model = try Data(contentsOf: reference.appendingPathComponent("model.safetensors"))
+        var failedFileWrites = 0
+        for k in 1...16 {
+            let dir = tempDir()
+            let run = try runInjected("error=ENOSPC", at: k, of: "write", out: dir)
+            if run.status == 0 {
+                #expect(try Data(contentsOf: dir.appendingPathComponent("model.safetensors")) == model, "write \(k): model differs")
+                continue
+            }
+            failedFileWrites += 1
+            #expect(run.status == 1, "write \(k): status \(run.status) \(run.err)")
+            #expect(run.err.hasPrefix("convnet: error: \(dir.path)/") && run.err.contains("No space left on device"), "write \(k): \(run.err)")
+            #expect(run.err.split(separator: "\n").count == 1, "write \(k): more than one line: \(run.err)")
+            let checkpoint = dir.appendingPathComponent("checkpoint.safetensors")
+            let committed = FileManager.default.fileExists(atPath: checkpoint.path)
+                ? Int(try SafeTensors.readEntries(from: checkpoint).metadata["epoch"] ?? "") ?? -1 : 0
+            if FileManager.default.fileExists(atPath: dir.appendingPathComponent("metrics.json").path) {
+                // outputs are written before the checkpoint: at most one epoch ahead of it
+                let e = try epochs(dir)
+                #expect(e == Array(1...max(1, e.count)) && (e.count == committed || e.count == committed + 1), "write \(k): \(e), checkpoint \(committed)")
+            }
+            #expect(try leftovers(dir).isEmpty, "write \(k): the failed write left its temporary file")
+            try finish(dir)
+            #expect(try Data(contentsOf: dir.appendingPathComponent("model.safetensors")) == model, "write \(k): model differs")
+            #expect(try epochs(dir) == [1, 2, 3], "write \(k)")
+        }
+        #expect(failedFileWrites == 12)
+    }
+
     /// Stale `.NAME.tmp-PID` files of dead writers are removed when a run starts; a live writer's
     /// (PID 1 here) and other files are kept.
     @Test func staleTemporariesAreRemovedAtStart() throws {

@@ -284,6 +284,28 @@ private let mnistPresent = FileManager.default.fileExists(atPath: mnistDir.appen
         }
     }
 
+    /// A gzip bomb: a 4 KB file whose header declares 4 GiB of zeros. It is refused from the inflated
+    /// header, before anything else is inflated; a smaller limit refuses an honest file the same way,
+    /// and a limit that fits reads it.
+    @Test func gzipIDXIsBoundedByItsHeader() throws {
+        let header: [UInt8] = [0, 0, 0x08, 0x03, 0, 0, 0x40, 0, 0, 0, 0x40, 0, 0, 0, 0x40, 0] // 16384³ bytes
+        let bomb = try gzipBytes(Data(header + [UInt8](repeating: 0, count: 1 << 20)))
+        #expect(bomb.count < 8192)
+        let e = expectDataError("bomb") { _ = try IDXArray(fileBytes: bomb, path: "bomb-idx3-ubyte.gz") }
+        #expect(e?.description.hasPrefix("bomb-idx3-ubyte.gz: ") == true, "\(e?.description ?? "nil")")
+        #expect(e?.reason.contains("limit") == true, "\(e?.reason ?? "nil")")
+
+        let honest = try gzipBytes(idxBytes(dims: [4, 5, 5], values: (0..<100).map { UInt8($0) }))
+        let refused = expectDataError("limit") { _ = try IDXArray(fileBytes: honest, path: "h.gz", maxBytes: 99) }
+        #expect(refused?.reason.contains("99-byte limit") == true, "\(refused?.reason ?? "nil")")
+        let read = try IDXArray(fileBytes: honest, path: "h.gz", maxBytes: 100)
+        #expect(read.dims == [4, 5, 5] && read.bytes == (0..<100).map { UInt8($0) })
+        // one byte more than the header declares, behind the same gzip: trailing bytes
+        let long = try gzipBytes(idxBytes(dims: [4, 5, 5], values: (0..<101).map { UInt8($0) }))
+        let trailing = expectDataError("trailing") { _ = try IDXArray(fileBytes: long, path: "t.gz") }
+        #expect(trailing?.reason.contains("trailing") == true, "\(trailing?.reason ?? "nil")")
+    }
+
     @Test func datasetKindLoadsFromFolderWithPlainOrGzipFiles() throws {
         let dir = try makeTempDir("kind")
         defer { try? FileManager.default.removeItem(at: dir) }

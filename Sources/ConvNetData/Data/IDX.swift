@@ -20,24 +20,41 @@ public struct IDXArray: Sendable {
     /// The values, row-major.
     public let bytes: [UInt8]
 
-    /// Reads an IDX file, gzip-compressed (`.gz`) or plain, validating magic number, dimensions and length.
-    public init(contentsOf url: URL) throws {
+    /// The largest IDX array read by default (2 GiB of values; Fashion-MNIST's training images are 47 MB).
+    public static let defaultMaxBytes = 1 << 31
+
+    /// Reads an IDX file, gzip-compressed (`.gz`) or plain, validating magic number, dimensions and
+    /// length. An array larger than `maxBytes` is refused from its header, before it is inflated.
+    public init(contentsOf url: URL, maxBytes: Int = IDXArray.defaultMaxBytes) throws {
         let raw: Data
         do { raw = try Data(contentsOf: url) } catch {
             throw DataError(path: url.path, reason: "cannot read the file (\(error.localizedDescription))")
         }
-        var data = raw
-        if raw.count >= 2 && raw[raw.startIndex] == 0x1F && raw[raw.startIndex + 1] == 0x8B {
-            do { data = try Zlib.inflate(raw, sizeHint: raw.count * 6) } catch {
-                throw DataError(path: url.path, reason: "gzip data is damaged: \(error)")
-            }
-        }
-        try self.init(data: data, path: url.path)
+        try self.init(fileBytes: raw, path: url.path, maxBytes: maxBytes)
     }
 
-    /// Parses an IDX array from uncompressed bytes; `path` only names it in errors.
-    public init(data: Data, path: String = "<memory>") throws {
-        let b = [UInt8](data)
+    /// Parses the bytes of an IDX file, gzip-compressed or plain; `path` only names it in errors.
+    /// A gzip stream is inflated in two bounded steps, the header and then exactly the bytes its
+    /// dimensions declare, so a small hostile file cannot expand into gigabytes.
+    public init(fileBytes raw: Data, path: String = "<memory>", maxBytes: Int = IDXArray.defaultMaxBytes) throws {
+        guard raw.count >= 2 && raw[raw.startIndex] == 0x1F && raw[raw.startIndex + 1] == 0x8B else {
+            try self.init(data: raw, path: path, maxBytes: maxBytes)
+            return
+        }
+        func inflated(limit: Int) throws -> [UInt8] {
+            do { return try raw.withUnsafeBytes { try Zlib.inflate($0, limit: limit, acceptGzip: true) } } catch {
+                throw DataError(path: path, reason: "gzip data is damaged: \(error)")
+            }
+        }
+        let head = try inflated(limit: 4 + 4 * 4)
+        let (dims, count) = try IDXArray.header(head, path: path, maxBytes: maxBytes)
+        // one byte past the declared size tells trailing bytes from an exact fit
+        let all = try inflated(limit: 4 + 4 * dims.count + count + 1)
+        try self.init(data: Data(all), path: path, maxBytes: maxBytes)
+    }
+
+    /// The dimensions and value count of the header at the start of `b`.
+    private static func header(_ b: [UInt8], path: String, maxBytes: Int) throws -> (dims: [Int], count: Int) {
         guard b.count >= 4 else { throw DataError(path: path, reason: "file is \(b.count) bytes, too short for an IDX header") }
         guard b[0] == 0, b[1] == 0 else {
             throw DataError(path: path, reason: String(format: "wrong magic number 0x%02X%02X%02X%02X (not an IDX file)", b[0], b[1], b[2], b[3]))
@@ -53,22 +70,29 @@ public struct IDXArray: Sendable {
             let o = 4 + 4 * i
             dims.append(Int(b[o]) << 24 | Int(b[o + 1]) << 16 | Int(b[o + 2]) << 8 | Int(b[o + 3]))
         }
-        let body = b.count - 4 - 4 * nd
         var count = 1
         for d in dims {
             let (p, overflow) = count.multipliedReportingOverflow(by: d)
-            guard !overflow, p <= Int(UInt32.max) * 4 else {
-                throw DataError(path: path, reason: "dimensions \(dims) are impossibly large for a \(b.count)-byte file")
+            guard !overflow, p <= maxBytes else {
+                throw DataError(path: path, reason: "dimensions \(dims) declare more than the \(maxBytes)-byte limit for an IDX array (maxBytes raises it)")
             }
             count = p
         }
+        return (dims, count)
+    }
+
+    /// Parses an IDX array from uncompressed bytes; `path` only names it in errors.
+    public init(data: Data, path: String = "<memory>", maxBytes: Int = IDXArray.defaultMaxBytes) throws {
+        let b = [UInt8](data)
+        let (dims, count) = try IDXArray.header(b, path: path, maxBytes: maxBytes)
+        let body = b.count - 4 - 4 * dims.count
         guard body == count else {
             throw DataError(path: path, reason: body < count
                 ? "truncated: dimensions \(dims) need \(count) bytes of data but the file has \(body)"
                 : "dimensions \(dims) need \(count) bytes of data but the file has \(body) (trailing bytes)")
         }
         self.dims = dims
-        bytes = Array(b[(4 + 4 * nd)...])
+        bytes = Array(b[(4 + 4 * dims.count)...])
     }
 }
 

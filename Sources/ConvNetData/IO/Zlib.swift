@@ -48,9 +48,10 @@ public enum Zlib {
     /// Inflates zlib data into at most `limit` bytes: the output never grows past what the caller
     /// expects (a PNG's rows), so a small hostile stream cannot expand into gigabytes. Returns the
     /// bytes produced (fewer when the stream ends early); data beyond `limit` is not inflated.
-    public static func inflate(_ input: UnsafeRawBufferPointer, limit: Int) throws -> [UInt8] {
+    /// With `acceptGzip`, a gzip stream is accepted too (the header is detected).
+    public static func inflate(_ input: UnsafeRawBufferPointer, limit: Int, acceptGzip: Bool = false) throws -> [UInt8] {
         var stream = z_stream()
-        guard inflateInit_(&stream, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+        guard inflateInit2_(&stream, acceptGzip ? 15 + 32 : 15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw CompressionError(description: "zlib inflateInit failed")
         }
         defer { inflateEnd(&stream) }

@@ -21,7 +21,7 @@ public enum JPEGDecoder {
             throw ImageDecodingError(path: path, .truncated("\(bytes.count) bytes"))
         }
         var message = [CChar](repeating: 0, count: 200)
-        func text() -> String { String(cString: message) }
+        func text() -> String { String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
         // one decompressor for the header and the pixels, released whatever happens
         let handle = ctj_open()
         defer { ctj_close(handle) }

@@ -14,7 +14,7 @@ public enum JPEGEncoder {
                          Int32(quality), &buffer, &message, Int32(message.count))
         }
         guard size > 0, let buffer else {
-            throw ImageDecodingError(path: path, .unsupported("JPEG encoding failed: \(String(cString: message))"))
+            throw ImageDecodingError(path: path, .unsupported("JPEG encoding failed: \(String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))"))
         }
         defer { ctj_free(buffer) }
         return Data(bytes: buffer, count: Int(size))

@@ -1,6 +1,7 @@
 // libFuzzer entry point for ConvNet's image decoders (PNG and JPEG through ImageDecoder), built by
-// fuzz/run.sh from the decoder sources alone. A PNG input gets its chunk CRCs repaired first, so
+// fuzz/run.sh. A PNG input gets its chunk CRCs repaired first, so
 // the fuzzer's mutations reach the decoder instead of stopping at the checksum.
+import ConvNet
 import Foundation
 
 @_cdecl("LLVMFuzzerTestOneInput")
