@@ -4,3 +4,4 @@
 @_exported import ConvNetData
 @_exported import ConvNetTensorBoard
 @_exported import ConvNetONNX
+@_exported import ConvNetDistributed

@@ -4,11 +4,18 @@
 //   .build/release/convnet-bench onnx-export FOLDER
 //   .build/release/convnet-bench onnx FILE.onnx BATCH [repeats] [threads]
 //   .build/release/convnet-bench onnx-profile FILE.onnx BATCH [threads]   (eager, time per operator)
+// and the data-parallel measurements (benchmarks/distributed.sh):
+//   .build/release/convnet-bench distributed allreduce | train MODEL SIDE [STEPS]   (alone or under mpirun)
 import ConvNet
 import Foundation
 
 let args = Array(CommandLine.arguments.dropFirst())
 switch args.first {
+case "distributed":
+    do { try DistributedBench.run(Array(args.dropFirst())) } catch {
+        FileHandle.standardError.write(Data("convnet-bench: \(error)\n".utf8))
+        exit(1)
+    }
 case "onnx-export" where args.count == 2:
     try ONNXBenchmark.exportZoo(to: URL(fileURLWithPath: args[1]))
 case "onnx-profile" where args.count >= 3:

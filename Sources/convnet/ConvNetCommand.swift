@@ -13,8 +13,12 @@ struct ConvNetCommand: ParsableCommand {
     /// Runs the command; errors become one line on stderr and a non-zero exit, never a trace.
     static func main() {
         do {
+            defer { fflush(nil) }
             var command = try parseAsRoot()
             try command.run()
+        } catch let e where quietOnThisRank(e) {
+            // the same error on every rank of an mpirun job: rank 0 says it once
+            Foundation.exit(exitCode(for: e) == .validationFailure ? 64 : 1)
         } catch let e as CLIError {
             FileHandle.standardError.write(Data("convnet: error: \(e.message)\n".utf8))
             Foundation.exit(1)
@@ -34,9 +38,18 @@ struct ConvNetCommand: ParsableCommand {
         }
     }
 
+    /// Whether `e` is an error every rank of an `mpirun` job meets identically (options, the
+    /// shared checkpoint, the global loss), and this is not rank 0, which reports it.
+    static func quietOnThisRank(_ e: Error) -> Bool {
+        guard let rank = MPILaunch.worldRank, rank != 0 else { return false }
+        return e is ValidationError || e is TrainingError || e is TrainingConfigError || e is DistributedError || e is UnknownModelError
+            || exitCode(for: e) == .validationFailure
+    }
+
     static func isProjectError(_ e: Any) -> Bool {
         e is DataError || e is ImageDecodingError || e is SafeTensorsError || e is AtomicFileError || e is UnknownModelError
             || e is StateDictError || e is CompressionError || e is TrainingConfigError || e is SummaryWriterError || e is ONNXError
+            || e is DistributedError
     }
 }
 

@@ -10,7 +10,7 @@ struct DataOptions: ParsableArguments {
     @Option(help: "Dataset: fashion-mnist or mnist.")
     var dataset: String = "fashion-mnist"
 
-    @Option(help: "Threads for the kernels (default: all cores, or $CONVNET_NUM_THREADS).")
+    @Option(help: "Threads for the kernels (default: all cores, or $CONVNET_NUM_THREADS; under mpirun, the cores shared among the ranks on this machine).")
     var threads: Int?
 
     func validate() throws {
@@ -19,6 +19,11 @@ struct DataOptions: ParsableArguments {
 
     func apply() throws {
         if let threads { Threads.count = threads }
+        else if ProcessInfo.processInfo.environment["CONVNET_NUM_THREADS"] == nil,
+                let local = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init), local > 1 {
+            // several ranks on this machine: each one its share of the cores, not all of them
+            Threads.count = Swift.max(1, ProcessInfo.processInfo.activeProcessorCount / local)
+        }
     }
 
     func kind() throws -> DatasetKind {

@@ -39,6 +39,9 @@ struct Train: ParsableCommand {
     var initFrom: String?
     @Option(help: "Freeze parameters whose name starts with this prefix (repeatable); 'backbone' freezes all but the final classifier.")
     var freeze: [String] = []
+    @Flag(help: "Under mpirun: batch-norm statistics over the whole global batch (SyncBatchNorm) instead of each rank's share.")
+    var syncBn = false
+    @Option(help: "Under mpirun: the size of a gradient all-reduce bucket in MB (default 25).") var bucketCapMb: Double?
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var imageOptions: ImageFolderOptions
 
@@ -59,9 +62,20 @@ struct Train: ParsableCommand {
         try checkRange(tensorboardEvery, 1...Int.max, "--tensorboard-every")
         try checkRange(progressEvery, 0...1_000_000, "--progress-every")
         if tensorboard == "" { throw ValidationError("--tensorboard needs a folder") }
+        try checkRange(bucketCapMb, 0.001...100_000, "--bucket-cap-mb", lowerOpen: false)
+        // --batch-size is the global batch: under mpirun it must split into equal per-rank batches
+        if let ranks = MPILaunch.worldSize, let batchSize, batchSize % ranks != 0 {
+            throw ValidationError(DistributedError.indivisibleBatch(globalBatch: batchSize, ranks: ranks).description)
+        }
     }
 
     func run() throws {
+        // under mpirun: this process's rank (MPI is loaded now); only rank 0 prints and writes
+        let group = try ProcessGroup.fromEnvironment()
+        if !group.isPrimary {
+            let null = open("/dev/null", O_WRONLY)
+            if null >= 0 { dup2(null, STDOUT_FILENO); close(null) }
+        }
         try dataOptions.apply()
         let spec = try loadSpec(model)
         var config = TrainingConfig(defaults: spec.defaults)
@@ -74,9 +88,12 @@ struct Train: ParsableCommand {
         if let resize { config.resize = resize }
         if let schedule { config.scheduleKind = try parseChoice(schedule, ScheduleKind.self, what: "schedule") }
         config.resume = resume
-        config.progressBar = isatty(STDERR_FILENO) != 0
+        config.syncBatchNorm = syncBn
+        if let bucketCapMb { config.bucketCapMB = bucketCapMb }
+        if config.batchSize % group.size != 0 { throw DistributedError.indivisibleBatch(globalBatch: config.batchSize, ranks: group.size) }
+        config.progressBar = isatty(STDERR_FILENO) != 0 && group.isPrimary
         // a log file gets a line now and then instead of the bar, which it cannot show
-        config.progressInterval = isatty(STDOUT_FILENO) == 0 && progressEvery > 0 ? progressEvery : nil
+        config.progressInterval = group.isPrimary && isatty(STDOUT_FILENO) == 0 && progressEvery > 0 ? progressEvery : nil
         config.tensorBoardDir = tensorboard.map { URL(fileURLWithPath: $0.replacingOccurrences(of: "<model>", with: spec.name)) }
         config.tensorBoardEvery = tensorboardEvery
         config.commandLine = (["convnet"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
@@ -84,12 +101,12 @@ struct Train: ParsableCommand {
         config.outDir = URL(fileURLWithPath: outPath)
         try config.validate()
         // a folder that cannot be written is reported now, not after the first epoch has trained
-        try OutputFolder.prepare(config.outDir!)
+        if group.isPrimary { try OutputFolder.prepare(config.outDir!) }
 
         let trainer: Trainer
         let net: any Module
         if isImageFolder(dataOptions.data) {
-            (trainer, net) = try imageFolderTrainer(spec: spec, config: &config, outPath: outPath)
+            (trainer, net) = try imageFolderTrainer(spec: spec, config: &config, outPath: outPath, group: group)
         } else {
             guard imageSize == nil, !augment, mean == nil else {
                 throw CLIError(message: "--image-size, --augment, --mean and --std apply to image folders; --data is not one")
@@ -104,11 +121,12 @@ struct Train: ParsableCommand {
             let side = config.resize ?? train.height
             try checkModelInput(spec.name, height: side, width: side, option: "--resize")
             print("\(spec.name): \(spec.summary); \(net.numParameters) parameters; \(train.count) training / \(test.count) test images at \(side)×\(side)")
-            trainer = Trainer(model: net, train: train, test: test, config: config)
+            trainer = Trainer(model: net, train: train, test: test, config: config, group: group)
         }
         print("epochs \(config.epochs), batch \(config.batchSize), \(config.optimizer.rawValue) lr \(config.lr)"
               + (config.momentum > 0 ? " momentum \(config.momentum)" : "") + (config.weightDecay > 0 ? " weight decay \(config.weightDecay)" : "")
-              + (config.scheduleKind == .constant ? "" : ", \(config.scheduleKind.rawValue) schedule") + ", \(Threads.count) threads, seed \(seed)")
+              + (config.scheduleKind == .constant ? "" : ", \(config.scheduleKind.rawValue) schedule") + ", \(Threads.count) threads, seed \(seed)"
+              + (group.isDistributed ? "; \(group.size) ranks × batch \(config.batchSize / group.size)" + (syncBn ? ", synchronised batch norm" : "") : ""))
         trainer.onEpoch = { r in
             print(String(format: "epoch %2d  train loss %.4f  train acc %.4f  test acc %.4f  %6.2f s  %7.0f img/s",
                          r.epoch, r.trainLoss, r.trainAccuracy, r.testAccuracy, r.seconds, r.imagesPerSecond))
@@ -120,6 +138,12 @@ struct Train: ParsableCommand {
             print(String(format: "final test accuracy %.4f; weights, metrics.json and curves.svg in %@", last.testAccuracy, outPath))
         }
         if let dir = config.tensorBoardDir { print("TensorBoard log in \(dir.path) (tensorboard --logdir \(dir.path))") }
+        if let timings = trainer.dataParallel?.timings, timings.steps > 0 {
+            print(String(format: "all-reduce: %.3f s over %d steps, %.0f%% hidden behind the backward pass", timings.communicationSeconds,
+                         timings.steps, 100 * timings.hiddenFraction))
+        }
+        fflush(nil)
+        group.finish()
     }
 
     /// --init-from and --freeze, after the model is built and before the optimiser sees its parameters.
@@ -149,7 +173,7 @@ struct Train: ParsableCommand {
     }
 
     /// The trainer for an image folder: splits, channel count, pipelines, the model sized to the data.
-    func imageFolderTrainer(spec: ModelSpec, config: inout TrainingConfig, outPath: String) throws -> (Trainer, any Module) {
+    func imageFolderTrainer(spec: ModelSpec, config: inout TrainingConfig, outPath: String, group: ProcessGroup) throws -> (Trainer, any Module) {
         try imageOptions.validateValues()
         let root = URL(fileURLWithPath: dataOptions.data!)
         let splits = try ImageFolderSplits(root: root, valFraction: imageOptions.valSplit, seed: seed)
@@ -174,7 +198,7 @@ struct Train: ParsableCommand {
         Tensor.manualSeed(seed)
         let start = Date()
         var trainLoader = try imageOptions.loader(train, pipeline: .training(size: size, channels: channels, augmented: augment),
-                                                  batchSize: config.batchSize, shuffle: true)
+                                                  batchSize: config.batchSize / group.size, shuffle: true)
         if mean == "auto" {
             let stats = trainLoader.channelStatistics()
             meanValues = stats.mean; stdValues = stats.std
@@ -200,7 +224,7 @@ struct Train: ParsableCommand {
                      ignored > 0 ? ", \(ignored) non-image files ignored" : "",
                      skipped.isEmpty ? "" : ", \(skipped.count) bad images skipped (first: \(skipped[0]))"))
         print("train transform: \(trainLoader.pipeline)")
-        return (Trainer(model: net, trainLoader: trainLoader, testLoader: valLoader, config: config), net)
+        return (Trainer(model: net, trainLoader: trainLoader, testLoader: valLoader, config: config, group: group), net)
     }
 }
 

@@ -41,6 +41,11 @@ public struct TrainingConfig: Sendable {
     /// Stored in the weights file's safetensors metadata (class names, input size, normalisation),
     /// so `evaluate` and `predict` can name classes and prepare images as training did.
     public var weightsMetadata: [String: String] = [:]
+    /// With several processes: compute batch-norm statistics over the whole global batch, forward
+    /// and backward (`SyncBatchNorm`), instead of each rank's own share (DDP's default).
+    public var syncBatchNorm = false
+    /// With several processes: the target size of a gradient all-reduce bucket, in MB (DDP's `bucket_cap_mb`).
+    public var bucketCapMB: Double = 25
 
     /// A configuration with the given hyperparameters; the rest keep their defaults.
     public init(epochs: Int, batchSize: Int, lr: Float, optimizer: OptimizerKind = .sgd, momentum: Float = 0,
@@ -144,9 +149,20 @@ public enum InterruptFlag {
 
 /// The epoch loop: trains, evaluates, reports, checkpoints atomically after every epoch, resumes
 /// exactly, and guards against a diverging loss.
+///
+/// With a distributed `ProcessGroup` (one process per rank, started by `mpirun`) it trains
+/// data-parallel: `batchSize` stays the global batch, each rank trains on its `DistributedSampler`
+/// shard of every global batch (the training loader must batch `batchSize / size` examples),
+/// gradients are averaged by a `DistributedDataParallel` wrapper, evaluation is split over the
+/// ranks, and only rank 0 logs and writes files. Losses, accuracies and the checkpoint describe the
+/// global batch, so a checkpoint resumes on any number of ranks.
 public final class Trainer {
     /// The model being trained.
     public let model: any Module
+    /// The processes training together (`ProcessGroup.single` for one).
+    public let group: ProcessGroup
+    /// The gradient-averaging wrapper around `model` when `group` has several ranks.
+    public let dataParallel: DistributedDataParallel?
     /// The model as the engine runs it: traced per batch shape and mode, replayed with its fusions.
     private let compiled: CompiledModule
     /// The run's configuration.
@@ -170,19 +186,34 @@ public final class Trainer {
 
     /// The model's training and test data; shuffling and dropout draw from the global generator,
     /// which the checkpoint saves, so a resumed run continues the same random sequence.
-    public convenience init(model: any Module, train: ImageDataset, test: ImageDataset, config: TrainingConfig) {
+    /// With several ranks, the training loader batches each rank's share (`batchSize / size`).
+    public convenience init(model: any Module, train: ImageDataset, test: ImageDataset, config: TrainingConfig,
+                            group: ProcessGroup = .single) {
         let resize = config.resize == train.height ? nil : config.resize
+        let local = Swift.max(1, config.batchSize / group.size)
         self.init(model: model,
-                  trainLoader: DataLoader(train, batchSize: config.batchSize, shuffle: true, resize: resize, generator: .global),
-                  testLoader: DataLoader(test, batchSize: Swift.max(config.batchSize, 256), resize: resize), config: config)
+                  trainLoader: DataLoader(train, batchSize: local, shuffle: true, resize: resize, generator: .global),
+                  testLoader: DataLoader(test, batchSize: Swift.max(config.batchSize, 256), resize: resize), config: config,
+                  group: group)
     }
 
     /// Trains from any batch source (e.g. an `ImageFolderLoader`); the training loader should shuffle
     /// with the global generator, which checkpoints save. Frozen parameters (requiresGrad == false)
     /// are left out of the optimiser.
-    public init(model: any Module, trainLoader: any BatchSource, testLoader: any BatchSource, config: TrainingConfig) {
+    /// With a distributed `group`, rank 0's parameters and buffers are sent to the other ranks here.
+    public init(model: any Module, trainLoader: any BatchSource, testLoader: any BatchSource, config: TrainingConfig,
+                group: ProcessGroup = .single) {
         self.model = model
-        compiled = compile(model)
+        self.group = group
+        if group.isDistributed {
+            if config.syncBatchNorm { SyncBatchNorm.convert(model, group: group) }
+            let ddp = DistributedDataParallel(model, group: group, bucketCapMB: config.bucketCapMB)
+            dataParallel = ddp
+            compiled = compile(ddp)
+        } else {
+            dataParallel = nil
+            compiled = compile(model)
+        }
         self.config = config
         self.trainLoader = trainLoader
         self.testLoader = testLoader
@@ -204,9 +235,10 @@ public final class Trainer {
     /// is a warning (`log`) and training goes on without the log.
     @discardableResult
     public func run() throws -> [EpochRecord] {
-        if let dir = config.outDir { try OutputFolder.prepare(dir) }
+        sampler = try DistributedSampler(rank: group.rank, size: group.size, globalBatchSize: config.batchSize)
+        if group.isPrimary, let dir = config.outDir { try OutputFolder.prepare(dir) }
         var position = try resumePosition()
-        if let dir = config.tensorBoardDir, position.epoch < config.epochs {
+        if group.isPrimary, let dir = config.tensorBoardDir, position.epoch < config.epochs {
             let step = stepsBefore(epoch: position.epoch) + position.batch
             let board = try TrainingBoard(dir: dir, every: config.tensorBoardEvery, resumeStep: step > 0 ? step : nil,
                                           sample: firstTestImage(), warn: log)
@@ -224,8 +256,8 @@ public final class Trainer {
     /// Batches trained before `epoch` (from 0): the last finished epoch's `globalStep`, or, for
     /// a history from before it was kept, the epochs times the batches per epoch.
     private func stepsBefore(epoch: Int) -> Int {
-        guard epoch > 0, epoch <= history.count else { return epoch * trainLoader.batchCount }
-        return history[epoch - 1].globalStep ?? epoch * trainLoader.batchCount
+        guard epoch > 0, epoch <= history.count else { return epoch * batchesPerEpoch }
+        return history[epoch - 1].globalStep ?? epoch * batchesPerEpoch
     }
 
     /// The first test image as a batch of one (the feature maps drawn for TensorBoard); the test
@@ -234,6 +266,18 @@ public final class Trainer {
         guard testLoader.exampleCount > 0, let batch = testLoader.batchIterator(order: [0], from: 0).next() else { return nil }
         return batch.images
     }
+
+    /// Which examples this rank trains on (set by ``run()``).
+    private var sampler: DistributedSampler?
+
+    /// Global batches per epoch: the loader's own count with one process (unchanged behaviour).
+    private var batchesPerEpoch: Int {
+        guard group.isDistributed, let sampler else { return trainLoader.batchCount }
+        return sampler.batchCount(examples: trainLoader.exampleCount)
+    }
+
+    /// `message` on rank 0 only.
+    private func say(_ message: String) { if group.isPrimary { log(message) } }
 
     /// Where training continues: an epoch, the batches of it already trained with their sums, and
     /// the generator's state when the epoch began (its shuffle order depends on it).
@@ -247,25 +291,52 @@ public final class Trainer {
     /// and generator restored from it (`--resume`).
     private func resumePosition() throws -> RunPosition {
         guard config.resume, let url = checkpointURL else { return RunPosition(epochStartRNG: Generator.global.state) }
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw TrainingError.badCheckpoint(path: url.path, reason: "no checkpoint to resume from (a run stopped before its first epoch ended leaves none; start it without --resume)")
+        let state: Checkpoint.State
+        if group.isDistributed {
+            state = try loadSharedCheckpoint(url)
+        } else {
+            guard FileManager.default.fileExists(atPath: url.path) else { throw noCheckpoint(url) }
+            state = try Checkpoint.load(from: url, model: model, optimizer: optimizer)
         }
-        let state = try Checkpoint.load(from: url, model: model, optimizer: optimizer)
         try checkAgainstOptions(state, url: url)
         history = state.history
         Generator.global.restore(state: state.rng)
-        if state.batch == 0 {
+        if state.batch == 0 && group.isPrimary {
             // the checkpoint is the commit point: outputs a kill left behind (older, or newer than
             // it) are rewritten from the weights and history it holds
             try writeArtifacts()
         }
         if state.epoch >= config.epochs {
-            log("\(url.path) is at epoch \(state.epoch)" + (state.batch > 0 ? ", batch \(state.batch)" : "")
+            say("\(url.path) is at epoch \(state.epoch)" + (state.batch > 0 ? ", batch \(state.batch)" : "")
                 + "; --epochs \(config.epochs) leaves nothing to train (raise --epochs to continue)")
             return RunPosition(epoch: state.epoch, epochStartRNG: state.epochStartRNG)
         }
-        log("resuming from \(url.path) at epoch \(state.epoch + 1)" + (state.batch > 0 ? ", batch \(state.batch + 1)" : ""))
+        say("resuming from \(url.path) at epoch \(state.epoch + 1)" + (state.batch > 0 ? ", batch \(state.batch + 1)" : ""))
         return RunPosition(epoch: state.epoch, batch: state.batch, partial: state.partial, epochStartRNG: state.epochStartRNG)
+    }
+
+    private func noCheckpoint(_ url: URL) -> TrainingError {
+        .badCheckpoint(path: url.path, reason: "no checkpoint to resume from (a run stopped before its first epoch ended leaves none; start it without --resume)")
+    }
+
+    /// Rank 0 reads the checkpoint and sends its bytes to the others, so only rank 0's machine
+    /// needs the output folder; every rank then loads the same state.
+    private func loadSharedCheckpoint(_ url: URL) throws -> Checkpoint.State {
+        var bytes: [UInt8] = []
+        if group.isPrimary, FileManager.default.fileExists(atPath: url.path) {
+            do { bytes = Array(try Data(contentsOf: url)) } catch {
+                throw TrainingError.badCheckpoint(path: url.path, reason: "cannot be read (\(error.localizedDescription))")
+            }
+        }
+        bytes = group.broadcast(bytes: bytes)
+        guard !bytes.isEmpty else { throw noCheckpoint(url) }
+        if group.isPrimary { return try Checkpoint.load(from: url, model: model, optimizer: optimizer) }
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("convnet-checkpoint-\(getpid())-\(group.rank).safetensors")
+        try Data(bytes).write(to: copy)
+        defer { try? FileManager.default.removeItem(at: copy) }
+        do { return try Checkpoint.load(from: copy, model: model, optimizer: optimizer) } catch let TrainingError.badCheckpoint(_, reason) {
+            throw TrainingError.badCheckpoint(path: url.path, reason: reason)
+        }
     }
 
     /// A checkpoint written mid-epoch replays that epoch's order, which depends on the batch size
@@ -279,8 +350,8 @@ public final class Trainer {
         }
         if let b = state.batchSize, b != config.batchSize { throw refuse("--batch-size", b, config.batchSize) }
         if let n = state.examples, n != trainLoader.exampleCount { throw refuse("training examples (--subset)", n, trainLoader.exampleCount) }
-        guard state.batch < trainLoader.batchCount else {
-            throw TrainingError.badCheckpoint(path: url.path, reason: "batch \(state.batch) is beyond the \(trainLoader.batchCount) batches of an epoch")
+        guard state.batch < batchesPerEpoch else {
+            throw TrainingError.badCheckpoint(path: url.path, reason: "batch \(state.batch) is beyond the \(batchesPerEpoch) batches of an epoch")
         }
     }
 
@@ -292,11 +363,13 @@ public final class Trainer {
         // the epoch's order comes from the generator state at its start, so a mid-epoch resume replays it
         let resumeRNG = Generator.global.state
         if skipBatches > 0 { Generator.global.restore(state: position.epochStartRNG) } else { position.epochStartRNG = resumeRNG }
-        let order = trainLoader.epochOrder()
+        let globalOrder = trainLoader.epochOrder()
+        let examples = globalOrder.count
+        let order = group.isDistributed ? sampler!.localOrder(globalOrder) : globalOrder
         var partial = PartialEpoch()
         if skipBatches > 0 { Generator.global.restore(state: resumeRNG); partial = position.partial }
         let start = Date()
-        let total = trainLoader.batchCount
+        let total = batchesPerEpoch
         let stepBase = stepsBefore(epoch: epoch)
         var lastDraw = Date.distantPast, lastProgress = start
         // the next batch is assembled (and resized) on another thread while this one trains
@@ -304,15 +377,30 @@ public final class Trainer {
             let logits = compiled(batch.images)
             let loss = crossEntropy(logits, batch.labels, labelSmoothing: config.labelSmoothing)
             let l = loss.item()
-            guard l.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch + 1, batch: b + 1, value: l) }
+            // the step's totals over every rank (one small all-reduce), so every rank judges the
+            // same loss and sees the same Ctrl-C
+            var totals = [Double(l) * Double(batch.labels.count), Double(correctCount(logits, batch.labels)),
+                          Double(batch.labels.count), Double(InterruptFlag.raised)]
+            if group.isDistributed { totals = group.allReduceSum(totals) }
+            let stepLoss = Float(totals[0] / totals[2])
+            guard l.isFinite, stepLoss.isFinite else {
+                throw TrainingError.nonFiniteLoss(epoch: epoch + 1, batch: b + 1, value: l.isFinite ? stepLoss : l)
+            }
             optimizer.zeroGrad()
-            loss.backward()
+            if let ddp = dataParallel {
+                // weighted by this rank's share, so the averaged gradient is the whole batch's mean
+                loss.backward(Tensor(sampler!.lossWeight(batch: b, examples: examples)))
+                ddp.synchronizeGradients()
+            } else {
+                loss.backward()
+            }
             withNoGrad { optimizer.step() }
-            let correct = correctCount(logits, batch.labels)
-            partial.lossSum += Double(l) * Double(batch.labels.count)
+            let correct = Int(totals[1]), count = Int(totals[2])
+            partial.lossSum += totals[0]
             partial.correct += correct
-            partial.seen += batch.labels.count
-            board?.batch(step: stepBase + b + 1, loss: l, correct: correct, count: batch.labels.count, lr: optimizer.lr)
+            partial.seen += count
+            let interrupted = totals[3] > 0
+            board?.batch(step: stepBase + b + 1, loss: stepLoss, correct: correct, count: count, lr: optimizer.lr)
             if let interval = config.progressInterval, let onProgress, b + 1 < total, Date().timeIntervalSince(lastProgress) >= interval {
                 lastProgress = Date()
                 let elapsed = lastProgress.timeIntervalSince(start), done = b + 1 - skipBatches
@@ -322,15 +410,15 @@ public final class Trainer {
                                             imagesPerSecond: Double(done * config.batchSize) / Swift.max(elapsed, 1e-9),
                                             secondsLeft: Double(total - b - 1) * elapsed / Double(done)))
             }
-            if config.progressBar, Date().timeIntervalSince(lastDraw) > 0.1 || b == total - 1 {
+            if config.progressBar, group.isPrimary, Date().timeIntervalSince(lastDraw) > 0.1 || b == total - 1 {
                 lastDraw = Date()
                 drawProgress(epoch: epoch, batch: b + 1 - skipBatches, of: total - skipBatches, done: b + 1, total: total,
                              partial: partial, elapsed: Date().timeIntervalSince(start))
             }
-            if InterruptFlag.raised != 0 && b + 1 < total {
-                if config.progressBar { FileHandle.standardError.write(Data("\n".utf8)) }
+            if interrupted && b + 1 < total {
+                if config.progressBar && group.isPrimary { FileHandle.standardError.write(Data("\n".utf8)) }
                 var saved: String? = nil
-                if let url = checkpointURL {
+                if let url = checkpointURL, group.isPrimary {
                     var p = partial
                     p.seconds += Date().timeIntervalSince(start)
                     try Checkpoint.save(to: url, model: model, optimizer: optimizer, epoch: epoch, batch: b + 1, partial: p,
@@ -338,13 +426,13 @@ public final class Trainer {
                                         batchSize: config.batchSize, examples: trainLoader.exampleCount)
                     saved = url.path
                 }
-                throw TrainingError.interrupted(epoch: epoch + 1, batch: b + 1, checkpoint: saved)
+                throw TrainingError.interrupted(epoch: epoch + 1, batch: b + 1, checkpoint: saved ?? checkpointURL?.path)
             }
         }
-        if config.progressBar { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        if config.progressBar && group.isPrimary { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         let trainSeconds = partial.seconds + Date().timeIntervalSince(start)
         position.batch = 0
-        let test = evaluate(compiled, on: testLoader, numClasses: testLoader.classNames.count)
+        let test = evaluate(compiled, on: testLoader, numClasses: testLoader.classNames.count, group: group)
         return EpochRecord(epoch: epoch + 1, trainLoss: partial.lossSum / Double(Swift.max(partial.seen, 1)),
                            trainAccuracy: Double(partial.correct) / Double(Swift.max(partial.seen, 1)),
                            testAccuracy: test.accuracy, seconds: trainSeconds,
@@ -355,12 +443,26 @@ public final class Trainer {
     /// Records a finished epoch: history, the callback, then the checkpoint and the artifacts on
     /// disk; stops here after Ctrl-C.
     private func finishEpoch(_ record: EpochRecord) throws {
+        var record = record
+        var interrupted = InterruptFlag.raised != 0
+        if group.isDistributed {
+            // rank 0's clock and generator for everyone: the record and the checkpoint are the same
+            // whichever rank is asked, and uneven shards (dropout draws) cannot drift the generators apart
+            let rng = Generator.global.state
+            let words = group.broadcast(bytes: withUnsafeBytes(of: (record.seconds, rng[0], rng[1], rng[2], rng[3])) { Array($0) })
+            let (seconds, s0, s1, s2, s3) = words.withUnsafeBytes { $0.loadUnaligned(as: (Double, UInt64, UInt64, UInt64, UInt64).self) }
+            Generator.global.restore(state: [s0, s1, s2, s3])
+            record.imagesPerSecond *= record.seconds / Swift.max(seconds, 1e-9)
+            record.seconds = seconds
+            // a Ctrl-C seen by any rank stops all of them at the same epoch
+            interrupted = group.allReduceSum([interrupted ? 1 : 0])[0] > 0
+        }
         history.append(record)
         onEpoch?(record)
         // before the checkpoint: a kill between the two repeats the epoch, whose points TensorBoard
         // then replaces, rather than losing them
         board?.epoch(record, model: model)
-        if let url = checkpointURL {
+        if let url = checkpointURL, group.isPrimary {
             // outputs first, the checkpoint last: it is the epoch's commit point, and a resume
             // rewrites the outputs from it, so a kill between the writes loses nothing
             try writeArtifacts()
@@ -368,8 +470,8 @@ public final class Trainer {
                                 epochStartRNG: Generator.global.state, rng: Generator.global.state, history: history,
                                 batchSize: config.batchSize, examples: trainLoader.exampleCount)
         }
-        if InterruptFlag.raised != 0 && record.epoch < config.epochs {
-            throw TrainingError.interrupted(epoch: record.epoch, batch: trainLoader.batchCount, checkpoint: checkpointURL?.path)
+        if interrupted && record.epoch < config.epochs {
+            throw TrainingError.interrupted(epoch: record.epoch, batch: batchesPerEpoch, checkpoint: checkpointURL?.path)
         }
     }
 

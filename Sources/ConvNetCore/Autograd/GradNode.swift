@@ -63,25 +63,30 @@ extension Tensor {
             checkArgument(count == 1, "grad can be implicitly created only for scalar outputs (shape \(shape))")
             seed = Tensor(shape: shape, repeating: 1)
         }
-        // Topological order by iterative depth-first search over recorded nodes.
-        var order: [Tensor] = []
-        var visited = Set<ObjectIdentifier>()
-        var stack: [(Tensor, Bool)] = [(self, false)]
-        while let (t, expanded) = stack.popLast() {
-            if expanded { order.append(t); continue }
-            if !visited.insert(ObjectIdentifier(t)).inserted { continue }
-            stack.append((t, true))
-            if let node = t.gradFn {
-                for input in node.inputs where input.requiresGrad && !visited.contains(ObjectIdentifier(input)) {
-                    stack.append((input, false))
-                }
+        // Dependency counts (consumers of each tensor within this graph), then Kahn's order: a
+        // tensor is processed once every consumer has passed its gradient on. A leaf's gradient is
+        // therefore final (and its hooks run) as soon as the last layer using it is done — the fc
+        // weights early, the first convolution's last — so a data-parallel all-reduce can start
+        // while the backward goes on; a post-order of one depth-first search would put every leaf
+        // at the very end.
+        var pending: [ObjectIdentifier: Int] = [:]
+        var visited: Set<ObjectIdentifier> = [ObjectIdentifier(self)]
+        var stack: [Tensor] = [self]
+        while let t = stack.popLast() {
+            guard let node = t.gradFn else { continue }
+            for input in node.inputs where input.requiresGrad {
+                let key = ObjectIdentifier(input)
+                pending[key, default: 0] += 1
+                if visited.insert(key).inserted { stack.append(input) }
             }
         }
         var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]
+        var ready: [Tensor] = [self]
         withNoGrad {
-            for t in order.reversed() {
-                guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
+            while let t = ready.popLast() {
+                let g = grads.removeValue(forKey: ObjectIdentifier(t))
                 guard let node = t.gradFn else {
+                    guard let g else { continue }
                     if let existing = t.grad {
                         let sum = Tensor(uninitializedShape: existing.shape)
                         Elementwise.add(existing.data, g.data, sum.data, existing.count)
@@ -89,21 +94,28 @@ extension Tensor {
                     } else {
                         t.grad = g.storage === t.storage ? g.copy() : g
                     }
+                    // every contribution has arrived: the leaf's gradient is final
+                    if let hooks = t.postAccumulateGradHooks { for h in hooks { h.run(t) } }
                     continue
                 }
-                let inputGrads = Profiler.measure("backward \(node.name)") { node.run(g, retainGraph: retainGraph) }
-                for (input, ig) in zip(node.inputs, inputGrads) {
-                    guard let ig, input.requiresGrad else { continue }
-                    checkArgument(ig.shape == input.shape, "internal: \(node.name) gradient shape \(ig.shape) for input \(input.shape)")
+                // a tensor no gradient reached still releases its inputs
+                let inputGrads: [Tensor?] = g.map { g in Profiler.measure("backward \(node.name)") { node.run(g, retainGraph: retainGraph) } } ?? []
+                for (i, input) in node.inputs.enumerated() where input.requiresGrad {
                     let key = ObjectIdentifier(input)
-                    let igc = ig.contiguous()
-                    if let prev = grads[key] {
-                        let sum = Tensor(uninitializedShape: prev.shape)
-                        Elementwise.add(prev.data, igc.data, sum.data, prev.count)
-                        grads[key] = sum
-                    } else {
-                        grads[key] = igc
+                    if i < inputGrads.count, let ig = inputGrads[i] {
+                        checkArgument(ig.shape == input.shape, "internal: \(node.name) gradient shape \(ig.shape) for input \(input.shape)")
+                        let igc = ig.contiguous()
+                        if let prev = grads[key] {
+                            let sum = Tensor(uninitializedShape: prev.shape)
+                            Elementwise.add(prev.data, igc.data, sum.data, prev.count)
+                            grads[key] = sum
+                        } else {
+                            grads[key] = igc
+                        }
                     }
+                    let left = pending[key, default: 1] - 1
+                    pending[key] = left
+                    if left == 0 { ready.append(input) }
                 }
             }
         }

@@ -28,6 +28,9 @@ public final class Tensor: @unchecked Sendable {
     @exclusivity(unchecked) public var grad: Tensor?
     /// The recorded operation that produced this tensor, nil for leaves.
     @exclusivity(unchecked) var gradFn: GradNode?
+    /// Hooks run after `backward()` has accumulated this leaf's gradient (see
+    /// `registerPostAccumulateGradHook(_:)`); nil for almost every tensor.
+    @exclusivity(unchecked) var postAccumulateGradHooks: [PostAccumulateGradHook]?
     /// For a view: the tensor it views (never itself a view), whose history an in-place write
     /// through the view rewrites.
     @exclusivity(unchecked) var viewBase: Tensor?

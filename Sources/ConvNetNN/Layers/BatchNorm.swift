@@ -22,6 +22,10 @@ public class BatchNorm: TrainingModeModule {
     /// Counts training batches (PyTorch's int64 `num_batches_tracked`).
     public private(set) var numBatchesTracked: Tensor?
     public var training = true
+    /// Computes the training-mode forward in place of the layer's own batch statistics, given the
+    /// layer and its input (`SyncBatchNorm` sets it to gather the statistics over all ranks);
+    /// nil for the ordinary layer. It must update the running statistics as the layer would.
+    public var trainingForward: ((BatchNorm, Tensor) -> Tensor)?
     private let _expectedRanks: [Int]
 
     init(_ numFeatures: Int, eps: Float, momentum: Float, affine: Bool, ranks: [Int]) {
@@ -59,6 +63,7 @@ public class BatchNorm: TrainingModeModule {
         if isLazy { materialize(x.shape[1]) }
         checkArgument(x.shape[1] == numFeatures, "\(typeName)(\(numFeatures)): input has \(x.shape[1]) channels (shape \(x.shape))")
         if training, let n = numBatchesTracked { OpTrace.sideEffect { n.data[0] += 1 } }
+        if training, let trainingForward { return trainingForward(self, x) }
         return batchNorm(x, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias, training: training,
                          momentum: momentum, eps: eps)
     }

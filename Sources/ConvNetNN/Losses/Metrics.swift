@@ -24,6 +24,14 @@ public struct ConfusionMatrix: Sendable, Equatable {
         self.numClasses = numClasses
         counts = Array(repeating: Array(repeating: 0, count: numClasses), count: numClasses)
     }
+    /// A matrix with the given counts (square, non-negative), e.g. the sum of the counts that
+    /// several processes each gathered on their share of a test set.
+    public init(counts: [[Int]]) {
+        checkArgument(counts.allSatisfy { $0.count == counts.count && $0.allSatisfy { $0 >= 0 } }, "confusion counts must be a square matrix of non-negative counts")
+        numClasses = counts.count
+        self.counts = counts
+    }
+
     /// Counts each (label, prediction) pair.
     public mutating func add(predictions: [Int], labels: [Int]) {
         for (p, y) in zip(predictions, labels) { counts[y][p] += 1 }
