@@ -7,8 +7,8 @@ Writes, into Tests/ConvNetTests/Resources/onnx/ (or --out DIR):
   <case>.io.safetensors   "input" (standard normal) and "output" (PyTorch's eval-mode output)
 Committed cases (small):
   lenet            the zoo's LeNet (Sources/ConvNetNN/Models/LeNet.swift), input [2, 1, 28, 28]
-  resnet18_narrow  D2L's ResNet-18 at a quarter... an eighth of the width (stem 8 channels,
-                   stages 8/16/32/64), BatchNormalization kept as nodes (TrainingMode.PRESERVE),
+  resnet18_narrow  D2L's ResNet-18 at an eighth of the width (stem 8 channels, stages
+                   8/16/32/64), BatchNormalization kept as nodes (TrainingMode.PRESERVE),
                    input [2, 1, 64, 64]
   inception        D2L's Inception block Inception(16, 8, (8, 12), (4, 6), 6), input [2, 16, 12, 12]
   mobilenet_v2_narrow  torchvision's mobilenet_v2(width_mult=0.25, num_classes=10), input [2, 3, 32, 32]
