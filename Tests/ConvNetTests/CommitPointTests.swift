@@ -107,8 +107,8 @@ let straceWorks: Bool = {
         }
     }
 
-    /// A full disk at each data write (ENOSPC from write(2): a 3-epoch run makes 16, twelve into its
-    /// files and four to stdout). A failed file write stops the run with one line naming the file,
+    /// A full disk at each data write (ENOSPC from write(2): a 3-epoch run makes 18, twelve into its
+    /// files and six to stdout, one per line as each is printed). A failed file write stops the run with one line naming the file,
     /// leaves the last committed epoch's files and no temporary file, and continuing ends as an
     /// uninterrupted run; a failed stdout write loses only that line.
     @Test(.enabled(if: enabled)) func fullDiskAtEachDataWriteKeepsTheLastEpochAndResumes() throws {
@@ -116,7 +116,7 @@ let straceWorks: Bool = {
         #expect(try runConvnet(args + ["--out", reference.path]).status == 0)
         let model = try Data(contentsOf: reference.appendingPathComponent("model.safetensors"))
         var failedFileWrites = 0
-        for k in 1...16 {
+        for k in 1...18 {
             let dir = tempDir()
             let run = try runInjected("error=ENOSPC", at: k, of: "write", out: dir)
             if run.status == 0 {
