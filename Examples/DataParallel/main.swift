@@ -37,11 +37,11 @@ do {
     if CommandLine.arguments.contains("--sync-bn") { SyncBatchNorm.convert(model, group: group) }
     // sends rank 0's weights to every rank and hooks gradient all-reduce into backward()
     let ddp = DistributedDataParallel(model, group: group)
-    let optimizer = SGD(model.parameters(), lr: 0.05, momentum: 0.9)
+    let optimizer = SGD(model.parameters(), lr: 0.003, momentum: 0.9)
     // --batch-size semantics: 64 is the global batch, 64 / N examples per rank and step
     let sampler = try DistributedSampler(rank: group.rank, size: group.size, globalBatchSize: globalBatch)
 
-    for epoch in 1...3 {
+    for epoch in 1...5 {
         // one order for everyone (same seed), then this rank's shard of every global batch
         let local = sampler.localOrder(Generator.global.permutation(examples))
         var lossSum = 0.0, seen = 0.0

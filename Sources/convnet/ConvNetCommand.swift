@@ -17,7 +17,9 @@ struct ConvNetCommand: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch let e where quietOnThisRank(e) {
-            // the same error on every rank of an mpirun job: rank 0 says it once
+            // the same error on every rank of an mpirun job: rank 0 says it once. mpirun ends the
+            // job when the first rank exits, so this one waits a moment for rank 0's line to get out
+            Thread.sleep(forTimeInterval: 2)
             Foundation.exit(exitCode(for: e) == .validationFailure ? 64 : 1)
         } catch let e as CLIError {
             FileHandle.standardError.write(Data("convnet: error: \(e.message)\n".utf8))
