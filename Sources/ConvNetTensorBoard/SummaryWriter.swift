@@ -60,7 +60,8 @@ public final class SummaryWriter: @unchecked Sendable {
             throw SummaryWriterError.cannotCreate(path: logDir.path, reason: "cannot create the folder: \(error.localizedDescription)")
         }
         var host = [CChar](repeating: 0, count: 256)
-        let hostName = gethostname(&host, host.count - 1) == 0 ? String(cString: host) : "localhost"
+        let hostName = gethostname(&host, host.count - 1) == 0
+            ? String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "localhost"
         let prefix = "events.out.tfevents."
         // TensorBoard reads a folder's event files in name order, so a new file must sort after
         // every file already there: one made in the same second by an earlier writer of this

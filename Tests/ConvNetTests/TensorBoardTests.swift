@@ -171,7 +171,7 @@ func tfRecords(_ data: Data) throws -> [[UInt8]] {
     /// them), both signs, zero, and beyond the edges.
     @Test func histogramBucketOfEveryEdgeNeighbourhood() {
         let edges = HistogramSummary.defaultBucketEdges
-        var values: [Float] = [0, 1e-45, -1e-45, 3e38, -3e38, 1e20, -1e20, 9.9e19, -9.9e19]
+        var values: [Float] = [0, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, 3e38, -3e38, 1e20, -1e20, 9.9e19, -9.9e19]
         for e in edges {
             let f = Float(e)
             values += [f, f.nextUp, f.nextDown]

@@ -7,7 +7,7 @@ import Testing
     /// Runs the built `convnet` with stdout and stderr both appended to `log`; returns the status.
     func runLogged(_ args: [String], to log: URL) throws -> Int32 {
         let exe = try #require(builtExecutable("convnet"))
-        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
         let file = try FileHandle(forWritingTo: log)
         defer { try? file.close() }
         file.seekToEndOfFile()
