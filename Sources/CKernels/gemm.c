@@ -296,12 +296,13 @@ void ck_pack_a(int transA, long M, long K, const float *A, long lda, float *dst)
     }
 }
 
-static void sgemm_driver(int transA, int transB, long M, long N, long K,
+// Rows [m0, M) of C (m0 a multiple of MR; C points at row 0); a packed A holds all mtotal rows.
+static void sgemm_driver(int transA, int transB, long mtotal, long m0, long M, long N, long K,
                          const float *A, long lda, const float *apacked, const float *B, long ldb,
                          const ck_conv_source *bconv, float *C, long ldc, int accumulate) {
-    if (M <= 0 || N <= 0) return;
+    if (M <= m0 || N <= 0) return;
     if (K <= 0) {
-        if (!accumulate) for (long i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(float));
+        if (!accumulate) for (long i = m0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(float));
         return;
     }
     int isa = ck_gemm_isa();
@@ -314,7 +315,7 @@ static void sgemm_driver(int transA, int transB, long M, long N, long K,
     float *apack = apacked ? 0 : aligned_buffer(&t_apack, (size_t)MC * KC);
     float *bpack = aligned_buffer(&t_bpack, (size_t)KC * (NC + NR_MAX));
     if ((!apacked && !apack) || !bpack) abort();
-    long mpad = ((M + MR - 1) / MR) * MR;
+    long mpad = ((mtotal + MR - 1) / MR) * MR;
     float tile[MR * NR_MAX];
 
     for (long jc = 0; jc < N; jc += NC) {
@@ -328,7 +329,7 @@ static void sgemm_driver(int transA, int transB, long M, long N, long K,
                 const float *Bblk = transB ? B + jc * ldb + pc : B + pc * ldb + jc;
                 pack_b(transB, Bblk, ldb, kc, nc, nr, bpack);
             }
-            for (long ic = 0; ic < M; ic += MC) {
+            for (long ic = m0; ic < M; ic += MC) {
                 long mc = M - ic < MC ? M - ic : MC;
                 const float *ablock;
                 if (apacked) {
@@ -367,15 +368,20 @@ static void sgemm_driver(int transA, int transB, long M, long N, long K,
 void ck_sgemm(int transA, int transB, long M, long N, long K,
               const float *A, long lda, const float *B, long ldb,
               float *C, long ldc, int accumulate) {
-    sgemm_driver(transA, transB, M, N, K, A, lda, 0, B, ldb, 0, C, ldc, accumulate);
+    sgemm_driver(transA, transB, M, 0, M, N, K, A, lda, 0, B, ldb, 0, C, ldc, accumulate);
 }
 
 void ck_sgemm_packed(long M, long N, long K, const float *apacked, int transB, const float *B, long ldb,
                      float *C, long ldc, int accumulate) {
-    sgemm_driver(0, transB, M, N, K, 0, 0, apacked, B, ldb, 0, C, ldc, accumulate);
+    sgemm_driver(0, transB, M, 0, M, N, K, 0, 0, apacked, B, ldb, 0, C, ldc, accumulate);
+}
+
+void ck_sgemm_packed_rows(long M, long row0, long row1, long N, long K, const float *apacked, int transB, const float *B,
+                          long ldb, float *C, long ldc, int accumulate) {
+    sgemm_driver(0, transB, M, row0, row1 < M ? row1 : M, N, K, 0, 0, apacked, B, ldb, 0, C, ldc, accumulate);
 }
 
 void ck_sgemm_conv(int transA, long M, long N, long K, const float *A, long lda, const float *apacked,
                    int transB, const ck_conv_source *src, float *C, long ldc, int accumulate) {
-    sgemm_driver(transA, transB, M, N, K, A, lda, apacked, 0, 0, src, C, ldc, accumulate);
+    sgemm_driver(transA, transB, M, 0, M, N, K, A, lda, apacked, 0, 0, src, C, ldc, accumulate);
 }

@@ -194,7 +194,7 @@ final class GradientBucket {
     func pack() {
         var at = 0
         for p in parameters {
-            if let g = p.grad { (buffer + at).update(from: g.contiguous().data, count: p.count) }
+            if let g = p.grad { (buffer + at).update(from: g.contiguous().elementPointer, count: p.count) }
             else { (buffer + at).update(repeating: 0, count: p.count) }
             at += p.count
         }
@@ -206,7 +206,7 @@ final class GradientBucket {
         var at = 0
         for p in parameters {
             let g = Tensor.empty(p.shape)
-            let src = buffer + at, dst = g.data
+            let src = buffer + at, dst = g.elementPointer
             for i in 0..<p.count { dst[i] = src[i] * scale }
             p.grad = g
             at += p.count

@@ -78,9 +78,10 @@ public final class ProcessGroup: @unchecked Sendable {
     /// Sends `root`'s values of `tensor` (contiguous) to every rank, in place.
     public func broadcast(_ tensor: Tensor, root: Int = 0) {
         guard isDistributed, tensor.count > 0 else { return }
-        let pointer = SendablePointer(tensor.data)
+        let pointer = SendablePointer(tensor.elementPointer)
         let bytes = tensor.count * MemoryLayout<Float>.size
         collective("broadcast of \(bytes) bytes") { m, c in cmpi_bcast(pointer.raw, bytes, Int32(root), m, c) }
+        tensor.markModifiedInPlace()
     }
 
     /// `root`'s bytes on every rank (the length is sent first).

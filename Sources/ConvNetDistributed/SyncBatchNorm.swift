@@ -23,7 +23,7 @@ public enum SyncBatchNorm {
     static func forward(_ layer: BatchNorm, _ input: Tensor, group: ProcessGroup) -> Tensor {
         let x = input.contiguous()
         let n = x.shape[0], c = x.shape[1], inner = x.shape[2...].reduce(1, *)
-        let xp = x.data
+        let xp = x.elementPointer
         // pass 1: the global mean (the count rides along: shards may differ in size)
         var sums = [Double](repeating: 0, count: c + 1)
         for i in 0..<n { for ch in 0..<c {
@@ -52,14 +52,16 @@ public enum SyncBatchNorm {
         if let rm = layer.runningMean, let rv = layer.runningVar {
             let mom = layer.momentum
             for ch in 0..<c {
-                rm.data[ch] = (1 - mom) * rm.data[ch] + mom * meanF[ch]
-                rv.data[ch] = (1 - mom) * rv.data[ch] + mom * Float(varBiased[ch] * m / (m - 1))
+                rm.elementPointer[ch] = (1 - mom) * rm.elementPointer[ch] + mom * meanF[ch]
+                rv.elementPointer[ch] = (1 - mom) * rv.elementPointer[ch] + mom * Float(varBiased[ch] * m / (m - 1))
             }
+            rm.markModifiedInPlace()
+            rv.markModifiedInPlace()
         }
-        let gamma = layer.weight.map { w in (0..<c).map { w.data[$0] } } ?? [Float](repeating: 1, count: c)
-        let beta = layer.bias.map { b in (0..<c).map { b.data[$0] } } ?? [Float](repeating: 0, count: c)
+        let gamma = layer.weight.map { w in (0..<c).map { w.elementPointer[$0] } } ?? [Float](repeating: 1, count: c)
+        let beta = layer.bias.map { b in (0..<c).map { b.elementPointer[$0] } } ?? [Float](repeating: 0, count: c)
         let out = Tensor.empty(x.shape)
-        let yp = out.data
+        let yp = out.elementPointer
         for i in 0..<n { for ch in 0..<c {
             let base = (i * c + ch) * inner
             let scale = gamma[ch] * invstd[ch], shift = beta[ch] - meanF[ch] * scale
@@ -71,7 +73,7 @@ public enum SyncBatchNorm {
         let hasWeight = layer.weight != nil, hasBias = layer.bias != nil
         return Tensor.recordOp(out, "sync_batch_norm", inputs) { gy in
             let g = gy.contiguous()
-            let gp = g.data
+            let gp = g.elementPointer
             // local Σdy and Σdy·(x−μ) per channel, then the global ones for dx
             var local = [Double](repeating: 0, count: 2 * c)
             for i in 0..<n { for ch in 0..<c {
@@ -84,7 +86,7 @@ public enum SyncBatchNorm {
             var grads: [Tensor?] = []
             if x.requiresGrad {
                 let gx = Tensor.empty(x.shape)
-                let dp = gx.data
+                let dp = gx.elementPointer
                 for i in 0..<n { for ch in 0..<c {
                     let base = (i * c + ch) * inner
                     let a = gamma[ch] * invstd[ch]

@@ -67,10 +67,10 @@ enum ONNXTensorCoding {
             if !raw.isEmpty || proto.floatData.isEmpty {
                 guard raw.count % 4 == 0 else { throw ONNXError(.malformed, path: path, "\(what): raw_data of \(raw.count) bytes is not a whole number of floats") }
                 try check(raw.count / 4, "raw_data")
-                raw.withUnsafeBytes { b in if count > 0 { memcpy(t.data, b.baseAddress!, count * 4) } }
+                raw.withUnsafeBytes { b in if count > 0 { memcpy(t.elementPointer, b.baseAddress!, count * 4) } }
             } else {
                 try check(proto.floatData.count, "float_data")
-                proto.floatData.withUnsafeBufferPointer { b in if count > 0 { t.data.update(from: b.baseAddress!, count: count) } }
+                proto.floatData.withUnsafeBufferPointer { b in if count > 0 { t.elementPointer.update(from: b.baseAddress!, count: count) } }
             }
             return ONNXConstant(shape: dims, tensor: t, ints: nil)
         case 11: // DOUBLE

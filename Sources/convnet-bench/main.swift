@@ -3,7 +3,7 @@
 // and ConvNet's side of the ONNX Runtime comparison (benchmarks/onnx_compare.py):
 //   .build/release/convnet-bench onnx-export FOLDER
 //   .build/release/convnet-bench onnx FILE.onnx BATCH [repeats] [threads]
-//   .build/release/convnet-bench onnx-profile FILE.onnx BATCH [threads]   (eager, time per operator)
+//   .build/release/convnet-bench onnx-profile FILE.onnx BATCH [threads] [--compiled]   (time per operator or kernel)
 // and the data-parallel measurements (benchmarks/distributed.sh):
 //   .build/release/convnet-bench distributed allreduce | train MODEL SIDE [STEPS]   (alone or under mpirun)
 import ConvNet
@@ -19,7 +19,8 @@ case "distributed":
 case "onnx-export" where args.count == 2:
     try ONNXBenchmark.exportZoo(to: URL(fileURLWithPath: args[1]))
 case "onnx-profile" where args.count >= 3:
-    try ONNXBenchmark.profile(file: URL(fileURLWithPath: args[1]), batch: Int(args[2]) ?? 1, threads: args.count > 3 ? Int(args[3]) ?? 2 : 2)
+    try ONNXBenchmark.profile(file: URL(fileURLWithPath: args[1]), batch: Int(args[2]) ?? 1, threads: args.count > 3 ? Int(args[3]) ?? 2 : 2,
+                              compiled: args.contains("--compiled"))
 case "onnx" where args.count >= 3:
     try ONNXBenchmark.run(file: URL(fileURLWithPath: args[1]), batch: Int(args[2]) ?? 1,
                           threads: args.count > 4 ? Int(args[4]) ?? 2 : 2, repeats: args.count > 3 ? Int(args[3]) ?? 5 : 5)

@@ -130,13 +130,13 @@ struct Predict: ParsableCommand {
         if let info {
             let p = info.evaluationPipeline
             let x = Tensor.empty([1, p.channels, p.height, p.width])
-            p.process(img, Generator(seed: 0), into: x.data)
+            p.process(img, Generator(seed: 0), into: x.elementPointer)
             return x
         }
         var pixels = (img.channels == 2 ? img.converted(toChannels: 1) : img).grayscale
         if invert { pixels = pixels.map { 1 - $0 } }
         let x = Tensor.empty([1, 1, side, side])
-        pixels.withUnsafeBufferPointer { resizeBilinear($0.baseAddress!, planes: 1, height: img.height, width: img.width, toHeight: side, toWidth: side, into: x.data) }
+        pixels.withUnsafeBufferPointer { resizeBilinear($0.baseAddress!, planes: 1, height: img.height, width: img.width, toHeight: side, toWidth: side, into: x.elementPointer) }
         return x
     }
 

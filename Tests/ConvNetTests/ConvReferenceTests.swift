@@ -277,6 +277,34 @@ func convGradientError(x: Tensor, w: Tensor, b: Tensor, g: Tensor, stride: Int, 
         #expect(x.grad!.scalars == expected, "gradient routing k \(k)/\(s) pad \(p) on \(h)×\(w)")
     }
 
+    /// Inference pooling of small planes walks many planes as one flat array (16 positions per
+    /// vector across plane boundaries, in chunks of planes): values against the definition, with
+    /// NaN propagated from anywhere in a window.
+    @Test(arguments: [(3, 1, 1, 6, 6), (3, 2, 1, 12, 12), (3, 1, 1, 3, 3), (3, 2, 1, 6, 6), (2, 1, 0, 9, 16), (3, 2, 0, 16, 16),
+                      (5, 1, 2, 7, 9), (1, 1, 0, 5, 3)])
+    func valuesOnlyManyPlanesMatchDefinition(_ k: Int, _ s: Int, _ p: Int, _ h: Int, _ w: Int) {
+        let gen = Generator(seed: UInt64(8300 + k * 11 + s * 5 + h * 3 + w))
+        var v = Tensor.randn([3, 50, h, w], generator: gen).scalars
+        for _ in 0..<5 { v[gen.nextInt(below: v.count)] = .nan }
+        let x = Tensor(shape: [3, 50, h, w], scalars: v)
+        let y = withNoGrad { maxPool2d(x, kernelSize: Size2(k), stride: Size2(s), padding: Size2(p)) }
+        let (ho, wo) = (y.shape[2], y.shape[3])
+        var want: [Float] = []
+        for plane in 0..<150 { for oh in 0..<ho { for ow in 0..<wo {
+            var best = -Float.infinity
+            for i in 0..<k { for j in 0..<k {
+                let ih = oh * s - p + i, iw = ow * s - p + j
+                guard ih >= 0 && ih < h && iw >= 0 && iw < w else { continue }
+                let e = v[plane * h * w + ih * w + iw]
+                if e.isNaN || best.isNaN { best = .nan } else { best = Swift.max(best, e) }
+            } }
+            want.append(best)
+        } } }
+        let got = y.scalars
+        #expect(got.count == want.count)
+        #expect(zip(got, want).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }, "k \(k)/\(s) pad \(p) on \(h)×\(w)")
+    }
+
     @Test func maxPoolPropagatesNaN() {
         var v = (0..<16).map(Float.init)
         v[5] = .nan

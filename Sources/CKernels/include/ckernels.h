@@ -27,6 +27,10 @@ long ck_packed_a_offset(long M, long K, long i, long k);
 /// C[M×N] (+)= A·op(B) with A packed by ck_pack_a. Single-threaded.
 void ck_sgemm_packed(long M, long N, long K, const float *apacked, int transB, const float *B, long ldb,
                      float *C, long ldc, int accumulate);
+/// Rows [row0, row1) of the same product (row0 a multiple of 6; C points at row 0), so threads can
+/// split a GEMM with few columns by rows while sharing one packed A of all M rows.
+void ck_sgemm_packed_rows(long M, long row0, long row1, long N, long K, const float *apacked, int transB, const float *B,
+                          long ldb, float *C, long ldc, int accumulate);
 
 /// A convolution's im2col matrix described instead of stored: row `tap` = (c, i, j) over the
 /// group's channels, column `n` = output pixel n of the images from `x` on (n = image·Ho·Wo + oh·Wo + ow).
@@ -60,6 +64,8 @@ void ck_col2im(const float *col, long C, long H, long W, long kh, long kw,
                long Ho, long Wo, float *x, long ldcol);
 
 /// Max pooling over planes (N·C of them); writes the flat in-plane argmax per output (−1 if the window is all padding).
+/// Scratch floats per thread ck_maxpool2d may take (slot 3) for values-only pooling of H×W planes.
+long ck_maxpool2d_scratch(long H, long W);
 void ck_maxpool2d(const float *x, long planes, long H, long W, long kh, long kw,
                   long ph, long pw, long sh, long sw, long dh, long dw,
                   long Ho, long Wo, float *y, int32_t *indices);

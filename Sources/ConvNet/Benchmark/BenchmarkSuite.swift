@@ -62,7 +62,7 @@ public struct BenchmarkSuite {
             for threads in [1, 2] {
                 Threads.count = threads
                 let t = medianSeconds(repeats: repeats) {
-                    GEMM.sgemm(transA: false, transB: false, m: m, n: n, k: k, a: a.data, lda: k, b: b.data, ldb: n, c: c.data, ldc: n, accumulate: false)
+                    GEMM.sgemm(transA: false, transB: false, m: m, n: n, k: k, a: a.elementPointer, lda: k, b: b.elementPointer, ldb: n, c: c.elementPointer, ldc: n, accumulate: false)
                 }
                 row(name, threads, t, flops: 2 * Double(m * n * k))
             }

@@ -16,16 +16,19 @@ public enum ONNXBenchmark {
         }
     }
 
-    /// Prints where an eager (uncompiled) run of `file` on a batch of `batch` spends its time: per
-    /// ONNX operator, and per convolution shape.
-    public static func profile(file: URL, batch: Int, threads: Int) throws {
+    /// Prints where a run of `file` on a batch of `batch` spends its time: per ONNX operator (eager,
+    /// as imported) or, `compiled`, per kernel of what `compile` replays (fused convolutions), and
+    /// per convolution shape.
+    public static func profile(file: URL, batch: Int, threads: Int, compiled: Bool = false) throws {
         let model = try ONNXModel(contentsOf: file)
         let x = Tensor.randn([batch] + model.inputShape.dropFirst().map { $0 ?? 1 })
+        let replayed = compiled ? compile(model) : nil
+        let net = { (x: Tensor) in replayed.map { $0(x) } ?? model(x) }
         withContext({ $0.threads = threads }) {
             withNoGrad {
-                _ = model(x)
+                _ = net(x)
                 Profiler.reset()
-                withContext({ $0.profiling = true }) { for _ in 0..<3 { _ = model(x) } }
+                withContext({ $0.profiling = true }) { for _ in 0..<3 { _ = net(x) } }
             }
         }
         for e in Profiler.entries {

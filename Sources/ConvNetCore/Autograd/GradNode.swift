@@ -89,7 +89,7 @@ extension Tensor {
                     guard let g else { continue }
                     if let existing = t.grad {
                         let sum = Tensor(uninitializedShape: existing.shape)
-                        Elementwise.add(existing.data, g.data, sum.data, existing.count)
+                        Elementwise.add(existing.elementPointer, g.elementPointer, sum.elementPointer, existing.count)
                         t.grad = sum
                     } else {
                         t.grad = g.storage === t.storage ? g.copy() : g
@@ -107,7 +107,7 @@ extension Tensor {
                         let igc = ig.contiguous()
                         if let prev = grads[key] {
                             let sum = Tensor(uninitializedShape: prev.shape)
-                            Elementwise.add(prev.data, igc.data, sum.data, prev.count)
+                            Elementwise.add(prev.elementPointer, igc.elementPointer, sum.elementPointer, prev.count)
                             grads[key] = sum
                         } else {
                             grads[key] = igc

@@ -92,7 +92,7 @@ extension Tensor {
                       "\(op): output with shape \(shape) doesn't match the broadcast shape \(Broadcast.shape(result.shape, shape))")
         var src = result.shape == shape ? result : result.detached().expand(shape)
         if !src.isContiguous || src.storage === storage { src = src.copy() }
-        scatter(from: src.data)
+        scatter(from: src.elementPointer)
         if dtype.isInteger && !result.dtype.isInteger {
             // an integer tensor keeps integers: PyTorch truncates the written values toward zero
             forEachOffset { storage.pointer[$0].round(.towardZero) }
@@ -119,7 +119,7 @@ extension Tensor {
     static func scatterRegion(_ g: Tensor, _ region: (shape: [Int], strides: [Int], offset: Int), into shape: [Int]) -> Tensor {
         let out = Tensor(shape: shape, repeating: 0)
         let view = Tensor(shape: region.shape, storage: out.storage, strides: region.strides, offset: region.offset)
-        let gc = g.contiguous(), src = gc.data, p = out.storage.pointer
+        let gc = g.contiguous(), src = gc.elementPointer, p = out.storage.pointer
         var i = 0
         view.forEachOffset { p[$0] += src[i]; i += 1 }
         return out

@@ -48,21 +48,32 @@ public final class PackedA: @unchecked Sendable {
     public let m: Int, k: Int
     private let buffer: Tensor
     /// The packed panels (valid while this object lives).
-    var pointer: UnsafePointer<Float> { UnsafePointer(buffer.data) }
+    var pointer: UnsafePointer<Float> { UnsafePointer(buffer.elementPointer) }
+    /// Bytes the panels occupy.
+    var bytes: Int { buffer.count * MemoryLayout<Float>.size }
 
     /// Packs the `m`×`k` left operand read from `a` (leading dimension `lda`; `a` holds its transpose when `transA`) into the micro-kernel's panels.
     public init(transA: Bool, m: Int, k: Int, a: UnsafePointer<Float>, lda: Int) {
         self.m = m
         self.k = k
         buffer = Tensor(uninitializedShape: [ck_packed_a_size(m, k)])
-        ck_pack_a(transA ? 1 : 0, m, k, a, lda, buffer.data)
+        ck_pack_a(transA ? 1 : 0, m, k, a, lda, buffer.elementPointer)
     }
 
     /// C[m×n] (+)= A·op(B) on the calling thread.
     @inline(__always)
     public func multiply(n: Int, transB: Bool, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
                          accumulate: Bool) {
-        ck_sgemm_packed(m, n, k, buffer.data, transB ? 1 : 0, b, ldb, c, ldc, accumulate ? 1 : 0)
+        ck_sgemm_packed(m, n, k, buffer.elementPointer, transB ? 1 : 0, b, ldb, c, ldc, accumulate ? 1 : 0)
+    }
+
+    /// C[m×n] = A·B for `n` too narrow to split by columns (a few output pixels): the threads take
+    /// 6-row panels of A instead, each packing the same small B.
+    public func multiplySplittingRows(n: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let panels = (m + 5) / 6
+        Threads.parallelFor(panels, minPerThread: Swift.max(1, 300_000 / Swift.max(1, 12 * n * k))) { r in
+            ck_sgemm_packed_rows(self.m, r.lowerBound * 6, r.upperBound * 6, n, self.k, self.buffer.elementPointer, 0, b, ldb, c, ldc, 0)
+        }
     }
 
     /// The same, split over threads by columns when large.

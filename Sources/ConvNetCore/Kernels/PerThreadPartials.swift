@@ -21,13 +21,13 @@ final class PerThreadPartials {
         started = UnsafeMutablePointer<Bool>.allocate(capacity: slots)
         started.initialize(repeating: false, count: slots)
         let tail = zeroed ?? count
-        for t in 0..<slots { (store.data + t * count + count - tail).update(repeating: 0, count: tail) }
+        for t in 0..<slots { (store.elementPointer + t * count + count - tail).update(repeating: 0, count: tail) }
     }
 
     deinit { started.deallocate() }
 
     /// Thread `t`'s part.
-    func part(_ t: Int) -> UnsafeMutablePointer<Float> { store.data + t * count }
+    func part(_ t: Int) -> UnsafeMutablePointer<Float> { store.elementPointer + t * count }
 
     /// Whether thread `t`'s part already holds a block (so the next one adds); marks it as holding one.
     func accumulates(_ t: Int) -> Bool {
@@ -39,7 +39,7 @@ final class PerThreadPartials {
     @discardableResult
     func sum(used: Int, range: Range<Int>? = nil) -> UnsafeMutablePointer<Float> {
         let r = range ?? 0..<count
-        let total = store.data
+        let total = store.elementPointer
         for t in 1..<Swift.max(used, 1) { Elementwise.axpy(1, total + t * count + r.lowerBound, total + r.lowerBound, r.count) }
         return total
     }

@@ -8,12 +8,12 @@ extension Tensor {
         let (a, b) = (a.contiguous(), b.contiguous())
         if a.shape == b.shape {
             let out = Tensor(uninitializedShape: a.shape)
-            Elementwise.zip(a.data, b.data, out.data, a.count, f)
+            Elementwise.zip(a.elementPointer, b.elementPointer, out.elementPointer, a.count, f)
             return out
         }
         let shape = Broadcast.shape(a.shape, b.shape)
         let out = Tensor(uninitializedShape: shape)
-        let o = out.data, pa = a.data, pb = b.data, n = out.count
+        let o = out.elementPointer, pa = a.elementPointer, pb = b.elementPointer, n = out.count
         if b.count == 1 {
             let v = pb[0]
             if a.count == n { for i in 0..<n { o[i] = f(pa[i], v) }; return out }
@@ -49,7 +49,7 @@ extension Tensor {
     func mapValues(_ f: (Float) -> Float) -> Tensor {
         if !isContiguous { return contiguous().mapValues(f) }
         let out = Tensor(uninitializedShape: shape)
-        Elementwise.map(data, out.data, count, f)
+        Elementwise.map(data, out.elementPointer, count, f)
         return out
     }
 
@@ -128,7 +128,7 @@ extension Tensor {
     public func exp() -> Tensor {
         guard isContiguous else { return contiguous().exp() }
         let y = Tensor(uninitializedShape: shape)
-        Threads.parallelFor(count, minPerThread: 1 << 16) { r in ck_exp(self.data + r.lowerBound, y.data + r.lowerBound, r.count) }
+        Threads.parallelFor(count, minPerThread: 1 << 16) { r in ck_exp(self.elementPointer + r.lowerBound, y.elementPointer + r.lowerBound, r.count) }
         let saved = y.detached()
         return Tensor.record(y, "exp", [self], saving: [y]) { g in [g * saved] }
     }
@@ -168,7 +168,7 @@ extension Tensor {
     private func eagerClamp(min lo: Float, max hi: Float) -> Tensor {
         // one pass without a closure per element (MobileNet's ReLU6 runs on every activation)
         let src = contiguous(), out = Tensor(uninitializedShape: shape)
-        let s = UnsafePointer(src.data), d = out.data
+        let s = UnsafePointer(src.elementPointer), d = out.elementPointer
         Threads.parallelFor(count, minPerThread: 1 << 16) { r in
             for i in r { let v = s[i]; d[i] = v < lo ? lo : (v > hi ? hi : v) }
         }
@@ -183,12 +183,12 @@ extension Tensor {
     private func eagerReLU() -> Tensor {
         guard isContiguous else { return contiguous().relu() }
         let y = Tensor(uninitializedShape: shape)
-        Threads.parallelFor(count, minPerThread: 1 << 17) { r in ck_relu(self.data + r.lowerBound, y.data + r.lowerBound, r.count) }
+        Threads.parallelFor(count, minPerThread: 1 << 17) { r in ck_relu(self.elementPointer + r.lowerBound, y.elementPointer + r.lowerBound, r.count) }
         let saved = y.detached()
         return Tensor.record(y, "relu", [self], saving: [y]) { g in
             let gx = Tensor(uninitializedShape: saved.shape)
             Threads.parallelFor(saved.count, minPerThread: 1 << 17) { r in
-                ck_relu_backward(g.data + r.lowerBound, saved.data + r.lowerBound, gx.data + r.lowerBound, r.count)
+                ck_relu_backward(g.elementPointer + r.lowerBound, saved.elementPointer + r.lowerBound, gx.elementPointer + r.lowerBound, r.count)
             }
             return [gx]
         }
@@ -200,12 +200,12 @@ extension Tensor {
     private func eagerSigmoid() -> Tensor {
         guard isContiguous else { return contiguous().sigmoid() }
         let y = Tensor(uninitializedShape: shape)
-        Threads.parallelFor(count, minPerThread: 1 << 16) { r in ck_sigmoid(self.data + r.lowerBound, y.data + r.lowerBound, r.count) }
+        Threads.parallelFor(count, minPerThread: 1 << 16) { r in ck_sigmoid(self.elementPointer + r.lowerBound, y.elementPointer + r.lowerBound, r.count) }
         let saved = y.detached()
         return Tensor.record(y, "sigmoid", [self], saving: [y]) { g in
             let gx = Tensor(uninitializedShape: saved.shape)
             Threads.parallelFor(saved.count, minPerThread: 1 << 16) { r in
-                ck_sigmoid_backward(g.data + r.lowerBound, saved.data + r.lowerBound, gx.data + r.lowerBound, r.count)
+                ck_sigmoid_backward(g.elementPointer + r.lowerBound, saved.elementPointer + r.lowerBound, gx.elementPointer + r.lowerBound, r.count)
             }
             return [gx]
         }

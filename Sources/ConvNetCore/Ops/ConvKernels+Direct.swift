@@ -35,14 +35,33 @@ extension ConvKernels {
 
     /// y = conv(x, w) + bias by the 32-channel direct kernel, images split over threads.
     static func directStrided(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                              y: UnsafeMutablePointer<Float>) {
+                              y: UnsafeMutablePointer<Float>, constantWeight: Tensor? = nil) {
         let taps = g.c * g.kh * g.kw
-        let packed = Tensor(uninitializedShape: [(g.cout + 31) / 32 * taps * 32])
-        ck_pack_conv_direct32(weight, g.cout, g.c, g.kh, g.kw, packed.data)
+        let packed = ConvKernels.packedWeight(constantWeight, "direct32") { () -> (Tensor, Int) in
+            let p = Tensor(uninitializedShape: [(g.cout + 31) / 32 * taps * 32])
+            ck_pack_conv_direct32(weight, g.cout, g.c, g.kh, g.kw, p.elementPointer)
+            return (p, p.count * 4)
+        }
         let scratch = ck_conv_direct16_scratch(g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sw)
         let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo
+        if g.n < Threads.count {
+            // fewer images than threads (batch-1 inference): each thread takes a range of 32-channel
+            // blocks of an image (and pads the image once for it)
+            let blocks = (g.cout + 31) / 32, parts = Threads.count
+            Threads.parallelFor(g.n * parts) { r in
+                for job in r {
+                    let (i, p) = (job / parts, job % parts)
+                    let (b0, b1) = (blocks * p / parts, blocks * (p + 1) / parts)
+                    guard b1 > b0 else { continue }
+                    let o0 = b0 * 32, count = Swift.min(b1 * 32, g.cout) - o0
+                    ck_conv_direct32(x + i * inPlane, 1, g.c, g.h, g.w, packed.elementPointer + b0 * taps * 32, bias.map { $0 + o0 }, count,
+                                     g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.ho, g.wo, y + i * outPlane + o0 * g.hwo, ck_scratch(3, scratch))
+                }
+            }
+            return
+        }
         Threads.parallelFor(g.n) { r in
-            ck_conv_direct32(x + r.lowerBound * inPlane, r.count, g.c, g.h, g.w, packed.data, bias, g.cout, g.kh, g.kw,
+            ck_conv_direct32(x + r.lowerBound * inPlane, r.count, g.c, g.h, g.w, packed.elementPointer, bias, g.cout, g.kh, g.kw,
                              g.ph, g.pw, g.sh, g.sw, g.ho, g.wo, y + r.lowerBound * outPlane, ck_scratch(3, scratch))
         }
     }
@@ -65,12 +84,12 @@ extension ConvKernels {
                 let (kh, kw) = (taps[r].count, taps[s].count)
                 // w'[c][o][i'][j'] = w[o][c][taps[r][i']][taps[s][j']]
                 let wT = Tensor(uninitializedShape: [g.c * g.cout * kh * kw])
-                let d = wT.data
+                let d = wT.elementPointer
                 for c in 0..<g.c { for o in 0..<g.cout { for (a, i) in taps[r].enumerated() { for (b, j) in taps[s].enumerated() {
                     d[((c * g.cout + o) * kh + a) * kw + b] = weight[((o * g.c + c) * 3 + i) * 3 + j]
                 } } } }
                 let p = Tensor(uninitializedShape: [(g.c + 31) / 32 * g.cout * kh * kw * 32])
-                ck_pack_conv_direct32(wT.data, g.c, g.cout, kh, kw, p.data)
+                ck_pack_conv_direct32(wT.elementPointer, g.c, g.cout, kh, kw, p.elementPointer)
                 packed[r].append(p)
             }
         }
@@ -92,7 +111,7 @@ extension ConvKernels {
                         } }
                         src = UnsafePointer(extended)
                     }
-                    ck_conv_direct32(src, 1, g.cout, eh, ew, packed[r][s].data, nil, g.c, 1 + r, 1 + s, 0, 0, 1, 1, ho, wo, phase,
+                    ck_conv_direct32(src, 1, g.cout, eh, ew, packed[r][s].elementPointer, nil, g.c, 1 + r, 1 + s, 0, 0, 1, 1, ho, wo, phase,
                                      ck_scratch(3, scratch))
                     for c in 0..<g.c { for y in 0..<ho {
                         let row = dx + (c * g.h + 2 * y + r) * g.w + s, p = phase + (c * ho + y) * wo
@@ -107,21 +126,24 @@ extension ConvKernels {
     /// `w` is [groups·outG, inG, kh, kw]; x has groups·inG channels of h×w, y groups·outG of ho×wo.
     static func direct(x: UnsafePointer<Float>, n: Int, groups: Int, inG: Int, h: Int, w: Int, weight: UnsafePointer<Float>,
                        bias: UnsafePointer<Float>?, outG: Int, kh: Int, kw: Int, ph: Int, pw: Int, sh: Int = 1, sw: Int = 1,
-                       ho: Int, wo: Int, y: UnsafeMutablePointer<Float>) {
+                       ho: Int, wo: Int, y: UnsafeMutablePointer<Float>, constantWeight: Tensor? = nil) {
         let taps = inG * kh * kw
-        let packed = Tensor(uninitializedShape: [groups * taps * 16])
-        for gr in 0..<groups { ck_pack_conv_direct16(weight + gr * outG * taps, outG, inG, kh, kw, packed.data + gr * taps * 16) }
+        let packed = ConvKernels.packedWeight(constantWeight, "direct16 \(groups)") { () -> (Tensor, Int) in
+            let p = Tensor(uninitializedShape: [groups * taps * 16])
+            for gr in 0..<groups { ck_pack_conv_direct16(weight + gr * outG * taps, outG, inG, kh, kw, p.elementPointer + gr * taps * 16) }
+            return (p, p.count * 4)
+        }
         let scratch = ck_conv_direct16_scratch(inG, h, w, kh, kw, ph, pw, sw)
         let inPlane = groups * inG * h * w, outPlane = groups * outG * ho * wo
         Threads.parallelFor(n, minPerThread: groups > 1 ? 1 : 4) { r in
             if groups == 1 {
-                ck_conv_direct16(x + r.lowerBound * inPlane, r.count, inG, h, w, packed.data, bias, outG, kh, kw,
+                ck_conv_direct16(x + r.lowerBound * inPlane, r.count, inG, h, w, packed.elementPointer, bias, outG, kh, kw,
                                  ph, pw, sh, sw, ho, wo, y + r.lowerBound * outPlane, ck_scratch(3, scratch))
                 return
             }
             for i in r {
                 for gr in 0..<groups {
-                    ck_conv_direct16(x + i * inPlane + gr * inG * h * w, 1, inG, h, w, packed.data + gr * taps * 16,
+                    ck_conv_direct16(x + i * inPlane + gr * inG * h * w, 1, inG, h, w, packed.elementPointer + gr * taps * 16,
                                      bias.map { $0 + gr * outG }, outG, kh, kw, ph, pw, sh, sw, ho, wo,
                                      y + i * outPlane + gr * outG * ho * wo, ck_scratch(3, scratch))
                 }
@@ -145,16 +167,37 @@ extension ConvKernels {
         let cols = Tensor(uninitializedShape: [g.kg * g.groups * g.hwo]), rows = Tensor(uninitializedShape: [g.hwo * g.kg * g.groups])
         for i in 0..<g.n {
             // the image's im2col matrix, then each pixel's taps as one contiguous row
-            ck_im2col(x + i * inPlane, g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, g.ho, g.wo, cols.data, g.hwo)
-            ck_transpose(cols.data, g.kg * g.groups, g.hwo, g.hwo, rows.data, g.kg * g.groups)
+            ck_im2col(x + i * inPlane, g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw, g.ho, g.wo, cols.elementPointer, g.hwo)
+            ck_transpose(cols.elementPointer, g.kg * g.groups, g.hwo, g.hwo, rows.elementPointer, g.kg * g.groups)
             let out = y + i * outPlane
             for gr in 0..<g.groups {
                 Threads.parallelFor(g.coutG, minPerThread: 32) { r in
                     ck_sgemm_small_n(r.count, g.hwo, g.kg, weight + (gr * g.coutG + r.lowerBound) * g.kg, g.kg,
-                                     rows.data + gr * g.kg, g.kg * g.groups, out + (gr * g.coutG + r.lowerBound) * g.hwo, g.hwo)
+                                     rows.elementPointer + gr * g.kg, g.kg * g.groups, out + (gr * g.coutG + r.lowerBound) * g.hwo, g.hwo)
                 }
             }
             ConvEpilogue.orBias(epilogue, bias)?.apply(y, image: i, channels: g.cout, plane: g.hwo)
+        }
+    }
+
+    /// Fewer than 128 output pixels in all, with the weights kept packed (inference): one GEMM per
+    /// group over the images' column matrix, split over threads by rows of output channels.
+    static func fewColumns(_ g: ConvGeometry, x: UnsafePointer<Float>, packed: [PackedA], bias: UnsafePointer<Float>?,
+                           y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?) {
+        let ncols = g.n * g.hwo, single = g.n == 1
+        let col = columns(g, x: x, images: 0..<g.n, slot: 0)
+        let out = single ? y : ck_scratch(2, g.cout * ncols)!
+        for gr in 0..<g.groups {
+            packed[gr].multiplySplittingRows(n: ncols, b: col + gr * g.kg * ncols, ldb: ncols, c: out + gr * g.coutG * ncols, ldc: ncols)
+        }
+        let finish = ConvEpilogue.orBias(epilogue, bias)
+        for i in 0..<g.n {
+            if single {
+                finish?.apply(y, image: i, channels: g.cout, plane: g.hwo)
+            } else {
+                (finish ?? ConvEpilogue(scale: nil, shift: nil, relu: false))
+                    .apply(y, image: i, channels: g.cout, plane: g.hwo, from: UnsafePointer(out + i * g.hwo), srcStride: ncols)
+            }
         }
     }
 

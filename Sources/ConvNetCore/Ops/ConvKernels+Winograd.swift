@@ -125,7 +125,7 @@ extension ConvKernels {
             // split over channels, the 25 GEMMs and output channels instead
             let vs = c * tiles + 32, ms = oc * tiles + 32
             let buffer = Tensor(uninitializedShape: [25 * (vs + ms)])
-            let v = buffer.data, m = buffer.data + 25 * vs
+            let v = buffer.elementPointer, m = buffer.elementPointer + 25 * vs
             Threads.parallelFor(c, minPerThread: 16) { r in
                 ck_winograd3_inputs(x, c, h, w, ph, pw, oc, ho, wo, 0, tiles, r.lowerBound, r.upperBound, v, vs, tiles)
             }
@@ -150,6 +150,50 @@ extension ConvKernels {
         forEachTileBlock(tiles: tiles, block: block) { _, t0, count in
             kernels.convBlock(x, c, h, w, ph, pw, oc, ho, wo, groups, packed, scale, bias, residual, relu ? 1 : 0, t0, count, y,
                               ck_scratch(0, scratch)!)
+        }
+    }
+
+    /// Whether the forward pass splits output channels over threads instead of tiles: a batch too
+    /// small to give every thread a 64-tile share (ResNet's 14×14 maps at batch 1: 49 tiles, which
+    /// the tile split would leave to one thread), with channels enough for a share of panels each.
+    static func winogradSplitsChannels(_ g: ConvGeometry, _ variant: WinogradVariant) -> Bool {
+        let tiles = variant.tiles(n: g.n, ho: g.ho, wo: g.wo)
+        return g.groups == 1 && Threads.count > 1 && (tiles + 63) / 64 < Threads.count && g.cout >= 24 * Threads.count
+            && !(variant == .f3k3 && fewTiles(tiles))
+    }
+
+    /// The Winograd forward pass with each thread computing all tiles of one image for its own
+    /// range of output channels (the input transform is repeated per range; it costs little beside
+    /// the products). Each range's weights are packed on their own.
+    static func winogradByChannels(_ g: ConvGeometry, _ variant: WinogradVariant, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                   bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, scale: UnsafePointer<Float>?,
+                                   residual: UnsafePointer<Float>?, relu: Bool, constantWeight: Tensor?) {
+        let parts = Threads.count
+        // whole 6-row panels per range
+        let panels = (g.cout + 5) / 6
+        let bounds = (0...parts).map { Swift.min(g.cout, panels * $0 / parts * 6) }
+        let taps = g.c * g.kh * g.kw
+        let packs: [Tensor] = (0..<parts).map { p in
+            packedWeight(constantWeight, "winograd \(variant) channels \(bounds[p])..<\(bounds[p + 1])") { () -> (Tensor, Int) in
+                let part = ConvGeometry(n: g.n, c: g.c, h: g.h, w: g.w, cout: bounds[p + 1] - bounds[p], kh: g.kh, kw: g.kw, groups: 1,
+                                        sh: g.sh, sw: g.sw, ph: g.ph, pw: g.pw, dh: g.dh, dw: g.dw, ho: g.ho, wo: g.wo)
+                let t = winogradWeights(part, weight + bounds[p] * taps, adjoint: false, variant: variant)
+                return (t, t.count * 4)
+            }
+        }
+        let perImage = variant.tiles(n: 1, ho: g.ho, wo: g.wo)
+        let kernels = variant.kernels
+        let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo
+        Threads.parallelFor(g.n * parts) { r in
+            for job in r {
+                let (i, p) = (job / parts, job % parts)
+                let (o0, o1) = (bounds[p], bounds[p + 1])
+                guard o1 > o0 else { continue }
+                let scratch = kernels.convScratch(g.c, o1 - o0, g.w, g.pw, perImage)
+                kernels.convBlock(x + i * inPlane, g.c, g.h, g.w, g.ph, g.pw, o1 - o0, g.ho, g.wo, 1, packs[p].elementPointer,
+                                  scale.map { $0 + o0 }, bias.map { $0 + o0 }, residual.map { $0 + i * outPlane + o0 * g.hwo },
+                                  relu ? 1 : 0, 0, perImage, y + i * outPlane + o0 * g.hwo, ck_scratch(0, scratch)!)
+            }
         }
     }
 
@@ -189,7 +233,7 @@ extension ConvKernels {
                 var i = r.lowerBound
                 while i < r.upperBound {
                     let group = i / panels, p0 = i % panels, p1 = Swift.min(panels, p0 + r.upperBound - i)
-                    let w = weight + group * g.coutG * g.cg * taps, out = packed.data + group * size
+                    let w = weight + group * g.coutG * g.cg * taps, out = packed.elementPointer + group * size
                     if variant == .f3k3 {
                         ck_winograd3_pack_weights(w, g.coutG, g.cg, adjoint ? 1 : 0, p0, p1, out)
                     } else {
@@ -204,7 +248,7 @@ extension ConvKernels {
         let rows = adjoint ? g.c : g.cout, cols = adjoint ? g.cout : g.c
         let packed = Tensor.zeros([ck_winograd_packed_size(rows, cols)])   // zero: the panels' padding rows
         Threads.parallelFor(g.cout, minPerThread: Swift.max(1, 16_384 / Swift.max(1, g.c))) { r in
-            ck_winograd_pack_weights(weight, g.cout, g.c, adjoint ? 1 : 0, r.lowerBound, r.upperBound, packed.data)
+            ck_winograd_pack_weights(weight, g.cout, g.c, adjoint ? 1 : 0, r.lowerBound, r.upperBound, packed.elementPointer)
         }
         return packed
     }
@@ -221,7 +265,7 @@ extension ConvKernels {
             // transforms split over channels, the 25 GEMMs over threads, one accumulator
             let vs = g.c * tiles + 32, us = g.cout * tiles + 32
             let buffer = Tensor(uninitializedShape: [25 * (vs + us)])
-            let v = buffer.data, u = buffer.data + 25 * vs
+            let v = buffer.elementPointer, u = buffer.elementPointer + 25 * vs
             let acc = Tensor(uninitializedShape: [25 * g.cout * g.c])   // written whole by the GEMMs
             Threads.parallelFor(g.c, minPerThread: 16) { r in
                 ck_winograd3_inputs(x, g.c, g.h, g.w, g.ph, g.pw, g.cout, g.ho, g.wo, 0, tiles, r.lowerBound, r.upperBound, v, vs, tiles)
@@ -231,11 +275,11 @@ extension ConvKernels {
             }
             let panels = 64 * ((g.c + 63) / 64) * tiles
             Threads.parallelFor(25) { r in
-                ck_winograd3_dw_gemm(v, vs, u, us, tiles, g.c, g.cout, tiles, Int32(r.lowerBound), Int32(r.upperBound), acc.data,
+                ck_winograd3_dw_gemm(v, vs, u, us, tiles, g.c, g.cout, tiles, Int32(r.lowerBound), Int32(r.upperBound), acc.elementPointer,
                                      ck_scratch(0, panels)!)
             }
             Threads.parallelFor(g.cout, minPerThread: 8) { r in
-                ck_winograd3_dw_finish(acc.data, g.cout, g.c, r.lowerBound, r.upperBound, gw)
+                ck_winograd3_dw_finish(acc.elementPointer, g.cout, g.c, r.lowerBound, r.upperBound, gw)
             }
             return
         }

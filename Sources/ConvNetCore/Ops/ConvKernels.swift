@@ -120,14 +120,30 @@ enum ConvKernels {
         let rows = g.n * g.c * g.h, half = (g.w + 1) / 2
         let t = Tensor(uninitializedShape: [rows * 2 * half])
         Threads.parallelFor(rows, minPerThread: 256) { r in
-            ck_split_columns(x + r.lowerBound * g.w, r.count, g.w, t.data + r.lowerBound * 2 * half)
+            ck_split_columns(x + r.lowerBound * g.w, r.count, g.w, t.elementPointer + r.lowerBound * 2 * half)
         }
         return t
     }
 
+    /// The weight in a kernel's layout: kept in ``PackedWeightCache`` when the weight is constant
+    /// for the call (`constant` non-nil), made afresh otherwise.
+    static func packedWeight<T: AnyObject>(_ constant: Tensor?, _ layout: @autoclosure () -> String, _ make: () -> (T, Int)) -> T {
+        guard let constant else { return make().0 }
+        return PackedWeightCache.shared.value(for: constant, layout: layout(), make: make)
+    }
+
     /// y = conv(x, weight) + bias, or with an epilogue (whose shift includes the bias; pass bias nil).
+    /// `constantWeight` is the weight tensor when it cannot change during the call (inference): its
+    /// packed forms are then kept between calls.
     static func forward(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                        bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue? = nil) {
+                        bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue? = nil,
+                        constantWeight: Tensor? = nil) {
+        let gemmWeights = { (0..<g.groups).map { gr in
+            packedWeight(constantWeight, "gemm \(gr)/\(g.groups) \(g.coutG)×\(g.kg)") { () -> (PackedA, Int) in
+                let p = PackedA(transA: false, m: g.coutG, k: g.kg, a: weight + gr * g.coutG * g.kg, lda: g.kg)
+                return (p, p.bytes)
+            }
+        } }
         if g.groups == g.c && g.cout == g.c && g.groups > 1 {
             // depthwise (MobileNet): shifted rows times one weight each, per channel plane
             let planes = g.n * g.c, work = g.hwo * g.kh * g.kw
@@ -145,28 +161,41 @@ enum ConvKernels {
         if TapwiseConv.applies(g) && !usesWinograd(g) {
             let inPixels = g.h * g.w
             let xT = Tensor(uninitializedShape: [g.c * inPixels * g.n]), yT = Tensor(uninitializedShape: [g.cout * g.hwo * g.n])
-            TapwiseConv.toPositionMajor(x, n: g.n, c: g.c, plane: inPixels, order: TapwiseConv.inputOrder(g), xT.data)
-            TapwiseConv.multiply(g, weight: weight, adjoint: false, input: xT.data, output: yT.data)
-            TapwiseConv.fromPositionMajor(yT.data, n: g.n, c: g.cout, plane: g.hwo, y)
+            TapwiseConv.toPositionMajor(x, n: g.n, c: g.c, plane: inPixels, order: TapwiseConv.inputOrder(g), xT.elementPointer)
+            TapwiseConv.multiply(g, weight: weight, adjoint: false, input: xT.elementPointer, output: yT.elementPointer)
+            TapwiseConv.fromPositionMajor(yT.elementPointer, n: g.n, c: g.cout, plane: g.hwo, y)
             if let epi = ConvEpilogue.orBias(epilogue, bias) {
                 for i in 0..<g.n { epi.apply(y, image: i, channels: g.cout, plane: g.hwo) }
             }
             return
         }
         if g.n * g.hwo <= 64 && g.kg >= 256 {
-            smallOutputs(g, x: x, weight: weight, bias: bias, y: y, epilogue: epilogue)
+            // weights kept packed: a GEMM split by rows; otherwise each row streamed as stored
+            if constantWeight != nil {
+                fewColumns(g, x: x, packed: gemmWeights(), bias: bias, y: y, epilogue: epilogue)
+            } else {
+                smallOutputs(g, x: x, weight: weight, bias: bias, y: y, epilogue: epilogue)
+            }
             return
         }
         if usesWinograd(g) {
             let variant = winogradVariant(kernel: g.kh, n: g.n, ho: g.ho, wo: g.wo) ?? .f2k3
-            let packed = winogradWeights(g, weight, adjoint: false, variant: variant)
+            if winogradSplitsChannels(g, variant) {
+                winogradByChannels(g, variant, x: x, weight: weight, bias: epilogue?.shift ?? bias, y: y, scale: epilogue?.scale,
+                                   residual: epilogue?.residual, relu: epilogue?.relu ?? false, constantWeight: constantWeight)
+                return
+            }
+            let packed = packedWeight(constantWeight, "winograd \(variant) \(g.groups)") { () -> (Tensor, Int) in
+                let t = winogradWeights(g, weight, adjoint: false, variant: variant)
+                return (t, t.count * 4)
+            }
             winograd(variant, x: x, n: g.n, c: g.c, h: g.h, w: g.w, ph: g.ph, pw: g.pw, oc: g.cout, ho: g.ho, wo: g.wo,
-                     groups: g.groups, packed: packed.data, bias: epilogue?.shift ?? bias, y: y, scale: epilogue?.scale, residual: epilogue?.residual,
+                     groups: g.groups, packed: packed.elementPointer, bias: epilogue?.shift ?? bias, y: y, scale: epilogue?.scale, residual: epilogue?.residual,
                      relu: epilogue?.relu ?? false)
             return
         }
         if usesDirectStrided(g) {
-            directStrided(g, x: x, weight: weight, bias: bias, y: y)
+            directStrided(g, x: x, weight: weight, bias: bias, y: y, constantWeight: constantWeight)
             if let epilogue {
                 Threads.parallelFor(g.n) { r in
                     for i in r { epilogue.apply(y, image: i, channels: g.cout, plane: g.hwo) }
@@ -176,7 +205,8 @@ enum ConvKernels {
         }
         if usesDirect(g) {
             direct(x: x, n: g.n, groups: g.groups, inG: g.cg, h: g.h, w: g.w, weight: weight, bias: bias, outG: g.coutG,
-                   kh: g.kh, kw: g.kw, ph: g.ph, pw: g.pw, sh: g.sh, sw: g.sw, ho: g.ho, wo: g.wo, y: y)
+                   kh: g.kh, kw: g.kw, ph: g.ph, pw: g.pw, sh: g.sh, sw: g.sw, ho: g.ho, wo: g.wo, y: y,
+                   constantWeight: constantWeight)
             if let epilogue {
                 Threads.parallelFor(g.n) { r in
                     for i in r { epilogue.apply(y, image: i, channels: g.cout, plane: g.hwo) }
@@ -184,10 +214,15 @@ enum ConvKernels {
             }
             return
         }
+        if constantWeight != nil && g.n * g.hwo < 128 && Threads.count > 1 {
+            // too few columns to split by panels: the threads take rows of the kept weights
+            fewColumns(g, x: x, packed: gemmWeights(), bias: bias, y: y, epilogue: epilogue)
+            return
+        }
         let outPlane = g.cout * g.hwo
         let split = gathersDirectly(g) ? splitColumns(g, x) : nil
         // each group's weights are packed once and shared by every block and thread
-        let packed = (0..<g.groups).map { PackedA(transA: false, m: g.coutG, k: g.kg, a: weight + $0 * g.coutG * g.kg, lda: g.kg) }
+        let packed = gemmWeights()
         _ = forEachBlock(g) { _, images, threaded in
             let ncols = images.count * g.hwo
             let single = images.count == 1
@@ -206,7 +241,7 @@ enum ConvKernels {
                     let apacked = packed[gr].pointer, c = out + gr * g.coutG * ncols
                     let run = { (j0: Int, j1: Int) in
                         var src = convSource(g, x: x, images: images, group: gr, pixelOffset: j0,
-                                             split: split.map { UnsafePointer($0.data) })
+                                             split: split.map { UnsafePointer($0.elementPointer) })
                         ck_sgemm_conv(0, g.coutG, j1 - j0, g.kg, nil, 0, apacked, 0, &src, c + j0, ncols, 0)
                     }
                     if threaded && ncols >= 128 && Threads.count > 1 {
@@ -255,19 +290,19 @@ enum ConvKernels {
                                         gx: UnsafeMutablePointer<Float>?, gw: UnsafeMutablePointer<Float>?, gb: UnsafeMutablePointer<Float>?) {
         let inPixels = g.h * g.w
         let gyT = Tensor(uninitializedShape: [g.cout * g.hwo * g.n])
-        TapwiseConv.toPositionMajor(gy, n: g.n, c: g.cout, plane: g.hwo, gyT.data)
+        TapwiseConv.toPositionMajor(gy, n: g.n, c: g.cout, plane: g.hwo, gyT.elementPointer)
         if let gx {
             let gxT = Tensor(uninitializedShape: [g.c * inPixels * g.n])
-            TapwiseConv.multiply(g, weight: weight, adjoint: true, input: gyT.data, output: gxT.data)
-            TapwiseConv.fromPositionMajor(gxT.data, n: g.n, c: g.c, plane: inPixels, order: TapwiseConv.inputOrder(g), gx)
+            TapwiseConv.multiply(g, weight: weight, adjoint: true, input: gyT.elementPointer, output: gxT.elementPointer)
+            TapwiseConv.fromPositionMajor(gxT.elementPointer, n: g.n, c: g.c, plane: inPixels, order: TapwiseConv.inputOrder(g), gx)
         }
         if let gw {
             let xT = Tensor(uninitializedShape: [g.c * inPixels * g.n])
-            TapwiseConv.toPositionMajor(x, n: g.n, c: g.c, plane: inPixels, order: TapwiseConv.inputOrder(g), xT.data)
-            TapwiseConv.weightGradient(g, x: xT.data, gy: gyT.data, gw: gw)
+            TapwiseConv.toPositionMajor(x, n: g.n, c: g.c, plane: inPixels, order: TapwiseConv.inputOrder(g), xT.elementPointer)
+            TapwiseConv.weightGradient(g, x: xT.elementPointer, gy: gyT.elementPointer, gw: gw)
         }
         if let gb {
-            for co in 0..<g.cout { gb[co] = Elementwise.sum(gyT.data + co * g.hwo * g.n, g.hwo * g.n) }
+            for co in 0..<g.cout { gb[co] = Elementwise.sum(gyT.elementPointer + co * g.hwo * g.n, g.hwo * g.n) }
         }
     }
 
@@ -280,7 +315,7 @@ enum ConvKernels {
             let variant = winogradVariant(kernel: g.kh, n: g.n, ho: g.h, wo: g.w) ?? .f2k3
             let packed = winogradWeights(g, weight, adjoint: true, variant: variant)
             winograd(variant, x: gy, n: g.n, c: g.cout, h: g.ho, w: g.wo, ph: g.kh - 1 - g.ph, pw: g.kw - 1 - g.pw, oc: g.c, ho: g.h, wo: g.w,
-                     groups: g.groups, packed: packed.data, bias: nil, y: gx)
+                     groups: g.groups, packed: packed.elementPointer, bias: nil, y: gx)
             return true
         }
         if usesDirectStridedInputGradient(g) {
@@ -291,7 +326,7 @@ enum ConvKernels {
         // filters rotated by 180° with in/out swapped: [groups·inG, outG, kh, kw]
         let taps = g.kh * g.kw
         let rotated = Tensor(uninitializedShape: [g.c * g.coutG * taps])
-        let r = rotated.data
+        let r = rotated.elementPointer
         for gr in 0..<g.groups { for o in 0..<g.coutG { for ci in 0..<g.cg {
             let src = weight + ((gr * g.coutG + o) * g.cg + ci) * taps, dst = r + ((gr * g.cg + ci) * g.coutG + o) * taps
             for k in 0..<taps { dst[k] = src[taps - 1 - k] }
@@ -372,7 +407,7 @@ enum ConvKernels {
                 let accumulate: Int32 = partials.accumulates(t) ? 1 : 0
                 for gr in 0..<g.groups {
                     var src = convSource(g, x: x, images: images, group: gr, pixelOffset: 0,
-                                         split: split.map { UnsafePointer($0.data) })
+                                         split: split.map { UnsafePointer($0.elementPointer) })
                     ck_sgemm_conv(0, g.coutG, g.kg, ncols, dy + gr * g.coutG * ncols, ncols, nil, 1, &src,
                                   pw + gr * g.coutG * g.kg, g.kg, accumulate)
                 }

@@ -47,13 +47,13 @@ public func conv2dAffineReLU(_ input: Tensor, _ weight: Tensor, bias: Tensor? = 
     // the layer's bias folds into the shift: (v + b)·s + t = v·s + (b·s + t)
     var folded = [Float](repeating: 0, count: cout)
     for o in 0..<cout {
-        let s = scale?.data[o] ?? 1
-        folded[o] = (bias?.data[o] ?? 0) * s + (shift?.data[o] ?? 0)
+        let s = scale?.elementPointer[o] ?? 1
+        folded[o] = (bias?.elementPointer[o] ?? 0) * s + (shift?.elementPointer[o] ?? 0)
     }
     return folded.withUnsafeBufferPointer { f in
         convolve(input, weight, bias: nil, stride: stride, padding: padding, dilation: dilation, groups: groups,
-                 epilogue: ConvEpilogue(scale: scale.map { UnsafePointer($0.data) }, shift: f.baseAddress,
-                                        residual: residual.map { UnsafePointer($0.data) }, relu: relu),
+                 epilogue: ConvEpilogue(scale: scale.map { UnsafePointer($0.elementPointer) }, shift: f.baseAddress,
+                                        residual: residual.map { UnsafePointer($0.elementPointer) }, relu: relu),
                  residualShape: residual?.shape)
     }
 }
@@ -61,6 +61,9 @@ public func conv2dAffineReLU(_ input: Tensor, _ weight: Tensor, bias: Tensor? = 
 /// conv2d's checks and dispatch; with an epilogue (not recorded) the kernels apply it to the output.
 func convolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, stride: Size2, padding: Padding, dilation: Size2, groups: Int,
               epilogue: ConvEpilogue?, residualShape: [Int]? = nil) -> Tensor {
+    // a stored weight that no gradient is recorded for stays as it is during the call (inference,
+    // frozen layers): its packed forms may be kept for the next call
+    let constantWeight = weight.isContiguous && !(GradMode.isEnabled && weight.requiresGrad)
     let (input, weight, bias) = (input.contiguous(), weight.contiguous(), bias?.contiguous())
     if input.rank == 3 {
         return convolve(input.unsqueeze(0), weight, bias: bias, stride: stride, padding: padding, dilation: dilation,
@@ -113,8 +116,8 @@ func convolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, stride: Size2, p
     let out = Tensor(uninitializedShape: [n, cout, ho, wo])
     let label = { "\(c)→\(cout) \(kh)×\(kw)/\(stride.h) g\(groups) @\(h)×\(w)" }
     Profiler.measure("conv fwd " + label()) {
-        ConvKernels.forward(geo, x: input.data, weight: weight.data, bias: bias.map { UnsafePointer($0.data) }, y: out.data,
-                            epilogue: epilogue)
+        ConvKernels.forward(geo, x: input.elementPointer, weight: weight.elementPointer, bias: bias.map { UnsafePointer($0.elementPointer) }, y: out.elementPointer,
+                            epilogue: epilogue, constantWeight: constantWeight ? weight : nil)
     }
     if epilogue != nil { return out }
     var inputs = [input, weight]
@@ -124,7 +127,7 @@ func convolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, stride: Size2, p
         let gw = weight.requiresGrad ? Tensor(uninitializedShape: weight.shape) : nil
         let gb = (bias?.requiresGrad ?? false) ? Tensor(uninitializedShape: [cout]) : nil
         Profiler.measure("conv bwd " + label()) {
-            ConvKernels.backward(geo, x: input.data, weight: weight.data, gy: gy.data, gx: gx?.data, gw: gw?.data, gb: gb?.data)
+            ConvKernels.backward(geo, x: input.elementPointer, weight: weight.elementPointer, gy: gy.elementPointer, gx: gx?.elementPointer, gw: gw?.elementPointer, gb: gb?.elementPointer)
         }
         return bias == nil ? [gx, gw] : [gx, gw, gb]
     }
@@ -134,13 +137,13 @@ func convolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, stride: Size2, p
 func subsample(_ x: Tensor, _ stride: Size2, ho: Int, wo: Int) -> Tensor {
     let (planes, h, w) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
     let out = Tensor(uninitializedShape: [x.shape[0], x.shape[1], ho, wo])
-    let (src, dst) = (x.data, out.data)
+    let (src, dst) = (x.elementPointer, out.elementPointer)
     Threads.parallelFor(planes, minPerThread: 64) { r in
         for p in r { for i in 0..<ho { for j in 0..<wo { dst[(p * ho + i) * wo + j] = src[(p * h + i * stride.h) * w + j * stride.w] } } }
     }
     return Tensor.record(out, "subsample", [x], saving: []) { gy in
         let gx = Tensor(uninitializedShape: x.shape)
-        let (g, d) = (gy.data, gx.data)
+        let (g, d) = (gy.elementPointer, gx.elementPointer)
         Threads.parallelFor(planes, minPerThread: 64) { r in
             (d + r.lowerBound * h * w).update(repeating: 0, count: r.count * h * w)
             for p in r { for i in 0..<ho { for j in 0..<wo { d[(p * h + i * stride.h) * w + j * stride.w] = g[(p * ho + i) * wo + j] } } }

@@ -21,20 +21,20 @@ extension Tensor {
             // fold the batch into rows: one big GEMM
             let rows = count / k
             let out = Tensor(uninitializedShape: batchA + [m, n])
-            GEMM.sgemm(transA: false, transB: false, m: rows, n: n, k: k, a: data, lda: k, b: other.data, ldb: n,
-                       c: out.data, ldc: n, accumulate: false)
+            GEMM.sgemm(transA: false, transB: false, m: rows, n: n, k: k, a: data, lda: k, b: other.elementPointer, ldb: n,
+                       c: out.elementPointer, ldc: n, accumulate: false)
             return Tensor.record(out, "matmul", [self, other]) { g in
                 var ga: Tensor? = nil, gb: Tensor? = nil
                 if self.requiresGrad {
                     let t = Tensor(uninitializedShape: self.shape)
-                    GEMM.sgemm(transA: false, transB: true, m: rows, n: k, k: n, a: g.data, lda: n, b: other.data, ldb: n,
-                               c: t.data, ldc: k, accumulate: false)
+                    GEMM.sgemm(transA: false, transB: true, m: rows, n: k, k: n, a: g.elementPointer, lda: n, b: other.elementPointer, ldb: n,
+                               c: t.elementPointer, ldc: k, accumulate: false)
                     ga = t
                 }
                 if other.requiresGrad {
                     let t = Tensor(uninitializedShape: other.shape)
-                    GEMM.sgemm(transA: true, transB: false, m: k, n: n, k: rows, a: self.data, lda: k, b: g.data, ldb: n,
-                               c: t.data, ldc: n, accumulate: false)
+                    GEMM.sgemm(transA: true, transB: false, m: k, n: n, k: rows, a: self.elementPointer, lda: k, b: g.elementPointer, ldb: n,
+                               c: t.elementPointer, ldc: n, accumulate: false)
                     gb = t
                 }
                 return [ga, gb]
@@ -44,15 +44,15 @@ extension Tensor {
         let out = Tensor(uninitializedShape: batchA + [m, n])
         for b in 0..<batch {
             GEMM.sgemm(transA: false, transB: false, m: m, n: n, k: k, a: data + b * m * k, lda: k,
-                       b: other.data + b * k * n, ldb: n, c: out.data + b * m * n, ldc: n, accumulate: false)
+                       b: other.elementPointer + b * k * n, ldb: n, c: out.elementPointer + b * m * n, ldc: n, accumulate: false)
         }
         return Tensor.record(out, "bmm", [self, other]) { g in
             let ga = Tensor(uninitializedShape: self.shape), gb = Tensor(uninitializedShape: other.shape)
             for b in 0..<batch {
-                GEMM.sgemm(transA: false, transB: true, m: m, n: k, k: n, a: g.data + b * m * n, lda: n,
-                           b: other.data + b * k * n, ldb: n, c: ga.data + b * m * k, ldc: k, accumulate: false)
-                GEMM.sgemm(transA: true, transB: false, m: k, n: n, k: m, a: self.data + b * m * k, lda: k,
-                           b: g.data + b * m * n, ldb: n, c: gb.data + b * k * n, ldc: n, accumulate: false)
+                GEMM.sgemm(transA: false, transB: true, m: m, n: k, k: n, a: g.elementPointer + b * m * n, lda: n,
+                           b: other.elementPointer + b * k * n, ldb: n, c: ga.elementPointer + b * m * k, ldc: k, accumulate: false)
+                GEMM.sgemm(transA: true, transB: false, m: k, n: n, k: m, a: self.elementPointer + b * m * k, lda: k,
+                           b: g.elementPointer + b * m * n, ldb: n, c: gb.elementPointer + b * k * n, ldc: n, accumulate: false)
             }
             return [ga, gb]
         }
@@ -84,18 +84,18 @@ private func eagerLinear(_ input: Tensor, _ weight: Tensor, bias: Tensor?) -> Te
         // weights streamed once, where the blocked GEMM would repack the whole weight matrix per call;
         // the products come out [outF × rows]
         if rows == 1 {
-            ck_sgemm_small_n(outF, 1, inF, weight.data, inF, input.data, inF, out.data, 1)
+            ck_sgemm_small_n(outF, 1, inF, weight.elementPointer, inF, input.elementPointer, inF, out.elementPointer, 1)
         } else {
             let t = Tensor(uninitializedShape: [outF * rows])
-            ck_sgemm_small_n(outF, rows, inF, weight.data, inF, input.data, inF, t.data, rows)
-            ck_transpose(t.data, outF, rows, rows, out.data, outF)
+            ck_sgemm_small_n(outF, rows, inF, weight.elementPointer, inF, input.elementPointer, inF, t.elementPointer, rows)
+            ck_transpose(t.elementPointer, outF, rows, rows, out.elementPointer, outF)
         }
     } else {
-        GEMM.sgemm(transA: false, transB: true, m: rows, n: outF, k: inF, a: input.data, lda: inF, b: weight.data, ldb: inF,
-                   c: out.data, ldc: outF, accumulate: false)
+        GEMM.sgemm(transA: false, transB: true, m: rows, n: outF, k: inF, a: input.elementPointer, lda: inF, b: weight.elementPointer, ldb: inF,
+                   c: out.elementPointer, ldc: outF, accumulate: false)
     }
     if let bias {
-        let o = out.data, b = bias.data
+        let o = out.elementPointer, b = bias.elementPointer
         for r in 0..<rows { let row = o + r * outF; for j in 0..<outF { row[j] += b[j] } }
     }
     var inputs = [input, weight]
@@ -104,19 +104,19 @@ private func eagerLinear(_ input: Tensor, _ weight: Tensor, bias: Tensor?) -> Te
         var gi: Tensor? = nil, gw: Tensor? = nil, gb: Tensor? = nil
         if input.requiresGrad {
             let t = Tensor(uninitializedShape: input.shape)
-            GEMM.sgemm(transA: false, transB: false, m: rows, n: inF, k: outF, a: g.data, lda: outF, b: weight.data, ldb: inF,
-                       c: t.data, ldc: inF, accumulate: false)
+            GEMM.sgemm(transA: false, transB: false, m: rows, n: inF, k: outF, a: g.elementPointer, lda: outF, b: weight.elementPointer, ldb: inF,
+                       c: t.elementPointer, ldc: inF, accumulate: false)
             gi = t
         }
         if weight.requiresGrad {
             let t = Tensor(uninitializedShape: weight.shape)
-            GEMM.sgemm(transA: true, transB: false, m: outF, n: inF, k: rows, a: g.data, lda: outF, b: input.data, ldb: inF,
-                       c: t.data, ldc: inF, accumulate: false)
+            GEMM.sgemm(transA: true, transB: false, m: outF, n: inF, k: rows, a: g.elementPointer, lda: outF, b: input.elementPointer, ldb: inF,
+                       c: t.elementPointer, ldc: inF, accumulate: false)
             gw = t
         }
         if let bias, bias.requiresGrad {
             let t = Tensor(shape: [outF], repeating: 0)
-            for r in 0..<rows { Elementwise.axpy(1, g.data + r * outF, t.data, outF) }
+            for r in 0..<rows { Elementwise.axpy(1, g.elementPointer + r * outF, t.elementPointer, outF) }
             gb = t
         }
         return bias == nil ? [gi, gw] : [gi, gw, gb]

@@ -36,7 +36,7 @@ func normalize(_ inputTensor: Tensor, runningMean: Tensor?, runningVar: Tensor?,
     }
     let m = n * inner
     checkArgument(!training || m > 1, "Expected more than 1 value per channel when training, got input size \(input.shape)")
-    let x = input.data
+    let x = input.elementPointer
     var mean = [Float](repeating: 0, count: c), invstd = [Float](repeating: 0, count: c)
     if training && inner == 1 {
         // [N, C] features (BatchNorm1d after a Linear): rows are contiguous, so walk them once per
@@ -50,8 +50,8 @@ func normalize(_ inputTensor: Tensor, runningMean: Tensor?, runningVar: Tensor?,
             mean[ch] = Float(s[ch])
             invstd[ch] = Float(1 / (varBiased + Double(eps)).squareRoot())
             if let rm = runningMean, let rv = runningVar {
-                rm.data[ch] = (1 - momentum) * rm.data[ch] + momentum * Float(s[ch])
-                rv.data[ch] = (1 - momentum) * rv.data[ch] + momentum * Float(varBiased * Double(m) / Double(m - 1))
+                rm.elementPointer[ch] = (1 - momentum) * rm.elementPointer[ch] + momentum * Float(s[ch])
+                rv.elementPointer[ch] = (1 - momentum) * rv.elementPointer[ch] + momentum * Float(varBiased * Double(m) / Double(m - 1))
             }
         }
     } else if training {
@@ -59,7 +59,7 @@ func normalize(_ inputTensor: Tensor, runningMean: Tensor?, runningVar: Tensor?,
         // normalise each channel right after its statistics, while its planes are still in L2 (one
         // read of the input from memory instead of two)
         let out = Tensor(uninitializedShape: input.shape)
-        let y = out.data
+        let y = out.elementPointer
         var scales = [Float](repeating: 0, count: c), shifts = [Float](repeating: 0, count: c)
         mean.withUnsafeMutableBufferPointer { meanP in invstd.withUnsafeMutableBufferPointer { invP in
         scales.withUnsafeMutableBufferPointer { scaleP in shifts.withUnsafeMutableBufferPointer { shiftP in
@@ -74,8 +74,8 @@ func normalize(_ inputTensor: Tensor, runningMean: Tensor?, runningVar: Tensor?,
                     meanB[ch] = Float(mu)
                     invB[ch] = Float(1 / (varBiased + Double(eps)).squareRoot())
                     if let rm = runningMean, let rv = runningVar {
-                        rm.data[ch] = (1 - momentum) * rm.data[ch] + momentum * Float(mu)
-                        rv.data[ch] = (1 - momentum) * rv.data[ch] + momentum * Float(varBiased * Double(m) / Double(m - 1))
+                        rm.elementPointer[ch] = (1 - momentum) * rm.elementPointer[ch] + momentum * Float(mu)
+                        rv.elementPointer[ch] = (1 - momentum) * rv.elementPointer[ch] + momentum * Float(varBiased * Double(m) / Double(m - 1))
                     }
                     let (scale, shift) = channelAffine(mean: meanB[ch], invstd: invB[ch], channel: ch, weight: weight, bias: bias)
                     scaleB[ch] = scale; shiftB[ch] = shift
@@ -91,12 +91,12 @@ func normalize(_ inputTensor: Tensor, runningMean: Tensor?, runningVar: Tensor?,
     } else {
         checkArgument(runningMean != nil && runningVar != nil, "batch_norm: running_mean and running_var must be defined in evaluation mode")
         for ch in 0..<c {
-            mean[ch] = runningMean!.data[ch]
-            invstd[ch] = 1 / (runningVar!.data[ch] + eps).squareRoot()
+            mean[ch] = runningMean!.elementPointer[ch]
+            invstd[ch] = 1 / (runningVar!.elementPointer[ch] + eps).squareRoot()
         }
     }
     let out = Tensor(uninitializedShape: input.shape)
-    let y = out.data
+    let y = out.elementPointer
     let grain = Swift.max(1, 65536 / Swift.max(inner, 1))
     let affine = (0..<c).map { channelAffine(mean: mean[$0], invstd: invstd[$0], channel: $0, weight: weight, bias: bias) }
     let scales = affine.map(\.scale), shifts = affine.map(\.shift)
@@ -119,8 +119,8 @@ func normalize(_ inputTensor: Tensor, runningMean: Tensor?, runningVar: Tensor?,
 
 /// A batch norm's map of channel `ch`, y = x·scale + shift, from its mean and 1/σ.
 private func channelAffine(mean: Float, invstd: Float, channel ch: Int, weight: Tensor?, bias: Tensor?) -> (scale: Float, shift: Float) {
-    let scale = invstd * (weight?.data[ch] ?? 1)
-    return (scale, (bias?.data[ch] ?? 0) - mean * scale)
+    let scale = invstd * (weight?.elementPointer[ch] ?? 1)
+    return (scale, (bias?.elementPointer[ch] ?? 0) - mean * scale)
 }
 
 /// The per-channel map an eval-mode batch norm applies, y = x·scale + shift (what a fused convolution
@@ -128,7 +128,7 @@ private func channelAffine(mean: Float, invstd: Float, channel ch: Int, weight: 
 public func batchNormInferenceAffine(runningMean: Tensor, runningVar: Tensor, weight: Tensor?, bias: Tensor?,
                                      eps: Float) -> (scale: [Float], shift: [Float]) {
     let affine = (0..<runningMean.count).map {
-        channelAffine(mean: runningMean.data[$0], invstd: 1 / (runningVar.data[$0] + eps).squareRoot(), channel: $0,
+        channelAffine(mean: runningMean.elementPointer[$0], invstd: 1 / (runningVar.elementPointer[$0] + eps).squareRoot(), channel: $0,
                       weight: weight, bias: bias)
     }
     return (affine.map(\.scale), affine.map(\.shift))
@@ -142,7 +142,7 @@ private func recordNormalization(_ input: Tensor, out: Tensor, mean: [Float], in
     let n = input.shape[0], c = input.shape[1]
     let inner = input.shape[2...].reduce(1, *)
     let m = n * inner
-    let x = input.data
+    let x = input.elementPointer
     var inputs = [input]
     if let weight { inputs.append(weight) }
     if let bias { inputs.append(bias) }
@@ -151,12 +151,12 @@ private func recordNormalization(_ input: Tensor, out: Tensor, mean: [Float], in
     // backward kernels then recompute its mask from x instead of reading it back
     let affine: [Float]? = relu && inner > 1 && ck_gemm_isa() == 2 ? zip(scales, shifts).flatMap { [$0, $1] } : nil
     return Tensor.record(out, relu ? "batch_norm_relu" : "batch_norm", inputs, saving: inputs + (relu ? [out] : [])) { gy in
-        let g = gy.data
-        let yr = saved?.data
+        let g = gy.elementPointer
+        let yr = saved?.elementPointer
         var sumDy = [Float](repeating: 0, count: c), sumDyXhat = [Float](repeating: 0, count: c)
         // dx = a·dy − b − (x − μ)·c per channel. Training: dx = γσ⁻¹/m · (m·dy − Σdy − x̂·Σ(dy·x̂)),
         // so a = γσ⁻¹, b = γσ⁻¹·Σdy/m, c = γσ⁻²·Σ(dy·x̂)/m; eval: a = γσ⁻¹ and b = c = 0.
-        let coefA = (0..<c).map { (weight?.data[$0] ?? 1) * invstd[$0] }
+        let coefA = (0..<c).map { (weight?.elementPointer[$0] ?? 1) * invstd[$0] }
         let gx = input.requiresGrad ? Tensor(uninitializedShape: input.shape) : nil
         if inner == 1 {
             // [N, C]: row by row, all channels at a time (see the forward pass)
@@ -173,7 +173,7 @@ private func recordNormalization(_ input: Tensor, out: Tensor, mean: [Float], in
                 let coefB = (0..<c).map { training ? coefA[$0] * sumDy[$0] / Float(m) : 0 }
                 let coefC = (0..<c).map { training ? coefA[$0] * invstd[$0] * sumDyXhat[$0] / Float(m) : 0 }
                 for i in 0..<n {
-                    let p = x + i * c, q = g + i * c, r = gx.data + i * c, mask = yr.map { $0 + i * c }
+                    let p = x + i * c, q = g + i * c, r = gx.elementPointer + i * c, mask = yr.map { $0 + i * c }
                     for ch in 0..<c {
                         let gv = mask.map { $0[ch] > 0 ? q[ch] : 0 } ?? q[ch]
                         // eval mode: no x term (an infinite input keeps a finite gradient)
@@ -201,7 +201,7 @@ private func recordNormalization(_ input: Tensor, out: Tensor, mean: [Float], in
                         for i in 0..<n {
                             let off = (i * c + ch) * inner
                             ck_bn_input_grad(g + off, x + off, yr.map { $0 + off }, inner, aff.map { $0 + 2 * ch }, coefA[ch], coefB, mean[ch], coefC,
-                                             gx.data + off)
+                                             gx.elementPointer + off)
                         }
                     }
                 }
@@ -228,7 +228,7 @@ private func eagerDropout(_ input: Tensor, p: Float, training: Bool, generator: 
     if p == 1 { return input * 0 }
     let mask = Tensor.rand(input.shape, generator: generator)
     let scale = 1 / (1 - p)
-    let m = mask.data
+    let m = mask.elementPointer
     for i in 0..<mask.count { m[i] = m[i] < p ? 0 : scale }
     return input * mask
 }

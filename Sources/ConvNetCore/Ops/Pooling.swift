@@ -32,12 +32,14 @@ private func eagerMaxPool2d(_ inputTensor: Tensor, kernelSize: Size2, stride: Si
     // argmax indices live in pooled tensor memory (4-byte slots): a fresh allocation per call
     // would page-fault on every training step
     let indexStore = needIndices ? Tensor(uninitializedShape: [out.count]) : nil
-    let indices = indexStore.map { UnsafeMutableRawPointer($0.data).assumingMemoryBound(to: Int32.self) }
+    let indices = indexStore.map { UnsafeMutableRawPointer($0.elementPointer).assumingMemoryBound(to: Int32.self) }
     let plane = g.h * g.w, oplane = g.ho * g.wo
-    Threads.parallelFor(g.planes, minPerThread: Swift.max(1, 4096 / Swift.max(oplane, 1))) { r in
-        ck_maxpool2d(input.data + r.lowerBound * plane, r.count, g.h, g.w, kernelSize.h, kernelSize.w, padding.h, padding.w,
-                     s.h, s.w, dilation.h, dilation.w, g.ho, g.wo, out.data + r.lowerBound * oplane,
-                     indices.map { $0 + r.lowerBound * oplane })
+    Profiler.measure("max pool \(kernelSize.h)×\(kernelSize.w)/\(s.h) @\(g.h)×\(g.w)") {
+        Threads.parallelFor(g.planes, minPerThread: Swift.max(1, 4096 / Swift.max(oplane, 1))) { r in
+            ck_maxpool2d(input.elementPointer + r.lowerBound * plane, r.count, g.h, g.w, kernelSize.h, kernelSize.w, padding.h, padding.w,
+                         s.h, s.w, dilation.h, dilation.w, g.ho, g.wo, out.elementPointer + r.lowerBound * oplane,
+                         indices.map { $0 + r.lowerBound * oplane })
+        }
     }
     guard let indexStore, let indices else { return out }
     return Tensor.record(out, "max_pool2d", [input], saving: []) { gy in
@@ -46,9 +48,9 @@ private func eagerMaxPool2d(_ inputTensor: Tensor, kernelSize: Size2, stride: Si
             _ = indexStore // keeps the indices alive with the graph
             // zeroed here, by the thread that scatters into these planes (a serial memset of the
             // stem's 38 MB gradient took as long as the scatter)
-            (gx.data + r.lowerBound * plane).update(repeating: 0, count: r.count * plane)
-            ck_maxpool2d_backward(gy.data + r.lowerBound * oplane, indices + r.lowerBound * oplane, r.count,
-                                  g.h, g.w, g.ho, g.wo, gx.data + r.lowerBound * plane)
+            (gx.elementPointer + r.lowerBound * plane).update(repeating: 0, count: r.count * plane)
+            ck_maxpool2d_backward(gy.elementPointer + r.lowerBound * oplane, indices + r.lowerBound * oplane, r.count,
+                                  g.h, g.w, g.ho, g.wo, gx.elementPointer + r.lowerBound * plane)
         }
         return [gx]
     }
@@ -82,14 +84,14 @@ private func eagerAvgPool2d(_ inputTensor: Tensor, kernelSize: Size2, stride: Si
     let plane = g.h * g.w, oplane = g.ho * g.wo
     let cip: Int32 = countIncludePad ? 1 : 0
     Threads.parallelFor(g.planes, minPerThread: Swift.max(1, 4096 / Swift.max(oplane, 1))) { r in
-        ck_avgpool2d(input.data + r.lowerBound * plane, r.count, g.h, g.w, kernelSize.h, kernelSize.w, padding.h, padding.w,
-                     s.h, s.w, g.ho, g.wo, cip, out.data + r.lowerBound * oplane)
+        ck_avgpool2d(input.elementPointer + r.lowerBound * plane, r.count, g.h, g.w, kernelSize.h, kernelSize.w, padding.h, padding.w,
+                     s.h, s.w, g.ho, g.wo, cip, out.elementPointer + r.lowerBound * oplane)
     }
     return Tensor.record(out, "avg_pool2d", [input], saving: []) { gy in
         let gx = Tensor(shape: input.shape, repeating: 0)
         Threads.parallelFor(g.planes, minPerThread: Swift.max(1, 4096 / Swift.max(oplane, 1))) { r in
-            ck_avgpool2d_backward(gy.data + r.lowerBound * oplane, r.count, g.h, g.w, kernelSize.h, kernelSize.w,
-                                  padding.h, padding.w, s.h, s.w, g.ho, g.wo, cip, gx.data + r.lowerBound * plane)
+            ck_avgpool2d_backward(gy.elementPointer + r.lowerBound * oplane, r.count, g.h, g.w, kernelSize.h, kernelSize.w,
+                                  padding.h, padding.w, s.h, s.w, g.ho, g.wo, cip, gx.elementPointer + r.lowerBound * plane)
         }
         return [gx]
     }
@@ -121,7 +123,7 @@ private func eagerAdaptiveAvgPool2d(_ input: Tensor, outputSize: Size2) -> Tenso
     let hs = (0..<ho).map { $0 * h / ho }, he = (0..<ho).map { (($0 + 1) * h + ho - 1) / ho }
     let ws = (0..<wo).map { $0 * w / wo }, we = (0..<wo).map { (($0 + 1) * w + wo - 1) / wo }
     let out = Tensor(uninitializedShape: Array(input.shape.dropLast(2)) + [ho, wo])
-    let x = input.data, y = out.data
+    let x = input.elementPointer, y = out.elementPointer
     Threads.parallelFor(planes) { r in
         for p in r {
             for i in 0..<ho { for j in 0..<wo {
@@ -135,8 +137,8 @@ private func eagerAdaptiveAvgPool2d(_ input: Tensor, outputSize: Size2) -> Tenso
         let gx = Tensor(shape: input.shape, repeating: 0)
         for p in 0..<planes {
             for i in 0..<ho { for j in 0..<wo {
-                let v = gy.data[p * ho * wo + i * wo + j] / Float((he[i] - hs[i]) * (we[j] - ws[j]))
-                for a in hs[i]..<he[i] { for b in ws[j]..<we[j] { gx.data[p * h * w + a * w + b] += v } }
+                let v = gy.elementPointer[p * ho * wo + i * wo + j] / Float((he[i] - hs[i]) * (we[j] - ws[j]))
+                for a in hs[i]..<he[i] { for b in ws[j]..<we[j] { gx.elementPointer[p * h * w + a * w + b] += v } }
             } }
         }
         return [gx]

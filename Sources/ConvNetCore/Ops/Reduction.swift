@@ -14,7 +14,7 @@ extension Tensor {
         var outShape = shape
         if keepDim { outShape[d] = 1 } else { outShape.remove(at: d) }
         let out = Tensor(shape: outShape, repeating: 0)
-        let src = data, dst = out.data
+        let src = data, dst = out.elementPointer
         for o in 0..<outer {
             let s = src + o * n * inner, t = dst + o * inner
             if inner == 1 { t[0] = Elementwise.sum(s, n) }
@@ -86,7 +86,7 @@ extension Tensor {
                     let v = src[(o * n + k) * inner + i]
                     if greater ? (v > best || v.isNaN) : (v < best || v.isNaN) { best = v; arg = k; if v.isNaN { break } }
                 }
-                values.data[o * inner + i] = best
+                values.elementPointer[o * inner + i] = best
                 indices[o * inner + i] = arg
             }
         }
@@ -94,7 +94,7 @@ extension Tensor {
         let result = Tensor.record(values, greater ? "max" : "min", [self], saving: []) { g in
             let gx = Tensor(shape: self.shape, repeating: 0)
             for o in 0..<outer { for i in 0..<inner {
-                gx.data[(o * n + indices[o * inner + i]) * inner + i] += g.data[o * inner + i]
+                gx.elementPointer[(o * n + indices[o * inner + i]) * inner + i] += g.elementPointer[o * inner + i]
             } }
             return [gx]
         }
@@ -143,7 +143,7 @@ extension Tensor {
         guard isContiguous else { return contiguous().softmax(dim: dim) }
         let (outer, n, inner) = axisSplit(dim)
         let y = Tensor(uninitializedShape: shape)
-        let src = data, dst = y.data
+        let src = data, dst = y.elementPointer
         for o in 0..<outer { for i in 0..<inner {
             let base = o * n * inner + i
             var m = -Float.infinity
@@ -161,8 +161,8 @@ extension Tensor {
             for o in 0..<outer { for i in 0..<inner {
                 let base = o * n * inner + i
                 var dot: Float = 0
-                for k in 0..<n { dot += g.data[base + k * inner] * y.data[base + k * inner] }
-                for k in 0..<n { gx.data[base + k * inner] = y.data[base + k * inner] * (g.data[base + k * inner] - dot) }
+                for k in 0..<n { dot += g.elementPointer[base + k * inner] * y.elementPointer[base + k * inner] }
+                for k in 0..<n { gx.elementPointer[base + k * inner] = y.elementPointer[base + k * inner] * (g.elementPointer[base + k * inner] - dot) }
             } }
             return [gx]
         }
@@ -173,7 +173,7 @@ extension Tensor {
         guard isContiguous else { return contiguous().logSoftmax(dim: dim) }
         let (outer, n, inner) = axisSplit(dim)
         let y = Tensor(uninitializedShape: shape)
-        let src = data, dst = y.data
+        let src = data, dst = y.elementPointer
         for o in 0..<outer { for i in 0..<inner {
             let base = o * n * inner + i
             var m = -Float.infinity
@@ -191,8 +191,8 @@ extension Tensor {
             for o in 0..<outer { for i in 0..<inner {
                 let base = o * n * inner + i
                 var s: Float = 0
-                for k in 0..<n { s += g.data[base + k * inner] }
-                for k in 0..<n { gx.data[base + k * inner] = g.data[base + k * inner] - Foundation.exp(y.data[base + k * inner]) * s }
+                for k in 0..<n { s += g.elementPointer[base + k * inner] }
+                for k in 0..<n { gx.elementPointer[base + k * inner] = g.elementPointer[base + k * inner] - Foundation.exp(y.elementPointer[base + k * inner]) * s }
             } }
             return [gx]
         }

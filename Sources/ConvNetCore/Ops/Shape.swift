@@ -215,7 +215,7 @@ extension Tensor {
     /// Copies `src` into `dst` with `src[i]` landing at `dst[i + offset]`, skipping what falls outside.
     static func copyRegion(from src: Tensor, to dst: Tensor, offset: [Int], adding: Bool) {
         let r = src.rank
-        if r == 0 { dst.data[0] = adding ? dst.data[0] + src.data[0] : src.data[0]; return }
+        if r == 0 { dst.elementPointer[0] = adding ? dst.elementPointer[0] + src.elementPointer[0] : src.elementPointer[0]; return }
         var dstStrides = [Int](repeating: 1, count: r)
         for i in stride(from: r - 2, through: 0, by: -1) { dstStrides[i] = dstStrides[i + 1] * dst.shape[i + 1] }
         let inner = src.shape[r - 1]
@@ -231,7 +231,7 @@ extension Tensor {
                 base += p * dstStrides[k]
             }
             if inside && hi > lo {
-                let s = src.data + o * inner, d = dst.data + base + offset[r - 1]
+                let s = src.elementPointer + o * inner, d = dst.elementPointer + base + offset[r - 1]
                 if adding { for j in lo..<hi { d[j] += s[j] } } else { (d + lo).update(from: s + lo, count: hi - lo) }
             }
             var k = r - 2
@@ -265,7 +265,7 @@ private func eagerCat(_ tensors: [Tensor], dim: Int) -> Tensor {
     var start = 0
     for t in tensors {
         let n = t.shape[d]
-        for o in 0..<outer { (out.data + (o * total + start) * inner).update(from: t.data + o * n * inner, count: n * inner) }
+        for o in 0..<outer { (out.elementPointer + (o * total + start) * inner).update(from: t.elementPointer + o * n * inner, count: n * inner) }
         start += n
     }
     return Tensor.record(out, "cat", tensors, saving: []) { g in

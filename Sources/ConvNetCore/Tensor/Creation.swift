@@ -24,7 +24,7 @@ extension Tensor {
     public static func rand(_ shape: [Int], generator: ConvNetCore.Generator = .global) -> Tensor {
         OpTrace.noteRandom()
         let t = Tensor(uninitializedShape: shape)
-        generator.fillUniform(t.data, count: t.count)
+        generator.fillUniform(t.elementPointer, count: t.count)
         return t
     }
 
@@ -32,7 +32,7 @@ extension Tensor {
     public static func uniform(_ shape: [Int], low: Float, high: Float, generator: ConvNetCore.Generator = .global) -> Tensor {
         OpTrace.noteRandom()
         let t = Tensor(uninitializedShape: shape)
-        generator.fillUniform(t.data, count: t.count, low: low, high: high)
+        generator.fillUniform(t.elementPointer, count: t.count, low: low, high: high)
         return t
     }
 
@@ -40,7 +40,7 @@ extension Tensor {
     public static func randn(_ shape: [Int], generator: ConvNetCore.Generator = .global) -> Tensor {
         OpTrace.noteRandom()
         let t = Tensor(uninitializedShape: shape)
-        generator.fillNormal(t.data, count: t.count)
+        generator.fillNormal(t.elementPointer, count: t.count)
         return t
     }
 
@@ -48,7 +48,7 @@ extension Tensor {
     public static func normal(_ shape: [Int], mean: Float = 0, std: Float = 1, generator: ConvNetCore.Generator = .global) -> Tensor {
         OpTrace.noteRandom()
         let t = Tensor(uninitializedShape: shape)
-        generator.fillNormal(t.data, count: t.count, mean: mean, std: std)
+        generator.fillNormal(t.elementPointer, count: t.count, mean: mean, std: std)
         return t
     }
 

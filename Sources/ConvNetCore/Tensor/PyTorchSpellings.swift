@@ -29,7 +29,7 @@ extension Tensor {
     public static func eye(_ n: Int, _ m: Int? = nil) -> Tensor {
         let cols = m ?? n
         let t = zeros([n, cols])
-        for i in 0..<Swift.min(n, cols) { t.data[i * cols + i] = 1 }
+        for i in 0..<Swift.min(n, cols) { t.elementPointer[i * cols + i] = 1 }
         return t
     }
 

@@ -1,5 +1,6 @@
 import CKernels
 import Foundation
+import Synchronization
 
 /// Reuses freed tensor buffers of the same size. A training step allocates the same large
 /// activations and gradients every iteration; fresh memory costs a page fault per 4 KiB page,
@@ -69,13 +70,18 @@ final class BufferPool: @unchecked Sendable {
 
 /// A reference-counted block of Float32s that one or more tensors (views, reshapes) share.
 public final class TensorStorage: @unchecked Sendable {
-    /// The first float of the block.
-    public let pointer: UnsafeMutablePointer<Float>
+    /// The first float of the block (the library's own; users reach it through `Tensor.data`).
+    package let pointer: UnsafeMutablePointer<Float>
     /// The number of floats in the block.
     public let count: Int
     /// Bumped by every in-place write (PyTorch's version counter): autograd compares it with the
     /// version a recorded operation saved, so a value changed after it was saved is an error.
     public internal(set) var version = 0
+    /// Set once `Tensor.data` has handed the block's address to code outside the library, whose
+    /// writes the version may not record (see ``PackedWeightCache``).
+    private let exposed = Atomic<Bool>(false)
+    package var isExposed: Bool { exposed.load(ordering: .relaxed) }
+    package func noteExposed() { exposed.store(true, ordering: .relaxed) }
 
     init(count: Int) {
         self.count = count
@@ -97,6 +103,14 @@ public final class TensorStorage: @unchecked Sendable {
 
 /// Memory held for reuse by freed tensors.
 public enum TensorMemory {
-    /// Frees every cached buffer (after a large model is dropped, say).
-    public static func releaseCached() { BufferPool.shared.drain() }
+    /// Frees every cached buffer and every weight kept packed for inference (after a large model
+    /// is dropped, say).
+    public static func releaseCached() {
+        PackedWeightCache.shared.removeAll()
+        BufferPool.shared.drain()
+    }
+
+    /// Bytes held by weights kept in the convolution kernels' layouts between inference calls
+    /// (bounded; an entry goes when its weight is freed or changed, or the bound needs the room).
+    public static var packedWeightBytes: Int { PackedWeightCache.shared.usage.bytes }
 }

@@ -116,9 +116,20 @@ public final class Tensor: @unchecked Sendable {
         }
     }
 
-    /// Pointer to the elements of a contiguous tensor, valid while the tensor lives. Kernels read
-    /// inputs through it after `contiguous()`; reaching it with a non-contiguous view is a bug.
+    /// Pointer to the elements of a contiguous tensor, valid while the tensor lives; reaching it
+    /// with a non-contiguous view is an error (call `contiguous()` first). Code that writes through
+    /// it must call `markModifiedInPlace()` afterwards, as autograd goes by the tensor's version.
+    /// The engine cannot see writes through the pointer, so once it has been handed out the
+    /// elements are never kept in a kernel's packed layout between inference calls.
     public var data: UnsafeMutablePointer<Float> {
+        let p = elementPointer
+        storage.noteExposed()
+        return p
+    }
+
+    /// `data` for the library's own kernels, layers and optimisers, which report their writes
+    /// through the version (`markModifiedInPlace()`, `copy_`, `assign`).
+    package var elementPointer: UnsafeMutablePointer<Float> {
         checkArgument(!isUninitialized, "an uninitialized parameter of a lazy layer was used before the layer's first forward (or a loadStateDict) gave it a shape")
         OpTrace.noteRead(self)
         checkArgument(isContiguous, "internal: raw data of a non-contiguous view of shape \(shape), strides \(strides); call contiguous() first")
@@ -155,7 +166,7 @@ public final class Tensor: @unchecked Sendable {
     public func assign(_ other: Tensor) {
         checkArgument(other.count == count, "cannot assign a tensor of shape \(other.shape) to one of shape \(shape)")
         let src = other.isContiguous ? other : other.copy()
-        scatter(from: src.data)
+        scatter(from: src.elementPointer)
         storage.version &+= 1
     }
 

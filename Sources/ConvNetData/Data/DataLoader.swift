@@ -106,7 +106,7 @@ public final class DataLoader: Sequence, @unchecked Sendable {
         let h = dataset.height, w = dataset.width, plane = h * w
         let (oh, ow) = imageSize
         let images = Tensor.empty([indices.count, 1, oh, ow])
-        let out = images.data
+        let out = images.elementPointer
         dataset.images.withUnsafeBufferPointer { bytes in
             var tmp = [Float](repeating: 0, count: plane)
             for (k, i) in indices.enumerated() {

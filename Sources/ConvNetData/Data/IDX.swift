@@ -161,7 +161,7 @@ public struct ImageDataset: Sendable {
     public func image(_ i: Int, resizedTo side: Int) -> Tensor {
         let x = Tensor.empty([1, 1, side, side])
         image(i).scalars.withUnsafeBufferPointer {
-            resizeBilinear($0.baseAddress!, planes: 1, height: height, width: width, toHeight: side, toWidth: side, into: x.data)
+            resizeBilinear($0.baseAddress!, planes: 1, height: height, width: width, toHeight: side, toWidth: side, into: x.elementPointer)
         }
         return x
     }

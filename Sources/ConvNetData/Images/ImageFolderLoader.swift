@@ -124,7 +124,7 @@ public final class ImageFolderLoader: BatchSource, @unchecked Sendable {
     public func makeBatch(order: [Int], positions: Range<Int>, threads: Int? = nil) -> Batch {
         let (c, h, w) = (pipeline.channels, pipeline.height, pipeline.width)
         let images = Tensor.empty([positions.count, c, h, w])
-        let out = images.data, size = c * h * w
+        let out = images.elementPointer, size = c * h * w
         let seed = epochSeed, pipeline = pipeline
         let jobs = Swift.max(1, Swift.min(threads ?? workers, positions.count))
         // nonisolated(unsafe): the jobs write disjoint images of `out`, and the call returns after all end

@@ -62,7 +62,7 @@ public class BatchNorm: TrainingModeModule {
         checkArgument(_expectedRanks.contains(x.rank), "\(typeName): expected \(_expectedRanks.map { "\($0)D" }.joined(separator: " or ")) input (got \(x.rank)D input of shape \(x.shape))")
         if isLazy { materialize(x.shape[1]) }
         checkArgument(x.shape[1] == numFeatures, "\(typeName)(\(numFeatures)): input has \(x.shape[1]) channels (shape \(x.shape))")
-        if training, let n = numBatchesTracked { OpTrace.sideEffect { n.data[0] += 1 } }
+        if training, let n = numBatchesTracked { OpTrace.sideEffect { n.elementPointer[0] += 1 } }
         if training, let trainingForward { return trainingForward(self, x) }
         return batchNorm(x, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias, training: training,
                          momentum: momentum, eps: eps)

@@ -30,7 +30,7 @@ public enum Init {
     /// Initialisers write parameters in place without recording, as `torch.nn.init` does under `no_grad`.
     private static func fillInPlace(_ t: Tensor, _ body: (UnsafeMutablePointer<Float>) -> Void) {
         let values = Tensor.empty(t.shape)
-        body(values.data)
+        body(values.elementPointer)
         withNoGrad { t.copy_(values) }
     }
 

@@ -12,7 +12,7 @@ public func crossEntropy(_ logits: Tensor, _ labels: [Int], labelSmoothing: Floa
     for y in labels { checkArgument(y >= 0 && y < c, "Target \(y) is out of bounds for \(c) classes") }
     let probs = Tensor.empty([n, c])
     var total: Double = 0
-    let x = logits.data, p = probs.data
+    let x = logits.elementPointer, p = probs.elementPointer
     let eps = labelSmoothing
     for i in 0..<n {
         let row = x + i * c, prow = p + i * c
@@ -31,7 +31,7 @@ public func crossEntropy(_ logits: Tensor, _ labels: [Int], labelSmoothing: Floa
     return Tensor.recordOp(loss, "cross_entropy", [logits]) { g in
         let scale = g.item() / Float(n)
         let gx = Tensor.empty([n, c])
-        let d = gx.data, p = probs.data
+        let d = gx.elementPointer, p = probs.elementPointer
         for i in 0..<n {
             for j in 0..<c { d[i * c + j] = scale * (p[i * c + j] - eps / Float(c)) }
             d[i * c + labels[i]] -= scale * (1 - eps)

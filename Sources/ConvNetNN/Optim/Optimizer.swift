@@ -55,7 +55,7 @@ public final class SGD: Optimizer {
         for (i, p) in parameters.enumerated() {
             guard p.requiresGrad, let g = p.grad else { continue } // frozen parameters stay as they are
             p.markModifiedInPlace()
-            let n = p.count, w = p.data, gd = g.data
+            let n = p.count, w = p.elementPointer, gd = g.elementPointer
             let wd = weightDecay, lr = lr, mom = momentum, damp = dampening
             if momentum == 0 {
                 for j in 0..<n { w[j] -= lr * (gd[j] + wd * w[j]) }
@@ -63,13 +63,13 @@ public final class SGD: Optimizer {
             }
             if buffers[i] == nil {
                 let b = Tensor.empty(p.shape)
-                for j in 0..<n { b.data[j] = gd[j] + wd * w[j] }
+                for j in 0..<n { b.elementPointer[j] = gd[j] + wd * w[j] }
                 buffers[i] = b
-                let bd = b.data
+                let bd = b.elementPointer
                 for j in 0..<n { w[j] -= lr * (nesterov ? (gd[j] + wd * w[j]) + mom * bd[j] : bd[j]) }
                 continue
             }
-            let bd = buffers[i]!.data, nesterov = nesterov
+            let bd = buffers[i]!.elementPointer, nesterov = nesterov
             // ResNet-18's 11 M parameters: memory-bound, so both cores' bandwidth helps
             Threads.parallelFor(n, minPerThread: 1 << 16) { r in
                 for j in r {
@@ -133,7 +133,7 @@ public class AdamBase: Optimizer {
             guard p.requiresGrad, let g = p.grad else { continue } // frozen parameters stay as they are
             if m[i] == nil { m[i] = Tensor.zeros(p.shape); v[i] = Tensor.zeros(p.shape) }
             p.markModifiedInPlace()
-            let w = p.data, gd = g.data, md = m[i]!.data, vd = v[i]!.data
+            let w = p.elementPointer, gd = g.elementPointer, md = m[i]!.elementPointer, vd = v[i]!.elementPointer
             let b1 = beta1, b2 = beta2, wd = weightDecay, lr = lr, eps = eps
             let stepSize = lr / bc1, bc2s = bc2.squareRoot()
             for j in 0..<p.count {
@@ -169,7 +169,7 @@ public class AdamBase: Optimizer {
             }
         }
         // a hand-edited or damaged count (NaN, negative, 1e30) would trap in Int(_:) or break bias correction
-        let step = state["step"].map { $0.count == 1 ? $0.data[0] : -1 } ?? 0
+        let step = state["step"].map { $0.count == 1 ? $0.elementPointer[0] : -1 } ?? 0
         guard step.isFinite, step >= 0, step < 1e9, step == step.rounded() else {
             throw OptimizerStateError(description: "Adam state 'step' is \(step); expected a whole number of updates")
         }
