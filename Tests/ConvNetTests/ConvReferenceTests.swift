@@ -87,6 +87,20 @@ func convGradientError(x: Tensor, w: Tensor, b: Tensor, g: Tensor, stride: Int, 
         expectClose(got, want, rtol: 1e-4, atol: 1e-4, "trial \(trial)")
     }
 
+    /// MobileNet-like depthwise layers (≥ 16 channels, maps up to 28×28) take the channels-last
+    /// kernel: 16-channel blocks with a partial last one, 8-pixel runs with a tail, strides 1–2.
+    @Test(arguments: [(16, 7, 3, 1, 1), (40, 14, 3, 1, 1), (96, 13, 3, 2, 1), (24, 28, 5, 1, 2), (33, 9, 5, 2, 0), (17, 6, 7, 1, 3)])
+    func channelsLastDepthwiseMatchesDirectLoop(_ c: Int, _ side: Int, _ k: Int, _ stride: Int, _ pad: Int) {
+        let gen = Generator(seed: UInt64(2100 + c + side * 7 + k))
+        let x = Tensor.randn([2, c, side, side], generator: gen), wt = Tensor.randn([c, 1, k, k], generator: gen)
+        let b = Tensor.randn([c], generator: gen)
+        withContext({ $0.threads = 2 }) {
+            let got = withNoGrad { conv2d(x, wt, bias: b, stride: stride, padding: pad, groups: c) }
+            let want = referenceConv(x, wt, bias: b, stride: (stride, stride), padding: (pad, pad), dilation: (1, 1), groups: c)
+            expectClose(got, want, rtol: 1e-4, atol: 1e-4, "\(c) channels, \(k)×\(k)/\(stride) pad \(pad) on \(side)×\(side)")
+        }
+    }
+
     @Test(arguments: 0..<10)
     func depthwiseConvMatchesDirectLoop(_ trial: Int) {
         // groups = channels = outputs (MobileNet's layers) take the depthwise kernel: random sizes,

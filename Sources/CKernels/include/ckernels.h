@@ -215,6 +215,14 @@ void ck_winograd3_dw_gemm(const float *V, long vs, const float *U, long us, long
 void ck_affine_relu(const float *src, const float *res, float *dst, long n, float scale, float shift, int relu);
 /// Depthwise convolution (groups = C = Cout) of planes p0..<p1 of x [N·C planes of H×W] with w
 /// [C, kh, kw] and an optional bias [C], into y [N·C planes of Ho×Wo] (zero padding ph/pw).
+/// Whether ck_conv_depthwise_cl runs here (AVX-512).
+int ck_conv_depthwise_cl_available(void);
+/// Scratch floats per thread for ck_conv_depthwise_cl.
+long ck_conv_depthwise_cl_scratch(long H, long W, long ph, long pw, long Ho, long Wo);
+/// Depthwise convolution (kh·kw ≤ 49, undilated) of one image x [C, H, W] into y [C, Ho, Wo] for
+/// 16-channel blocks [b0, b1), through a padded channels-last copy of each block.
+void ck_conv_depthwise_cl(const float *x, long C, long H, long W, const float *w, const float *bias, long kh, long kw,
+                          long sh, long sw, long ph, long pw, long Ho, long Wo, long b0, long b1, float *y, float *scratch);
 void ck_conv_depthwise(const float *x, long p0, long p1, long C, long H, long W, const float *w, const float *bias,
                        long kh, long kw, long sh, long sw, long ph, long pw, long dh, long dw, long Ho, long Wo, float *y);
 #endif

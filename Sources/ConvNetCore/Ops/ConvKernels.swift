@@ -125,6 +125,14 @@ enum ConvKernels {
         return t
     }
 
+    /// Depthwise layers with ≥ 16 channels on maps up to 28×28 (MobileNet's), undilated, kernels up
+    /// to 7×7, with AVX-512: the channels-last kernel. Wider maps keep the row kernel, whose rows
+    /// are long enough to vectorise and whose planes need no copy.
+    static func usesChannelsLastDepthwise(_ g: ConvGeometry) -> Bool {
+        g.c >= 16 && g.h * g.w <= 28 * 28 && g.dh == 1 && g.dw == 1 && g.kh * g.kw <= 49 && g.ph < g.kh && g.pw < g.kw
+            && ck_conv_depthwise_cl_available() != 0
+    }
+
     /// The weight in a kernel's layout: kept in ``PackedWeightCache`` when the weight is constant
     /// for the call (`constant` non-nil), made afresh otherwise.
     static func packedWeight<T: AnyObject>(_ constant: Tensor?, _ layout: @autoclosure () -> String, _ make: () -> (T, Int)) -> T {
@@ -145,11 +153,26 @@ enum ConvKernels {
             }
         } }
         if g.groups == g.c && g.cout == g.c && g.groups > 1 {
-            // depthwise (MobileNet): shifted rows times one weight each, per channel plane
-            let planes = g.n * g.c, work = g.hwo * g.kh * g.kw
-            Threads.parallelFor(planes, minPerThread: Swift.max(1, 32_768 / Swift.max(work, 1))) { r in
-                ck_conv_depthwise(x, r.lowerBound, r.upperBound, g.c, g.h, g.w, weight, bias, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
-                                  g.dh, g.dw, g.ho, g.wo, y)
+            if usesChannelsLastDepthwise(g) {
+                // 16 channels at a time, channels-last: a vector FMA per tap and output pixel
+                let blocks = (g.c + 15) / 16, scratch = ck_conv_depthwise_cl_scratch(g.h, g.w, g.ph, g.pw, g.ho, g.wo)
+                let inPlane = g.c * g.h * g.w, outPlane = g.c * g.hwo
+                Threads.parallelFor(g.n * blocks, minPerThread: Swift.max(1, 16_384 / Swift.max(1, 16 * g.hwo * g.kh * g.kw))) { r in
+                    var job = r.lowerBound
+                    while job < r.upperBound {
+                        let (i, b0) = (job / blocks, job % blocks), b1 = Swift.min(blocks, b0 + r.upperBound - job)
+                        ck_conv_depthwise_cl(x + i * inPlane, g.c, g.h, g.w, weight, bias, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.ho, g.wo,
+                                             b0, b1, y + i * outPlane, ck_scratch(3, scratch))
+                        job += b1 - b0
+                    }
+                }
+            } else {
+                // depthwise (MobileNet): shifted rows times one weight each, per channel plane
+                let planes = g.n * g.c, work = g.hwo * g.kh * g.kw
+                Threads.parallelFor(planes, minPerThread: Swift.max(1, 32_768 / Swift.max(work, 1))) { r in
+                    ck_conv_depthwise(x, r.lowerBound, r.upperBound, g.c, g.h, g.w, weight, bias, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
+                                      g.dh, g.dw, g.ho, g.wo, y)
+                }
             }
             if let epilogue {
                 Threads.parallelFor(g.n) { r in
