@@ -562,14 +562,42 @@ static inline __m512 max_nan512(__m512 a, __m512 b) {
 // its kw columns (columns outside the row masked to −∞), pass 2 the maximum of those over kh rows,
 // which is the stride-1 window anchored at the position; a strided pool then keeps every sh-th row
 // and sw-th column. The caller checks (Ho − 1)·sh < H and (Wo − 1)·sw < W, so every output window
-// is one of these and holds at least one element of the image.
+// is one of these and holds at least one element of the image. A chunk of planes holding NaN takes
+// the NaN-keeping maximum (three instructions instead of one).
+#define MAXPOOL_SMALL_PASSES(MAX)                                                                         \
+    for (long e = 0; e < total; e += 16) {                                                                \
+        __mmask16 live = total - e >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (total - e)) - 1);       \
+        __m512i col = _mm512_loadu_si512(colOf + e % hw);                                                  \
+        __m512 m = lowest;                                                                                 \
+        for (long j = 0; j < kw; j++) {                                                                    \
+            __m512i c = _mm512_add_epi32(col, _mm512_set1_epi32((int)(j - pw)));                            \
+            __mmask16 ok = live & _mm512_cmpge_epi32_mask(c, _mm512_setzero_si512())                       \
+                           & _mm512_cmplt_epi32_mask(c, _mm512_set1_epi32((int)W));                        \
+            m = MAX(m, _mm512_mask_loadu_ps(lowest, ok, xp + e + j - pw));                                 \
+        }                                                                                                  \
+        _mm512_mask_storeu_ps(rowmax + e, live, m);                                                        \
+    }                                                                                                      \
+    for (long e = 0; e < total; e += 16) {                                                                \
+        __mmask16 live = total - e >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (total - e)) - 1);       \
+        __m512i row = _mm512_loadu_si512(rowOf + e % hw);                                                  \
+        __m512 m = lowest;                                                                                 \
+        for (long i = 0; i < kh; i++) {                                                                    \
+            __m512i r = _mm512_add_epi32(row, _mm512_set1_epi32((int)(i - ph)));                            \
+            __mmask16 ok = live & _mm512_cmpge_epi32_mask(r, _mm512_setzero_si512())                       \
+                           & _mm512_cmplt_epi32_mask(r, _mm512_set1_epi32((int)H));                        \
+            m = MAX(m, _mm512_mask_loadu_ps(lowest, ok, rowmax + e + (i - ph) * W));                       \
+        }                                                                                                  \
+        _mm512_mask_storeu_ps(out + e, live, m);                                                           \
+    }
+
+#define MAXPOOL_SMALL_LIMIT 256
 __attribute__((target("avx512f")))
 static void maxpool_small_values512(const float *x, long planes, long H, long W, long kh, long kw, long ph, long pw,
                                     long sh, long sw, long Ho, long Wo, float *y, float *scratch) {
     long hw = H * W;
     // each position's column and row within its plane, repeated so that 16 lanes read from any
     // start below hw stay inside the tables
-    int32_t colOf[256 + 16], rowOf[256 + 16];
+    int32_t colOf[MAXPOOL_SMALL_LIMIT + 16], rowOf[MAXPOOL_SMALL_LIMIT + 16];
     for (long q = 0; q < hw + 16; q++) { colOf[q] = (int32_t)((q % hw) % W); rowOf[q] = (int32_t)((q % hw) / W); }
     long chunk = 2048 / hw > 0 ? 2048 / hw : 1;      // planes per pass: both buffers stay in L1
     float *rowmax = scratch, *dense = scratch + chunk * hw + 16;
@@ -579,28 +607,13 @@ static void maxpool_small_values512(const float *x, long planes, long H, long W,
         long np = planes - p0 < chunk ? planes - p0 : chunk, total = np * hw;
         const float *xp = x + p0 * hw;
         float *out = same ? y + p0 * hw : dense;
+        __mmask16 nan = 0;
         for (long e = 0; e < total; e += 16) {
             __mmask16 live = total - e >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (total - e)) - 1);
-            __m512i col = _mm512_loadu_si512(colOf + e % hw);
-            __m512 m = lowest;
-            for (long j = 0; j < kw; j++) {
-                __m512i c = _mm512_add_epi32(col, _mm512_set1_epi32((int)(j - pw)));
-                __mmask16 ok = live & _mm512_cmpge_epi32_mask(c, _mm512_setzero_si512()) & _mm512_cmplt_epi32_mask(c, _mm512_set1_epi32((int)W));
-                m = max_nan512(m, _mm512_mask_loadu_ps(lowest, ok, xp + e + j - pw));
-            }
-            _mm512_mask_storeu_ps(rowmax + e, live, m);
+            __m512 v = _mm512_maskz_loadu_ps(live, xp + e);
+            nan |= _mm512_mask_cmp_ps_mask(live, v, v, _CMP_UNORD_Q);
         }
-        for (long e = 0; e < total; e += 16) {
-            __mmask16 live = total - e >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (total - e)) - 1);
-            __m512i row = _mm512_loadu_si512(rowOf + e % hw);
-            __m512 m = lowest;
-            for (long i = 0; i < kh; i++) {
-                __m512i r = _mm512_add_epi32(row, _mm512_set1_epi32((int)(i - ph)));
-                __mmask16 ok = live & _mm512_cmpge_epi32_mask(r, _mm512_setzero_si512()) & _mm512_cmplt_epi32_mask(r, _mm512_set1_epi32((int)H));
-                m = max_nan512(m, _mm512_mask_loadu_ps(lowest, ok, rowmax + e + (i - ph) * W));
-            }
-            _mm512_mask_storeu_ps(out + e, live, m);
-        }
+        if (nan) { MAXPOOL_SMALL_PASSES(max_nan512) } else { MAXPOOL_SMALL_PASSES(_mm512_max_ps) }
         if (!same) {
             for (long pl = 0; pl < np; pl++) {
                 const float *d = dense + pl * hw;
@@ -611,6 +624,7 @@ static void maxpool_small_values512(const float *x, long planes, long H, long W,
         }
     }
 }
+#undef MAXPOOL_SMALL_PASSES
 #endif
 
 long ck_maxpool2d_scratch(long H, long W) {
@@ -623,7 +637,7 @@ void ck_maxpool2d(const float *x, long planes, long H, long W, long kh, long kw,
                   long ph, long pw, long sh, long sw, long dh, long dw,
                   long Ho, long Wo, float *y, int32_t *indices) {
 #if defined(__x86_64__)
-    if (!indices && ck_gemm_isa() == 2 && dh == 1 && dw == 1 && H * W <= 256 && (Ho - 1) * sh < H && (Wo - 1) * sw < W
+    if (!indices && ck_gemm_isa() == 2 && dh == 1 && dw == 1 && H * W <= MAXPOOL_SMALL_LIMIT && (Ho - 1) * sh < H && (Wo - 1) * sw < W
         && ph < kh && pw < kw) {
         maxpool_small_values512(x, planes, H, W, kh, kw, ph, pw, sh, sw, Ho, Wo, y, ck_scratch(3, ck_maxpool2d_scratch(H, W)));
         return;
