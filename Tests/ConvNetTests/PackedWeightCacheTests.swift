@@ -7,7 +7,8 @@ import Testing
 @Suite(.serialized) struct PackedWeightCacheTests {
     /// (n, c, cout, side, kernel, stride, pad): one shape per path that keeps packed weights, at 2 threads.
     static let shapes: [(Int, Int, Int, Int, Int, Int, Int)] = [
-        (1, 32, 40, 5, 3, 1, 1),    // ≤ 64 output pixels, ≥ 256 taps: GEMM split by rows
+        (1, 32, 40, 5, 3, 1, 1),    // ≤ 64 output pixels, ≥ 256 taps: pixels as GEMM rows (AVX2: weight rows split)
+        (1, 64, 150, 4, 3, 1, 1),   // the same with three 64-channel panels, the last one partial
         (2, 32, 40, 5, 3, 1, 1),    // the same over two images (a block of columns)
         (3, 20, 30, 5, 1, 1, 0),    // a 1×1 layer with < 128 output pixels
         (1, 16, 64, 14, 3, 1, 1),   // Winograd F(2×2, 3×3), output channels split over threads
@@ -17,15 +18,15 @@ import Testing
         (2, 24, 36, 20, 3, 1, 1),   // im2col + blocked GEMM / Winograd over tiles
     ]
 
-    @Test(arguments: 0..<shapes.count)
-    func keptWeightsMatchTheDefinition(_ index: Int) {
+    @Test(arguments: 0..<shapes.count, [nil, 1] as [Int?])
+    func keptWeightsMatchTheDefinition(_ index: Int, _ isaCap: Int?) {
         let (n, c, cout, side, k, s, p) = Self.shapes[index]
         let gen = Generator(seed: UInt64(7100 + index))
         let x = Tensor.randn([n, c, side, side], generator: gen)
         let w = Tensor.randn([cout, c, k, k], generator: gen) * 0.1
         let b = Tensor.randn([cout], generator: gen)
         let want = referenceConv(x, w, bias: b, stride: (s, s), padding: (p, p), dilation: (1, 1), groups: 1)
-        withContext({ $0.threads = 2 }) {
+        withContext({ $0.threads = 2; $0.isaCap = isaCap }) {
             let first = withNoGrad { conv2d(x, w, bias: b, stride: s, padding: p) }
             let second = withNoGrad { conv2d(x, w, bias: b, stride: s, padding: p) }
             expectClose(first, want, rtol: 1e-4, atol: 1e-4)

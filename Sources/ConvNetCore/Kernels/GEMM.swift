@@ -88,3 +88,29 @@ public final class PackedA: @unchecked Sendable {
         }
     }
 }
+
+/// A right operand packed once in the AVX-512 micro-kernel's 64-wide panels (a layer's weights,
+/// transposed, kept for inference), shared by threads that each take some of its panels.
+final class PackedB: @unchecked Sendable {
+    let k: Int, n: Int
+    private let buffer: Tensor
+    /// Bytes the panels occupy.
+    var bytes: Int { buffer.count * MemoryLayout<Float>.size }
+    /// 64-wide column panels.
+    var panels: Int { (n + 63) / 64 }
+
+    /// Packs op(B) [k×n] read from `b` (`transB`: `b` holds its transpose, n rows of k).
+    init(transB: Bool, k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int) {
+        self.k = k
+        self.n = n
+        buffer = Tensor(uninitializedShape: [ck_packed_b_size(k, n)])
+        ck_pack_b_all(transB ? 1 : 0, k, n, b, ldb, buffer.elementPointer)
+    }
+
+    /// C[m×n] = op(A)·B, the panels split over threads.
+    func multiply(transA: Bool, m: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        Threads.parallelFor(panels) { r in
+            ck_sgemm_bpacked(transA ? 1 : 0, m, self.n, self.k, a, lda, self.buffer.elementPointer, r.lowerBound, r.upperBound, c, ldc)
+        }
+    }
+}

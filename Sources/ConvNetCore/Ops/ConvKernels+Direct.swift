@@ -190,6 +190,31 @@ extension ConvKernels {
         for gr in 0..<g.groups {
             packed[gr].multiplySplittingRows(n: ncols, b: col + gr * g.kg * ncols, ldb: ncols, c: out + gr * g.coutG * ncols, ldc: ncols)
         }
+        finishFewColumns(g, out: out, bias: bias, y: y, epilogue: epilogue)
+    }
+
+    /// The same product transposed, for AVX-512: the pixels are the GEMM's rows (6-row panels,
+    /// ResNet's 49 pixels fill 49 of 54 rows where 64-wide column panels filled 49 of 64) against
+    /// the weights kept transposed in 64-channel panels, which the threads share out.
+    static func fewColumnsTransposed(_ g: ConvGeometry, x: UnsafePointer<Float>, packed: [PackedB], bias: UnsafePointer<Float>?,
+                                     y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?) {
+        let ncols = g.n * g.hwo
+        let col = columns(g, x: x, images: 0..<g.n, slot: 0)
+        let outT = ck_scratch(1, ncols * g.cout)!, out = g.n == 1 ? y : ck_scratch(2, g.cout * ncols)!
+        for gr in 0..<g.groups {
+            // [pixels × coutG] = colᵀ [pixels × kg] · Wᵀ [kg × coutG]
+            packed[gr].multiply(transA: true, m: ncols, a: col + gr * g.kg * ncols, lda: ncols, c: outT + gr * g.coutG, ldc: g.cout)
+        }
+        // one image: straight into y; several: [cout, images·HWo], placed by the epilogue pass
+        let dst = g.n == 1 ? y : out
+        ck_transpose(outT, ncols, g.cout, g.cout, dst, ncols)
+        finishFewColumns(g, out: dst, bias: bias, y: y, epilogue: epilogue)
+    }
+
+    /// Bias or epilogue over `out` [cout, images·HWo] (which is `y` itself for one image) into y.
+    private static func finishFewColumns(_ g: ConvGeometry, out: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
+                                         y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?) {
+        let ncols = g.n * g.hwo, single = g.n == 1
         let finish = ConvEpilogue.orBias(epilogue, bias)
         for i in 0..<g.n {
             if single {

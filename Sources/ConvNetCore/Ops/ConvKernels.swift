@@ -152,6 +152,21 @@ enum ConvKernels {
                 return (p, p.bytes)
             }
         } }
+        let transposedWeights = { (0..<g.groups).map { gr in
+            packedWeight(constantWeight, "gemm transposed \(gr)/\(g.groups) \(g.kg)×\(g.coutG)") { () -> (PackedB, Int) in
+                let p = PackedB(transB: true, k: g.kg, n: g.coutG, b: weight + gr * g.coutG * g.kg, ldb: g.kg)
+                return (p, p.bytes)
+            }
+        } }
+        // few output pixels with kept weights: the pixels as rows of a transposed GEMM (AVX-512),
+        // or the weights' rows split over threads
+        let fewPixels = { () -> Void in
+            if ck_gemm_isa() == 2 {
+                fewColumnsTransposed(g, x: x, packed: transposedWeights(), bias: bias, y: y, epilogue: epilogue)
+            } else {
+                fewColumns(g, x: x, packed: gemmWeights(), bias: bias, y: y, epilogue: epilogue)
+            }
+        }
         if g.groups == g.c && g.cout == g.c && g.groups > 1 {
             if usesChannelsLastDepthwise(g) {
                 // 16 channels at a time, channels-last: a vector FMA per tap and output pixel
@@ -195,7 +210,7 @@ enum ConvKernels {
         if g.n * g.hwo <= 64 && g.kg >= 256 {
             // weights kept packed: a GEMM split by rows; otherwise each row streamed as stored
             if constantWeight != nil {
-                fewColumns(g, x: x, packed: gemmWeights(), bias: bias, y: y, epilogue: epilogue)
+                fewPixels()
             } else {
                 smallOutputs(g, x: x, weight: weight, bias: bias, y: y, epilogue: epilogue)
             }
@@ -238,8 +253,8 @@ enum ConvKernels {
             return
         }
         if constantWeight != nil && g.n * g.hwo < 128 && Threads.count > 1 {
-            // too few columns to split by panels: the threads take rows of the kept weights
-            fewColumns(g, x: x, packed: gemmWeights(), bias: bias, y: y, epilogue: epilogue)
+            // too few columns to split by panels
+            fewPixels()
             return
         }
         let outPlane = g.cout * g.hwo
