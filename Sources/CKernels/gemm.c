@@ -403,32 +403,37 @@ void ck_pack_b_all(int transB, long K, long N, const float *B, long ldb, float *
 /// C[M×N] = op(A)·B for the 64-wide column panels [p0, p1) of a B packed by ck_pack_b_all, with
 /// A packed here (all M rows; for few rows: a convolution's pixels against its kept weights).
 /// AVX-512 only (ck_gemm_isa() == 2).
-void ck_sgemm_bpacked(int transA, long M, long N, long K, const float *A, long lda, const float *bpacked, long p0, long p1,
-                      float *C, long ldc) {
+void ck_sgemm_bpacked(int transA, long M, long N, long K, const float *A, long lda, const float *apacked, const float *bpacked,
+                      long p0, long p1, float *C, long ldc) {
 #ifdef CK_X86
     if (M <= 0 || N <= 0 || K <= 0) return;
     long npad = ((N + NR_MAX - 1) / NR_MAX) * NR_MAX, mpad = ((M + MR - 1) / MR) * MR;
-    float *apack = aligned_buffer(&t_apack, (size_t)MC * KC);
-    if (!apack) abort();
+    float *apack = apacked ? 0 : aligned_buffer(&t_apack, (size_t)MC * KC);
+    if (!apacked && !apack) abort();
     for (long ic = 0; ic < M; ic += MC) {
         long mc = M - ic < MC ? M - ic : MC;
         for (long pc = 0; pc < K; pc += KC) {
             long kc = K - pc < KC ? K - pc : KC;
-            const float *Ablk = transA ? A + pc * lda + ic : A + ic * lda + pc;
-            pack_a(transA, Ablk, lda, mc, kc, apack);
+            const float *ablock;
+            if (apacked) {
+                ablock = apacked + pc * mpad + ic * kc;
+            } else {
+                const float *Ablk = transA ? A + pc * lda + ic : A + ic * lda + pc;
+                pack_a(transA, Ablk, lda, mc, kc, apack);
+                ablock = apack;
+            }
             for (long jp = p0; jp < p1; jp++) {
                 long cols = N - jp * NR_MAX < NR_MAX ? N - jp * NR_MAX : NR_MAX;
                 const float *bp = bpacked + pc * npad + jp * NR_MAX * kc;
                 for (long ir = 0; ir < mc; ir += MR) {
                     long rows = mc - ir < MR ? mc - ir : MR;
-                    ukr_avx512(kc, apack + (ir / MR) * MR * kc, bp, C + (ic + ir) * ldc + jp * NR_MAX, ldc, pc > 0, rows, cols);
+                    ukr_avx512(kc, ablock + (ir / MR) * MR * kc, bp, C + (ic + ir) * ldc + jp * NR_MAX, ldc, pc > 0, rows, cols);
                 }
             }
         }
     }
-    (void)mpad;
 #else
-    (void)transA; (void)M; (void)N; (void)K; (void)A; (void)lda; (void)bpacked; (void)p0; (void)p1; (void)C; (void)ldc;
+    (void)transA; (void)M; (void)N; (void)K; (void)A; (void)lda; (void)apacked; (void)bpacked; (void)p0; (void)p1; (void)C; (void)ldc;
     abort();
 #endif
 }

@@ -37,9 +37,10 @@ long ck_packed_b_size(long K, long N);
 /// Packs all of op(B) [K×N] in the AVX-512 micro-kernel's 64-wide panels, so several GEMMs with
 /// different left operands (threads, calls) can share it.
 void ck_pack_b_all(int transB, long K, long N, const float *B, long ldb, float *dst);
-/// C[M×N] = op(A)·B over the 64-wide column panels [p0, p1) of a B packed by ck_pack_b_all (AVX-512 only).
-void ck_sgemm_bpacked(int transA, long M, long N, long K, const float *A, long lda, const float *bpacked, long p0, long p1,
-                      float *C, long ldc);
+/// C[M×N] = op(A)·B over the 64-wide column panels [p0, p1) of a B packed by ck_pack_b_all, with A
+/// given packed by ck_pack_a (apacked) or as a matrix (AVX-512 only).
+void ck_sgemm_bpacked(int transA, long M, long N, long K, const float *A, long lda, const float *apacked, const float *bpacked,
+                      long p0, long p1, float *C, long ldc);
 
 /// A convolution's im2col matrix described instead of stored: row `tap` = (c, i, j) over the
 /// group's channels, column `n` = output pixel n of the images from `x` on (n = image·Ho·Wo + oh·Wo + ow).

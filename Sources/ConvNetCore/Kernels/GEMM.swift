@@ -107,10 +107,11 @@ final class PackedB: @unchecked Sendable {
         ck_pack_b_all(transB ? 1 : 0, k, n, b, ldb, buffer.elementPointer)
     }
 
-    /// C[m×n] = op(A)·B, the panels split over threads.
-    func multiply(transA: Bool, m: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    /// C[m×n] = A·B for A packed by `PackedA`, the panels split over threads.
+    func multiply(_ a: PackedA, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        precondition(a.k == k, "PackedB.multiply: A has \(a.k) columns, B \(k) rows")
         Threads.parallelFor(panels) { r in
-            ck_sgemm_bpacked(transA ? 1 : 0, m, self.n, self.k, a, lda, self.buffer.elementPointer, r.lowerBound, r.upperBound, c, ldc)
+            ck_sgemm_bpacked(0, a.m, self.n, self.k, nil, 0, a.pointer, self.buffer.elementPointer, r.lowerBound, r.upperBound, c, ldc)
         }
     }
 }

@@ -198,12 +198,20 @@ extension ConvKernels {
     /// the weights kept transposed in 64-channel panels, which the threads share out.
     static func fewColumnsTransposed(_ g: ConvGeometry, x: UnsafePointer<Float>, packed: [PackedB], bias: UnsafePointer<Float>?,
                                      y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?) {
-        let ncols = g.n * g.hwo
-        let col = columns(g, x: x, images: 0..<g.n, slot: 0)
+        let ncols = g.n * g.hwo, inPlane = g.c * g.h * g.w, taps = g.kh * g.kw
+        // the column matrix [C·kh·kw, pixels], channels split over threads
+        let col = ck_scratch(0, g.c * taps * ncols)!
+        Threads.parallelFor(g.c, minPerThread: Swift.max(1, 4096 / Swift.max(1, taps * ncols))) { r in
+            for i in 0..<g.n {
+                ck_im2col(x + i * inPlane + r.lowerBound * g.h * g.w, r.count, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw,
+                          g.ho, g.wo, col + r.lowerBound * taps * ncols + i * g.hwo, ncols)
+            }
+        }
         let outT = ck_scratch(1, ncols * g.cout)!, out = g.n == 1 ? y : ck_scratch(2, g.cout * ncols)!
         for gr in 0..<g.groups {
-            // [pixels × coutG] = colᵀ [pixels × kg] · Wᵀ [kg × coutG]
-            packed[gr].multiply(transA: true, m: ncols, a: col + gr * g.kg * ncols, lda: ncols, c: outT + gr * g.coutG, ldc: g.cout)
+            // [pixels × coutG] = colᵀ [pixels × kg] · Wᵀ [kg × coutG], colᵀ packed once for all threads
+            let pixels = PackedA(transA: true, m: ncols, k: g.kg, a: col + gr * g.kg * ncols, lda: ncols)
+            packed[gr].multiply(pixels, c: outT + gr * g.coutG, ldc: g.cout)
         }
         // one image: straight into y; several: [cout, images·HWo], placed by the epilogue pass
         let dst = g.n == 1 ? y : out
