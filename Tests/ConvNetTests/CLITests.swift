@@ -18,6 +18,23 @@ func runConvnet(_ args: [String]) throws -> (status: Int32, out: String, err: St
 }
 
 @Suite struct CLITests {
+    /// The benchmark executable starts and runs a group (its suite is built from the user-written
+    /// models' `@Sendable` factories: a mismatch there once aborted every group at start-up).
+    @Test func benchmarkExecutableRunsAGroup() throws {
+        let exe = try #require(builtExecutable("convnet-bench"), "convnet-bench was not found next to the test bundle")
+        let p = Process()
+        p.executableURL = exe
+        p.arguments = ["pool", "1"]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(text.contains("maxpool 2×2 256×6×28²"), "\(text)")
+    }
+
     /// Bad input: one line on stderr, a non-zero exit, no trace.
     @Test(arguments: [
         (["train", "lenet7"], "unknown model 'lenet7'"),

@@ -25,10 +25,10 @@ public struct BenchmarkSuite {
 
     /// Models written outside the library (a user's own classes), benchmarked after the zoo model
     /// they reproduce: (row name, the zoo model it mirrors, how to build it).
-    public let userModels: [(name: String, twin: String, make: () -> any Module)]
+    public let userModels: [(name: String, twin: String, make: @Sendable () -> any Module)]
 
     /// A suite running `groups`, each workload timed `repeats` times, with `userModels` after their zoo twins.
-    public init(groups: Set<String>, repeats: Int, userModels: [(name: String, twin: String, make: () -> any Module)] = []) {
+    public init(groups: Set<String>, repeats: Int, userModels: [(name: String, twin: String, make: @Sendable () -> any Module)] = []) {
         self.groups = groups; self.repeats = repeats; self.userModels = userModels
     }
 
