@@ -25,11 +25,13 @@ extension ConvKernels {
             && g.coutG * g.kh * g.kw <= 1024 && ck_conv_direct16_available() != 0
     }
 
-    /// Stride-2 3×3 layers with at least 32 channels in and out (ResNet's downsampling 3×3s): the
-    /// 32-channel direct kernel, which builds no column matrix (the strided gather cost about as
-    /// much as the GEMM it fed).
+    /// Stride-2 3×3 layers with at least 32 channels in and out (ResNet's downsampling 3×3s) and
+    /// outputs at least 8 wide: the 32-channel direct kernel, which builds no column matrix (the
+    /// strided gather cost about as much as the GEMM it fed). Its pixel blocks are 8–14 wide, so
+    /// ResNet-18/96's 6- and 3-wide outputs would leave most lanes idle: those take the GEMM
+    /// (a training step 279 → 255 ms).
     static func usesDirectStrided(_ g: ConvGeometry) -> Bool {
-        g.groups == 1 && g.sh == 2 && g.sw == 2 && g.kh == 3 && g.kw == 3 && g.dh == 1 && g.dw == 1 && g.c >= 32 && g.cout >= 32
+        g.groups == 1 && g.sh == 2 && g.sw == 2 && g.kh == 3 && g.kw == 3 && g.dh == 1 && g.dw == 1 && g.c >= 32 && g.cout >= 32 && g.wo >= 8
             && ck_conv_direct16_available() != 0
     }
 
