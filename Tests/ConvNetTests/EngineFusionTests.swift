@@ -31,7 +31,59 @@ private final class DataDependent: Module {
     }
 }
 
+/// MobileNetV2's pattern as a user writes it: pointwise conv → batch norm → ReLU6, depthwise conv →
+/// ReLU6 (a PyTorch export folds the batch norm, leaving conv → clamp), pointwise conv → batch norm.
+private final class InvertedResidualStem: Module {
+    let expand = Conv2d(8, 24, kernelSize: 1, bias: false), bn1 = BatchNorm2d(24)
+    let depthwise = Conv2d(24, 24, kernelSize: 3, padding: 1, groups: 24)
+    let project = Conv2d(24, 8, kernelSize: 1, bias: false), bn2 = BatchNorm2d(8)
+    func forward(_ x: Tensor) -> Tensor {
+        var y = bn1(expand(x)).clamp(min: 0, max: 6)
+        y = depthwise(y).clamp(min: 0, max: 6)
+        return bn2(project(y))
+    }
+}
+
+/// conv → clamp(0, 6), as a PyTorch export of MobileNetV2 leaves it (batch norm folded).
+private final class ConvReLU6: Module {
+    let conv = Conv2d(8, 16, kernelSize: 3, padding: 1)
+    func forward(_ x: Tensor) -> Tensor { conv(x).clamp(min: 0, max: 6) }
+}
+
 @Suite struct EngineFusionTests {
+    /// Inference fuses a clamp (ReLU6) into the convolution before it, with or without a batch
+    /// norm between them: three convolutions and nothing else, the values the eager forward gives,
+    /// NaN kept as `clamp` keeps it.
+    @Test func reluSixFusesIntoTheConvolution() {
+        Tensor.manualSeed(13)
+        let block = InvertedResidualStem()
+        _ = block(Tensor.randn(4, 8, 7, 7) * 4)   // batch statistics, so eval maps are not identities
+        block.eval()
+        let fast = compile(block)
+        var v = (Tensor.randn(2, 8, 7, 7) * 4).scalars
+        v[3] = .nan
+        let x = Tensor(shape: [2, 8, 7, 7], scalars: v)
+        let eager = withNoGrad { block(x) }
+        _ = withNoGrad { fast(x) }
+        let fused = withNoGrad { fast(x) }
+        #expect(withNoGrad { fast.replaySteps(forInputShape: x.shape) } == 3)
+        #expect(fused.scalars.contains { $0.isNaN })
+        #expect(zip(fused.scalars, eager.scalars).allSatisfy { $0.isNaN == $1.isNaN })
+        let finite = { (t: Tensor) in Tensor(shape: t.shape, scalars: t.scalars.map { $0.isNaN ? 0 : $0 }) }
+        expectClose(finite(fused), finite(eager), rtol: 1e-4, atol: 1e-4, "inverted residual, eval")
+        // conv → clamp with no batch norm between (the bias then rides on the epilogue instead of the
+        // kernel's accumulators: the same values up to rounding)
+        let plain = ConvReLU6()
+        let convReLU6 = compile(plain)
+        let want = withNoGrad { plain(x) }
+        _ = withNoGrad { convReLU6(x) }
+        let got = withNoGrad { convReLU6(x) }
+        #expect(zip(got.scalars, want.scalars).allSatisfy { $0.isNaN == $1.isNaN })
+        #expect(got.scalars.allSatisfy { $0.isNaN || (0...6).contains($0) })
+        expectClose(finite(got), finite(want), rtol: 1e-5, atol: 1e-5, "conv → ReLU6")
+        #expect(withNoGrad { convReLU6.replaySteps(forInputShape: x.shape) } == 1)
+    }
+
     /// Fusion is found in the traced graph, whatever module wrote the ops.
     @Test func fusionsFoundInAUsersBlock() {
         Tensor.manualSeed(11)

@@ -2,16 +2,17 @@
 ///
 /// The rewrites are the engine's, for any model: a batch norm followed by a ReLU runs as one
 /// `batchNormReLU`; without gradient recording a convolution followed by an eval-mode batch norm,
-/// a residual addition and/or a ReLU runs as one `conv2dAffineReLU` (its kernels apply them while
-/// writing the output); with recording, `maxPool(relu(conv))` with non-overlapping windows pools
+/// a residual addition and/or a ReLU or a clamp (ReLU6) runs as one `conv2dAffineReLU` (its
+/// kernels apply them while writing the output); with recording, `maxPool(relu(conv))` with non-overlapping windows pools
 /// first and rectifies a quarter of the elements (max and ReLU commute, values and gradients alike).
 /// A rewrite applies only where the intermediate values have no other use.
 public final class OptimizedGraph {
     enum Step {
         case node(OpTrace.Node)
-        /// relu?(conv(x)·scale + shift + residual?), the scale and shift from an eval batch norm's
-        /// current statistics (read at every run, so they follow loaded weights).
-        case fusedConv(input: Int, conv: OpTrace.Kind, norm: OpTrace.BatchNormParameters?, residual: Int?, relu: Bool, output: Int)
+        /// clamp?(relu?(conv(x)·scale + shift + residual?)), the scale and shift from an eval batch
+        /// norm's current statistics (read at every run, so they follow loaded weights).
+        case fusedConv(input: Int, conv: OpTrace.Kind, norm: OpTrace.BatchNormParameters?, residual: Int?, relu: Bool,
+                       clamp: (lower: Float, upper: Float)?, output: Int)
         /// relu(maxPool(x)).
         case poolReLU(input: Int, pool: OpTrace.Kind, output: Int)
     }
@@ -59,6 +60,11 @@ public final class OptimizedGraph {
                 if !relu, let c = soleConsumer(value), let next = nodes[c], case .relu = next.kind {
                     relu = true; last = c; value = next.output
                 }
+                var clamp: (lower: Float, upper: Float)? = nil
+                if !relu, let c = soleConsumer(value), let next = nodes[c], case .other("clamp", _, let attributes) = next.kind,
+                   case .float(let lo)? = attributes["min"], case .float(let hi)? = attributes["max"] {
+                    clamp = (lo, hi); last = c; value = next.output
+                }
                 if last != k {
                     var c = k
                     while c != last {   // drop the chain's inner nodes
@@ -66,7 +72,8 @@ public final class OptimizedGraph {
                         nodes[c] = nil
                         c = consumer[v]!
                     }
-                    fused[last] = .fusedConv(input: node.inputs[0], conv: node.kind, norm: norm, residual: residual, relu: relu, output: value)
+                    fused[last] = .fusedConv(input: node.inputs[0], conv: node.kind, norm: norm, residual: residual, relu: relu,
+                                             clamp: clamp, output: value)
                     nodes[last] = nil
                 }
             case .relu where recording:
@@ -99,7 +106,7 @@ public final class OptimizedGraph {
     private static func inputs(of step: Step) -> [Int] {
         switch step {
         case .node(let n): return n.inputs
-        case .fusedConv(let input, _, _, let residual, _, _): return [input] + (residual.map { [$0] } ?? [])
+        case .fusedConv(let input, _, _, let residual, _, _, _): return [input] + (residual.map { [$0] } ?? [])
         case .poolReLU(let input, _, _): return [input]
         }
     }
@@ -128,7 +135,7 @@ public final class OptimizedGraph {
                 let y = OptimizedGraph.execute(kind, inputs, &values)
                 if output >= 0, let y { values[output] = y }
             }
-        case .fusedConv(let input, let conv, let norm, let residual, let relu, let output):
+        case .fusedConv(let input, let conv, let norm, let residual, let relu, let clamp, let output):
             guard case .conv2d(let w, let b, let stride, let padding, let dilation, let groups) = conv else { return { _ in } }
             return { values in
                 var scale: Tensor? = nil, shift: Tensor? = nil
@@ -138,7 +145,8 @@ public final class OptimizedGraph {
                     shift = Tensor(shape: [map.shift.count], scalars: map.shift)
                 }
                 values[output] = conv2dAffineReLU(values[input]!, w, bias: b, stride: stride, padding: padding, dilation: dilation,
-                                                  groups: groups, scale: scale, shift: shift, residual: residual.map { values[$0]! }, relu: relu)
+                                                  groups: groups, scale: scale, shift: shift, residual: residual.map { values[$0]! }, relu: relu,
+                                                  clamp: clamp)
             }
         case .poolReLU(let input, let pool, let output):
             return { values in values[output] = OptimizedGraph.execute(pool, [input], &values)!.relu() }

@@ -16,12 +16,23 @@ struct ConvGeometry {
 
 /// What a convolution does to each output value as it writes it: `v·scale[o] + shift[o]` per output
 /// channel (the layer's bias already folded into shift), plus a residual tensor shaped as the
-/// output, then ReLU if asked.
+/// output, then ReLU if asked, then a clamp to [lower, upper] if given (MobileNet's ReLU6, with the
+/// same formula as `clamp`, so NaN stays NaN).
 struct ConvEpilogue {
     let scale: UnsafePointer<Float>?
     let shift: UnsafePointer<Float>?
     var residual: UnsafePointer<Float>? = nil
     let relu: Bool
+    var clamp: (lower: Float, upper: Float)? = nil
+
+    /// Clamps `count` values in place (the kernels that apply scale, shift, residual and ReLU
+    /// themselves leave the clamp to this pass).
+    static func clamp(_ y: UnsafeMutablePointer<Float>, count: Int, to bounds: (lower: Float, upper: Float)) {
+        let (lo, hi) = bounds
+        Threads.parallelFor(count, minPerThread: 1 << 16) { r in
+            for i in r { let v = y[i]; y[i] = v < lo ? lo : (v > hi ? hi : v) }
+        }
+    }
 
     /// `epilogue`, or for a plain convolution with a bias the bias alone (nil: nothing to apply).
     static func orBias(_ epilogue: ConvEpilogue?, _ bias: UnsafePointer<Float>?) -> ConvEpilogue? {
@@ -36,6 +47,10 @@ struct ConvEpilogue {
         for o in 0..<channels {
             let s = src.map { $0 + o * srcStride } ?? UnsafePointer(out + o * plane)
             ck_affine_relu(s, res.map { $0 + o * plane }, out + o * plane, plane, scale?[o] ?? 1, shift?[o] ?? 0, relu ? 1 : 0)
+            if let (lo, hi) = clamp {
+                let d = out + o * plane
+                for i in 0..<plane { let v = d[i]; d[i] = v < lo ? lo : (v > hi ? hi : v) }
+            }
         }
     }
 }
@@ -221,6 +236,7 @@ enum ConvKernels {
             if winogradSplitsChannels(g, variant) {
                 winogradByChannels(g, variant, x: x, weight: weight, bias: epilogue?.shift ?? bias, y: y, scale: epilogue?.scale,
                                    residual: epilogue?.residual, relu: epilogue?.relu ?? false, constantWeight: constantWeight)
+                if let bounds = epilogue?.clamp { ConvEpilogue.clamp(y, count: g.n * g.cout * g.hwo, to: bounds) }
                 return
             }
             let packed = packedWeight(constantWeight, "winograd \(variant) \(g.groups)") { () -> (Tensor, Int) in
@@ -230,6 +246,7 @@ enum ConvKernels {
             winograd(variant, x: x, n: g.n, c: g.c, h: g.h, w: g.w, ph: g.ph, pw: g.pw, oc: g.cout, ho: g.ho, wo: g.wo,
                      groups: g.groups, packed: packed.elementPointer, bias: epilogue?.shift ?? bias, y: y, scale: epilogue?.scale, residual: epilogue?.residual,
                      relu: epilogue?.relu ?? false)
+            if let bounds = epilogue?.clamp { ConvEpilogue.clamp(y, count: g.n * g.cout * g.hwo, to: bounds) }
             return
         }
         if usesDirectStrided(g) {

@@ -26,6 +26,13 @@ public func conv2d(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil, strid
 public func conv2dAffineReLU(_ input: Tensor, _ weight: Tensor, bias: Tensor? = nil, stride: Size2 = 1, padding: Padding = 0,
                              dilation: Size2 = 1, groups: Int = 1, scale: Tensor? = nil, shift: Tensor? = nil,
                              residual: Tensor? = nil, relu: Bool) -> Tensor {
+    conv2dAffineReLU(input, weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups, scale: scale,
+                     shift: shift, residual: residual, relu: relu, clamp: nil)
+}
+
+/// The same, then `clamp(min: lower, max: upper)` (the engine fuses a ReLU6 so).
+func conv2dAffineReLU(_ input: Tensor, _ weight: Tensor, bias: Tensor?, stride: Size2, padding: Padding, dilation: Size2, groups: Int,
+                      scale: Tensor?, shift: Tensor?, residual: Tensor?, relu: Bool, clamp: (lower: Float, upper: Float)?) -> Tensor {
     let (input, weight, bias, scale, shift, residual) = (input.contiguous(), weight.contiguous(), bias?.contiguous(),
                                                          scale?.contiguous(), shift?.contiguous(), residual?.contiguous())
     let cout = weight.rank == 4 ? weight.shape[0] : 0
@@ -42,7 +49,9 @@ public func conv2dAffineReLU(_ input: Tensor, _ weight: Tensor, bias: Tensor? = 
         if let scale { y = y * scale.reshape(channelShape) }
         if let shift { y = y + shift.reshape(channelShape) }
         if let residual { y = y + residual }
-        return relu ? y.relu() : y
+        if relu { y = y.relu() }
+        if let (lo, hi) = clamp { y = y.clamp(min: lo, max: hi) }
+        return y
     }
     // the layer's bias folds into the shift: (v + b)·s + t = v·s + (b·s + t)
     var folded = [Float](repeating: 0, count: cout)
@@ -53,7 +62,7 @@ public func conv2dAffineReLU(_ input: Tensor, _ weight: Tensor, bias: Tensor? = 
     return folded.withUnsafeBufferPointer { f in
         convolve(input, weight, bias: nil, stride: stride, padding: padding, dilation: dilation, groups: groups,
                  epilogue: ConvEpilogue(scale: scale.map { UnsafePointer($0.elementPointer) }, shift: f.baseAddress,
-                                        residual: residual.map { UnsafePointer($0.elementPointer) }, relu: relu),
+                                        residual: residual.map { UnsafePointer($0.elementPointer) }, relu: relu, clamp: clamp),
                  residualShape: residual?.shape)
     }
 }
