@@ -5,16 +5,8 @@ import Testing
 /// Runs the built `convnet` with arguments; returns exit status, stdout and stderr.
 func runConvnet(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
     let exe = try #require(builtExecutable("convnet"), "the convnet executable was not found next to the test bundle")
-    let p = Process()
-    p.executableURL = exe
-    p.arguments = args
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    let r = try Subprocess.run(exe, args)
+    return (r.status, r.stdout, r.stderr)
 }
 
 @Suite struct CLITests {
@@ -22,17 +14,9 @@ func runConvnet(_ args: [String]) throws -> (status: Int32, out: String, err: St
     /// models' `@Sendable` factories: a mismatch there once aborted every group at start-up).
     @Test func benchmarkExecutableRunsAGroup() throws {
         let exe = try #require(builtExecutable("convnet-bench"), "convnet-bench was not found next to the test bundle")
-        let p = Process()
-        p.executableURL = exe
-        p.arguments = ["pool", "1"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
-        #expect(text.contains("maxpool 2×2 256×6×28²"), "\(text)")
+        let r = try Subprocess.run(exe, ["pool", "1"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("maxpool 2×2 256×6×28²"), "\(r.stdout)")
     }
 
     /// Bad input: one line on stderr, a non-zero exit, no trace.

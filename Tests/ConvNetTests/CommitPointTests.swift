@@ -5,12 +5,7 @@ import Testing
 /// Whether strace can trace here (installed, and ptrace allowed).
 let straceWorks: Bool = {
     guard FileManager.default.isExecutableFile(atPath: "/usr/bin/strace") else { return false }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/strace")
-    p.arguments = ["-o", "/dev/null", "/bin/true"]
-    guard (try? p.run()) != nil else { return false }
-    p.waitUntilExit()
-    return p.terminationStatus == 0
+    return (try? Subprocess.run("/usr/bin/strace", ["-o", "/dev/null", "/bin/true"]))?.status == 0
 }()
 
 /// Whether this test bundle (and so the `convnet` built beside it) runs under ThreadSanitizer
@@ -31,30 +26,16 @@ let underThreadSanitizer: Bool = dlsym(dlopen(nil, RTLD_NOW), "__tsan_init") != 
     /// `convnet` under strace with a fault injected at the `k`-th call of `syscall`.
     func runInjected(_ fault: String, at k: Int, of syscall: String = "rename", out: URL) throws -> (status: Int32, err: String) {
         let exe = try #require(builtExecutable("convnet"))
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/strace")
-        p.arguments = ["-f", "-o", "/dev/null", "-e", "trace=\(syscall)", "-e", "inject=\(syscall):\(fault):when=\(k)", exe.path]
-            + args + ["--out", out.path]
-        let err = Pipe()
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = err
-        try p.run()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: e, as: UTF8.self))
+        let run = try Subprocess.run("/usr/bin/strace", ["-f", "-o", "/dev/null", "-e", "trace=\(syscall)",
+                                                         "-e", "inject=\(syscall):\(fault):when=\(k)", exe.path] + args + ["--out", out.path])
+        return (run.status, run.stderr)
     }
 
     /// How many times an uninterrupted run calls `syscall` (counted by strace).
     func countCalls(of syscall: String) throws -> Int {
         let exe = try #require(builtExecutable("convnet"))
         let log = tempDir().appendingPathComponent("strace.log")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/strace")
-        p.arguments = ["-f", "-o", log.path, "-e", "trace=\(syscall)", exe.path] + args + ["--out", tempDir().path]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
+        _ = try Subprocess.run("/usr/bin/strace", ["-f", "-o", log.path, "-e", "trace=\(syscall)", exe.path] + args + ["--out", tempDir().path])
         return try String(contentsOf: log, encoding: .utf8).split(separator: "\n").filter { $0.contains(" \(syscall)(") }.count
     }
 

@@ -45,17 +45,10 @@ private let gzipTool: String? = ["/bin/gzip", "/usr/bin/gzip"].first { FileManag
 
 /// Compresses `file` with the system gzip into `file.gz` (the original is kept).
 private func gzipWithTool(_ tool: String, _ file: URL) throws -> URL {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: tool)
-    p.arguments = ["-c", "-n", file.path]
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    try p.run()
-    let out = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    #expect(p.terminationStatus == 0)
+    let r = try Subprocess.run(tool, ["-c", "-n", file.path])
+    #expect(r.status == 0, "\(r.stderr)")
     let gz = file.appendingPathExtension("gz")
-    try out.write(to: gz)
+    try r.out.write(to: gz)
     return gz
 }
 

@@ -205,15 +205,7 @@ func epochLosses(_ dir: URL) throws -> [EpochRecord] {
     /// Swift: 2 ranks print the losses and checksum of 1 process (its last batch is uneven: 520 = 8·64 + 8).
     @Test(.enabled(if: enabled)) func theDataParallelExampleOnTwoRanksMatchesOneProcess() throws {
         let exe = try #require(builtExecutable("data-parallel"))
-        let p = Process()
-        p.executableURL = exe
-        p.arguments = ["--sync-bn"]
-        p.environment = ProcessInfo.processInfo.environment.merging(["CONVNET_NUM_THREADS": "1"]) { $1 }
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        try p.run()
-        let alone = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        let alone = try Subprocess.run(exe, ["--sync-bn"], environment: ["CONVNET_NUM_THREADS": "1"]).stdout
         let two = try runMPI(2, ["--sync-bn"], executable: "data-parallel")
         #expect(two.status == 0, "\(two.err)")
         func numbers(_ s: String) -> [Double] {
@@ -240,18 +232,11 @@ func epochLosses(_ dir: URL) throws -> [EpochRecord] {
 /// Without Open MPI's library a run under mpirun says so in one line (the build itself needs no MPI).
 @Test func startedByMPIWithoutTheLibraryIsOneClearError() throws {
     let exe = try #require(builtExecutable("convnet"))
-    let p = Process()
-    p.executableURL = exe
-    p.arguments = ["train", "lenet", "--epochs", "1", "--subset", "64", "--out", tempDir().path]
-    p.environment = ProcessInfo.processInfo.environment.merging(["OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_RANK": "0",
-                                                                 "CONVNET_MPI_LIBRARY": "/nonexistent/libmpi.so.40"]) { $1 }
-    let err = Pipe()
-    p.standardError = err
-    p.standardOutput = FileHandle.nullDevice
-    try p.run()
-    let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    p.waitUntilExit()
-    #expect(p.terminationStatus == 1)
+    let run = try Subprocess.run(exe, ["train", "lenet", "--epochs", "1", "--subset", "64", "--out", tempDir().path],
+                                 environment: ["OMPI_COMM_WORLD_SIZE": "2", "OMPI_COMM_WORLD_RANK": "0",
+                                               "CONVNET_MPI_LIBRARY": "/nonexistent/libmpi.so.40"])
+    let text = run.stderr
+    #expect(run.status == 1)
     #expect(text == "convnet: error: started by mpirun, but MPI cannot be used: the library named by CONVNET_MPI_LIBRARY cannot be opened\n")
 }
 

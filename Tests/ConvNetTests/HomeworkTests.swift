@@ -33,21 +33,10 @@ func builtExecutable(_ name: String) -> URL? {
         let exe = try #require(builtExecutable("homework"), "the homework executable was not found next to the test bundle")
         let expected = try String(contentsOf: resourceURL("Homework.expected.txt"), encoding: .utf8)
 
-        let process = Process()
-        process.executableURL = exe
-        process.arguments = []
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // read before waiting, so a full pipe cannot block the child
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-
-        #expect(process.terminationReason == .exit)
-        #expect(process.terminationStatus == 0, "homework exited with \(process.terminationStatus): \(String(decoding: stderr, as: UTF8.self))")
-        let actual = String(decoding: stdout, as: UTF8.self)
+        let run = try Subprocess.run(exe)
+        #expect(run.reason == .exit)
+        #expect(run.status == 0, "homework exited with \(run.status): \(run.stderr)")
+        let actual = run.stdout
         if actual != expected {
             let a = actual.components(separatedBy: "\n"), e = expected.components(separatedBy: "\n")
             let first = zip(a, e).enumerated().first { $0.element.0 != $0.element.1 }

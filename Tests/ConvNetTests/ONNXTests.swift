@@ -45,14 +45,7 @@ import Testing
     static let torchPython: String? = {
         let candidates = [ProcessInfo.processInfo.environment["CONVNET_TORCH_PYTHON"], "/work/venv-torch/bin/python"]
         guard let python = candidates.compactMap({ $0 }).first(where: { !$0.isEmpty && FileManager.default.isExecutableFile(atPath: $0) }) else { return nil }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: python)
-        p.arguments = ["-c", "import torch, torchvision, onnx"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return nil }
-        p.waitUntilExit()
-        return p.terminationStatus == 0 ? python : nil
+        return (try? Subprocess.run(python, ["-c", "import torch, torchvision, onnx"]))?.status == 0 ? python : nil
     }()
 
     /// The test command's reruns (capped ISA, ThreadSanitizer) skip the minute of PyTorch exports.
@@ -69,12 +62,8 @@ import Testing
         if ProcessInfo.processInfo.environment["CONVNET_ONNX_BIG"] == "1" { names += ["tv_alexnet", "tv_vgg11"] }
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/make_onnx_fixtures.py")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.torchPython!)
-        p.arguments = [script.path, "--large", "--out", dir.path, "--only", names.joined(separator: ",")]
-        try p.run()
-        p.waitUntilExit()
-        try #require(p.terminationStatus == 0, "make_onnx_fixtures.py --large failed")
+        let made = try Subprocess.run(Self.torchPython!, [script.path, "--large", "--out", dir.path, "--only", names.joined(separator: ",")])
+        try #require(made.status == 0, "make_onnx_fixtures.py --large failed: \(made.stderr)")
         for name in names {
             let model = try ONNXModel(contentsOf: dir.appendingPathComponent("\(name).onnx"))
             let io = try SafeTensors.read(from: dir.appendingPathComponent("\(name).io.safetensors"))

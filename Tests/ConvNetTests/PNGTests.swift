@@ -140,17 +140,9 @@ private func pythonDecode(_ png: Data) throws -> (header: String, hex: String)? 
     defer { try? FileManager.default.removeItem(at: dir) }
     let file = dir.appendingPathComponent("image.png")
     try png.write(to: file)
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: python)
-    p.arguments = ["-c", pythonPNGReader, file.path]
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    p.waitUntilExit()
-    #expect(p.terminationStatus == 0, "python PNG reader failed: \(errText)")
+    let r = try Subprocess.run(python, ["-c", pythonPNGReader, file.path])
+    let text = r.stdout, errText = r.stderr
+    #expect(r.status == 0, "python PNG reader failed: \(errText)")
     let lines = text.split(separator: "\n").map(String.init)
     guard lines.count == 2 else { Issue.record("python printed: \(text) \(errText)"); return nil }
     return (lines[0], lines[1])

@@ -270,15 +270,9 @@ import Testing
 
     @Test func d2lByHandPrintsTheBooksValues() throws {
         let exe = try #require(builtExecutable("d2l-by-hand"), "the d2l-by-hand executable was not found next to the test bundle")
-        let process = Process()
-        process.executableURL = exe
-        process.arguments = ["3"]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        let run = try Subprocess.run(exe, ["3"])
+        let text = run.stdout
+        #expect(run.status == 0, "\(run.stderr)")
         // 7.2.1, 7.2.3 and 7.5 as the book prints them
         for golden in ["tensor([[19., 25.],\n        [37., 43.]])",
                        "tensor([[1., 1., 0., 0., 0., 0., 1., 1.],",

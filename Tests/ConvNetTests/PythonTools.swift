@@ -32,20 +32,7 @@ enum PythonTools {
     }
 
     private static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        // stderr is drained on another thread so a chatty child cannot block on a full pipe
-        final class Box: @unchecked Sendable { var data = Data() }
-        let errBox = Box(), done = DispatchSemaphore(value: 0)
-        Thread.detachNewThread { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); done.signal() }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        done.wait()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errBox.data, as: UTF8.self))
+        let r = try Subprocess.run(executable, arguments)
+        return (r.status, r.stdout, r.stderr)
     }
 }

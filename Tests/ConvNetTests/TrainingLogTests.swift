@@ -65,19 +65,11 @@ import Testing
         let out = tempDir()
         // 700 KiB: the checkpoint (about 530 KB) fits, five epochs of histograms (over 1 MB) do not
         let command = "trap '' XFSZ; ulimit -f 700; exec \"$0\" \"$@\""
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = ["-c", command, exe.path, "train", "lenet", "--dataset", "mnist", "--data", mnistFolder.path,
-                       "--subset", "1024", "--test-subset", "128", "--epochs", "5", "--out", out.path,
-                       "--tensorboard", out.appendingPathComponent("tb").path]
-        let stdout = Pipe(), stderr = Pipe()
-        p.standardOutput = stdout
-        p.standardError = stderr
-        try p.run()
-        let o = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let e = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0, "\(e)")
+        let run = try Subprocess.run("/bin/bash", ["-c", command, exe.path, "train", "lenet", "--dataset", "mnist", "--data", mnistFolder.path,
+                                                   "--subset", "1024", "--test-subset", "128", "--epochs", "5", "--out", out.path,
+                                                   "--tensorboard", out.appendingPathComponent("tb").path])
+        let o = run.stdout, e = run.stderr
+        #expect(run.status == 0, "\(e)")
         #expect(o.contains("epoch  5  train loss"))
         let warnings = e.split(separator: "\n").filter { $0.hasPrefix("tensorboard: ") }
         #expect(warnings.count == 1, "\(e)")
