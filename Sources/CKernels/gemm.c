@@ -296,10 +296,15 @@ void ck_pack_a(int transA, long M, long K, const float *A, long lda, float *dst)
     }
 }
 
+// A right operand packed whole by ck_pack_b_all: the driver reads its panels from panel0 on
+// (npad: the whole operand's width rounded up to 64) instead of packing B itself.
+typedef struct { const float *panels; long panel0, npad; } packed_b;
+
 // Rows [m0, M) of C (m0 a multiple of MR; C points at row 0); a packed A holds all mtotal rows.
+// B comes as a matrix, as a convolution source (bconv) or packed whole (bpacked, AVX-512 only).
 static void sgemm_driver(int transA, int transB, long mtotal, long m0, long M, long N, long K,
                          const float *A, long lda, const float *apacked, const float *B, long ldb,
-                         const ck_conv_source *bconv, float *C, long ldc, int accumulate) {
+                         const ck_conv_source *bconv, const packed_b *bpacked, float *C, long ldc, int accumulate) {
     if (M <= m0 || N <= 0) return;
     if (K <= 0) {
         if (!accumulate) for (long i = m0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(float));
@@ -312,9 +317,10 @@ static void sgemm_driver(int transA, int transB, long mtotal, long m0, long M, l
     if (isa == 2) { nr = 64; }
     else if (isa == 1) { ukr = ukr_avx2; nr = 16; }
 #endif
+    if (bpacked && nr != NR_MAX) abort();
     float *apack = apacked ? 0 : aligned_buffer(&t_apack, (size_t)MC * KC);
-    float *bpack = aligned_buffer(&t_bpack, (size_t)KC * (NC + NR_MAX));
-    if ((!apacked && !apack) || !bpack) abort();
+    float *bpack = bpacked ? 0 : aligned_buffer(&t_bpack, (size_t)KC * (NC + NR_MAX));
+    if ((!apacked && !apack) || (!bpacked && !bpack)) abort();
     long mpad = ((mtotal + MR - 1) / MR) * MR;
     float tile[MR * NR_MAX];
 
@@ -323,7 +329,10 @@ static void sgemm_driver(int transA, int transB, long mtotal, long m0, long M, l
         for (long pc = 0; pc < K; pc += KC) {
             long kc = K - pc < KC ? K - pc : KC;
             int acc = accumulate || pc > 0;
-            if (bconv) {
+            const float *bblock = bpack;
+            if (bpacked) {
+                bblock = bpacked->panels + pc * bpacked->npad + (bpacked->panel0 + jc / nr) * nr * kc;
+            } else if (bconv) {
                 pack_b_conv(bconv, transB, pc, kc, jc, nc, nr, bpack);
             } else {
                 const float *Bblk = transB ? B + jc * ldb + pc : B + pc * ldb + jc;
@@ -341,7 +350,7 @@ static void sgemm_driver(int transA, int transB, long mtotal, long m0, long M, l
                 }
                 for (long jr = 0; jr < nc; jr += nr) {
                     long cols = nc - jr < nr ? nc - jr : nr;
-                    const float *bp = bpack + (jr / nr) * nr * kc;
+                    const float *bp = bblock + (jr / nr) * nr * kc;
                     for (long ir = 0; ir < mc; ir += MR) {
                         long rows = mc - ir < MR ? mc - ir : MR;
                         const float *ap = ablock + (ir / MR) * MR * kc;
@@ -368,22 +377,22 @@ static void sgemm_driver(int transA, int transB, long mtotal, long m0, long M, l
 void ck_sgemm(int transA, int transB, long M, long N, long K,
               const float *A, long lda, const float *B, long ldb,
               float *C, long ldc, int accumulate) {
-    sgemm_driver(transA, transB, M, 0, M, N, K, A, lda, 0, B, ldb, 0, C, ldc, accumulate);
+    sgemm_driver(transA, transB, M, 0, M, N, K, A, lda, 0, B, ldb, 0, 0, C, ldc, accumulate);
 }
 
 void ck_sgemm_packed(long M, long N, long K, const float *apacked, int transB, const float *B, long ldb,
                      float *C, long ldc, int accumulate) {
-    sgemm_driver(0, transB, M, 0, M, N, K, 0, 0, apacked, B, ldb, 0, C, ldc, accumulate);
+    sgemm_driver(0, transB, M, 0, M, N, K, 0, 0, apacked, B, ldb, 0, 0, C, ldc, accumulate);
 }
 
 void ck_sgemm_packed_rows(long M, long row0, long row1, long N, long K, const float *apacked, int transB, const float *B,
                           long ldb, float *C, long ldc, int accumulate) {
-    sgemm_driver(0, transB, M, row0, row1 < M ? row1 : M, N, K, 0, 0, apacked, B, ldb, 0, C, ldc, accumulate);
+    sgemm_driver(0, transB, M, row0, row1 < M ? row1 : M, N, K, 0, 0, apacked, B, ldb, 0, 0, C, ldc, accumulate);
 }
 
 void ck_sgemm_conv(int transA, long M, long N, long K, const float *A, long lda, const float *apacked,
                    int transB, const ck_conv_source *src, float *C, long ldc, int accumulate) {
-    sgemm_driver(transA, transB, M, 0, M, N, K, A, lda, apacked, 0, 0, src, C, ldc, accumulate);
+    sgemm_driver(transA, transB, M, 0, M, N, K, A, lda, apacked, 0, 0, src, 0, C, ldc, accumulate);
 }
 
 /// Floats of a B operand [K×N] packed whole by ck_pack_b_all.
@@ -405,35 +414,7 @@ void ck_pack_b_all(int transB, long K, long N, const float *B, long ldb, float *
 /// AVX-512 only (ck_gemm_isa() == 2).
 void ck_sgemm_bpacked(int transA, long M, long N, long K, const float *A, long lda, const float *apacked, const float *bpacked,
                       long p0, long p1, float *C, long ldc) {
-#ifdef CK_X86
-    if (M <= 0 || N <= 0 || K <= 0) return;
-    long npad = ((N + NR_MAX - 1) / NR_MAX) * NR_MAX, mpad = ((M + MR - 1) / MR) * MR;
-    float *apack = apacked ? 0 : aligned_buffer(&t_apack, (size_t)MC * KC);
-    if (!apacked && !apack) abort();
-    for (long ic = 0; ic < M; ic += MC) {
-        long mc = M - ic < MC ? M - ic : MC;
-        for (long pc = 0; pc < K; pc += KC) {
-            long kc = K - pc < KC ? K - pc : KC;
-            const float *ablock;
-            if (apacked) {
-                ablock = apacked + pc * mpad + ic * kc;
-            } else {
-                const float *Ablk = transA ? A + pc * lda + ic : A + ic * lda + pc;
-                pack_a(transA, Ablk, lda, mc, kc, apack);
-                ablock = apack;
-            }
-            for (long jp = p0; jp < p1; jp++) {
-                long cols = N - jp * NR_MAX < NR_MAX ? N - jp * NR_MAX : NR_MAX;
-                const float *bp = bpacked + pc * npad + jp * NR_MAX * kc;
-                for (long ir = 0; ir < mc; ir += MR) {
-                    long rows = mc - ir < MR ? mc - ir : MR;
-                    ukr_avx512(kc, ablock + (ir / MR) * MR * kc, bp, C + (ic + ir) * ldc + jp * NR_MAX, ldc, pc > 0, rows, cols);
-                }
-            }
-        }
-    }
-#else
-    (void)transA; (void)M; (void)N; (void)K; (void)A; (void)lda; (void)apacked; (void)bpacked; (void)p0; (void)p1; (void)C; (void)ldc;
-    abort();
-#endif
+    long n0 = p0 * NR_MAX, n1 = p1 * NR_MAX < N ? p1 * NR_MAX : N;
+    packed_b b = { bpacked, p0, ((N + NR_MAX - 1) / NR_MAX) * NR_MAX };
+    sgemm_driver(transA, 0, M, 0, M, n1 - n0, K, A, lda, apacked, 0, 0, 0, &b, C + n0, ldc, 0);
 }
