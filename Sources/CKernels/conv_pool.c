@@ -564,31 +564,28 @@ static inline __m512 max_nan512(__m512 a, __m512 b) {
 // and sw-th column. The caller checks (Ho − 1)·sh < H and (Wo − 1)·sw < W, so every output window
 // is one of these and holds at least one element of the image. A chunk of planes holding NaN takes
 // the NaN-keeping maximum (three instructions instead of one).
-#define MAXPOOL_SMALL_PASSES(MAX)                                                                         \
-    for (long e = 0; e < total; e += 16) {                                                                \
-        __mmask16 live = total - e >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (total - e)) - 1);       \
-        __m512i col = _mm512_loadu_si512(colOf + e % hw);                                                  \
-        __m512 m = lowest;                                                                                 \
-        for (long j = 0; j < kw; j++) {                                                                    \
-            __m512i c = _mm512_add_epi32(col, _mm512_set1_epi32((int)(j - pw)));                            \
-            __mmask16 ok = live & _mm512_cmpge_epi32_mask(c, _mm512_setzero_si512())                       \
-                           & _mm512_cmplt_epi32_mask(c, _mm512_set1_epi32((int)W));                        \
-            m = MAX(m, _mm512_mask_loadu_ps(lowest, ok, xp + e + j - pw));                                 \
-        }                                                                                                  \
-        _mm512_mask_storeu_ps(rowmax + e, live, m);                                                        \
-    }                                                                                                      \
-    for (long e = 0; e < total; e += 16) {                                                                \
-        __mmask16 live = total - e >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (total - e)) - 1);       \
-        __m512i row = _mm512_loadu_si512(rowOf + e % hw);                                                  \
-        __m512 m = lowest;                                                                                 \
-        for (long i = 0; i < kh; i++) {                                                                    \
-            __m512i r = _mm512_add_epi32(row, _mm512_set1_epi32((int)(i - ph)));                            \
-            __mmask16 ok = live & _mm512_cmpge_epi32_mask(r, _mm512_setzero_si512())                       \
-                           & _mm512_cmplt_epi32_mask(r, _mm512_set1_epi32((int)H));                        \
-            m = MAX(m, _mm512_mask_loadu_ps(lowest, ok, rowmax + e + (i - ph) * W));                       \
-        }                                                                                                  \
-        _mm512_mask_storeu_ps(out + e, live, m);                                                           \
+// The maximum along one axis of a window, for every position of `total` (planes laid end to end):
+// `posOf` gives each position's coordinate along the axis, `step` is the axis' stride in memory.
+// Called once along rows (step 1) and once along columns (step W); `nan` is a constant at each
+// call, so each call is inlined with one maximum.
+__attribute__((target("avx512f"), always_inline))
+static inline void axis_max512(const float *src, float *dst, long total, long hw, const int32_t *posOf,
+                               long k, long pad, long extent, long step, int nan) {
+    const __m512 lowest = _mm512_set1_ps(-INFINITY);
+    for (long e = 0; e < total; e += 16) {
+        __mmask16 live = total - e >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (total - e)) - 1);
+        __m512i pos = _mm512_loadu_si512(posOf + e % hw);
+        __m512 m = lowest;
+        for (long j = 0; j < k; j++) {
+            __m512i c = _mm512_add_epi32(pos, _mm512_set1_epi32((int)(j - pad)));
+            __mmask16 ok = live & _mm512_cmpge_epi32_mask(c, _mm512_setzero_si512())
+                           & _mm512_cmplt_epi32_mask(c, _mm512_set1_epi32((int)extent));
+            __m512 v = _mm512_mask_loadu_ps(lowest, ok, src + e + (j - pad) * step);
+            m = nan ? max_nan512(m, v) : _mm512_max_ps(m, v);
+        }
+        _mm512_mask_storeu_ps(dst + e, live, m);
     }
+}
 
 #define MAXPOOL_SMALL_LIMIT 256
 __attribute__((target("avx512f")))
@@ -602,7 +599,6 @@ static void maxpool_small_values512(const float *x, long planes, long H, long W,
     long chunk = 2048 / hw > 0 ? 2048 / hw : 1;      // planes per pass: both buffers stay in L1
     float *rowmax = scratch, *dense = scratch + chunk * hw + 16;
     int same = sh == 1 && sw == 1 && Ho == H && Wo == W;
-    const __m512 lowest = _mm512_set1_ps(-INFINITY);
     for (long p0 = 0; p0 < planes; p0 += chunk) {
         long np = planes - p0 < chunk ? planes - p0 : chunk, total = np * hw;
         const float *xp = x + p0 * hw;
@@ -613,7 +609,13 @@ static void maxpool_small_values512(const float *x, long planes, long H, long W,
             __m512 v = _mm512_maskz_loadu_ps(live, xp + e);
             nan |= _mm512_mask_cmp_ps_mask(live, v, v, _CMP_UNORD_Q);
         }
-        if (nan) { MAXPOOL_SMALL_PASSES(max_nan512) } else { MAXPOOL_SMALL_PASSES(_mm512_max_ps) }
+        if (nan) {
+            axis_max512(xp, rowmax, total, hw, colOf, kw, pw, W, 1, 1);
+            axis_max512(rowmax, out, total, hw, rowOf, kh, ph, H, W, 1);
+        } else {
+            axis_max512(xp, rowmax, total, hw, colOf, kw, pw, W, 1, 0);
+            axis_max512(rowmax, out, total, hw, rowOf, kh, ph, H, W, 0);
+        }
         if (!same) {
             for (long pl = 0; pl < np; pl++) {
                 const float *d = dense + pl * hw;
@@ -624,7 +626,6 @@ static void maxpool_small_values512(const float *x, long planes, long H, long W,
         }
     }
 }
-#undef MAXPOOL_SMALL_PASSES
 #endif
 
 long ck_maxpool2d_scratch(long H, long W) {
