@@ -55,8 +55,20 @@ static void ukr_avx2(long k, const float *a, const float *b, float *c, long ldc,
 #undef ST2
 }
 
+// One vector of row `row` through the epilogue (ck_epilogue), as ck_affine_relu computes it.
+__attribute__((target("avx512f,fma"), always_inline))
+static inline __m512 epilogue512(__m512 v, const ck_epilogue *ep, long row, const float *res, __mmask16 m) {
+    v = _mm512_fmadd_ps(v, _mm512_set1_ps(ep->scale ? ep->scale[row] : 1.0f), _mm512_set1_ps(ep->shift ? ep->shift[row] : 0.0f));
+    if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res));
+    if (ep->relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
+    // max(lo, v), min(hi, ·): the second operand is returned for NaN, so NaN stays NaN
+    if (ep->clamp) v = _mm512_min_ps(_mm512_set1_ps(ep->hi), _mm512_max_ps(_mm512_set1_ps(ep->lo), v));
+    return v;
+}
+
 __attribute__((target("avx512f,fma")))
-static void ukr_avx512(long k, const float *a, const float *b, float *c, long ldc, int acc, long rows, long cols) {
+static void ukr_avx512(long k, const float *a, const float *b, float *c, long ldc, int acc, long rows, long cols,
+                       const ck_epilogue *ep, long row, const float *res) {
     __m512 z = _mm512_setzero_ps();
     __m512 c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
     __m512 c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
@@ -80,6 +92,7 @@ static void ukr_avx512(long k, const float *a, const float *b, float *c, long ld
     }
 #define ST1(r, j) do { float *q = c + r * ldc + 16 * j; \
         if (acc) c##r##j = _mm512_add_ps(c##r##j, _mm512_maskz_loadu_ps(m[j], q)); \
+        if (ep) c##r##j = epilogue512(c##r##j, ep, row + r, res ? res + r * ldc + 16 * j : 0, m[j]); \
         _mm512_mask_storeu_ps(q, m[j], c##r##j); } while (0)
 #define ST4(r) if (rows > r) { ST1(r, 0); ST1(r, 1); ST1(r, 2); ST1(r, 3); }
     ST4(0) ST4(1) ST4(2) ST4(3) ST4(4) ST4(5)
@@ -304,7 +317,8 @@ typedef struct { const float *panels; long panel0, npad; } packed_b;
 // B comes as a matrix, as a convolution source (bconv) or packed whole (bpacked, AVX-512 only).
 static void sgemm_driver(int transA, int transB, long mtotal, long m0, long M, long N, long K,
                          const float *A, long lda, const float *apacked, const float *B, long ldb,
-                         const ck_conv_source *bconv, const packed_b *bpacked, float *C, long ldc, int accumulate) {
+                         const ck_conv_source *bconv, const packed_b *bpacked, float *C, long ldc, int accumulate,
+                         const ck_epilogue *ep) {
     if (M <= m0 || N <= 0) return;
     if (K <= 0) {
         if (!accumulate) for (long i = m0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(float));
@@ -357,7 +371,10 @@ static void sgemm_driver(int transA, int transB, long mtotal, long m0, long M, l
                         float *cp = C + (ic + ir) * ldc + jc + jr;
                         if (isa == 2) {
 #ifdef CK_X86
-                            ukr_avx512(kc, ap, bp, cp, ldc, acc, rows, cols);
+                            // the epilogue rides on the last K block's stores
+                            const ck_epilogue *e = pc + kc >= K ? ep : 0;
+                            const float *res = e && e->residual ? e->residual + (ic + ir) * ldc + jc + jr : 0;
+                            ukr_avx512(kc, ap, bp, cp, ldc, acc, rows, cols, e, ic + ir, res);
 #endif
                         } else if (rows == MR && cols == nr) {
                             ukr(kc, ap, bp, cp, ldc, acc);
@@ -372,27 +389,37 @@ static void sgemm_driver(int transA, int transB, long mtotal, long m0, long M, l
             }
         }
     }
+    if (ep && isa != 2) {
+        // the narrower kernels store plain tiles: the epilogue is a pass over the rows
+        for (long i = m0; i < M; i++) {
+            float *row = C + i * ldc;
+            ck_affine_relu(row, ep->residual ? ep->residual + i * ldc : 0, row, N, ep->scale ? ep->scale[i] : 1.0f,
+                           ep->shift ? ep->shift[i] : 0.0f, ep->relu);
+            if (ep->clamp)
+                for (long j = 0; j < N; j++) { float v = row[j]; row[j] = v < ep->lo ? ep->lo : (v > ep->hi ? ep->hi : v); }
+        }
+    }
 }
 
 void ck_sgemm(int transA, int transB, long M, long N, long K,
               const float *A, long lda, const float *B, long ldb,
               float *C, long ldc, int accumulate) {
-    sgemm_driver(transA, transB, M, 0, M, N, K, A, lda, 0, B, ldb, 0, 0, C, ldc, accumulate);
+    sgemm_driver(transA, transB, M, 0, M, N, K, A, lda, 0, B, ldb, 0, 0, C, ldc, accumulate, 0);
 }
 
 void ck_sgemm_packed(long M, long N, long K, const float *apacked, int transB, const float *B, long ldb,
-                     float *C, long ldc, int accumulate) {
-    sgemm_driver(0, transB, M, 0, M, N, K, 0, 0, apacked, B, ldb, 0, 0, C, ldc, accumulate);
+                     float *C, long ldc, int accumulate, const ck_epilogue *ep) {
+    sgemm_driver(0, transB, M, 0, M, N, K, 0, 0, apacked, B, ldb, 0, 0, C, ldc, accumulate, ep);
 }
 
 void ck_sgemm_packed_rows(long M, long row0, long row1, long N, long K, const float *apacked, int transB, const float *B,
                           long ldb, float *C, long ldc, int accumulate) {
-    sgemm_driver(0, transB, M, row0, row1 < M ? row1 : M, N, K, 0, 0, apacked, B, ldb, 0, 0, C, ldc, accumulate);
+    sgemm_driver(0, transB, M, row0, row1 < M ? row1 : M, N, K, 0, 0, apacked, B, ldb, 0, 0, C, ldc, accumulate, 0);
 }
 
 void ck_sgemm_conv(int transA, long M, long N, long K, const float *A, long lda, const float *apacked,
-                   int transB, const ck_conv_source *src, float *C, long ldc, int accumulate) {
-    sgemm_driver(transA, transB, M, 0, M, N, K, A, lda, apacked, 0, 0, src, 0, C, ldc, accumulate);
+                   int transB, const ck_conv_source *src, float *C, long ldc, int accumulate, const ck_epilogue *ep) {
+    sgemm_driver(transA, transB, M, 0, M, N, K, A, lda, apacked, 0, 0, src, 0, C, ldc, accumulate, ep);
 }
 
 /// Floats of a B operand [K×N] packed whole by ck_pack_b_all.
@@ -416,5 +443,5 @@ void ck_sgemm_bpacked(int transA, long M, long N, long K, const float *A, long l
                       long p0, long p1, float *C, long ldc) {
     long n0 = p0 * NR_MAX, n1 = p1 * NR_MAX < N ? p1 * NR_MAX : N;
     packed_b b = { bpacked, p0, ((N + NR_MAX - 1) / NR_MAX) * NR_MAX };
-    sgemm_driver(transA, 0, M, 0, M, n1 - n0, K, A, lda, apacked, 0, 0, 0, &b, C + n0, ldc, 0);
+    sgemm_driver(transA, 0, M, 0, M, n1 - n0, K, A, lda, apacked, 0, 0, 0, &b, C + n0, ldc, 0, 0);
 }

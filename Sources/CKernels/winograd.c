@@ -379,7 +379,7 @@ void ck_winograd_conv_block(const float *x, long C, long H, long W, long ph, lon
     // the 16 products, each [OC × count] = U[ξ] [OC × C] · V[ξ] [C × count]
     long usize = packed_stride(OC, C);
     for (int xi = 0; xi < 16; xi++)
-        ck_sgemm_packed(OC, count, C, packed + xi * usize, 0, V + xi * vs, ldv, M + xi * ms, ldv, 0);
+        ck_sgemm_packed(OC, count, C, packed + xi * usize, 0, V + xi * vs, ldv, M + xi * ms, ldv, 0, 0);
 
 #if defined(__x86_64__)
     if (grouped) {

@@ -183,7 +183,7 @@ static inline void wg_conv_block(long m, long r, int xi, long usize, wg_inputs_f
         const float *pg = packed + gr * xi * usize;
         inputs(x + gr * cg * plane, cg, H, W, pieces, first, groups, count, 0, cg, V, vs, ldv);
         for (int k = 0; k < xi; k++)
-            ck_sgemm_packed(og, count, cg, pg + k * usize, 0, V + k * vs, ldv, M + k * ms, ldv, 0);
+            ck_sgemm_packed(og, count, cg, pg + k * usize, 0, V + k * vs, ldv, M + k * ms, ldv, 0, 0);
         outputs(M, ms, ldv, Ho, Wo, pieces, first, groups, count, 0, og, scale ? scale + gr * og : 0,
                 bias ? bias + gr * og : 0, residual ? residual + gr * og * oplane : 0, relu, y + gr * og * oplane);
     }

@@ -50,7 +50,58 @@ private final class ConvReLU6: Module {
     func forward(_ x: Tensor) -> Tensor { conv(x).clamp(min: 0, max: 6) }
 }
 
+/// MobileNet's stem (3×3/2 from three channels → batch norm → ReLU6) and a residual pointwise
+/// layer (1×1 → batch norm → + input), on maps wide enough that each image's GEMM writes its
+/// output in place (and more than 16 output channels: narrower layers take the direct kernel):
+/// there the epilogue rides on the GEMM's stores.
+private final class StemAndPointwise: Module {
+    let stem = Conv2d(3, 24, kernelSize: 3, stride: 2, padding: 1, bias: false), bn1 = BatchNorm2d(24)
+    let point = Conv2d(24, 24, kernelSize: 1), bn2 = BatchNorm2d(24)
+    func forward(_ x: Tensor) -> Tensor {
+        let y = bn1(stem(x)).clamp(min: 0, max: 6)
+        return bn2(point(y)) + y
+    }
+}
+
+/// A pointwise layer with a bias, a residual and a ReLU (ResNet's bottleneck exit).
+private final class PointwiseReLU: Module {
+    let point = Conv2d(24, 24, kernelSize: 1)
+    func forward(_ x: Tensor) -> Tensor { relu(point(x) + x) }
+}
+
 @Suite struct EngineFusionTests {
+    /// The GEMM's fused epilogue (affine map, residual, ReLU, clamp) gives the eager values, NaN
+    /// included, image by image of a batch: two steps, one per convolution.
+    @Test func epiloguesRideOnTheGEMMsStores() {
+        Tensor.manualSeed(14)
+        let block = StemAndPointwise()
+        _ = block(Tensor.randn(2, 3, 48, 48) * 3)   // batch statistics, so eval maps are not identities
+        block.eval()
+        let fast = compile(block)
+        var v = (Tensor.randn(3, 3, 48, 48) * 3).scalars
+        v[48 * 48 + 100] = .nan
+        let x = Tensor(shape: [3, 3, 48, 48], scalars: v)
+        let eager = withNoGrad { block(x) }
+        _ = withNoGrad { fast(x) }
+        let fused = withNoGrad { fast(x) }
+        #expect(withNoGrad { fast.replaySteps(forInputShape: x.shape) } == 2)
+        #expect(fused.scalars.contains { $0.isNaN })
+        #expect(zip(fused.scalars, eager.scalars).allSatisfy { $0.isNaN == $1.isNaN })
+        let finite = { (t: Tensor) in Tensor(shape: t.shape, scalars: t.scalars.map { $0.isNaN ? 0 : $0 }) }
+        expectClose(finite(fused), finite(eager), rtol: 1e-5, atol: 1e-5, "stem and residual pointwise, eval")
+        #expect(fused.scalars.contains { $0 < 0 })
+        let exit = PointwiseReLU()
+        exit.eval()
+        let exitFast = compile(exit)
+        let h = Tensor.randn(3, 24, 24, 24)
+        let want = withNoGrad { exit(h) }
+        _ = withNoGrad { exitFast(h) }
+        let got = withNoGrad { exitFast(h) }
+        #expect(withNoGrad { exitFast.replaySteps(forInputShape: h.shape) } == 1)
+        #expect(got.scalars.allSatisfy { $0 >= 0 } && got.scalars.contains { $0 > 0 })
+        expectClose(got, want, rtol: 1e-5, atol: 1e-5, "pointwise + residual + ReLU, eval")
+    }
+
     /// Inference fuses a clamp (ReLU6) into the convolution before it, with or without a batch
     /// norm between them: three convolutions and nothing else, the values the eager forward gives,
     /// NaN kept as `clamp` keeps it.

@@ -24,9 +24,19 @@ void ck_pack_a(int transA, long M, long K, const float *A, long lda, float *dst)
 /// of 384 (a multiple of 16): within a panel and a block, element (i0 + r, k) is at
 /// ck_packed_a_offset(M, K, i0, k0) + (k − k0)·6 + r (winograd3.c writes 16 columns at a time so).
 long ck_packed_a_offset(long M, long K, long i, long k);
-/// C[M×N] (+)= A·op(B) with A packed by ck_pack_a. Single-threaded.
+/// What a convolution does to each value of C as the GEMM stores it, row i being output channel i:
+/// v·scale[i] + shift[i] (either may be null: 1, 0), plus residual (shaped and strided as C, from
+/// C's origin; null: none), then max(v, 0) if relu, then the clamp to [lo, hi] if clamp (NaN stays
+/// NaN). The same arithmetic as ck_affine_relu, so fused and separate passes agree bit for bit.
+typedef struct {
+    const float *scale, *shift, *residual;
+    int relu, clamp;
+    float lo, hi;
+} ck_epilogue;
+
+/// C[M×N] (+)= A·op(B) with A packed by ck_pack_a, then the epilogue `ep` if non-null. Single-threaded.
 void ck_sgemm_packed(long M, long N, long K, const float *apacked, int transB, const float *B, long ldb,
-                     float *C, long ldc, int accumulate);
+                     float *C, long ldc, int accumulate, const ck_epilogue *ep);
 /// Rows [row0, row1) of the same product (row0 a multiple of 6; C points at row 0), so threads can
 /// split a GEMM with few columns by rows while sharing one packed A of all M rows.
 void ck_sgemm_packed_rows(long M, long row0, long row1, long N, long K, const float *apacked, int transB, const float *B,
@@ -59,9 +69,10 @@ void ck_split_columns(const float *x, long rows, long W, float *dst);
 
 /// C[M×N] (+)= op(A)·B where B is the im2col matrix of `src` (transB = 0: K = taps, N = pixels;
 /// transB = 1: K = pixels, N = taps). A is given packed (apacked) or as a matrix. The columns are
-/// gathered straight into the GEMM's panels: no im2col buffer is written or read back.
+/// gathered straight into the GEMM's panels: no im2col buffer is written or read back. The epilogue
+/// `ep` (or null) applies as for ck_sgemm_packed.
 void ck_sgemm_conv(int transA, long M, long N, long K, const float *A, long lda, const float *apacked,
-                   int transB, const ck_conv_source *src, float *C, long ldc, int accumulate);
+                   int transB, const ck_conv_source *src, float *C, long ldc, int accumulate, const ck_epilogue *ep);
 
 /// col[(c·kh·kw + i·kw + j)·ldcol + oh·Wo + ow] = x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw] (0 outside).
 /// ldcol ≥ Ho·Wo lets several images share one column matrix side by side.

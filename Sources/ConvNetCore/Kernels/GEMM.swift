@@ -64,7 +64,25 @@ public final class PackedA: @unchecked Sendable {
     @inline(__always)
     public func multiply(n: Int, transB: Bool, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
                          accumulate: Bool) {
-        ck_sgemm_packed(m, n, k, buffer.elementPointer, transB ? 1 : 0, b, ldb, c, ldc, accumulate ? 1 : 0)
+        ck_sgemm_packed(m, n, k, buffer.elementPointer, transB ? 1 : 0, b, ldb, c, ldc, accumulate ? 1 : 0, nil)
+    }
+
+    /// C = epilogue(A·B): the epilogue (its residual from C's origin) applied as C is stored.
+    func fusedMultiply(n: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: ck_epilogue) {
+        var ep = epilogue
+        ck_sgemm_packed(m, n, k, buffer.elementPointer, 0, b, ldb, c, ldc, 0, &ep)
+    }
+
+    /// ``fusedMultiply(n:b:ldb:c:ldc:epilogue:)`` with the columns split over threads in 64-wide panels.
+    func fusedMultiplyThreaded(n: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                          epilogue: ck_epilogue) {
+        if Threads.count <= 1 || n < 128 || 2 * m * n * k < 2_000_000 {
+            fusedMultiply(n: n, b: b, ldb: ldb, c: c, ldc: ldc, epilogue: epilogue)
+            return
+        }
+        Threads.parallelPanels(n) { j0, j1 in
+            self.fusedMultiply(n: j1 - j0, b: b + j0, ldb: ldb, c: c + j0, ldc: ldc, epilogue: epilogue.shifted(columns: j0))
+        }
     }
 
     /// C[m×n] = A·B for `n` too narrow to split by columns (a few output pixels): the threads take
@@ -113,5 +131,14 @@ final class PackedB: @unchecked Sendable {
         Threads.parallelFor(panels) { r in
             ck_sgemm_bpacked(0, a.m, self.n, self.k, nil, 0, a.pointer, self.buffer.elementPointer, r.lowerBound, r.upperBound, c, ldc)
         }
+    }
+}
+
+extension ck_epilogue {
+    /// The same epilogue for a C that starts `columns` further right (its residual moves with it).
+    func shifted(columns: Int) -> ck_epilogue {
+        var e = self
+        e.residual = residual.map { $0 + columns }
+        return e
     }
 }

@@ -131,7 +131,7 @@ extension ConvKernels {
             }
             let usize = ck_winograd3_packed_size(oc, c) / 25
             Threads.parallelFor(25) { r in
-                for xi in r { ck_sgemm_packed(oc, tiles, c, packed + xi * usize, 0, v + xi * vs, tiles, m + xi * ms, tiles, 0) }
+                for xi in r { ck_sgemm_packed(oc, tiles, c, packed + xi * usize, 0, v + xi * vs, tiles, m + xi * ms, tiles, 0, nil) }
             }
             Threads.parallelFor(oc, minPerThread: 16) { r in
                 ck_winograd3_outputs(m, ms, tiles, c, h, w, ph, pw, oc, ho, wo, 0, tiles, r.lowerBound, r.upperBound,

@@ -39,6 +39,14 @@ struct ConvEpilogue {
         epilogue ?? bias.map { ConvEpilogue(scale: nil, shift: $0, relu: false) }
     }
 
+    /// The C kernels' form of this epilogue for image `image`'s output planes from channel
+    /// `channel0` on (row 0 of the GEMM's C is that channel's plane).
+    func kernelForm(image: Int, channels: Int, plane: Int, channel0: Int) -> ck_epilogue {
+        ck_epilogue(scale: scale.map { $0 + channel0 }, shift: shift.map { $0 + channel0 },
+                    residual: residual.map { $0 + (image * channels + channel0) * plane }, relu: relu ? 1 : 0,
+                    clamp: clamp == nil ? 0 : 1, lo: clamp?.lower ?? 0, hi: clamp?.upper ?? 0)
+    }
+
     /// Applies the epilogue to image `image`'s output planes (`channels` × `plane` values, in place,
     /// or reading the raw values from `src` with `srcStride` between channels).
     func apply(_ y: UnsafeMutablePointer<Float>, image: Int, channels: Int, plane: Int, from src: UnsafePointer<Float>? = nil,
@@ -283,21 +291,39 @@ enum ConvKernels {
             let single = images.count == 1
             // one image writes straight into the output; a block goes through [Cout, images·HWo]
             let out = single ? y + images.lowerBound * outPlane : ck_scratch(2, g.cout * ncols)!
+            // the bias (or the affine map, residual, ReLU and clamp) rides on the GEMM's stores when
+            // a single image's output is written in place; a block's rides on the pass placing it
+            let finish = ConvEpilogue.orBias(epilogue, bias)
+            let fused = { (gr: Int) in single ? finish?.kernelForm(image: images.lowerBound, channels: g.cout, plane: g.hwo,
+                                                                     channel0: gr * g.coutG) : nil }
             if !gathersDirectly(g) || (single && g.isPointwise) {
                 // a column buffer (or, for one image of a 1×1 convolution, the input itself)
                 let col = columns(g, x: x, images: images, slot: 0)
                 for gr in 0..<g.groups {
-                    let mul = threaded ? packed[gr].multiplyThreaded : packed[gr].multiply
-                    mul(ncols, false, col + gr * g.kg * ncols, ncols, out + gr * g.coutG * ncols, ncols, false)
+                    let b = col + gr * g.kg * ncols, c = out + gr * g.coutG * ncols
+                    if let ep = fused(gr) {
+                        if threaded {
+                            packed[gr].fusedMultiplyThreaded(n: ncols, b: b, ldb: ncols, c: c, ldc: ncols, epilogue: ep)
+                        } else {
+                            packed[gr].fusedMultiply(n: ncols, b: b, ldb: ncols, c: c, ldc: ncols, epilogue: ep)
+                        }
+                    } else {
+                        let mul = threaded ? packed[gr].multiplyThreaded : packed[gr].multiply
+                        mul(ncols, false, b, ncols, c, ncols, false)
+                    }
                 }
             } else {
                 // the im2col columns are gathered straight into the GEMM's panels
                 for gr in 0..<g.groups {
-                    let apacked = packed[gr].pointer, c = out + gr * g.coutG * ncols
+                    let apacked = packed[gr].pointer, c = out + gr * g.coutG * ncols, ep = fused(gr)
                     let run = { (j0: Int, j1: Int) in
                         var src = convSource(g, x: x, images: images, group: gr, pixelOffset: j0,
                                              split: split.map { UnsafePointer($0.elementPointer) })
-                        ck_sgemm_conv(0, g.coutG, j1 - j0, g.kg, nil, 0, apacked, 0, &src, c + j0, ncols, 0)
+                        if var e = ep?.shifted(columns: j0) {
+                            ck_sgemm_conv(0, g.coutG, j1 - j0, g.kg, nil, 0, apacked, 0, &src, c + j0, ncols, 0, &e)
+                        } else {
+                            ck_sgemm_conv(0, g.coutG, j1 - j0, g.kg, nil, 0, apacked, 0, &src, c + j0, ncols, 0, nil)
+                        }
                     }
                     if threaded && ncols >= 128 && Threads.count > 1 {
                         Threads.parallelPanels(ncols, run)
@@ -306,16 +332,9 @@ enum ConvKernels {
                     }
                 }
             }
-            // the bias (or the affine map, residual and ReLU) rides on the pass that places a block's
-            // output; a single image's output is already in place
-            let finish = ConvEpilogue.orBias(epilogue, bias)
-            for (j, i) in images.enumerated() {
-                if single {
-                    finish?.apply(y, image: i, channels: g.cout, plane: g.hwo)
-                } else {
-                    (finish ?? ConvEpilogue(scale: nil, shift: nil, relu: false))
-                        .apply(y, image: i, channels: g.cout, plane: g.hwo, from: UnsafePointer(out + j * g.hwo), srcStride: ncols)
-                }
+            for (j, i) in images.enumerated() where !single {
+                (finish ?? ConvEpilogue(scale: nil, shift: nil, relu: false))
+                    .apply(y, image: i, channels: g.cout, plane: g.hwo, from: UnsafePointer(out + j * g.hwo), srcStride: ncols)
             }
         }
     }
@@ -464,7 +483,7 @@ enum ConvKernels {
                     var src = convSource(g, x: x, images: images, group: gr, pixelOffset: 0,
                                          split: split.map { UnsafePointer($0.elementPointer) })
                     ck_sgemm_conv(0, g.coutG, g.kg, ncols, dy + gr * g.coutG * ncols, ncols, nil, 1, &src,
-                                  pw + gr * g.coutG * g.kg, g.kg, accumulate)
+                                  pw + gr * g.coutG * g.kg, g.kg, accumulate, nil)
                 }
             }
             if gb != nil {
