@@ -1,7 +1,8 @@
-// Depthwise convolution (one filter per channel, MobileNet's 3×3 layers): each output row is a
-// sum of kh·kw shifted input rows scaled by one weight, so the inner loop is a contiguous
-// multiply-add for stride 1 that the compiler vectorises. A GEMM per channel (M = 1) or a
-// Winograd transform per channel would spend most of the time on packing.
+// Depthwise convolution (one filter per channel, MobileNet's 3×3 layers). The portable and AVX2 kernel:
+// each output row is a sum of kh·kw shifted input rows scaled by one weight, so the inner loop is a
+// contiguous multiply-add for stride 1 that the compiler vectorises. A GEMM per channel (M = 1) or
+// a Winograd transform per channel would spend most of the time on packing. The AVX-512 kernel
+// (below) reads padded copies of the planes instead.
 #include "ckernels.h"
 #include <stdlib.h>
 
@@ -81,74 +82,160 @@ void ck_conv_depthwise(const float *x, long p0, long p1, long C, long H, long W,
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-#include <string.h>
-
-// Channels-last depthwise for AVX-512: 16 channels of one image at a time are copied, padded, into
-// a [row][column][16] buffer, so each output pixel of the 16 channels is kh·kw vector FMAs with
-// no bounds checks and no short rows (on 7×7 … 28×28 maps a plane's rows are shorter than a
-// vector, which left the row kernel above mostly scalar). The 16 results per pixel go to a
-// [pixel][16] tile, written back plane by plane.
-__attribute__((target("avx512f")))
-static void depthwise_block16(const float *x, long C, long H, long W, const float *w, const float *bias, long kh, long kw,
-                              long sh, long sw, long ph, long pw, long Ho, long Wo, long c0, float *y, float *pad, float *tile) {
-    long nc = C - c0 < 16 ? C - c0 : 16, Hp = H + 2 * ph, Wp = W + 2 * pw, hw = H * W, taps = kh * kw, hwo = Ho * Wo;
-    __mmask16 lanes = (__mmask16)((1u << nc) - 1);
-    memset(pad, 0, sizeof(float) * (size_t)(Hp * Wp * 16));
-    for (long ih = 0; ih < H; ih++) {
-        float *row = pad + ((ih + ph) * Wp + pw) * 16;
-        for (long c = 0; c < nc; c++) {
-            const float *src = x + (c0 + c) * hw + ih * W;
-            for (long iw = 0; iw < W; iw++) row[iw * 16 + c] = src[iw];
-        }
-    }
-    __m512 wv[49];
-    for (long t = 0; t < taps; t++) {
-        float lane[16] = {0};
-        for (long c = 0; c < nc; c++) lane[c] = w[(c0 + c) * taps + t];
-        wv[t] = _mm512_loadu_ps(lane);
-    }
-    __m512 b = bias ? _mm512_maskz_loadu_ps(lanes, bias + c0) : _mm512_setzero_ps();
-    // eight output pixels at once: eight independent FMA chains hide the FMA latency
-    long step = sw * 16;
-    for (long oh = 0; oh < Ho; oh++) {
-        long ow = 0;
-        for (; ow + 8 <= Wo; ow += 8) {
-            const float *base = pad + (oh * sh * Wp + ow * sw) * 16;
-            __m512 a0 = b, a1 = b, a2 = b, a3 = b, a4 = b, a5 = b, a6 = b, a7 = b;
-            for (long i = 0; i < kh; i++) {
-                for (long j = 0; j < kw; j++) {
-                    const float *q = base + (i * Wp + j) * 16;
-                    __m512 wt = wv[i * kw + j];
-                    a0 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(q), a0);
-                    a1 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(q + step), a1);
-                    a2 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(q + 2 * step), a2);
-                    a3 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(q + 3 * step), a3);
-                    a4 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(q + 4 * step), a4);
-                    a5 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(q + 5 * step), a5);
-                    a6 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(q + 6 * step), a6);
-                    a7 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(q + 7 * step), a7);
-                }
-            }
-            float *t = tile + (oh * Wo + ow) * 16;
-            _mm512_storeu_ps(t, a0); _mm512_storeu_ps(t + 16, a1); _mm512_storeu_ps(t + 32, a2); _mm512_storeu_ps(t + 48, a3);
-            _mm512_storeu_ps(t + 64, a4); _mm512_storeu_ps(t + 80, a5); _mm512_storeu_ps(t + 96, a6); _mm512_storeu_ps(t + 112, a7);
-        }
-        for (; ow < Wo; ow++) {
-            const float *base = pad + (oh * sh * Wp + ow * sw) * 16;
-            __m512 acc = b;
-            for (long i = 0; i < kh; i++)
-                for (long j = 0; j < kw; j++) acc = _mm512_fmadd_ps(wv[i * kw + j], _mm512_loadu_ps(base + (i * Wp + j) * 16), acc);
-            _mm512_storeu_ps(tile + (oh * Wo + ow) * 16, acc);
-        }
-    }
-    for (long c = 0; c < nc; c++) {
-        float *dst = y + (c0 + c) * hwo;
-        for (long q = 0; q < hwo; q++) dst[q] = tile[q * 16 + c];
-    }
-}
 #endif
 
-int ck_conv_depthwise_cl_available(void) {
+#if defined(__x86_64__)
+// Depthwise convolution for AVX-512 over padded planes. Each plane, padded (stride 2: split into
+// its four phases, even/odd rows × even/odd columns), is copied into scratch with rows Wq long:
+// output (oh, ow) then reads tap (i, j) from phase (i mod s, j mod s) at (oh + ⌊i/s⌋)·Wq + ow +
+// ⌊j/s⌋, so every tap of 16 neighbouring outputs is one contiguous load with no bounds checks.
+// Output rows at least 12 wide are computed along the row, 64 outputs at a time. Narrower maps are
+// computed flattened, at o = oh·Wq + ow over whole rows of Wq (a 7×7 map fills 63 of 64 lanes, where
+// a vector per row would fill 7 of 16): the columns ow ≥ Wo are junk, compressed out as each
+// vector is stored. Either way the epilogue rides on the stores.
+
+typedef struct {
+    long s, kh, kw, ph, pw, H, W, Ho, Wo, Hq, Wq, stride, taps;
+    const long *off;          /* per tap: where it reads, from the output's flattened position */
+    const uint16_t *keep;     /* flattened mode, per start column: the lanes with ow < Wo */
+} dw_plan;
+
+static inline __mmask16 lanes16(long n) { return n >= 16 ? (__mmask16)0xFFFF : (n <= 0 ? 0 : (__mmask16)((1u << n) - 1)); }
+
+// Zen 4 stores under a mask far slower than plain stores: the copies below store whole vectors
+// and mask only a row's last one.
+
+// dst[0..<n] = src[0..<n].
+__attribute__((target("avx512f")))
+static inline void copy512(float *dst, const float *src, long n) {
+    long i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
+    if (i < n) _mm512_mask_storeu_ps(dst + i, lanes16(n - i), _mm512_maskz_loadu_ps(lanes16(n - i), src + i));
+}
+
+// dst[0..<n] = 0, and possibly up to 15 floats past n (the caller's slack or its next row).
+__attribute__((target("avx512f")))
+static inline void zero512(float *dst, long n) {
+    for (long i = 0; i < n; i += 16) _mm512_storeu_ps(dst + i, _mm512_setzero_ps());
+}
+
+// The even (ev) and odd (od) elements of x[0..<n], deinterleaved 32 at a time.
+__attribute__((target("avx512f")))
+static void deinterleave512(const float *x, long n, float *ev, float *od) {
+    const __m512i ie = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i io = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    long i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 a = _mm512_loadu_ps(x + i), b = _mm512_loadu_ps(x + i + 16);
+        _mm512_storeu_ps(ev + i / 2, _mm512_permutex2var_ps(a, ie, b));
+        _mm512_storeu_ps(od + i / 2, _mm512_permutex2var_ps(a, io, b));
+    }
+    if (i < n) {
+        long m = n - i;
+        __m512 a = _mm512_maskz_loadu_ps(lanes16(m), x + i), b = _mm512_maskz_loadu_ps(lanes16(m - 16), x + i + 16);
+        _mm512_mask_storeu_ps(ev + i / 2, lanes16((m + 1) / 2), _mm512_permutex2var_ps(a, ie, b));
+        _mm512_mask_storeu_ps(od + i / 2, lanes16(m / 2), _mm512_permutex2var_ps(a, io, b));
+    }
+}
+
+// Plane x [H×W] → its padded phases (each Hq·Wq floats, zeros outside the map, then slack).
+__attribute__((target("avx512f")))
+static void dw_phases512(const dw_plan *P, const float *x, float *phases) {
+    long s = P->s, Wq = P->Wq, W = P->W, pw = P->pw;
+    for (long r = 0; r < s * P->Hq; r++) {
+        long ih = r - P->ph;
+        float *row0 = phases + (r % s) * s * P->stride + (r / s) * Wq;   // phase (r mod s, 0); (·, 1) a stride on
+        if (ih < 0 || ih >= P->H) {
+            for (long b = 0; b < s; b++) zero512(row0 + b * P->stride, Wq);
+            continue;
+        }
+        const float *src = x + ih * W;
+        // zeros first (whole vectors, spilling into the next row, written later), then the data
+        for (long b = 0; b < s; b++) zero512(row0 + b * P->stride, Wq);
+        if (s == 1) {
+            copy512(row0 + pw, src, W);
+        } else {
+            // column iw sits at padded column iw + pw: phase (iw + pw) mod 2, index ⌊(iw + pw)/2⌋
+            deinterleave512(src, W, row0 + (pw & 1) * P->stride + (pw >> 1), row0 + ((pw + 1) & 1) * P->stride + ((pw + 1) >> 1));
+        }
+    }
+    // the slack the last vectors read past a phase feeds only junk lanes; zeros keep them cheap
+    for (long q = 0; q < s * s; q++) zero512(phases + q * P->stride + P->Hq * Wq, P->stride - P->Hq * Wq - 16);
+}
+
+// One output vector through the epilogue, stored under `k` (res: the residual at the same place).
+__attribute__((target("avx512f,fma"), always_inline))
+static inline void dw_store512(__m512 v, __mmask16 k, __m512 vs, __m512 vt, const float *res, int relu, int clamp,
+                               __m512 vlo, __m512 vhi, float *dst) {
+    v = _mm512_fmadd_ps(v, vs, vt);
+    if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, res));
+    if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
+    // max(lo, v), min(hi, ·): the second operand is returned for NaN, so NaN stays NaN
+    if (clamp) v = _mm512_min_ps(vhi, _mm512_max_ps(vlo, v));
+    if (k == 0xFFFF) _mm512_storeu_ps(dst, v); else _mm512_mask_storeu_ps(dst, k, v);
+}
+
+// The outputs at flattened positions o … o + 16·nv − 1: Σ_t w[t] · phases[off[t] + o + ·], each
+// vector v stored under keep(v, acc) (row mode: in place; flattened: compressed). nv is a constant
+// at each call, so the four accumulators stay in registers.
+#define DW_CHUNK(nv, STORE)                                                                          \
+    do {                                                                                             \
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                  \
+        for (long t = 0; t < taps; t++) {                                                            \
+            const float *src = phases + off[t] + o;                                                  \
+            __m512 wt = _mm512_set1_ps(w[t]);                                                        \
+            a0 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(src), a0);                                      \
+            if (nv > 1) a1 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(src + 16), a1);                     \
+            if (nv > 2) a2 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(src + 32), a2);                     \
+            if (nv > 3) a3 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(src + 48), a3);                     \
+        }                                                                                            \
+        STORE(0, a0);                                                                                \
+        if (nv > 1) STORE(1, a1);                                                                    \
+        if (nv > 2) STORE(2, a2);                                                                    \
+        if (nv > 3) STORE(3, a3);                                                                    \
+    } while (0)
+
+__attribute__((target("avx512f,avx512vl,fma,popcnt")))
+static void dw_plane512(const dw_plan *P, const float *x, const float *w, float scale, float shift, const float *res,
+                        int relu, int clamp, float lo, float hi, float *y, float *phases) {
+    dw_phases512(P, x, phases);
+    const __m512 vs = _mm512_set1_ps(scale), vt = _mm512_set1_ps(shift), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    const long Wq = P->Wq, Wo = P->Wo, taps = P->taps, *off = P->off;
+    if (Wo >= 12) {
+        for (long oh = 0; oh < P->Ho; oh++) {
+            float *yr = y + oh * Wo;
+            const float *rr = res ? res + oh * Wo : 0;
+            for (long ow = 0; ow < Wo; ow += 64) {
+                long left = Wo - ow, o = oh * Wq + ow;
+#define DW_ROW_STORE(v, acc) \
+                dw_store512(acc, lanes16(left - 16 * v), vs, vt, rr ? rr + ow + 16 * v : 0, relu, clamp, vlo, vhi, yr + ow + 16 * v)
+                if (left > 48) DW_CHUNK(4, DW_ROW_STORE);
+                else if (left > 32) DW_CHUNK(3, DW_ROW_STORE);
+                else if (left > 16) DW_CHUNK(2, DW_ROW_STORE);
+                else DW_CHUNK(1, DW_ROW_STORE);
+#undef DW_ROW_STORE
+            }
+        }
+        return;
+    }
+    long total = P->Ho * Wq, col = 0, row = 0;                  // col, row: of flattened position o
+    for (long o = 0; o < total; o += 64) {
+#define DW_FLAT_STORE(v, acc)                                                                          \
+        if (o + 16 * v < total) {                                                                      \
+            __mmask16 k = P->keep[col] & lanes16(total - o - 16 * v);                                  \
+            long dst = row * Wo + (col < Wo ? col : Wo);                                               \
+            dw_store512(_mm512_maskz_compress_ps(k, acc), lanes16(_mm_popcnt_u32(k)), vs, vt, res ? res + dst : 0, \
+                        relu, clamp, vlo, vhi, y + dst);                                               \
+            for (col += 16; col >= Wq; col -= Wq) row++;                                               \
+        }
+        DW_CHUNK(4, DW_FLAT_STORE);
+#undef DW_FLAT_STORE
+    }
+}
+#undef DW_CHUNK
+#endif
+
+int ck_conv_depthwise512_available(void) {
 #if defined(__x86_64__)
     return ck_gemm_isa() == 2;
 #else
@@ -156,18 +243,44 @@ int ck_conv_depthwise_cl_available(void) {
 #endif
 }
 
-long ck_conv_depthwise_cl_scratch(long H, long W, long ph, long pw, long Ho, long Wo) {
-    return (H + 2 * ph) * (W + 2 * pw) * 16 + Ho * Wo * 16 + 64;
+static void dw_geometry(long H, long W, long kh, long kw, long ph, long pw, long s, long *Hq, long *Wq, long *stride) {
+    *Hq = s == 1 ? H + 2 * ph : (H + 2 * ph + 1) / 2;
+    *Wq = s == 1 ? W + 2 * pw : (W + 2 * pw + 1) / 2;
+    *stride = *Hq * *Wq + 80 + kw;                               // one phase, with slack for the last vectors
+    (void)kh;
 }
 
-void ck_conv_depthwise_cl(const float *x, long C, long H, long W, const float *w, const float *bias, long kh, long kw,
-                          long sh, long sw, long ph, long pw, long Ho, long Wo, long b0, long b1, float *y, float *scratch) {
+long ck_conv_depthwise512_scratch(long H, long W, long kh, long kw, long ph, long pw, long s) {
+    long Hq, Wq, stride;
+    dw_geometry(H, W, kh, kw, ph, pw, s, &Hq, &Wq, &stride);
+    return s * s * stride + 2 * kh * kw + Wq / 2 + 32;           // phases, tap offsets (longs), keep table
+}
+
+void ck_conv_depthwise512(const float *x, long p0, long p1, long C, long H, long W, const float *w, long kh, long kw,
+                          long s, long ph, long pw, long Ho, long Wo, const ck_epilogue *ep, float *y, float *scratch) {
 #if defined(__x86_64__)
-    float *pad = scratch, *tile = scratch + (H + 2 * ph) * (W + 2 * pw) * 16;
-    for (long blk = b0; blk < b1; blk++)
-        depthwise_block16(x, C, H, W, w, bias, kh, kw, sh, sw, ph, pw, Ho, Wo, blk * 16, y, pad, tile);
+    dw_plan P = { s, kh, kw, ph, pw, H, W, Ho, Wo, 0, 0, 0, kh * kw, 0, 0 };
+    dw_geometry(H, W, kh, kw, ph, pw, s, &P.Hq, &P.Wq, &P.stride);
+    long *off = (long *)(scratch + s * s * P.stride);
+    uint16_t *keep = (uint16_t *)(off + P.taps);
+    for (long t = 0; t < P.taps; t++) {
+        long i = t / kw, j = t % kw;
+        off[t] = ((i % s) * s + j % s) * P.stride + (i / s) * P.Wq + j / s;
+    }
+    for (long c0 = 0; c0 < P.Wq; c0++) {
+        unsigned m = 0;
+        for (long l = 0, c = c0; l < 16; l++, c = c + 1 == P.Wq ? 0 : c + 1) if (c < Wo) m |= 1u << l;
+        keep[c0] = (uint16_t)m;
+    }
+    P.off = off; P.keep = keep;
+    for (long p = p0; p < p1; p++) {
+        long c = p % C;
+        dw_plane512(&P, x + p * H * W, w + c * kh * kw, ep && ep->scale ? ep->scale[c] : 1.0f, ep && ep->shift ? ep->shift[c] : 0.0f,
+                    ep && ep->residual ? ep->residual + p * Ho * Wo : 0, ep ? ep->relu : 0, ep ? ep->clamp : 0,
+                    ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * Ho * Wo, scratch);
+    }
 #else
-    (void)x; (void)C; (void)H; (void)W; (void)w; (void)bias; (void)kh; (void)kw; (void)sh; (void)sw; (void)ph; (void)pw;
-    (void)Ho; (void)Wo; (void)b0; (void)b1; (void)y; (void)scratch;
+    (void)x; (void)p0; (void)p1; (void)C; (void)H; (void)W; (void)w; (void)kh; (void)kw; (void)s; (void)ph; (void)pw;
+    (void)Ho; (void)Wo; (void)ep; (void)y; (void)scratch;
 #endif
 }

@@ -87,17 +87,20 @@ func convGradientError(x: Tensor, w: Tensor, b: Tensor, g: Tensor, stride: Int, 
         expectClose(got, want, rtol: 1e-4, atol: 1e-4, "trial \(trial)")
     }
 
-    /// MobileNet-like depthwise layers (≥ 16 channels, maps up to 28×28) take the channels-last
-    /// kernel: 16-channel blocks with a partial last one, 8-pixel runs with a tail, strides 1–2.
-    @Test(arguments: [(16, 7, 3, 1, 1), (40, 14, 3, 1, 1), (96, 13, 3, 2, 1), (24, 28, 5, 1, 2), (33, 9, 5, 2, 0), (17, 6, 7, 1, 3)])
-    func channelsLastDepthwiseMatchesDirectLoop(_ c: Int, _ side: Int, _ k: Int, _ stride: Int, _ pad: Int) {
-        let gen = Generator(seed: UInt64(2100 + c + side * 7 + k))
-        let x = Tensor.randn([2, c, side, side], generator: gen), wt = Tensor.randn([c, 1, k, k], generator: gen)
-        let b = Tensor.randn([c], generator: gen)
+    /// Depthwise layers with equal strides of 1 or 2 take the flattened-plane kernel (AVX-512):
+    /// output rows ≥ 12 wide computed in place, 1–4 vectors at a time, narrower maps flattened and
+    /// compressed; kernels 1–7 wide, odd and even sizes, paddings up to and past the kernel.
+    @Test(arguments: [(16, 7, 7, 3, 3, 1, 1), (40, 14, 14, 3, 3, 1, 1), (8, 112, 112, 3, 3, 1, 1), (6, 113, 57, 3, 3, 2, 1),
+                      (5, 56, 56, 3, 3, 2, 1), (33, 9, 11, 5, 3, 2, 0), (17, 6, 6, 7, 7, 1, 3), (3, 30, 23, 1, 5, 1, 2),
+                      (4, 31, 40, 4, 2, 2, 2), (7, 12, 75, 3, 3, 1, 1)])
+    func flattenedDepthwiseMatchesDirectLoop(_ c: Int, _ h: Int, _ w: Int, _ kh: Int, _ kw: Int, _ stride: Int, _ pad: Int) {
+        let gen = Generator(seed: UInt64(2100 + c + h * 7 + w * 3 + kh))
+        let x = Tensor.randn([2, c, h, w], generator: gen), wt = Tensor.randn([c, 1, kh, kw], generator: gen)
+        let b: Tensor? = c % 2 == 0 ? Tensor.randn([c], generator: gen) : nil
         withContext({ $0.threads = 2 }) {
             let got = withNoGrad { conv2d(x, wt, bias: b, stride: stride, padding: pad, groups: c) }
             let want = referenceConv(x, wt, bias: b, stride: (stride, stride), padding: (pad, pad), dilation: (1, 1), groups: c)
-            expectClose(got, want, rtol: 1e-4, atol: 1e-4, "\(c) channels, \(k)×\(k)/\(stride) pad \(pad) on \(side)×\(side)")
+            expectClose(got, want, rtol: 1e-4, atol: 1e-4, "\(c) channels, \(kh)×\(kw)/\(stride) pad \(pad) on \(h)×\(w)")
         }
     }
 

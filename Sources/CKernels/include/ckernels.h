@@ -236,14 +236,15 @@ void ck_winograd3_dw_gemm(const float *V, long vs, const float *U, long us, long
 void ck_affine_relu(const float *src, const float *res, float *dst, long n, float scale, float shift, int relu);
 /// Depthwise convolution (groups = C = Cout) of planes p0..<p1 of x [N·C planes of H×W] with w
 /// [C, kh, kw] and an optional bias [C], into y [N·C planes of Ho×Wo] (zero padding ph/pw).
-/// Whether ck_conv_depthwise_cl runs here (AVX-512).
-int ck_conv_depthwise_cl_available(void);
-/// Scratch floats per thread for ck_conv_depthwise_cl.
-long ck_conv_depthwise_cl_scratch(long H, long W, long ph, long pw, long Ho, long Wo);
-/// Depthwise convolution (kh·kw ≤ 49, undilated) of one image x [C, H, W] into y [C, Ho, Wo] for
-/// 16-channel blocks [b0, b1), through a padded channels-last copy of each block.
-void ck_conv_depthwise_cl(const float *x, long C, long H, long W, const float *w, const float *bias, long kh, long kw,
-                          long sh, long sw, long ph, long pw, long Ho, long Wo, long b0, long b1, float *y, float *scratch);
 void ck_conv_depthwise(const float *x, long p0, long p1, long C, long H, long W, const float *w, const float *bias,
                        long kh, long kw, long sh, long sw, long ph, long pw, long dh, long dw, long Ho, long Wo, float *y);
+/// Whether ck_conv_depthwise512 runs here (AVX-512).
+int ck_conv_depthwise512_available(void);
+/// Scratch floats per thread for ck_conv_depthwise512.
+long ck_conv_depthwise512_scratch(long H, long W, long kh, long kw, long ph, long pw, long s);
+/// Depthwise convolution as ck_conv_depthwise (stride s = 1 or 2 both ways, undilated, any kernel),
+/// through the epilogue `ep` (or null; a bias goes in as its shift, indexed by channel; its
+/// residual is shaped as y), over flattened padded planes: see conv_depthwise.c.
+void ck_conv_depthwise512(const float *x, long p0, long p1, long C, long H, long W, const float *w, long kh, long kw,
+                          long s, long ph, long pw, long Ho, long Wo, const ck_epilogue *ep, float *y, float *scratch);
 #endif

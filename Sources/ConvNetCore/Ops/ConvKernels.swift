@@ -148,12 +148,10 @@ enum ConvKernels {
         return t
     }
 
-    /// Depthwise layers with ≥ 16 channels on maps up to 28×28 (MobileNet's), undilated, kernels up
-    /// to 7×7, with AVX-512: the channels-last kernel. Wider maps keep the row kernel, whose rows
-    /// are long enough to vectorise and whose planes need no copy.
-    static func usesChannelsLastDepthwise(_ g: ConvGeometry) -> Bool {
-        g.c >= 16 && g.h * g.w <= 28 * 28 && g.dh == 1 && g.dw == 1 && g.kh * g.kw <= 49 && g.ph < g.kh && g.pw < g.kw
-            && ck_conv_depthwise_cl_available() != 0
+    /// Depthwise layers with equal strides of 1 or 2, undilated, with AVX-512: the flattened-plane
+    /// kernel (`ck_conv_depthwise512`).
+    static func usesFlattenedDepthwise(_ g: ConvGeometry) -> Bool {
+        g.sh == g.sw && g.sh <= 2 && g.dh == 1 && g.dw == 1 && ck_conv_depthwise512_available() != 0
     }
 
     /// The weight in a kernel's layout: kept in ``PackedWeightCache`` when the weight is constant
@@ -191,26 +189,24 @@ enum ConvKernels {
             }
         }
         if g.groups == g.c && g.cout == g.c && g.groups > 1 {
-            if usesChannelsLastDepthwise(g) {
-                // 16 channels at a time, channels-last: a vector FMA per tap and output pixel
-                let blocks = (g.c + 15) / 16, scratch = ck_conv_depthwise_cl_scratch(g.h, g.w, g.ph, g.pw, g.ho, g.wo)
-                let inPlane = g.c * g.h * g.w, outPlane = g.c * g.hwo
-                Threads.parallelFor(g.n * blocks, minPerThread: Swift.max(1, 16_384 / Swift.max(1, 16 * g.hwo * g.kh * g.kw))) { r in
-                    var job = r.lowerBound
-                    while job < r.upperBound {
-                        let (i, b0) = (job / blocks, job % blocks), b1 = Swift.min(blocks, b0 + r.upperBound - job)
-                        ck_conv_depthwise_cl(x + i * inPlane, g.c, g.h, g.w, weight, bias, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.ho, g.wo,
-                                             b0, b1, y + i * outPlane, ck_scratch(3, scratch))
-                        job += b1 - b0
+            if usesFlattenedDepthwise(g) {
+                // flattened padded planes, the epilogue on the stores
+                let ep = ConvEpilogue.orBias(epilogue, bias)?.kernelForm(image: 0, channels: g.cout, plane: g.hwo, channel0: 0)
+                let scratch = ck_conv_depthwise512_scratch(g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sh)
+                let planes = g.n * g.c, work = g.hwo * g.kh * g.kw
+                withUnsafePointer(to: ep ?? ck_epilogue(scale: nil, shift: nil, residual: nil, relu: 0, clamp: 0, lo: 0, hi: 0)) { e in
+                    Threads.parallelFor(planes, minPerThread: Swift.max(1, 16_384 / Swift.max(work, 1))) { r in
+                        ck_conv_depthwise512(x, r.lowerBound, r.upperBound, g.c, g.h, g.w, weight, g.kh, g.kw, g.sh, g.ph, g.pw,
+                                             g.ho, g.wo, e, y, ck_scratch(3, scratch))
                     }
                 }
-            } else {
-                // depthwise (MobileNet): shifted rows times one weight each, per channel plane
-                let planes = g.n * g.c, work = g.hwo * g.kh * g.kw
-                Threads.parallelFor(planes, minPerThread: Swift.max(1, 32_768 / Swift.max(work, 1))) { r in
-                    ck_conv_depthwise(x, r.lowerBound, r.upperBound, g.c, g.h, g.w, weight, bias, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
-                                      g.dh, g.dw, g.ho, g.wo, y)
-                }
+                return
+            }
+            // other strides and dilations: shifted rows times one weight each, per channel plane
+            let planes = g.n * g.c, work = g.hwo * g.kh * g.kw
+            Threads.parallelFor(planes, minPerThread: Swift.max(1, 32_768 / Swift.max(work, 1))) { r in
+                ck_conv_depthwise(x, r.lowerBound, r.upperBound, g.c, g.h, g.w, weight, bias, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw,
+                                  g.dh, g.dw, g.ho, g.wo, y)
             }
             if let epilogue {
                 Threads.parallelFor(g.n) { r in
