@@ -219,6 +219,32 @@ void ck_affine_relu(const float *src, const float *res, float *dst, long n, floa
     }
 }
 
+#if defined(__x86_64__)
+__attribute__((target("avx512f")))
+static void clamp512(float *d, long n, float lo, float hi) {
+    __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    for (long i = 0; i < n; i += 16) {
+        __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        // max(lo, v), min(hi, ·): the second operand is returned for NaN, so NaN stays NaN
+        _mm512_mask_storeu_ps(d + i, k, _mm512_min_ps(vhi, _mm512_max_ps(vlo, _mm512_maskz_loadu_ps(k, d + i))));
+    }
+}
+#endif
+
+void ck_epilogue_rows(const ck_epilogue *ep, long row0, long rows, long n, const float *src, long lds, float *dst, long ldd) {
+    for (long r = 0; r < rows; r++) {
+        long c = row0 + r;
+        float *d = dst + r * ldd;
+        ck_affine_relu(src + r * lds, ep->residual ? ep->residual + r * ldd : 0, d, n, ep->scale ? ep->scale[c] : 1.0f,
+                       ep->shift ? ep->shift[c] : 0.0f, ep->relu);
+        if (!ep->clamp) continue;
+#if defined(__x86_64__)
+        if (wide()) { clamp512(d, n, ep->lo, ep->hi); continue; }
+#endif
+        for (long i = 0; i < n; i++) { float v = d[i]; d[i] = v < ep->lo ? ep->lo : (v > ep->hi ? ep->hi : v); }
+    }
+}
+
 // ---- batch norm (with an optional ReLU after it) ------------------------------------------
 // With y given (the ReLU's output), the gradient flowing into the batch norm is g where y > 0 and
 // 0 elsewhere: the ReLU's backward pass is folded into the batch norm's. Given the forward's affine

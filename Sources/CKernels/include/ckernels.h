@@ -234,6 +234,9 @@ void ck_winograd3_dw_gemm(const float *V, long vs, const float *U, long us, long
 /// dst[i] = src[i]·scale + shift (+ res[i] when res is not null) for i < n, then max(·, 0) if
 /// relu ≠ 0 (src may be dst).
 void ck_affine_relu(const float *src, const float *res, float *dst, long n, float scale, float shift, int relu);
+/// dst row r = ep(src row r) for r < rows, each n long (strides lds, ldd; src may be dst): row r takes
+/// scale and shift [row0 + r] and the residual row r from ep->residual (strided as dst).
+void ck_epilogue_rows(const ck_epilogue *ep, long row0, long rows, long n, const float *src, long lds, float *dst, long ldd);
 /// Depthwise convolution (groups = C = Cout) of planes p0..<p1 of x [N·C planes of H×W] with w
 /// [C, kh, kw] and an optional bias [C], into y [N·C planes of Ho×Wo] (zero padding ph/pw).
 void ck_conv_depthwise(const float *x, long p0, long p1, long C, long H, long W, const float *w, const float *bias,

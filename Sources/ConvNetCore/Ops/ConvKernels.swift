@@ -28,9 +28,9 @@ struct ConvEpilogue {
     /// Clamps `count` values in place (the kernels that apply scale, shift, residual and ReLU
     /// themselves leave the clamp to this pass).
     static func clamp(_ y: UnsafeMutablePointer<Float>, count: Int, to bounds: (lower: Float, upper: Float)) {
-        let (lo, hi) = bounds
+        var e = ck_epilogue(scale: nil, shift: nil, residual: nil, relu: 0, clamp: 1, lo: bounds.lower, hi: bounds.upper)
         Threads.parallelFor(count, minPerThread: 1 << 16) { r in
-            for i in r { let v = y[i]; y[i] = v < lo ? lo : (v > hi ? hi : v) }
+            ck_epilogue_rows(&e, 0, 1, r.count, y + r.lowerBound, 0, y + r.lowerBound, 0)
         }
     }
 
@@ -51,15 +51,9 @@ struct ConvEpilogue {
     /// or reading the raw values from `src` with `srcStride` between channels).
     func apply(_ y: UnsafeMutablePointer<Float>, image: Int, channels: Int, plane: Int, from src: UnsafePointer<Float>? = nil,
                srcStride: Int = 0) {
-        let out = y + image * channels * plane, res = residual.map { $0 + image * channels * plane }
-        for o in 0..<channels {
-            let s = src.map { $0 + o * srcStride } ?? UnsafePointer(out + o * plane)
-            ck_affine_relu(s, res.map { $0 + o * plane }, out + o * plane, plane, scale?[o] ?? 1, shift?[o] ?? 0, relu ? 1 : 0)
-            if let (lo, hi) = clamp {
-                let d = out + o * plane
-                for i in 0..<plane { let v = d[i]; d[i] = v < lo ? lo : (v > hi ? hi : v) }
-            }
-        }
+        let out = y + image * channels * plane
+        var ep = kernelForm(image: image, channels: channels, plane: plane, channel0: 0)
+        ck_epilogue_rows(&ep, 0, channels, plane, src ?? UnsafePointer(out), src == nil ? plane : srcStride, out, plane)
     }
 }
 
@@ -262,7 +256,8 @@ enum ConvKernels {
             }
             return
         }
-        if usesDirect(g) {
+        // (a wide 1×1 layer is its input times the weights: the GEMM reads it in place)
+        if usesDirect(g) && !(g.isPointwise && g.hwo >= 1024) {
             direct(x: x, n: g.n, groups: g.groups, inG: g.cg, h: g.h, w: g.w, weight: weight, bias: bias, outG: g.coutG,
                    kh: g.kh, kw: g.kw, ph: g.ph, pw: g.pw, sh: g.sh, sw: g.sw, ho: g.ho, wo: g.wo, y: y,
                    constantWeight: constantWeight)
