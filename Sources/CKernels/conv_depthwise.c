@@ -88,8 +88,9 @@ void ck_conv_depthwise(const float *x, long p0, long p1, long C, long H, long W,
 // Depthwise convolution for AVX-512 over padded planes. Each plane, padded (stride 2: split into
 // its four phases, even/odd rows × even/odd columns), is copied into scratch with rows Wq long:
 // output (oh, ow) then reads tap (i, j) from phase (i mod s, j mod s) at (oh + ⌊i/s⌋)·Wq + ow +
-// ⌊j/s⌋, so every tap of 16 neighbouring outputs is one contiguous load with no bounds checks.
-// Output rows at least 12 wide are computed along the row, 64 outputs at a time. Narrower maps are
+// ⌊j/s⌋, so every tap of 16 neighbouring outputs is one contiguous run with no bounds checks.
+// Output rows at least 12 wide are computed along the row, 64 outputs at a time, from aligned
+// loads shifted in registers (see DW_ROW_CHUNK). Narrower maps are
 // computed flattened, at o = oh·Wq + ow over whole rows of Wq (a 7×7 map fills 63 of 64 lanes, where
 // a vector per row would fill 7 of 16): the columns ow ≥ Wo are junk, compressed out as each
 // vector is stored. Either way the epilogue rides on the stores.
@@ -195,24 +196,66 @@ static inline void dw_store512(__m512 v, __mmask16 k, __m512 vs, __m512 vt, cons
         if (nv > 3) STORE(3, a3);                                                                    \
     } while (0)
 
-__attribute__((target("avx512f,avx512vl,fma,popcnt")))
-static void dw_plane512(const dw_plan *P, const float *x, const float *w, float scale, float shift, const float *res,
-                        int relu, int clamp, float lo, float hi, float *y, float *phases) {
+// Row mode: the same sums from aligned loads. Per kernel row and phase column, nv + 1 aligned
+// vectors are loaded once; tap j of that phase column reads them shifted by ⌊j/s⌋ lanes (a
+// two-source permute), not by a load that straddles two cache lines.
+#define DW_ROW_CHUNK(nv, STORE)                                                                      \
+    do {                                                                                             \
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                  \
+        for (long i = 0; i < KH; i++) {                                                           \
+            for (long b = 0; b < S; b++) {                                                        \
+                const float *base = phases + ((i % S) * S + b) * P->stride + (oh + i / S) * Wq + ow; \
+                __m512 v0 = _mm512_load_ps(base), v1 = a0, v2 = a0, v3 = a0, v4 = a0;                \
+                if (nv > 1 || KW > S) v1 = _mm512_load_ps(base + 16);                          \
+                if (nv > 2 || (nv > 1 && KW > S)) v2 = _mm512_load_ps(base + 32);              \
+                if (nv > 3 || (nv > 2 && KW > S)) v3 = _mm512_load_ps(base + 48);              \
+                if (nv > 3 && KW > S) v4 = _mm512_load_ps(base + 64);                          \
+                for (long j = b; j < KW; j += S) {                                             \
+                    __m512 wt = _mm512_set1_ps(w[i * KW + j]);                                    \
+                    long sh = j / S;                                                              \
+                    if (sh == 0) {                                                                   \
+                        a0 = _mm512_fmadd_ps(wt, v0, a0);                                            \
+                        if (nv > 1) a1 = _mm512_fmadd_ps(wt, v1, a1);                                \
+                        if (nv > 2) a2 = _mm512_fmadd_ps(wt, v2, a2);                                \
+                        if (nv > 3) a3 = _mm512_fmadd_ps(wt, v3, a3);                                \
+                    } else {                                                                         \
+                        __m512i idx = _mm512_add_epi32(iota, _mm512_set1_epi32((int)sh));            \
+                        a0 = _mm512_fmadd_ps(wt, _mm512_permutex2var_ps(v0, idx, v1), a0);           \
+                        if (nv > 1) a1 = _mm512_fmadd_ps(wt, _mm512_permutex2var_ps(v1, idx, v2), a1); \
+                        if (nv > 2) a2 = _mm512_fmadd_ps(wt, _mm512_permutex2var_ps(v2, idx, v3), a2); \
+                        if (nv > 3) a3 = _mm512_fmadd_ps(wt, _mm512_permutex2var_ps(v3, idx, v4), a3); \
+                    }                                                                                \
+                }                                                                                    \
+            }                                                                                        \
+        }                                                                                            \
+        STORE(0, a0);                                                                                \
+        if (nv > 1) STORE(1, a1);                                                                    \
+        if (nv > 2) STORE(2, a2);                                                                    \
+        if (nv > 3) STORE(3, a3);                                                                    \
+    } while (0)
+
+// S, KH, KW: the stride and kernel size, constants in the common cases' copies (below), so no
+// division is left in the loops.
+__attribute__((target("avx512f,avx512vl,fma,popcnt"), always_inline))
+static inline void dw_plane512(const dw_plan *P, const long S, const long KH, const long KW, const float *x, const float *w,
+                               float scale, float shift, const float *res, int relu, int clamp, float lo, float hi, float *y,
+                               float *phases) {
     dw_phases512(P, x, phases);
     const __m512 vs = _mm512_set1_ps(scale), vt = _mm512_set1_ps(shift), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
     const long Wq = P->Wq, Wo = P->Wo, taps = P->taps, *off = P->off;
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     if (Wo >= 12) {
         for (long oh = 0; oh < P->Ho; oh++) {
             float *yr = y + oh * Wo;
             const float *rr = res ? res + oh * Wo : 0;
             for (long ow = 0; ow < Wo; ow += 64) {
-                long left = Wo - ow, o = oh * Wq + ow;
+                long left = Wo - ow;
 #define DW_ROW_STORE(v, acc) \
                 dw_store512(acc, lanes16(left - 16 * v), vs, vt, rr ? rr + ow + 16 * v : 0, relu, clamp, vlo, vhi, yr + ow + 16 * v)
-                if (left > 48) DW_CHUNK(4, DW_ROW_STORE);
-                else if (left > 32) DW_CHUNK(3, DW_ROW_STORE);
-                else if (left > 16) DW_CHUNK(2, DW_ROW_STORE);
-                else DW_CHUNK(1, DW_ROW_STORE);
+                if (left > 48) DW_ROW_CHUNK(4, DW_ROW_STORE);
+                else if (left > 32) DW_ROW_CHUNK(3, DW_ROW_STORE);
+                else if (left > 16) DW_ROW_CHUNK(2, DW_ROW_STORE);
+                else DW_ROW_CHUNK(1, DW_ROW_STORE);
 #undef DW_ROW_STORE
             }
         }
@@ -232,7 +275,25 @@ static void dw_plane512(const dw_plan *P, const float *x, const float *w, float 
 #undef DW_FLAT_STORE
     }
 }
+__attribute__((target("avx512f,avx512vl,fma,popcnt")))
+static void dw_plane512_3x3s1(const dw_plan *P, const float *x, const float *w, float scale, float shift, const float *res,
+                              int relu, int clamp, float lo, float hi, float *y, float *phases) {
+    dw_plane512(P, 1, 3, 3, x, w, scale, shift, res, relu, clamp, lo, hi, y, phases);
+}
+
+__attribute__((target("avx512f,avx512vl,fma,popcnt")))
+static void dw_plane512_3x3s2(const dw_plan *P, const float *x, const float *w, float scale, float shift, const float *res,
+                              int relu, int clamp, float lo, float hi, float *y, float *phases) {
+    dw_plane512(P, 2, 3, 3, x, w, scale, shift, res, relu, clamp, lo, hi, y, phases);
+}
+
+__attribute__((target("avx512f,avx512vl,fma,popcnt")))
+static void dw_plane512_any(const dw_plan *P, const float *x, const float *w, float scale, float shift, const float *res,
+                            int relu, int clamp, float lo, float hi, float *y, float *phases) {
+    dw_plane512(P, P->s, P->kh, P->kw, x, w, scale, shift, res, relu, clamp, lo, hi, y, phases);
+}
 #undef DW_CHUNK
+#undef DW_ROW_CHUNK
 #endif
 
 int ck_conv_depthwise512_available(void) {
@@ -243,16 +304,19 @@ int ck_conv_depthwise512_available(void) {
 #endif
 }
 
-static void dw_geometry(long H, long W, long kh, long kw, long ph, long pw, long s, long *Hq, long *Wq, long *stride) {
+// Row mode (outputs ≥ 12 wide) rounds rows up to whole vectors, so every row and chunk starts on a
+// 64-byte boundary; flattened mode computes the junk columns, so keeps rows exact.
+static void dw_geometry(long H, long W, long kh, long kw, long ph, long pw, long s, long Wo, long *Hq, long *Wq, long *stride) {
     *Hq = s == 1 ? H + 2 * ph : (H + 2 * ph + 1) / 2;
     *Wq = s == 1 ? W + 2 * pw : (W + 2 * pw + 1) / 2;
-    *stride = *Hq * *Wq + 80 + kw;                               // one phase, with slack for the last vectors
+    if (Wo >= 12) *Wq = (*Wq + 15) / 16 * 16;
+    *stride = (*Hq * *Wq + 80 + kw + 15) / 16 * 16;              // one phase, with slack for the last vectors
     (void)kh;
 }
 
-long ck_conv_depthwise512_scratch(long H, long W, long kh, long kw, long ph, long pw, long s) {
+long ck_conv_depthwise512_scratch(long H, long W, long kh, long kw, long ph, long pw, long s, long Wo) {
     long Hq, Wq, stride;
-    dw_geometry(H, W, kh, kw, ph, pw, s, &Hq, &Wq, &stride);
+    dw_geometry(H, W, kh, kw, ph, pw, s, Wo, &Hq, &Wq, &stride);
     return s * s * stride + 2 * kh * kw + Wq / 2 + 32;           // phases, tap offsets (longs), keep table
 }
 
@@ -260,7 +324,7 @@ void ck_conv_depthwise512(const float *x, long p0, long p1, long C, long H, long
                           long s, long ph, long pw, long Ho, long Wo, const ck_epilogue *ep, float *y, float *scratch) {
 #if defined(__x86_64__)
     dw_plan P = { s, kh, kw, ph, pw, H, W, Ho, Wo, 0, 0, 0, kh * kw, 0, 0 };
-    dw_geometry(H, W, kh, kw, ph, pw, s, &P.Hq, &P.Wq, &P.stride);
+    dw_geometry(H, W, kh, kw, ph, pw, s, Wo, &P.Hq, &P.Wq, &P.stride);
     long *off = (long *)(scratch + s * s * P.stride);
     uint16_t *keep = (uint16_t *)(off + P.taps);
     for (long t = 0; t < P.taps; t++) {
@@ -273,9 +337,11 @@ void ck_conv_depthwise512(const float *x, long p0, long p1, long C, long H, long
         keep[c0] = (uint16_t)m;
     }
     P.off = off; P.keep = keep;
+    void (*plane)(const dw_plan *, const float *, const float *, float, float, const float *, int, int, float, float, float *,
+                  float *) = kh == 3 && kw == 3 ? (s == 1 ? dw_plane512_3x3s1 : dw_plane512_3x3s2) : dw_plane512_any;
     for (long p = p0; p < p1; p++) {
         long c = p % C;
-        dw_plane512(&P, x + p * H * W, w + c * kh * kw, ep && ep->scale ? ep->scale[c] : 1.0f, ep && ep->shift ? ep->shift[c] : 0.0f,
+        plane(&P, x + p * H * W, w + c * kh * kw, ep && ep->scale ? ep->scale[c] : 1.0f, ep && ep->shift ? ep->shift[c] : 0.0f,
                     ep && ep->residual ? ep->residual + p * Ho * Wo : 0, ep ? ep->relu : 0, ep ? ep->clamp : 0,
                     ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * Ho * Wo, scratch);
     }

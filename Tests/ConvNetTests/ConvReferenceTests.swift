@@ -92,7 +92,7 @@ func convGradientError(x: Tensor, w: Tensor, b: Tensor, g: Tensor, stride: Int, 
     /// compressed; kernels 1–7 wide, odd and even sizes, paddings up to and past the kernel.
     @Test(arguments: [(16, 7, 7, 3, 3, 1, 1), (40, 14, 14, 3, 3, 1, 1), (8, 112, 112, 3, 3, 1, 1), (6, 113, 57, 3, 3, 2, 1),
                       (5, 56, 56, 3, 3, 2, 1), (33, 9, 11, 5, 3, 2, 0), (17, 6, 6, 7, 7, 1, 3), (3, 30, 23, 1, 5, 1, 2),
-                      (4, 31, 40, 4, 2, 2, 2), (7, 12, 75, 3, 3, 1, 1)])
+                      (4, 31, 40, 4, 2, 2, 2), (7, 12, 75, 3, 3, 1, 1), (5, 20, 32, 3, 3, 1, 1), (3, 9, 96, 5, 5, 1, 2)])
     func flattenedDepthwiseMatchesDirectLoop(_ c: Int, _ h: Int, _ w: Int, _ kh: Int, _ kw: Int, _ stride: Int, _ pad: Int) {
         let gen = Generator(seed: UInt64(2100 + c + h * 7 + w * 3 + kh))
         let x = Tensor.randn([2, c, h, w], generator: gen), wt = Tensor.randn([c, 1, kh, kw], generator: gen)

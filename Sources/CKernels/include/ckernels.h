@@ -244,7 +244,7 @@ void ck_conv_depthwise(const float *x, long p0, long p1, long C, long H, long W,
 /// Whether ck_conv_depthwise512 runs here (AVX-512).
 int ck_conv_depthwise512_available(void);
 /// Scratch floats per thread for ck_conv_depthwise512.
-long ck_conv_depthwise512_scratch(long H, long W, long kh, long kw, long ph, long pw, long s);
+long ck_conv_depthwise512_scratch(long H, long W, long kh, long kw, long ph, long pw, long s, long Wo);
 /// Depthwise convolution as ck_conv_depthwise (stride s = 1 or 2 both ways, undilated, any kernel),
 /// through the epilogue `ep` (or null; a bias goes in as its shift, indexed by channel; its
 /// residual is shaped as y), over flattened padded planes: see conv_depthwise.c.

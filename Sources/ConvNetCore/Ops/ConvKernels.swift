@@ -186,7 +186,7 @@ enum ConvKernels {
             if usesFlattenedDepthwise(g) {
                 // flattened padded planes, the epilogue on the stores
                 let ep = ConvEpilogue.orBias(epilogue, bias)?.kernelForm(image: 0, channels: g.cout, plane: g.hwo, channel0: 0)
-                let scratch = ck_conv_depthwise512_scratch(g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sh)
+                let scratch = ck_conv_depthwise512_scratch(g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sh, g.wo)
                 let planes = g.n * g.c, work = g.hwo * g.kh * g.kw
                 withUnsafePointer(to: ep ?? ck_epilogue(scale: nil, shift: nil, residual: nil, relu: 0, clamp: 0, lo: 0, hi: 0)) { e in
                     Threads.parallelFor(planes, minPerThread: Swift.max(1, 16_384 / Swift.max(work, 1))) { r in
