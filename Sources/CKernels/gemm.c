@@ -413,8 +413,8 @@ void ck_sgemm_packed(long M, long N, long K, const float *apacked, int transB, c
 }
 
 void ck_sgemm_packed_rows(long M, long row0, long row1, long N, long K, const float *apacked, int transB, const float *B,
-                          long ldb, float *C, long ldc, int accumulate) {
-    sgemm_driver(0, transB, M, row0, row1 < M ? row1 : M, N, K, 0, 0, apacked, B, ldb, 0, 0, C, ldc, accumulate, 0);
+                          long ldb, float *C, long ldc, int accumulate, const ck_epilogue *ep) {
+    sgemm_driver(0, transB, M, row0, row1 < M ? row1 : M, N, K, 0, 0, apacked, B, ldb, 0, 0, C, ldc, accumulate, ep);
 }
 
 void ck_sgemm_conv(int transA, long M, long N, long K, const float *A, long lda, const float *apacked,

@@ -100,6 +100,15 @@ private final class PointwiseReLU: Module {
         #expect(withNoGrad { exitFast.replaySteps(forInputShape: h.shape) } == 1)
         #expect(got.scalars.allSatisfy { $0 >= 0 } && got.scalars.contains { $0 > 0 })
         expectClose(got, want, rtol: 1e-5, atol: 1e-5, "pointwise + residual + ReLU, eval")
+        // one image on a 7×7 map: the few-pixel GEMM split by rows, the epilogue on its stores
+        withContext({ $0.threads = 2 }) {
+            let small = Tensor.randn(1, 24, 7, 7)
+            let want = withNoGrad { exit(small) }
+            _ = withNoGrad { exitFast(small) }
+            let got = withNoGrad { exitFast(small) }
+            #expect(got.scalars.allSatisfy { $0 >= 0 } && got.scalars.contains { $0 > 0 })
+            expectClose(got, want, rtol: 1e-5, atol: 1e-5, "pointwise + residual + ReLU on 7×7, eval")
+        }
     }
 
     /// Inference fuses a clamp (ReLU6) into the convolution before it, with or without a batch

@@ -40,7 +40,7 @@ void ck_sgemm_packed(long M, long N, long K, const float *apacked, int transB, c
 /// Rows [row0, row1) of the same product (row0 a multiple of 6; C points at row 0), so threads can
 /// split a GEMM with few columns by rows while sharing one packed A of all M rows.
 void ck_sgemm_packed_rows(long M, long row0, long row1, long N, long K, const float *apacked, int transB, const float *B,
-                          long ldb, float *C, long ldc, int accumulate);
+                          long ldb, float *C, long ldc, int accumulate, const ck_epilogue *ep);
 
 /// Floats of a B operand [K×N] packed whole by ck_pack_b_all.
 long ck_packed_b_size(long K, long N);

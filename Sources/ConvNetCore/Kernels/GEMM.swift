@@ -90,7 +90,19 @@ public final class PackedA: @unchecked Sendable {
     public func multiplySplittingRows(n: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
         let panels = (m + 5) / 6
         Threads.parallelFor(panels, minPerThread: Swift.max(1, 300_000 / Swift.max(1, 12 * n * k))) { r in
-            ck_sgemm_packed_rows(self.m, r.lowerBound * 6, r.upperBound * 6, n, self.k, self.buffer.elementPointer, 0, b, ldb, c, ldc, 0)
+            ck_sgemm_packed_rows(self.m, r.lowerBound * 6, r.upperBound * 6, n, self.k, self.buffer.elementPointer, 0, b, ldb, c, ldc, 0, nil)
+        }
+    }
+
+    /// ``multiplySplittingRows(n:b:ldb:c:ldc:)`` with the epilogue applied as C is stored.
+    func fusedMultiplySplittingRows(n: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                    epilogue: ck_epilogue) {
+        let panels = (m + 5) / 6
+        withUnsafePointer(to: epilogue) { ep in
+            Threads.parallelFor(panels, minPerThread: Swift.max(1, 300_000 / Swift.max(1, 12 * n * k))) { r in
+                ck_sgemm_packed_rows(self.m, r.lowerBound * 6, r.upperBound * 6, n, self.k, self.buffer.elementPointer, 0, b, ldb, c,
+                                     ldc, 0, ep)
+            }
         }
     }
 

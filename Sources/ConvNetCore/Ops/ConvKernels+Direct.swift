@@ -189,10 +189,17 @@ extension ConvKernels {
         let ncols = g.n * g.hwo, single = g.n == 1
         let col = columns(g, x: x, images: 0..<g.n, slot: 0)
         let out = single ? y : ck_scratch(2, g.cout * ncols)!
+        // one image: the epilogue rides on the GEMM's stores
+        let finish = single ? ConvEpilogue.orBias(epilogue, bias) : nil
         for gr in 0..<g.groups {
-            packed[gr].multiplySplittingRows(n: ncols, b: col + gr * g.kg * ncols, ldb: ncols, c: out + gr * g.coutG * ncols, ldc: ncols)
+            let b = col + gr * g.kg * ncols, c = out + gr * g.coutG * ncols
+            if let ep = finish?.kernelForm(image: 0, channels: g.cout, plane: g.hwo, channel0: gr * g.coutG) {
+                packed[gr].fusedMultiplySplittingRows(n: ncols, b: b, ldb: ncols, c: c, ldc: ncols, epilogue: ep)
+            } else {
+                packed[gr].multiplySplittingRows(n: ncols, b: b, ldb: ncols, c: c, ldc: ncols)
+            }
         }
-        finishFewColumns(g, out: out, bias: bias, y: y, epilogue: epilogue)
+        if finish == nil { finishFewColumns(g, out: out, bias: bias, y: y, epilogue: epilogue) }
     }
 
     /// The same product transposed, for AVX-512: the pixels are the GEMM's rows (6-row panels,

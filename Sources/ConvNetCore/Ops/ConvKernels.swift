@@ -176,7 +176,9 @@ enum ConvKernels {
         // few output pixels with kept weights: the pixels as rows of a transposed GEMM (AVX-512),
         // or the weights' rows split over threads
         let fewPixels = { () -> Void in
-            if ck_gemm_isa() == 2 {
+            // (one image of a 1×1 layer: its input is the column matrix as stored, and the epilogue
+            // rides on the GEMM's stores, so the weights' rows win despite 49 pixels in 64 columns)
+            if ck_gemm_isa() == 2 && !(g.isPointwise && g.n == 1) {
                 fewColumnsTransposed(g, x: x, packed: transposedWeights(), bias: bias, y: y, epilogue: epilogue)
             } else {
                 fewColumns(g, x: x, packed: gemmWeights(), bias: bias, y: y, epilogue: epilogue)
