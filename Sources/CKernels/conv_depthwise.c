@@ -81,100 +81,23 @@ void ck_conv_depthwise(const float *x, long p0, long p1, long C, long H, long W,
 }
 
 #if defined(__x86_64__)
-#include <immintrin.h>
+#include "conv_phases.h"
 #endif
 
 #if defined(__x86_64__)
-// Depthwise convolution for AVX-512 over padded planes. Each plane, padded (stride 2: split into
-// its four phases, even/odd rows × even/odd columns), is copied into scratch with rows Wq long:
-// output (oh, ow) then reads tap (i, j) from phase (i mod s, j mod s) at (oh + ⌊i/s⌋)·Wq + ow +
-// ⌊j/s⌋, so every tap of 16 neighbouring outputs is one contiguous run with no bounds checks.
-// Output rows at least 12 wide are computed along the row, 64 outputs at a time, from aligned
-// loads shifted in registers (see DW_ROW_CHUNK). Narrower maps are
-// computed flattened, at o = oh·Wq + ow over whole rows of Wq (a 7×7 map fills 63 of 64 lanes, where
-// a vector per row would fill 7 of 16): the columns ow ≥ Wo are junk, compressed out as each
-// vector is stored. Either way the epilogue rides on the stores.
+// Depthwise convolution for AVX-512 over each plane's padded phases (conv_phases.h). Output rows
+// at least 12 wide are computed along the row, 64 outputs at a time, from aligned loads shifted in
+// registers (see DW_ROW_CHUNK). Narrower maps are computed flattened, at o = oh·Wq + ow over whole
+// rows of Wq (a 7×7 map fills 63 of 64 lanes, where a vector per row would fill 7 of 16): the
+// columns ow ≥ Wo are junk, compressed out as each vector is stored. Either way the epilogue rides
+// on the stores.
 
 typedef struct {
-    long s, kh, kw, ph, pw, H, W, Ho, Wo, Hq, Wq, stride, taps;
+    phase_geometry g;
+    long kh, kw, Ho, Wo, taps;
     const long *off;          /* per tap: where it reads, from the output's flattened position */
     const uint16_t *keep;     /* flattened mode, per start column: the lanes with ow < Wo */
 } dw_plan;
-
-static inline __mmask16 lanes16(long n) { return n >= 16 ? (__mmask16)0xFFFF : (n <= 0 ? 0 : (__mmask16)((1u << n) - 1)); }
-
-// Zen 4 stores under a mask far slower than plain stores: the copies below store whole vectors
-// and mask only a row's last one.
-
-// dst[0..<n] = src[0..<n].
-__attribute__((target("avx512f")))
-static inline void copy512(float *dst, const float *src, long n) {
-    long i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
-    if (i < n) _mm512_mask_storeu_ps(dst + i, lanes16(n - i), _mm512_maskz_loadu_ps(lanes16(n - i), src + i));
-}
-
-// dst[0..<n] = 0, and possibly up to 15 floats past n (the caller's slack or its next row).
-__attribute__((target("avx512f")))
-static inline void zero512(float *dst, long n) {
-    for (long i = 0; i < n; i += 16) _mm512_storeu_ps(dst + i, _mm512_setzero_ps());
-}
-
-// The even (ev) and odd (od) elements of x[0..<n], deinterleaved 32 at a time.
-__attribute__((target("avx512f")))
-static void deinterleave512(const float *x, long n, float *ev, float *od) {
-    const __m512i ie = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512i io = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-    long i = 0;
-    for (; i + 32 <= n; i += 32) {
-        __m512 a = _mm512_loadu_ps(x + i), b = _mm512_loadu_ps(x + i + 16);
-        _mm512_storeu_ps(ev + i / 2, _mm512_permutex2var_ps(a, ie, b));
-        _mm512_storeu_ps(od + i / 2, _mm512_permutex2var_ps(a, io, b));
-    }
-    if (i < n) {
-        long m = n - i;
-        __m512 a = _mm512_maskz_loadu_ps(lanes16(m), x + i), b = _mm512_maskz_loadu_ps(lanes16(m - 16), x + i + 16);
-        _mm512_mask_storeu_ps(ev + i / 2, lanes16((m + 1) / 2), _mm512_permutex2var_ps(a, ie, b));
-        _mm512_mask_storeu_ps(od + i / 2, lanes16(m / 2), _mm512_permutex2var_ps(a, io, b));
-    }
-}
-
-// Plane x [H×W] → its padded phases (each Hq·Wq floats, zeros outside the map, then slack).
-__attribute__((target("avx512f")))
-static void dw_phases512(const dw_plan *P, const float *x, float *phases) {
-    long s = P->s, Wq = P->Wq, W = P->W, pw = P->pw;
-    for (long r = 0; r < s * P->Hq; r++) {
-        long ih = r - P->ph;
-        float *row0 = phases + (r % s) * s * P->stride + (r / s) * Wq;   // phase (r mod s, 0); (·, 1) a stride on
-        if (ih < 0 || ih >= P->H) {
-            for (long b = 0; b < s; b++) zero512(row0 + b * P->stride, Wq);
-            continue;
-        }
-        const float *src = x + ih * W;
-        // zeros first (whole vectors, spilling into the next row, written later), then the data
-        for (long b = 0; b < s; b++) zero512(row0 + b * P->stride, Wq);
-        if (s == 1) {
-            copy512(row0 + pw, src, W);
-        } else {
-            // column iw sits at padded column iw + pw: phase (iw + pw) mod 2, index ⌊(iw + pw)/2⌋
-            deinterleave512(src, W, row0 + (pw & 1) * P->stride + (pw >> 1), row0 + ((pw + 1) & 1) * P->stride + ((pw + 1) >> 1));
-        }
-    }
-    // the slack the last vectors read past a phase feeds only junk lanes; zeros keep them cheap
-    for (long q = 0; q < s * s; q++) zero512(phases + q * P->stride + P->Hq * Wq, P->stride - P->Hq * Wq - 16);
-}
-
-// One output vector through the epilogue, stored under `k` (res: the residual at the same place).
-__attribute__((target("avx512f,fma"), always_inline))
-static inline void dw_store512(__m512 v, __mmask16 k, __m512 vs, __m512 vt, const float *res, int relu, int clamp,
-                               __m512 vlo, __m512 vhi, float *dst) {
-    v = _mm512_fmadd_ps(v, vs, vt);
-    if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, res));
-    if (relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
-    // max(lo, v), min(hi, ·): the second operand is returned for NaN, so NaN stays NaN
-    if (clamp) v = _mm512_min_ps(vhi, _mm512_max_ps(vlo, v));
-    if (k == 0xFFFF) _mm512_storeu_ps(dst, v); else _mm512_mask_storeu_ps(dst, k, v);
-}
 
 // The outputs at flattened positions o … o + 16·nv − 1: Σ_t w[t] · phases[off[t] + o + ·], each
 // vector v stored under keep(v, acc) (row mode: in place; flattened: compressed). nv is a constant
@@ -204,7 +127,7 @@ static inline void dw_store512(__m512 v, __mmask16 k, __m512 vs, __m512 vt, cons
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                  \
         for (long i = 0; i < KH; i++) {                                                           \
             for (long b = 0; b < S; b++) {                                                        \
-                const float *base = phases + ((i % S) * S + b) * P->stride + (oh + i / S) * Wq + ow; \
+                const float *base = phases + ((i % S) * S + b) * P->g.stride + (oh + i / S) * Wq + ow; \
                 __m512 v0 = _mm512_load_ps(base), v1 = a0, v2 = a0, v3 = a0, v4 = a0;                \
                 if (nv > 1 || KW > S) v1 = _mm512_load_ps(base + 16);                          \
                 if (nv > 2 || (nv > 1 && KW > S)) v2 = _mm512_load_ps(base + 32);              \
@@ -240,9 +163,9 @@ __attribute__((target("avx512f,avx512vl,fma,popcnt"), always_inline))
 static inline void dw_plane512(const dw_plan *P, const long S, const long KH, const long KW, const float *x, const float *w,
                                float scale, float shift, const float *res, int relu, int clamp, float lo, float hi, float *y,
                                float *phases) {
-    dw_phases512(P, x, phases);
+    phases512(&P->g, x, phases);
     const __m512 vs = _mm512_set1_ps(scale), vt = _mm512_set1_ps(shift), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
-    const long Wq = P->Wq, Wo = P->Wo, taps = P->taps, *off = P->off;
+    const long Wq = P->g.Wq, Wo = P->Wo, taps = P->taps, *off = P->off;
     const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     if (Wo >= 12) {
         for (long oh = 0; oh < P->Ho; oh++) {
@@ -251,7 +174,7 @@ static inline void dw_plane512(const dw_plan *P, const long S, const long KH, co
             for (long ow = 0; ow < Wo; ow += 64) {
                 long left = Wo - ow;
 #define DW_ROW_STORE(v, acc) \
-                dw_store512(acc, lanes16(left - 16 * v), vs, vt, rr ? rr + ow + 16 * v : 0, relu, clamp, vlo, vhi, yr + ow + 16 * v)
+                epilogue_store512(acc, lanes16(left - 16 * v), vs, vt, rr ? rr + ow + 16 * v : 0, relu, clamp, vlo, vhi, yr + ow + 16 * v)
                 if (left > 48) DW_ROW_CHUNK(4, DW_ROW_STORE);
                 else if (left > 32) DW_ROW_CHUNK(3, DW_ROW_STORE);
                 else if (left > 16) DW_ROW_CHUNK(2, DW_ROW_STORE);
@@ -267,7 +190,7 @@ static inline void dw_plane512(const dw_plan *P, const long S, const long KH, co
         if (o + 16 * v < total) {                                                                      \
             __mmask16 k = P->keep[col] & lanes16(total - o - 16 * v);                                  \
             long dst = row * Wo + (col < Wo ? col : Wo);                                               \
-            dw_store512(_mm512_maskz_compress_ps(k, acc), lanes16(_mm_popcnt_u32(k)), vs, vt, res ? res + dst : 0, \
+            epilogue_store512(_mm512_maskz_compress_ps(k, acc), lanes16(_mm_popcnt_u32(k)), vs, vt, res ? res + dst : 0, \
                         relu, clamp, vlo, vhi, y + dst);                                               \
             for (col += 16; col >= Wq; col -= Wq) row++;                                               \
         }
@@ -290,7 +213,7 @@ static void dw_plane512_3x3s2(const dw_plan *P, const float *x, const float *w, 
 __attribute__((target("avx512f,avx512vl,fma,popcnt")))
 static void dw_plane512_any(const dw_plan *P, const float *x, const float *w, float scale, float shift, const float *res,
                             int relu, int clamp, float lo, float hi, float *y, float *phases) {
-    dw_plane512(P, P->s, P->kh, P->kw, x, w, scale, shift, res, relu, clamp, lo, hi, y, phases);
+    dw_plane512(P, P->g.s, P->kh, P->kw, x, w, scale, shift, res, relu, clamp, lo, hi, y, phases);
 }
 #undef DW_CHUNK
 #undef DW_ROW_CHUNK
@@ -304,36 +227,30 @@ int ck_conv_depthwise512_available(void) {
 #endif
 }
 
-// Row mode (outputs ≥ 12 wide) rounds rows up to whole vectors, so every row and chunk starts on a
-// 64-byte boundary; flattened mode computes the junk columns, so keeps rows exact.
-static void dw_geometry(long H, long W, long kh, long kw, long ph, long pw, long s, long Wo, long *Hq, long *Wq, long *stride) {
-    *Hq = s == 1 ? H + 2 * ph : (H + 2 * ph + 1) / 2;
-    *Wq = s == 1 ? W + 2 * pw : (W + 2 * pw + 1) / 2;
-    if (Wo >= 12) *Wq = (*Wq + 15) / 16 * 16;
-    *stride = (*Hq * *Wq + 80 + kw + 15) / 16 * 16;              // one phase, with slack for the last vectors
-    (void)kh;
-}
-
 long ck_conv_depthwise512_scratch(long H, long W, long kh, long kw, long ph, long pw, long s, long Wo) {
-    long Hq, Wq, stride;
-    dw_geometry(H, W, kh, kw, ph, pw, s, Wo, &Hq, &Wq, &stride);
-    return s * s * stride + 2 * kh * kw + Wq / 2 + 32;           // phases, tap offsets (longs), keep table
+#if defined(__x86_64__)
+    // row mode (outputs ≥ 12 wide) walks aligned rows; flattened mode computes across exact rows
+    phase_geometry g = phase_geometry_make(H, W, kw, ph, pw, s, Wo >= 12);
+    return s * s * g.stride + 2 * kh * kw + g.Wq / 2 + 32;       // phases, tap offsets (longs), keep table
+#else
+    (void)H; (void)W; (void)kh; (void)kw; (void)ph; (void)pw; (void)s; (void)Wo;
+    return 1;
+#endif
 }
 
 void ck_conv_depthwise512(const float *x, long p0, long p1, long C, long H, long W, const float *w, long kh, long kw,
                           long s, long ph, long pw, long Ho, long Wo, const ck_epilogue *ep, float *y, float *scratch) {
 #if defined(__x86_64__)
-    dw_plan P = { s, kh, kw, ph, pw, H, W, Ho, Wo, 0, 0, 0, kh * kw, 0, 0 };
-    dw_geometry(H, W, kh, kw, ph, pw, s, Wo, &P.Hq, &P.Wq, &P.stride);
-    long *off = (long *)(scratch + s * s * P.stride);
+    dw_plan P = { phase_geometry_make(H, W, kw, ph, pw, s, Wo >= 12), kh, kw, Ho, Wo, kh * kw, 0, 0 };
+    long *off = (long *)(scratch + s * s * P.g.stride);
     uint16_t *keep = (uint16_t *)(off + P.taps);
     for (long t = 0; t < P.taps; t++) {
         long i = t / kw, j = t % kw;
-        off[t] = ((i % s) * s + j % s) * P.stride + (i / s) * P.Wq + j / s;
+        off[t] = ((i % s) * s + j % s) * P.g.stride + (i / s) * P.g.Wq + j / s;
     }
-    for (long c0 = 0; c0 < P.Wq; c0++) {
+    for (long c0 = 0; c0 < P.g.Wq; c0++) {
         unsigned m = 0;
-        for (long l = 0, c = c0; l < 16; l++, c = c + 1 == P.Wq ? 0 : c + 1) if (c < Wo) m |= 1u << l;
+        for (long l = 0, c = c0; l < 16; l++, c = c + 1 == P.g.Wq ? 0 : c + 1) if (c < Wo) m |= 1u << l;
         keep[c0] = (uint16_t)m;
     }
     P.off = off; P.keep = keep;

@@ -69,7 +69,36 @@ private final class PointwiseReLU: Module {
     func forward(_ x: Tensor) -> Tensor { relu(point(x) + x) }
 }
 
+/// A network's stem as a user writes it: conv (few input channels, a large kernel) → ReLU.
+private final class Stem: Module {
+    let conv: Conv2d
+    init(_ c: Int, _ cout: Int, kernel: Int, stride: Int) {
+        conv = Conv2d(c, cout, kernelSize: Size2(kernel, kernel), stride: Size2(stride, stride), padding: .pair(kernel / 2, kernel / 2))
+    }
+    func forward(_ x: Tensor) -> Tensor { relu(conv(x)) }
+}
+
 @Suite struct EngineFusionTests {
+    /// Stems at inference take the implicit GEMM (the taps read from the image's padded phases, no
+    /// im2col matrix): ResNet's 7×7/2 from three channels and a 5×5/1 from two, rows of 26 and 70
+    /// outputs (64-pixel tiles with tails), 6-channel panels with a partial last one, two images.
+    @Test(arguments: [(3, 26, 7, 2, 50, 52), (2, 20, 5, 1, 9, 70), (1, 32, 5, 2, 31, 27)])
+    func stemsTakeTheImplicitGEMM(_ c: Int, _ cout: Int, _ kernel: Int, _ stride: Int, _ h: Int, _ w: Int) {
+        Tensor.manualSeed(15)
+        let stem = Stem(c, cout, kernel: kernel, stride: stride)
+        stem.eval()
+        let fast = compile(stem)
+        let x = Tensor.randn(2, c, h, w)
+        withContext({ $0.threads = 2 }) {
+            _ = withNoGrad { fast(x) }
+            let got = withNoGrad { fast(x) }
+            let want = relu(referenceConv(x, stem.conv.weight, bias: stem.conv.bias, stride: (stride, stride),
+                                          padding: (kernel / 2, kernel / 2), dilation: (1, 1), groups: 1))
+            #expect(withNoGrad { fast.replaySteps(forInputShape: x.shape) } == 1)
+            expectClose(got, want, rtol: 1e-4, atol: 1e-4, "\(c)→\(cout) \(kernel)×\(kernel)/\(stride) on \(h)×\(w)")
+        }
+    }
+
     /// The GEMM's fused epilogue (affine map, residual, ReLU, clamp) gives the eager values, NaN
     /// included, image by image of a batch: two steps, one per convolution.
     @Test func epiloguesRideOnTheGEMMsStores() {

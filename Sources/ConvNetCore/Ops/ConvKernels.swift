@@ -148,6 +148,42 @@ enum ConvKernels {
         g.sh == g.sw && g.sh <= 2 && g.dh == 1 && g.dw == 1 && ck_conv_depthwise512_available() != 0
     }
 
+    /// Stems at inference (weights kept packed): at most 4 input channels, kernels of 5×5 or more
+    /// (ResNet's 7×7/2; a 3×3 stem's im2col is cheap enough), more than 16 outputs (fewer take
+    /// the direct kernel), equal strides of 1 or 2, undilated, outputs at least 12 wide, with
+    /// AVX-512: the implicit GEMM (`ck_conv_implicit512`), which packs no im2col matrix.
+    static func usesImplicitGEMM(_ g: ConvGeometry, constantWeight: Tensor?) -> Bool {
+        constantWeight != nil && g.groups == 1 && g.c <= 4 && g.kh * g.kw >= 25 && g.cout > 16 && g.sh == g.sw && g.sh <= 2
+            && g.dh == 1 && g.dw == 1 && g.wo >= 12 && ck_conv_implicit512_available() != 0
+    }
+
+    /// y = epilogue(conv(x, w)) image by image: the image's padded phases, then its output rows
+    /// split over threads, 6 channels × 64 pixels at a time.
+    static func implicitGEMM(_ g: ConvGeometry, x: UnsafePointer<Float>, packed: PackedA, epilogue: ConvEpilogue?,
+                             y: UnsafeMutablePointer<Float>) {
+        let phases = Tensor(uninitializedShape: [ck_conv_implicit512_phases_size(g.c, g.h, g.w, g.kw, g.ph, g.pw, g.sh)])
+        let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo, taps = g.kg
+        for i in 0..<g.n {
+            let parts = Swift.max(1, Swift.min(Threads.count, g.h / 16))
+            Threads.parallelFor(parts) { r in
+                for part in r {
+                    ck_conv_implicit512_phases(x + i * inPlane, g.c, g.h, g.w, g.kw, g.ph, g.pw, g.sh, part, parts, phases.elementPointer)
+                }
+            }
+            let ep = epilogue?.kernelForm(image: i, channels: g.cout, plane: g.hwo, channel0: 0)
+            Threads.parallelFor(g.ho, minPerThread: Swift.max(1, 65_536 / Swift.max(1, g.wo * g.cout * taps))) { r in
+                let off = UnsafeMutableRawPointer(ck_scratch(3, 2 * taps + 2)!).bindMemory(to: Int.self, capacity: taps)
+                if var e = ep {
+                    ck_conv_implicit512(phases.elementPointer, g.c, g.h, g.w, g.cout, g.kh, g.kw, g.sh, g.ph, g.pw, g.ho, g.wo,
+                                        packed.pointer, &e, r.lowerBound, r.upperBound, y + i * outPlane, off)
+                } else {
+                    ck_conv_implicit512(phases.elementPointer, g.c, g.h, g.w, g.cout, g.kh, g.kw, g.sh, g.ph, g.pw, g.ho, g.wo,
+                                        packed.pointer, nil, r.lowerBound, r.upperBound, y + i * outPlane, off)
+                }
+            }
+        }
+    }
+
     /// The weight in a kernel's layout: kept in ``PackedWeightCache`` when the weight is constant
     /// for the call (`constant` non-nil), made afresh otherwise.
     static func packedWeight<T: AnyObject>(_ constant: Tensor?, _ layout: @autoclosure () -> String, _ make: () -> (T, Int)) -> T {
@@ -220,6 +256,10 @@ enum ConvKernels {
             if let epi = ConvEpilogue.orBias(epilogue, bias) {
                 for i in 0..<g.n { epi.apply(y, image: i, channels: g.cout, plane: g.hwo) }
             }
+            return
+        }
+        if usesImplicitGEMM(g, constantWeight: constantWeight) {
+            implicitGEMM(g, x: x, packed: gemmWeights()[0], epilogue: ConvEpilogue.orBias(epilogue, bias), y: y)
             return
         }
         if g.n * g.hwo <= 64 && g.kg >= 256 {

@@ -1,0 +1,109 @@
+// Implicit GEMM for convolutions with few input channels (a network's stem: 3 channels, 7×7/2 or
+// 3×3/2), where packing the im2col matrix costs about as much as the multiply-adds it feeds. The
+// GEMM micro-kernel's 6×64 tile (6 output channels × 64 pixels of an output row) reads each tap's
+// 64 pixels straight from the input's padded phases (conv_phases.h), the weights come packed as
+// the GEMM's left operand (ck_pack_a), and the epilogue rides on the stores.
+#include "ckernels.h"
+#if defined(__x86_64__)
+#include "conv_phases.h"
+#endif
+
+int ck_conv_implicit512_available(void) { return ck_gemm_isa() == 2; }
+
+long ck_conv_implicit512_phases_size(long C, long H, long W, long kw, long ph, long pw, long s) {
+#if defined(__x86_64__)
+    phase_geometry g = phase_geometry_make(H, W, kw, ph, pw, s, 1);
+    return C * s * s * g.stride;
+#else
+    (void)C; (void)H; (void)W; (void)kw; (void)ph; (void)pw; (void)s;
+    return 1;
+#endif
+}
+
+void ck_conv_implicit512_phases(const float *x, long C, long H, long W, long kw, long ph, long pw, long s, long part, long parts,
+                                float *phases) {
+#if defined(__x86_64__)
+    phase_geometry g = phase_geometry_make(H, W, kw, ph, pw, s, 1);
+    long rows = s * g.Hq, r0 = rows * part / parts, r1 = rows * (part + 1) / parts;
+    for (long c = 0; c < C; c++) phases512_rows(&g, x + c * H * W, phases + c * s * s * g.stride, r0, r1);
+#else
+    (void)x; (void)C; (void)H; (void)W; (void)kw; (void)ph; (void)pw; (void)s; (void)part; (void)parts; (void)phases;
+#endif
+}
+
+#if defined(__x86_64__)
+#define IG_ROW(r)                                                                                    \
+    { __m512 a = _mm512_set1_ps(ap[r]);                                                              \
+      c##r##0 = _mm512_fmadd_ps(a, b0, c##r##0);                                                     \
+      if (NV > 1) c##r##1 = _mm512_fmadd_ps(a, b1, c##r##1);                                         \
+      if (NV > 2) c##r##2 = _mm512_fmadd_ps(a, b2, c##r##2);                                         \
+      if (NV > 3) c##r##3 = _mm512_fmadd_ps(a, b3, c##r##3); }
+#define IG_STORE1(r, v)                                                                              \
+    epilogue_store512(c##r##v, lanes16(left - 16 * v), _mm512_set1_ps(ep && ep->scale ? ep->scale[o0 + r] : 1.0f), \
+                      _mm512_set1_ps(ep && ep->shift ? ep->shift[o0 + r] : 0.0f),                      \
+                      ep && ep->residual ? ep->residual + (o0 + r) * plane + pos + 16 * v : 0,         \
+                      ep ? ep->relu : 0, ep ? ep->clamp : 0, vlo, vhi, y + (o0 + r) * plane + pos + 16 * v)
+#define IG_STORE(r)                                                                                  \
+    if (rows > r) { IG_STORE1(r, 0); if (NV > 1) IG_STORE1(r, 1); if (NV > 2) IG_STORE1(r, 2); if (NV > 3) IG_STORE1(r, 3); }
+
+// Output channels o0 … o0 + rows − 1 (rows ≤ 6) at the NV·16 pixels from `pos` (left: how many of
+// them are real) of the plane-major output y, from the taps at phases + off[k] + base.
+__attribute__((target("avx512f,fma"), always_inline))
+static inline void ig_tile512(const int NV, const float *phases, const long *off, long K, long M, const float *apacked,
+                              long o0, long rows, long base, long pos, long left, long plane, const ck_epilogue *ep, float *y) {
+    const __m512 z = _mm512_setzero_ps();
+    __m512 c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, c22 = z, c23 = z;
+    __m512 c30 = z, c31 = z, c32 = z, c33 = z, c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z, c52 = z, c53 = z;
+    for (long k0 = 0; k0 < K; k0 += 384) {
+        long k1 = K - k0 < 384 ? K : k0 + 384;
+        const float *ap = apacked + ck_packed_a_offset(M, K, o0, k0);
+        for (long k = k0; k < k1; k++, ap += 6) {
+            const float *src = phases + off[k] + base;
+            __m512 b0 = _mm512_loadu_ps(src), b1 = z, b2 = z, b3 = z;
+            if (NV > 1) b1 = _mm512_loadu_ps(src + 16);
+            if (NV > 2) b2 = _mm512_loadu_ps(src + 32);
+            if (NV > 3) b3 = _mm512_loadu_ps(src + 48);
+            IG_ROW(0) IG_ROW(1) IG_ROW(2) IG_ROW(3) IG_ROW(4) IG_ROW(5)
+        }
+    }
+    const __m512 vlo = _mm512_set1_ps(ep ? ep->lo : 0), vhi = _mm512_set1_ps(ep ? ep->hi : 0);
+    IG_STORE(0) IG_STORE(1) IG_STORE(2) IG_STORE(3) IG_STORE(4) IG_STORE(5)
+}
+#undef IG_ROW
+#undef IG_STORE1
+#undef IG_STORE
+
+__attribute__((target("avx512f,fma")))
+static void ig_rows512(const float *phases, const long *off, long K, long M, const float *apacked, long Ho, long Wo, long Wq,
+                       long oh0, long oh1, const ck_epilogue *ep, float *y) {
+    long plane = Ho * Wo;
+    for (long oh = oh0; oh < oh1; oh++) {
+        for (long ow = 0; ow < Wo; ow += 64) {
+            long left = Wo - ow, base = oh * Wq + ow, pos = oh * Wo + ow;
+            for (long o0 = 0; o0 < M; o0 += 6) {
+                long rows = M - o0 < 6 ? M - o0 : 6;
+                if (left > 48) ig_tile512(4, phases, off, K, M, apacked, o0, rows, base, pos, left, plane, ep, y);
+                else if (left > 32) ig_tile512(3, phases, off, K, M, apacked, o0, rows, base, pos, left, plane, ep, y);
+                else if (left > 16) ig_tile512(2, phases, off, K, M, apacked, o0, rows, base, pos, left, plane, ep, y);
+                else ig_tile512(1, phases, off, K, M, apacked, o0, rows, base, pos, left, plane, ep, y);
+            }
+        }
+    }
+}
+#endif
+
+void ck_conv_implicit512(const float *phases, long C, long H, long W, long M, long kh, long kw, long s, long ph, long pw,
+                         long Ho, long Wo, const float *apacked, const ck_epilogue *ep, long oh0, long oh1, float *y, long *off) {
+#if defined(__x86_64__)
+    phase_geometry g = phase_geometry_make(H, W, kw, ph, pw, s, 1);
+    long K = C * kh * kw;
+    for (long k = 0; k < K; k++) {
+        long c = k / (kh * kw), i = k / kw % kh, j = k % kw;
+        off[k] = (c * s * s + (i % s) * s + j % s) * g.stride + (i / s) * g.Wq + j / s;
+    }
+    ig_rows512(phases, off, K, M, apacked, Ho, Wo, g.Wq, oh0, oh1, ep, y);
+#else
+    (void)phases; (void)C; (void)H; (void)W; (void)M; (void)kh; (void)kw; (void)s; (void)ph; (void)pw; (void)Ho; (void)Wo;
+    (void)apacked; (void)ep; (void)oh0; (void)oh1; (void)y; (void)off;
+#endif
+}
