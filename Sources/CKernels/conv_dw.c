@@ -10,6 +10,7 @@
 #include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "conv_phases.h"
 #endif
 
 #define KCHUNK 256   /* pixels per packed dY chunk: 256 × 64 floats = 64 KB */
@@ -24,9 +25,8 @@ void ck_pad_copy(const float *x, long C, long H, long W, long ph, long pw, float
 int ck_conv_dw_stride1_available(void) { return ck_gemm_isa() == 2; }
 
 long ck_conv_dw_stride1_scratch(long C, long H, long W, long kh, long kw, long ph, long pw, long dw) {
-    (void)kh;
     long Hp = H + 2 * ph, Wp = W + 2 * pw;
-    return C * Hp * Wp + (kw - 1) * dw + 64 + KCHUNK * 64 + 64;
+    return C * Hp * Wp + (kw - 1) * dw + 64 + KCHUNK * 64 + 64 + 2 * C * kh * kw + 16;   // image, dY chunk, tap rows
 }
 
 #if defined(__x86_64__)
@@ -90,50 +90,95 @@ void ck_sgemm_rows_panels(long M, long N, long K, const float *A, long lda, cons
     }
 }
 
+#if defined(__x86_64__)
+// The in-place weight gradient over image copies `xp` of `planes` planes with rows Wq long, where
+// tap t's row of the im2col matrix starts at xp + base[t] (see the two entry points below).
+__attribute__((target("avx512f,fma")))
+static void dw_in_place(const float *xp, const long *base, long taps, const float *dyi, long OC, long Ho, long Wo, long Wq,
+                        float *acc, float *bp) {
+    long K = Ho * Wq;
+    for (long n0 = 0; n0 < OC; n0 += 64) {
+        long cols = OC - n0 < 64 ? OC - n0 : 64;
+        for (long k0 = 0; k0 < K; k0 += KCHUNK) {
+            long kc = K - k0 < KCHUNK ? K - k0 : KCHUNK;
+            // dY for pixels [k0, k0+kc) of the row-padded grid, as [pixel][64 output channels]
+            memset(bp, 0, (size_t)(kc * 64) * sizeof(float));
+            for (long q = k0, oh = k0 / Wq, ow = k0 % Wq; q < k0 + kc; oh++, ow = 0) {
+                // one output row's stretch: real columns get dY, junk columns keep their zeros
+                long run = Wq - ow < k0 + kc - q ? Wq - ow : k0 + kc - q;
+                long real = Wo - ow < run ? Wo - ow : run;
+                float *dst = bp + (q - k0) * 64;
+                for (long o = 0; o < cols; o++) {
+                    const float *src = dyi + (n0 + o) * Ho * Wo + oh * Wo + ow;
+                    for (long t = 0; t < real; t++) dst[t * 64 + o] = src[t];
+                }
+                q += run;
+            }
+            for (long t0 = 0; t0 < taps; t0 += 6) {
+                long nrows = taps - t0 < 6 ? taps - t0 : 6;
+                const float *rows[6];
+                for (long r = 0; r < nrows; r++) rows[r] = xp + base[t0 + r] + k0;
+                ukr_rows(kc, rows, nrows, bp, acc + t0 * OC + n0, OC, cols, 1);
+            }
+        }
+    }
+}
+#endif
+
 void ck_conv_dw_stride1(const float *x, const float *dy, long images, long C, long H, long W, long OC,
                         long kh, long kw, long ph, long pw, long dh, long dw, long Ho, long Wo,
                         float *acc, float *scratch) {
 #if defined(__x86_64__)
     long Hp = H + 2 * ph, Wp = W + 2 * pw, plane = Hp * Wp;
-    long taps = C * kh * kw, K = Ho * Wp;
+    long taps = C * kh * kw;
     float *xp = scratch, *bp = scratch + C * plane + (kw - 1) * dw + 64;
+    long *base = (long *)(bp + KCHUNK * 64 + 64);
+    for (long t = 0; t < taps; t++) {
+        long c = t / (kh * kw), ij = t % (kh * kw), i = ij / kw, j = ij % kw;
+        base[t] = c * plane + i * dh * Wp + j * dw;
+    }
     // the padding border and the slack past the last plane stay zero for every image
     memset(xp, 0, (size_t)(C * plane + (kw - 1) * dw + 64) * sizeof(float));
     for (long img = 0; img < images; img++) {
-        const float *xi = x + img * C * H * W, *dyi = dy + img * OC * Ho * Wo;
-        ck_pad_copy(xi, C, H, W, ph, pw, xp);
-        for (long n0 = 0; n0 < OC; n0 += 64) {
-            long cols = OC - n0 < 64 ? OC - n0 : 64;
-            for (long k0 = 0; k0 < K; k0 += KCHUNK) {
-                long kc = K - k0 < KCHUNK ? K - k0 : KCHUNK;
-                // dY for pixels [k0, k0+kc) of the padded grid, as [pixel][64 output channels]
-                memset(bp, 0, (size_t)(kc * 64) * sizeof(float));
-                for (long q = k0, oh = k0 / Wp, ow = k0 % Wp; q < k0 + kc; oh++, ow = 0) {
-                    // one output row's stretch: real columns get dY, junk columns keep their zeros
-                    long run = Wp - ow < k0 + kc - q ? Wp - ow : k0 + kc - q;
-                    long real = Wo - ow < run ? Wo - ow : run;
-                    float *dst = bp + (q - k0) * 64;
-                    for (long o = 0; o < cols; o++) {
-                        const float *src = dyi + (n0 + o) * Ho * Wo + oh * Wo + ow;
-                        for (long t = 0; t < real; t++) dst[t * 64 + o] = src[t];
-                    }
-                    q += run;
-                }
-                for (long t0 = 0; t0 < taps; t0 += 6) {
-                    long nrows = taps - t0 < 6 ? taps - t0 : 6;
-                    const float *rows[6];
-                    for (long r = 0; r < nrows; r++) {
-                        long tap = t0 + r, c = tap / (kh * kw), ij = tap % (kh * kw), i = ij / kw, j = ij % kw;
-                        rows[r] = xp + c * plane + i * dh * Wp + j * dw + k0;
-                    }
-                    ukr_rows(kc, rows, nrows, bp, acc + t0 * OC + n0, OC, cols, 1);
-                }
-            }
-        }
+        ck_pad_copy(x + img * C * H * W, C, H, W, ph, pw, xp);
+        dw_in_place(xp, base, taps, dy + img * OC * Ho * Wo, OC, Ho, Wo, Wp, acc, bp);
     }
 #else
     (void)x; (void)dy; (void)images; (void)C; (void)H; (void)W; (void)OC; (void)kh; (void)kw; (void)ph; (void)pw;
     (void)dh; (void)dw; (void)Ho; (void)Wo; (void)acc; (void)scratch;
+#endif
+}
+
+long ck_conv_dw_stride2_scratch(long C, long H, long W, long kh, long kw, long ph, long pw) {
+#if defined(__x86_64__)
+    phase_geometry g = phase_geometry_make(H, W, kw, ph, pw, 2, 0);
+    return C * 4 * g.stride + KCHUNK * 64 + 64 + 2 * C * kh * kw + 16;
+#else
+    (void)C; (void)H; (void)W; (void)kh; (void)kw; (void)ph; (void)pw;
+    return 1;
+#endif
+}
+
+void ck_conv_dw_stride2(const float *x, const float *dy, long images, long C, long H, long W, long OC,
+                        long kh, long kw, long ph, long pw, long Ho, long Wo, float *acc, float *scratch) {
+#if defined(__x86_64__)
+    // stride 2 over each image's four phases: tap (c, i, j) reads phase (i mod 2, j mod 2) of
+    // channel c from row ⌊i/2⌋, column ⌊j/2⌋, so its im2col row is again one contiguous stretch
+    phase_geometry g = phase_geometry_make(H, W, kw, ph, pw, 2, 0);
+    long taps = C * kh * kw;
+    float *xp = scratch, *bp = scratch + C * 4 * g.stride;
+    long *base = (long *)(bp + KCHUNK * 64 + 64);
+    for (long t = 0; t < taps; t++) {
+        long c = t / (kh * kw), ij = t % (kh * kw), i = ij / kw, j = ij % kw;
+        base[t] = (c * 4 + (i % 2) * 2 + j % 2) * g.stride + (i / 2) * g.Wq + j / 2;
+    }
+    for (long img = 0; img < images; img++) {
+        for (long c = 0; c < C; c++) phases512(&g, x + (img * C + c) * H * W, xp + c * 4 * g.stride);
+        dw_in_place(xp, base, taps, dy + img * OC * Ho * Wo, OC, Ho, Wo, g.Wq, acc, bp);
+    }
+#else
+    (void)x; (void)dy; (void)images; (void)C; (void)H; (void)W; (void)OC; (void)kh; (void)kw; (void)ph; (void)pw;
+    (void)Ho; (void)Wo; (void)acc; (void)scratch;
 #endif
 }
 

@@ -157,6 +157,11 @@ long ck_conv_dw_stride1_scratch(long C, long H, long W, long kh, long kw, long p
 void ck_conv_dw_stride1(const float *x, const float *dy, long images, long C, long H, long W, long OC,
                         long kh, long kw, long ph, long pw, long dh, long dw, long Ho, long Wo,
                         float *acc, float *scratch);
+/// The same for an undilated stride-2 layer, read in place from the four phases (even/odd rows ×
+/// even/odd columns) of each padded image.
+long ck_conv_dw_stride2_scratch(long C, long H, long W, long kh, long kw, long ph, long pw);
+void ck_conv_dw_stride2(const float *x, const float *dy, long images, long C, long H, long W, long OC,
+                        long kh, long kw, long ph, long pw, long Ho, long Wo, float *acc, float *scratch);
 /// C[i·ldc + j] (+)= Σ_k A[i·lda + k]·B[k][j] for i < M, j < N (added to C when accumulate ≠ 0, else
 /// written), with A read in place (no packing) and B given in 64-column panels: B[k][j] = Bp[(j / 64)·K·64 + k·64 + j mod 64].
 void ck_sgemm_rows_panels(long M, long N, long K, const float *A, long lda, const float *Bp, float *C, long ldc,

@@ -154,10 +154,12 @@ extension ConvKernels {
     }
 
     /// The weight gradient of other stride-1 single-group layers reads the im2col rows in place
-    /// from a padded copy of each image (no column matrix, no transposed packing). On maps
-    /// narrower than 10 the padding columns it multiplies through cost more than that saves.
-    static func usesStride1WeightGradient(_ g: ConvGeometry) -> Bool {
-        g.groups == 1 && g.sh == 1 && g.sw == 1 && g.wo >= 10 && ck_conv_dw_stride1_available() != 0
+    /// from a padded copy of each image (no column matrix, no transposed packing); undilated
+    /// stride-2 layers read them from the image's four phases. On maps narrower than 10 the
+    /// padding columns it multiplies through cost more than that saves.
+    static func usesInPlaceWeightGradient(_ g: ConvGeometry) -> Bool {
+        let strides = (g.sh == 1 && g.sw == 1) || (g.sh == 2 && g.sw == 2 && g.dh == 1 && g.dw == 1)
+        return g.groups == 1 && strides && g.wo >= 10 && ck_conv_dw_stride1_available() != 0
     }
 
     /// At most 64 output pixels in all and ≥ 256 taps (batch-1 inference on ResNet's last two stages):
@@ -276,10 +278,17 @@ extension ConvKernels {
                 }
             }
         } else {
-            let scratch = ck_conv_dw_stride1_scratch(g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.dw)
+            let strided = g.sh == 2
+            let scratch = strided ? ck_conv_dw_stride2_scratch(g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw)
+                                  : ck_conv_dw_stride1_scratch(g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.dw)
             chunks = Threads.parallelChunks(g.n) { t, r in
-                ck_conv_dw_stride1(x + r.lowerBound * inPlane, gy + r.lowerBound * outPlane, r.count, g.c, g.h, g.w, g.cout,
-                                   g.kh, g.kw, g.ph, g.pw, g.dh, g.dw, g.ho, g.wo, partials.part(t), ck_scratch(3, scratch))
+                if strided {
+                    ck_conv_dw_stride2(x + r.lowerBound * inPlane, gy + r.lowerBound * outPlane, r.count, g.c, g.h, g.w, g.cout,
+                                       g.kh, g.kw, g.ph, g.pw, g.ho, g.wo, partials.part(t), ck_scratch(3, scratch))
+                } else {
+                    ck_conv_dw_stride1(x + r.lowerBound * inPlane, gy + r.lowerBound * outPlane, r.count, g.c, g.h, g.w, g.cout,
+                                       g.kh, g.kw, g.ph, g.pw, g.dh, g.dw, g.ho, g.wo, partials.part(t), ck_scratch(3, scratch))
+                }
             }
         }
         let acc = partials.sum(used: chunks)

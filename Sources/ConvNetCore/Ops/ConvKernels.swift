@@ -449,7 +449,7 @@ enum ConvKernels {
                                                     gy: UnsafePointer<Float>) -> ((UnsafeMutablePointer<Float>) -> Void)? {
         if usesDirectWeightGradient(g) { return { weightGradientWithoutColumns(g, x: x, gy: gy, gw: $0, direct: true) } }
         if usesWinograd(g) && g.groups == 1 { return { winogradWeightGradient(g, x: x, gy: gy, gw: $0) } }
-        if usesStride1WeightGradient(g) { return { weightGradientWithoutColumns(g, x: x, gy: gy, gw: $0, direct: false) } }
+        if usesInPlaceWeightGradient(g) { return { weightGradientWithoutColumns(g, x: x, gy: gy, gw: $0, direct: false) } }
         return nil
     }
 
