@@ -345,40 +345,9 @@ static inline __m512 max_nan(__m512 best, __m512 v) {
     return _mm512_mask_mov_ps(best, t, v);
 }
 
-__attribute__((target("avx512f")))
-static void separable_values512(const float *xp, long H, long W, long kh, long kw, long ph, long pw, long sh, long sw,
-                                long Ho, long Wo, float *hv, float *prow, float *yp) {
-    long padded = (Wo - 1) * sw + kw + 32;
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    for (long ih = 0; ih < H; ih++) {
-        const float *row = xp + ih * W;
-        pad_row(prow, row, W, pw, padded);
-        for (long ow0 = 0; ow0 < Wo; ow0 += 16) {
-            long n = Wo - ow0 < 16 ? Wo - ow0 : 16;
-            __m512 best = _mm512_set1_ps(-INFINITY);
-            for (long j = 0; j < kw; j++) {
-                const float *q = prow + ow0 * sw + j;
-                __m512 v = sw == 1 ? _mm512_loadu_ps(q) : _mm512_permutex2var_ps(_mm512_loadu_ps(q), even, _mm512_loadu_ps(q + 16));
-                best = max_nan(best, v);
-            }
-            _mm512_mask_storeu_ps(hv + ih * Wo + ow0, (__mmask16)((1u << n) - 1), best);
-        }
-    }
-    for (long oh = 0; oh < Ho; oh++) {
-        long i0 = oh * sh - ph, i1 = i0 + kh;
-        if (i0 < 0) i0 = 0;
-        if (i1 > H) i1 = H;
-        for (long ow0 = 0; ow0 < Wo; ow0 += 16) {
-            __mmask16 m = (__mmask16)(Wo - ow0 < 16 ? (1u << (Wo - ow0)) - 1 : 0xFFFF);
-            __m512 best = _mm512_maskz_loadu_ps(m, hv + i0 * Wo + ow0);
-            for (long i = i0 + 1; i < i1; i++) best = max_nan(best, _mm512_maskz_loadu_ps(m, hv + i * Wo + ow0));
-            _mm512_mask_storeu_ps(yp + oh * Wo + ow0, m, best);
-        }
-    }
-}
-#endif
-
-#if defined(__x86_64__)
+// Values only, one plane: each output row's window rows reduced first (vertical maximum, straight
+// into a row padded with −∞), then that row's windows along it (stride 2 through an even-lane
+// permute). A plane without NaN takes plain maxima; one with NaN keeps the first NaN, as PyTorch.
 __attribute__((target("avx512f")))
 static int has_nan512(const float *x, long n) {
     __mmask16 any = 0;
@@ -387,7 +356,48 @@ static int has_nan512(const float *x, long n) {
     for (; i < n; i++) if (x[i] != x[i]) return 1;
     return any != 0;
 }
+
+__attribute__((target("avx512f"), always_inline))
+static inline void separable_values512_body(const float *xp, long H, long W, long kh, long kw, long ph, long pw, long sh,
+                                            long sw, long Ho, long Wo, float *prow, float *yp, const int nan) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512 lowest = _mm512_set1_ps(-INFINITY);
+    for (long k = 0; k < pw; k++) prow[k] = -INFINITY;
+    for (long k = pw + W; k < pw + W + 64; k++) prow[k] = -INFINITY;
+    // max(v, best) returns best on ties, so the first of equal values (±0) is kept, as the scan does
+#define POOL_MAX(best, v) (nan ? max_nan(best, v) : _mm512_max_ps(v, best))
+    for (long oh = 0; oh < Ho; oh++) {
+        long i0 = oh * sh - ph, i1 = i0 + kh;
+        if (i0 < 0) i0 = 0;
+        if (i1 > H) i1 = H;
+        for (long w0 = 0; w0 < W; w0 += 16) {
+            __mmask16 m = (__mmask16)(W - w0 < 16 ? (1u << (W - w0)) - 1 : 0xFFFF);
+            __m512 best = _mm512_mask_loadu_ps(lowest, m, xp + i0 * W + w0);
+            for (long i = i0 + 1; i < i1; i++) best = POOL_MAX(best, _mm512_mask_loadu_ps(lowest, m, xp + i * W + w0));
+            _mm512_mask_storeu_ps(prow + pw + w0, m, best);
+        }
+        for (long ow0 = 0; ow0 < Wo; ow0 += 16) {
+            __mmask16 m = (__mmask16)(Wo - ow0 < 16 ? (1u << (Wo - ow0)) - 1 : 0xFFFF);
+            __m512 best = lowest;
+            for (long j = 0; j < kw; j++) {
+                const float *q = prow + ow0 * sw + j;
+                __m512 v = sw == 1 ? _mm512_loadu_ps(q) : _mm512_permutex2var_ps(_mm512_loadu_ps(q), even, _mm512_loadu_ps(q + 16));
+                best = POOL_MAX(best, v);
+            }
+            _mm512_mask_storeu_ps(yp + oh * Wo + ow0, m, best);
+        }
+    }
+#undef POOL_MAX
+}
+
+__attribute__((target("avx512f")))
+static void separable_values512(const float *xp, long H, long W, long kh, long kw, long ph, long pw, long sh, long sw,
+                                long Ho, long Wo, float *prow, float *yp) {
+    if (has_nan512(xp, H * W)) separable_values512_body(xp, H, W, kh, kw, ph, pw, sh, sw, Ho, Wo, prow, yp, 1);
+    else separable_values512_body(xp, H, W, kh, kw, ph, pw, sh, sw, Ho, Wo, prow, yp, 0);
+}
 #endif
+
 
 static int plane_has_nan(const float *x, long n) {
 #if defined(__x86_64__)
@@ -698,7 +708,7 @@ void ck_maxpool2d(const float *x, long planes, long H, long W, long kh, long kw,
             if (small && pool_small_plane512(xp, H, W, kh, kw, ph, pw, sh, sw, Ho, Wo, y + pl * Ho * Wo,
                                              indices ? indices + pl * Ho * Wo : 0)) continue;
             if (!indices && vec) {
-                separable_values512(xp, H, W, kh, kw, ph, pw, sh, sw, Ho, Wo, hv, hv + 2 * H * Wo, y + pl * Ho * Wo);
+                separable_values512(xp, H, W, kh, kw, ph, pw, sh, sw, Ho, Wo, hv + 2 * H * Wo, y + pl * Ho * Wo);
                 continue;
             }
 #endif

@@ -295,10 +295,11 @@ func convGradientError(x: Tensor, w: Tensor, b: Tensor, g: Tensor, stride: Int, 
     }
 
     /// Inference pooling of small planes walks many planes as one flat array (16 positions per
-    /// vector across plane boundaries, in chunks of planes): values against the definition, with
-    /// NaN propagated from anywhere in a window.
+    /// vector across plane boundaries, in chunks of planes); wider planes reduce each output row's
+    /// window rows, then along the row: values against the definition, with NaN propagated from
+    /// anywhere in a window.
     @Test(arguments: [(3, 1, 1, 6, 6), (3, 2, 1, 12, 12), (3, 1, 1, 3, 3), (3, 2, 1, 6, 6), (2, 1, 0, 9, 16), (3, 2, 0, 16, 16),
-                      (5, 1, 2, 7, 9), (1, 1, 0, 5, 3), (3, 2, 1, 16, 16)])
+                      (5, 1, 2, 7, 9), (1, 1, 0, 5, 3), (3, 2, 1, 16, 16), (3, 2, 1, 48, 48), (3, 1, 1, 20, 30), (2, 2, 0, 33, 17)])
     func valuesOnlyManyPlanesMatchDefinition(_ k: Int, _ s: Int, _ p: Int, _ h: Int, _ w: Int) {
         let gen = Generator(seed: UInt64(8300 + k * 11 + s * 5 + h * 3 + w))
         var v = Tensor.randn([3, 50, h, w], generator: gen).scalars
