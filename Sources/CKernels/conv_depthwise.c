@@ -99,6 +99,10 @@ typedef struct {
     const uint16_t *keep;     /* flattened mode, per start column: the lanes with ow < Wo */
 } dw_plan;
 
+// Stores the nv accumulators a0 … a3 through STORE(v, acc).
+#define DW_STORE_ALL(nv, STORE) \
+    do { STORE(0, a0); if (nv > 1) STORE(1, a1); if (nv > 2) STORE(2, a2); if (nv > 3) STORE(3, a3); } while (0)
+
 // The outputs at flattened positions o … o + 16·nv − 1: Σ_t w[t] · phases[off[t] + o + ·], each
 // vector v stored under keep(v, acc) (row mode: in place; flattened: compressed). nv is a constant
 // at each call, so the four accumulators stay in registers.
@@ -113,10 +117,7 @@ typedef struct {
             if (nv > 2) a2 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(src + 32), a2);                     \
             if (nv > 3) a3 = _mm512_fmadd_ps(wt, _mm512_loadu_ps(src + 48), a3);                     \
         }                                                                                            \
-        STORE(0, a0);                                                                                \
-        if (nv > 1) STORE(1, a1);                                                                    \
-        if (nv > 2) STORE(2, a2);                                                                    \
-        if (nv > 3) STORE(3, a3);                                                                    \
+        DW_STORE_ALL(nv, STORE);                                                                     \
     } while (0)
 
 // Row mode: the same sums from aligned loads. Per kernel row and phase column, nv + 1 aligned
@@ -125,17 +126,17 @@ typedef struct {
 #define DW_ROW_CHUNK(nv, STORE)                                                                      \
     do {                                                                                             \
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                  \
-        for (long i = 0; i < KH; i++) {                                                           \
-            for (long b = 0; b < S; b++) {                                                        \
+        for (long i = 0; i < KH; i++) {                                                              \
+            for (long b = 0; b < S; b++) {                                                           \
                 const float *base = phases + ((i % S) * S + b) * P->g.stride + (oh + i / S) * Wq + ow; \
                 __m512 v0 = _mm512_load_ps(base), v1 = a0, v2 = a0, v3 = a0, v4 = a0;                \
-                if (nv > 1 || KW > S) v1 = _mm512_load_ps(base + 16);                          \
-                if (nv > 2 || (nv > 1 && KW > S)) v2 = _mm512_load_ps(base + 32);              \
-                if (nv > 3 || (nv > 2 && KW > S)) v3 = _mm512_load_ps(base + 48);              \
-                if (nv > 3 && KW > S) v4 = _mm512_load_ps(base + 64);                          \
-                for (long j = b; j < KW; j += S) {                                             \
-                    __m512 wt = _mm512_set1_ps(w[i * KW + j]);                                    \
-                    long sh = j / S;                                                              \
+                if (nv > 1 || KW > S) v1 = _mm512_load_ps(base + 16);                                \
+                if (nv > 2 || (nv > 1 && KW > S)) v2 = _mm512_load_ps(base + 32);                    \
+                if (nv > 3 || (nv > 2 && KW > S)) v3 = _mm512_load_ps(base + 48);                    \
+                if (nv > 3 && KW > S) v4 = _mm512_load_ps(base + 64);                                \
+                for (long j = b; j < KW; j += S) {                                                   \
+                    __m512 wt = _mm512_set1_ps(w[i * KW + j]);                                       \
+                    long sh = j / S;                                                                 \
                     if (sh == 0) {                                                                   \
                         a0 = _mm512_fmadd_ps(wt, v0, a0);                                            \
                         if (nv > 1) a1 = _mm512_fmadd_ps(wt, v1, a1);                                \
@@ -151,10 +152,7 @@ typedef struct {
                 }                                                                                    \
             }                                                                                        \
         }                                                                                            \
-        STORE(0, a0);                                                                                \
-        if (nv > 1) STORE(1, a1);                                                                    \
-        if (nv > 2) STORE(2, a2);                                                                    \
-        if (nv > 3) STORE(3, a3);                                                                    \
+        DW_STORE_ALL(nv, STORE);                                                                     \
     } while (0)
 
 // S, KH, KW: the stride and kernel size, constants in the common cases' copies (below), so no
@@ -217,6 +215,7 @@ static void dw_plane512_any(const dw_plan *P, const float *x, const float *w, fl
 }
 #undef DW_CHUNK
 #undef DW_ROW_CHUNK
+#undef DW_STORE_ALL
 #endif
 
 int ck_conv_depthwise512_available(void) {

@@ -69,6 +69,24 @@ private final class PointwiseReLU: Module {
     func forward(_ x: Tensor) -> Tensor { relu(point(x) + x) }
 }
 
+/// The module's eager output for x (no gradient recording), its compiled output after a warm-up
+/// call that traces it, and how many steps the compiled forward replays (nil: it runs eagerly).
+private func eagerAndCompiled(_ module: any Module, _ x: Tensor) -> (eager: Tensor, compiled: Tensor, steps: Int?) {
+    let fast = compile(module)
+    let eager = withNoGrad { module(x) }
+    _ = withNoGrad { fast(x) }
+    let compiled = withNoGrad { fast(x) }
+    return (eager, compiled, withNoGrad { fast.replaySteps(forInputShape: x.shape) })
+}
+
+/// NaN in the same places, and the other values within the tolerances.
+private func expectSameNaNsAndClose(_ got: Tensor, _ want: Tensor, rtol: Float, atol: Float, _ what: String,
+                                    sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(zip(got.scalars, want.scalars).allSatisfy { $0.isNaN == $1.isNaN }, "\(what): NaN", sourceLocation: sourceLocation)
+    let finite = { (t: Tensor) in Tensor(shape: t.shape, scalars: t.scalars.map { $0.isNaN ? 0 : $0 }) }
+    expectClose(finite(got), finite(want), rtol: rtol, atol: atol, what, sourceLocation: sourceLocation)
+}
+
 /// A network's stem as a user writes it: conv (few input channels, a large kernel) → ReLU.
 private final class Stem: Module {
     let conv: Conv2d
@@ -106,37 +124,22 @@ private final class Stem: Module {
         let block = StemAndPointwise()
         _ = block(Tensor.randn(2, 3, 48, 48) * 3)   // batch statistics, so eval maps are not identities
         block.eval()
-        let fast = compile(block)
         var v = (Tensor.randn(3, 3, 48, 48) * 3).scalars
         v[48 * 48 + 100] = .nan
-        let x = Tensor(shape: [3, 3, 48, 48], scalars: v)
-        let eager = withNoGrad { block(x) }
-        _ = withNoGrad { fast(x) }
-        let fused = withNoGrad { fast(x) }
-        #expect(withNoGrad { fast.replaySteps(forInputShape: x.shape) } == 2)
-        #expect(fused.scalars.contains { $0.isNaN })
-        #expect(zip(fused.scalars, eager.scalars).allSatisfy { $0.isNaN == $1.isNaN })
-        let finite = { (t: Tensor) in Tensor(shape: t.shape, scalars: t.scalars.map { $0.isNaN ? 0 : $0 }) }
-        expectClose(finite(fused), finite(eager), rtol: 1e-5, atol: 1e-5, "stem and residual pointwise, eval")
-        #expect(fused.scalars.contains { $0 < 0 })
+        let stem = eagerAndCompiled(block, Tensor(shape: [3, 3, 48, 48], scalars: v))
+        #expect(stem.steps == 2)
+        #expect(stem.compiled.scalars.contains { $0.isNaN } && stem.compiled.scalars.contains { $0 < 0 })
+        expectSameNaNsAndClose(stem.compiled, stem.eager, rtol: 1e-5, atol: 1e-5, "stem and residual pointwise, eval")
         let exit = PointwiseReLU()
         exit.eval()
-        let exitFast = compile(exit)
-        let h = Tensor.randn(3, 24, 24, 24)
-        let want = withNoGrad { exit(h) }
-        _ = withNoGrad { exitFast(h) }
-        let got = withNoGrad { exitFast(h) }
-        #expect(withNoGrad { exitFast.replaySteps(forInputShape: h.shape) } == 1)
-        #expect(got.scalars.allSatisfy { $0 >= 0 } && got.scalars.contains { $0 > 0 })
-        expectClose(got, want, rtol: 1e-5, atol: 1e-5, "pointwise + residual + ReLU, eval")
-        // one image on a 7×7 map: the few-pixel GEMM split by rows, the epilogue on its stores
-        withContext({ $0.threads = 2 }) {
-            let small = Tensor.randn(1, 24, 7, 7)
-            let want = withNoGrad { exit(small) }
-            _ = withNoGrad { exitFast(small) }
-            let got = withNoGrad { exitFast(small) }
-            #expect(got.scalars.allSatisfy { $0 >= 0 } && got.scalars.contains { $0 > 0 })
-            expectClose(got, want, rtol: 1e-5, atol: 1e-5, "pointwise + residual + ReLU on 7×7, eval")
+        // several images on a 24×24 map, then one on a 7×7 map (the few-pixel GEMM split by rows)
+        for (x, what) in [(Tensor.randn(3, 24, 24, 24), "24×24"), (Tensor.randn(1, 24, 7, 7), "7×7")] {
+            withContext({ $0.threads = 2 }) {
+                let r = eagerAndCompiled(exit, x)
+                #expect(r.steps == 1)
+                #expect(r.compiled.scalars.allSatisfy { $0 >= 0 } && r.compiled.scalars.contains { $0 > 0 })
+                expectClose(r.compiled, r.eager, rtol: 1e-5, atol: 1e-5, "pointwise + residual + ReLU on \(what), eval")
+            }
         }
     }
 
@@ -148,29 +151,19 @@ private final class Stem: Module {
         let block = InvertedResidualStem()
         _ = block(Tensor.randn(4, 8, 7, 7) * 4)   // batch statistics, so eval maps are not identities
         block.eval()
-        let fast = compile(block)
         var v = (Tensor.randn(2, 8, 7, 7) * 4).scalars
         v[3] = .nan
         let x = Tensor(shape: [2, 8, 7, 7], scalars: v)
-        let eager = withNoGrad { block(x) }
-        _ = withNoGrad { fast(x) }
-        let fused = withNoGrad { fast(x) }
-        #expect(withNoGrad { fast.replaySteps(forInputShape: x.shape) } == 3)
-        #expect(fused.scalars.contains { $0.isNaN })
-        #expect(zip(fused.scalars, eager.scalars).allSatisfy { $0.isNaN == $1.isNaN })
-        let finite = { (t: Tensor) in Tensor(shape: t.shape, scalars: t.scalars.map { $0.isNaN ? 0 : $0 }) }
-        expectClose(finite(fused), finite(eager), rtol: 1e-4, atol: 1e-4, "inverted residual, eval")
+        let inverted = eagerAndCompiled(block, x)
+        #expect(inverted.steps == 3)
+        #expect(inverted.compiled.scalars.contains { $0.isNaN })
+        expectSameNaNsAndClose(inverted.compiled, inverted.eager, rtol: 1e-4, atol: 1e-4, "inverted residual, eval")
         // conv → clamp with no batch norm between (the bias then rides on the epilogue instead of the
         // kernel's accumulators: the same values up to rounding)
-        let plain = ConvReLU6()
-        let convReLU6 = compile(plain)
-        let want = withNoGrad { plain(x) }
-        _ = withNoGrad { convReLU6(x) }
-        let got = withNoGrad { convReLU6(x) }
-        #expect(zip(got.scalars, want.scalars).allSatisfy { $0.isNaN == $1.isNaN })
-        #expect(got.scalars.allSatisfy { $0.isNaN || (0...6).contains($0) })
-        expectClose(finite(got), finite(want), rtol: 1e-5, atol: 1e-5, "conv → ReLU6")
-        #expect(withNoGrad { convReLU6.replaySteps(forInputShape: x.shape) } == 1)
+        let plain = eagerAndCompiled(ConvReLU6(), x)
+        #expect(plain.compiled.scalars.allSatisfy { $0.isNaN || (0...6).contains($0) })
+        expectSameNaNsAndClose(plain.compiled, plain.eager, rtol: 1e-5, atol: 1e-5, "conv → ReLU6")
+        #expect(plain.steps == 1)
     }
 
     /// Fusion is found in the traced graph, whatever module wrote the ops.
