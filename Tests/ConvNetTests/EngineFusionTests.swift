@@ -79,6 +79,21 @@ private func eagerAndCompiled(_ module: any Module, _ x: Tensor) -> (eager: Tens
     return (eager, compiled, withNoGrad { fast.replaySteps(forInputShape: x.shape) })
 }
 
+/// Puts the module in eval mode after one training-mode call on `warmUp`, so its batch norms' running
+/// statistics (and so the eval-mode affine maps) are not identities.
+private func evalAfterBatchStatistics<M: Module>(_ module: M, warmUp: Tensor) -> M {
+    _ = module(warmUp)
+    module.eval()
+    return module
+}
+
+/// A standard-normal tensor times `scale`, with a NaN at flat index `nanAt`.
+private func randn(_ shape: [Int], times scale: Float, nanAt: Int) -> Tensor {
+    var v = (Tensor.randn(shape) * scale).scalars
+    v[nanAt] = .nan
+    return Tensor(shape: shape, scalars: v)
+}
+
 /// NaN in the same places, and the other values within the tolerances.
 private func expectSameNaNsAndClose(_ got: Tensor, _ want: Tensor, rtol: Float, atol: Float, _ what: String,
                                     sourceLocation: SourceLocation = #_sourceLocation) {
@@ -121,12 +136,8 @@ private final class Stem: Module {
     /// included, image by image of a batch: two steps, one per convolution.
     @Test func epiloguesRideOnTheGEMMsStores() {
         Tensor.manualSeed(14)
-        let block = StemAndPointwise()
-        _ = block(Tensor.randn(2, 3, 48, 48) * 3)   // batch statistics, so eval maps are not identities
-        block.eval()
-        var v = (Tensor.randn(3, 3, 48, 48) * 3).scalars
-        v[48 * 48 + 100] = .nan
-        let stem = eagerAndCompiled(block, Tensor(shape: [3, 3, 48, 48], scalars: v))
+        let block = evalAfterBatchStatistics(StemAndPointwise(), warmUp: Tensor.randn(2, 3, 48, 48) * 3)
+        let stem = eagerAndCompiled(block, randn([3, 3, 48, 48], times: 3, nanAt: 48 * 48 + 100))
         #expect(stem.steps == 2)
         #expect(stem.compiled.scalars.contains { $0.isNaN } && stem.compiled.scalars.contains { $0 < 0 })
         expectSameNaNsAndClose(stem.compiled, stem.eager, rtol: 1e-5, atol: 1e-5, "stem and residual pointwise, eval")
@@ -148,12 +159,8 @@ private final class Stem: Module {
     /// NaN kept as `clamp` keeps it.
     @Test func reluSixFusesIntoTheConvolution() {
         Tensor.manualSeed(13)
-        let block = InvertedResidualStem()
-        _ = block(Tensor.randn(4, 8, 7, 7) * 4)   // batch statistics, so eval maps are not identities
-        block.eval()
-        var v = (Tensor.randn(2, 8, 7, 7) * 4).scalars
-        v[3] = .nan
-        let x = Tensor(shape: [2, 8, 7, 7], scalars: v)
+        let block = evalAfterBatchStatistics(InvertedResidualStem(), warmUp: Tensor.randn(4, 8, 7, 7) * 4)
+        let x = randn([2, 8, 7, 7], times: 4, nanAt: 3)
         let inverted = eagerAndCompiled(block, x)
         #expect(inverted.steps == 3)
         #expect(inverted.compiled.scalars.contains { $0.isNaN })
