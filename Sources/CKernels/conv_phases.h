@@ -29,8 +29,8 @@ static inline phase_geometry phase_geometry_make(long H, long W, long kw, long p
 
 static inline __mmask16 lanes16(long n) { return n >= 16 ? (__mmask16)0xFFFF : (n <= 0 ? 0 : (__mmask16)((1u << n) - 1)); }
 
-// Zen 4 stores under a mask far slower than plain stores: the copies below store whole vectors
-// and mask only a row's last one.
+// The copies store whole vectors and mask only a row's last one: a masked store costs more than a
+// plain one.
 
 // dst[0..<n] = src[0..<n].
 __attribute__((target("avx512f")))
