@@ -28,9 +28,10 @@ struct ConvEpilogue {
     /// Clamps `count` values in place (the kernels that apply scale, shift, residual and ReLU
     /// themselves leave the clamp to this pass).
     static func clamp(_ y: UnsafeMutablePointer<Float>, count: Int, to bounds: (lower: Float, upper: Float)) {
-        var e = ck_epilogue(scale: nil, shift: nil, residual: nil, relu: 0, clamp: 1, lo: bounds.lower, hi: bounds.upper)
-        Threads.parallelFor(count, minPerThread: 1 << 16) { r in
-            ck_epilogue_rows(&e, 0, 1, r.count, y + r.lowerBound, 0, y + r.lowerBound, 0)
+        withUnsafePointer(to: ck_epilogue(scale: nil, shift: nil, residual: nil, relu: 0, clamp: 1, lo: bounds.lower, hi: bounds.upper)) { e in
+            Threads.parallelFor(count, minPerThread: 1 << 16) { r in
+                ck_epilogue_rows(e, 0, 1, r.count, y + r.lowerBound, 0, y + r.lowerBound, 0)
+            }
         }
     }
 
