@@ -143,8 +143,10 @@ private final class Stem: Module {
         expectSameNaNsAndClose(stem.compiled, stem.eager, rtol: 1e-5, atol: 1e-5, "stem and residual pointwise, eval")
         let exit = PointwiseReLU()
         exit.eval()
-        // several images on a 24×24 map, then one on a 7×7 map (the few-pixel GEMM split by rows)
-        for (x, what) in [(Tensor.randn(3, 24, 24, 24), "24×24"), (Tensor.randn(1, 24, 7, 7), "7×7")] {
+        // several images on a 24×24 map, one on a 48×48 map (its columns split over threads, the
+        // residual moving with them), one on a 7×7 map (the few-pixel GEMM split by rows)
+        for (x, what) in [(Tensor.randn(3, 24, 24, 24), "24×24"), (Tensor.randn(1, 24, 48, 48), "48×48"),
+                          (Tensor.randn(1, 24, 7, 7), "7×7")] {
             withContext({ $0.threads = 2 }) {
                 let r = eagerAndCompiled(exit, x)
                 #expect(r.steps == 1)

@@ -64,59 +64,77 @@ public final class PackedA: @unchecked Sendable {
     @inline(__always)
     public func multiply(n: Int, transB: Bool, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
                          accumulate: Bool) {
-        ck_sgemm_packed(m, n, k, buffer.elementPointer, transB ? 1 : 0, b, ldb, c, ldc, accumulate ? 1 : 0, nil)
+        product(n: n, transB: transB, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, epilogue: nil)
     }
 
     /// C = epilogue(A·B): the epilogue (its residual from C's origin) applied as C is stored.
     func fusedMultiply(n: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, epilogue: ck_epilogue) {
-        var ep = epilogue
-        ck_sgemm_packed(m, n, k, buffer.elementPointer, 0, b, ldb, c, ldc, 0, &ep)
+        product(n: n, transB: false, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: false, epilogue: epilogue)
+    }
+
+    /// The same, split over threads by columns when large.
+    public func multiplyThreaded(n: Int, transB: Bool, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                 accumulate: Bool) {
+        productSplittingColumns(n: n, transB: transB, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, epilogue: nil)
     }
 
     /// ``fusedMultiply(n:b:ldb:c:ldc:epilogue:)`` with the columns split over threads in 64-wide panels.
     func fusedMultiplyThreaded(n: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-                          epilogue: ck_epilogue) {
-        if Threads.count <= 1 || n < 128 || 2 * m * n * k < 2_000_000 {
-            fusedMultiply(n: n, b: b, ldb: ldb, c: c, ldc: ldc, epilogue: epilogue)
-            return
-        }
-        Threads.parallelPanels(n) { j0, j1 in
-            self.fusedMultiply(n: j1 - j0, b: b + j0, ldb: ldb, c: c + j0, ldc: ldc, epilogue: epilogue.shifted(columns: j0))
-        }
+                               epilogue: ck_epilogue) {
+        productSplittingColumns(n: n, transB: false, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: false, epilogue: epilogue)
     }
 
     /// C[m×n] = A·B for `n` too narrow to split by columns (a few output pixels): the threads take
     /// 6-row panels of A instead, each packing the same small B.
     public func multiplySplittingRows(n: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
-        let panels = (m + 5) / 6
-        Threads.parallelFor(panels, minPerThread: Swift.max(1, 300_000 / Swift.max(1, 12 * n * k))) { r in
-            ck_sgemm_packed_rows(self.m, r.lowerBound * 6, r.upperBound * 6, n, self.k, self.buffer.elementPointer, 0, b, ldb, c, ldc, 0, nil)
-        }
+        productSplittingRows(n: n, b: b, ldb: ldb, c: c, ldc: ldc, epilogue: nil)
     }
 
     /// ``multiplySplittingRows(n:b:ldb:c:ldc:)`` with the epilogue applied as C is stored.
     func fusedMultiplySplittingRows(n: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
                                     epilogue: ck_epilogue) {
+        productSplittingRows(n: n, b: b, ldb: ldb, c: c, ldc: ldc, epilogue: epilogue)
+    }
+
+    // The three ways to run the product, each with or without an epilogue.
+
+    @inline(__always)
+    private func product(n: Int, transB: Bool, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                         accumulate: Bool, epilogue: ck_epilogue?) {
+        withOptionalPointer(epilogue) { ep in
+            ck_sgemm_packed(m, n, k, buffer.elementPointer, transB ? 1 : 0, b, ldb, c, ldc, accumulate ? 1 : 0, ep)
+        }
+    }
+
+    private func productSplittingColumns(n: Int, transB: Bool, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>,
+                                         ldc: Int, accumulate: Bool, epilogue: ck_epilogue?) {
+        if Threads.count <= 1 || n < 128 || 2 * m * n * k < 2_000_000 {
+            product(n: n, transB: transB, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, epilogue: epilogue)
+            return
+        }
+        Threads.parallelPanels(n) { j0, j1 in
+            self.product(n: j1 - j0, transB: transB, b: b + (transB ? j0 * ldb : j0), ldb: ldb, c: c + j0, ldc: ldc,
+                         accumulate: accumulate, epilogue: epilogue?.shifted(columns: j0))
+        }
+    }
+
+    private func productSplittingRows(n: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                                      epilogue: ck_epilogue?) {
         let panels = (m + 5) / 6
-        withUnsafePointer(to: epilogue) { ep in
+        withOptionalPointer(epilogue) { ep in
             Threads.parallelFor(panels, minPerThread: Swift.max(1, 300_000 / Swift.max(1, 12 * n * k))) { r in
                 ck_sgemm_packed_rows(self.m, r.lowerBound * 6, r.upperBound * 6, n, self.k, self.buffer.elementPointer, 0, b, ldb, c,
                                      ldc, 0, ep)
             }
         }
     }
+}
 
-    /// The same, split over threads by columns when large.
-    public func multiplyThreaded(n: Int, transB: Bool, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-                                 accumulate: Bool) {
-        if Threads.count <= 1 || n < 128 || 2 * m * n * k < 2_000_000 {
-            multiply(n: n, transB: transB, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate)
-            return
-        }
-        Threads.parallelPanels(n) { j0, j1 in
-            self.multiply(n: j1 - j0, transB: transB, b: b + (transB ? j0 * ldb : j0), ldb: ldb, c: c + j0, ldc: ldc, accumulate: accumulate)
-        }
-    }
+/// `body` with a pointer to `value`, or nil when there is none.
+@inline(__always)
+func withOptionalPointer<T, R>(_ value: T?, _ body: (UnsafePointer<T>?) throws -> R) rethrows -> R {
+    guard let value else { return try body(nil) }
+    return try withUnsafePointer(to: value) { try body($0) }
 }
 
 /// A right operand packed once in the AVX-512 micro-kernel's 64-wide panels (a layer's weights,

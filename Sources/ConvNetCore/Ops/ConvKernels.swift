@@ -174,12 +174,9 @@ enum ConvKernels {
             let ep = epilogue?.kernelForm(image: i, channels: g.cout, plane: g.hwo, channel0: 0)
             Threads.parallelFor(g.ho, minPerThread: Swift.max(1, 65_536 / Swift.max(1, g.wo * g.cout * taps))) { r in
                 let off = UnsafeMutableRawPointer(ck_scratch(3, 2 * taps + 2)!).bindMemory(to: Int.self, capacity: taps)
-                if var e = ep {
+                withOptionalPointer(ep) { e in
                     ck_conv_implicit512(phases.elementPointer, g.c, g.h, g.w, g.cout, g.kh, g.kw, g.sh, g.ph, g.pw, g.ho, g.wo,
-                                        packed.pointer, &e, r.lowerBound, r.upperBound, y + i * outPlane, off)
-                } else {
-                    ck_conv_implicit512(phases.elementPointer, g.c, g.h, g.w, g.cout, g.kh, g.kw, g.sh, g.ph, g.pw, g.ho, g.wo,
-                                        packed.pointer, nil, r.lowerBound, r.upperBound, y + i * outPlane, off)
+                                        packed.pointer, e, r.lowerBound, r.upperBound, y + i * outPlane, off)
                 }
             }
         }
@@ -227,7 +224,7 @@ enum ConvKernels {
                 let ep = ConvEpilogue.orBias(epilogue, bias)?.kernelForm(image: 0, channels: g.cout, plane: g.hwo, channel0: 0)
                 let scratch = ck_conv_depthwise512_scratch(g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sh, g.wo)
                 let planes = g.n * g.c, work = g.hwo * g.kh * g.kw
-                withUnsafePointer(to: ep ?? ck_epilogue(scale: nil, shift: nil, residual: nil, relu: 0, clamp: 0, lo: 0, hi: 0)) { e in
+                withOptionalPointer(ep) { e in
                     Threads.parallelFor(planes, minPerThread: Swift.max(1, 16_384 / Swift.max(work, 1))) { r in
                         ck_conv_depthwise512(x, r.lowerBound, r.upperBound, g.c, g.h, g.w, weight, g.kh, g.kw, g.sh, g.ph, g.pw,
                                              g.ho, g.wo, e, y, ck_scratch(3, scratch))
@@ -353,10 +350,8 @@ enum ConvKernels {
                     let run = { (j0: Int, j1: Int) in
                         var src = convSource(g, x: x, images: images, group: gr, pixelOffset: j0,
                                              split: split.map { UnsafePointer($0.elementPointer) })
-                        if var e = ep?.shifted(columns: j0) {
-                            ck_sgemm_conv(0, g.coutG, j1 - j0, g.kg, nil, 0, apacked, 0, &src, c + j0, ncols, 0, &e)
-                        } else {
-                            ck_sgemm_conv(0, g.coutG, j1 - j0, g.kg, nil, 0, apacked, 0, &src, c + j0, ncols, 0, nil)
+                        withOptionalPointer(ep?.shifted(columns: j0)) { e in
+                            ck_sgemm_conv(0, g.coutG, j1 - j0, g.kg, nil, 0, apacked, 0, &src, c + j0, ncols, 0, e)
                         }
                     }
                     if threaded && ncols >= 128 && Threads.count > 1 {
