@@ -243,10 +243,7 @@ void ck_conv_depthwise512(const float *x, long p0, long p1, long C, long H, long
     dw_plan P = { phase_geometry_make(H, W, kw, ph, pw, s, Wo >= 12), kh, kw, Ho, Wo, kh * kw, 0, 0 };
     long *off = (long *)(scratch + s * s * P.g.stride);
     uint16_t *keep = (uint16_t *)(off + P.taps);
-    for (long t = 0; t < P.taps; t++) {
-        long i = t / kw, j = t % kw;
-        off[t] = ((i % s) * s + j % s) * P.g.stride + (i / s) * P.g.Wq + j / s;
-    }
+    phase_tap_offsets(&P.g, 1, kh, kw, off);
     for (long c0 = 0; c0 < P.g.Wq; c0++) {
         unsigned m = 0;
         for (long l = 0, c = c0; l < 16; l++, c = c + 1 == P.g.Wq ? 0 : c + 1) if (c < Wo) m |= 1u << l;

@@ -91,8 +91,8 @@ void ck_sgemm_rows_panels(long M, long N, long K, const float *A, long lda, cons
 }
 
 #if defined(__x86_64__)
-// The in-place weight gradient over image copies `xp` of `planes` planes with rows Wq long, where
-// tap t's row of the im2col matrix starts at xp + base[t] (see the two entry points below).
+// The in-place weight gradient over one image's copy `xp` with rows Wq long, where tap t's row of
+// the im2col matrix starts at xp + base[t] (see the two entry points below).
 __attribute__((target("avx512f,fma")))
 static void dw_in_place(const float *xp, const long *base, long taps, const float *dyi, long OC, long Ho, long Wo, long Wq,
                         float *acc, float *bp) {
@@ -168,10 +168,7 @@ void ck_conv_dw_stride2(const float *x, const float *dy, long images, long C, lo
     long taps = C * kh * kw;
     float *xp = scratch, *bp = scratch + C * 4 * g.stride;
     long *base = (long *)(bp + KCHUNK * 64 + 64);
-    for (long t = 0; t < taps; t++) {
-        long c = t / (kh * kw), ij = t % (kh * kw), i = ij / kw, j = ij % kw;
-        base[t] = (c * 4 + (i % 2) * 2 + j % 2) * g.stride + (i / 2) * g.Wq + j / 2;
-    }
+    phase_tap_offsets(&g, C, kh, kw, base);
     for (long img = 0; img < images; img++) {
         for (long c = 0; c < C; c++) phases512(&g, x + (img * C + c) * H * W, xp + c * 4 * g.stride);
         dw_in_place(xp, base, taps, dy + img * OC * Ho * Wo, OC, Ho, Wo, g.Wq, acc, bp);

@@ -1,5 +1,5 @@
-// Implicit GEMM for convolutions with few input channels (a network's stem: 3 channels, 7×7/2 or
-// 3×3/2), where packing the im2col matrix costs about as much as the multiply-adds it feeds. The
+// Implicit GEMM for convolutions with few input channels (a network's stem: 3 channels, 7×7/2),
+// where packing the im2col matrix costs about as much as the multiply-adds it feeds. The
 // GEMM micro-kernel's 6×64 tile (6 output channels × 64 pixels of an output row) reads each tap's
 // 64 pixels straight from the input's padded phases (conv_phases.h), the weights come packed as
 // the GEMM's left operand (ck_pack_a), and the epilogue rides on the stores.
@@ -97,10 +97,7 @@ void ck_conv_implicit512(const float *phases, long C, long H, long W, long M, lo
 #if defined(__x86_64__)
     phase_geometry g = phase_geometry_make(H, W, kw, ph, pw, s, 1);
     long K = C * kh * kw;
-    for (long k = 0; k < K; k++) {
-        long c = k / (kh * kw), i = k / kw % kh, j = k % kw;
-        off[k] = (c * s * s + (i % s) * s + j % s) * g.stride + (i / s) * g.Wq + j / s;
-    }
+    phase_tap_offsets(&g, C, kh, kw, off);
     ig_rows512(phases, off, K, M, apacked, Ho, Wo, g.Wq, oh0, oh1, ep, y);
 #else
     (void)phases; (void)C; (void)H; (void)W; (void)M; (void)kh; (void)kw; (void)s; (void)ph; (void)pw; (void)Ho; (void)Wo;

@@ -27,6 +27,17 @@ static inline phase_geometry phase_geometry_make(long H, long W, long kw, long p
     return g;
 }
 
+// Where tap (c, i, j) of a kh×kw kernel reads, relative to its output's position o = oh·Wq + ow:
+// phase (i mod s, j mod s) of channel c (each channel's s² phases laid one after another), row
+// ⌊i/s⌋, column ⌊j/s⌋. off[t] for t = (c·kh + i)·kw + j over C channels.
+static inline void phase_tap_offsets(const phase_geometry *g, long C, long kh, long kw, long *off) {
+    long s = g->s;
+    for (long t = 0; t < C * kh * kw; t++) {
+        long c = t / (kh * kw), i = t / kw % kh, j = t % kw;
+        off[t] = (c * s * s + (i % s) * s + j % s) * g->stride + (i / s) * g->Wq + j / s;
+    }
+}
+
 static inline __mmask16 lanes16(long n) { return n >= 16 ? (__mmask16)0xFFFF : (n <= 0 ? 0 : (__mmask16)((1u << n) - 1)); }
 
 // The copies store whole vectors and mask only a row's last one: a masked store costs more than a
