@@ -391,13 +391,9 @@ static void sgemm_driver(int transA, int transB, long mtotal, long m0, long M, l
     }
     if (ep && isa != 2) {
         // the narrower kernels store plain tiles: the epilogue is a pass over the rows
-        for (long i = m0; i < M; i++) {
-            float *row = C + i * ldc;
-            ck_affine_relu(row, ep->residual ? ep->residual + i * ldc : 0, row, N, ep->scale ? ep->scale[i] : 1.0f,
-                           ep->shift ? ep->shift[i] : 0.0f, ep->relu);
-            if (ep->clamp)
-                for (long j = 0; j < N; j++) { float v = row[j]; row[j] = v < ep->lo ? ep->lo : (v > ep->hi ? ep->hi : v); }
-        }
+        ck_epilogue rows = *ep;
+        if (rows.residual) rows.residual += m0 * ldc;
+        ck_epilogue_rows(&rows, m0, M - m0, N, C + m0 * ldc, ldc, C + m0 * ldc, ldc);
     }
 }
 

@@ -210,20 +210,13 @@ extension ConvKernels {
     static func fewColumnsTransposed(_ g: ConvGeometry, x: UnsafePointer<Float>, packed: [PackedB], bias: UnsafePointer<Float>?,
                                      y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?) {
         let ncols = g.n * g.hwo, inPlane = g.c * g.h * g.w, taps = g.kh * g.kw
-        // the column matrix [C·kh·kw, pixels] (one image of a 1×1 layer: the input itself),
-        // channels split over threads
-        let col: UnsafePointer<Float>
-        if g.isPointwise && g.n == 1 {
-            col = x
-        } else {
-            let buffer = ck_scratch(0, g.c * taps * ncols)!
-            Threads.parallelFor(g.c, minPerThread: Swift.max(1, 4096 / Swift.max(1, taps * ncols))) { r in
-                for i in 0..<g.n {
-                    ck_im2col(x + i * inPlane + r.lowerBound * g.h * g.w, r.count, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw,
-                              g.dh, g.dw, g.ho, g.wo, buffer + r.lowerBound * taps * ncols + i * g.hwo, ncols)
-                }
+        // the column matrix [C·kh·kw, pixels], channels split over threads
+        let col = ck_scratch(0, g.c * taps * ncols)!
+        Threads.parallelFor(g.c, minPerThread: Swift.max(1, 4096 / Swift.max(1, taps * ncols))) { r in
+            for i in 0..<g.n {
+                ck_im2col(x + i * inPlane + r.lowerBound * g.h * g.w, r.count, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.dh, g.dw,
+                          g.ho, g.wo, col + r.lowerBound * taps * ncols + i * g.hwo, ncols)
             }
-            col = UnsafePointer(buffer)
         }
         let outT = ck_scratch(1, ncols * g.cout)!, out = g.n == 1 ? y : ck_scratch(2, g.cout * ncols)!
         for gr in 0..<g.groups {
