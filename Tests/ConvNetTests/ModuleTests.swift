@@ -187,4 +187,43 @@ final class Containers: Module {
         Tensor.manualSeed(7); let b = HomeworkLeNet()
         #expect(a.fc1.weight.scalars == b.fc1.weight.scalars)
     }
+    /// `updateBatchNorm` (PyTorch's `update_bn`) leaves the plain average of the batches' statistics
+    /// (mean, unbiased variance) and restores momentum and mode: the next training batch moves the
+    /// statistics by the layer's own momentum again.
+    @Test func updateBatchNormAveragesTheBatches() {
+        let conv = Conv2d(2, 3, kernelSize: 3), bn = BatchNorm2d(3, momentum: 0.3)
+        let model = Sequential(conv, bn, ReLU())
+        model.eval()
+        let batches = (0..<3).map { _ in Tensor.randn([4, 2, 6, 6]) * 2 + 1 }
+        // per batch and channel: mean and unbiased variance of the convolution's 4·4·4 outputs
+        func statistics(_ x: Tensor) -> (mean: [Double], variance: [Double]) {
+            let y = withNoGrad { conv(x) }.scalars, n = 4, c = 3, hw = 16
+            var means = [Double](), variances = [Double]()
+            for ch in 0..<c {
+                let v = (0..<n).flatMap { i in (0..<hw).map { Double(y[(i * c + ch) * hw + $0]) } }
+                let m = v.reduce(0, +) / Double(v.count)
+                means.append(m)
+                variances.append(v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count - 1))
+            }
+            return (means, variances)
+        }
+        let stats = batches.map(statistics)
+        #expect(updateBatchNorm(compile(model), batches: batches) == 3)
+        for ch in 0..<3 {
+            let mean = stats.map { $0.mean[ch] }.reduce(0, +) / 3, variance = stats.map { $0.variance[ch] }.reduce(0, +) / 3
+            #expect(abs(Double(bn.runningMean!.scalars[ch]) - mean) <= 1e-5 * max(1, abs(mean)), "channel \(ch) mean")
+            #expect(abs(Double(bn.runningVar!.scalars[ch]) - variance) <= 1e-5 * variance, "channel \(ch) variance")
+        }
+        #expect(bn.numBatchesTracked!.item() == 3)
+        #expect(!model.training && !bn.training)
+        let before = bn.runningMean!.scalars, next = Tensor.randn([4, 2, 6, 6])
+        model.train()
+        _ = withNoGrad { model(next) }
+        let after = bn.runningMean!.scalars, fresh = statistics(next).mean
+        for ch in 0..<3 {
+            let expected = 0.7 * Double(before[ch]) + 0.3 * fresh[ch]
+            #expect(abs(Double(after[ch]) - expected) <= 1e-5 * max(1, abs(expected)), "channel \(ch) after a training batch")
+        }
+        #expect(updateBatchNorm(Sequential(Linear(3, 2)), batches: batches) == 0)
+    }
 }

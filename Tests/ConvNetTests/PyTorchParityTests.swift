@@ -101,6 +101,52 @@ import Testing
         expectClose(x.grad!, f["__eval_input_grad"], rtol: 1e-3, atol: 1e-5, "resnet18 eval input gradient")
     }
 
+    /// D2L's DenseNet trained for two SGD steps as the trainer trains it (compiled forward, cross-entropy,
+    /// SGD at D2L's lr 0.01), and op by op: each step's loss, the first step's gradients, every parameter
+    /// and running statistic after the last step, and the trained model's eval-mode logits match PyTorch's.
+    /// (The results table's DenseNet row swung by 11 points between epochs; this rules out the model.)
+    @Test(arguments: [false, true]) func denseNetTrainsStepForStep(compiled: Bool) throws {
+        let f = try Fixture("densenet_training")
+        let model = Models.denseNet()
+        try model.loadStateDict(f.stateDict)
+        model.train()
+        let forward: any Module = compiled ? compile(model) : model
+        let optimizer = SGD(model.parameters(), lr: 0.01)
+        for step in 1...2 {
+            let labels = f.entries["__step\(step).labels"]!.integers().map(Int.init)
+            let loss = crossEntropy(forward(f["__step\(step).input"]), labels)
+            let expected = f["__step\(step).loss"].item()
+            #expect(abs(loss.item() - expected) <= 1e-4 * abs(expected), "step \(step) loss \(loss.item()), PyTorch \(expected)")
+            optimizer.zeroGrad()
+            loss.backward()
+            if step == 1 {
+                for (key, p) in model.namedParameters() {
+                    let weightKey = key.dropLast("bias".count) + "weight"
+                    if key.hasSuffix(".bias"), let w = f.tensors["__grad.\(weightKey)"], w.shape.count == 4 {
+                        // every convolution here feeds batch norm, which cancels its bias: the gradient
+                        // is zero up to rounding on both sides
+                        let scale = w.scalars.map(abs).max()!
+                        #expect(p.grad!.scalars.map(abs).max()! <= 1e-3 * scale, "\(key) gradient is not ~0")
+                        #expect(f["__grad.\(key)"].scalars.map(abs).max()! <= 1e-3 * scale, "\(key) PyTorch's")
+                    } else {
+                        expectClose(p.grad!, f["__grad.\(key)"], rtol: 1e-3, atol: 1e-5, "\(key) gradient in step 1")
+                    }
+                }
+            }
+            withNoGrad { optimizer.step() }
+        }
+        let after = model.stateDict()
+        for (key, value) in after where !key.hasSuffix("num_batches_tracked") {
+            expectClose(value, f["__after.\(key)"], rtol: 1e-3, atol: 1e-5, "\(key) after two steps")
+        }
+        for (key, value) in after where key.hasSuffix("num_batches_tracked") {
+            #expect(value.item() == 2, "\(key)")
+        }
+        model.eval()
+        let logits = withNoGrad { forward(f["__eval_input"]) }
+        expectClose(logits, f["__eval_output"], rtol: 1e-3, atol: 1e-4, "eval-mode logits after training")
+    }
+
     @Test func optimizerSteps() throws {
         for (name, make) in [
             ("sgd_steps", { (p: [Tensor]) -> any Optimizer in SGD(p, lr: 0.1, momentum: 0.9, weightDecay: 0.01) }),
@@ -112,7 +158,7 @@ import Testing
             let model = Linear(4, 3)
             try model.loadStateDict(["weight": f["weight"], "bias": f["bias"]])
             let opt = make(model.parameters())
-            for step in 1...3 {
+            for step in 1...2 {
                 opt.zeroGrad()
                 (model(f["__input"]) * f["__output_grad"]).sum().backward()
                 opt.step()

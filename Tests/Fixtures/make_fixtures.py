@@ -283,6 +283,92 @@ def resnet18_case(out_dir, name, seed, description, full_grad_max_numel=None):
 
 
 # --------------------------------------------------------------------------
+# DenseNet, trained for a few SGD steps (the results table's DenseNet row)
+# --------------------------------------------------------------------------
+
+def densenet_conv_block(in_c, num_channels):
+    return nn.Sequential(nn.BatchNorm2d(in_c), nn.ReLU(), nn.Conv2d(in_c, num_channels, kernel_size=3, padding=1))
+
+
+class DenseBlock(nn.Module):
+    """D2L 8.7's DenseBlock (eager channel counts instead of Lazy modules)."""
+    def __init__(self, num_convs, in_c, num_channels):
+        super().__init__()
+        self.net = nn.Sequential(*[densenet_conv_block(in_c + i * num_channels, num_channels)
+                                   for i in range(num_convs)])
+
+    def forward(self, X):
+        for blk in self.net:
+            Y = blk(X)
+            X = torch.cat((X, Y), dim=1)
+        return X
+
+
+def densenet(num_channels=64, growth_rate=32, arch=(4, 4, 4, 4), num_classes=10):
+    """D2L 8.7's DenseNet with its parts in one flat Sequential (ConvNet's Models.denseNet keys):
+    b1, then each dense block and transition block, then BN, ReLU, pooling, Flatten, Linear.
+    Initialised as D2L's init_cnn does (Xavier-uniform for Conv2d and Linear weights)."""
+    layers = [nn.Sequential(nn.Conv2d(1, num_channels, kernel_size=7, stride=2, padding=3),
+                            nn.BatchNorm2d(num_channels), nn.ReLU(),
+                            nn.MaxPool2d(kernel_size=3, stride=2, padding=1))]
+    c = num_channels
+    for i, num_convs in enumerate(arch):
+        layers.append(DenseBlock(num_convs, c, growth_rate))
+        c += num_convs * growth_rate
+        if i != len(arch) - 1:
+            layers.append(nn.Sequential(nn.BatchNorm2d(c), nn.ReLU(), nn.Conv2d(c, c // 2, kernel_size=1),
+                                        nn.AvgPool2d(kernel_size=2, stride=2)))
+            c //= 2
+    layers += [nn.BatchNorm2d(c), nn.ReLU(), nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.Linear(c, num_classes)]
+    model = nn.Sequential(*layers)
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.xavier_uniform_(m.weight)
+    return model
+
+
+def densenet_training_case(out_dir, name, seed, steps=2, batch=8, size=64, lr=0.01):
+    """D2L's DenseNet trained for `steps` SGD steps (lr, cross-entropy, train mode), as the trainer does.
+    lr is D2L's 0.01 for DenseNet. Two steps, because on random images the third is chaotic: scaling
+    the initial weights by 1 + 1e-6·randn moves the stem's weights after three steps by 5e-4, so
+    float32 rounding in any other summation order does too.
+      <key>                the state dict before training
+      __step{i}.input      randn(batch, 1, size, size);  __step{i}.labels  int64 (batch)
+      __step{i}.loss       the loss of step i, before its update
+      __grad.<key>         every parameter's gradient in step 1
+      __after.<key>        every parameter and buffer after the last step
+      __eval_input         randn(4, 1, size, size);  __eval_output  the trained model's eval-mode logits"""
+    torch.manual_seed(seed)
+    model = densenet()
+    model.train()
+    tensors = {k: t(v) for k, v in model.state_dict().items()}
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    for i in range(1, steps + 1):
+        x = torch.randn(batch, 1, size, size)
+        labels = torch.randint(0, 10, (batch,))
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), labels)
+        loss.backward()
+        if i == 1:
+            for k, p in model.named_parameters():
+                tensors["__grad." + k] = p.grad
+        opt.step()
+        tensors[f"__step{i}.input"] = x
+        tensors[f"__step{i}.labels"] = labels
+        tensors[f"__step{i}.loss"] = loss.reshape(1)
+    for k, v in model.state_dict().items():
+        tensors["__after." + k] = v
+    model.eval()
+    with torch.no_grad():
+        xe = torch.randn(4, 1, size, size)
+        tensors["__eval_input"] = xe
+        tensors["__eval_output"] = model(xe)
+    meta = {"mode": "train", "description": f"D2L DenseNet (flat Sequential), seed {seed}; {steps} steps of "
+            f"torch.optim.SGD(lr={lr}) on F.cross_entropy, batch {batch} of randn(1, {size}, {size})"}
+    return write(out_dir, name, tensors, meta)
+
+
+# --------------------------------------------------------------------------
 # Special cases
 # --------------------------------------------------------------------------
 
@@ -369,12 +455,17 @@ def optimizer_case(out_dir, name, make_opt, description, seed):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument("--only", help="write only this case (densenet_training)")
     ap.add_argument("--full-resnet-grads", action="store_true",
                     help="store every ResNet-18 gradient in full (~90 MB file)")
     args = ap.parse_args()
     out = args.out
     os.makedirs(out, exist_ok=True)
     resnet_limit = None if args.full_resnet_grads else RESNET_FULL_GRAD_MAX_NUMEL
+    if args.only == "densenet_training":
+        path = densenet_training_case(out, "densenet_training", 5001)
+        print(f"{os.path.getsize(path):>11,d}  {os.path.relpath(path)}")
+        return 0
 
     # (name, builder, input shape, mode, description)
     modules = [
@@ -471,6 +562,8 @@ def main():
     for name, make_opt, desc in opt_cases:
         seed += 1
         paths.append(optimizer_case(out, name, make_opt, desc, seed))
+
+    paths.append(densenet_training_case(out, "densenet_training", 5001))
 
     # Sanity: every file loads back.
     for p in paths:

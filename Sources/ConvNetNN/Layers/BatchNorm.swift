@@ -26,6 +26,9 @@ public class BatchNorm: TrainingModeModule {
     /// layer and its input (`SyncBatchNorm` sets it to gather the statistics over all ranks);
     /// nil for the ordinary layer. It must update the running statistics as the layer would.
     public var trainingForward: ((BatchNorm, Tensor) -> Tensor)?
+    /// Weight of the next batch in the running averages when set; nil: `momentum`.
+    /// ``updateBatchNorm(_:batches:)`` sets 1/k for the k-th batch, a plain average (PyTorch's `momentum=None`).
+    var averagingMomentum: Float?
     private let _expectedRanks: [Int]
 
     init(_ numFeatures: Int, eps: Float, momentum: Float, affine: Bool, ranks: [Int]) {
@@ -65,7 +68,17 @@ public class BatchNorm: TrainingModeModule {
         if training, let n = numBatchesTracked { OpTrace.sideEffect { n.elementPointer[0] += 1 } }
         if training, let trainingForward { return trainingForward(self, x) }
         return batchNorm(x, runningMean: runningMean, runningVar: runningVar, weight: weight, bias: bias, training: training,
-                         momentum: momentum, eps: eps)
+                         momentum: averagingMomentum ?? momentum, eps: eps)
+    }
+
+    /// Running mean 0, running variance 1, no batches tracked: PyTorch's `reset_running_stats()`.
+    public func resetRunningStats() {
+        guard !isLazy else { return }
+        withNoGrad {
+            runningMean?.fill_(0)
+            runningVar?.fill_(1)
+            numBatchesTracked?.fill_(0)
+        }
     }
 
     public var typeName: String { (isLazy ? "Lazy" : "") + String(describing: type(of: self)) }
