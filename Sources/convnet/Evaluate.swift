@@ -34,7 +34,8 @@ struct Evaluate: ParsableCommand {
             let batches = DataLoader(train, batchSize: batchSize, shuffle: true, resize: side == train.height ? nil : side,
                                      generator: Generator(seed: 0)).lazy.prefix(updateBn).map(\.images)
             let used = updateBatchNorm(net, batches: batches)
-            print("batch norm's running statistics recomputed over \(used) training batches of \(batchSize)")
+            print(used == 0 ? "\(spec.name) has no batch norm: --update-bn changes nothing"
+                            : "batch norm's running statistics recomputed over \(used) training batches of \(batchSize)")
         }
         let loader = DataLoader(test, batchSize: batchSize, resize: side == test.height ? nil : side)
         let r = evaluate(net, on: loader, numClasses: test.classNames.count)

@@ -88,6 +88,10 @@ func runConvnet(_ args: [String]) throws -> (status: Int32, out: String, err: St
         let weights = out.appendingPathComponent("model.safetensors").path
         let eval = try runConvnet(["evaluate", "lenet", "--dataset", "mnist", "--data", mnistFolder.path, "--weights", weights])
         #expect(eval.status == 0 && eval.out.contains("accuracy") && eval.out.contains("recall"))
+        let updated = try runConvnet(["evaluate", "lenet", "--dataset", "mnist", "--data", mnistFolder.path, "--weights", weights,
+                                      "--update-bn", "2"])
+        #expect(updated.status == 0 && updated.out.hasPrefix("lenet has no batch norm: --update-bn changes nothing\n"))
+        #expect(updated.out.split(separator: "\n")[1] == eval.out.split(separator: "\n")[0])
         let pred = try runConvnet(["predict", "lenet", "--dataset", "mnist", "--data", mnistFolder.path, "--weights", weights, "--index", "0"])
         #expect(pred.status == 0 && pred.out.hasPrefix("true class: 7"))
         let vis = try runConvnet(["visualize", "lenet", "--dataset", "mnist", "--data", mnistFolder.path, "--weights", weights,

@@ -32,6 +32,7 @@ import Testing
         (["train", "lenet", "--out", "/proc/self"], "/proc/self: the output folder is not writable"),
         (["evaluate", "lenet", "--weights", "w.safetensors", "--batch-size", "0"], "--batch-size must be between 1 and 65536, got 0"),
         (["evaluate", "lenet", "--weights", "w.safetensors", "--resize=-3"], "--resize must be between 8 and 1024, got -3"),
+        (["evaluate", "lenet", "--weights", "w.safetensors", "--update-bn", "0"], "--update-bn must be between 1 and 100000, got 0"),
         (["predict", "lenet", "--weights", "w.safetensors", "--index=-1"], "--index must be at least 0, got -1"),
         (["visualize", "lenet", "--index=-2"], "--index must be at least 0, got -2"),
         (["export-images", "--out", "x", "--quality", "0"], "--quality must be between 1 and 100, got 0"),
