@@ -65,7 +65,8 @@ private final class StemAndPointwise: Module {
 
 /// A pointwise layer with a bias, a residual and a ReLU (ResNet's bottleneck exit).
 private final class PointwiseReLU: Module {
-    let point = Conv2d(24, 24, kernelSize: 1)
+    let point: Conv2d
+    init(channels: Int = 24) { point = Conv2d(channels, channels, kernelSize: 1) }
     func forward(_ x: Tensor) -> Tensor { relu(point(x) + x) }
 }
 
@@ -143,12 +144,15 @@ private final class Stem: Module {
         expectSameNaNsAndClose(stem.compiled, stem.eager, rtol: 1e-5, atol: 1e-5, "stem and residual pointwise, eval")
         let exit = PointwiseReLU()
         exit.eval()
+        let wide = PointwiseReLU(channels: 256)
+        wide.eval()
         // several images on a 24×24 map, one on a 48×48 map (its columns split over threads, the
-        // residual moving with them), one on a 7×7 map (the few-pixel GEMM split by rows)
+        // residual moving with them), one on a 7×7 map (the few-pixel GEMM split by rows: with 256
+        // channels the second thread's rows, and its residual, start below row 0)
         for (x, what) in [(Tensor.randn(3, 24, 24, 24), "24×24"), (Tensor.randn(1, 24, 48, 48), "48×48"),
-                          (Tensor.randn(1, 24, 7, 7), "7×7")] {
+                          (Tensor.randn(1, 24, 7, 7), "7×7"), (Tensor.randn(1, 256, 7, 7), "7×7, 256 channels")] {
             withContext({ $0.threads = 2 }) {
-                let r = eagerAndCompiled(exit, x)
+                let r = eagerAndCompiled(x.shape[1] == 256 ? wide : exit, x)
                 #expect(r.steps == 1)
                 #expect(r.compiled.scalars.allSatisfy { $0 >= 0 } && r.compiled.scalars.contains { $0 > 0 })
                 expectClose(r.compiled, r.eager, rtol: 1e-5, atol: 1e-5, "pointwise + residual + ReLU on \(what), eval")
