@@ -438,8 +438,8 @@ void ck_pack_conv_direct32(const float *w, long Cout, long C, long kh, long kw, 
 // One output row × P columns of a 32-channel block (`cout` ≤ 32 of them real, npx columns real).
 __attribute__((target("avx512f,fma"), always_inline))
 static inline void direct32_block(const int P, const float *xp, long C, long Hp, long Wp, const float *wp, __m512 b0, __m512 b1,
-                                  long cout, long kh, long kw, long sh, long sw, long oh, long ow0, long npx, long Ho, long Wo,
-                                  float *y) {
+                                  long cout, long kh, long kw, long sh, long sw, long oh, long ow0, long npx, long plane,
+                                  long rowStride, long pxStride, float *y) {
     __m512 acc[2][16];
 #pragma clang loop unroll(full)
     for (int p = 0; p < P; p++) { acc[0][p] = b0; acc[1][p] = b1; }
@@ -459,20 +459,20 @@ static inline void direct32_block(const int P, const float *xp, long C, long Hp,
             }
         }
     }
-    long plane = Ho * Wo;
     float tmp[16][16];
     for (int half = 0; half < 2 && half * 16 < cout; half++) {
         for (int p = 0; p < P; p++) _mm512_storeu_ps(tmp[p], acc[half][p]);
         long n = cout - half * 16 < 16 ? cout - half * 16 : 16;
         for (long co = 0; co < n; co++) {
-            float *dst = y + (half * 16 + co) * plane + oh * Wo + ow0;
-            for (long p = 0; p < npx; p++) dst[p] = tmp[p][co];
+            float *dst = y + (half * 16 + co) * plane + oh * rowStride + ow0 * pxStride;
+            for (long p = 0; p < npx; p++) dst[p * pxStride] = tmp[p][co];
         }
     }
 }
 
-#define DIRECT32_CASE(P) \
-    case P: direct32_block(P, xp, C, Hp, Wp, wb, b0, b1, cout, kh, kw, sh, sw, oh, ow0, npx, Ho, Wo, yb); break;
+// output (oh, ow) of channel co at y[co·plane + oh·rowStride + ow·pxStride]
+#define DIRECT32_CASE(P, plane, rowStride, pxStride) \
+    case P: direct32_block(P, xp, C, Hp, Wp, wb, b0, b1, cout, kh, kw, sh, sw, oh, ow0, npx, plane, rowStride, pxStride, yb); break;
 
 __attribute__((target("avx512f,fma")))
 static void direct32_image(const float *x, long C, long H, long W, const float *packed, const float *bias, long Cout,
@@ -493,8 +493,9 @@ static void direct32_image(const float *x, long C, long H, long W, const float *
             for (long ow0 = 0; ow0 < Wo; ow0 += P) {
                 long npx = Wo - ow0 < P ? Wo - ow0 : P;
                 switch (P) {
-                    DIRECT32_CASE(8) DIRECT32_CASE(9) DIRECT32_CASE(10) DIRECT32_CASE(11)
-                    DIRECT32_CASE(12) DIRECT32_CASE(13) DIRECT32_CASE(14)
+                    DIRECT32_CASE(8, Ho * Wo, Wo, 1) DIRECT32_CASE(9, Ho * Wo, Wo, 1) DIRECT32_CASE(10, Ho * Wo, Wo, 1)
+                    DIRECT32_CASE(11, Ho * Wo, Wo, 1) DIRECT32_CASE(12, Ho * Wo, Wo, 1) DIRECT32_CASE(13, Ho * Wo, Wo, 1)
+                    DIRECT32_CASE(14, Ho * Wo, Wo, 1)
                 }
             }
         }
@@ -512,5 +513,54 @@ void ck_conv_direct32(const float *x, long images, long C, long H, long W, const
 #else
     (void)x; (void)images; (void)C; (void)H; (void)W; (void)packed; (void)bias; (void)Cout; (void)kh; (void)kw;
     (void)ph; (void)pw; (void)sh; (void)sw; (void)Ho; (void)Wo; (void)y; (void)scratch;
+#endif
+}
+
+#if defined(__x86_64__)
+// One image's input gradient by phases, from dY (C channels) padded by one zero row and column on
+// each side (xpad, Hp × Wp per channel): phase (r, s) reads dY at offsets 0 and +1 below and right
+// of the padding, and writes every other pixel of every other row of dx (Cdx channels).
+__attribute__((target("avx512f,fma")))
+static void stride2_input_grad_image(const float *xpad, long C, long Hp, long Wp, const float *const packed[4], long Cdx,
+                                     long Ho, long Wo, float *dx) {
+    const float *xp = xpad + Wp + 1;
+    long H = 2 * Ho, W = 2 * Wo, sh = 1, sw = 1;
+    int P = direct16_width(Wo);
+    __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
+    for (int r = 0; r < 2; r++) {
+        for (int s = 0; s < 2; s++) {
+            long kh = 1 + r, kw = 1 + s, taps = C * kh * kw;
+            for (long ob = 0; ob * 32 < Cdx; ob++) {
+                long cout = Cdx - ob * 32 < 32 ? Cdx - ob * 32 : 32;
+                const float *wb = packed[2 * r + s] + ob * taps * 32;
+                float *yb = dx + ob * 32 * H * W + r * W + s;
+                for (long oh = 0; oh < Ho; oh++) {
+                    for (long ow0 = 0; ow0 < Wo; ow0 += P) {
+                        long npx = Wo - ow0 < P ? Wo - ow0 : P;
+                        switch (P) {
+                            DIRECT32_CASE(8, H * W, 2 * W, 2) DIRECT32_CASE(9, H * W, 2 * W, 2) DIRECT32_CASE(10, H * W, 2 * W, 2)
+                            DIRECT32_CASE(11, H * W, 2 * W, 2) DIRECT32_CASE(12, H * W, 2 * W, 2)
+                            DIRECT32_CASE(13, H * W, 2 * W, 2) DIRECT32_CASE(14, H * W, 2 * W, 2)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+#endif
+
+void ck_conv_direct32_stride2_input_grad(const float *gy, long images, long Cout, long Ho, long Wo, const float *const packed[4],
+                                         long C, float *gx, float *scratch) {
+#if defined(__x86_64__)
+    long Hp = Ho + 2, Wp = Wo + 2;
+    // the padding rows and columns stay zero: each image's copy writes only the interior
+    memset(scratch, 0, (size_t)ck_conv_direct16_scratch(Cout, Ho, Wo, 3, 3, 1, 1, 1) * sizeof(float));
+    for (long n = 0; n < images; n++) {
+        ck_pad_copy(gy + n * Cout * Ho * Wo, Cout, Ho, Wo, 1, 1, scratch);
+        stride2_input_grad_image(scratch, Cout, Hp, Wp, packed, C, Ho, Wo, gx + n * C * 4 * Ho * Wo);
+    }
+#else
+    (void)gy; (void)images; (void)Cout; (void)Ho; (void)Wo; (void)packed; (void)C; (void)gx; (void)scratch;
 #endif
 }

@@ -131,6 +131,12 @@ void ck_conv_direct16(const float *x, long images, long C, long H, long W, const
 void ck_pack_conv_direct32(const float *w, long Cout, long C, long kh, long kw, float *packed);
 void ck_conv_direct32(const float *x, long images, long C, long H, long W, const float *packed, const float *bias,
                       long Cout, long kh, long kw, long ph, long pw, long sh, long sw, long Ho, long Wo, float *y, float *scratch);
+/// dx of a 3×3 stride-2 layer padded by 1 with an even input (2·Ho × 2·Wo, C channels) from dy
+/// (Cout × Ho × Wo), by its four phases: packed[2r + s] holds phase (r, s)'s (1 + r) × (1 + s) taps
+/// packed by ck_pack_conv_direct32 for C outputs of Cout inputs; scratch as
+/// ck_conv_direct16_scratch(Cout, Ho, Wo, 3, 3, 1, 1, 1). AVX-512 only (as direct16).
+void ck_conv_direct32_stride2_input_grad(const float *gy, long images, long Cout, long Ho, long Wo, const float *const packed[4],
+                                         long C, float *gx, float *scratch);
 /// Σx, Σ(x − mu)², and (Σg, Σg·(x − mu)) added into the outputs; vectorised where possible.
 float ck_sum(const float *x, long n);
 float ck_sum_sq_dev(const float *x, long n, float mu);

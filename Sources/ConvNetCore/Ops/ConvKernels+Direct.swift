@@ -70,7 +70,8 @@ extension ConvKernels {
 
     /// The input gradient of a stride-2 3×3 layer padded by 1 on an even map, by phases: the input
     /// pixels of each (row, column) parity receive a stride-1 correlation of dy with the taps of
-    /// that parity (1 or 2 per axis), which the 32-channel direct kernel computes with no col2im.
+    /// that parity (1 or 2 per axis), which the 32-channel direct kernel computes with no col2im,
+    /// reading dy padded once per image and storing straight into dx's pixels of that parity.
     static func usesDirectStridedInputGradient(_ g: ConvGeometry) -> Bool {
         usesDirectStrided(g) && g.ph == 1 && g.pw == 1 && g.h == 2 * g.ho && g.w == 2 * g.wo
     }
@@ -95,31 +96,14 @@ extension ConvKernels {
                 packed[r].append(p)
             }
         }
-        let scratch = ck_conv_direct16_scratch(g.cout, ho + 1, wo + 1, 2, 2, 0, 0, 1)
+        // each image's dy is padded once; the four phases read it in place and write dx directly
+        let scratch = ck_conv_direct16_scratch(g.cout, ho, wo, 3, 3, 1, 1, 1)
+        let phases: [UnsafePointer<Float>?] = packed.flatMap { $0.map { UnsafePointer($0.elementPointer) } }
         let outPlane = g.cout * ho * wo, inPlane = g.c * g.h * g.w
-        Threads.parallelFor(g.n) { range in
-            let extended = ck_scratch(1, g.cout * (ho + 1) * (wo + 1))!
-            let phase = ck_scratch(2, g.c * ho * wo)!
-            for n in range {
-                let dy = gy + n * outPlane, dx = gx + n * inPlane
-                for r in 0..<2 { for s in 0..<2 {
-                    // dy with a zero row (column) after it where the phase reads offset +1
-                    let (eh, ew) = (ho + r, wo + s)
-                    var src = dy
-                    if r == 1 || s == 1 {
-                        (extended).update(repeating: 0, count: g.cout * eh * ew)
-                        for o in 0..<g.cout { for y in 0..<ho {
-                            (extended + (o * eh + y) * ew).update(from: dy + (o * ho + y) * wo, count: wo)
-                        } }
-                        src = UnsafePointer(extended)
-                    }
-                    ck_conv_direct32(src, 1, g.cout, eh, ew, packed[r][s].elementPointer, nil, g.c, 1 + r, 1 + s, 0, 0, 1, 1, ho, wo, phase,
-                                     ck_scratch(3, scratch))
-                    for c in 0..<g.c { for y in 0..<ho {
-                        let row = dx + (c * g.h + 2 * y + r) * g.w + s, p = phase + (c * ho + y) * wo
-                        for x in 0..<wo { row[2 * x] = p[x] }
-                    } }
-                } }
+        phases.withUnsafeBufferPointer { phases in
+            Threads.parallelFor(g.n) { range in
+                ck_conv_direct32_stride2_input_grad(gy + range.lowerBound * outPlane, range.count, g.cout, ho, wo, phases.baseAddress!,
+                                                    g.c, gx + range.lowerBound * inPlane, ck_scratch(3, scratch))
             }
         }
     }
