@@ -57,9 +57,11 @@ static inline void zero512(float *dst, long n) {
     for (long i = 0; i < n; i += 16) _mm512_storeu_ps(dst + i, _mm512_setzero_ps());
 }
 
-// The even (ev) and odd (od) elements of x[0..<n], deinterleaved 32 at a time.
+// The even (ev) and odd (od) elements of x[0..<n], deinterleaved 32 at a time. `overread`: x has
+// at least 32 readable floats past n, so the tail loads whole vectors (masked loads of rows not in
+// cache stalled the weight gradient's phase copies).
 __attribute__((target("avx512f")))
-static void deinterleave512(const float *x, long n, float *ev, float *od) {
+static void deinterleave512(const float *x, long n, float *ev, float *od, int overread) {
     const __m512i ie = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i io = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
     long i = 0;
@@ -70,7 +72,9 @@ static void deinterleave512(const float *x, long n, float *ev, float *od) {
     }
     if (i < n) {
         long m = n - i;
-        __m512 a = _mm512_maskz_loadu_ps(lanes16(m), x + i), b = _mm512_maskz_loadu_ps(lanes16(m - 16), x + i + 16);
+        __m512 a, b;
+        if (overread) { a = _mm512_loadu_ps(x + i); b = _mm512_loadu_ps(x + i + 16); }
+        else { a = _mm512_maskz_loadu_ps(lanes16(m), x + i); b = _mm512_maskz_loadu_ps(lanes16(m - 16), x + i + 16); }
         _mm512_mask_storeu_ps(ev + i / 2, lanes16((m + 1) / 2), _mm512_permutex2var_ps(a, ie, b));
         _mm512_mask_storeu_ps(od + i / 2, lanes16(m / 2), _mm512_permutex2var_ps(a, io, b));
     }
@@ -94,7 +98,8 @@ static void phases512_rows(const phase_geometry *P, const float *x, float *phase
             copy512(row0 + pw, src, W);
         } else {
             // column iw sits at padded column iw + pw: phase (iw + pw) mod 2, index ⌊(iw + pw)/2⌋
-            deinterleave512(src, W, row0 + (pw & 1) * P->stride + (pw >> 1), row0 + ((pw + 1) & 1) * P->stride + ((pw + 1) >> 1));
+            deinterleave512(src, W, row0 + (pw & 1) * P->stride + (pw >> 1), row0 + ((pw + 1) & 1) * P->stride + ((pw + 1) >> 1),
+                            (P->H - 1 - ih) * W >= 32);
         }
     }
     // the slack the last vectors read past a phase feeds only junk lanes; zeros keep them cheap
