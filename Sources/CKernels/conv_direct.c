@@ -465,7 +465,13 @@ static inline void direct32_block(const int P, const float *xp, long C, long Hp,
         long n = cout - half * 16 < 16 ? cout - half * 16 : 16;
         for (long co = 0; co < n; co++) {
             float *dst = y + (half * 16 + co) * plane + oh * rowStride + ow0 * pxStride;
-            for (long p = 0; p < npx; p++) dst[p * pxStride] = tmp[p][co];
+            if (pxStride == 1) {
+                for (long p = 0; p < npx; p++) dst[p] = tmp[p][co];
+            } else {
+                // scalar: the vectoriser's scatter of these few stores cost more than the stores
+#pragma clang loop vectorize(disable)
+                for (long p = 0; p < npx; p++) dst[p * pxStride] = tmp[p][co];
+            }
         }
     }
 }

@@ -110,6 +110,8 @@ static void dw_in_place(const float *xp, const long *base, long taps, const floa
                 float *dst = bp + (q - k0) * 64;
                 for (long o = 0; o < cols; o++) {
                     const float *src = dyi + (n0 + o) * Ho * Wo + oh * Wo + ow;
+                    // scalar: the vectoriser's scatter cost more than these stores
+#pragma clang loop vectorize(disable)
                     for (long t = 0; t < real; t++) dst[t * 64 + o] = src[t];
                 }
                 q += run;

@@ -43,12 +43,14 @@ static inline __mmask16 lanes16(long n) { return n >= 16 ? (__mmask16)0xFFFF : (
 // The copies store whole vectors and mask only a row's last one: a masked store costs more than a
 // plain one.
 
-// dst[0..<n] = src[0..<n].
+// dst[0..<n] = src[0..<n]. `overread`: src has at least 16 readable floats past n, so the tail
+// loads a whole vector (see deinterleave512).
 __attribute__((target("avx512f")))
-static inline void copy512(float *dst, const float *src, long n) {
+static inline void copy512(float *dst, const float *src, long n, int overread) {
     long i = 0;
     for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
-    if (i < n) _mm512_mask_storeu_ps(dst + i, lanes16(n - i), _mm512_maskz_loadu_ps(lanes16(n - i), src + i));
+    if (i < n)
+        _mm512_mask_storeu_ps(dst + i, lanes16(n - i), overread ? _mm512_loadu_ps(src + i) : _mm512_maskz_loadu_ps(lanes16(n - i), src + i));
 }
 
 // dst[0..<n] = 0, and possibly up to 15 floats past n (the caller's slack or its next row).
@@ -95,7 +97,7 @@ static void phases512_rows(const phase_geometry *P, const float *x, float *phase
         // zeros first (whole vectors, spilling into the next row, written later), then the data
         for (long b = 0; b < s; b++) zero512(row0 + b * P->stride, Wq);
         if (s == 1) {
-            copy512(row0 + pw, src, W);
+            copy512(row0 + pw, src, W, (P->H - 1 - ih) * W >= 16);
         } else {
             // column iw sits at padded column iw + pw: phase (iw + pw) mod 2, index ⌊(iw + pw)/2⌋
             deinterleave512(src, W, row0 + (pw & 1) * P->stride + (pw >> 1), row0 + ((pw + 1) & 1) * P->stride + ((pw + 1) >> 1),
