@@ -68,12 +68,13 @@ static inline __m512 epilogue512(__m512 v, const ck_epilogue *ep, long row, cons
 
 __attribute__((target("avx512f,fma")))
 static void ukr_avx512(long k, const float *a, const float *b, float *c, long ldc, int acc, long rows, long cols,
-                       const ck_epilogue *ep, long row, const float *res) {
+                       const ck_epilogue *ep, long row, const float *res, const char *prefetch, long prefetchLines) {
     __m512 z = _mm512_setzero_ps();
     __m512 c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
     __m512 c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
     __m512 c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z, c52 = z, c53 = z;
     for (long p = 0; p < k; p++) {
+        if (p < prefetchLines) _mm_prefetch(prefetch + 64 * p, _MM_HINT_T1);
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
         __m512 b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48);
         __m512 x;
@@ -365,6 +366,22 @@ static void sgemm_driver(int transA, int transB, long mtotal, long m0, long M, l
                 for (long jr = 0; jr < nc; jr += nr) {
                     long cols = nc - jr < nr ? nc - jr : nr;
                     const float *bp = bblock + (jr / nr) * nr * kc;
+                    // B kept packed streams from memory (a layer's weights, megabytes at batch 1): the
+                    // block needed next (the next panel, else the next K block's first) is fetched
+                    // into L2 a slice per row panel while this one computes
+                    const char *next = 0;
+                    long nextLines = 0;
+                    if (bpacked && isa == 2) {
+                        if (jr + nr < nc) {
+                            next = (const char *)(bp + nr * kc);
+                            nextLines = kc * nr / 16;
+                        } else if (pc + kc < K) {
+                            long nkc = K - pc - kc < KC ? K - pc - kc : KC;
+                            next = (const char *)(bpacked->panels + (pc + kc) * bpacked->npad + (bpacked->panel0 + jc / nr) * nr * nkc);
+                            nextLines = nkc * nr / 16;
+                        }
+                    }
+                    long slices = (mc + MR - 1) / MR, perSlice = (nextLines + slices - 1) / slices;
                     for (long ir = 0; ir < mc; ir += MR) {
                         long rows = mc - ir < MR ? mc - ir : MR;
                         const float *ap = ablock + (ir / MR) * MR * kc;
@@ -374,7 +391,10 @@ static void sgemm_driver(int transA, int transB, long mtotal, long m0, long M, l
                             // the epilogue rides on the last K block's stores
                             const ck_epilogue *e = pc + kc >= K ? ep : 0;
                             const float *res = e && e->residual ? e->residual + (ic + ir) * ldc + jc + jr : 0;
-                            ukr_avx512(kc, ap, bp, cp, ldc, acc, rows, cols, e, ic + ir, res);
+                            long first = (ir / MR) * perSlice;
+                            long lines = nextLines - first < perSlice ? nextLines - first : perSlice;
+                            ukr_avx512(kc, ap, bp, cp, ldc, acc, rows, cols, e, ic + ir, res,
+                                       next ? next + 64 * first : 0, lines > 0 ? lines : 0);
 #endif
                         } else if (rows == MR && cols == nr) {
                             ukr(kc, ap, bp, cp, ldc, acc);
