@@ -44,11 +44,39 @@ static void dots_avx512(long M, long N, long K, const float *A, long lda, const 
         }
     }
 }
+
+// N = 1 (a matrix times one vector): four rows of A against the vector, 5 loads for 4 FMAs.
+__attribute__((target("avx512f,fma")))
+static void dots1_avx512(long M, long K, const float *A, long lda, const float *B, float *C, long ldc) {
+    long k16 = K & ~15L;
+    __mmask16 tail = (__mmask16)((1u << (K - k16)) - 1);
+    for (long i = 0; i < M; i += 4) {
+        long rows = M - i < 4 ? M - i : 4;
+        const float *a0 = A + i * lda, *a1 = rows > 1 ? a0 + lda : a0, *a2 = rows > 2 ? a0 + 2 * lda : a0, *a3 = rows > 3 ? a0 + 3 * lda : a0;
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        for (long k = 0; k < k16; k += 16) {
+            __m512 y = _mm512_loadu_ps(B + k);
+            s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a0 + k), y, s0); s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a1 + k), y, s1);
+            s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a2 + k), y, s2); s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a3 + k), y, s3);
+        }
+        if (tail) {
+            __m512 y = _mm512_maskz_loadu_ps(tail, B + k16);
+            s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, a0 + k16), y, s0); s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, a1 + k16), y, s1);
+            s2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, a2 + k16), y, s2); s3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, a3 + k16), y, s3);
+        }
+        float r[4] = { _mm512_reduce_add_ps(s0), _mm512_reduce_add_ps(s1), _mm512_reduce_add_ps(s2), _mm512_reduce_add_ps(s3) };
+        for (long q = 0; q < rows; q++) C[(i + q) * ldc] = r[q];
+    }
+}
 #endif
 
 void ck_sgemm_small_n(long M, long N, long K, const float *A, long lda, const float *B, long ldb, float *C, long ldc) {
 #if defined(__x86_64__)
-    if (ck_gemm_isa() == 2) { dots_avx512(M, N, K, A, lda, B, ldb, C, ldc); return; }
+    if (ck_gemm_isa() == 2) {
+        if (N == 1) dots1_avx512(M, K, A, lda, B, C, ldc);
+        else dots_avx512(M, N, K, A, lda, B, ldb, C, ldc);
+        return;
+    }
 #endif
     ck_sgemm(0, 1, M, N, K, A, lda, B, ldb, C, ldc, 0);
 }

@@ -194,6 +194,30 @@ func convGradientError(x: Tensor, w: Tensor, b: Tensor, g: Tensor, stride: Int, 
     }
 }
 
+/// A linear layer on a few samples (batch-1 inference) streams its weight rows as dot products, the
+/// rows split over threads: against dot products in double, for 1–4 samples (the one-vector kernel
+/// and the four-row one), inputs whose length is not a multiple of 16, and the GEMM path at 5.
+@Test func fewSampleLinearMatchesDotProducts() {
+    Tensor.manualSeed(21)
+    let (inF, outF) = (1300, 521)
+    let weight = Tensor.randn([outF, inF]), bias = Tensor.randn([outF])
+    for rows in [1, 2, 3, 4, 5] {
+        let x = Tensor.randn([rows, inF])
+        let y = withContext({ $0.threads = 2 }) { withNoGrad { linear(x, weight, bias: bias) } }
+        let (w, xs, b, ys) = (weight.scalars, x.scalars, bias.scalars, y.scalars)
+        var worst: Float = 0
+        for r in 0..<rows {
+            for o in 0..<outF {
+                var dot = Double(b[o]), size = abs(Double(b[o]))
+                for k in 0..<inF { dot += Double(w[o * inF + k]) * Double(xs[r * inF + k]); size += abs(Double(w[o * inF + k]) * Double(xs[r * inF + k])) }
+                // float32 rounding grows with the terms' magnitudes, not with their (cancelling) sum
+                worst = max(worst, abs(ys[r * outF + o] - Float(dot)) / Float(size))
+            }
+        }
+        #expect(worst <= 1e-5, "\(rows) samples: error \(worst) of the terms' magnitudes")
+    }
+}
+
 /// Pooling against the definition on random shapes (every fast path and the general one).
 @Suite struct PoolReferenceTests {
     func referenceMaxPool(_ x: Tensor, k: (Int, Int), s: (Int, Int), p: (Int, Int), d: (Int, Int), ceil: Bool) -> Tensor {

@@ -79,20 +79,22 @@ private func eagerLinear(_ input: Tensor, _ weight: Tensor, bias: Tensor?) -> Te
     let rows = input.count / inF
     let outShape = Array(input.shape.dropLast()) + [outF]
     let out = Tensor(uninitializedShape: outShape)
-    if rows <= 4 {
-        // a few samples (batch-1 inference): dot products of each weight row with the inputs, the
-        // weights streamed once, where the blocked GEMM would repack the whole weight matrix per call;
-        // the products come out [outF × rows]
-        if rows == 1 {
-            ck_sgemm_small_n(outF, 1, inF, weight.elementPointer, inF, input.elementPointer, inF, out.elementPointer, 1)
+    Profiler.measure("linear fwd \(inF)→\(outF) ×\(rows)") {
+        if rows <= 4 {
+            // a few samples (batch-1 inference): dot products of each weight row with the inputs, the
+            // weights streamed once, where the blocked GEMM would repack the whole weight matrix per call;
+            // the products come out [outF × rows]
+            // (the weights' rows split over threads: streaming them is the whole cost)
+            let t = rows == 1 ? out : Tensor(uninitializedShape: [outF * rows])
+            let (w, x, y) = (weight.elementPointer, input.elementPointer, t.elementPointer)
+            Threads.parallelFor(outF, minPerThread: Swift.max(16, 262_144 / Swift.max(1, inF))) { r in
+                ck_sgemm_small_n(r.count, rows, inF, w + r.lowerBound * inF, inF, x, inF, y + r.lowerBound * rows, rows)
+            }
+            if rows > 1 { ck_transpose(t.elementPointer, outF, rows, rows, out.elementPointer, outF) }
         } else {
-            let t = Tensor(uninitializedShape: [outF * rows])
-            ck_sgemm_small_n(outF, rows, inF, weight.elementPointer, inF, input.elementPointer, inF, t.elementPointer, rows)
-            ck_transpose(t.elementPointer, outF, rows, rows, out.elementPointer, outF)
+            GEMM.sgemm(transA: false, transB: true, m: rows, n: outF, k: inF, a: input.elementPointer, lda: inF, b: weight.elementPointer, ldb: inF,
+                       c: out.elementPointer, ldc: outF, accumulate: false)
         }
-    } else {
-        GEMM.sgemm(transA: false, transB: true, m: rows, n: outF, k: inF, a: input.elementPointer, lda: inF, b: weight.elementPointer, ldb: inF,
-                   c: out.elementPointer, ldc: outF, accumulate: false)
     }
     if let bias {
         let o = out.elementPointer, b = bias.elementPointer
