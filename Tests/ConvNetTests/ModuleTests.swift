@@ -226,4 +226,21 @@ final class Containers: Module {
         }
         #expect(updateBatchNorm(Sequential(Linear(3, 2)), batches: batches) == 0)
     }
+
+    /// A compiled model that already ran in eval mode (batch norm folded into the convolution)
+    /// uses the recomputed statistics afterwards, as the eager model does.
+    @Test func compiledEvalSeesRecomputedStatistics() {
+        Tensor.manualSeed(9)
+        let model = Sequential(Conv2d(2, 4, kernelSize: 3, padding: 1), BatchNorm2d(4), ReLU())
+        let fast = compile(model)
+        let x = Tensor.randn([2, 2, 6, 6])
+        _ = withNoGrad { fast(Tensor.randn([4, 2, 6, 6]) * 3 + 2) }   // training-mode statistics
+        model.eval()
+        _ = withNoGrad { fast(x) }
+        let before = withNoGrad { fast(x) }
+        updateBatchNorm(fast, batches: (0..<2).map { _ in Tensor.randn([4, 2, 6, 6]) * 0.5 - 1 })
+        let eager = withNoGrad { model(x) }, after = withNoGrad { fast(x) }
+        expectClose(after, eager, rtol: 1e-5, atol: 1e-5, "compiled after updateBatchNorm")
+        #expect(zip(before.scalars, after.scalars).contains { abs($0 - $1) > 1e-3 }, "the statistics changed the output")
+    }
 }

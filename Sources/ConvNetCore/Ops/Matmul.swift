@@ -82,9 +82,9 @@ private func eagerLinear(_ input: Tensor, _ weight: Tensor, bias: Tensor?) -> Te
     Profiler.measure("linear fwd \(inF)→\(outF) ×\(rows)") {
         if rows <= 4 {
             // a few samples (batch-1 inference): dot products of each weight row with the inputs, the
-            // weights streamed once, where the blocked GEMM would repack the whole weight matrix per call;
-            // the products come out [outF × rows]
-            // (the weights' rows split over threads: streaming them is the whole cost)
+            // weights streamed once (their rows split over threads: streaming them is the whole cost),
+            // where the blocked GEMM would repack the whole weight matrix per call; the products come
+            // out [outF × rows]
             let t = rows == 1 ? out : Tensor(uninitializedShape: [outF * rows])
             let (w, x, y) = (weight.elementPointer, input.elementPointer, t.elementPointer)
             Threads.parallelFor(outF, minPerThread: Swift.max(16, 262_144 / Swift.max(1, inF))) { r in
