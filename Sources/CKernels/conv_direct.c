@@ -476,15 +476,16 @@ static inline void direct32_block(const int P, const float *xp, long C, long Hp,
     }
 }
 
-// output (oh, ow) of channel co at y[co·plane + oh·rowStride + ow·pxStride]
-#define DIRECT32_CASE(P, plane, rowStride, pxStride) \
+#define DIRECT32_CASE(P) \
     case P: direct32_block(P, xp, C, Hp, Wp, wb, b0, b1, cout, kh, kw, sh, sw, oh, ow0, npx, plane, rowStride, pxStride, yb); break;
 
-__attribute__((target("avx512f,fma")))
-static void direct32_image(const float *x, long C, long H, long W, const float *packed, const float *bias, long Cout,
-                           long kh, long kw, long ph, long pw, long sh, long sw, long Ho, long Wo, float *y, float *xp) {
-    long Hp = H + 2 * ph, Wp = W + 2 * pw, taps = C * kh * kw;
-    ck_pad_copy(x, C, H, W, ph, pw, xp);
+// Every 32-channel block of Cout outputs over Ho × Wo from the padded input xp (C channels, Hp × Wp
+// each); output (oh, ow) of channel co at y[co·plane + oh·rowStride + ow·pxStride].
+__attribute__((target("avx512f,fma"), always_inline))
+static inline void direct32_blocks(const float *xp, long C, long Hp, long Wp, const float *packed, const float *bias, long Cout,
+                                   long kh, long kw, long sh, long sw, long Ho, long Wo, float *y, long plane, long rowStride,
+                                   long pxStride) {
+    long taps = C * kh * kw;
     int P = direct16_width(Wo);
     for (long ob = 0; ob * 32 < Cout; ob++) {
         long cout = Cout - ob * 32 < 32 ? Cout - ob * 32 : 32;
@@ -494,18 +495,25 @@ static void direct32_image(const float *x, long C, long H, long W, const float *
             if (cout > 16) b1 = _mm512_maskz_loadu_ps((__mmask16)(cout >= 32 ? 0xFFFF : (1u << (cout - 16)) - 1), bias + ob * 32 + 16);
         }
         const float *wb = packed + ob * taps * 32;
-        float *yb = y + ob * 32 * Ho * Wo;
+        float *yb = y + ob * 32 * plane;
         for (long oh = 0; oh < Ho; oh++) {
             for (long ow0 = 0; ow0 < Wo; ow0 += P) {
                 long npx = Wo - ow0 < P ? Wo - ow0 : P;
                 switch (P) {
-                    DIRECT32_CASE(8, Ho * Wo, Wo, 1) DIRECT32_CASE(9, Ho * Wo, Wo, 1) DIRECT32_CASE(10, Ho * Wo, Wo, 1)
-                    DIRECT32_CASE(11, Ho * Wo, Wo, 1) DIRECT32_CASE(12, Ho * Wo, Wo, 1) DIRECT32_CASE(13, Ho * Wo, Wo, 1)
-                    DIRECT32_CASE(14, Ho * Wo, Wo, 1)
+                    DIRECT32_CASE(8) DIRECT32_CASE(9) DIRECT32_CASE(10) DIRECT32_CASE(11)
+                    DIRECT32_CASE(12) DIRECT32_CASE(13) DIRECT32_CASE(14)
                 }
             }
         }
     }
+}
+#undef DIRECT32_CASE
+
+__attribute__((target("avx512f,fma")))
+static void direct32_image(const float *x, long C, long H, long W, const float *packed, const float *bias, long Cout,
+                           long kh, long kw, long ph, long pw, long sh, long sw, long Ho, long Wo, float *y, float *xp) {
+    ck_pad_copy(x, C, H, W, ph, pw, xp);
+    direct32_blocks(xp, C, H + 2 * ph, W + 2 * pw, packed, bias, Cout, kh, kw, sh, sw, Ho, Wo, y, Ho * Wo, Wo, 1);
 }
 #endif
 
@@ -529,30 +537,11 @@ void ck_conv_direct32(const float *x, long images, long C, long H, long W, const
 __attribute__((target("avx512f,fma")))
 static void stride2_input_grad_image(const float *xpad, long C, long Hp, long Wp, const float *const packed[4], long Cdx,
                                      long Ho, long Wo, float *dx) {
-    const float *xp = xpad + Wp + 1;
-    long H = 2 * Ho, W = 2 * Wo, sh = 1, sw = 1;
-    int P = direct16_width(Wo);
-    __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
-    for (int r = 0; r < 2; r++) {
-        for (int s = 0; s < 2; s++) {
-            long kh = 1 + r, kw = 1 + s, taps = C * kh * kw;
-            for (long ob = 0; ob * 32 < Cdx; ob++) {
-                long cout = Cdx - ob * 32 < 32 ? Cdx - ob * 32 : 32;
-                const float *wb = packed[2 * r + s] + ob * taps * 32;
-                float *yb = dx + ob * 32 * H * W + r * W + s;
-                for (long oh = 0; oh < Ho; oh++) {
-                    for (long ow0 = 0; ow0 < Wo; ow0 += P) {
-                        long npx = Wo - ow0 < P ? Wo - ow0 : P;
-                        switch (P) {
-                            DIRECT32_CASE(8, H * W, 2 * W, 2) DIRECT32_CASE(9, H * W, 2 * W, 2) DIRECT32_CASE(10, H * W, 2 * W, 2)
-                            DIRECT32_CASE(11, H * W, 2 * W, 2) DIRECT32_CASE(12, H * W, 2 * W, 2)
-                            DIRECT32_CASE(13, H * W, 2 * W, 2) DIRECT32_CASE(14, H * W, 2 * W, 2)
-                        }
-                    }
-                }
-            }
-        }
-    }
+    long H = 2 * Ho, W = 2 * Wo;
+    for (int r = 0; r < 2; r++)
+        for (int s = 0; s < 2; s++)
+            direct32_blocks(xpad + Wp + 1, C, Hp, Wp, packed[2 * r + s], 0, Cdx, 1 + r, 1 + s, 1, 1, Ho, Wo, dx + r * W + s,
+                            H * W, 2 * W, 2);
 }
 #endif
 
