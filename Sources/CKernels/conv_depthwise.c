@@ -238,7 +238,7 @@ long ck_conv_depthwise512_scratch(long H, long W, long kh, long kw, long ph, lon
 }
 
 void ck_conv_depthwise512(const float *x, long p0, long p1, long C, long H, long W, const float *w, long kh, long kw,
-                          long s, long ph, long pw, long Ho, long Wo, const ck_epilogue *ep, float *y, float *scratch) {
+                          long s, long ph, long pw, long Ho, long Wo, const ck_epilogue *ep, float *y, long yPlane, float *scratch) {
 #if defined(__x86_64__)
     dw_plan P = { phase_geometry_make(H, W, kw, ph, pw, s, Wo >= 12), kh, kw, Ho, Wo, kh * kw, 0, 0 };
     long *off = (long *)(scratch + s * s * P.g.stride);
@@ -255,11 +255,11 @@ void ck_conv_depthwise512(const float *x, long p0, long p1, long C, long H, long
     for (long p = p0; p < p1; p++) {
         long c = p % C;
         plane(&P, x + p * H * W, w + c * kh * kw, ep && ep->scale ? ep->scale[c] : 1.0f, ep && ep->shift ? ep->shift[c] : 0.0f,
-                    ep && ep->residual ? ep->residual + p * Ho * Wo : 0, ep ? ep->relu : 0, ep ? ep->clamp : 0,
-                    ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * Ho * Wo, scratch);
+                    ep && ep->residual ? ep->residual + p * yPlane : 0, ep ? ep->relu : 0, ep ? ep->clamp : 0,
+                    ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane, scratch);
     }
 #else
     (void)x; (void)p0; (void)p1; (void)C; (void)H; (void)W; (void)w; (void)kh; (void)kw; (void)s; (void)ph; (void)pw;
-    (void)Ho; (void)Wo; (void)ep; (void)y; (void)scratch;
+    (void)Ho; (void)Wo; (void)ep; (void)y; (void)yPlane; (void)scratch;
 #endif
 }

@@ -44,6 +44,22 @@ private final class InvertedResidualStem: Module {
     }
 }
 
+/// An inverted residual's first two layers with a widened map too large for a core's cache:
+/// pointwise conv → batch norm → ReLU6, depthwise conv (any kernel, padding, stride) → batch norm → ReLU6.
+private final class WideExpandDepthwise: Module {
+    let expand: Conv2d, bn1: BatchNorm2d, depthwise: Conv2d, bn2: BatchNorm2d
+    init(_ c: Int, _ e: Int, kernel: Size2, padding: Size2, stride: Int) {
+        expand = Conv2d(c, e, kernelSize: 1, bias: false)
+        bn1 = BatchNorm2d(e)
+        depthwise = Conv2d(e, e, kernelSize: kernel, stride: Size2(stride, stride), padding: .pair(padding.h, padding.w), groups: e)
+        bn2 = BatchNorm2d(e)
+    }
+    func forward(_ x: Tensor) -> Tensor {
+        let y = bn1(expand(x)).clamp(min: 0, max: 6)
+        return bn2(depthwise(y)).clamp(min: 0, max: 6)
+    }
+}
+
 /// conv → clamp(0, 6), as a PyTorch export of MobileNetV2 leaves it (batch norm folded).
 private final class ConvReLU6: Module {
     let conv = Conv2d(8, 16, kernelSize: 3, padding: 1)
@@ -168,7 +184,7 @@ private final class Stem: Module {
         let block = evalAfterBatchStatistics(InvertedResidualStem(), warmUp: Tensor.randn(4, 8, 7, 7) * 4)
         let x = randn([2, 8, 7, 7], times: 4, nanAt: 3)
         let inverted = eagerAndCompiled(block, x)
-        #expect(inverted.steps == 3)
+        #expect(inverted.steps == 2)   // expand + depthwise, project
         #expect(inverted.compiled.scalars.contains { $0.isNaN })
         expectSameNaNsAndClose(inverted.compiled, inverted.eager, rtol: 1e-4, atol: 1e-4, "inverted residual, eval")
         // conv → clamp with no batch norm between (the bias then rides on the epilogue instead of the
@@ -177,6 +193,28 @@ private final class Stem: Module {
         #expect(plain.compiled.scalars.allSatisfy { $0.isNaN || (0...6).contains($0) })
         expectSameNaNsAndClose(plain.compiled, plain.eager, rtol: 1e-5, atol: 1e-5, "conv → ReLU6")
         #expect(plain.steps == 1)
+    }
+
+    /// A widening 1×1 layer and the depthwise layer reading it run as one step; with AVX-512 and a
+    /// widened map of more than 2¹⁸ values per image (48 × 80 × 76 here), band by band of output
+    /// rows (two or more bands of 35 or fewer rows here, meeting inside the map, one thread or two,
+    /// the top and bottom bands at the padded edges): the values of the layers run apart.
+    @Test(arguments: [(Size2(3, 3), Size2(1, 1), 2), (Size2(3, 3), Size2(1, 1), 1), (Size2(5, 3), Size2(2, 1), 1),
+                      (Size2(5, 5), Size2(0, 0), 2)])
+    func expandAndDepthwiseRunInBands(_ kernel: Size2, _ padding: Size2, _ stride: Int) {
+        Tensor.manualSeed(17)
+        let block = evalAfterBatchStatistics(WideExpandDepthwise(8, 48, kernel: kernel, padding: padding, stride: stride),
+                                             warmUp: Tensor.randn(2, 8, 20, 19) * 3)
+        let x = randn([2, 8, 80, 76], times: 3, nanAt: 5 * 76 + 9)
+        for threads in [1, 2] {
+            let (eager, compiled, steps) = withContext({ $0.threads = threads; $0.profiling = true }) { eagerAndCompiled(block, x) }
+            #expect(steps == 1)
+            expectSameNaNsAndClose(compiled, eager, rtol: 1e-5, atol: 1e-5, "\(kernel) p\(padding) /\(stride), \(threads) threads")
+        }
+        if GEMM.isa == "avx512" {
+            let label = "conv fwd 8→48 1×1 + depthwise \(kernel.h)×\(kernel.w)/\(stride) @80×76"
+            #expect(Profiler.entries.contains { $0.name == label }, "the banded kernel ran")
+        }
     }
 
     /// Fusion is found in the traced graph, whatever module wrote the ops.

@@ -24,15 +24,17 @@ public enum ONNXBenchmark {
         let x = Tensor.randn([batch] + model.inputShape.dropFirst().map { $0 ?? 1 })
         let replayed = compiled ? compile(model) : nil
         let net = { (x: Tensor) in replayed.map { $0(x) } ?? model(x) }
+        // small batches run often enough that the averages settle
+        let runs = batch < 8 ? 30 : 3
         withContext({ $0.threads = threads }) {
             withNoGrad {
                 _ = net(x)
                 Profiler.reset()
-                withContext({ $0.profiling = true }) { for _ in 0..<3 { _ = net(x) } }
+                withContext({ $0.profiling = true }) { for _ in 0..<runs { _ = net(x) } }
             }
         }
         for e in Profiler.entries {
-            print(String(format: "%9.3f ms  %5d calls  ", e.seconds * 1000 / 3, e.calls / 3) + e.name)
+            print(String(format: "%9.3f ms  %5d calls  ", e.seconds * 1000 / Double(runs), e.calls / runs) + e.name)
         }
     }
 

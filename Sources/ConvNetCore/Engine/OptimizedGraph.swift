@@ -3,7 +3,9 @@
 /// The rewrites are the engine's, for any model: a batch norm followed by a ReLU runs as one
 /// `batchNormReLU`; without gradient recording a convolution followed by an eval-mode batch norm,
 /// a residual addition and/or a ReLU or a clamp (ReLU6) runs as one `conv2dAffineReLU` (its
-/// kernels apply them while writing the output); with recording, `maxPool(relu(conv))` with non-overlapping windows pools
+/// kernels apply them while writing the output), and such a 1×1 convolution read only by a depthwise
+/// one runs with it as one `conv2dExpandDepthwise` (MobileNet's widened map made and consumed band by
+/// band, in cache); with recording, `maxPool(relu(conv))` with non-overlapping windows pools
 /// first and rectifies a quarter of the elements (max and ReLU commute, values and gradients alike).
 /// A rewrite applies only where the intermediate values have no other use.
 public final class OptimizedGraph {
@@ -15,6 +17,47 @@ public final class OptimizedGraph {
                        clamp: (lower: Float, upper: Float)?, output: Int)
         /// relu(maxPool(x)).
         case poolReLU(input: Int, pool: OpTrace.Kind, output: Int)
+        /// A fused 1×1 convolution whose output only a fused depthwise convolution reads
+        /// (`conv2dExpandDepthwise`).
+        case expandDepthwise(input: Int, expand: FusedConv, depthwise: FusedConv, output: Int)
+    }
+
+    /// A `fusedConv` step's layer, without its values.
+    struct FusedConv {
+        let conv: OpTrace.Kind
+        let norm: OpTrace.BatchNormParameters?
+        let relu: Bool
+        let clamp: (lower: Float, upper: Float)?
+
+        /// The layer with the batch norm's current statistics as its scale and shift (nil: not a convolution).
+        var layer: AffineConv? {
+            guard case .conv2d(let w, let b, let stride, let padding, let dilation, let groups) = conv else { return nil }
+            var scale: Tensor? = nil, shift: Tensor? = nil
+            if let norm, let mean = norm.runningMean, let variance = norm.runningVar {
+                let map = batchNormInferenceAffine(runningMean: mean, runningVar: variance, weight: norm.weight, bias: norm.bias, eps: norm.eps)
+                scale = Tensor(shape: [map.scale.count], scalars: map.scale)
+                shift = Tensor(shape: [map.shift.count], scalars: map.shift)
+            }
+            return AffineConv(weight: w, bias: b, stride: stride, padding: padding, dilation: dilation, groups: groups, scale: scale,
+                              shift: shift, relu: relu, clamp: clamp)
+        }
+
+        /// Whether this is a 1×1 convolution without stride, padding or groups.
+        var isPointwise: Bool {
+            guard case .conv2d(let w, _, let stride, let padding, let dilation, let groups) = conv, w.rank == 4 else { return false }
+            let unpadded: Bool
+            switch padding {
+            case .explicit(let p): unpadded = p == Size2(0)
+            case .valid, .same: unpadded = true
+            }
+            return w.shape[2] == 1 && w.shape[3] == 1 && stride == Size2(1) && dilation == Size2(1) && groups == 1 && unpadded
+        }
+
+        /// Whether this convolution has one filter per channel (`groups` = channels in = channels out).
+        var isDepthwise: Bool {
+            guard case .conv2d(let w, _, _, _, _, let groups) = conv, w.rank == 4 else { return false }
+            return groups > 1 && w.shape[0] == groups && w.shape[1] == 1
+        }
     }
 
     private let program: [(inout [Tensor?]) -> Void]
@@ -90,6 +133,20 @@ public final class OptimizedGraph {
         for k in trace.nodes.indices {
             if let f = fused[k] { steps.append(f) } else if let n = nodes[k] { steps.append(.node(n)) }
         }
+        // a widening 1×1 layer whose output only the depthwise layer after it reads: one step
+        var k = 0
+        while k + 1 < steps.count {
+            if case .fusedConv(let input, let conv1, let norm1, .none, let relu1, let clamp1, let hidden) = steps[k],
+               case .fusedConv(hidden, let conv2, let norm2, .none, let relu2, let clamp2, let output) = steps[k + 1], uses[hidden] == 1 {
+                let expand = FusedConv(conv: conv1, norm: norm1, relu: relu1, clamp: clamp1)
+                let depthwise = FusedConv(conv: conv2, norm: norm2, relu: relu2, clamp: clamp2)
+                if expand.isPointwise && depthwise.isDepthwise {
+                    steps[k] = .expandDepthwise(input: input, expand: expand, depthwise: depthwise, output: output)
+                    steps.remove(at: k + 1)
+                }
+            }
+            k += 1
+        }
         // free each value after its last use (inference would otherwise hold every activation)
         var lastUse = [Int: Int]()
         for (s, step) in steps.enumerated() { for i in OptimizedGraph.inputs(of: step) { lastUse[i] = s } }
@@ -108,6 +165,7 @@ public final class OptimizedGraph {
         case .node(let n): return n.inputs
         case .fusedConv(let input, _, _, let residual, _, _, _): return [input] + (residual.map { [$0] } ?? [])
         case .poolReLU(let input, _, _): return [input]
+        case .expandDepthwise(let input, _, _, _): return [input]
         }
     }
 
@@ -136,17 +194,15 @@ public final class OptimizedGraph {
                 if output >= 0, let y { values[output] = y }
             }
         case .fusedConv(let input, let conv, let norm, let residual, let relu, let clamp, let output):
-            guard case .conv2d(let w, let b, let stride, let padding, let dilation, let groups) = conv else { return { _ in } }
+            let layer = FusedConv(conv: conv, norm: norm, relu: relu, clamp: clamp)
             return { values in
-                var scale: Tensor? = nil, shift: Tensor? = nil
-                if let norm, let mean = norm.runningMean, let variance = norm.runningVar {
-                    let map = batchNormInferenceAffine(runningMean: mean, runningVar: variance, weight: norm.weight, bias: norm.bias, eps: norm.eps)
-                    scale = Tensor(shape: [map.scale.count], scalars: map.scale)
-                    shift = Tensor(shape: [map.shift.count], scalars: map.shift)
-                }
-                values[output] = conv2dAffineReLU(values[input]!, w, bias: b, stride: stride, padding: padding, dilation: dilation,
-                                                  groups: groups, scale: scale, shift: shift, residual: residual.map { values[$0]! }, relu: relu,
-                                                  clamp: clamp)
+                guard let conv = layer.layer else { return }
+                values[output] = conv(values[input]!, residual: residual.map { values[$0]! })
+            }
+        case .expandDepthwise(let input, let expand, let depthwise, let output):
+            return { values in
+                guard let first = expand.layer, let second = depthwise.layer else { return }
+                values[output] = conv2dExpandDepthwise(values[input]!, first, second)
             }
         case .poolReLU(let input, let pool, let output):
             return { values in values[output] = OptimizedGraph.execute(pool, [input], &values)!.relu() }

@@ -227,7 +227,7 @@ enum ConvKernels {
                 withOptionalPointer(ep) { e in
                     Threads.parallelFor(planes, minPerThread: Swift.max(1, 16_384 / Swift.max(work, 1))) { r in
                         ck_conv_depthwise512(x, r.lowerBound, r.upperBound, g.c, g.h, g.w, weight, g.kh, g.kw, g.sh, g.ph, g.pw,
-                                             g.ho, g.wo, e, y, ck_scratch(3, scratch))
+                                             g.ho, g.wo, e, y, g.hwo, ck_scratch(3, scratch))
                     }
                 }
                 return

@@ -1,0 +1,54 @@
+import CKernels
+
+extension ConvKernels {
+    /// Floats of widened rows one band holds: with the depthwise kernel's padded copy of a plane
+    /// and the packed weights it stays within a core's L2.
+    static let expandBandFloats = 1 << 18
+
+    /// Bands of output rows for `expandDepthwise`: (rows per band, band count), at least one band
+    /// per thread, all but the last of equal height.
+    static func expandDepthwiseBands(_ p: ExpandDepthwisePlan, threads: Int) -> (rows: Int, count: Int) {
+        let widenedRows = Swift.max(1, expandBandFloats / (p.e * p.w))
+        var rows = Swift.min(p.ho, Swift.max(1, (widenedRows - p.kh) / p.s + 1))
+        var count = (p.ho + rows - 1) / rows
+        count = Swift.max(count, Swift.min(p.ho, (threads + p.n - 1) / p.n))
+        rows = (p.ho + count - 1) / count
+        return (rows, (p.ho + rows - 1) / rows)
+    }
+
+    /// y = depthwise(expand(x)) band by band (see `conv2dExpandDepthwise`): for each image and band
+    /// of output rows, the input rows it reads are widened by the packed 1×1 weights into a scratch
+    /// buffer, with zero rows standing for the depthwise layer's vertical padding, and the depthwise
+    /// kernel writes the band's rows of y from there. Bands run in parallel.
+    static func expandDepthwise(_ p: ExpandDepthwisePlan, x: UnsafePointer<Float>, packed: PackedA, expandEpilogue: ck_epilogue,
+                                dwWeight: UnsafePointer<Float>, dwEpilogue: ck_epilogue, y: UnsafeMutablePointer<Float>) {
+        let (band, bands) = expandDepthwiseBands(p, threads: Threads.count)
+        let maxRows = (band - 1) * p.s + p.kh
+        let dwScratch = ck_conv_depthwise512_scratch(maxRows, p.w, p.kh, p.kw, 0, p.pw, p.s, p.wo)
+        Threads.parallelFor(p.n * bands) { r in
+            let widened = ck_scratch(0, p.e * maxRows * p.w)!, scratch = ck_scratch(3, dwScratch)!
+            var e1 = expandEpilogue, e2 = dwEpilogue
+            for task in r {
+                let (i, b) = (task / bands, task % bands)
+                let o0 = b * band, o1 = Swift.min(p.ho, o0 + band)
+                // input rows [a0, a1) feed output rows [o0, o1); those outside [0, h) are padding
+                let a0 = o0 * p.s - p.ph, a1 = (o1 - 1) * p.s - p.ph + p.kh
+                let v0 = Swift.max(0, a0), v1 = Swift.min(p.h, a1)
+                let rows = a1 - a0, plane = rows * p.w
+                if v0 > a0 || v1 < a1 {
+                    for ch in 0..<p.e {
+                        let q = widened + ch * plane
+                        q.update(repeating: 0, count: (Swift.min(v0, a1) - a0) * p.w)
+                        if v1 < a1 { (q + (Swift.max(v1, a0) - a0) * p.w).update(repeating: 0, count: (a1 - Swift.max(v1, a0)) * p.w) }
+                    }
+                }
+                if v1 > v0 {
+                    ck_sgemm_packed(p.e, (v1 - v0) * p.w, p.c, packed.pointer, 0, x + (i * p.c * p.h + v0) * p.w, p.h * p.w,
+                                    widened + (v0 - a0) * p.w, plane, 0, &e1)
+                }
+                ck_conv_depthwise512(widened, 0, p.e, p.e, rows, p.w, dwWeight, p.kh, p.kw, p.s, 0, p.pw, o1 - o0, p.wo, &e2,
+                                     y + (i * p.e * p.ho + o0) * p.wo, p.ho * p.wo, scratch)
+            }
+        }
+    }
+}
