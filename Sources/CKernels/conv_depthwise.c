@@ -218,6 +218,151 @@ static void dw_plane512_any(const dw_plan *P, const float *x, const float *w, fl
 #undef DW_STORE_ALL
 #endif
 
+
+#if defined(__x86_64__)
+// Small maps, 16 channels at a time: a plane of 7×7 or 14×14 fills few vectors (and stride 2
+// needs its phase copies), so the 16 planes are transposed into one zero-padded tile whose
+// vectors each hold a pixel's 16 channels. Every tap is then one full-width multiply-add per
+// output pixel, the epilogue's scale and shift are vectors, and a transpose writes the 16
+// output planes back.
+
+// r[i] = row i of a 16×16 block in; row j of its transpose out (unpack pairs, then quads, then
+// swap 128-bit lanes twice).
+__attribute__((target("avx512f"), always_inline))
+static inline void transpose16x16(__m512 r[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    // u[4g + q], 128-bit lane L: rows 4g … 4g+3 of column 4L + q
+    __m512 u[16];
+    for (int g = 0; g < 4; g++) {
+        u[4 * g + 0] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+        u[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
+        u[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+        u[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
+    }
+    for (int q = 0; q < 4; q++) {
+        __m512 ab0 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0x44), ab1 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0xEE);
+        __m512 cd0 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0x44), cd1 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0xEE);
+        r[q] = _mm512_shuffle_f32x4(ab0, cd0, 0x88);
+        r[4 + q] = _mm512_shuffle_f32x4(ab0, cd0, 0xDD);
+        r[8 + q] = _mm512_shuffle_f32x4(ab1, cd1, 0x88);
+        r[12 + q] = _mm512_shuffle_f32x4(ab1, cd1, 0xDD);
+    }
+}
+
+/// Floats of scratch dw_block16 needs: the padded tile, the weights and the output tile.
+static long dw_block16_scratch(long H, long W, long kh, long kw, long ph, long pw, long Ho, long Wo) {
+    return ((H + 2 * ph) * (W + 2 * pw) + kh * kw + Ho * Wo + 2) * 16;
+}
+
+// Planes c0 … c0+15 of one image (x: the first of them; y: its output plane, planes yPlane apart).
+__attribute__((target("avx512f,fma"), always_inline))
+static inline void dw_block16(const long S, const long KH, const long KW, const float *x, long H, long W, const float *w,
+                              long c0, long ph, long pw, long Ho, long Wo, const ck_epilogue *ep, float *y, long yPlane,
+                              float *scratch) {
+    const long Hp = H + 2 * ph, Wp = W + 2 * pw, plane = H * W, out = Ho * Wo;
+    float *tile = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    float *wt = tile + Hp * Wp * 16, *ot = wt + KH * KW * 16;
+    // the border: whole padded rows above and below, ph·Wp + pw floats either side of each row's run
+    for (long r = 0; r < ph; r++) zero512(tile + r * Wp * 16, Wp * 16);
+    for (long r = ph + H; r < Hp; r++) zero512(tile + r * Wp * 16, Wp * 16);
+    if (pw > 0)
+        for (long r = ph; r < ph + H; r++) {
+            for (long q = 0; q < pw; q++) _mm512_store_ps(tile + (r * Wp + q) * 16, _mm512_setzero_ps());
+            for (long q = pw + W; q < Wp; q++) _mm512_store_ps(tile + (r * Wp + q) * 16, _mm512_setzero_ps());
+        }
+    // the 16 planes in, 16 pixels at a time: pixel p goes to (row p/W + ph, column p%W + pw)
+    __m512 v[16];
+    long row = 0, col = 0;
+    for (long p0 = 0; p0 < plane; p0 += 16) {
+        __mmask16 m = lanes16(plane - p0);
+        for (int c = 0; c < 16; c++) v[c] = _mm512_maskz_loadu_ps(m, x + c * plane + p0);
+        transpose16x16(v);
+        long n = plane - p0 < 16 ? plane - p0 : 16;
+        for (long j = 0; j < n; j++) {
+            _mm512_store_ps(tile + ((row + ph) * Wp + col + pw) * 16, v[j]);
+            if (++col == W) { col = 0; row++; }
+        }
+    }
+    // tap t's 16 weights side by side
+    for (long t = 0; t < KH * KW; t++) {
+        __m512i idx = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+        _mm512_store_ps(wt + t * 16, _mm512_i32gather_ps(_mm512_mullo_epi32(idx, _mm512_set1_epi32((int)(KH * KW))), w + t, 4));
+    }
+    const __m512 vs = ep && ep->scale ? _mm512_loadu_ps(ep->scale + c0) : _mm512_set1_ps(1.0f);
+    const __m512 vt = ep && ep->shift ? _mm512_loadu_ps(ep->shift + c0) : _mm512_setzero_ps();
+    const int relu = ep ? ep->relu : 0, clamp = ep ? ep->clamp : 0;
+    const __m512 vlo = _mm512_set1_ps(ep ? ep->lo : 0), vhi = _mm512_set1_ps(ep ? ep->hi : 0);
+#define DW16_FINISH(acc) do { __m512 e_ = _mm512_fmadd_ps(acc, vs, vt); \
+        if (relu) e_ = _mm512_max_ps(e_, _mm512_setzero_ps()); \
+        if (clamp) e_ = _mm512_min_ps(vhi, _mm512_max_ps(vlo, e_)); \
+        acc = e_; } while (0)
+    for (long oh = 0; oh < Ho; oh++) {
+        float *orow = ot + oh * Wo * 16;
+        long ow = 0;
+        // four output pixels at a time share each weight vector
+        for (; ow + 4 <= Wo; ow += 4) {
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (long i = 0; i < KH; i++) {
+                const float *src = tile + ((oh * S + i) * Wp + ow * S) * 16;
+                for (long j = 0; j < KW; j++) {
+                    __m512 wv = _mm512_load_ps(wt + (i * KW + j) * 16);
+                    a0 = _mm512_fmadd_ps(wv, _mm512_load_ps(src + j * 16), a0);
+                    a1 = _mm512_fmadd_ps(wv, _mm512_load_ps(src + (S + j) * 16), a1);
+                    a2 = _mm512_fmadd_ps(wv, _mm512_load_ps(src + (2 * S + j) * 16), a2);
+                    a3 = _mm512_fmadd_ps(wv, _mm512_load_ps(src + (3 * S + j) * 16), a3);
+                }
+            }
+            DW16_FINISH(a0); DW16_FINISH(a1); DW16_FINISH(a2); DW16_FINISH(a3);
+            _mm512_store_ps(orow + ow * 16, a0); _mm512_store_ps(orow + (ow + 1) * 16, a1);
+            _mm512_store_ps(orow + (ow + 2) * 16, a2); _mm512_store_ps(orow + (ow + 3) * 16, a3);
+        }
+        for (; ow < Wo; ow++) {
+            __m512 a0 = _mm512_setzero_ps();
+            for (long i = 0; i < KH; i++) {
+                const float *src = tile + ((oh * S + i) * Wp + ow * S) * 16;
+                for (long j = 0; j < KW; j++) a0 = _mm512_fmadd_ps(_mm512_load_ps(wt + (i * KW + j) * 16), _mm512_load_ps(src + j * 16), a0);
+            }
+            DW16_FINISH(a0);
+            _mm512_store_ps(orow + ow * 16, a0);
+        }
+    }
+#undef DW16_FINISH
+    // the 16 output planes back out, 16 pixels at a time
+    for (long p0 = 0; p0 < out; p0 += 16) {
+        long n = out - p0 < 16 ? out - p0 : 16;
+        for (long j = 0; j < 16; j++) v[j] = j < n ? _mm512_load_ps(ot + (p0 + j) * 16) : _mm512_setzero_ps();
+        transpose16x16(v);
+        __mmask16 m = lanes16(n);
+        for (int c = 0; c < 16; c++) {
+            if (m == 0xFFFF) _mm512_storeu_ps(y + c * yPlane + p0, v[c]);
+            else _mm512_mask_storeu_ps(y + c * yPlane + p0, m, v[c]);
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx512vl,fma")))
+static void dw_block16_3x3s1(const float *x, long H, long W, const float *w, long c0, long ph, long pw, long Ho, long Wo,
+                             const ck_epilogue *ep, float *y, long yPlane, float *scratch) {
+    dw_block16(1, 3, 3, x, H, W, w, c0, ph, pw, Ho, Wo, ep, y, yPlane, scratch);
+}
+
+__attribute__((target("avx512f,avx512vl,fma")))
+static void dw_block16_3x3s2(const float *x, long H, long W, const float *w, long c0, long ph, long pw, long Ho, long Wo,
+                             const ck_epilogue *ep, float *y, long yPlane, float *scratch) {
+    dw_block16(2, 3, 3, x, H, W, w, c0, ph, pw, Ho, Wo, ep, y, yPlane, scratch);
+}
+
+// Whether the 16-channel tiles take a layer: small maps (the padded tile within 64 KiB) whose
+// output rows are narrow or strided, 3×3 kernels.
+static int dw_block16_takes(long H, long W, long kh, long kw, long s, long ph, long pw, long Wo) {
+    return kh == 3 && kw == 3 && (H + 2 * ph) * (W + 2 * pw) * 16 * 4 <= 65536 && (Wo < 16 || s == 2);
+}
+#endif
+
 int ck_conv_depthwise512_available(void) {
 #if defined(__x86_64__)
     return ck_gemm_isa() == 2;
@@ -230,7 +375,10 @@ long ck_conv_depthwise512_scratch(long H, long W, long kh, long kw, long ph, lon
 #if defined(__x86_64__)
     // row mode (outputs ≥ 12 wide) walks aligned rows; flattened mode computes across exact rows
     phase_geometry g = phase_geometry_make(H, W, kw, ph, pw, s, Wo >= 12);
-    return s * s * g.stride + 2 * kh * kw + g.Wq / 2 + 32;       // phases, tap offsets (longs), keep table
+    long planes = s * s * g.stride + 2 * kh * kw + g.Wq / 2 + 32;       // phases, tap offsets (longs), keep table
+    long Ho = (H + 2 * ph - kh) / s + 1;
+    long tiles = dw_block16_takes(H, W, kh, kw, s, ph, pw, Wo) ? dw_block16_scratch(H, W, kh, kw, ph, pw, Ho, Wo) : 0;
+    return planes + tiles;                                        // the tiles after the tables
 #else
     (void)H; (void)W; (void)kh; (void)kw; (void)ph; (void)pw; (void)s; (void)Wo;
     return 1;
@@ -252,8 +400,17 @@ void ck_conv_depthwise512(const float *x, long p0, long p1, long C, long H, long
     P.off = off; P.keep = keep;
     void (*plane)(const dw_plan *, const float *, const float *, float, float, const float *, int, int, float, float, float *,
                   float *) = kh == 3 && kw == 3 ? (s == 1 ? dw_plane512_3x3s1 : dw_plane512_3x3s2) : dw_plane512_any;
+    void (*block)(const float *, long, long, const float *, long, long, long, long, long, const ck_epilogue *, float *, long,
+                  float *) = !dw_block16_takes(H, W, kh, kw, s, ph, pw, Wo) || (ep && ep->residual) ? 0
+                             : (s == 1 ? dw_block16_3x3s1 : dw_block16_3x3s2);
     for (long p = p0; p < p1; p++) {
         long c = p % C;
+        if (block && c % 16 == 0 && c + 16 <= C && p + 16 <= p1) {
+            block(x + p * H * W, H, W, w + c * kh * kw, c, ph, pw, Ho, Wo, ep, y + p * yPlane, yPlane,
+                  scratch + s * s * P.g.stride + 2 * kh * kw + P.g.Wq / 2 + 32);
+            p += 15;
+            continue;
+        }
         plane(&P, x + p * H * W, w + c * kh * kw, ep && ep->scale ? ep->scale[c] : 1.0f, ep && ep->shift ? ep->shift[c] : 0.0f,
                     ep && ep->residual ? ep->residual + p * yPlane : 0, ep ? ep->relu : 0, ep ? ep->clamp : 0,
                     ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane, scratch);

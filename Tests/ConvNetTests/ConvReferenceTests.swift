@@ -89,8 +89,13 @@ func convGradientError(x: Tensor, w: Tensor, b: Tensor, g: Tensor, stride: Int, 
 
     /// Depthwise layers with equal strides of 1 or 2 take the flattened-plane kernel (AVX-512):
     /// output rows ≥ 12 wide computed in place, 1–4 vectors at a time, narrower maps flattened and
-    /// compressed; kernels 1–7 wide, odd and even sizes, paddings up to and past the kernel.
-    @Test(arguments: [(16, 7, 7, 3, 3, 1, 1), (40, 14, 14, 3, 3, 1, 1), (8, 112, 112, 3, 3, 1, 1), (6, 113, 57, 3, 3, 2, 1),
+    /// compressed; kernels 1–7 wide, odd and even sizes, paddings up to and past the kernel. Small
+    /// 3×3 maps take 16 channels at a time through transposed tiles (narrow or strided outputs; the
+    /// channels past the last multiple of 16 plane by plane): 1–4 output pixels at a time, the last
+    /// 16 pixels of a plane partial.
+    @Test(arguments: [(16, 7, 7, 3, 3, 1, 1), (40, 14, 14, 3, 3, 1, 1), (32, 7, 7, 3, 3, 2, 1),
+                      (48, 14, 14, 3, 3, 2, 1), (24, 13, 11, 3, 3, 1, 1), (16, 28, 28, 3, 3, 2, 1), (32, 5, 3, 3, 3, 1, 0),
+                      (16, 4, 5, 3, 3, 2, 2), (8, 112, 112, 3, 3, 1, 1), (6, 113, 57, 3, 3, 2, 1),
                       (5, 56, 56, 3, 3, 2, 1), (33, 9, 11, 5, 3, 2, 0), (17, 6, 6, 7, 7, 1, 3), (3, 30, 23, 1, 5, 1, 2),
                       (4, 31, 40, 4, 2, 2, 2), (7, 12, 75, 3, 3, 1, 1), (5, 20, 32, 3, 3, 1, 1), (3, 9, 96, 5, 5, 1, 2)])
     func flattenedDepthwiseMatchesDirectLoop(_ c: Int, _ h: Int, _ w: Int, _ kh: Int, _ kw: Int, _ stride: Int, _ pad: Int) {

@@ -217,6 +217,21 @@ private final class Stem: Module {
         }
     }
 
+    /// On small maps the two layers run apart, the depthwise one on 16-channel tiles whose epilogue
+    /// (the batch norm's scale and shift, ReLU6) is applied as vectors of 16 channels: the eager values, NaN kept.
+    @Test(arguments: [(7, 1), (14, 2), (9, 1)])
+    func depthwiseTilesApplyTheEpilogue(_ side: Int, _ stride: Int) {
+        Tensor.manualSeed(19)
+        let block = evalAfterBatchStatistics(WideExpandDepthwise(8, 40, kernel: 3, padding: 1, stride: stride),
+                                             warmUp: Tensor.randn(2, 8, side, side) * 3)
+        _ = withNoGrad { block.bn2.weight!.mul_(5) }   // past the upper bound too
+        let x = randn([2, 8, side, side], times: 3, nanAt: 2 * side + 1)
+        let (eager, compiled, steps) = eagerAndCompiled(block, x)
+        #expect(steps == 1)
+        #expect(compiled.scalars.contains { $0 == 6 } && compiled.scalars.contains { $0 == 0 }, "both clamp bounds reached")
+        expectSameNaNsAndClose(compiled, eager, rtol: 1e-5, atol: 1e-5, "\(side)×\(side) /\(stride)")
+    }
+
     /// Fusion is found in the traced graph, whatever module wrote the ops.
     @Test func fusionsFoundInAUsersBlock() {
         Tensor.manualSeed(11)
