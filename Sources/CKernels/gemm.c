@@ -66,21 +66,28 @@ static inline __m512 epilogue512(__m512 v, const ck_epilogue *ep, long row, cons
     return v;
 }
 
-__attribute__((target("avx512f,fma")))
-static void ukr_avx512(long k, const float *a, const float *b, float *c, long ldc, int acc, long rows, long cols,
-                       const ck_epilogue *ep, long row, const float *res, const char *prefetch, long prefetchLines) {
+// NV: the 16-column vectors of the panel that hold columns (a constant in each copy below), so a
+// narrow last panel (a 14×14 map's 196 = 3·64 + 4 columns) computes one vector, not four.
+__attribute__((target("avx512f,fma"), always_inline))
+static inline void ukr_avx512_nv(const int NV, long k, const float *a, const float *b, float *c, long ldc, int acc, long rows,
+                                 long cols, const ck_epilogue *ep, long row, const float *res, const char *prefetch,
+                                 long prefetchLines) {
     __m512 z = _mm512_setzero_ps();
     __m512 c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
     __m512 c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
     __m512 c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z, c52 = z, c53 = z;
     for (long p = 0; p < k; p++) {
         if (p < prefetchLines) _mm_prefetch(prefetch + 64 * p, _MM_HINT_T1);
-        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-        __m512 b2 = _mm512_loadu_ps(b + 32), b3 = _mm512_loadu_ps(b + 48);
+        __m512 b0 = _mm512_loadu_ps(b), b1 = z, b2 = z, b3 = z;
+        if (NV > 1) b1 = _mm512_loadu_ps(b + 16);
+        if (NV > 2) b2 = _mm512_loadu_ps(b + 32);
+        if (NV > 3) b3 = _mm512_loadu_ps(b + 48);
         __m512 x;
 #define ROW(r) x = _mm512_set1_ps(a[r]); \
-        c##r##0 = _mm512_fmadd_ps(x, b0, c##r##0); c##r##1 = _mm512_fmadd_ps(x, b1, c##r##1); \
-        c##r##2 = _mm512_fmadd_ps(x, b2, c##r##2); c##r##3 = _mm512_fmadd_ps(x, b3, c##r##3);
+        c##r##0 = _mm512_fmadd_ps(x, b0, c##r##0); \
+        if (NV > 1) c##r##1 = _mm512_fmadd_ps(x, b1, c##r##1); \
+        if (NV > 2) c##r##2 = _mm512_fmadd_ps(x, b2, c##r##2); \
+        if (NV > 3) c##r##3 = _mm512_fmadd_ps(x, b3, c##r##3);
         ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
 #undef ROW
         a += MR; b += 64;
@@ -95,10 +102,28 @@ static void ukr_avx512(long k, const float *a, const float *b, float *c, long ld
         if (acc) c##r##j = _mm512_add_ps(c##r##j, _mm512_maskz_loadu_ps(m[j], q)); \
         if (ep) c##r##j = epilogue512(c##r##j, ep, row + r, res ? res + r * ldc + 16 * j : 0, m[j]); \
         _mm512_mask_storeu_ps(q, m[j], c##r##j); } while (0)
-#define ST4(r) if (rows > r) { ST1(r, 0); ST1(r, 1); ST1(r, 2); ST1(r, 3); }
+#define ST4(r) if (rows > r) { ST1(r, 0); if (NV > 1) ST1(r, 1); if (NV > 2) ST1(r, 2); if (NV > 3) ST1(r, 3); }
     ST4(0) ST4(1) ST4(2) ST4(3) ST4(4) ST4(5)
 #undef ST4
 #undef ST1
+}
+
+#define UKR_NV(NV) \
+__attribute__((target("avx512f,fma"))) \
+static void ukr_avx512_##NV(long k, const float *a, const float *b, float *c, long ldc, int acc, long rows, long cols, \
+                            const ck_epilogue *ep, long row, const float *res, const char *prefetch, long prefetchLines) { \
+    ukr_avx512_nv(NV, k, a, b, c, ldc, acc, rows, cols, ep, row, res, prefetch, prefetchLines); \
+}
+UKR_NV(1) UKR_NV(2) UKR_NV(3) UKR_NV(4)
+#undef UKR_NV
+
+// One MR×64 tile, computing only the vectors that hold some of its `cols` columns.
+static void ukr_avx512(long k, const float *a, const float *b, float *c, long ldc, int acc, long rows, long cols,
+                       const ck_epilogue *ep, long row, const float *res, const char *prefetch, long prefetchLines) {
+    if (cols > 48) ukr_avx512_4(k, a, b, c, ldc, acc, rows, cols, ep, row, res, prefetch, prefetchLines);
+    else if (cols > 32) ukr_avx512_3(k, a, b, c, ldc, acc, rows, cols, ep, row, res, prefetch, prefetchLines);
+    else if (cols > 16) ukr_avx512_2(k, a, b, c, ldc, acc, rows, cols, ep, row, res, prefetch, prefetchLines);
+    else ukr_avx512_1(k, a, b, c, ldc, acc, rows, cols, ep, row, res, prefetch, prefetchLines);
 }
 #endif
 

@@ -212,7 +212,7 @@ enum ConvKernels {
         let fewPixels = { () -> Void in
             // (one image of a 1×1 layer: its input is the column matrix as stored, and the epilogue
             // rides on the GEMM's stores, so the weights' rows win despite 49 pixels in 64 columns)
-            if ck_gemm_isa() == 2 && !(g.isPointwise && g.n == 1) {
+            if ck_gemm_isa() == 2 && !(g.isPointwise && g.n == 1 && g.coutG % 64 != 0) {
                 fewColumnsTransposed(g, x: x, packed: transposedWeights(), bias: bias, y: y, epilogue: epilogue)
             } else {
                 fewColumns(g, x: x, packed: gemmWeights(), bias: bias, y: y, epilogue: epilogue)
