@@ -11,7 +11,7 @@ make_onnx_fixtures.py --large adds torchvision's resnet18 and mobilenet_v2 (3x22
 torch.onnx.export writes them. Each row then runs `convnet-bench onnx FILE BATCH` (ONNXModel, compiled,
 no gradient recording) and right after it ONNX Runtime (CPUExecutionProvider, intra-op threads =
 --threads, inter-op 1, all graph optimisations) on the same file and batch: median of --repeats runs
-after one warm-up each. The ratio is ORT ms / ConvNet ms (> 1: ConvNet is faster).
+after three warm-up calls each. The ratio is ORT ms / ConvNet ms (> 1: ConvNet is faster).
 
 Build first: swift build -c release --product convnet-bench
 ORT_PYTHON needs onnxruntime and numpy (default: $CONVNET_PYTHON, else ~/.cache/convnet/venv, made
@@ -44,7 +44,8 @@ o.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
 s = ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
 i = s.get_inputs()[0]
 x = np.random.default_rng(0).standard_normal([batch] + list(i.shape[1:])).astype(np.float32)
-s.run(None, {i.name: x})
+for _ in range(3):
+    s.run(None, {i.name: x})
 times = []
 for _ in range(repeats):
     t0 = time.perf_counter(); s.run(None, {i.name: x}); times.append(time.perf_counter() - t0)

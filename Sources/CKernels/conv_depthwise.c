@@ -220,6 +220,65 @@ static void dw_plane512_any(const dw_plan *P, const float *x, const float *w, fl
 
 
 #if defined(__x86_64__)
+// Stride-1 3×3 planes with rows at least 12 wide, read where they lie (no padded copy): four
+// output rows at a time share each input row's three shifted loads, 16 columns per vector, row
+// after row (the order prefetching follows). Edge columns use masked loads (masked lanes read
+// nothing, so no load strays outside the plane) and the rest plain ones: a masked load of a line
+// not yet in cache stalls.
+__attribute__((target("avx512f,fma"), always_inline))
+static inline void dw_rows512_chunk(const int MASKED, const float *x, long H, long W, const __m512 wv[9], long ph, long pw,
+                                    long oh0, long ow0, long Ho, long Wo, __m512 vs, __m512 vt, const float *res, int relu,
+                                    int clamp, __m512 vlo, __m512 vhi, float *y) {
+    __mmask16 m[3] = { 0xFFFF, 0xFFFF, 0xFFFF };
+    if (MASKED)
+        for (int j = 0; j < 3; j++) {
+            long c0 = ow0 - pw + j, lo = c0 < 0 ? -c0 : 0, hi = W - c0 < 16 ? W - c0 : 16;
+            m[j] = hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+        }
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    // input row oh0 − ph + k feeds output row oh0 + q through kernel row k − q
+    for (int k = 0; k < 6; k++) {
+        long ih = oh0 - ph + k;
+        if (ih < 0 || ih >= H) continue;
+        const float *src = x + ih * W + ow0 - pw;
+        __m512 v0, v1, v2;
+        if (MASKED) {
+            v0 = _mm512_maskz_loadu_ps(m[0], src); v1 = _mm512_maskz_loadu_ps(m[1], src + 1); v2 = _mm512_maskz_loadu_ps(m[2], src + 2);
+        } else {
+            v0 = _mm512_loadu_ps(src); v1 = _mm512_loadu_ps(src + 1); v2 = _mm512_loadu_ps(src + 2);
+        }
+#define DW_ROW_TAPS(q, acc) if (k - q >= 0 && k - q < 3) { \
+            acc = _mm512_fmadd_ps(wv[(k - q) * 3], v0, acc); acc = _mm512_fmadd_ps(wv[(k - q) * 3 + 1], v1, acc); \
+            acc = _mm512_fmadd_ps(wv[(k - q) * 3 + 2], v2, acc); }
+        DW_ROW_TAPS(0, a0) DW_ROW_TAPS(1, a1) DW_ROW_TAPS(2, a2) DW_ROW_TAPS(3, a3)
+#undef DW_ROW_TAPS
+    }
+    __mmask16 keep = lanes16(Wo - ow0);
+    __m512 acc[4] = { a0, a1, a2, a3 };
+    for (int q = 0; q < 4 && oh0 + q < Ho; q++) {
+        long o = (oh0 + q) * Wo + ow0;
+        epilogue_store512(acc[q], keep, vs, vt, res ? res + o : 0, relu, clamp, vlo, vhi, y + o);
+    }
+}
+
+__attribute__((target("avx512f,fma")))
+static void dw_rows512_3x3s1(const float *x, long H, long W, const float *w, long ph, long pw, long Ho, long Wo, float scale,
+                             float shift, const float *res, int relu, int clamp, float lo, float hi, float *y) {
+    const __m512 vs = _mm512_set1_ps(scale), vt = _mm512_set1_ps(shift), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    __m512 wv[9];
+    for (int t = 0; t < 9; t++) wv[t] = _mm512_set1_ps(w[t]);
+    for (long oh0 = 0; oh0 < Ho; oh0 += 4) {
+        for (long ow0 = 0; ow0 < Wo; ow0 += 16) {
+            if (ow0 - pw >= 0 && ow0 - pw + 18 <= W)
+                dw_rows512_chunk(0, x, H, W, wv, ph, pw, oh0, ow0, Ho, Wo, vs, vt, res, relu, clamp, vlo, vhi, y);
+            else
+                dw_rows512_chunk(1, x, H, W, wv, ph, pw, oh0, ow0, Ho, Wo, vs, vt, res, relu, clamp, vlo, vhi, y);
+        }
+    }
+}
+#endif
+
+#if defined(__x86_64__)
 // Small maps, 16 channels at a time: a plane of 7×7 or 14×14 fills few vectors (and stride 2
 // needs its phase copies), so the 16 planes are transposed into one zero-padded tile whose
 // vectors each hold a pixel's 16 channels. Every tap is then one full-width multiply-add per
@@ -403,12 +462,20 @@ void ck_conv_depthwise512(const float *x, long p0, long p1, long C, long H, long
     void (*block)(const float *, long, long, const float *, long, long, long, long, long, const ck_epilogue *, float *, long,
                   float *) = !dw_block16_takes(H, W, kh, kw, s, ph, pw, Wo) || (ep && ep->residual) ? 0
                              : (s == 1 ? dw_block16_3x3s1 : dw_block16_3x3s2);
+    // (narrower rows are mostly edge chunks, whose masked loads stall on data not yet in cache)
+    const int rows3x3 = kh == 3 && kw == 3 && s == 1 && W >= 48;
     for (long p = p0; p < p1; p++) {
         long c = p % C;
         if (block && c % 16 == 0 && c + 16 <= C && p + 16 <= p1) {
             block(x + p * H * W, H, W, w + c * kh * kw, c, ph, pw, Ho, Wo, ep, y + p * yPlane, yPlane,
                   scratch + s * s * P.g.stride + 2 * kh * kw + P.g.Wq / 2 + 32);
             p += 15;
+            continue;
+        }
+        if (rows3x3) {
+            dw_rows512_3x3s1(x + p * H * W, H, W, w + c * kh * kw, ph, pw, Ho, Wo, ep && ep->scale ? ep->scale[c] : 1.0f,
+                             ep && ep->shift ? ep->shift[c] : 0.0f, ep && ep->residual ? ep->residual + p * yPlane : 0,
+                             ep ? ep->relu : 0, ep ? ep->clamp : 0, ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane);
             continue;
         }
         plane(&P, x + p * H * W, w + c * kh * kw, ep && ep->scale ? ep->scale[c] : 1.0f, ep && ep->shift ? ep->shift[c] : 0.0f,

@@ -69,19 +69,23 @@ static inline __m512 epilogue512(__m512 v, const ck_epilogue *ep, long row, cons
 // NV: the 16-column vectors of the panel that hold columns (a constant in each copy below), so a
 // narrow last panel (a 14×14 map's 196 = 3·64 + 4 columns) computes one vector, not four.
 __attribute__((target("avx512f,fma"), always_inline))
-static inline void ukr_avx512_nv(const int NV, long k, const float *a, const float *b, float *c, long ldc, int acc, long rows,
-                                 long cols, const ck_epilogue *ep, long row, const float *res, const char *prefetch,
-                                 long prefetchLines) {
+static inline void ukr_avx512_nv(const int NV, const int MASKED, long k, const float *a, const float *b, long bstride, float *c,
+                                 long ldc, int acc, long rows, long cols, const ck_epilogue *ep, long row, const float *res,
+                                 const char *prefetch, long prefetchLines) {
+    // MASKED (B read in place): the last vector loads only the panel's columns, never past B's end
+    const __mmask16 last = (__mmask16)(cols - 16 * (NV - 1) >= 16 ? 0xFFFF : (1u << (cols - 16 * (NV - 1))) - 1);
     __m512 z = _mm512_setzero_ps();
     __m512 c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
     __m512 c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
     __m512 c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z, c52 = z, c53 = z;
     for (long p = 0; p < k; p++) {
         if (p < prefetchLines) _mm_prefetch(prefetch + 64 * p, _MM_HINT_T1);
-        __m512 b0 = _mm512_loadu_ps(b), b1 = z, b2 = z, b3 = z;
-        if (NV > 1) b1 = _mm512_loadu_ps(b + 16);
-        if (NV > 2) b2 = _mm512_loadu_ps(b + 32);
-        if (NV > 3) b3 = _mm512_loadu_ps(b + 48);
+#define LOADB(j) (MASKED && NV == j + 1 ? _mm512_maskz_loadu_ps(last, b + 16 * j) : _mm512_loadu_ps(b + 16 * j))
+        __m512 b0 = LOADB(0), b1 = z, b2 = z, b3 = z;
+        if (NV > 1) b1 = LOADB(1);
+        if (NV > 2) b2 = LOADB(2);
+        if (NV > 3) b3 = LOADB(3);
+#undef LOADB
         __m512 x;
 #define ROW(r) x = _mm512_set1_ps(a[r]); \
         c##r##0 = _mm512_fmadd_ps(x, b0, c##r##0); \
@@ -90,7 +94,7 @@ static inline void ukr_avx512_nv(const int NV, long k, const float *a, const flo
         if (NV > 3) c##r##3 = _mm512_fmadd_ps(x, b3, c##r##3);
         ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
 #undef ROW
-        a += MR; b += 64;
+        a += MR; b += bstride;
     }
     // partial tiles store through masks: no temporary tile, no scalar copy
     __mmask16 m[4];
@@ -108,22 +112,28 @@ static inline void ukr_avx512_nv(const int NV, long k, const float *a, const flo
 #undef ST1
 }
 
-#define UKR_NV(NV) \
+#define UKR_NV(NV, MASKED) \
 __attribute__((target("avx512f,fma"))) \
-static void ukr_avx512_##NV(long k, const float *a, const float *b, float *c, long ldc, int acc, long rows, long cols, \
-                            const ck_epilogue *ep, long row, const float *res, const char *prefetch, long prefetchLines) { \
-    ukr_avx512_nv(NV, k, a, b, c, ldc, acc, rows, cols, ep, row, res, prefetch, prefetchLines); \
+static void ukr_avx512_##NV##_##MASKED(long k, const float *a, const float *b, long bstride, float *c, long ldc, int acc, \
+                                       long rows, long cols, const ck_epilogue *ep, long row, const float *res, \
+                                       const char *prefetch, long prefetchLines) { \
+    ukr_avx512_nv(NV, MASKED, k, a, b, bstride, c, ldc, acc, rows, cols, ep, row, res, prefetch, prefetchLines); \
 }
-UKR_NV(1) UKR_NV(2) UKR_NV(3) UKR_NV(4)
+UKR_NV(1, 0) UKR_NV(2, 0) UKR_NV(3, 0) UKR_NV(4, 0) UKR_NV(1, 1) UKR_NV(2, 1) UKR_NV(3, 1) UKR_NV(4, 1)
 #undef UKR_NV
 
-// One MR×64 tile, computing only the vectors that hold some of its `cols` columns.
-static void ukr_avx512(long k, const float *a, const float *b, float *c, long ldc, int acc, long rows, long cols,
-                       const ck_epilogue *ep, long row, const float *res, const char *prefetch, long prefetchLines) {
-    if (cols > 48) ukr_avx512_4(k, a, b, c, ldc, acc, rows, cols, ep, row, res, prefetch, prefetchLines);
-    else if (cols > 32) ukr_avx512_3(k, a, b, c, ldc, acc, rows, cols, ep, row, res, prefetch, prefetchLines);
-    else if (cols > 16) ukr_avx512_2(k, a, b, c, ldc, acc, rows, cols, ep, row, res, prefetch, prefetchLines);
-    else ukr_avx512_1(k, a, b, c, ldc, acc, rows, cols, ep, row, res, prefetch, prefetchLines);
+// One MR×64 tile, computing only the vectors that hold some of its `cols` columns. B's rows are
+// `bstride` apart: 64 in a packed panel; B's own row length when it is read in place (`inPlace`:
+// then the panel's last vector loads only its columns).
+static void ukr_avx512(long k, const float *a, const float *b, long bstride, int inPlace, float *c, long ldc, int acc, long rows,
+                       long cols, const ck_epilogue *ep, long row, const float *res, const char *prefetch, long prefetchLines) {
+#define CALL(NV, MASKED) ukr_avx512_##NV##_##MASKED(k, a, b, bstride, c, ldc, acc, rows, cols, ep, row, res, prefetch, prefetchLines)
+    int masked = inPlace && (cols & 15) != 0;
+    if (cols > 48) { if (masked) CALL(4, 1); else CALL(4, 0); }
+    else if (cols > 32) { if (masked) CALL(3, 1); else CALL(3, 0); }
+    else if (cols > 16) { if (masked) CALL(2, 1); else CALL(2, 0); }
+    else { if (masked) CALL(1, 1); else CALL(1, 0); }
+#undef CALL
 }
 #endif
 
@@ -359,8 +369,13 @@ static void sgemm_driver(int transA, int transB, long mtotal, long m0, long M, l
 #endif
     if (bpacked && nr != NR_MAX) abort();
     float *apack = apacked ? 0 : aligned_buffer(&t_apack, (size_t)MC * KC);
-    float *bpack = bpacked ? 0 : aligned_buffer(&t_bpack, (size_t)KC * (NC + NR_MAX));
-    if ((!apacked && !apack) || (!bpacked && !bpack)) abort();
+    // AVX-512 reads a plain B (not transposed) under 4 MiB where it lies, rows ldb apart, instead
+    // of copying it into panels (a 1×1 layer narrowing a map spent as long packing as multiplying).
+    // Larger ones (a batch's column matrix, a 1024² operand) stay packed: a row per page misses the
+    // TLB at every step, which packing pays once.
+    int inPlace = isa == 2 && !transB && !bconv && !bpacked && B && K * ldb < (1L << 20) && ldb <= (1L << 14);
+    float *bpack = bpacked || inPlace ? 0 : aligned_buffer(&t_bpack, (size_t)KC * (NC + NR_MAX));
+    if ((!apacked && !apack) || (!bpacked && !inPlace && !bpack)) abort();
     long mpad = ((mtotal + MR - 1) / MR) * MR;
     float tile[MR * NR_MAX];
 
@@ -370,7 +385,9 @@ static void sgemm_driver(int transA, int transB, long mtotal, long m0, long M, l
             long kc = K - pc < KC ? K - pc : KC;
             int acc = accumulate || pc > 0;
             const float *bblock = bpack;
-            if (bpacked) {
+            if (inPlace) {
+                bblock = B + pc * ldb + jc;
+            } else if (bpacked) {
                 bblock = bpacked->panels + pc * bpacked->npad + (bpacked->panel0 + jc / nr) * nr * kc;
             } else if (bconv) {
                 pack_b_conv(bconv, transB, pc, kc, jc, nc, nr, bpack);
@@ -390,7 +407,7 @@ static void sgemm_driver(int transA, int transB, long mtotal, long m0, long M, l
                 }
                 for (long jr = 0; jr < nc; jr += nr) {
                     long cols = nc - jr < nr ? nc - jr : nr;
-                    const float *bp = bblock + (jr / nr) * nr * kc;
+                    const float *bp = inPlace ? bblock + jr : bblock + (jr / nr) * nr * kc;
                     // B kept packed streams from memory (a layer's weights, megabytes at batch 1): the
                     // block needed next (the next panel, else the next K block's first) is fetched
                     // into L2 a slice per row panel while this one computes
@@ -418,7 +435,7 @@ static void sgemm_driver(int transA, int transB, long mtotal, long m0, long M, l
                             const float *res = e && e->residual ? e->residual + (ic + ir) * ldc + jc + jr : 0;
                             long first = (ir / MR) * perSlice;
                             long lines = nextLines - first < perSlice ? nextLines - first : perSlice;
-                            ukr_avx512(kc, ap, bp, cp, ldc, acc, rows, cols, e, ic + ir, res,
+                            ukr_avx512(kc, ap, bp, inPlace ? ldb : 64, inPlace, cp, ldc, acc, rows, cols, e, ic + ir, res,
                                        next ? next + 64 * first : 0, lines > 0 ? lines : 0);
 #endif
                         } else if (rows == MR && cols == nr) {

@@ -1,4 +1,5 @@
 import ConvNet
+import Foundation
 import Testing
 
 /// The direct definition of a grouped, dilated, strided, padded cross-correlation.
@@ -92,10 +93,11 @@ func convGradientError(x: Tensor, w: Tensor, b: Tensor, g: Tensor, stride: Int, 
     /// compressed; kernels 1–7 wide, odd and even sizes, paddings up to and past the kernel. Small
     /// 3×3 maps take 16 channels at a time through transposed tiles (narrow or strided outputs; the
     /// channels past the last multiple of 16 plane by plane): 1–4 output pixels at a time, the last
-    /// 16 pixels of a plane partial.
+    /// 16 pixels of a plane partial. Stride-1 3×3 planes at least 48 wide are read in place, four
+    /// output rows at a time (fewer at the bottom), edge columns through masked loads.
     @Test(arguments: [(16, 7, 7, 3, 3, 1, 1), (40, 14, 14, 3, 3, 1, 1), (32, 7, 7, 3, 3, 2, 1),
                       (48, 14, 14, 3, 3, 2, 1), (24, 13, 11, 3, 3, 1, 1), (16, 28, 28, 3, 3, 2, 1), (32, 5, 3, 3, 3, 1, 0),
-                      (16, 4, 5, 3, 3, 2, 2), (8, 112, 112, 3, 3, 1, 1), (6, 113, 57, 3, 3, 2, 1),
+                      (16, 4, 5, 3, 3, 2, 2), (4, 50, 48, 3, 3, 1, 1), (3, 7, 61, 3, 3, 1, 2), (2, 5, 64, 3, 3, 1, 0), (8, 112, 112, 3, 3, 1, 1), (6, 113, 57, 3, 3, 2, 1),
                       (5, 56, 56, 3, 3, 2, 1), (33, 9, 11, 5, 3, 2, 0), (17, 6, 6, 7, 7, 1, 3), (3, 30, 23, 1, 5, 1, 2),
                       (4, 31, 40, 4, 2, 2, 2), (7, 12, 75, 3, 3, 1, 1), (5, 20, 32, 3, 3, 1, 1), (3, 9, 96, 5, 5, 1, 2)])
     func flattenedDepthwiseMatchesDirectLoop(_ c: Int, _ h: Int, _ w: Int, _ kh: Int, _ kw: Int, _ stride: Int, _ pad: Int) {
@@ -177,6 +179,33 @@ func convGradientError(x: Tensor, w: Tensor, b: Tensor, g: Tensor, stride: Int, 
                 }
                 #expect(want.count == c.count)
             }
+        }
+    }
+}
+
+/// The GEMM reads a small right operand in place (AVX-512), a row per step: a panel's last vector
+/// loads only its columns, so a B that ends where unmapped memory begins (a guard page) is never
+/// read past, whatever its width; the products match double-precision dot products.
+@Test(arguments: [(6, 49, 7), (13, 196, 33), (5, 3, 2), (20, 64, 9), (7, 100, 1)])
+func gemmReadsBWithinItsBounds(_ m: Int, _ n: Int, _ k: Int) throws {
+    let page = Int(sysconf(Int32(_SC_PAGESIZE))), bytes = k * n * 4
+    let span = (bytes + page - 1) / page * page
+    let base = try #require(mmap(nil, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
+    #expect(base != MAP_FAILED)
+    defer { munmap(base, span + page) }
+    #expect(mprotect(base + span, page, PROT_NONE) == 0)
+    let b = (base + span - bytes).bindMemory(to: Float.self, capacity: k * n)   // B's last float touches the guard page
+    let gen = Generator(seed: UInt64(m * 1000 + n * 10 + k))
+    let a = Tensor.randn([m, k], generator: gen), bValues = Tensor.randn([k, n], generator: gen).scalars
+    for i in 0..<(k * n) { b[i] = bValues[i] }
+    let c = Tensor.zeros([m, n])
+    GEMM.sgemmSingle(transA: false, transB: false, m: m, n: n, k: k, a: a.data, lda: k, b: b, ldb: n, c: c.data, ldc: n,
+                     accumulate: false)
+    for i in 0..<m {
+        for j in 0..<n {
+            var s = 0.0
+            for p in 0..<k { s += Double(a.data[i * k + p]) * Double(b[p * n + j]) }
+            #expect(abs(Double(c.data[i * n + j]) - s) < 1e-4 * max(1, abs(s)), "\(m)×\(n)×\(k) at (\(i), \(j))")
         }
     }
 }
