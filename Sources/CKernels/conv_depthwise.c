@@ -338,7 +338,9 @@ static inline void dw_block16(const long S, const long KH, const long KW, const 
     long row = 0, col = 0;
     for (long p0 = 0; p0 < plane; p0 += 16) {
         __mmask16 m = lanes16(plane - p0);
-        for (int c = 0; c < 16; c++) v[c] = _mm512_maskz_loadu_ps(m, x + c * plane + p0);
+        // plain loads but for a plane's last partial vector: a masked load of a line not yet in cache stalls
+        if (m == 0xFFFF) for (int c = 0; c < 16; c++) v[c] = _mm512_loadu_ps(x + c * plane + p0);
+        else for (int c = 0; c < 16; c++) v[c] = _mm512_maskz_loadu_ps(m, x + c * plane + p0);
         transpose16x16(v);
         long n = plane - p0 < 16 ? plane - p0 : 16;
         for (long j = 0; j < n; j++) {
@@ -418,7 +420,7 @@ static void dw_block16_3x3s2(const float *x, long H, long W, const float *w, lon
 // Whether the 16-channel tiles take a layer: small maps (the padded tile within 64 KiB) whose
 // output rows are narrow or strided, 3×3 kernels.
 static int dw_block16_takes(long H, long W, long kh, long kw, long s, long ph, long pw, long Wo) {
-    return kh == 3 && kw == 3 && (H + 2 * ph) * (W + 2 * pw) * 16 * 4 <= 65536 && (Wo < 16 || s == 2);
+    return kh == 3 && kw == 3 && (H + 2 * ph) * (W + 2 * pw) * 16 * 4 <= 65536 && (Wo < 32 || s == 2);
 }
 #endif
 
