@@ -11,6 +11,8 @@ import Testing
         (1, 64, 150, 4, 3, 1, 1),   // the same with three 64-channel panels, the last one partial
         (2, 32, 40, 5, 3, 1, 1),    // the same over two images (a block of columns)
         (3, 20, 30, 5, 1, 1, 0),    // a 1×1 layer with < 128 output pixels
+        (1, 320, 128, 7, 1, 1, 0),  // one image of a 1×1 layer, ≤ 64 pixels, outputs in whole 64-channel panels:
+        (1, 256, 192, 5, 1, 1, 0),  //   pixels as GEMM rows, each thread transposing its own channels (AVX2: rows split)
         (1, 16, 64, 14, 3, 1, 1),   // Winograd F(2×2, 3×3), output channels split over threads
         (1, 16, 48, 16, 5, 1, 2),   // Winograd F(2×2, 5×5), likewise
         (1, 32, 70, 9, 3, 2, 1),    // the 32-channel strided kernel, blocks split over threads
@@ -52,6 +54,23 @@ import Testing
             for _ in 0..<2 {
                 let got = withNoGrad { conv2dAffineReLU(x, w, padding: 1, scale: scale, shift: shift, residual: residual, relu: true) }
                 expectClose(got, want, rtol: 1e-4, atol: 1e-4)
+            }
+        }
+    }
+
+    /// The same on the pixels-as-rows path of a single image's 1×1 layer, where each thread applies
+    /// the epilogue to the output channels it transposed.
+    @Test func fusedEpilogueOnTransposedPointwise() {
+        let gen = Generator(seed: 7300)
+        let x = Tensor.randn([1, 320, 7, 7], generator: gen), w = Tensor.randn([128, 320, 1, 1], generator: gen) * 0.1
+        let scale = Tensor.rand([128], generator: gen) + 0.5, shift = Tensor.randn([128], generator: gen)
+        let residual = Tensor.randn([1, 128, 7, 7], generator: gen)
+        let conv = referenceConv(x, w, bias: nil, stride: (1, 1), padding: (0, 0), dilation: (1, 1), groups: 1)
+        let want = relu(conv * scale.reshape([1, 128, 1, 1]) + shift.reshape([1, 128, 1, 1]) + residual)
+        for threads in [1, 2] {
+            withContext({ $0.threads = threads }) {
+                let got = withNoGrad { conv2dAffineReLU(x, w, scale: scale, shift: shift, residual: residual, relu: true) }
+                expectClose(got, want, rtol: 1e-4, atol: 1e-4, "\(threads) threads")
             }
         }
     }

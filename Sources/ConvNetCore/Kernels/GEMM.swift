@@ -155,11 +155,13 @@ final class PackedB: @unchecked Sendable {
         ck_pack_b_all(transB ? 1 : 0, k, n, b, ldb, buffer.elementPointer)
     }
 
-    /// C[m×n] = A·B for A packed by `PackedA`, the panels split over threads.
-    func multiply(_ a: PackedA, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    /// C[m×n] = A·B for A packed by `PackedA`, the panels split over threads; each thread then runs
+    /// `then(first, end)` on the columns it computed (a transpose and epilogue of its own slice).
+    func multiply(_ a: PackedA, c: UnsafeMutablePointer<Float>, ldc: Int, then: ((Int, Int) -> Void)? = nil) {
         precondition(a.k == k, "PackedB.multiply: A has \(a.k) columns, B \(k) rows")
         Threads.parallelFor(panels) { r in
             ck_sgemm_bpacked(0, a.m, self.n, self.k, nil, 0, a.pointer, self.buffer.elementPointer, r.lowerBound, r.upperBound, c, ldc)
+            then?(r.lowerBound * 64, Swift.min(self.n, r.upperBound * 64))
         }
     }
 }

@@ -193,6 +193,20 @@ extension ConvKernels {
     /// the weights kept transposed in 64-channel panels, which the threads share out.
     static func fewColumnsTransposed(_ g: ConvGeometry, x: UnsafePointer<Float>, packed: [PackedB], bias: UnsafePointer<Float>?,
                                      y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?) {
+        if g.isPointwise && g.n == 1 && g.groups == 1 {
+            // one image of a 1×1 layer: its input is the column matrix; each thread transposes the
+            // output channels it computed into y and applies their epilogue
+            let outT = ck_scratch(1, g.hwo * g.cout)!
+            let pixels = PackedA(transA: true, m: g.hwo, k: g.c, a: x, lda: g.hwo)
+            let finish = ConvEpilogue.orBias(epilogue, bias)
+            packed[0].multiply(pixels, c: outT, ldc: g.cout) { c0, c1 in
+                ck_transpose(outT + c0, g.hwo, c1 - c0, g.cout, y + c0 * g.hwo, g.hwo)
+                if var ep = finish?.kernelForm(image: 0, channels: g.cout, plane: g.hwo, channel0: c0) {
+                    ck_epilogue_rows(&ep, 0, c1 - c0, g.hwo, y + c0 * g.hwo, g.hwo, y + c0 * g.hwo, g.hwo)
+                }
+            }
+            return
+        }
         let ncols = g.n * g.hwo, inPlane = g.c * g.h * g.w, taps = g.kh * g.kw
         // the column matrix [C·kh·kw, pixels], channels split over threads
         let col = ck_scratch(0, g.c * taps * ncols)!
