@@ -60,6 +60,30 @@ private final class WideExpandDepthwise: Module {
     }
 }
 
+/// A whole inverted residual: [pointwise conv → batch norm → ReLU6], depthwise conv → batch norm →
+/// ReLU6, pointwise conv (→ batch norm, or its bias alone as a PyTorch export leaves it) [+ input].
+private final class InvertedResidual: Module {
+    let expand: Conv2d?, bn1: BatchNorm2d?, depthwise: Conv2d, bn2: BatchNorm2d, project: Conv2d, bn3: BatchNorm2d?
+    let residual: Bool
+    init(_ c: Int, _ e: Int, _ cout: Int, expands: Bool, stride: Int, projectNorm: Bool, residual: Bool) {
+        expand = expands ? Conv2d(c, e, kernelSize: 1, bias: false) : nil
+        bn1 = expands ? BatchNorm2d(e) : nil
+        depthwise = Conv2d(e, e, kernelSize: 3, stride: stride, padding: 1, groups: e, bias: false)
+        bn2 = BatchNorm2d(e)
+        project = Conv2d(e, cout, kernelSize: 1, bias: !projectNorm)
+        bn3 = projectNorm ? BatchNorm2d(cout) : nil
+        self.residual = residual
+    }
+    func forward(_ x: Tensor) -> Tensor {
+        var y = x
+        if let expand, let bn1 { y = bn1(expand(y)).clamp(min: 0, max: 6) }
+        y = bn2(depthwise(y)).clamp(min: 0, max: 6)
+        y = project(y)
+        if let bn3 { y = bn3(y) }
+        return residual ? y + x : y
+    }
+}
+
 /// conv → clamp(0, 6), as a PyTorch export of MobileNetV2 leaves it (batch norm folded).
 private final class ConvReLU6: Module {
     let conv = Conv2d(8, 16, kernelSize: 3, padding: 1)
@@ -177,14 +201,14 @@ private final class Stem: Module {
     }
 
     /// Inference fuses a clamp (ReLU6) into the convolution before it, with or without a batch
-    /// norm between them: three convolutions and nothing else, the values the eager forward gives,
+    /// norm between them: three convolutions (one inverted-residual step) and nothing else, the values the eager forward gives,
     /// NaN kept as `clamp` keeps it.
     @Test func reluSixFusesIntoTheConvolution() {
         Tensor.manualSeed(13)
         let block = evalAfterBatchStatistics(InvertedResidualStem(), warmUp: Tensor.randn(4, 8, 7, 7) * 4)
         let x = randn([2, 8, 7, 7], times: 4, nanAt: 3)
         let inverted = eagerAndCompiled(block, x)
-        #expect(inverted.steps == 2)   // expand + depthwise, project
+        #expect(inverted.steps == 1)   // expand, depthwise and project as one inverted residual
         #expect(inverted.compiled.scalars.contains { $0.isNaN })
         expectSameNaNsAndClose(inverted.compiled, inverted.eager, rtol: 1e-4, atol: 1e-4, "inverted residual, eval")
         // conv → clamp with no batch norm between (the bias then rides on the epilogue instead of the
@@ -214,6 +238,29 @@ private final class Stem: Module {
         if GEMM.isa == "avx512" {
             let label = "conv fwd 8→48 1×1 + depthwise \(kernel.h)×\(kernel.w)/\(stride) @80×76"
             #expect(Profiler.entries.contains { $0.name == label }, "the banded kernel ran")
+        }
+    }
+
+    /// A whole inverted residual runs as one step; with AVX-512 and an intermediate map of more than
+    /// 2¹⁸ values per image, band by band, the depthwise rows of each band multiplied by the
+    /// projection (and the residual added) as they are made: with and without the expansion, with
+    /// a batch norm or a bias after the projection, stride 1 or 2, one thread or two.
+    @Test(arguments: [(8, 48, 12, true, 2, true, false), (8, 48, 8, true, 1, false, true), (48, 48, 16, false, 1, false, false),
+                      (48, 48, 48, false, 1, true, true)])
+    func invertedResidualRunsInBands(_ c: Int, _ e: Int, _ cout: Int, _ expands: Bool, _ stride: Int, _ projectNorm: Bool,
+                                     _ residual: Bool) {
+        Tensor.manualSeed(23)
+        let block = evalAfterBatchStatistics(InvertedResidual(c, e, cout, expands: expands, stride: stride, projectNorm: projectNorm,
+                                                              residual: residual), warmUp: Tensor.randn(2, c, 20, 19) * 3)
+        let x = randn([2, c, 80, 76], times: 3, nanAt: 7 * 76 + 3)
+        for threads in [1, 2] {
+            let (eager, compiled, steps) = withContext({ $0.threads = threads; $0.profiling = true }) { eagerAndCompiled(block, x) }
+            #expect(steps == 1)
+            expectSameNaNsAndClose(compiled, eager, rtol: 1e-4, atol: 1e-4, "\(c)→\(e)→\(cout) /\(stride), \(threads) threads")
+        }
+        if GEMM.isa == "avx512" {
+            let label = "conv fwd " + (expands ? "\(c)→\(e) 1×1 + depthwise" : "depthwise \(e)") + " 3×3/\(stride) + \(e)→\(cout) 1×1 @80×76"
+            #expect(Profiler.entries.contains { $0.name == label }, "the banded kernel ran: \(label)")
         }
     }
 

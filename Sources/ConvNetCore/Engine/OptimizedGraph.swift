@@ -3,9 +3,10 @@
 /// The rewrites are the engine's, for any model: a batch norm followed by a ReLU runs as one
 /// `batchNormReLU`; without gradient recording a convolution followed by an eval-mode batch norm,
 /// a residual addition and/or a ReLU or a clamp (ReLU6) runs as one `conv2dAffineReLU` (its
-/// kernels apply them while writing the output), and such a 1×1 convolution read only by a depthwise
-/// one runs with it as one `conv2dExpandDepthwise` (MobileNet's widened map made and consumed band by
-/// band, in cache); with recording, `maxPool(relu(conv))` with non-overlapping windows pools
+/// kernels apply them while writing the output), and MobileNet's inverted residual (such a 1×1
+/// convolution read only by a depthwise one, and/or a 1×1 one alone reading the depthwise output)
+/// runs as one `conv2dExpandDepthwise` (the intermediate maps made and consumed band by band, in
+/// cache); with recording, `maxPool(relu(conv))` with non-overlapping windows pools
 /// first and rectifies a quarter of the elements (max and ReLU commute, values and gradients alike).
 /// A rewrite applies only where the intermediate values have no other use.
 public final class OptimizedGraph {
@@ -17,9 +18,10 @@ public final class OptimizedGraph {
                        clamp: (lower: Float, upper: Float)?, output: Int)
         /// relu(maxPool(x)).
         case poolReLU(input: Int, pool: OpTrace.Kind, output: Int)
-        /// A fused 1×1 convolution whose output only a fused depthwise convolution reads
-        /// (`conv2dExpandDepthwise`).
-        case expandDepthwise(input: Int, expand: FusedConv, depthwise: FusedConv, output: Int)
+        /// An inverted residual (`conv2dExpandDepthwise`): a fused depthwise convolution, after a
+        /// fused 1×1 one whose output only it reads and/or before one that alone reads its output
+        /// (that one's residual kept).
+        case depthwiseChain(input: Int, expand: FusedConv?, depthwise: FusedConv, project: FusedConv?, residual: Int?, output: Int)
     }
 
     /// A `fusedConv` step's layer, without its values.
@@ -133,7 +135,8 @@ public final class OptimizedGraph {
         for k in trace.nodes.indices {
             if let f = fused[k] { steps.append(f) } else if let n = nodes[k] { steps.append(.node(n)) }
         }
-        // a widening 1×1 layer whose output only the depthwise layer after it reads: one step
+        // MobileNet's inverted residual: a widening 1×1 layer whose output only the depthwise layer
+        // after it reads, and/or a narrowing 1×1 layer that alone reads the depthwise output: one step
         var k = 0
         while k + 1 < steps.count {
             if case .fusedConv(let input, let conv1, let norm1, .none, let relu1, let clamp1, let hidden) = steps[k],
@@ -141,7 +144,16 @@ public final class OptimizedGraph {
                 let expand = FusedConv(conv: conv1, norm: norm1, relu: relu1, clamp: clamp1)
                 let depthwise = FusedConv(conv: conv2, norm: norm2, relu: relu2, clamp: clamp2)
                 if expand.isPointwise && depthwise.isDepthwise {
-                    steps[k] = .expandDepthwise(input: input, expand: expand, depthwise: depthwise, output: output)
+                    steps[k] = .depthwiseChain(input: input, expand: expand, depthwise: depthwise, project: nil, residual: nil, output: output)
+                    steps.remove(at: k + 1)
+                }
+            }
+            if k + 1 < steps.count, let (input, expand, depthwise, hidden) = OptimizedGraph.depthwiseHead(steps[k]),
+               let (projectInput, project, residual, output) = OptimizedGraph.convolution(steps[k + 1]),
+               projectInput == hidden, uses[hidden] == 1, residual != hidden {
+                if project.isPointwise {
+                    steps[k] = .depthwiseChain(input: input, expand: expand, depthwise: depthwise, project: project, residual: residual,
+                                               output: output)
                     steps.remove(at: k + 1)
                 }
             }
@@ -160,12 +172,36 @@ public final class OptimizedGraph {
         self.outputId = out
     }
 
+    /// A step ending in a depthwise layer that a projection could follow: (input, expansion,
+    /// depthwise layer, output), or nil.
+    private static func depthwiseHead(_ step: Step) -> (Int, FusedConv?, FusedConv, Int)? {
+        switch step {
+        case .depthwiseChain(let input, let expand, let depthwise, .none, .none, let output): return (input, expand, depthwise, output)
+        case .fusedConv(let input, let conv, let norm, .none, let relu, let clamp, let output):
+            let layer = FusedConv(conv: conv, norm: norm, relu: relu, clamp: clamp)
+            return layer.isDepthwise ? (input, nil, layer, output) : nil
+        default: return nil
+        }
+    }
+
+    /// A convolution step, fused or plain: (input, layer, residual, output), or nil.
+    private static func convolution(_ step: Step) -> (Int, FusedConv, Int?, Int)? {
+        switch step {
+        case .fusedConv(let input, let conv, let norm, let residual, let relu, let clamp, let output):
+            return (input, FusedConv(conv: conv, norm: norm, relu: relu, clamp: clamp), residual, output)
+        case .node(let n):
+            guard case .conv2d = n.kind, n.inputs.count == 1 else { return nil }
+            return (n.inputs[0], FusedConv(conv: n.kind, norm: nil, relu: false, clamp: nil), nil, n.output)
+        default: return nil
+        }
+    }
+
     private static func inputs(of step: Step) -> [Int] {
         switch step {
         case .node(let n): return n.inputs
         case .fusedConv(let input, _, _, let residual, _, _, _): return [input] + (residual.map { [$0] } ?? [])
         case .poolReLU(let input, _, _): return [input]
-        case .expandDepthwise(let input, _, _, _): return [input]
+        case .depthwiseChain(let input, _, _, _, let residual, _): return [input] + (residual.map { [$0] } ?? [])
         }
     }
 
@@ -199,10 +235,11 @@ public final class OptimizedGraph {
                 guard let conv = layer.layer else { return }
                 values[output] = conv(values[input]!, residual: residual.map { values[$0]! })
             }
-        case .expandDepthwise(let input, let expand, let depthwise, let output):
+        case .depthwiseChain(let input, let expand, let depthwise, let project, let residual, let output):
             return { values in
-                guard let first = expand.layer, let second = depthwise.layer else { return }
-                values[output] = conv2dExpandDepthwise(values[input]!, first, second)
+                guard let dw = depthwise.layer else { return }
+                values[output] = conv2dExpandDepthwise(values[input]!, expand?.layer, dw, project: project?.layer,
+                                                       residual: residual.map { values[$0]! })
             }
         case .poolReLU(let input, let pool, let output):
             return { values in values[output] = OptimizedGraph.execute(pool, [input], &values)!.relu() }

@@ -1,8 +1,8 @@
 import CKernels
 
 extension ConvKernels {
-    /// Floats of widened rows one band holds: with the depthwise kernel's padded copy of a plane
-    /// and the packed weights it stays within a core's L2.
+    /// Floats of input rows (widened, or copied) one band holds: with the depthwise kernel's padded
+    /// copy of a plane, its output rows and the packed weights it stays near a core's L2.
     static let expandBandFloats = 1 << 18
 
     /// Bands of output rows for `expandDepthwise`: (rows per band, band count), at least one band
@@ -16,21 +16,25 @@ extension ConvKernels {
         return (rows, (p.ho + rows - 1) / rows)
     }
 
-    /// y = depthwise(expand(x)) band by band (see `conv2dExpandDepthwise`): for each image and band
-    /// of output rows, the input rows it reads are widened by the packed 1×1 weights into a scratch
-    /// buffer, with zero rows standing for the depthwise layer's vertical padding, and the depthwise
-    /// kernel writes the band's rows of y from there. Bands run in parallel.
-    static func expandDepthwise(_ p: ExpandDepthwisePlan, x: UnsafePointer<Float>, packed: PackedA, expandEpilogue: ck_epilogue,
-                                dwWeight: UnsafePointer<Float>, dwEpilogue: ck_epilogue, y: UnsafeMutablePointer<Float>) {
+    /// y = project(depthwise(expand(x))) + residual band by band (see `conv2dExpandDepthwise`): for
+    /// each image and band of output rows, the input rows it reads are widened by the packed 1×1
+    /// weights (or copied, without an expansion) into a scratch buffer, with zero rows standing for
+    /// the depthwise layer's vertical padding; the depthwise kernel writes the band's rows of y
+    /// from there, or, with a projection, into a second buffer that the packed projection weights
+    /// multiply into y's rows (the residual added as they are stored). Bands run in parallel.
+    static func expandDepthwise(_ p: ExpandDepthwisePlan, x: UnsafePointer<Float>, expand: PackedA?, expandEpilogue: ck_epilogue,
+                                dwWeight: UnsafePointer<Float>, dwEpilogue: ck_epilogue, project: PackedA?,
+                                projectEpilogue: ck_epilogue, residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
         let (band, bands) = expandDepthwiseBands(p, threads: Threads.count)
         let maxRows = (band - 1) * p.s + p.kh
         let dwScratch = ck_conv_depthwise512_scratch(maxRows, p.w, p.kh, p.kw, 0, p.pw, p.s, p.wo)
         Threads.parallelFor(p.n * bands) { r in
             let widened = ck_scratch(0, p.e * maxRows * p.w)!, scratch = ck_scratch(3, dwScratch)!
+            let dwOut = project == nil ? nil : ck_scratch(1, p.e * band * p.wo)!
             var e1 = expandEpilogue, e2 = dwEpilogue
             for task in r {
                 let (i, b) = (task / bands, task % bands)
-                let o0 = b * band, o1 = Swift.min(p.ho, o0 + band)
+                let o0 = b * band, o1 = Swift.min(p.ho, o0 + band), outRows = o1 - o0
                 // input rows [a0, a1) feed output rows [o0, o1); those outside [0, h) are padding
                 let a0 = o0 * p.s - p.ph, a1 = (o1 - 1) * p.s - p.ph + p.kh
                 let v0 = Swift.max(0, a0), v1 = Swift.min(p.h, a1)
@@ -43,11 +47,24 @@ extension ConvKernels {
                     }
                 }
                 if v1 > v0 {
-                    ck_sgemm_packed(p.e, (v1 - v0) * p.w, p.c, packed.pointer, 0, x + (i * p.c * p.h + v0) * p.w, p.h * p.w,
-                                    widened + (v0 - a0) * p.w, plane, 0, &e1)
+                    let src = x + (i * p.c * p.h + v0) * p.w
+                    if let expand {
+                        ck_sgemm_packed(p.e, (v1 - v0) * p.w, p.c, expand.pointer, 0, src, p.h * p.w, widened + (v0 - a0) * p.w, plane, 0, &e1)
+                    } else {
+                        for ch in 0..<p.e { (widened + ch * plane + (v0 - a0) * p.w).update(from: src + ch * p.h * p.w, count: (v1 - v0) * p.w) }
+                    }
                 }
-                ck_conv_depthwise512(widened, 0, p.e, p.e, rows, p.w, dwWeight, p.kh, p.kw, p.s, 0, p.pw, o1 - o0, p.wo, &e2,
-                                     y + (i * p.e * p.ho + o0) * p.wo, p.ho * p.wo, scratch)
+                let yBand = y + (i * p.cout * p.ho + o0) * p.wo
+                guard let project, let dwOut else {
+                    ck_conv_depthwise512(widened, 0, p.e, p.e, rows, p.w, dwWeight, p.kh, p.kw, p.s, 0, p.pw, outRows, p.wo, &e2,
+                                         yBand, p.ho * p.wo, scratch)
+                    continue
+                }
+                ck_conv_depthwise512(widened, 0, p.e, p.e, rows, p.w, dwWeight, p.kh, p.kw, p.s, 0, p.pw, outRows, p.wo, &e2,
+                                     dwOut, outRows * p.wo, scratch)
+                var e3 = projectEpilogue
+                e3.residual = residual.map { $0 + (i * p.cout * p.ho + o0) * p.wo }
+                ck_sgemm_packed(p.cout, outRows * p.wo, p.e, project.pointer, 0, dwOut, outRows * p.wo, yBand, p.ho * p.wo, 0, &e3)
             }
         }
     }

@@ -49,58 +49,100 @@ struct AffineConv {
     }
 }
 
-/// `depthwise(expand(x))` for a 1×1 convolution that widens x followed by a depthwise one
-/// (MobileNet's inverted residual). Where the widened map outgrows a core's cache, it is made
-/// band by band of output rows into a scratch buffer and consumed there, instead of going out
-/// to memory as a tensor several times the input's size and being read back. Other shapes run
-/// as the two layers, as do grad-recording calls.
-func conv2dExpandDepthwise(_ x: Tensor, _ expand: AffineConv, _ depthwise: AffineConv) -> Tensor {
-    guard let plan = ExpandDepthwisePlan(x, expand, depthwise) else { return depthwise(expand(x)) }
-    let x = x.contiguous(), expandWeight = expand.weight.contiguous(), dwWeight = depthwise.weight.contiguous()
-    let out = Tensor(uninitializedShape: [plan.n, plan.e, plan.ho, plan.wo])
-    let packed = ConvKernels.packedWeight(expandWeight, "gemm 0/1 \(plan.e)×\(plan.c)") { () -> (PackedA, Int) in
-        let p = PackedA(transA: false, m: plan.e, k: plan.c, a: expandWeight.elementPointer, lda: plan.c)
-        return (p, p.bytes)
+/// `project(depthwise(expand(x))) + residual`, MobileNet's inverted residual: a 1×1 convolution
+/// that widens x (optional), a depthwise one, then a 1×1 one that narrows the result (optional,
+/// with an optional residual). Where a widened or depthwise map outgrows a core's cache, the chain
+/// runs band by band of output rows, each band's intermediate rows made in a scratch buffer and
+/// consumed there, instead of tensors several times the input's size going out to memory and
+/// being read back. Other shapes, and grad-recording calls, run as the layers one after another.
+func conv2dExpandDepthwise(_ x: Tensor, _ expand: AffineConv?, _ depthwise: AffineConv, project: AffineConv? = nil,
+                           residual: Tensor? = nil) -> Tensor {
+    guard let plan = ExpandDepthwisePlan(x, expand, depthwise, project: project, residual: residual) else {
+        let widened = expand.map { $0(x) } ?? x
+        let y = depthwise(widened)
+        return project.map { $0(y, residual: residual) } ?? y
     }
-    Profiler.measure("conv fwd \(plan.c)→\(plan.e) 1×1 + depthwise \(plan.kh)×\(plan.kw)/\(plan.s) @\(plan.h)×\(plan.w)") {
-        expand.withEpilogue { e1 in
-            depthwise.withEpilogue { e2 in
-                ConvKernels.expandDepthwise(plan, x: x.elementPointer, packed: packed, expandEpilogue: e1,
-                                            dwWeight: dwWeight.elementPointer, dwEpilogue: e2, y: out.elementPointer)
+    let x = x.contiguous(), dwWeight = depthwise.weight.contiguous(), residual = residual?.contiguous()
+    let out = Tensor(uninitializedShape: [plan.n, plan.cout, plan.ho, plan.wo])
+    let pack = { (weight: Tensor, m: Int, k: Int) -> PackedA in
+        ConvKernels.packedWeight(weight, "gemm 0/1 \(m)×\(k)") { () -> (PackedA, Int) in
+            let p = PackedA(transA: false, m: m, k: k, a: weight.elementPointer, lda: k)
+            return (p, p.bytes)
+        }
+    }
+    let expandWeight = expand?.weight.contiguous(), projectWeight = project?.weight.contiguous()
+    let packedExpand = expandWeight.map { pack($0, plan.e, plan.c) }, packedProject = projectWeight.map { pack($0, plan.cout, plan.e) }
+    let label = (plan.expands ? "\(plan.c)→\(plan.e) 1×1 + depthwise" : "depthwise \(plan.e)") + " \(plan.kh)×\(plan.kw)/\(plan.s)"
+        + (plan.projects ? " + \(plan.e)→\(plan.cout) 1×1" : "") + " @\(plan.h)×\(plan.w)"
+    // (an epilogue's pointers live only inside its withEpilogue)
+    let none = ck_epilogue(scale: nil, shift: nil, residual: nil, relu: 0, clamp: 0, lo: 0, hi: 0)
+    let withOptional = { (layer: AffineConv?, body: (ck_epilogue) -> Void) in
+        if let layer { layer.withEpilogue(body) } else { body(none) }
+    }
+    Profiler.measure("conv fwd " + label) {
+        withExtendedLifetime((expandWeight, projectWeight, residual)) {
+            withOptional(expand) { e1 in
+                depthwise.withEpilogue { e2 in
+                    withOptional(project) { e3 in
+                        ConvKernels.expandDepthwise(plan, x: x.elementPointer, expand: packedExpand, expandEpilogue: e1,
+                                                    dwWeight: dwWeight.elementPointer, dwEpilogue: e2, project: packedProject,
+                                                    projectEpilogue: e3, residual: residual.map { UnsafePointer($0.elementPointer) },
+                                                    y: out.elementPointer)
+                    }
+                }
             }
         }
     }
     return out
 }
 
-/// The shapes of a widening 1×1 layer and the depthwise layer after it, when the banded kernel
+/// The shapes of an inverted residual's layers (`conv2dExpandDepthwise`), when the banded kernel
 /// takes them (nil otherwise).
 struct ExpandDepthwisePlan {
-    let n, c, h, w, e, kh, kw, s, ph, pw, ho, wo: Int
+    /// x: n × c × h × w; widened to e channels (c = e without an expansion); depthwise to
+    /// e × ho × wo; projected to cout channels (cout = e without a projection).
+    let n, c, h, w, e, cout, kh, kw, s, ph, pw, ho, wo: Int
+    let expands, projects: Bool
 
-    /// Widened maps smaller than this per image (floats) stay in cache anyway: the two layers run apart.
-    static let minimumWidened = 1 << 18
+    /// Intermediate maps smaller than this per image (floats) stay in cache anyway: the layers run apart.
+    static let minimumIntermediate = 1 << 18
 
-    init?(_ x: Tensor, _ expand: AffineConv, _ depthwise: AffineConv) {
-        guard ck_conv_depthwise512_available() != 0, x.rank == 4, expand.weight.rank == 4, depthwise.weight.rank == 4 else { return nil }
-        let recording = GradMode.isEnabled && ([x, expand.weight, depthwise.weight] + [expand.bias, expand.scale, expand.shift,
-            depthwise.bias, depthwise.scale, depthwise.shift].compactMap { $0 }).contains { $0.requiresGrad }
-        guard !recording else { return nil }
-        let (e, c) = (expand.weight.shape[0], expand.weight.shape[1])
-        guard x.shape[1] == c, expand.weight.shape[2] == 1, expand.weight.shape[3] == 1, expand.groups == 1,
-              expand.stride == Size2(1), expand.dilation == Size2(1), let p1 = expand.explicitPadding, p1 == (0, 0) else { return nil }
+    init?(_ x: Tensor, _ expand: AffineConv?, _ depthwise: AffineConv, project: AffineConv?, residual: Tensor?) {
+        guard ck_conv_depthwise512_available() != 0, x.rank == 4, depthwise.weight.rank == 4 else { return nil }
+        let layers = [expand, depthwise, project].compactMap { $0 }
+        let tensors = [x, residual].compactMap { $0 } + layers.flatMap { [$0.weight, $0.bias, $0.scale, $0.shift].compactMap { $0 } }
+        guard !(GradMode.isEnabled && tensors.contains { $0.requiresGrad }) else { return nil }
+        func isPointwise(_ l: AffineConv) -> Bool {
+            l.weight.rank == 4 && l.weight.shape[2] == 1 && l.weight.shape[3] == 1 && l.groups == 1 && l.stride == Size2(1)
+                && l.dilation == Size2(1) && l.explicitPadding.map { $0 == (0, 0) } == true
+        }
+        var e = x.shape[1]
+        if let expand {
+            guard isPointwise(expand), expand.weight.shape[1] == x.shape[1] else { return nil }
+            e = expand.weight.shape[0]
+        }
         let dw = depthwise.weight.shape
         guard dw[0] == e, dw[1] == 1, depthwise.groups == e, depthwise.dilation == Size2(1), depthwise.stride.h == depthwise.stride.w,
-              depthwise.stride.h == 1 || depthwise.stride.h == 2, let p2 = depthwise.explicitPadding else { return nil }
+              depthwise.stride.h == 1 || depthwise.stride.h == 2, let p2 = depthwise.explicitPadding, p2.h < dw[2], p2.w < dw[3] else { return nil }
         let (h, w, s) = (x.shape[2], x.shape[3], depthwise.stride.h)
-        guard e * h * w >= ExpandDepthwisePlan.minimumWidened, p2.h < dw[2], p2.w < dw[3] else { return nil }
-        let ho = (h + 2 * p2.h - dw[2]) / s + 1, wo = (w + 2 * p2.w - dw[3]) / s + 1
         guard h + 2 * p2.h >= dw[2], w + 2 * p2.w >= dw[3] else { return nil }
-        for (name, t, count) in [("scale", expand.scale, e), ("shift", expand.shift, e), ("bias", expand.bias, e),
-                                 ("scale", depthwise.scale, e), ("shift", depthwise.shift, e), ("bias", depthwise.bias, e)] {
-            if let t { checkArgument(t.shape == [count], "conv2dAffineReLU: \(name) must have \(count) elements, got \(t.shape)") }
+        let ho = (h + 2 * p2.h - dw[2]) / s + 1, wo = (w + 2 * p2.w - dw[3]) / s + 1
+        var cout = e
+        if let project {
+            guard isPointwise(project), project.weight.shape[1] == e else { return nil }
+            cout = project.weight.shape[0]
         }
-        (self.n, self.c, self.h, self.w, self.e) = (x.shape[0], c, h, w, e)
+        if let residual { guard project != nil, residual.shape == [x.shape[0], cout, ho, wo] else { return nil } }
+        guard (expand != nil && e * h * w >= ExpandDepthwisePlan.minimumIntermediate)
+            || (project != nil && e * ho * wo >= ExpandDepthwisePlan.minimumIntermediate) else { return nil }
+        for l in layers {
+            let channels = l.weight.shape[0]
+            for (name, t) in [("scale", l.scale), ("shift", l.shift), ("bias", l.bias)] {
+                if let t { checkArgument(t.shape == [channels], "conv2dAffineReLU: \(name) must have \(channels) elements, got \(t.shape)") }
+            }
+        }
+        (self.n, self.c, self.h, self.w, self.e, self.cout) = (x.shape[0], x.shape[1], h, w, e, cout)
         (self.kh, self.kw, self.s, self.ph, self.pw, self.ho, self.wo) = (dw[2], dw[3], s, p2.h, p2.w, ho, wo)
+        (self.expands, self.projects) = (expand != nil, project != nil)
     }
 }
