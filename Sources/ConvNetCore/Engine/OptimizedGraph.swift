@@ -5,7 +5,7 @@
 /// a residual addition and/or a ReLU or a clamp (ReLU6) runs as one `conv2dAffineReLU` (its
 /// kernels apply them while writing the output), and MobileNet's inverted residual (such a 1×1
 /// convolution read only by a depthwise one, and/or a 1×1 one alone reading the depthwise output)
-/// runs as one `conv2dExpandDepthwise` (the intermediate maps made and consumed band by band, in
+/// runs as one `conv2dInvertedResidual` (the intermediate maps made and consumed band by band, in
 /// cache); with recording, `maxPool(relu(conv))` with non-overlapping windows pools
 /// first and rectifies a quarter of the elements (max and ReLU commute, values and gradients alike).
 /// A rewrite applies only where the intermediate values have no other use.
@@ -18,10 +18,10 @@ public final class OptimizedGraph {
                        clamp: (lower: Float, upper: Float)?, output: Int)
         /// relu(maxPool(x)).
         case poolReLU(input: Int, pool: OpTrace.Kind, output: Int)
-        /// An inverted residual (`conv2dExpandDepthwise`): a fused depthwise convolution, after a
+        /// An inverted residual (`conv2dInvertedResidual`): a fused depthwise convolution, after a
         /// fused 1×1 one whose output only it reads and/or before one that alone reads its output
         /// (that one's residual kept).
-        case depthwiseChain(input: Int, expand: FusedConv?, depthwise: FusedConv, project: FusedConv?, residual: Int?, output: Int)
+        case invertedResidual(input: Int, expand: FusedConv?, depthwise: FusedConv, project: FusedConv?, residual: Int?, output: Int)
     }
 
     /// A `fusedConv` step's layer, without its values.
@@ -144,7 +144,7 @@ public final class OptimizedGraph {
                 let expand = FusedConv(conv: conv1, norm: norm1, relu: relu1, clamp: clamp1)
                 let depthwise = FusedConv(conv: conv2, norm: norm2, relu: relu2, clamp: clamp2)
                 if expand.isPointwise && depthwise.isDepthwise {
-                    steps[k] = .depthwiseChain(input: input, expand: expand, depthwise: depthwise, project: nil, residual: nil, output: output)
+                    steps[k] = .invertedResidual(input: input, expand: expand, depthwise: depthwise, project: nil, residual: nil, output: output)
                     steps.remove(at: k + 1)
                 }
             }
@@ -152,7 +152,7 @@ public final class OptimizedGraph {
                let (projectInput, project, residual, output) = OptimizedGraph.convolution(steps[k + 1]),
                projectInput == hidden, uses[hidden] == 1, residual != hidden {
                 if project.isPointwise {
-                    steps[k] = .depthwiseChain(input: input, expand: expand, depthwise: depthwise, project: project, residual: residual,
+                    steps[k] = .invertedResidual(input: input, expand: expand, depthwise: depthwise, project: project, residual: residual,
                                                output: output)
                     steps.remove(at: k + 1)
                 }
@@ -176,7 +176,7 @@ public final class OptimizedGraph {
     /// depthwise layer, output), or nil.
     private static func depthwiseHead(_ step: Step) -> (Int, FusedConv?, FusedConv, Int)? {
         switch step {
-        case .depthwiseChain(let input, let expand, let depthwise, .none, .none, let output): return (input, expand, depthwise, output)
+        case .invertedResidual(let input, let expand, let depthwise, .none, .none, let output): return (input, expand, depthwise, output)
         case .fusedConv(let input, let conv, let norm, .none, let relu, let clamp, let output):
             let layer = FusedConv(conv: conv, norm: norm, relu: relu, clamp: clamp)
             return layer.isDepthwise ? (input, nil, layer, output) : nil
@@ -201,7 +201,7 @@ public final class OptimizedGraph {
         case .node(let n): return n.inputs
         case .fusedConv(let input, _, _, let residual, _, _, _): return [input] + (residual.map { [$0] } ?? [])
         case .poolReLU(let input, _, _): return [input]
-        case .depthwiseChain(let input, _, _, _, let residual, _): return [input] + (residual.map { [$0] } ?? [])
+        case .invertedResidual(let input, _, _, _, let residual, _): return [input] + (residual.map { [$0] } ?? [])
         }
     }
 
@@ -235,10 +235,10 @@ public final class OptimizedGraph {
                 guard let conv = layer.layer else { return }
                 values[output] = conv(values[input]!, residual: residual.map { values[$0]! })
             }
-        case .depthwiseChain(let input, let expand, let depthwise, let project, let residual, let output):
+        case .invertedResidual(let input, let expand, let depthwise, let project, let residual, let output):
             return { values in
                 guard let dw = depthwise.layer else { return }
-                values[output] = conv2dExpandDepthwise(values[input]!, expand?.layer, dw, project: project?.layer,
+                values[output] = conv2dInvertedResidual(values[input]!, expand?.layer, dw, project: project?.layer,
                                                        residual: residual.map { values[$0]! })
             }
         case .poolReLU(let input, let pool, let output):

@@ -55,9 +55,9 @@ struct AffineConv {
 /// runs band by band of output rows, each band's intermediate rows made in a scratch buffer and
 /// consumed there, instead of tensors several times the input's size going out to memory and
 /// being read back. Other shapes, and grad-recording calls, run as the layers one after another.
-func conv2dExpandDepthwise(_ x: Tensor, _ expand: AffineConv?, _ depthwise: AffineConv, project: AffineConv? = nil,
-                           residual: Tensor? = nil) -> Tensor {
-    guard let plan = ExpandDepthwisePlan(x, expand, depthwise, project: project, residual: residual) else {
+func conv2dInvertedResidual(_ x: Tensor, _ expand: AffineConv?, _ depthwise: AffineConv, project: AffineConv? = nil,
+                            residual: Tensor? = nil) -> Tensor {
+    guard let plan = InvertedResidualPlan(x, expand, depthwise, project: project, residual: residual) else {
         let widened = expand.map { $0(x) } ?? x
         let y = depthwise(widened)
         return project.map { $0(y, residual: residual) } ?? y
@@ -84,10 +84,10 @@ func conv2dExpandDepthwise(_ x: Tensor, _ expand: AffineConv?, _ depthwise: Affi
             withOptional(expand) { e1 in
                 depthwise.withEpilogue { e2 in
                     withOptional(project) { e3 in
-                        ConvKernels.expandDepthwise(plan, x: x.elementPointer, expand: packedExpand, expandEpilogue: e1,
-                                                    dwWeight: dwWeight.elementPointer, dwEpilogue: e2, project: packedProject,
-                                                    projectEpilogue: e3, residual: residual.map { UnsafePointer($0.elementPointer) },
-                                                    y: out.elementPointer)
+                        ConvKernels.invertedResidual(plan, x: x.elementPointer, expand: packedExpand, expandEpilogue: e1,
+                                                     dwWeight: dwWeight.elementPointer, dwEpilogue: e2, project: packedProject,
+                                                     projectEpilogue: e3, residual: residual.map { UnsafePointer($0.elementPointer) },
+                                                     y: out.elementPointer)
                     }
                 }
             }
@@ -96,9 +96,9 @@ func conv2dExpandDepthwise(_ x: Tensor, _ expand: AffineConv?, _ depthwise: Affi
     return out
 }
 
-/// The shapes of an inverted residual's layers (`conv2dExpandDepthwise`), when the banded kernel
+/// The shapes of an inverted residual's layers (`conv2dInvertedResidual`), when the banded kernel
 /// takes them (nil otherwise).
-struct ExpandDepthwisePlan {
+struct InvertedResidualPlan {
     /// x: n × c × h × w; widened to e channels (c = e without an expansion); depthwise to
     /// e × ho × wo; projected to cout channels (cout = e without a projection).
     let n, c, h, w, e, cout, kh, kw, s, ph, pw, ho, wo: Int
@@ -133,8 +133,8 @@ struct ExpandDepthwisePlan {
             cout = project.weight.shape[0]
         }
         if let residual { guard project != nil, residual.shape == [x.shape[0], cout, ho, wo] else { return nil } }
-        guard (expand != nil && e * h * w >= ExpandDepthwisePlan.minimumIntermediate)
-            || (project != nil && e * ho * wo >= ExpandDepthwisePlan.minimumIntermediate) else { return nil }
+        guard (expand != nil && e * h * w >= InvertedResidualPlan.minimumIntermediate)
+            || (project != nil && e * ho * wo >= InvertedResidualPlan.minimumIntermediate) else { return nil }
         for l in layers {
             let channels = l.weight.shape[0]
             for (name, t) in [("scale", l.scale), ("shift", l.shift), ("bias", l.bias)] {

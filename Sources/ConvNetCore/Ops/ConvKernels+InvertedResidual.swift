@@ -3,12 +3,12 @@ import CKernels
 extension ConvKernels {
     /// Floats of input rows (widened, or copied) one band holds: with the depthwise kernel's padded
     /// copy of a plane, its output rows and the packed weights it stays near a core's L2.
-    static let expandBandFloats = 1 << 18
+    static let bandFloats = 1 << 18
 
-    /// Bands of output rows for `expandDepthwise`: (rows per band, band count), at least one band
+    /// Bands of output rows for `invertedResidual`: (rows per band, band count), at least one band
     /// per thread, all but the last of equal height.
-    static func expandDepthwiseBands(_ p: ExpandDepthwisePlan, threads: Int) -> (rows: Int, count: Int) {
-        let widenedRows = Swift.max(1, expandBandFloats / (p.e * p.w))
+    static func invertedResidualBands(_ p: InvertedResidualPlan, threads: Int) -> (rows: Int, count: Int) {
+        let widenedRows = Swift.max(1, bandFloats / (p.e * p.w))
         var rows = Swift.min(p.ho, Swift.max(1, (widenedRows - p.kh) / p.s + 1))
         var count = (p.ho + rows - 1) / rows
         count = Swift.max(count, Swift.min(p.ho, (threads + p.n - 1) / p.n))
@@ -16,16 +16,16 @@ extension ConvKernels {
         return (rows, (p.ho + rows - 1) / rows)
     }
 
-    /// y = project(depthwise(expand(x))) + residual band by band (see `conv2dExpandDepthwise`): for
+    /// y = project(depthwise(expand(x))) + residual band by band (see `conv2dInvertedResidual`): for
     /// each image and band of output rows, the input rows it reads are widened by the packed 1×1
     /// weights (or copied, without an expansion) into a scratch buffer, with zero rows standing for
     /// the depthwise layer's vertical padding; the depthwise kernel writes the band's rows of y
     /// from there, or, with a projection, into a second buffer that the packed projection weights
     /// multiply into y's rows (the residual added as they are stored). Bands run in parallel.
-    static func expandDepthwise(_ p: ExpandDepthwisePlan, x: UnsafePointer<Float>, expand: PackedA?, expandEpilogue: ck_epilogue,
-                                dwWeight: UnsafePointer<Float>, dwEpilogue: ck_epilogue, project: PackedA?,
-                                projectEpilogue: ck_epilogue, residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
-        let (band, bands) = expandDepthwiseBands(p, threads: Threads.count)
+    static func invertedResidual(_ p: InvertedResidualPlan, x: UnsafePointer<Float>, expand: PackedA?, expandEpilogue: ck_epilogue,
+                                 dwWeight: UnsafePointer<Float>, dwEpilogue: ck_epilogue, project: PackedA?,
+                                 projectEpilogue: ck_epilogue, residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
+        let (band, bands) = invertedResidualBands(p, threads: Threads.count)
         let maxRows = (band - 1) * p.s + p.kh
         let dwScratch = ck_conv_depthwise512_scratch(maxRows, p.w, p.kh, p.kw, 0, p.pw, p.s, p.wo)
         Threads.parallelFor(p.n * bands) { r in
