@@ -42,35 +42,23 @@ import Testing
     }
 
     /// The fused inference convolution (batch norm folded into scale and shift, residual, ReLU) on
-    /// the channel-split Winograd path.
-    @Test func fusedEpilogueOnSplitChannels() {
-        let gen = Generator(seed: 7200)
-        let x = Tensor.randn([1, 16, 14, 14], generator: gen), w = Tensor.randn([64, 16, 3, 3], generator: gen) * 0.1
-        let scale = Tensor.rand([64], generator: gen) + 0.5, shift = Tensor.randn([64], generator: gen)
-        let residual = Tensor.randn([1, 64, 14, 14], generator: gen)
-        let conv = referenceConv(x, w, bias: nil, stride: (1, 1), padding: (1, 1), dilation: (1, 1), groups: 1)
-        let want = relu(conv * scale.reshape([1, 64, 1, 1]) + shift.reshape([1, 64, 1, 1]) + residual)
-        withContext({ $0.threads = 2 }) {
-            for _ in 0..<2 {
-                let got = withNoGrad { conv2dAffineReLU(x, w, padding: 1, scale: scale, shift: shift, residual: residual, relu: true) }
-                expectClose(got, want, rtol: 1e-4, atol: 1e-4)
-            }
-        }
-    }
-
-    /// The same on the pixels-as-rows path of a single image's 1×1 layer, where each thread applies
-    /// the epilogue to the output channels it transposed.
-    @Test func fusedEpilogueOnTransposedPointwise() {
-        let gen = Generator(seed: 7300)
-        let x = Tensor.randn([1, 320, 7, 7], generator: gen), w = Tensor.randn([128, 320, 1, 1], generator: gen) * 0.1
-        let scale = Tensor.rand([128], generator: gen) + 0.5, shift = Tensor.randn([128], generator: gen)
-        let residual = Tensor.randn([1, 128, 7, 7], generator: gen)
-        let conv = referenceConv(x, w, bias: nil, stride: (1, 1), padding: (0, 0), dilation: (1, 1), groups: 1)
-        let want = relu(conv * scale.reshape([1, 128, 1, 1]) + shift.reshape([1, 128, 1, 1]) + residual)
+    /// the channel-split Winograd path (16 → 64, 3×3 on 14²) and on a single image's 1×1 layer with
+    /// pixels as GEMM rows, where each thread applies the epilogue to the output channels it
+    /// transposed (320 → 128 on 7²): twice each (kept weights), on one thread and two.
+    @Test(arguments: [(16, 64, 14, 3, 1), (320, 128, 7, 1, 0)])
+    func fusedEpilogueOnKeptWeights(_ c: Int, _ cout: Int, _ side: Int, _ k: Int, _ pad: Int) {
+        let gen = Generator(seed: UInt64(7200 + c))
+        let x = Tensor.randn([1, c, side, side], generator: gen), w = Tensor.randn([cout, c, k, k], generator: gen) * 0.1
+        let scale = Tensor.rand([cout], generator: gen) + 0.5, shift = Tensor.randn([cout], generator: gen)
+        let residual = Tensor.randn([1, cout, side, side], generator: gen)
+        let conv = referenceConv(x, w, bias: nil, stride: (1, 1), padding: (pad, pad), dilation: (1, 1), groups: 1)
+        let want = relu(conv * scale.reshape([1, cout, 1, 1]) + shift.reshape([1, cout, 1, 1]) + residual)
         for threads in [1, 2] {
             withContext({ $0.threads = threads }) {
-                let got = withNoGrad { conv2dAffineReLU(x, w, scale: scale, shift: shift, residual: residual, relu: true) }
-                expectClose(got, want, rtol: 1e-4, atol: 1e-4, "\(threads) threads")
+                for _ in 0..<2 {
+                    let got = withNoGrad { conv2dAffineReLU(x, w, padding: .pair(pad, pad), scale: scale, shift: shift, residual: residual, relu: true) }
+                    expectClose(got, want, rtol: 1e-4, atol: 1e-4, "\(c) → \(cout), \(threads) threads")
+                }
             }
         }
     }

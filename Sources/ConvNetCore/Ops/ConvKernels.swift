@@ -35,6 +35,25 @@ struct ConvEpilogue {
         }
     }
 
+    /// Runs `body` with the epilogue of a layer with these (optional) bias, scale and shift over
+    /// `channels` outputs, the bias folded into the shift: (v + b)·s + t = v·s + (b·s + t). The
+    /// pointers live only inside `body`.
+    static func foldingBias<R>(channels: Int, bias: Tensor?, scale: Tensor?, shift: Tensor?, residual: UnsafePointer<Float>? = nil,
+                               relu: Bool, clamp: (lower: Float, upper: Float)?, _ body: (ConvEpilogue) -> R) -> R {
+        let (bias, scale, shift) = (bias?.contiguous(), scale?.contiguous(), shift?.contiguous())
+        var folded = [Float](repeating: 0, count: channels)
+        for o in 0..<channels {
+            let s = scale?.elementPointer[o] ?? 1
+            folded[o] = (bias?.elementPointer[o] ?? 0) * s + (shift?.elementPointer[o] ?? 0)
+        }
+        return folded.withUnsafeBufferPointer { f in
+            withExtendedLifetime((bias, scale, shift)) {
+                body(ConvEpilogue(scale: scale.map { UnsafePointer($0.elementPointer) }, shift: f.baseAddress, residual: residual,
+                                  relu: relu, clamp: clamp))
+            }
+        }
+    }
+
     /// `epilogue`, or for a plain convolution with a bias the bias alone (nil: nothing to apply).
     static func orBias(_ epilogue: ConvEpilogue?, _ bias: UnsafePointer<Float>?) -> ConvEpilogue? {
         epilogue ?? bias.map { ConvEpilogue(scale: nil, shift: $0, relu: false) }
@@ -189,6 +208,16 @@ enum ConvKernels {
         return PackedWeightCache.shared.value(for: constant, layout: layout(), make: make)
     }
 
+    /// Group `group`'s weights [rows × columns] packed as the GEMM's left operand (kept between calls
+    /// when `constant` is the weight tensor).
+    static func gemmWeight(_ weight: UnsafePointer<Float>, constant: Tensor?, group: Int = 0, groups: Int = 1, rows: Int,
+                           columns: Int) -> PackedA {
+        packedWeight(constant, "gemm \(group)/\(groups) \(rows)×\(columns)") { () -> (PackedA, Int) in
+            let p = PackedA(transA: false, m: rows, k: columns, a: weight + group * rows * columns, lda: columns)
+            return (p, p.bytes)
+        }
+    }
+
     /// y = conv(x, weight) + bias, or with an epilogue (whose shift includes the bias; pass bias nil).
     /// `constantWeight` is the weight tensor when it cannot change during the call (inference): its
     /// packed forms are then kept between calls.
@@ -196,10 +225,7 @@ enum ConvKernels {
                         bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue? = nil,
                         constantWeight: Tensor? = nil) {
         let gemmWeights = { (0..<g.groups).map { gr in
-            packedWeight(constantWeight, "gemm \(gr)/\(g.groups) \(g.coutG)×\(g.kg)") { () -> (PackedA, Int) in
-                let p = PackedA(transA: false, m: g.coutG, k: g.kg, a: weight + gr * g.coutG * g.kg, lda: g.kg)
-                return (p, p.bytes)
-            }
+            gemmWeight(weight, constant: constantWeight, group: gr, groups: g.groups, rows: g.coutG, columns: g.kg)
         } }
         let transposedWeights = { (0..<g.groups).map { gr in
             packedWeight(constantWeight, "gemm transposed \(gr)/\(g.groups) \(g.kg)×\(g.coutG)") { () -> (PackedB, Int) in

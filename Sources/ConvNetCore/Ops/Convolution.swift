@@ -53,17 +53,10 @@ func conv2dAffineReLU(_ input: Tensor, _ weight: Tensor, bias: Tensor?, stride: 
         if let (lo, hi) = clamp { y = y.clamp(min: lo, max: hi) }
         return y
     }
-    // the layer's bias folds into the shift: (v + b)·s + t = v·s + (b·s + t)
-    var folded = [Float](repeating: 0, count: cout)
-    for o in 0..<cout {
-        let s = scale?.elementPointer[o] ?? 1
-        folded[o] = (bias?.elementPointer[o] ?? 0) * s + (shift?.elementPointer[o] ?? 0)
-    }
-    return folded.withUnsafeBufferPointer { f in
+    return ConvEpilogue.foldingBias(channels: cout, bias: bias, scale: scale, shift: shift,
+                                    residual: residual.map { UnsafePointer($0.elementPointer) }, relu: relu, clamp: clamp) { epilogue in
         convolve(input, weight, bias: nil, stride: stride, padding: padding, dilation: dilation, groups: groups,
-                 epilogue: ConvEpilogue(scale: scale.map { UnsafePointer($0.elementPointer) }, shift: f.baseAddress,
-                                        residual: residual.map { UnsafePointer($0.elementPointer) }, relu: relu, clamp: clamp),
-                 residualShape: residual?.shape)
+                 epilogue: epilogue, residualShape: residual?.shape)
     }
 }
 

@@ -30,21 +30,11 @@ struct AffineConv {
         }
     }
 
-    /// Runs `body` with this layer's epilogue in the kernels' form (the bias folded into the shift:
-    /// (v + b)·s + t = v·s + (b·s + t)).
+    /// Runs `body` with this layer's epilogue in the kernels' form (the bias folded into the shift).
     func withEpilogue<R>(_ body: (ck_epilogue) -> R) -> R {
         let channels = weight.shape[0]
-        let (scale, bias, shift) = (scale?.contiguous(), bias?.contiguous(), shift?.contiguous())
-        var folded = [Float](repeating: 0, count: channels)
-        for o in 0..<channels {
-            let s = scale?.elementPointer[o] ?? 1
-            folded[o] = (bias?.elementPointer[o] ?? 0) * s + (shift?.elementPointer[o] ?? 0)
-        }
-        return folded.withUnsafeBufferPointer { f in
-            let e = ConvEpilogue(scale: scale.map { UnsafePointer($0.elementPointer) }, shift: f.baseAddress, relu: relu, clamp: clamp)
-            return withExtendedLifetime((scale, bias, shift)) {
-                body(e.kernelForm(image: 0, channels: channels, plane: 0, channel0: 0))
-            }
+        return ConvEpilogue.foldingBias(channels: channels, bias: bias, scale: scale, shift: shift, relu: relu, clamp: clamp) {
+            body($0.kernelForm(image: 0, channels: channels, plane: 0, channel0: 0))
         }
     }
 }
@@ -64,12 +54,7 @@ func conv2dInvertedResidual(_ x: Tensor, _ expand: AffineConv?, _ depthwise: Aff
     }
     let x = x.contiguous(), dwWeight = depthwise.weight.contiguous(), residual = residual?.contiguous()
     let out = Tensor(uninitializedShape: [plan.n, plan.cout, plan.ho, plan.wo])
-    let pack = { (weight: Tensor, m: Int, k: Int) -> PackedA in
-        ConvKernels.packedWeight(weight, "gemm 0/1 \(m)×\(k)") { () -> (PackedA, Int) in
-            let p = PackedA(transA: false, m: m, k: k, a: weight.elementPointer, lda: k)
-            return (p, p.bytes)
-        }
-    }
+    let pack = { (weight: Tensor, m: Int, k: Int) in ConvKernels.gemmWeight(weight.elementPointer, constant: weight, rows: m, columns: k) }
     let expandWeight = expand?.weight.contiguous(), projectWeight = project?.weight.contiguous()
     let packedExpand = expandWeight.map { pack($0, plan.e, plan.c) }, packedProject = projectWeight.map { pack($0, plan.cout, plan.e) }
     let label = (plan.expands ? "\(plan.c)→\(plan.e) 1×1 + depthwise" : "depthwise \(plan.e)") + " \(plan.kh)×\(plan.kw)/\(plan.s)"
