@@ -220,7 +220,7 @@ static void dw_plane512_any(const dw_plan *P, const float *x, const float *w, fl
 
 
 #if defined(__x86_64__)
-// Stride-1 3×3 planes with rows at least 12 wide, read where they lie (no padded copy): four
+// Stride-1 3×3 planes with rows at least 48 wide, read where they lie (no padded copy): four
 // output rows at a time share each input row's three shifted loads, 16 columns per vector, row
 // after row (the order prefetching follows). Edge columns use masked loads (masked lanes read
 // nothing, so no load strays outside the plane) and the rest plain ones: a masked load of a line
@@ -349,18 +349,14 @@ static inline void dw_block16(const long S, const long KH, const long KW, const 
         }
     }
     // tap t's 16 weights side by side
-    for (long t = 0; t < KH * KW; t++) {
-        __m512i idx = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-        _mm512_store_ps(wt + t * 16, _mm512_i32gather_ps(_mm512_mullo_epi32(idx, _mm512_set1_epi32((int)(KH * KW))), w + t, 4));
-    }
+    const __m512i channel = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                               _mm512_set1_epi32((int)(KH * KW)));
+    for (long t = 0; t < KH * KW; t++) _mm512_store_ps(wt + t * 16, _mm512_i32gather_ps(channel, w + t, 4));
     const __m512 vs = ep && ep->scale ? _mm512_loadu_ps(ep->scale + c0) : _mm512_set1_ps(1.0f);
     const __m512 vt = ep && ep->shift ? _mm512_loadu_ps(ep->shift + c0) : _mm512_setzero_ps();
     const int relu = ep ? ep->relu : 0, clamp = ep ? ep->clamp : 0;
     const __m512 vlo = _mm512_set1_ps(ep ? ep->lo : 0), vhi = _mm512_set1_ps(ep ? ep->hi : 0);
-#define DW16_FINISH(acc) do { __m512 e_ = _mm512_fmadd_ps(acc, vs, vt); \
-        if (relu) e_ = _mm512_max_ps(e_, _mm512_setzero_ps()); \
-        if (clamp) e_ = _mm512_min_ps(vhi, _mm512_max_ps(vlo, e_)); \
-        acc = e_; } while (0)
+#define DW16_STORE(acc, at) epilogue_store512(acc, 0xFFFF, vs, vt, 0, relu, clamp, vlo, vhi, orow + (at) * 16)
     for (long oh = 0; oh < Ho; oh++) {
         float *orow = ot + oh * Wo * 16;
         long ow = 0;
@@ -377,9 +373,7 @@ static inline void dw_block16(const long S, const long KH, const long KW, const 
                     a3 = _mm512_fmadd_ps(wv, _mm512_load_ps(src + (3 * S + j) * 16), a3);
                 }
             }
-            DW16_FINISH(a0); DW16_FINISH(a1); DW16_FINISH(a2); DW16_FINISH(a3);
-            _mm512_store_ps(orow + ow * 16, a0); _mm512_store_ps(orow + (ow + 1) * 16, a1);
-            _mm512_store_ps(orow + (ow + 2) * 16, a2); _mm512_store_ps(orow + (ow + 3) * 16, a3);
+            DW16_STORE(a0, ow); DW16_STORE(a1, ow + 1); DW16_STORE(a2, ow + 2); DW16_STORE(a3, ow + 3);
         }
         for (; ow < Wo; ow++) {
             __m512 a0 = _mm512_setzero_ps();
@@ -387,11 +381,10 @@ static inline void dw_block16(const long S, const long KH, const long KW, const 
                 const float *src = tile + ((oh * S + i) * Wp + ow * S) * 16;
                 for (long j = 0; j < KW; j++) a0 = _mm512_fmadd_ps(_mm512_load_ps(wt + (i * KW + j) * 16), _mm512_load_ps(src + j * 16), a0);
             }
-            DW16_FINISH(a0);
-            _mm512_store_ps(orow + ow * 16, a0);
+            DW16_STORE(a0, ow);
         }
     }
-#undef DW16_FINISH
+#undef DW16_STORE
     // the 16 output planes back out, 16 pixels at a time
     for (long p0 = 0; p0 < out; p0 += 16) {
         long n = out - p0 < 16 ? out - p0 : 16;
@@ -424,6 +417,13 @@ static int dw_block16_takes(long H, long W, long kh, long kw, long s, long ph, l
 }
 #endif
 
+#if defined(__x86_64__)
+// Floats of a plane's padded phases, tap offsets (longs) and keep table at the start of the scratch.
+static long dw_tables_size(const phase_geometry *g, long kh, long kw) {
+    return g->s * g->s * g->stride + 2 * kh * kw + g->Wq / 2 + 32;
+}
+#endif
+
 int ck_conv_depthwise512_available(void) {
 #if defined(__x86_64__)
     return ck_gemm_isa() == 2;
@@ -436,7 +436,7 @@ long ck_conv_depthwise512_scratch(long H, long W, long kh, long kw, long ph, lon
 #if defined(__x86_64__)
     // row mode (outputs ≥ 12 wide) walks aligned rows; flattened mode computes across exact rows
     phase_geometry g = phase_geometry_make(H, W, kw, ph, pw, s, Wo >= 12);
-    long planes = s * s * g.stride + 2 * kh * kw + g.Wq / 2 + 32;       // phases, tap offsets (longs), keep table
+    long planes = dw_tables_size(&g, kh, kw);
     long Ho = (H + 2 * ph - kh) / s + 1;
     long tiles = dw_block16_takes(H, W, kh, kw, s, ph, pw, Wo) ? dw_block16_scratch(H, W, kh, kw, ph, pw, Ho, Wo) : 0;
     return planes + tiles;                                        // the tiles after the tables
@@ -470,7 +470,7 @@ void ck_conv_depthwise512(const float *x, long p0, long p1, long C, long H, long
         long c = p % C;
         if (block && c % 16 == 0 && c + 16 <= C && p + 16 <= p1) {
             block(x + p * H * W, H, W, w + c * kh * kw, c, ph, pw, Ho, Wo, ep, y + p * yPlane, yPlane,
-                  scratch + s * s * P.g.stride + 2 * kh * kw + P.g.Wq / 2 + 32);
+                  scratch + dw_tables_size(&P.g, kh, kw));
             p += 15;
             continue;
         }
