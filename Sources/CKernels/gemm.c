@@ -334,11 +334,17 @@ long ck_packed_a_offset(long M, long K, long i, long k) {
 /// Packs all of op(A) [M×K] once, in the order the driver reads it: for each KC block of K, for
 /// each MC block of rows, MR-row panels. Several GEMMs (threads, image blocks) can then share it.
 void ck_pack_a(int transA, long M, long K, const float *A, long lda, float *dst) {
+    ck_pack_a_rows(transA, M, K, A, lda, dst, 0, M);
+}
+
+// (a row panel's place depends only on its first row: threads can pack disjoint panels)
+void ck_pack_a_rows(int transA, long M, long K, const float *A, long lda, float *dst, long row0, long row1) {
     long mpad = ((M + MR - 1) / MR) * MR;
+    if (row1 > M) row1 = M;
     for (long pc = 0; pc < K; pc += KC) {
         long kc = K - pc < KC ? K - pc : KC;
-        for (long ic = 0; ic < M; ic += MC) {
-            long mc = M - ic < MC ? M - ic : MC;
+        for (long ic = row0; ic < row1; ic += MC) {
+            long mc = row1 - ic < MC ? row1 - ic : MC;
             const float *Ablk = transA ? A + pc * lda + ic : A + ic * lda + pc;
             pack_a(transA, Ablk, lda, mc, kc, dst + pc * mpad + ic * kc);
         }
@@ -499,7 +505,12 @@ void ck_pack_b_all(int transB, long K, long N, const float *B, long ldb, float *
 /// AVX-512 only (ck_gemm_isa() == 2).
 void ck_sgemm_bpacked(int transA, long M, long N, long K, const float *A, long lda, const float *apacked, const float *bpacked,
                       long p0, long p1, float *C, long ldc) {
+    ck_sgemm_bpacked_rows(transA, M, 0, M, N, K, A, lda, apacked, bpacked, p0, p1, C, ldc);
+}
+
+void ck_sgemm_bpacked_rows(int transA, long M, long row0, long row1, long N, long K, const float *A, long lda,
+                           const float *apacked, const float *bpacked, long p0, long p1, float *C, long ldc) {
     long n0 = p0 * NR_MAX, n1 = p1 * NR_MAX < N ? p1 * NR_MAX : N;
     packed_b b = { bpacked, p0, ((N + NR_MAX - 1) / NR_MAX) * NR_MAX };
-    sgemm_driver(transA, 0, M, 0, M, n1 - n0, K, A, lda, apacked, 0, 0, 0, &b, C + n0, ldc, 0, 0);
+    sgemm_driver(transA, 0, M, row0, row1 < M ? row1 : M, n1 - n0, K, A, lda, apacked, 0, 0, 0, &b, C + n0, ldc, 0, 0);
 }

@@ -20,6 +20,8 @@ void ck_sgemm_small_n(long M, long N, long K, const float *A, long lda, const fl
 long ck_packed_a_size(long M, long K);
 /// Packs op(A) [M×K] once so several GEMMs (threads, image blocks) can share it.
 void ck_pack_a(int transA, long M, long K, const float *A, long lda, float *dst);
+/// The same for rows [row0, row1) only (row0 a multiple of 6), into the whole operand's layout.
+void ck_pack_a_rows(int transA, long M, long K, const float *A, long lda, float *dst, long row0, long row1);
 /// Where ck_pack_a puts element (i, k) of an M×K operand. Rows lie in 6-row panels and K in blocks
 /// of 384 (a multiple of 16): within a panel and a block, element (i0 + r, k) is at
 /// ck_packed_a_offset(M, K, i0, k0) + (k − k0)·6 + r (winograd3.c writes 16 columns at a time so).
@@ -51,6 +53,9 @@ void ck_pack_b_all(int transB, long K, long N, const float *B, long ldb, float *
 /// given packed by ck_pack_a (apacked) or as a matrix (AVX-512 only).
 void ck_sgemm_bpacked(int transA, long M, long N, long K, const float *A, long lda, const float *apacked, const float *bpacked,
                       long p0, long p1, float *C, long ldc);
+/// The same for rows [row0, row1) of C only (row0 a multiple of 6).
+void ck_sgemm_bpacked_rows(int transA, long M, long row0, long row1, long N, long K, const float *A, long lda,
+                           const float *apacked, const float *bpacked, long p0, long p1, float *C, long ldc);
 
 /// A convolution's im2col matrix described instead of stored: row `tap` = (c, i, j) over the
 /// group's channels, column `n` = output pixel n of the images from `x` on (n = image·Ho·Wo + oh·Wo + ow).

@@ -53,11 +53,20 @@ public final class PackedA: @unchecked Sendable {
     var bytes: Int { buffer.count * MemoryLayout<Float>.size }
 
     /// Packs the `m`×`k` left operand read from `a` (leading dimension `lda`; `a` holds its transpose when `transA`) into the micro-kernel's panels.
-    public init(transA: Bool, m: Int, k: Int, a: UnsafePointer<Float>, lda: Int) {
+    /// With `threaded`, the threads pack disjoint row panels (an operand packed for one product,
+    /// whose packing would otherwise run while the other threads wait).
+    public init(transA: Bool, m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, threaded: Bool = false) {
         self.m = m
         self.k = k
         buffer = Tensor(uninitializedShape: [ck_packed_a_size(m, k)])
-        ck_pack_a(transA ? 1 : 0, m, k, a, lda, buffer.elementPointer)
+        let dst = buffer.elementPointer
+        if threaded {
+            Threads.parallelFor((m + 5) / 6, minPerThread: 4) { r in
+                ck_pack_a_rows(transA ? 1 : 0, m, k, a, lda, dst, r.lowerBound * 6, r.upperBound * 6)
+            }
+        } else {
+            ck_pack_a(transA ? 1 : 0, m, k, a, lda, dst)
+        }
     }
 
     /// C[m×n] (+)= A·op(B) on the calling thread.
@@ -108,7 +117,21 @@ public final class PackedA: @unchecked Sendable {
 
     private func productSplittingColumns(n: Int, transB: Bool, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>,
                                          ldc: Int, accumulate: Bool, epilogue: ck_epilogue?) {
-        if Threads.count <= 1 || n < 128 || 2 * m * n * k < 2_000_000 {
+        let threads = Threads.count
+        if threads <= 1 || 2 * m * n * k < 2_000_000 {
+            product(n: n, transB: transB, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, epilogue: epilogue)
+            return
+        }
+        if rowSplitIsBetter(n: n, threads: threads) {
+            withOptionalPointer(epilogue) { ep in
+                Threads.parallelFor((m + 5) / 6) { r in
+                    ck_sgemm_packed_rows(self.m, r.lowerBound * 6, r.upperBound * 6, n, self.k, self.buffer.elementPointer,
+                                         transB ? 1 : 0, b, ldb, c, ldc, accumulate ? 1 : 0, ep)
+                }
+            }
+            return
+        }
+        if n < 128 {
             product(n: n, transB: transB, b: b, ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, epilogue: epilogue)
             return
         }
@@ -116,6 +139,27 @@ public final class PackedA: @unchecked Sendable {
             self.product(n: j1 - j0, transB: transB, b: b + (transB ? j0 * ldb : j0), ldb: ldb, c: c + j0, ldc: ldc,
                          accumulate: accumulate, epilogue: epilogue?.shifted(columns: j0))
         }
+    }
+
+    /// Whether splitting the 6-row panels over threads leaves the busiest thread less to do than
+    /// splitting the 64-column panels: a 14×14 map's 196 columns are 3 panels and a 4-column one,
+    /// so by columns one thread takes 8 of the 13 vectors (each thread reads all of B instead, which
+    /// only small right operands afford).
+    private func rowSplitIsBetter(n: Int, threads: Int) -> Bool {
+        let panels = (n + 63) / 64, rowPanels = (m + 5) / 6
+        guard n <= 1024 && rowPanels >= threads else { return false }
+        let vectors = { (p: Int) in Swift.min(4, (n - p * 64 + 15) / 16) }
+        var byColumns = 0
+        if n >= 128 {
+            for t in 0..<threads {
+                let busy = (panels * t / threads..<panels * (t + 1) / threads).reduce(0) { $0 + vectors($1) }
+                byColumns = Swift.max(byColumns, busy * rowPanels)
+            }
+        } else {
+            byColumns = (0..<panels).reduce(0) { $0 + vectors($1) } * rowPanels
+        }
+        let byRows = (rowPanels + threads - 1) / threads * (0..<panels).reduce(0) { $0 + vectors($1) }
+        return 10 * byRows < 9 * byColumns
     }
 
     private func productSplittingRows(n: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
@@ -155,13 +199,24 @@ final class PackedB: @unchecked Sendable {
         ck_pack_b_all(transB ? 1 : 0, k, n, b, ldb, buffer.elementPointer)
     }
 
-    /// C[m×n] = A·B for A packed by `PackedA`, the panels split over threads; each thread then runs
-    /// `then(first, end)` on the columns it computed (a transpose and epilogue of its own slice).
-    func multiply(_ a: PackedA, c: UnsafeMutablePointer<Float>, ldc: Int, then: ((Int, Int) -> Void)? = nil) {
+    /// C[m×n] = A·B for A packed by `PackedA`. The threads split the tiles (a 64-wide panel by six
+    /// rows of A) evenly, panel by panel: a whole panel each would leave one of two threads 3 of
+    /// 5 panels (a 320-channel layer). Each thread then runs `then(rows, columns)` on each block
+    /// of C it computed (a transpose and epilogue of its own part).
+    func multiply(_ a: PackedA, c: UnsafeMutablePointer<Float>, ldc: Int, then: ((Range<Int>, Range<Int>) -> Void)? = nil) {
         precondition(a.k == k, "PackedB.multiply: A has \(a.k) columns, B \(k) rows")
-        Threads.parallelFor(panels) { r in
-            ck_sgemm_bpacked(0, a.m, self.n, self.k, nil, 0, a.pointer, self.buffer.elementPointer, r.lowerBound, r.upperBound, c, ldc)
-            then?(r.lowerBound * 64, Swift.min(self.n, r.upperBound * 64))
+        let rowPanels = (a.m + 5) / 6
+        Threads.parallelFor(panels * rowPanels) { r in
+            var tile = r.lowerBound
+            while tile < r.upperBound {
+                let panel = tile / rowPanels, first = tile % rowPanels
+                let end = Swift.min(rowPanels, first + r.upperBound - tile)
+                let rows = first * 6..<Swift.min(a.m, end * 6)
+                ck_sgemm_bpacked_rows(0, a.m, rows.lowerBound, rows.upperBound, self.n, self.k, nil, 0, a.pointer,
+                                      self.buffer.elementPointer, panel, panel + 1, c, ldc)
+                then?(rows, panel * 64..<Swift.min(self.n, panel * 64 + 64))
+                tile += end - first
+            }
         }
     }
 }

@@ -197,12 +197,14 @@ extension ConvKernels {
             // one image of a 1×1 layer: its input is the column matrix; each thread transposes the
             // output channels it computed into y and applies their epilogue
             let outT = ck_scratch(1, g.hwo * g.cout)!
-            let pixels = PackedA(transA: true, m: g.hwo, k: g.c, a: x, lda: g.hwo)
+            let pixels = PackedA(transA: true, m: g.hwo, k: g.c, a: x, lda: g.hwo, threaded: true)
             let finish = ConvEpilogue.orBias(epilogue, bias)
-            packed[0].multiply(pixels, c: outT, ldc: g.cout) { c0, c1 in
-                ck_transpose(outT + c0, g.hwo, c1 - c0, g.cout, y + c0 * g.hwo, g.hwo)
-                if var ep = finish?.kernelForm(image: 0, channels: g.cout, plane: g.hwo, channel0: c0) {
-                    ck_epilogue_rows(&ep, 0, c1 - c0, g.hwo, y + c0 * g.hwo, g.hwo, y + c0 * g.hwo, g.hwo)
+            packed[0].multiply(pixels, c: outT, ldc: g.cout) { p, ch in
+                let dst = y + ch.lowerBound * g.hwo + p.lowerBound
+                ck_transpose(outT + p.lowerBound * g.cout + ch.lowerBound, p.count, ch.count, g.cout, dst, g.hwo)
+                if var ep = finish?.kernelForm(image: 0, channels: g.cout, plane: g.hwo, channel0: ch.lowerBound)
+                    .shifted(columns: p.lowerBound) {
+                    ck_epilogue_rows(&ep, 0, ch.count, p.count, dst, g.hwo, dst, g.hwo)
                 }
             }
             return
