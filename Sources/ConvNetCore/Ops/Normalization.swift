@@ -37,6 +37,9 @@ func normalize(_ inputTensor: Tensor, runningMean: Tensor?, runningVar: Tensor?,
     let m = n * inner
     checkArgument(!training || m > 1, "Expected more than 1 value per channel when training, got input size \(input.shape)")
     let x = input.elementPointer
+    // (pointers taken once: a tensor's pointer checks its layout)
+    let (wp, bp) = (weight?.elementPointer, bias?.elementPointer)
+    let running = runningMean.flatMap { rm in runningVar.map { (rm.elementPointer, $0.elementPointer) } }
     var mean = [Float](repeating: 0, count: c), invstd = [Float](repeating: 0, count: c)
     if training && inner == 1 {
         // [N, C] features (BatchNorm1d after a Linear): rows are contiguous, so walk them once per
@@ -49,9 +52,9 @@ func normalize(_ inputTensor: Tensor, runningMean: Tensor?, runningVar: Tensor?,
             let varBiased = s2[ch] / Double(m)
             mean[ch] = Float(s[ch])
             invstd[ch] = Float(1 / (varBiased + Double(eps)).squareRoot())
-            if let rm = runningMean, let rv = runningVar {
-                rm.elementPointer[ch] = (1 - momentum) * rm.elementPointer[ch] + momentum * Float(s[ch])
-                rv.elementPointer[ch] = (1 - momentum) * rv.elementPointer[ch] + momentum * Float(varBiased * Double(m) / Double(m - 1))
+            if let (rm, rv) = running {
+                rm[ch] = (1 - momentum) * rm[ch] + momentum * Float(s[ch])
+                rv[ch] = (1 - momentum) * rv[ch] + momentum * Float(varBiased * Double(m) / Double(m - 1))
             }
         }
     } else if training {
@@ -73,11 +76,11 @@ func normalize(_ inputTensor: Tensor, runningMean: Tensor?, runningVar: Tensor?,
                     let varBiased = s2 / Double(m)
                     meanB[ch] = Float(mu)
                     invB[ch] = Float(1 / (varBiased + Double(eps)).squareRoot())
-                    if let rm = runningMean, let rv = runningVar {
-                        rm.elementPointer[ch] = (1 - momentum) * rm.elementPointer[ch] + momentum * Float(mu)
-                        rv.elementPointer[ch] = (1 - momentum) * rv.elementPointer[ch] + momentum * Float(varBiased * Double(m) / Double(m - 1))
+                    if let (rm, rv) = running {
+                        rm[ch] = (1 - momentum) * rm[ch] + momentum * Float(mu)
+                        rv[ch] = (1 - momentum) * rv[ch] + momentum * Float(varBiased * Double(m) / Double(m - 1))
                     }
-                    let (scale, shift) = channelAffine(mean: meanB[ch], invstd: invB[ch], channel: ch, weight: weight, bias: bias)
+                    let (scale, shift) = channelAffine(mean: meanB[ch], invstd: invB[ch], channel: ch, weight: wp, bias: bp)
                     scaleB[ch] = scale; shiftB[ch] = shift
                     for i in 0..<n {
                         let off = (i * c + ch) * inner
@@ -90,15 +93,16 @@ func normalize(_ inputTensor: Tensor, runningMean: Tensor?, runningVar: Tensor?,
                                    bias: bias, training: training, relu: relu)
     } else {
         checkArgument(runningMean != nil && runningVar != nil, "batch_norm: running_mean and running_var must be defined in evaluation mode")
+        let (rm, rv) = (runningMean!.elementPointer, runningVar!.elementPointer)
         for ch in 0..<c {
-            mean[ch] = runningMean!.elementPointer[ch]
-            invstd[ch] = 1 / (runningVar!.elementPointer[ch] + eps).squareRoot()
+            mean[ch] = rm[ch]
+            invstd[ch] = 1 / (rv[ch] + eps).squareRoot()
         }
     }
     let out = Tensor(uninitializedShape: input.shape)
     let y = out.elementPointer
     let grain = Swift.max(1, 65536 / Swift.max(inner, 1))
-    let affine = (0..<c).map { channelAffine(mean: mean[$0], invstd: invstd[$0], channel: $0, weight: weight, bias: bias) }
+    let affine = (0..<c).map { channelAffine(mean: mean[$0], invstd: invstd[$0], channel: $0, weight: wp, bias: bp) }
     let scales = affine.map(\.scale), shifts = affine.map(\.shift)
     if inner == 1 {
         for i in 0..<n {
@@ -118,18 +122,20 @@ func normalize(_ inputTensor: Tensor, runningMean: Tensor?, runningVar: Tensor?,
 }
 
 /// A batch norm's map of channel `ch`, y = x·scale + shift, from its mean and 1/σ.
-private func channelAffine(mean: Float, invstd: Float, channel ch: Int, weight: Tensor?, bias: Tensor?) -> (scale: Float, shift: Float) {
-    let scale = invstd * (weight?.elementPointer[ch] ?? 1)
-    return (scale, (bias?.elementPointer[ch] ?? 0) - mean * scale)
+/// (The parameters come as pointers, taken once per call: a tensor's pointer checks its layout.)
+private func channelAffine(mean: Float, invstd: Float, channel ch: Int, weight: UnsafeMutablePointer<Float>?,
+                           bias: UnsafeMutablePointer<Float>?) -> (scale: Float, shift: Float) {
+    let scale = invstd * (weight?[ch] ?? 1)
+    return (scale, (bias?[ch] ?? 0) - mean * scale)
 }
 
 /// The per-channel map an eval-mode batch norm applies, y = x·scale + shift (what a fused convolution
 /// applies in its place), computed as `batchNorm` computes it.
 public func batchNormInferenceAffine(runningMean: Tensor, runningVar: Tensor, weight: Tensor?, bias: Tensor?,
                                      eps: Float) -> (scale: [Float], shift: [Float]) {
+    let (rm, rv, wp, bp) = (runningMean.elementPointer, runningVar.elementPointer, weight?.elementPointer, bias?.elementPointer)
     let affine = (0..<runningMean.count).map {
-        channelAffine(mean: runningMean.elementPointer[$0], invstd: 1 / (runningVar.elementPointer[$0] + eps).squareRoot(), channel: $0,
-                      weight: weight, bias: bias)
+        channelAffine(mean: rm[$0], invstd: 1 / (rv[$0] + eps).squareRoot(), channel: $0, weight: wp, bias: bp)
     }
     return (affine.map(\.scale), affine.map(\.shift))
 }

@@ -135,10 +135,11 @@ private func eagerAdaptiveAvgPool2d(_ input: Tensor, outputSize: Size2) -> Tenso
     }
     return Tensor.record(out, "adaptive_avg_pool2d", [input], saving: []) { gy in
         let gx = Tensor(shape: input.shape, repeating: 0)
+        let (dx, dy) = (gx.elementPointer, gy.elementPointer)
         for p in 0..<planes {
             for i in 0..<ho { for j in 0..<wo {
-                let v = gy.elementPointer[p * ho * wo + i * wo + j] / Float((he[i] - hs[i]) * (we[j] - ws[j]))
-                for a in hs[i]..<he[i] { for b in ws[j]..<we[j] { gx.elementPointer[p * h * w + a * w + b] += v } }
+                let v = dy[p * ho * wo + i * wo + j] / Float((he[i] - hs[i]) * (we[j] - ws[j]))
+                for a in hs[i]..<he[i] { for b in ws[j]..<we[j] { dx[p * h * w + a * w + b] += v } }
             } }
         }
         return [gx]

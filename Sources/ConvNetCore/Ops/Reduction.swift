@@ -78,7 +78,7 @@ extension Tensor {
         if keepDim { outShape[d] = 1 } else { outShape.remove(at: d) }
         let values = Tensor(uninitializedShape: outShape)
         var indices = [Int](repeating: 0, count: outer * inner)
-        let src = data
+        let src = data, out = values.elementPointer
         for o in 0..<outer {
             for i in 0..<inner {
                 var best = src[o * n * inner + i], arg = 0
@@ -86,15 +86,16 @@ extension Tensor {
                     let v = src[(o * n + k) * inner + i]
                     if greater ? (v > best || v.isNaN) : (v < best || v.isNaN) { best = v; arg = k; if v.isNaN { break } }
                 }
-                values.elementPointer[o * inner + i] = best
+                out[o * inner + i] = best
                 indices[o * inner + i] = arg
             }
         }
         values.dtype = dtype
         let result = Tensor.record(values, greater ? "max" : "min", [self], saving: []) { g in
             let gx = Tensor(shape: self.shape, repeating: 0)
+            let (dx, dy) = (gx.elementPointer, g.elementPointer)
             for o in 0..<outer { for i in 0..<inner {
-                gx.elementPointer[(o * n + indices[o * inner + i]) * inner + i] += g.elementPointer[o * inner + i]
+                dx[(o * n + indices[o * inner + i]) * inner + i] += dy[o * inner + i]
             } }
             return [gx]
         }
@@ -158,11 +159,12 @@ extension Tensor {
             let y = saved
             // dx = y ⊙ (g − Σ g⊙y)
             let gx = Tensor(uninitializedShape: self.shape)
+            let (dx, dy, yv) = (gx.elementPointer, g.elementPointer, y.elementPointer)
             for o in 0..<outer { for i in 0..<inner {
                 let base = o * n * inner + i
                 var dot: Float = 0
-                for k in 0..<n { dot += g.elementPointer[base + k * inner] * y.elementPointer[base + k * inner] }
-                for k in 0..<n { gx.elementPointer[base + k * inner] = y.elementPointer[base + k * inner] * (g.elementPointer[base + k * inner] - dot) }
+                for k in 0..<n { dot += dy[base + k * inner] * yv[base + k * inner] }
+                for k in 0..<n { dx[base + k * inner] = yv[base + k * inner] * (dy[base + k * inner] - dot) }
             } }
             return [gx]
         }
@@ -188,11 +190,12 @@ extension Tensor {
             let y = saved
             // dx = g − softmax · Σ g
             let gx = Tensor(uninitializedShape: self.shape)
+            let (dx, dy, yv) = (gx.elementPointer, g.elementPointer, y.elementPointer)
             for o in 0..<outer { for i in 0..<inner {
                 let base = o * n * inner + i
                 var s: Float = 0
-                for k in 0..<n { s += g.elementPointer[base + k * inner] }
-                for k in 0..<n { gx.elementPointer[base + k * inner] = g.elementPointer[base + k * inner] - Foundation.exp(y.elementPointer[base + k * inner]) * s }
+                for k in 0..<n { s += dy[base + k * inner] }
+                for k in 0..<n { dx[base + k * inner] = dy[base + k * inner] - Foundation.exp(yv[base + k * inner]) * s }
             } }
             return [gx]
         }
