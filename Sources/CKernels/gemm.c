@@ -334,17 +334,11 @@ long ck_packed_a_offset(long M, long K, long i, long k) {
 /// Packs all of op(A) [M×K] once, in the order the driver reads it: for each KC block of K, for
 /// each MC block of rows, MR-row panels. Several GEMMs (threads, image blocks) can then share it.
 void ck_pack_a(int transA, long M, long K, const float *A, long lda, float *dst) {
-    ck_pack_a_rows(transA, M, K, A, lda, dst, 0, M);
-}
-
-// (a row panel's place depends only on its first row: threads can pack disjoint panels)
-void ck_pack_a_rows(int transA, long M, long K, const float *A, long lda, float *dst, long row0, long row1) {
     long mpad = ((M + MR - 1) / MR) * MR;
-    if (row1 > M) row1 = M;
     for (long pc = 0; pc < K; pc += KC) {
         long kc = K - pc < KC ? K - pc : KC;
-        for (long ic = row0; ic < row1; ic += MC) {
-            long mc = row1 - ic < MC ? row1 - ic : MC;
+        for (long ic = 0; ic < M; ic += MC) {
+            long mc = M - ic < MC ? M - ic : MC;
             const float *Ablk = transA ? A + pc * lda + ic : A + ic * lda + pc;
             pack_a(transA, Ablk, lda, mc, kc, dst + pc * mpad + ic * kc);
         }
@@ -441,8 +435,16 @@ static void sgemm_driver(int transA, int transB, long mtotal, long m0, long M, l
                             const float *res = e && e->residual ? e->residual + (ic + ir) * ldc + jc + jr : 0;
                             long first = (ir / MR) * perSlice;
                             long lines = nextLines - first < perSlice ? nextLines - first : perSlice;
+                            const char *fetch = next ? next + 64 * first : 0;
+                            if (!next && apacked && jr == 0) {
+                                // kept weights as A (a layer at batch 1) stream from L3 on their first
+                                // pass: the next row panel (packed A is one sequence) is fetched while
+                                // this one computes
+                                fetch = (const char *)(ap + MR * kc);
+                                lines = MR * kc / 16;
+                            }
                             ukr_avx512(kc, ap, bp, inPlace ? ldb : 64, inPlace, cp, ldc, acc, rows, cols, e, ic + ir, res,
-                                       next ? next + 64 * first : 0, lines > 0 ? lines : 0);
+                                       fetch, lines > 0 ? lines : 0);
 #endif
                         } else if (rows == MR && cols == nr) {
                             ukr(kc, ap, bp, cp, ldc, acc);

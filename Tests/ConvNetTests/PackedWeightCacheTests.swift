@@ -42,12 +42,12 @@ import Testing
     }
 
     /// The fused inference convolution (batch norm folded into scale and shift, residual, ReLU) on
-    /// the channel-split Winograd path (16 → 64, 3×3 on 14²); on a single image's 1×1 layer with
-    /// pixels as GEMM rows, where each thread applies the epilogue to the block of output channels
-    /// and pixels it computed and transposed (320 → 128 on 7²: a panel each; 320 → 320: the middle
-    /// panel's pixels split between the threads); and on a 14² 1×1 layer whose GEMM the threads
-    /// split by rows (96 → 576): twice each (kept weights), on one thread and two.
-    @Test(arguments: [(16, 64, 14, 3, 1), (320, 128, 7, 1, 0), (320, 320, 7, 1, 0), (96, 576, 14, 1, 0)])
+    /// the channel-split Winograd path (16 → 64, 3×3 on 14²); on single images of 7² layers: a
+    /// 1×1 layer's weight rows split over the threads (320 → 128), and a 3×3 layer with pixels as
+    /// GEMM rows, whose middle 64-channel panel the two threads share (64 → 320); and on a 14² 1×1
+    /// layer whose GEMM the threads split by rows (96 → 576): twice each (kept weights), on one
+    /// thread and two.
+    @Test(arguments: [(16, 64, 14, 3, 1), (320, 128, 7, 1, 0), (64, 320, 7, 3, 1), (96, 576, 14, 1, 0)])
     func fusedEpilogueOnKeptWeights(_ c: Int, _ cout: Int, _ side: Int, _ k: Int, _ pad: Int) {
         let gen = Generator(seed: UInt64(7200 + c))
         let x = Tensor.randn([1, c, side, side], generator: gen), w = Tensor.randn([cout, c, k, k], generator: gen) * 0.1

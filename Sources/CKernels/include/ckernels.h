@@ -20,8 +20,6 @@ void ck_sgemm_small_n(long M, long N, long K, const float *A, long lda, const fl
 long ck_packed_a_size(long M, long K);
 /// Packs op(A) [M×K] once so several GEMMs (threads, image blocks) can share it.
 void ck_pack_a(int transA, long M, long K, const float *A, long lda, float *dst);
-/// The same for rows [row0, row1) only (row0 a multiple of 6), into the whole operand's layout.
-void ck_pack_a_rows(int transA, long M, long K, const float *A, long lda, float *dst, long row0, long row1);
 /// Where ck_pack_a puts element (i, k) of an M×K operand. Rows lie in 6-row panels and K in blocks
 /// of 384 (a multiple of 16): within a panel and a block, element (i0 + r, k) is at
 /// ck_packed_a_offset(M, K, i0, k0) + (k − k0)·6 + r (winograd3.c writes 16 columns at a time so).

@@ -53,20 +53,11 @@ public final class PackedA: @unchecked Sendable {
     var bytes: Int { buffer.count * MemoryLayout<Float>.size }
 
     /// Packs the `m`×`k` left operand read from `a` (leading dimension `lda`; `a` holds its transpose when `transA`) into the micro-kernel's panels.
-    /// With `threaded`, the threads pack disjoint row panels (an operand packed for one product,
-    /// whose packing would otherwise run while the other threads wait).
-    public init(transA: Bool, m: Int, k: Int, a: UnsafePointer<Float>, lda: Int, threaded: Bool = false) {
+    public init(transA: Bool, m: Int, k: Int, a: UnsafePointer<Float>, lda: Int) {
         self.m = m
         self.k = k
         buffer = Tensor(uninitializedShape: [ck_packed_a_size(m, k)])
-        let dst = buffer.elementPointer
-        if threaded {
-            Threads.parallelFor((m + 5) / 6, minPerThread: 4) { r in
-                ck_pack_a_rows(transA ? 1 : 0, m, k, a, lda, dst, r.lowerBound * 6, r.upperBound * 6)
-            }
-        } else {
-            ck_pack_a(transA ? 1 : 0, m, k, a, lda, dst)
-        }
+        ck_pack_a(transA ? 1 : 0, m, k, a, lda, buffer.elementPointer)
     }
 
     /// C[m×n] (+)= A·op(B) on the calling thread.
@@ -201,9 +192,8 @@ final class PackedB: @unchecked Sendable {
 
     /// C[m×n] = A·B for A packed by `PackedA`. The threads split the tiles (a 64-wide panel by six
     /// rows of A) evenly, panel by panel: a whole panel each would leave one of two threads 3 of
-    /// 5 panels (a 320-channel layer). Each thread then runs `then(rows, columns)` on each block
-    /// of C it computed (a transpose and epilogue of its own part).
-    func multiply(_ a: PackedA, c: UnsafeMutablePointer<Float>, ldc: Int, then: ((Range<Int>, Range<Int>) -> Void)? = nil) {
+    /// 5 panels (a 320-channel layer).
+    func multiply(_ a: PackedA, c: UnsafeMutablePointer<Float>, ldc: Int) {
         precondition(a.k == k, "PackedB.multiply: A has \(a.k) columns, B \(k) rows")
         let rowPanels = (a.m + 5) / 6
         Threads.parallelFor(panels * rowPanels) { r in
@@ -214,7 +204,6 @@ final class PackedB: @unchecked Sendable {
                 let rows = first * 6..<Swift.min(a.m, end * 6)
                 ck_sgemm_bpacked_rows(0, a.m, rows.lowerBound, rows.upperBound, self.n, self.k, nil, 0, a.pointer,
                                       self.buffer.elementPointer, panel, panel + 1, c, ldc)
-                then?(rows, panel * 64..<Swift.min(self.n, panel * 64 + 64))
                 tile += end - first
             }
         }

@@ -193,22 +193,6 @@ extension ConvKernels {
     /// the weights kept transposed in 64-channel panels, which the threads share out.
     static func fewColumnsTransposed(_ g: ConvGeometry, x: UnsafePointer<Float>, packed: [PackedB], bias: UnsafePointer<Float>?,
                                      y: UnsafeMutablePointer<Float>, epilogue: ConvEpilogue?) {
-        if g.isPointwise && g.n == 1 && g.groups == 1 {
-            // one image of a 1×1 layer: its input is the column matrix; each thread transposes the
-            // output channels it computed into y and applies their epilogue
-            let outT = ck_scratch(1, g.hwo * g.cout)!
-            let pixels = PackedA(transA: true, m: g.hwo, k: g.c, a: x, lda: g.hwo, threaded: true)
-            let finish = ConvEpilogue.orBias(epilogue, bias)
-            packed[0].multiply(pixels, c: outT, ldc: g.cout) { p, ch in
-                let dst = y + ch.lowerBound * g.hwo + p.lowerBound
-                ck_transpose(outT + p.lowerBound * g.cout + ch.lowerBound, p.count, ch.count, g.cout, dst, g.hwo)
-                if var ep = finish?.kernelForm(image: 0, channels: g.cout, plane: g.hwo, channel0: ch.lowerBound)
-                    .shifted(columns: p.lowerBound) {
-                    ck_epilogue_rows(&ep, 0, ch.count, p.count, dst, g.hwo, dst, g.hwo)
-                }
-            }
-            return
-        }
         let ncols = g.n * g.hwo, inPlane = g.c * g.h * g.w, taps = g.kh * g.kw
         // the column matrix [C·kh·kw, pixels], channels split over threads
         let col = ck_scratch(0, g.c * taps * ncols)!
