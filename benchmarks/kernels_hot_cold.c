@@ -68,7 +68,7 @@ int main(int argc, char **argv) {
         for (int r = 0; r < 50; r++) {
             if (cold) evict();
             double t0 = now();
-            ck_conv_depthwise512(x, 0, C, C, H, W, w, 3, 3, s, 1, 1, Ho, Wo, &ep, y, Ho * Wo, scratch);
+            ck_conv_depthwise512(x, H * W, 0, C, C, H, W, w, 3, 3, s, 1, 1, Ho, Wo, &ep, y, Ho * Wo, scratch);
             double t = now() - t0;
             if (t < best) best = t;
         }

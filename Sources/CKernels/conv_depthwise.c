@@ -446,7 +446,7 @@ long ck_conv_depthwise512_scratch(long H, long W, long kh, long kw, long ph, lon
 #endif
 }
 
-void ck_conv_depthwise512(const float *x, long p0, long p1, long C, long H, long W, const float *w, long kh, long kw,
+void ck_conv_depthwise512(const float *x, long xPlane, long p0, long p1, long C, long H, long W, const float *w, long kh, long kw,
                           long s, long ph, long pw, long Ho, long Wo, const ck_epilogue *ep, float *y, long yPlane, float *scratch) {
 #if defined(__x86_64__)
     dw_plan P = { phase_geometry_make(H, W, kw, ph, pw, s, Wo >= 12), kh, kw, Ho, Wo, kh * kw, 0, 0 };
@@ -462,30 +462,30 @@ void ck_conv_depthwise512(const float *x, long p0, long p1, long C, long H, long
     void (*plane)(const dw_plan *, const float *, const float *, float, float, const float *, int, int, float, float, float *,
                   float *) = kh == 3 && kw == 3 ? (s == 1 ? dw_plane512_3x3s1 : dw_plane512_3x3s2) : dw_plane512_any;
     void (*block)(const float *, long, long, const float *, long, long, long, long, long, const ck_epilogue *, float *, long,
-                  float *) = !dw_block16_takes(H, W, kh, kw, s, ph, pw, Wo) || (ep && ep->residual) ? 0
+                  float *) = !dw_block16_takes(H, W, kh, kw, s, ph, pw, Wo) || (ep && ep->residual) || xPlane != H * W ? 0
                              : (s == 1 ? dw_block16_3x3s1 : dw_block16_3x3s2);
     // (narrower rows are mostly edge chunks, whose masked loads stall on data not yet in cache)
     const int rows3x3 = kh == 3 && kw == 3 && s == 1 && W >= 48;
     for (long p = p0; p < p1; p++) {
         long c = p % C;
         if (block && c % 16 == 0 && c + 16 <= C && p + 16 <= p1) {
-            block(x + p * H * W, H, W, w + c * kh * kw, c, ph, pw, Ho, Wo, ep, y + p * yPlane, yPlane,
+            block(x + p * xPlane, H, W, w + c * kh * kw, c, ph, pw, Ho, Wo, ep, y + p * yPlane, yPlane,
                   scratch + dw_tables_size(&P.g, kh, kw));
             p += 15;
             continue;
         }
         if (rows3x3) {
-            dw_rows512_3x3s1(x + p * H * W, H, W, w + c * kh * kw, ph, pw, Ho, Wo, ep && ep->scale ? ep->scale[c] : 1.0f,
+            dw_rows512_3x3s1(x + p * xPlane, H, W, w + c * kh * kw, ph, pw, Ho, Wo, ep && ep->scale ? ep->scale[c] : 1.0f,
                              ep && ep->shift ? ep->shift[c] : 0.0f, ep && ep->residual ? ep->residual + p * yPlane : 0,
                              ep ? ep->relu : 0, ep ? ep->clamp : 0, ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane);
             continue;
         }
-        plane(&P, x + p * H * W, w + c * kh * kw, ep && ep->scale ? ep->scale[c] : 1.0f, ep && ep->shift ? ep->shift[c] : 0.0f,
+        plane(&P, x + p * xPlane, w + c * kh * kw, ep && ep->scale ? ep->scale[c] : 1.0f, ep && ep->shift ? ep->shift[c] : 0.0f,
                     ep && ep->residual ? ep->residual + p * yPlane : 0, ep ? ep->relu : 0, ep ? ep->clamp : 0,
                     ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane, scratch);
     }
 #else
-    (void)x; (void)p0; (void)p1; (void)C; (void)H; (void)W; (void)w; (void)kh; (void)kw; (void)s; (void)ph; (void)pw;
+    (void)x; (void)xPlane; (void)p0; (void)p1; (void)C; (void)H; (void)W; (void)w; (void)kh; (void)kw; (void)s; (void)ph; (void)pw;
     (void)Ho; (void)Wo; (void)ep; (void)y; (void)yPlane; (void)scratch;
 #endif
 }

@@ -243,10 +243,11 @@ private final class Stem: Module {
 
     /// A whole inverted residual runs as one step; with AVX-512 and an intermediate map of more than
     /// 2¹⁸ values per image, band by band, the depthwise rows of each band multiplied by the
-    /// projection (and the residual added) as they are made: with and without the expansion, with
-    /// a batch norm or a bias after the projection, stride 1 or 2, one thread or two.
+    /// projection (and the residual added) as they are made: with and without the expansion (without
+    /// it, the depthwise layer reads the input's rows in place), with a batch norm or a bias after
+    /// the projection, stride 1 or 2, one thread or two.
     @Test(arguments: [(8, 48, 12, true, 2, true, false), (8, 48, 8, true, 1, false, true), (48, 48, 16, false, 1, false, false),
-                      (48, 48, 48, false, 1, true, true)])
+                      (48, 48, 48, false, 1, true, true), (176, 176, 24, false, 2, true, false)])
     func invertedResidualRunsInBands(_ c: Int, _ e: Int, _ cout: Int, _ expands: Bool, _ stride: Int, _ projectNorm: Bool,
                                      _ residual: Bool) {
         Tensor.manualSeed(23)

@@ -261,9 +261,10 @@ int ck_conv_depthwise512_available(void);
 long ck_conv_depthwise512_scratch(long H, long W, long kh, long kw, long ph, long pw, long s, long Wo);
 /// Depthwise convolution as ck_conv_depthwise (stride s = 1 or 2 both ways, undilated, any kernel),
 /// through the epilogue `ep` (or null; a bias goes in as its shift, indexed by channel; its
-/// residual is shaped as y), over flattened padded planes: see conv_depthwise.c. Plane p of y (and
-/// of the residual) starts at p·yPlane (Ho·Wo for whole planes; more for a band of their rows).
-void ck_conv_depthwise512(const float *x, long p0, long p1, long C, long H, long W, const float *w, long kh, long kw,
+/// residual is shaped as y), over flattened padded planes: see conv_depthwise.c. Plane p of x
+/// starts at p·xPlane, of y (and of the residual) at p·yPlane (H·W and Ho·Wo for whole planes;
+/// more for a band of their rows).
+void ck_conv_depthwise512(const float *x, long xPlane, long p0, long p1, long C, long H, long W, const float *w, long kh, long kw,
                           long s, long ph, long pw, long Ho, long Wo, const ck_epilogue *ep, float *y, long yPlane, float *scratch);
 /// Whether ck_conv_implicit512 runs here (AVX-512).
 int ck_conv_implicit512_available(void);

@@ -18,8 +18,8 @@ extension ConvKernels {
 
     /// y = project(depthwise(expand(x))) + residual band by band (see `conv2dInvertedResidual`): for
     /// each image and band of output rows, the input rows it reads are widened by the packed 1×1
-    /// weights (or copied, without an expansion) into a scratch buffer, with zero rows standing for
-    /// the depthwise layer's vertical padding; the depthwise kernel writes the band's rows of y
+    /// weights into a scratch buffer, with zero rows standing for the depthwise layer's vertical
+    /// padding (without an expansion, it reads them where they lie); the depthwise kernel writes the band's rows of y
     /// from there, or, with a projection, into a second buffer that the packed projection weights
     /// multiply into y's rows (the residual added as they are stored). Bands run in parallel.
     static func invertedResidual(_ p: InvertedResidualPlan, x: UnsafePointer<Float>, expand: PackedA?, expandEpilogue: ck_epilogue,
@@ -27,7 +27,7 @@ extension ConvKernels {
                                  projectEpilogue: ck_epilogue, residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
         let (band, bands) = invertedResidualBands(p, threads: Threads.count)
         let maxRows = (band - 1) * p.s + p.kh
-        let dwScratch = ck_conv_depthwise512_scratch(maxRows, p.w, p.kh, p.kw, 0, p.pw, p.s, p.wo)
+        let dwScratch = ck_conv_depthwise512_scratch(maxRows, p.w, p.kh, p.kw, p.ph, p.pw, p.s, p.wo)
         Threads.parallelFor(p.n * bands) { r in
             let widened = ck_scratch(0, p.e * maxRows * p.w)!, scratch = ck_scratch(3, dwScratch)!
             let dwOut = project == nil ? nil : ck_scratch(1, p.e * band * p.wo)!
@@ -39,6 +39,20 @@ extension ConvKernels {
                 let a0 = o0 * p.s - p.ph, a1 = (o1 - 1) * p.s - p.ph + p.kh
                 let v0 = Swift.max(0, a0), v1 = Swift.min(p.h, a1)
                 let rows = a1 - a0, plane = rows * p.w
+                let yBand = y + (i * p.cout * p.ho + o0) * p.wo
+                if expand == nil {
+                    // the depthwise layer reads the band's rows where they lie, padding as it goes
+                    let src = x + (i * p.c * p.h + v0) * p.w
+                    let (dst, dstPlane) = project == nil ? (yBand, p.ho * p.wo) : (dwOut!, outRows * p.wo)
+                    ck_conv_depthwise512(src, p.h * p.w, 0, p.e, p.e, v1 - v0, p.w, dwWeight, p.kh, p.kw, p.s, v0 - a0, p.pw,
+                                         outRows, p.wo, &e2, dst, dstPlane, scratch)
+                    if let project, let dwOut {
+                        var e3 = projectEpilogue
+                        e3.residual = residual.map { $0 + (i * p.cout * p.ho + o0) * p.wo }
+                        ck_sgemm_packed(p.cout, outRows * p.wo, p.e, project.pointer, 0, dwOut, outRows * p.wo, yBand, p.ho * p.wo, 0, &e3)
+                    }
+                    continue
+                }
                 if v0 > a0 || v1 < a1 {
                     for ch in 0..<p.e {
                         let q = widened + ch * plane
@@ -46,21 +60,16 @@ extension ConvKernels {
                         if v1 < a1 { (q + (Swift.max(v1, a0) - a0) * p.w).update(repeating: 0, count: (a1 - Swift.max(v1, a0)) * p.w) }
                     }
                 }
-                if v1 > v0 {
+                if let expand, v1 > v0 {
                     let src = x + (i * p.c * p.h + v0) * p.w
-                    if let expand {
-                        ck_sgemm_packed(p.e, (v1 - v0) * p.w, p.c, expand.pointer, 0, src, p.h * p.w, widened + (v0 - a0) * p.w, plane, 0, &e1)
-                    } else {
-                        for ch in 0..<p.e { (widened + ch * plane + (v0 - a0) * p.w).update(from: src + ch * p.h * p.w, count: (v1 - v0) * p.w) }
-                    }
+                    ck_sgemm_packed(p.e, (v1 - v0) * p.w, p.c, expand.pointer, 0, src, p.h * p.w, widened + (v0 - a0) * p.w, plane, 0, &e1)
                 }
-                let yBand = y + (i * p.cout * p.ho + o0) * p.wo
                 guard let project, let dwOut else {
-                    ck_conv_depthwise512(widened, 0, p.e, p.e, rows, p.w, dwWeight, p.kh, p.kw, p.s, 0, p.pw, outRows, p.wo, &e2,
+                    ck_conv_depthwise512(widened, plane, 0, p.e, p.e, rows, p.w, dwWeight, p.kh, p.kw, p.s, 0, p.pw, outRows, p.wo, &e2,
                                          yBand, p.ho * p.wo, scratch)
                     continue
                 }
-                ck_conv_depthwise512(widened, 0, p.e, p.e, rows, p.w, dwWeight, p.kh, p.kw, p.s, 0, p.pw, outRows, p.wo, &e2,
+                ck_conv_depthwise512(widened, plane, 0, p.e, p.e, rows, p.w, dwWeight, p.kh, p.kw, p.s, 0, p.pw, outRows, p.wo, &e2,
                                      dwOut, outRows * p.wo, scratch)
                 var e3 = projectEpilogue
                 e3.residual = residual.map { $0 + (i * p.cout * p.ho + o0) * p.wo }

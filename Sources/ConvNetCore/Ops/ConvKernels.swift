@@ -254,7 +254,7 @@ enum ConvKernels {
                 let planes = g.n * g.c, work = g.hwo * g.kh * g.kw
                 withOptionalPointer(ep) { e in
                     Threads.parallelFor(planes, minPerThread: Swift.max(1, 16_384 / Swift.max(work, 1))) { r in
-                        ck_conv_depthwise512(x, r.lowerBound, r.upperBound, g.c, g.h, g.w, weight, g.kh, g.kw, g.sh, g.ph, g.pw,
+                        ck_conv_depthwise512(x, g.h * g.w, r.lowerBound, r.upperBound, g.c, g.h, g.w, weight, g.kh, g.kw, g.sh, g.ph, g.pw,
                                              g.ho, g.wo, e, y, g.hwo, ck_scratch(3, scratch))
                     }
                 }
