@@ -1,6 +1,17 @@
 import CKernels
 import Foundation
 
+/// A kernel's layout of a weight: its name and up to four numbers of its geometry (a key built
+/// per call, so no text is formatted for it).
+struct PackedLayout: Hashable {
+    let kind: String
+    let a: Int, b: Int, c: Int, d: Int
+
+    init(_ kind: String, _ a: Int = 0, _ b: Int = 0, _ c: Int = 0, _ d: Int = 0) {
+        (self.kind, self.a, self.b, self.c, self.d) = (kind, a, b, c, d)
+    }
+}
+
 /// Weights in the layouts the convolution kernels read (GEMM panels, Winograd-transformed
 /// matrices, direct-kernel blocks), kept between calls while the weight is unchanged, as ONNX
 /// Runtime pre-packs its initializers. Inference repacks the same weights on every call otherwise:
@@ -19,7 +30,7 @@ final class PackedWeightCache: @unchecked Sendable {
         let storage: ObjectIdentifier
         let offset: Int
         let count: Int
-        let layout: String
+        let layout: PackedLayout
         let isa: Int32
     }
 
@@ -44,7 +55,7 @@ final class PackedWeightCache: @unchecked Sendable {
     /// The packed form of `weight` in `layout`, made by `make` (returning the object and its size in
     /// bytes) when there is no valid entry. Only weights that cannot change during the call should
     /// come here (see ``ConvKernels``' callers): the entry is checked when it is looked up.
-    func value<T: AnyObject>(for weight: Tensor, layout: String, make: () -> (T, Int)) -> T {
+    func value<T: AnyObject>(for weight: Tensor, layout: PackedLayout, make: () -> (T, Int)) -> T {
         let storage = weight.storage
         // a raw pointer handed out may have been written through without a version bump
         if storage.isExposed { return make().0 }
