@@ -95,6 +95,13 @@ import Testing
             avgPool2d($0[0], kernelSize: 3, stride: 2, padding: 1, ceilMode: true, countIncludePad: false)
         }
         gradCheck([y], "adaptiveAvgPool2d") { adaptiveAvgPool2d($0[0], outputSize: Size2(3, 2)) }
+        gradCheck([y], "adaptiveAvgPool2d global") { adaptiveAvgPool2d($0[0], outputSize: Size2(1, 1)) }
+        // global pooling's own path: plane p of 0, 1, 2, … holds 49p … 49p + 48, mean 49p + 24
+        let ramp = Tensor(shape: [2, 3, 7, 7], scalars: (0..<294).map { Float($0) })
+        let means: [Float] = (0..<6).map { Float(49 * $0 + 24) }
+        let pooled = adaptiveAvgPool2d(ramp, outputSize: Size2(1, 1))
+        #expect(pooled.shape == [2, 3, 1, 1])
+        #expect(pooled.scalars == means)
     }
 
     @Test func normalizationAndDropout() {

@@ -124,13 +124,21 @@ private func eagerAdaptiveAvgPool2d(_ input: Tensor, outputSize: Size2) -> Tenso
     let ws = (0..<wo).map { $0 * w / wo }, we = (0..<wo).map { (($0 + 1) * w + wo - 1) / wo }
     let out = Tensor(uninitializedShape: Array(input.shape.dropLast(2)) + [ho, wo])
     let x = input.elementPointer, y = out.elementPointer
-    Threads.parallelFor(planes) { r in
-        for p in r {
-            for i in 0..<ho { for j in 0..<wo {
-                var s: Float = 0
-                for a in hs[i]..<he[i] { for b in ws[j]..<we[j] { s += x[p * h * w + a * w + b] } }
-                y[p * ho * wo + i * wo + j] = s / Float((he[i] - hs[i]) * (we[j] - ws[j]))
-            } }
+    if ho == 1 && wo == 1 {
+        // global pooling (a classifier's head): each plane's vectorised sum
+        let area = h * w
+        Threads.parallelFor(planes, minPerThread: Swift.max(1, 32_768 / Swift.max(area, 1))) { r in
+            for p in r { y[p] = ck_sum(x + p * area, area) / Float(area) }
+        }
+    } else {
+        Threads.parallelFor(planes) { r in
+            for p in r {
+                for i in 0..<ho { for j in 0..<wo {
+                    var s: Float = 0
+                    for a in hs[i]..<he[i] { for b in ws[j]..<we[j] { s += x[p * h * w + a * w + b] } }
+                    y[p * ho * wo + i * wo + j] = s / Float((he[i] - hs[i]) * (we[j] - ws[j]))
+                } }
+            }
         }
     }
     return Tensor.record(out, "adaptive_avg_pool2d", [input], saving: []) { gy in
