@@ -5,8 +5,9 @@ extension ConvKernels {
     /// copy of a plane, its output rows and the packed weights it stays near a core's L2.
     static let bandFloats = 1 << 18
 
-    /// Bands of output rows for `invertedResidual`: (rows per band, band count), at least one band
-    /// per thread, all but the last of equal height.
+    /// Bands of output rows for `invertedResidual`: (the most rows a band has, band count), at least
+    /// one band per thread; band b is rows [ho·b/count, ho·(b+1)/count), so a thread's bands hold
+    /// as many rows as another's (56 rows as five bands of 10 and one of 6 gave one thread 30, the other 26).
     static func invertedResidualBands(_ p: InvertedResidualPlan, threads: Int) -> (rows: Int, count: Int) {
         let widenedRows = Swift.max(1, bandFloats / (p.e * p.w))
         var rows = Swift.min(p.ho, Swift.max(1, (widenedRows - p.kh) / p.s + 1))
@@ -34,7 +35,7 @@ extension ConvKernels {
             var e1 = expandEpilogue, e2 = dwEpilogue
             for task in r {
                 let (i, b) = (task / bands, task % bands)
-                let o0 = b * band, o1 = Swift.min(p.ho, o0 + band), outRows = o1 - o0
+                let o0 = p.ho * b / bands, o1 = p.ho * (b + 1) / bands, outRows = o1 - o0
                 // input rows [a0, a1) feed output rows [o0, o1); those outside [0, h) are padding
                 let a0 = o0 * p.s - p.ph, a1 = (o1 - 1) * p.s - p.ph + p.kh
                 let v0 = Swift.max(0, a0), v1 = Swift.min(p.h, a1)
