@@ -30,7 +30,7 @@ extension ConvKernels {
         let maxRows = (band - 1) * p.s + p.kh
         let dwScratch = ck_conv_depthwise512_scratch(maxRows, p.w, p.kh, p.kw, p.ph, p.pw, p.s, p.wo)
         Threads.parallelFor(p.n * bands) { r in
-            let widened = ck_scratch(0, p.e * maxRows * p.w)!, scratch = ck_scratch(3, dwScratch)!
+            let widened = expand == nil ? nil : ck_scratch(0, p.e * maxRows * p.w)!, scratch = ck_scratch(3, dwScratch)!
             let dwOut = project == nil ? nil : ck_scratch(1, p.e * band * p.wo)!
             var e1 = expandEpilogue, e2 = dwEpilogue
             for task in r {
@@ -39,39 +39,32 @@ extension ConvKernels {
                 // input rows [a0, a1) feed output rows [o0, o1); those outside [0, h) are padding
                 let a0 = o0 * p.s - p.ph, a1 = (o1 - 1) * p.s - p.ph + p.kh
                 let v0 = Swift.max(0, a0), v1 = Swift.min(p.h, a1)
-                let rows = a1 - a0, plane = rows * p.w
+                let src = x + (i * p.c * p.h + v0) * p.w
+                // the depthwise layer's input: the band's rows widened into scratch (zero rows for the
+                // padding), or without an expansion the rows where they lie (the kernel pads)
+                var dwIn = src, dwPlane = p.h * p.w, dwRows = v1 - v0, dwPad = v0 - a0
+                if let expand, let widened {
+                    let plane = (a1 - a0) * p.w
+                    if v0 > a0 || v1 < a1 {
+                        for ch in 0..<p.e {
+                            let q = widened + ch * plane
+                            q.update(repeating: 0, count: (Swift.min(v0, a1) - a0) * p.w)
+                            if v1 < a1 { (q + (Swift.max(v1, a0) - a0) * p.w).update(repeating: 0, count: (a1 - Swift.max(v1, a0)) * p.w) }
+                        }
+                    }
+                    if v1 > v0 {
+                        ck_sgemm_packed(p.e, (v1 - v0) * p.w, p.c, expand.pointer, 0, src, p.h * p.w, widened + (v0 - a0) * p.w, plane, 0, &e1)
+                    }
+                    (dwIn, dwPlane, dwRows, dwPad) = (UnsafePointer(widened), plane, a1 - a0, 0)
+                }
                 let yBand = y + (i * p.cout * p.ho + o0) * p.wo
-                if expand == nil {
-                    // the depthwise layer reads the band's rows where they lie, padding as it goes
-                    let src = x + (i * p.c * p.h + v0) * p.w
-                    let (dst, dstPlane) = project == nil ? (yBand, p.ho * p.wo) : (dwOut!, outRows * p.wo)
-                    ck_conv_depthwise512(src, p.h * p.w, 0, p.e, p.e, v1 - v0, p.w, dwWeight, p.kh, p.kw, p.s, v0 - a0, p.pw,
-                                         outRows, p.wo, &e2, dst, dstPlane, scratch)
-                    if let project, let dwOut {
-                        var e3 = projectEpilogue
-                        e3.residual = residual.map { $0 + (i * p.cout * p.ho + o0) * p.wo }
-                        ck_sgemm_packed(p.cout, outRows * p.wo, p.e, project.pointer, 0, dwOut, outRows * p.wo, yBand, p.ho * p.wo, 0, &e3)
-                    }
-                    continue
-                }
-                if v0 > a0 || v1 < a1 {
-                    for ch in 0..<p.e {
-                        let q = widened + ch * plane
-                        q.update(repeating: 0, count: (Swift.min(v0, a1) - a0) * p.w)
-                        if v1 < a1 { (q + (Swift.max(v1, a0) - a0) * p.w).update(repeating: 0, count: (a1 - Swift.max(v1, a0)) * p.w) }
-                    }
-                }
-                if let expand, v1 > v0 {
-                    let src = x + (i * p.c * p.h + v0) * p.w
-                    ck_sgemm_packed(p.e, (v1 - v0) * p.w, p.c, expand.pointer, 0, src, p.h * p.w, widened + (v0 - a0) * p.w, plane, 0, &e1)
-                }
                 guard let project, let dwOut else {
-                    ck_conv_depthwise512(widened, plane, 0, p.e, p.e, rows, p.w, dwWeight, p.kh, p.kw, p.s, 0, p.pw, outRows, p.wo, &e2,
-                                         yBand, p.ho * p.wo, scratch)
+                    ck_conv_depthwise512(dwIn, dwPlane, 0, p.e, p.e, dwRows, p.w, dwWeight, p.kh, p.kw, p.s, dwPad, p.pw, outRows, p.wo,
+                                         &e2, yBand, p.ho * p.wo, scratch)
                     continue
                 }
-                ck_conv_depthwise512(widened, plane, 0, p.e, p.e, rows, p.w, dwWeight, p.kh, p.kw, p.s, 0, p.pw, outRows, p.wo, &e2,
-                                     dwOut, outRows * p.wo, scratch)
+                ck_conv_depthwise512(dwIn, dwPlane, 0, p.e, p.e, dwRows, p.w, dwWeight, p.kh, p.kw, p.s, dwPad, p.pw, outRows, p.wo,
+                                     &e2, dwOut, outRows * p.wo, scratch)
                 var e3 = projectEpilogue
                 e3.residual = residual.map { $0 + (i * p.cout * p.ho + o0) * p.wo }
                 ck_sgemm_packed(p.cout, outRows * p.wo, p.e, project.pointer, 0, dwOut, outRows * p.wo, yBand, p.ho * p.wo, 0, &e3)
