@@ -41,8 +41,8 @@ struct ConvEpilogue {
     static func foldingBias<R>(channels: Int, bias: Tensor?, scale: Tensor?, shift: Tensor?, residual: UnsafePointer<Float>? = nil,
                                relu: Bool, clamp: (lower: Float, upper: Float)?, _ body: (ConvEpilogue) -> R) -> R {
         let (bias, scale, shift) = (bias?.contiguous(), scale?.contiguous(), shift?.contiguous())
-        // (the pointers are taken once: read per channel through the optional tensors, each read
-        // retained and released its tensor, a fifth of MobileNetV2's batch-1 time)
+        // (the pointers are taken once: read per channel through the optional tensors, every read
+        // retained and released its tensor and checked its layout)
         let (b, sc, sh) = (bias?.elementPointer, scale?.elementPointer, shift?.elementPointer)
         let folded = [Float](unsafeUninitializedCapacity: channels) { f, count in
             for o in 0..<channels { f[o] = (b?[o] ?? 0) * (sc?[o] ?? 1) + (sh?[o] ?? 0) }
@@ -50,7 +50,7 @@ struct ConvEpilogue {
         }
         return folded.withUnsafeBufferPointer { f in
             withExtendedLifetime((bias, scale, shift)) {
-                body(ConvEpilogue(scale: scale.map { UnsafePointer($0.elementPointer) }, shift: f.baseAddress, residual: residual,
+                body(ConvEpilogue(scale: sc.map { UnsafePointer($0) }, shift: f.baseAddress, residual: residual,
                                   relu: relu, clamp: clamp))
             }
         }
@@ -172,8 +172,8 @@ enum ConvKernels {
 
     /// Stems at inference (weights kept packed): at most 4 input channels, kernels of 5×5 or more
     /// (ResNet's 7×7/2), or 3×3 for a single image or a strided stem of three channels or more
-    /// (MobileNetV2's: 0.17 → 0.085 ms at batch 1 on two threads; batches of one-channel 3×3
-    /// layers ran 10–30% faster through im2col), more than 16 outputs (fewer take the direct
+    /// (MobileNetV2's; batches of one-channel 3×3 layers run faster through im2col: measurements
+    /// in benchmarks/README.md, sixth session), more than 16 outputs (fewer take the direct
     /// kernel), equal strides of 1 or 2, undilated, outputs at least 12 wide, with AVX-512: the
     /// implicit GEMM (`ck_conv_implicit512`), which packs no im2col matrix.
     static func usesImplicitGEMM(_ g: ConvGeometry, constantWeight: Tensor?) -> Bool {

@@ -93,7 +93,7 @@ func normalize(_ inputTensor: Tensor, runningMean: Tensor?, runningVar: Tensor?,
                                    bias: bias, training: training, relu: relu)
     } else {
         checkArgument(runningMean != nil && runningVar != nil, "batch_norm: running_mean and running_var must be defined in evaluation mode")
-        let (rm, rv) = (runningMean!.elementPointer, runningVar!.elementPointer)
+        let (rm, rv) = running!
         for ch in 0..<c {
             mean[ch] = rm[ch]
             invstd[ch] = 1 / (rv[ch] + eps).squareRoot()
