@@ -276,6 +276,70 @@ static void dw_rows512_3x3s1(const float *x, long H, long W, const float *w, lon
         }
     }
 }
+
+// Stride-2 3×3 planes, read where they lie: 16 outputs of a row take input columns 2·ow − pw + j,
+// the even (j = 0), odd (j = 1) and shifted even (j = 2) lanes of two loaded pairs of vectors,
+// picked by permutes instead of a phase-split copy of the plane. Four output rows at a time share
+// the nine input rows they read.
+__attribute__((target("avx512f,fma"), always_inline))
+static inline void dw_rows512s2_chunk(const int MASKED, const float *x, long H, long W, const __m512 wv[9], long ph, long pw,
+                                      long oh0, long ow0, long Ho, long Wo, __m512 vs, __m512 vt, const float *res, int relu,
+                                      int clamp, __m512 vlo, __m512 vhi, float *y) {
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    const long c0 = 2 * ow0 - pw;
+    __mmask16 m[4] = { 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF };   // the loads at c0, c0 + 16, c0 + 2, c0 + 18
+    if (MASKED) {
+        const long at[4] = { 0, 16, 2, 18 };
+        for (int q = 0; q < 4; q++) {
+            long c = c0 + at[q], lo = c < 0 ? -c : 0, hi = W - c < 16 ? W - c : 16;
+            m[q] = hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+        }
+    }
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    // input row 2·oh0 − ph + k feeds output row oh0 + q through kernel row k − 2q
+    for (int k = 0; k < 9; k++) {
+        long ih = 2 * oh0 - ph + k;
+        if (ih < 0 || ih >= H) continue;
+        const float *src = x + ih * W + c0;
+        __m512 l0, l1, l2, l3;
+        if (MASKED) {
+            l0 = _mm512_maskz_loadu_ps(m[0], src); l1 = _mm512_maskz_loadu_ps(m[1], src + 16);
+            l2 = _mm512_maskz_loadu_ps(m[2], src + 2); l3 = _mm512_maskz_loadu_ps(m[3], src + 18);
+        } else {
+            l0 = _mm512_loadu_ps(src); l1 = _mm512_loadu_ps(src + 16); l2 = _mm512_loadu_ps(src + 2); l3 = _mm512_loadu_ps(src + 18);
+        }
+        __m512 v0 = _mm512_permutex2var_ps(l0, even, l1), v1 = _mm512_permutex2var_ps(l0, odd, l1);
+        __m512 v2 = _mm512_permutex2var_ps(l2, even, l3);
+#define DW_S2_TAPS(q, acc) if (k - 2 * q >= 0 && k - 2 * q < 3) { \
+            acc = _mm512_fmadd_ps(wv[(k - 2 * q) * 3], v0, acc); acc = _mm512_fmadd_ps(wv[(k - 2 * q) * 3 + 1], v1, acc); \
+            acc = _mm512_fmadd_ps(wv[(k - 2 * q) * 3 + 2], v2, acc); }
+        DW_S2_TAPS(0, a0) DW_S2_TAPS(1, a1) DW_S2_TAPS(2, a2) DW_S2_TAPS(3, a3)
+#undef DW_S2_TAPS
+    }
+    __mmask16 keep = lanes16(Wo - ow0);
+    __m512 acc[4] = { a0, a1, a2, a3 };
+    for (int q = 0; q < 4 && oh0 + q < Ho; q++) {
+        long o = (oh0 + q) * Wo + ow0;
+        epilogue_store512(acc[q], keep, vs, vt, res ? res + o : 0, relu, clamp, vlo, vhi, y + o);
+    }
+}
+
+__attribute__((target("avx512f,fma")))
+static void dw_rows512_3x3s2(const float *x, long H, long W, const float *w, long ph, long pw, long Ho, long Wo, float scale,
+                             float shift, const float *res, int relu, int clamp, float lo, float hi, float *y) {
+    const __m512 vs = _mm512_set1_ps(scale), vt = _mm512_set1_ps(shift), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    __m512 wv[9];
+    for (int t = 0; t < 9; t++) wv[t] = _mm512_set1_ps(w[t]);
+    for (long oh0 = 0; oh0 < Ho; oh0 += 4) {
+        for (long ow0 = 0; ow0 < Wo; ow0 += 16) {
+            if (2 * ow0 - pw >= 0 && 2 * ow0 - pw + 34 <= W)
+                dw_rows512s2_chunk(0, x, H, W, wv, ph, pw, oh0, ow0, Ho, Wo, vs, vt, res, relu, clamp, vlo, vhi, y);
+            else
+                dw_rows512s2_chunk(1, x, H, W, wv, ph, pw, oh0, ow0, Ho, Wo, vs, vt, res, relu, clamp, vlo, vhi, y);
+        }
+    }
+}
 #endif
 
 #if defined(__x86_64__)
@@ -461,17 +525,24 @@ void ck_conv_depthwise512(const float *x, long xPlane, long p0, long p1, long C,
     P.off = off; P.keep = keep;
     void (*plane)(const dw_plan *, const float *, const float *, float, float, const float *, int, int, float, float, float *,
                   float *) = kh == 3 && kw == 3 ? (s == 1 ? dw_plane512_3x3s1 : dw_plane512_3x3s2) : dw_plane512_any;
+    // 3×3 planes at least 48 wide are read in place (narrower rows are mostly edge chunks, whose
+    // masked loads stall on data not yet in cache)
+    const int rows3x3 = kh == 3 && kw == 3 && s == 1 && W >= 48, rows3x3s2 = kh == 3 && kw == 3 && s == 2 && W >= 48;
     void (*block)(const float *, long, long, const float *, long, long, long, long, long, const ck_epilogue *, float *, long,
                   float *) = !dw_block16_takes(H, W, kh, kw, s, ph, pw, Wo) || (ep && ep->residual) || xPlane != H * W ? 0
                              : (s == 1 ? dw_block16_3x3s1 : dw_block16_3x3s2);
-    // (narrower rows are mostly edge chunks, whose masked loads stall on data not yet in cache)
-    const int rows3x3 = kh == 3 && kw == 3 && s == 1 && W >= 48;
     for (long p = p0; p < p1; p++) {
         long c = p % C;
         if (block && c % 16 == 0 && c + 16 <= C && p + 16 <= p1) {
             block(x + p * xPlane, H, W, w + c * kh * kw, c, ph, pw, Ho, Wo, ep, y + p * yPlane, yPlane,
                   scratch + dw_tables_size(&P.g, kh, kw));
             p += 15;
+            continue;
+        }
+        if (rows3x3s2) {
+            dw_rows512_3x3s2(x + p * xPlane, H, W, w + c * kh * kw, ph, pw, Ho, Wo, ep && ep->scale ? ep->scale[c] : 1.0f,
+                             ep && ep->shift ? ep->shift[c] : 0.0f, ep && ep->residual ? ep->residual + p * yPlane : 0,
+                             ep ? ep->relu : 0, ep ? ep->clamp : 0, ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane);
             continue;
         }
         if (rows3x3) {
