@@ -282,6 +282,32 @@ private final class Stem: Module {
         expectSameNaNsAndClose(compiled, eager, rtol: 1e-5, atol: 1e-5, "\(side)×\(side) /\(stride)")
     }
 
+    /// A replay keeps each fused layer's batch norm affine map between calls, and makes it again
+    /// once a statistic or parameter is written: in place (`mul_`, `copy_`, `add_`) or by a
+    /// training-mode call. Layers run apart (7×7) and banded (80×80) alike.
+    @Test(arguments: [7, 80])
+    func changedStatisticsReachTheCompiledModel(_ side: Int) {
+        Tensor.manualSeed(29)
+        let block = evalAfterBatchStatistics(WideExpandDepthwise(8, 48, kernel: 3, padding: 1, stride: 1),
+                                             warmUp: Tensor.randn(2, 8, 9, 9) * 3)
+        let fast = compile(block)
+        let x = Tensor.randn(1, 8, side, side)
+        _ = withNoGrad { fast(x) }
+        let changes: [(String, () -> Void)] = [
+            ("running mean mul_", { _ = withNoGrad { block.bn1.runningMean!.mul_(0.5) } }),
+            ("running var copy_", { _ = withNoGrad { block.bn2.runningVar!.copy_(block.bn2.runningVar! * 3) } }),
+            ("weight add_", { _ = withNoGrad { block.bn2.weight!.add_(1) } }),
+            ("a training-mode call", { block.train(); _ = block(Tensor.randn(2, 8, 9, 9) * 5); block.eval() }),
+        ]
+        for (what, change) in changes {
+            let before = withNoGrad { fast(x) }
+            change()
+            let eager = withNoGrad { block(x) }, compiled = withNoGrad { fast(x) }
+            #expect((compiled - before).abs().max().item() > 1e-3, "\(what) changed the output")
+            expectClose(compiled, eager, rtol: 1e-5, atol: 1e-5, "after \(what), \(side)×\(side)")
+        }
+    }
+
     /// Fusion is found in the traced graph, whatever module wrote the ops.
     @Test func fusionsFoundInAUsersBlock() {
         Tensor.manualSeed(11)

@@ -115,6 +115,22 @@ import Testing
         TensorMemory.releaseCached()
     }
 
+    /// The library's own ops read a weight without handing its pointer out: a weight that was
+    /// printed, summed, scaled, broadcast or multiplied is still kept packed (only `data` stops that).
+    @Test func readingAWeightKeepsItPacked() {
+        TensorMemory.releaseCached()
+        let gen = Generator(seed: 7370)
+        let x = Tensor.randn([1, 32, 5, 5], generator: gen), w = Tensor.randn([40, 32, 3, 3], generator: gen)
+        _ = (w.description, w.sum(), w.sum(dim: 1), w * 2, w.reshape([40, 288]).matmul(Tensor.randn([288, 3], generator: gen)))
+        _ = (w.max(dim: 0), w + Tensor.ones([3]), w.mean())
+        withContext({ $0.threads = 2 }) { _ = withNoGrad { conv2d(x, w, padding: 1) } }
+        #expect(TensorMemory.packedWeightBytes > 0, "the weight is kept packed")
+        TensorMemory.releaseCached()
+        _ = w.data
+        withContext({ $0.threads = 2 }) { _ = withNoGrad { conv2d(x, w, padding: 1) } }
+        #expect(TensorMemory.packedWeightBytes == 0, "not once its pointer is out")
+    }
+
     /// Weights that are freed take their packed forms with them: a loop over fresh weights keeps
     /// at most a few entries, not one per call.
     @Test func freedWeightsLeaveTheCache() {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A traced forward pass, rewritten for speed and replayed on new inputs of the same shape.
 ///
 /// The rewrites are the engine's, for any model: a batch norm followed by a ReLU runs as one
@@ -42,6 +44,40 @@ public final class OptimizedGraph {
             }
             return AffineConv(weight: w, bias: b, stride: stride, padding: padding, dilation: dilation, groups: groups, scale: scale,
                               shift: shift, relu: relu, clamp: clamp)
+        }
+
+        /// `layer`, made once per batch norm statistics: a replay reuses it until one of the batch
+        /// norm's tensors is written (or handed out as a raw pointer, which could be written unseen).
+        final class CachedLayer: @unchecked Sendable {
+            let fused: FusedConv
+            private let lock = NSLock()
+            private var key = SIMD8<Int>(repeating: -1)
+            private var value: AffineConv?
+
+            init(_ fused: FusedConv) { self.fused = fused }
+
+            var layer: AffineConv? {
+                // each statistic's storage and version (zeros where there is none)
+                var key = SIMD8<Int>(repeating: 0)
+                if let norm = fused.norm {
+                    func note(_ i: Int, _ t: Tensor?) -> Bool {
+                        guard let t else { return true }
+                        (key[2 * i], key[2 * i + 1]) = (Int(bitPattern: UInt(bitPattern: ObjectIdentifier(t.storage))), t.storage.version)
+                        return !t.storage.isExposed
+                    }
+                    guard note(0, norm.runningMean), note(1, norm.runningVar), note(2, norm.weight), note(3, norm.bias) else {
+                        return fused.layer
+                    }
+                }
+                lock.lock()
+                if let value, key == self.key { lock.unlock(); return value }
+                lock.unlock()
+                let made = fused.layer
+                lock.lock()
+                (self.key, self.value) = (key, made)
+                lock.unlock()
+                return made
+            }
         }
 
         /// Whether this is a 1×1 convolution without stride, padding or groups.
@@ -230,12 +266,14 @@ public final class OptimizedGraph {
                 if output >= 0, let y { values[output] = y }
             }
         case .fusedConv(let input, let conv, let norm, let residual, let relu, let clamp, let output):
-            let layer = FusedConv(conv: conv, norm: norm, relu: relu, clamp: clamp)
+            let layer = FusedConv.CachedLayer(FusedConv(conv: conv, norm: norm, relu: relu, clamp: clamp))
             return { values in
                 guard let conv = layer.layer else { return }
                 values[output] = conv(values[input]!, residual: residual.map { values[$0]! })
             }
         case .invertedResidual(let input, let expand, let depthwise, let project, let residual, let output):
+            let (expand, depthwise, project) = (expand.map(FusedConv.CachedLayer.init), FusedConv.CachedLayer(depthwise),
+                                                project.map(FusedConv.CachedLayer.init))
             return { values in
                 guard let dw = depthwise.layer else { return }
                 values[output] = conv2dInvertedResidual(values[input]!, expand?.layer, dw, project: project?.layer,

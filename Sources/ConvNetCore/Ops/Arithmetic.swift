@@ -49,7 +49,7 @@ extension Tensor {
     func mapValues(_ f: (Float) -> Float) -> Tensor {
         if !isContiguous { return contiguous().mapValues(f) }
         let out = Tensor(uninitializedShape: shape)
-        Elementwise.map(data, out.elementPointer, count, f)
+        Elementwise.map(elementPointer, out.elementPointer, count, f)
         return out
     }
 

@@ -34,7 +34,7 @@ extension Tensor {
         if shape == target { return self }
         let out = Tensor(uninitializedShape: target)
         let st = Broadcast.strides(of: shape, in: target)
-        let src = data, dst = out.elementPointer
+        let src = elementPointer, dst = out.elementPointer
         let r = target.count
         if r == 0 { dst[0] = src[0]; return out }
         let inner = target[r - 1], innerStride = st[r - 1]

@@ -44,6 +44,13 @@ struct ConvEpilogue {
         // (the pointers are taken once: read per channel through the optional tensors, every read
         // retained and released its tensor and checked its layout)
         let (b, sc, sh) = (bias?.elementPointer, scale?.elementPointer, shift?.elementPointer)
+        if b == nil || (sc == nil && sh == nil) {
+            // nothing to fold: the bias or the shift is the shift (ONNX exports fold the batch norm into the bias)
+            return withExtendedLifetime((bias, scale, shift)) {
+                body(ConvEpilogue(scale: sc.map { UnsafePointer($0) }, shift: (sh ?? b).map { UnsafePointer($0) }, residual: residual,
+                                  relu: relu, clamp: clamp))
+            }
+        }
         let folded = [Float](unsafeUninitializedCapacity: channels) { f, count in
             for o in 0..<channels { f[o] = (b?[o] ?? 0) * (sc?[o] ?? 1) + (sh?[o] ?? 0) }
             count = channels

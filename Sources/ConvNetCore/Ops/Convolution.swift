@@ -36,9 +36,8 @@ func conv2dAffineReLU(_ input: Tensor, _ weight: Tensor, bias: Tensor?, stride: 
     let (input, weight, bias, scale, shift, residual) = (input.contiguous(), weight.contiguous(), bias?.contiguous(),
                                                          scale?.contiguous(), shift?.contiguous(), residual?.contiguous())
     let cout = weight.rank == 4 ? weight.shape[0] : 0
-    for (name, t) in [("scale", scale), ("shift", shift)] {
-        if let t { checkArgument(t.shape == [cout], "conv2dAffineReLU: \(name) must have \(cout) elements (weight \(weight.shape)), got \(t.shape)") }
-    }
+    if let scale { checkArgument(scale.shape == [cout], "conv2dAffineReLU: scale must have \(cout) elements (weight \(weight.shape)), got \(scale.shape)") }
+    if let shift { checkArgument(shift.shape == [cout], "conv2dAffineReLU: shift must have \(cout) elements (weight \(weight.shape)), got \(shift.shape)") }
     let recording = GradMode.isEnabled && (input.requiresGrad || weight.requiresGrad || (bias?.requiresGrad ?? false)
         || (scale?.requiresGrad ?? false) || (shift?.requiresGrad ?? false) || (residual?.requiresGrad ?? false))
     // a residual of the wrong shape (or a 3-D input) takes the composed route, whose ops check and broadcast

@@ -57,14 +57,14 @@ func conv2dInvertedResidual(_ x: Tensor, _ expand: AffineConv?, _ depthwise: Aff
     let pack = { (weight: Tensor, m: Int, k: Int) in ConvKernels.gemmWeight(weight.elementPointer, constant: weight, rows: m, columns: k) }
     let expandWeight = expand?.weight.contiguous(), projectWeight = project?.weight.contiguous()
     let packedExpand = expandWeight.map { pack($0, plan.e, plan.c) }, packedProject = projectWeight.map { pack($0, plan.cout, plan.e) }
-    let label = (plan.expands ? "\(plan.c)→\(plan.e) 1×1 + depthwise" : "depthwise \(plan.e)") + " \(plan.kh)×\(plan.kw)/\(plan.s)"
-        + (plan.projects ? " + \(plan.e)→\(plan.cout) 1×1" : "") + " @\(plan.h)×\(plan.w)"
+    let label = { (plan.expands ? "\(plan.c)→\(plan.e) 1×1 + depthwise" : "depthwise \(plan.e)") + " \(plan.kh)×\(plan.kw)/\(plan.s)"
+        + (plan.projects ? " + \(plan.e)→\(plan.cout) 1×1" : "") + " @\(plan.h)×\(plan.w)" }
     // (an epilogue's pointers live only inside its withEpilogue)
     let none = ck_epilogue(scale: nil, shift: nil, residual: nil, relu: 0, clamp: 0, lo: 0, hi: 0)
     let withOptional = { (layer: AffineConv?, body: (ck_epilogue) -> Void) in
         if let layer { layer.withEpilogue(body) } else { body(none) }
     }
-    Profiler.measure("conv fwd " + label) {
+    Profiler.measure("conv fwd " + label()) {
         withExtendedLifetime((expandWeight, projectWeight, residual)) {
             withOptional(expand) { e1 in
                 depthwise.withEpilogue { e2 in
@@ -94,6 +94,11 @@ struct InvertedResidualPlan {
 
     init?(_ x: Tensor, _ expand: AffineConv?, _ depthwise: AffineConv, project: AffineConv?, residual: Tensor?) {
         guard ck_conv_depthwise512_available() != 0, x.rank == 4, depthwise.weight.rank == 4 else { return nil }
+        // most calls are small maps, whose layers run apart: turned away before the checks below
+        // (padding < kernel, so neither map has more than h + kh rows or w + kw columns)
+        let dws = depthwise.weight.shape
+        guard (expand?.weight.shape[0] ?? x.shape[1]) * (x.shape[2] + dws[2]) * (x.shape[3] + dws[3])
+            >= InvertedResidualPlan.minimumIntermediate else { return nil }
         let layers = [expand, depthwise, project].compactMap { $0 }
         let tensors = [x, residual].compactMap { $0 } + layers.flatMap { [$0.weight, $0.bias, $0.scale, $0.shift].compactMap { $0 } }
         guard !(GradMode.isEnabled && tensors.contains { $0.requiresGrad }) else { return nil }

@@ -21,7 +21,7 @@ extension Tensor {
             // fold the batch into rows: one big GEMM
             let rows = count / k
             let out = Tensor(uninitializedShape: batchA + [m, n])
-            GEMM.sgemm(transA: false, transB: false, m: rows, n: n, k: k, a: data, lda: k, b: other.elementPointer, ldb: n,
+            GEMM.sgemm(transA: false, transB: false, m: rows, n: n, k: k, a: elementPointer, lda: k, b: other.elementPointer, ldb: n,
                        c: out.elementPointer, ldc: n, accumulate: false)
             return Tensor.record(out, "matmul", [self, other]) { g in
                 var ga: Tensor? = nil, gb: Tensor? = nil
@@ -43,7 +43,7 @@ extension Tensor {
         let batch = batchA.reduce(1, *)
         let out = Tensor(uninitializedShape: batchA + [m, n])
         for b in 0..<batch {
-            GEMM.sgemm(transA: false, transB: false, m: m, n: n, k: k, a: data + b * m * k, lda: k,
+            GEMM.sgemm(transA: false, transB: false, m: m, n: n, k: k, a: elementPointer + b * m * k, lda: k,
                        b: other.elementPointer + b * k * n, ldb: n, c: out.elementPointer + b * m * n, ldc: n, accumulate: false)
         }
         return Tensor.record(out, "bmm", [self, other]) { g in

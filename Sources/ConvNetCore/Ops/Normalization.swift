@@ -41,6 +41,9 @@ func normalize(_ inputTensor: Tensor, runningMean: Tensor?, runningVar: Tensor?,
     let (wp, bp) = (weight?.elementPointer, bias?.elementPointer)
     let running = runningMean.flatMap { rm in runningVar.map { (rm.elementPointer, $0.elementPointer) } }
     var mean = [Float](repeating: 0, count: c), invstd = [Float](repeating: 0, count: c)
+    // training updates the running statistics in place below: their versions say so (as PyTorch's
+    // do), so what was computed from them (a compiled model's eval-mode affine maps) is made again
+    if training { runningMean?.markModifiedInPlace(); runningVar?.markModifiedInPlace() }
     if training && inner == 1 {
         // [N, C] features (BatchNorm1d after a Linear): rows are contiguous, so walk them once per
         // pass, all channels at a time, instead of one channel's scattered column at a time

@@ -14,7 +14,7 @@ extension Tensor {
         var outShape = shape
         if keepDim { outShape[d] = 1 } else { outShape.remove(at: d) }
         let out = Tensor(shape: outShape, repeating: 0)
-        let src = data, dst = out.elementPointer
+        let src = elementPointer, dst = out.elementPointer
         for o in 0..<outer {
             let s = src + o * n * inner, t = dst + o * inner
             if inner == 1 { t[0] = Elementwise.sum(s, n) }
@@ -26,7 +26,7 @@ extension Tensor {
     /// Sum over all elements (a 0-d tensor).
     public func sum() -> Tensor {
         guard isContiguous else { return contiguous().sum() }
-        let out = Tensor(Elementwise.sum(data, count))
+        let out = Tensor(Elementwise.sum(elementPointer, count))
         if dtype.isInteger { out.dtype = .int64 }
         return Tensor.record(out, "sum", [self], saving: []) { g in [Tensor(shape: self.shape, repeating: g.item())] }
     }
@@ -78,7 +78,7 @@ extension Tensor {
         if keepDim { outShape[d] = 1 } else { outShape.remove(at: d) }
         let values = Tensor(uninitializedShape: outShape)
         var indices = [Int](repeating: 0, count: outer * inner)
-        let src = data, out = values.elementPointer
+        let src = elementPointer, out = values.elementPointer
         for o in 0..<outer {
             for i in 0..<inner {
                 var best = src[o * n * inner + i], arg = 0
@@ -144,7 +144,7 @@ extension Tensor {
         guard isContiguous else { return contiguous().softmax(dim: dim) }
         let (outer, n, inner) = axisSplit(dim)
         let y = Tensor(uninitializedShape: shape)
-        let src = data, dst = y.elementPointer
+        let src = elementPointer, dst = y.elementPointer
         for o in 0..<outer { for i in 0..<inner {
             let base = o * n * inner + i
             var m = -Float.infinity
@@ -175,7 +175,7 @@ extension Tensor {
         guard isContiguous else { return contiguous().logSoftmax(dim: dim) }
         let (outer, n, inner) = axisSplit(dim)
         let y = Tensor(uninitializedShape: shape)
-        let src = data, dst = y.elementPointer
+        let src = elementPointer, dst = y.elementPointer
         for o in 0..<outer { for i in 0..<inner {
             let base = o * n * inner + i
             var m = -Float.infinity

@@ -20,7 +20,7 @@ extension Tensor: CustomStringConvertible {
         if count == 0 {
             return rank <= 1 ? "tensor([])" : "tensor([], size=(\(shape.map(String.init).joined(separator: ", "))))"
         } else if rank == 0 {
-            body = fmt.string(data[0])
+            body = fmt.string(elementPointer[0])
         } else {
             body = format(dim: 0, offset: 0, indent: 7, fmt: fmt, width: width, summarize: summarize)
         }
@@ -42,7 +42,7 @@ extension Tensor: CustomStringConvertible {
             let stride = shape[(dim + 1)...].reduce(1, *)
             let idx = shape[dim] > 6 ? Array(0..<3) + Array((shape[dim] - 3)..<shape[dim]) : Array(0..<shape[dim])
             for i in idx {
-                if dim == rank - 1 { out.append(data[offset + i]) } else { walk(dim + 1, offset + i * stride) }
+                if dim == rank - 1 { out.append(elementPointer[offset + i]) } else { walk(dim + 1, offset + i * stride) }
             }
         }
         if rank > 0 { walk(0, 0) }
@@ -57,7 +57,7 @@ extension Tensor: CustomStringConvertible {
         if dim == rank - 1 {
             let items = indices.map { i -> String in
                 guard let i else { return " ..." }
-                let s = fmt.string(data[offset + i])
+                let s = fmt.string(elementPointer[offset + i])
                 return String(repeating: " ", count: Swift.max(0, width - s.count)) + s
             }
             // wrap at 80 columns like PyTorch's linewidth
