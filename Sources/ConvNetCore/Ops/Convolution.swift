@@ -36,8 +36,8 @@ func conv2dAffineReLU(_ input: Tensor, _ weight: Tensor, bias: Tensor?, stride: 
     let (input, weight, bias, scale, shift, residual) = (input.contiguous(), weight.contiguous(), bias?.contiguous(),
                                                          scale?.contiguous(), shift?.contiguous(), residual?.contiguous())
     let cout = weight.rank == 4 ? weight.shape[0] : 0
-    if let scale { checkArgument(scale.shape == [cout], "conv2dAffineReLU: scale must have \(cout) elements (weight \(weight.shape)), got \(scale.shape)") }
-    if let shift { checkArgument(shift.shape == [cout], "conv2dAffineReLU: shift must have \(cout) elements (weight \(weight.shape)), got \(shift.shape)") }
+    if let scale { checkArgument(scale.shape.count == 1 && scale.shape[0] == cout, "conv2dAffineReLU: scale must have \(cout) elements (weight \(weight.shape)), got \(scale.shape)") }
+    if let shift { checkArgument(shift.shape.count == 1 && shift.shape[0] == cout, "conv2dAffineReLU: shift must have \(cout) elements (weight \(weight.shape)), got \(shift.shape)") }
     let recording = GradMode.isEnabled && (input.requiresGrad || weight.requiresGrad || (bias?.requiresGrad ?? false)
         || (scale?.requiresGrad ?? false) || (shift?.requiresGrad ?? false) || (residual?.requiresGrad ?? false))
     // a residual of the wrong shape (or a 3-D input) takes the composed route, whose ops check and broadcast
@@ -80,7 +80,7 @@ func convolve(_ input: Tensor, _ weight: Tensor, bias: Tensor?, stride: Size2, p
     checkArgument(c == cinG * groups,
                  "Given groups=\(groups), weight of size \(weight.shape), expected input\(input.shape) to have \(cinG * groups) channels, but got \(c) channels instead")
     checkArgument(cout % groups == 0, "Given groups=\(groups), expected weight to be divisible by \(groups) at dimension 0, but got weight of size \(weight.shape) instead")
-    if let bias { checkArgument(bias.shape == [cout], "Given weight of size \(weight.shape), expected bias to be 1-dimensional with \(cout) elements, but got bias of size \(bias.shape) instead") }
+    if let bias { checkArgument(bias.shape.count == 1 && bias.shape[0] == cout, "Given weight of size \(weight.shape), expected bias to be 1-dimensional with \(cout) elements, but got bias of size \(bias.shape) instead") }
 
     var ph = 0, pw = 0
     switch padding {

@@ -99,9 +99,13 @@ struct InvertedResidualPlan {
         let dws = depthwise.weight.shape
         guard (expand?.weight.shape[0] ?? x.shape[1]) * (x.shape[2] + dws[2]) * (x.shape[3] + dws[3])
             >= InvertedResidualPlan.minimumIntermediate else { return nil }
-        let layers = [expand, depthwise, project].compactMap { $0 }
-        let tensors = [x, residual].compactMap { $0 } + layers.flatMap { [$0.weight, $0.bias, $0.scale, $0.shift].compactMap { $0 } }
-        guard !(GradMode.isEnabled && tensors.contains { $0.requiresGrad }) else { return nil }
+        // (no arrays built here: this runs on every call of every block)
+        func records(_ l: AffineConv?) -> Bool {
+            guard let l else { return false }
+            return l.weight.requiresGrad || l.bias?.requiresGrad == true || l.scale?.requiresGrad == true || l.shift?.requiresGrad == true
+        }
+        guard !(GradMode.isEnabled && (x.requiresGrad || residual?.requiresGrad == true || records(expand) || records(depthwise)
+                                        || records(project))) else { return nil }
         func isPointwise(_ l: AffineConv) -> Bool {
             l.weight.rank == 4 && l.weight.shape[2] == 1 && l.weight.shape[3] == 1 && l.groups == 1 && l.stride == Size2(1)
                 && l.dilation == Size2(1) && l.explicitPadding.map { $0 == (0, 0) } == true
@@ -125,12 +129,15 @@ struct InvertedResidualPlan {
         if let residual { guard project != nil, residual.shape == [x.shape[0], cout, ho, wo] else { return nil } }
         guard (expand != nil && e * h * w >= InvertedResidualPlan.minimumIntermediate)
             || (project != nil && e * ho * wo >= InvertedResidualPlan.minimumIntermediate) else { return nil }
-        for l in layers {
+        func checkChannels(_ l: AffineConv?) {
+            guard let l else { return }
             let channels = l.weight.shape[0]
-            for (name, t) in [("scale", l.scale), ("shift", l.shift), ("bias", l.bias)] {
-                if let t { checkArgument(t.shape == [channels], "conv2dAffineReLU: \(name) must have \(channels) elements, got \(t.shape)") }
+            func check(_ name: String, _ t: Tensor?) {
+                if let t { checkArgument(t.shape.count == 1 && t.shape[0] == channels, "conv2dAffineReLU: \(name) must have \(channels) elements, got \(t.shape)") }
             }
+            check("scale", l.scale); check("shift", l.shift); check("bias", l.bias)
         }
+        checkChannels(expand); checkChannels(depthwise); checkChannels(project)
         (self.n, self.c, self.h, self.w, self.e, self.cout) = (x.shape[0], x.shape[1], h, w, e, cout)
         (self.kh, self.kw, self.s, self.ph, self.pw, self.ho, self.wo) = (dw[2], dw[3], s, p2.h, p2.w, ho, wo)
         (self.expands, self.projects) = (expand != nil, project != nil)
