@@ -33,7 +33,7 @@ void ck_conv_implicit512_phases(const float *x, long C, long H, long W, long kw,
 
 #if defined(__x86_64__)
 #define IG_ROW(r)                                                                                    \
-    { __m512 a = _mm512_set1_ps(ap[r]);                                                              \
+    if (ROWS > r) { __m512 a = _mm512_set1_ps(ap[r]);                                                \
       c##r##0 = _mm512_fmadd_ps(a, b0, c##r##0);                                                     \
       if (NV > 1) c##r##1 = _mm512_fmadd_ps(a, b1, c##r##1);                                         \
       if (NV > 2) c##r##2 = _mm512_fmadd_ps(a, b2, c##r##2);                                         \
@@ -44,13 +44,15 @@ void ck_conv_implicit512_phases(const float *x, long C, long H, long W, long kw,
                       ep && ep->residual ? ep->residual + (o0 + r) * plane + pos + 16 * v : 0,         \
                       ep ? ep->relu : 0, ep ? ep->clamp : 0, vlo, vhi, y + (o0 + r) * plane + pos + 16 * v)
 #define IG_STORE(r)                                                                                  \
-    if (rows > r) { IG_STORE1(r, 0); if (NV > 1) IG_STORE1(r, 1); if (NV > 2) IG_STORE1(r, 2); if (NV > 3) IG_STORE1(r, 3); }
+    if (ROWS > r) { IG_STORE1(r, 0); if (NV > 1) IG_STORE1(r, 1); if (NV > 2) IG_STORE1(r, 2); if (NV > 3) IG_STORE1(r, 3); }
 
-// Output channels o0 … o0 + rows − 1 (rows ≤ 6) at the NV·16 pixels from `pos` (left: how many of
-// them are real) of the plane-major output y, from the taps at phases + off[k] + base.
+// Output channels o0 … o0 + ROWS − 1 (ROWS ≤ 6, a constant: a last panel of 2 rows, as 32 channels
+// leave, multiplies 2 rows, not 6) at the NV·16 pixels from `pos` (left: how many of them are real)
+// of the plane-major output y, from the taps at phases + off[k] + base.
 __attribute__((target("avx512f,fma"), always_inline))
-static inline void ig_tile512(const int NV, const float *phases, const long *off, long K, long M, const float *apacked,
-                              long o0, long rows, long base, long pos, long left, long plane, const ck_epilogue *ep, float *y) {
+static inline void ig_tile512(const int NV, const int ROWS, const float *phases, const long *off, long K, long M,
+                              const float *apacked, long o0, long base, long pos, long left, long plane, const ck_epilogue *ep,
+                              float *y) {
     const __m512 z = _mm512_setzero_ps();
     __m512 c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, c22 = z, c23 = z;
     __m512 c30 = z, c31 = z, c32 = z, c33 = z, c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z, c52 = z, c53 = z;
@@ -81,11 +83,16 @@ static void ig_rows512(const float *phases, const long *off, long K, long M, con
         for (long ow = 0; ow < Wo; ow += 64) {
             long left = Wo - ow, base = oh * Wq + ow, pos = oh * Wo + ow;
             for (long o0 = 0; o0 < M; o0 += 6) {
-                long rows = M - o0 < 6 ? M - o0 : 6;
-                if (left > 48) ig_tile512(4, phases, off, K, M, apacked, o0, rows, base, pos, left, plane, ep, y);
-                else if (left > 32) ig_tile512(3, phases, off, K, M, apacked, o0, rows, base, pos, left, plane, ep, y);
-                else if (left > 16) ig_tile512(2, phases, off, K, M, apacked, o0, rows, base, pos, left, plane, ep, y);
-                else ig_tile512(1, phases, off, K, M, apacked, o0, rows, base, pos, left, plane, ep, y);
+                const long rows = M - o0 < 6 ? M - o0 : 6;
+#define IG_TILE(NV, ROWS) ig_tile512(NV, ROWS, phases, off, K, M, apacked, o0, base, pos, left, plane, ep, y)
+#define IG_TILES(NV) switch (rows) { case 6: IG_TILE(NV, 6); break; case 5: IG_TILE(NV, 5); break; case 4: IG_TILE(NV, 4); break; \
+                                     case 3: IG_TILE(NV, 3); break; case 2: IG_TILE(NV, 2); break; default: IG_TILE(NV, 1); }
+                if (left > 48) IG_TILES(4)
+                else if (left > 32) IG_TILES(3)
+                else if (left > 16) IG_TILES(2)
+                else IG_TILES(1)
+#undef IG_TILES
+#undef IG_TILE
             }
         }
     }
