@@ -67,9 +67,11 @@ static inline __m512 epilogue512(__m512 v, const ck_epilogue *ep, long row, cons
 }
 
 // NV: the 16-column vectors of the panel that hold columns (a constant in each copy below), so a
-// narrow last panel (a 14×14 map's 196 = 3·64 + 4 columns) computes one vector, not four.
+// narrow last panel (a 14×14 map's 196 = 3·64 + 4 columns) computes one vector, not four. ROWS
+// (2, 4 or 6, at least `rows`): the rows multiplied, so a last panel of 2 or 4 rows (32 or 16
+// output channels) does not multiply six.
 __attribute__((target("avx512f,fma"), always_inline))
-static inline void ukr_avx512_nv(const int NV, const int MASKED, long k, const float *a, const float *b, long bstride, float *c,
+static inline void ukr_avx512_nv(const int NV, const int MASKED, const int ROWS, long k, const float *a, const float *b, long bstride, float *c,
                                  long ldc, int acc, long rows, long cols, const ck_epilogue *ep, long row, const float *res,
                                  const char *prefetch, long prefetchLines) {
     // MASKED (B read in place): the last vector loads only the panel's columns, never past B's end
@@ -87,11 +89,11 @@ static inline void ukr_avx512_nv(const int NV, const int MASKED, long k, const f
         if (NV > 3) b3 = LOADB(3);
 #undef LOADB
         __m512 x;
-#define ROW(r) x = _mm512_set1_ps(a[r]); \
+#define ROW(r) if (ROWS > r) { x = _mm512_set1_ps(a[r]); \
         c##r##0 = _mm512_fmadd_ps(x, b0, c##r##0); \
         if (NV > 1) c##r##1 = _mm512_fmadd_ps(x, b1, c##r##1); \
         if (NV > 2) c##r##2 = _mm512_fmadd_ps(x, b2, c##r##2); \
-        if (NV > 3) c##r##3 = _mm512_fmadd_ps(x, b3, c##r##3);
+        if (NV > 3) c##r##3 = _mm512_fmadd_ps(x, b3, c##r##3); }
         ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
 #undef ROW
         a += MR; b += bstride;
@@ -112,14 +114,17 @@ static inline void ukr_avx512_nv(const int NV, const int MASKED, long k, const f
 #undef ST1
 }
 
-#define UKR_NV(NV, MASKED) \
+#define UKR_NV(NV, MASKED, ROWS) \
 __attribute__((target("avx512f,fma"))) \
-static void ukr_avx512_##NV##_##MASKED(long k, const float *a, const float *b, long bstride, float *c, long ldc, int acc, \
-                                       long rows, long cols, const ck_epilogue *ep, long row, const float *res, \
-                                       const char *prefetch, long prefetchLines) { \
-    ukr_avx512_nv(NV, MASKED, k, a, b, bstride, c, ldc, acc, rows, cols, ep, row, res, prefetch, prefetchLines); \
+static void ukr_avx512_##NV##_##MASKED##_##ROWS(long k, const float *a, const float *b, long bstride, float *c, long ldc, \
+                                                int acc, long rows, long cols, const ck_epilogue *ep, long row, const float *res, \
+                                                const char *prefetch, long prefetchLines) { \
+    ukr_avx512_nv(NV, MASKED, ROWS, k, a, b, bstride, c, ldc, acc, rows, cols, ep, row, res, prefetch, prefetchLines); \
 }
-UKR_NV(1, 0) UKR_NV(2, 0) UKR_NV(3, 0) UKR_NV(4, 0) UKR_NV(1, 1) UKR_NV(2, 1) UKR_NV(3, 1) UKR_NV(4, 1)
+#define UKR_ROWS(ROWS) UKR_NV(1, 0, ROWS) UKR_NV(2, 0, ROWS) UKR_NV(3, 0, ROWS) UKR_NV(4, 0, ROWS) \
+                       UKR_NV(1, 1, ROWS) UKR_NV(2, 1, ROWS) UKR_NV(3, 1, ROWS) UKR_NV(4, 1, ROWS)
+UKR_ROWS(2) UKR_ROWS(4) UKR_ROWS(6)
+#undef UKR_ROWS
 #undef UKR_NV
 
 // One MR×64 tile, computing only the vectors that hold some of its `cols` columns. B's rows are
@@ -127,13 +132,17 @@ UKR_NV(1, 0) UKR_NV(2, 0) UKR_NV(3, 0) UKR_NV(4, 0) UKR_NV(1, 1) UKR_NV(2, 1) UK
 // then the panel's last vector loads only its columns).
 static void ukr_avx512(long k, const float *a, const float *b, long bstride, int inPlace, float *c, long ldc, int acc, long rows,
                        long cols, const ck_epilogue *ep, long row, const float *res, const char *prefetch, long prefetchLines) {
-#define CALL(NV, MASKED) ukr_avx512_##NV##_##MASKED(k, a, b, bstride, c, ldc, acc, rows, cols, ep, row, res, prefetch, prefetchLines)
+#define CALL_R(NV, MASKED, R) ukr_avx512_##NV##_##MASKED##_##R(k, a, b, bstride, c, ldc, acc, rows, cols, ep, row, res, prefetch, \
+                                                               prefetchLines)
+#define CALL(NV, MASKED) do { if (rows > 4) CALL_R(NV, MASKED, 6); else if (rows > 2) CALL_R(NV, MASKED, 4); \
+                              else CALL_R(NV, MASKED, 2); } while (0)
     int masked = inPlace && (cols & 15) != 0;
     if (cols > 48) { if (masked) CALL(4, 1); else CALL(4, 0); }
     else if (cols > 32) { if (masked) CALL(3, 1); else CALL(3, 0); }
     else if (cols > 16) { if (masked) CALL(2, 1); else CALL(2, 0); }
     else { if (masked) CALL(1, 1); else CALL(1, 0); }
 #undef CALL
+#undef CALL_R
 }
 #endif
 
