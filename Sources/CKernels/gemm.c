@@ -2,6 +2,7 @@
 // ISA-specific micro-kernel computes one MR×NR tile of C from them. The ISA is chosen once at run
 // time, so the library builds with default flags and runs on any x86-64 (or other) CPU.
 #include "ckernels.h"
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -127,6 +128,52 @@ UKR_ROWS(2) UKR_ROWS(4) UKR_ROWS(6)
 #undef UKR_ROWS
 #undef UKR_NV
 
+// A tile of 49 columns (a 7×7 map: 3·16 + 1), as three vectors and the last column on its own:
+// the six rows' A values (one load) times that column's B value, so its multiply-adds are one
+// per k, not the six a fourth vector of one live lane costs. Same sums in the same order as the
+// vector path, and the same epilogue arithmetic per value, so the results match it bit for bit.
+__attribute__((target("avx512f,avx512vl,fma")))
+static void ukr_avx512_3c1(long k, const float *a, const float *b, long bstride, float *c, long ldc, int acc, long rows,
+                           const ck_epilogue *ep, long row, const float *res, const char *prefetch, long prefetchLines) {
+    __m512 z = _mm512_setzero_ps();
+    __m512 c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z;
+    __m512 c30 = z, c31 = z, c32 = z, c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z;
+    __m256 cx = _mm256_setzero_ps();                     // column 48, rows 0–5 in lanes 0–5
+    for (long p = 0; p < k; p++) {
+        if (p < prefetchLines) _mm_prefetch(prefetch + 64 * p, _MM_HINT_T1);
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), b2 = _mm512_loadu_ps(b + 32), x;
+        cx = _mm256_fmadd_ps(_mm256_maskz_loadu_ps(0x3F, a), _mm256_set1_ps(b[48]), cx);
+#define ROW(r) x = _mm512_set1_ps(a[r]); c##r##0 = _mm512_fmadd_ps(x, b0, c##r##0); \
+        c##r##1 = _mm512_fmadd_ps(x, b1, c##r##1); c##r##2 = _mm512_fmadd_ps(x, b2, c##r##2);
+        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
+#undef ROW
+        a += MR; b += bstride;
+    }
+#define ST1(r, j) do { float *q = c + r * ldc + 16 * j; \
+        if (acc) c##r##j = _mm512_add_ps(c##r##j, _mm512_loadu_ps(q)); \
+        if (ep) c##r##j = epilogue512(c##r##j, ep, row + r, res ? res + r * ldc + 16 * j : 0, 0xFFFF); \
+        _mm512_storeu_ps(q, c##r##j); } while (0)
+#define ST3(r) if (rows > r) { ST1(r, 0); ST1(r, 1); ST1(r, 2); }
+    ST3(0) ST3(1) ST3(2) ST3(3) ST3(4) ST3(5)
+#undef ST3
+#undef ST1
+    float last[8];
+    _mm256_storeu_ps(last, cx);
+    for (long r = 0; r < rows; r++) {
+        float v = last[r], *q = c + r * ldc + 48;
+        if (acc) v = v + *q;
+        if (ep) {
+            // epilogue512's steps on one value: fused multiply-add, then max(v, 0) and max(lo, ·),
+            // min(hi, ·) as the vector instructions order their operands (NaN as they treat it)
+            v = fmaf(v, ep->scale ? ep->scale[row + r] : 1.0f, ep->shift ? ep->shift[row + r] : 0.0f);
+            if (res) v = v + res[r * ldc + 48];
+            if (ep->relu) v = v > 0.0f ? v : 0.0f;
+            if (ep->clamp) { v = ep->lo > v ? ep->lo : v; v = ep->hi < v ? ep->hi : v; }
+        }
+        *q = v;
+    }
+}
+
 // One MR×64 tile, computing only the vectors that hold some of its `cols` columns. B's rows are
 // `bstride` apart: 64 in a packed panel; B's own row length when it is read in place (`inPlace`:
 // then the panel's last vector loads only its columns).
@@ -137,6 +184,7 @@ static void ukr_avx512(long k, const float *a, const float *b, long bstride, int
 #define CALL(NV, MASKED) do { if (rows > 4) CALL_R(NV, MASKED, 6); else if (rows > 2) CALL_R(NV, MASKED, 4); \
                               else CALL_R(NV, MASKED, 2); } while (0)
     int masked = inPlace && (cols & 15) != 0;
+    if (cols == 49) { ukr_avx512_3c1(k, a, b, bstride, c, ldc, acc, rows, ep, row, res, prefetch, prefetchLines); return; }
     if (cols > 48) { if (masked) CALL(4, 1); else CALL(4, 0); }
     else if (cols > 32) { if (masked) CALL(3, 1); else CALL(3, 0); }
     else if (cols > 16) { if (masked) CALL(2, 1); else CALL(2, 0); }

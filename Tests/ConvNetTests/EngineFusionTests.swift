@@ -90,6 +90,12 @@ private final class ConvReLU6: Module {
     func forward(_ x: Tensor) -> Tensor { conv(x).clamp(min: 0, max: 6) }
 }
 
+/// A wide 1×1 layer clamped to [0, 6] (ReLU6), for maps of 7×7 and 7×8.
+private final class PointwiseReLU6: Module {
+    let conv = Conv2d(400, 20, kernelSize: 1)
+    func forward(_ x: Tensor) -> Tensor { conv(x).clamp(min: 0, max: 6) }
+}
+
 /// MobileNet's stem (3×3/2 from three channels → batch norm → ReLU6) and a residual pointwise
 /// layer (1×1 → batch norm → + input), on maps wide enough that each image's GEMM writes its
 /// output in place (and more than 16 output channels: narrower layers take the direct kernel):
@@ -199,6 +205,45 @@ private final class Stem: Module {
                 #expect(r.steps == 1)
                 #expect(r.compiled.scalars.allSatisfy { $0 >= 0 } && r.compiled.scalars.contains { $0 > 0 })
                 expectClose(r.compiled, r.eager, rtol: 1e-5, atol: 1e-5, "pointwise + residual + ReLU on \(what), eval")
+            }
+        }
+    }
+
+    /// A 7×7 map's 49 columns are three vectors and one column of its own in the GEMM's tile; a
+    /// 7×8 map's 56 are four vectors. Each value is the same sum in the same order either way, so
+    /// the 7×7 output is the 7×8 one's first seven columns bit for bit: through the affine map, the
+    /// residual and ReLU (NaN made 0), and through a fused clamp past both bounds (NaN kept), with 400 input
+    /// channels (two blocks of the GEMM's depth, the second accumulating onto the first).
+    @Test func sevenColumnTilesMatchTheVectorPath() {
+        Tensor.manualSeed(31)
+        let gen = Generator(seed: 31)
+        let clean = Tensor.randn([1, 400, 7, 7], generator: gen) * 2
+        var v = clean.scalars
+        v[3 * 49 + 48] = .nan   // channel 3's last pixel: every output's column 48 is NaN (ReLU makes it 0)
+        let withNaN = Tensor(shape: [1, 400, 7, 7], scalars: v)
+        let w = Tensor.randn([20, 400, 1, 1], generator: gen) * 0.3
+        let scale = Tensor.randn([20], generator: gen), shift = Tensor.randn([20], generator: gen)
+        let r49 = Tensor.randn([1, 20, 7, 7], generator: gen), r56 = r49.pad([0, 1]).contiguous()
+        func firstSeven(_ y: Tensor) -> [Float] { y.narrow(dim: 3, start: 0, length: 7).contiguous().scalars }
+        func same(_ a: [Float], _ b: [Float]) -> Bool { zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern } }
+        let layer = PointwiseReLU6()
+        layer.eval()
+        let fast = compile(layer)
+        for threads in [1, 2] {
+            withContext({ $0.threads = threads }) {
+                for x49 in [clean, withNaN] {
+                    let x56 = x49.pad([0, 1]).contiguous()
+                    let a49 = withNoGrad { conv2dAffineReLU(x49, w, scale: scale, shift: shift, residual: r49, relu: true) }
+                    let a56 = withNoGrad { conv2dAffineReLU(x56, w, scale: scale, shift: shift, residual: r56, relu: true) }
+                    #expect(same(a49.scalars, firstSeven(a56)), "affine map, residual, ReLU; \(threads) threads")
+                }
+                for x49 in [clean, withNaN] {
+                    let c49 = withNoGrad { fast(x49 * 20) }, c56 = withNoGrad { fast(x49.pad([0, 1]).contiguous() * 20) }
+                    #expect(same(c49.scalars, firstSeven(c56)), "clamp; \(threads) threads")
+                }
+                let c49 = withNoGrad { fast(clean * 20) }
+                let lastColumn = (0..<20).map { c49.scalars[$0 * 49 + 48] }
+                #expect(lastColumn.contains(6) && lastColumn.contains(0), "both bounds reached in the last column")
             }
         }
     }
