@@ -53,6 +53,8 @@ public final class OptimizedGraph {
             private let lock = NSLock()
             private var key = SIMD8<Int>(repeating: -1)
             private var value: AffineConv?
+            /// The storages the key names, held so that none of their addresses can be reused by another.
+            private var keyStorages: [TensorStorage] = []
 
             init(_ fused: FusedConv) { self.fused = fused }
 
@@ -73,8 +75,9 @@ public final class OptimizedGraph {
                 if let value, key == self.key { lock.unlock(); return value }
                 lock.unlock()
                 let made = fused.layer
+                let storages = fused.norm.map { [$0.runningMean, $0.runningVar, $0.weight, $0.bias].compactMap { $0?.storage } } ?? []
                 lock.lock()
-                (self.key, self.value) = (key, made)
+                (self.key, self.value, self.keyStorages) = (key, made, storages)
                 lock.unlock()
                 return made
             }
