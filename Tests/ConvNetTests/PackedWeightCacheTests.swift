@@ -8,11 +8,12 @@ import Testing
     /// (n, c, cout, side, kernel, stride, pad): one shape per path that keeps packed weights, at 2 threads.
     static let shapes: [(Int, Int, Int, Int, Int, Int, Int)] = [
         (1, 32, 40, 5, 3, 1, 1),    // ≤ 64 output pixels, ≥ 256 taps: pixels as GEMM rows (AVX2: weight rows split)
-        (1, 64, 150, 4, 3, 1, 1),   // the same with three 64-channel panels, the last one partial
+        (1, 64, 150, 6, 3, 1, 1),   // the same with three 64-channel panels, the last one partial
+        (1, 64, 150, 7, 3, 1, 1),   // one image on 7×7 (49 pixels: three vectors and a column): weight rows split
         (2, 32, 40, 5, 3, 1, 1),    // the same over two images (a block of columns)
         (3, 20, 30, 5, 1, 1, 0),    // a 1×1 layer with < 128 output pixels
-        (1, 320, 128, 7, 1, 1, 0),  // one image of a 1×1 layer, ≤ 64 pixels, outputs in whole 64-channel panels:
-        (1, 256, 192, 5, 1, 1, 0),  //   pixels as GEMM rows, each thread transposing its own channels (AVX2: rows split)
+        (1, 320, 128, 7, 1, 1, 0),  // one image of a 1×1 layer, ≤ 64 pixels: weight rows split over threads
+        (1, 256, 192, 5, 1, 1, 0),  //   the same on 25 pixels
         (1, 16, 64, 14, 3, 1, 1),   // Winograd F(2×2, 3×3), output channels split over threads
         (1, 16, 48, 16, 5, 1, 2),   // Winograd F(2×2, 5×5), likewise
         (1, 32, 70, 9, 3, 2, 1),    // the 32-channel strided kernel, blocks split over threads
@@ -42,12 +43,12 @@ import Testing
     }
 
     /// The fused inference convolution (batch norm folded into scale and shift, residual, ReLU) on
-    /// the channel-split Winograd path (16 → 64, 3×3 on 14²); on single images of 7² layers: a
-    /// 1×1 layer's weight rows split over the threads (320 → 128), and a 3×3 layer with pixels as
-    /// GEMM rows, whose middle 64-channel panel the two threads share (64 → 320); and on a 14² 1×1
+    /// the channel-split Winograd path (16 → 64, 3×3 on 14²); on single images of 7² layers, 1×1
+    /// and 3×3, weight rows split over the threads (320 → 128, 64 → 320); on a 6² 3×3 layer with
+    /// pixels as GEMM rows, whose middle 64-channel panel the two threads share (64 → 320); and on a 14² 1×1
     /// layer whose GEMM the threads split by rows (96 → 576): twice each (kept weights), on one
     /// thread and two.
-    @Test(arguments: [(16, 64, 14, 3, 1), (320, 128, 7, 1, 0), (64, 320, 7, 3, 1), (96, 576, 14, 1, 0)])
+    @Test(arguments: [(16, 64, 14, 3, 1), (320, 128, 7, 1, 0), (64, 320, 7, 3, 1), (64, 320, 6, 3, 1), (96, 576, 14, 1, 0)])
     func fusedEpilogueOnKeptWeights(_ c: Int, _ cout: Int, _ side: Int, _ k: Int, _ pad: Int) {
         let gen = Generator(seed: UInt64(7200 + c))
         let x = Tensor.randn([1, c, side, side], generator: gen), w = Tensor.randn([cout, c, k, k], generator: gen) * 0.1

@@ -248,9 +248,10 @@ enum ConvKernels {
         // few output pixels with kept weights: the pixels as rows of a transposed GEMM (AVX-512),
         // or the weights' rows split over threads
         let fewPixels = { () -> Void in
-            // (one image of a 1×1 layer: the weights' rows, fetched ahead as the GEMM streams them
-            // and with the epilogue riding on its stores, win despite 49 pixels in 64 columns)
-            if ck_gemm_isa() == 2 && !(g.isPointwise && g.n == 1) {
+            // (one image of a 1×1 layer, or of a map whose pixels fill whole vectors but one column,
+            // as 7×7's 49 do: the weights' rows, fetched ahead as the GEMM streams them and with the
+            // epilogue riding on its stores, win over packing, transposing and finishing the pixels)
+            if ck_gemm_isa() == 2 && !(g.n == 1 && (g.isPointwise || g.hwo % 16 <= 1)) {
                 fewColumnsTransposed(g, x: x, packed: transposedWeights(), bias: bias, y: y, epilogue: epilogue)
             } else {
                 fewColumns(g, x: x, packed: gemmWeights(), bias: bias, y: y, epilogue: epilogue)
