@@ -220,36 +220,43 @@ static void dw_plane512_any(const dw_plan *P, const float *x, const float *w, fl
 
 
 #if defined(__x86_64__)
-// Stride-1 3×3 planes with rows at least 48 wide, read where they lie (no padded copy): four
-// output rows at a time share each input row's three shifted loads, 16 columns per vector, row
-// after row (the order prefetching follows). Edge columns use masked loads (masked lanes read
-// nothing, so no load strays outside the plane) and the rest plain ones: a masked load of a line
-// not yet in cache stalls.
+// 3×3 planes at least 48 wide, read where they lie (no padded copy): four output rows at a time
+// share the input rows they read (six at stride 1, nine at stride 2), 16 columns per vector, row
+// after row (the order prefetching follows). At stride 1 a tap's 16 inputs are one load; at
+// stride 2 the even (j = 0), odd (j = 1) and shifted even (j = 2) lanes of two loaded pairs of
+// vectors, picked by permutes instead of a phase-split copy of the plane. Edge columns use masked
+// loads (masked lanes read nothing, so no load strays outside the plane) and the rest plain ones:
+// a masked load of a line not yet in cache stalls.
 __attribute__((target("avx512f,fma"), always_inline))
-static inline void dw_rows512_chunk(const int MASKED, const float *x, long H, long W, const __m512 wv[9], long ph, long pw,
-                                    long oh0, long ow0, long Ho, long Wo, __m512 vs, __m512 vt, const float *res, int relu,
-                                    int clamp, __m512 vlo, __m512 vhi, float *y) {
-    __mmask16 m[3] = { 0xFFFF, 0xFFFF, 0xFFFF };
+static inline void dw_rows512_chunk(const int S, const int MASKED, const float *x, long H, long W, const __m512 wv[9], long ph,
+                                    long pw, long oh0, long ow0, long Ho, long Wo, __m512 vs, __m512 vt, const float *res,
+                                    int relu, int clamp, __m512 vlo, __m512 vhi, float *y) {
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    // the loads, from the row's first input column c0: at 0, 1, 2 (stride 1); at 0, 16, 2, 18 (stride 2)
+    const long c0 = S * ow0 - pw, at[4] = { 0, S == 1 ? 1 : 16, 2, 18 }, loads = S == 1 ? 3 : 4;
+    __mmask16 m[4] = { 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF };
     if (MASKED)
-        for (int j = 0; j < 3; j++) {
-            long c0 = ow0 - pw + j, lo = c0 < 0 ? -c0 : 0, hi = W - c0 < 16 ? W - c0 : 16;
-            m[j] = hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+        for (int q = 0; q < loads; q++) {
+            long c = c0 + at[q], lo = c < 0 ? -c : 0, hi = W - c < 16 ? W - c : 16;
+            m[q] = hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
         }
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    // input row oh0 − ph + k feeds output row oh0 + q through kernel row k − q
-    for (int k = 0; k < 6; k++) {
-        long ih = oh0 - ph + k;
+    // input row S·oh0 − ph + k feeds output row oh0 + q through kernel row k − S·q
+    for (int k = 0; k < 3 * S + 3; k++) {
+        long ih = S * oh0 - ph + k;
         if (ih < 0 || ih >= H) continue;
-        const float *src = x + ih * W + ow0 - pw;
-        __m512 v0, v1, v2;
-        if (MASKED) {
-            v0 = _mm512_maskz_loadu_ps(m[0], src); v1 = _mm512_maskz_loadu_ps(m[1], src + 1); v2 = _mm512_maskz_loadu_ps(m[2], src + 2);
-        } else {
-            v0 = _mm512_loadu_ps(src); v1 = _mm512_loadu_ps(src + 1); v2 = _mm512_loadu_ps(src + 2);
+        const float *src = x + ih * W + c0;
+        __m512 l[4];
+        for (int q = 0; q < loads; q++) l[q] = MASKED ? _mm512_maskz_loadu_ps(m[q], src + at[q]) : _mm512_loadu_ps(src + at[q]);
+        __m512 v0 = l[0], v1 = l[1], v2 = l[2];
+        if (S == 2) {
+            v0 = _mm512_permutex2var_ps(l[0], even, l[1]); v1 = _mm512_permutex2var_ps(l[0], odd, l[1]);
+            v2 = _mm512_permutex2var_ps(l[2], even, l[3]);
         }
-#define DW_ROW_TAPS(q, acc) if (k - q >= 0 && k - q < 3) { \
-            acc = _mm512_fmadd_ps(wv[(k - q) * 3], v0, acc); acc = _mm512_fmadd_ps(wv[(k - q) * 3 + 1], v1, acc); \
-            acc = _mm512_fmadd_ps(wv[(k - q) * 3 + 2], v2, acc); }
+#define DW_ROW_TAPS(q, acc) if (k - S * q >= 0 && k - S * q < 3) { \
+            acc = _mm512_fmadd_ps(wv[(k - S * q) * 3], v0, acc); acc = _mm512_fmadd_ps(wv[(k - S * q) * 3 + 1], v1, acc); \
+            acc = _mm512_fmadd_ps(wv[(k - S * q) * 3 + 2], v2, acc); }
         DW_ROW_TAPS(0, a0) DW_ROW_TAPS(1, a1) DW_ROW_TAPS(2, a2) DW_ROW_TAPS(3, a3)
 #undef DW_ROW_TAPS
     }
@@ -261,84 +268,34 @@ static inline void dw_rows512_chunk(const int MASKED, const float *x, long H, lo
     }
 }
 
-__attribute__((target("avx512f,fma")))
-static void dw_rows512_3x3s1(const float *x, long H, long W, const float *w, long ph, long pw, long Ho, long Wo, float scale,
-                             float shift, const float *res, int relu, int clamp, float lo, float hi, float *y) {
+__attribute__((target("avx512f,fma"), always_inline))
+static inline void dw_rows512_3x3(const int S, const float *x, long H, long W, const float *w, long ph, long pw, long Ho, long Wo,
+                                  float scale, float shift, const float *res, int relu, int clamp, float lo, float hi, float *y) {
     const __m512 vs = _mm512_set1_ps(scale), vt = _mm512_set1_ps(shift), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
     __m512 wv[9];
     for (int t = 0; t < 9; t++) wv[t] = _mm512_set1_ps(w[t]);
+    // a chunk reads columns [S·ow0 − pw, + 18) at stride 1, [·, + 34) at stride 2
+    const long span = S == 1 ? 18 : 34;
     for (long oh0 = 0; oh0 < Ho; oh0 += 4) {
         for (long ow0 = 0; ow0 < Wo; ow0 += 16) {
-            if (ow0 - pw >= 0 && ow0 - pw + 18 <= W)
-                dw_rows512_chunk(0, x, H, W, wv, ph, pw, oh0, ow0, Ho, Wo, vs, vt, res, relu, clamp, vlo, vhi, y);
+            if (S * ow0 - pw >= 0 && S * ow0 - pw + span <= W)
+                dw_rows512_chunk(S, 0, x, H, W, wv, ph, pw, oh0, ow0, Ho, Wo, vs, vt, res, relu, clamp, vlo, vhi, y);
             else
-                dw_rows512_chunk(1, x, H, W, wv, ph, pw, oh0, ow0, Ho, Wo, vs, vt, res, relu, clamp, vlo, vhi, y);
+                dw_rows512_chunk(S, 1, x, H, W, wv, ph, pw, oh0, ow0, Ho, Wo, vs, vt, res, relu, clamp, vlo, vhi, y);
         }
     }
 }
 
-// Stride-2 3×3 planes, read where they lie: 16 outputs of a row take input columns 2·ow − pw + j,
-// the even (j = 0), odd (j = 1) and shifted even (j = 2) lanes of two loaded pairs of vectors,
-// picked by permutes instead of a phase-split copy of the plane. Four output rows at a time share
-// the nine input rows they read.
-__attribute__((target("avx512f,fma"), always_inline))
-static inline void dw_rows512s2_chunk(const int MASKED, const float *x, long H, long W, const __m512 wv[9], long ph, long pw,
-                                      long oh0, long ow0, long Ho, long Wo, __m512 vs, __m512 vt, const float *res, int relu,
-                                      int clamp, __m512 vlo, __m512 vhi, float *y) {
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-    const long c0 = 2 * ow0 - pw;
-    __mmask16 m[4] = { 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF };   // the loads at c0, c0 + 16, c0 + 2, c0 + 18
-    if (MASKED) {
-        const long at[4] = { 0, 16, 2, 18 };
-        for (int q = 0; q < 4; q++) {
-            long c = c0 + at[q], lo = c < 0 ? -c : 0, hi = W - c < 16 ? W - c : 16;
-            m[q] = hi <= lo ? 0 : (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-        }
-    }
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    // input row 2·oh0 − ph + k feeds output row oh0 + q through kernel row k − 2q
-    for (int k = 0; k < 9; k++) {
-        long ih = 2 * oh0 - ph + k;
-        if (ih < 0 || ih >= H) continue;
-        const float *src = x + ih * W + c0;
-        __m512 l0, l1, l2, l3;
-        if (MASKED) {
-            l0 = _mm512_maskz_loadu_ps(m[0], src); l1 = _mm512_maskz_loadu_ps(m[1], src + 16);
-            l2 = _mm512_maskz_loadu_ps(m[2], src + 2); l3 = _mm512_maskz_loadu_ps(m[3], src + 18);
-        } else {
-            l0 = _mm512_loadu_ps(src); l1 = _mm512_loadu_ps(src + 16); l2 = _mm512_loadu_ps(src + 2); l3 = _mm512_loadu_ps(src + 18);
-        }
-        __m512 v0 = _mm512_permutex2var_ps(l0, even, l1), v1 = _mm512_permutex2var_ps(l0, odd, l1);
-        __m512 v2 = _mm512_permutex2var_ps(l2, even, l3);
-#define DW_S2_TAPS(q, acc) if (k - 2 * q >= 0 && k - 2 * q < 3) { \
-            acc = _mm512_fmadd_ps(wv[(k - 2 * q) * 3], v0, acc); acc = _mm512_fmadd_ps(wv[(k - 2 * q) * 3 + 1], v1, acc); \
-            acc = _mm512_fmadd_ps(wv[(k - 2 * q) * 3 + 2], v2, acc); }
-        DW_S2_TAPS(0, a0) DW_S2_TAPS(1, a1) DW_S2_TAPS(2, a2) DW_S2_TAPS(3, a3)
-#undef DW_S2_TAPS
-    }
-    __mmask16 keep = lanes16(Wo - ow0);
-    __m512 acc[4] = { a0, a1, a2, a3 };
-    for (int q = 0; q < 4 && oh0 + q < Ho; q++) {
-        long o = (oh0 + q) * Wo + ow0;
-        epilogue_store512(acc[q], keep, vs, vt, res ? res + o : 0, relu, clamp, vlo, vhi, y + o);
-    }
+__attribute__((target("avx512f,fma")))
+static void dw_rows512_3x3s1(const float *x, long H, long W, const float *w, long ph, long pw, long Ho, long Wo, float scale,
+                             float shift, const float *res, int relu, int clamp, float lo, float hi, float *y) {
+    dw_rows512_3x3(1, x, H, W, w, ph, pw, Ho, Wo, scale, shift, res, relu, clamp, lo, hi, y);
 }
 
 __attribute__((target("avx512f,fma")))
 static void dw_rows512_3x3s2(const float *x, long H, long W, const float *w, long ph, long pw, long Ho, long Wo, float scale,
                              float shift, const float *res, int relu, int clamp, float lo, float hi, float *y) {
-    const __m512 vs = _mm512_set1_ps(scale), vt = _mm512_set1_ps(shift), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
-    __m512 wv[9];
-    for (int t = 0; t < 9; t++) wv[t] = _mm512_set1_ps(w[t]);
-    for (long oh0 = 0; oh0 < Ho; oh0 += 4) {
-        for (long ow0 = 0; ow0 < Wo; ow0 += 16) {
-            if (2 * ow0 - pw >= 0 && 2 * ow0 - pw + 34 <= W)
-                dw_rows512s2_chunk(0, x, H, W, wv, ph, pw, oh0, ow0, Ho, Wo, vs, vt, res, relu, clamp, vlo, vhi, y);
-            else
-                dw_rows512s2_chunk(1, x, H, W, wv, ph, pw, oh0, ow0, Ho, Wo, vs, vt, res, relu, clamp, vlo, vhi, y);
-        }
-    }
+    dw_rows512_3x3(2, x, H, W, w, ph, pw, Ho, Wo, scale, shift, res, relu, clamp, lo, hi, y);
 }
 #endif
 
