@@ -484,7 +484,8 @@ void ck_conv_depthwise512(const float *x, long xPlane, long p0, long p1, long C,
                   float *) = kh == 3 && kw == 3 ? (s == 1 ? dw_plane512_3x3s1 : dw_plane512_3x3s2) : dw_plane512_any;
     // 3×3 planes at least 48 wide are read in place (narrower rows are mostly edge chunks, whose
     // masked loads stall on data not yet in cache)
-    const int rows3x3 = kh == 3 && kw == 3 && s == 1 && W >= 48, rows3x3s2 = kh == 3 && kw == 3 && s == 2 && W >= 48;
+    void (*rows)(const float *, long, long, const float *, long, long, long, long, float, float, const float *, int, int, float,
+                 float, float *) = kh == 3 && kw == 3 && W >= 48 ? (s == 1 ? dw_rows512_3x3s1 : dw_rows512_3x3s2) : 0;
     void (*block)(const float *, long, long, const float *, long, long, long, long, long, const ck_epilogue *, float *, long,
                   float *) = !dw_block16_takes(H, W, kh, kw, s, ph, pw, Wo) || (ep && ep->residual) || xPlane != H * W ? 0
                              : (s == 1 ? dw_block16_3x3s1 : dw_block16_3x3s2);
@@ -496,16 +497,10 @@ void ck_conv_depthwise512(const float *x, long xPlane, long p0, long p1, long C,
             p += 15;
             continue;
         }
-        if (rows3x3s2) {
-            dw_rows512_3x3s2(x + p * xPlane, H, W, w + c * kh * kw, ph, pw, Ho, Wo, ep && ep->scale ? ep->scale[c] : 1.0f,
-                             ep && ep->shift ? ep->shift[c] : 0.0f, ep && ep->residual ? ep->residual + p * yPlane : 0,
-                             ep ? ep->relu : 0, ep ? ep->clamp : 0, ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane);
-            continue;
-        }
-        if (rows3x3) {
-            dw_rows512_3x3s1(x + p * xPlane, H, W, w + c * kh * kw, ph, pw, Ho, Wo, ep && ep->scale ? ep->scale[c] : 1.0f,
-                             ep && ep->shift ? ep->shift[c] : 0.0f, ep && ep->residual ? ep->residual + p * yPlane : 0,
-                             ep ? ep->relu : 0, ep ? ep->clamp : 0, ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane);
+        if (rows) {
+            rows(x + p * xPlane, H, W, w + c * kh * kw, ph, pw, Ho, Wo, ep && ep->scale ? ep->scale[c] : 1.0f,
+                 ep && ep->shift ? ep->shift[c] : 0.0f, ep && ep->residual ? ep->residual + p * yPlane : 0,
+                 ep ? ep->relu : 0, ep ? ep->clamp : 0, ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane);
             continue;
         }
         plane(&P, x + p * xPlane, w + c * kh * kw, ep && ep->scale ? ep->scale[c] : 1.0f, ep && ep->shift ? ep->shift[c] : 0.0f,

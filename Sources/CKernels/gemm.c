@@ -70,20 +70,26 @@ static inline __m512 epilogue512(__m512 v, const ck_epilogue *ep, long row, cons
 // NV: the 16-column vectors of the panel that hold columns (a constant in each copy below), so a
 // narrow last panel (a 14×14 map's 196 = 3·64 + 4 columns) computes one vector, not four. ROWS
 // (2, 4 or 6, at least `rows`): the rows multiplied, so a last panel of 2 or 4 rows (32 or 16
-// output channels) does not multiply six.
-__attribute__((target("avx512f,fma"), always_inline))
-static inline void ukr_avx512_nv(const int NV, const int MASKED, const int ROWS, long k, const float *a, const float *b, long bstride, float *c,
-                                 long ldc, int acc, long rows, long cols, const ck_epilogue *ep, long row, const float *res,
-                                 const char *prefetch, long prefetchLines) {
+// output channels) does not multiply six. EXTRA: one more column after the NV vectors (a 7×7
+// map's 49 = 3·16 + 1), computed on its own: the six rows' A values (one load) times that
+// column's B value, one multiply-add per k where a vector of one live lane takes six. Same sums in
+// the same order, and epilogue512's steps on each of its values, so it matches the vector path bit
+// for bit.
+__attribute__((target("avx512f,avx512vl,fma"), always_inline))
+static inline void ukr_avx512_nv(const int NV, const int MASKED, const int ROWS, const int EXTRA, long k, const float *a,
+                                 const float *b, long bstride, float *c, long ldc, int acc, long rows, long cols,
+                                 const ck_epilogue *ep, long row, const float *res, const char *prefetch, long prefetchLines) {
     // MASKED (B read in place): the last vector loads only the panel's columns, never past B's end
     const __mmask16 last = (__mmask16)(cols - 16 * (NV - 1) >= 16 ? 0xFFFF : (1u << (cols - 16 * (NV - 1))) - 1);
     __m512 z = _mm512_setzero_ps();
     __m512 c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
     __m512 c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
     __m512 c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z, c52 = z, c53 = z;
+    __m256 cx = _mm256_setzero_ps();                     // EXTRA: rows 0–5 of column 16·NV in lanes 0–5
     for (long p = 0; p < k; p++) {
         if (p < prefetchLines) _mm_prefetch(prefetch + 64 * p, _MM_HINT_T1);
 #define LOADB(j) (MASKED && NV == j + 1 ? _mm512_maskz_loadu_ps(last, b + 16 * j) : _mm512_loadu_ps(b + 16 * j))
+        if (EXTRA) cx = _mm256_fmadd_ps(_mm256_maskz_loadu_ps(0x3F, a), _mm256_set1_ps(b[16 * NV]), cx);
         __m512 b0 = LOADB(0), b1 = z, b2 = z, b3 = z;
         if (NV > 1) b1 = LOADB(1);
         if (NV > 2) b2 = LOADB(2);
@@ -113,14 +119,30 @@ static inline void ukr_avx512_nv(const int NV, const int MASKED, const int ROWS,
     ST4(0) ST4(1) ST4(2) ST4(3) ST4(4) ST4(5)
 #undef ST4
 #undef ST1
+    if (!EXTRA) return;
+    float column[8];
+    _mm256_storeu_ps(column, cx);
+    for (long r = 0; r < rows; r++) {
+        float v = column[r], *q = c + r * ldc + 16 * NV;
+        if (acc) v = v + *q;
+        if (ep) {
+            // epilogue512's steps on one value: fused multiply-add, then max(v, 0) and max(lo, ·),
+            // min(hi, ·) as the vector instructions order their operands (NaN as they treat it)
+            v = fmaf(v, ep->scale ? ep->scale[row + r] : 1.0f, ep->shift ? ep->shift[row + r] : 0.0f);
+            if (res) v = v + res[r * ldc + 16 * NV];
+            if (ep->relu) v = v > 0.0f ? v : 0.0f;
+            if (ep->clamp) { v = ep->lo > v ? ep->lo : v; v = ep->hi < v ? ep->hi : v; }
+        }
+        *q = v;
+    }
 }
 
 #define UKR_NV(NV, MASKED, ROWS) \
-__attribute__((target("avx512f,fma"))) \
+__attribute__((target("avx512f,avx512vl,fma"))) \
 static void ukr_avx512_##NV##_##MASKED##_##ROWS(long k, const float *a, const float *b, long bstride, float *c, long ldc, \
                                                 int acc, long rows, long cols, const ck_epilogue *ep, long row, const float *res, \
                                                 const char *prefetch, long prefetchLines) { \
-    ukr_avx512_nv(NV, MASKED, ROWS, k, a, b, bstride, c, ldc, acc, rows, cols, ep, row, res, prefetch, prefetchLines); \
+    ukr_avx512_nv(NV, MASKED, ROWS, 0, k, a, b, bstride, c, ldc, acc, rows, cols, ep, row, res, prefetch, prefetchLines); \
 }
 #define UKR_ROWS(ROWS) UKR_NV(1, 0, ROWS) UKR_NV(2, 0, ROWS) UKR_NV(3, 0, ROWS) UKR_NV(4, 0, ROWS) \
                        UKR_NV(1, 1, ROWS) UKR_NV(2, 1, ROWS) UKR_NV(3, 1, ROWS) UKR_NV(4, 1, ROWS)
@@ -128,50 +150,11 @@ UKR_ROWS(2) UKR_ROWS(4) UKR_ROWS(6)
 #undef UKR_ROWS
 #undef UKR_NV
 
-// A tile of 49 columns (a 7×7 map: 3·16 + 1), as three vectors and the last column on its own:
-// the six rows' A values (one load) times that column's B value, so its multiply-adds are one
-// per k, not the six a fourth vector of one live lane costs. Same sums in the same order as the
-// vector path, and the same epilogue arithmetic per value, so the results match it bit for bit.
+// 49 columns: three vectors and one more column (EXTRA).
 __attribute__((target("avx512f,avx512vl,fma")))
 static void ukr_avx512_3c1(long k, const float *a, const float *b, long bstride, float *c, long ldc, int acc, long rows,
                            const ck_epilogue *ep, long row, const float *res, const char *prefetch, long prefetchLines) {
-    __m512 z = _mm512_setzero_ps();
-    __m512 c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z;
-    __m512 c30 = z, c31 = z, c32 = z, c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z;
-    __m256 cx = _mm256_setzero_ps();                     // column 48, rows 0–5 in lanes 0–5
-    for (long p = 0; p < k; p++) {
-        if (p < prefetchLines) _mm_prefetch(prefetch + 64 * p, _MM_HINT_T1);
-        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), b2 = _mm512_loadu_ps(b + 32), x;
-        cx = _mm256_fmadd_ps(_mm256_maskz_loadu_ps(0x3F, a), _mm256_set1_ps(b[48]), cx);
-#define ROW(r) x = _mm512_set1_ps(a[r]); c##r##0 = _mm512_fmadd_ps(x, b0, c##r##0); \
-        c##r##1 = _mm512_fmadd_ps(x, b1, c##r##1); c##r##2 = _mm512_fmadd_ps(x, b2, c##r##2);
-        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
-#undef ROW
-        a += MR; b += bstride;
-    }
-#define ST1(r, j) do { float *q = c + r * ldc + 16 * j; \
-        if (acc) c##r##j = _mm512_add_ps(c##r##j, _mm512_loadu_ps(q)); \
-        if (ep) c##r##j = epilogue512(c##r##j, ep, row + r, res ? res + r * ldc + 16 * j : 0, 0xFFFF); \
-        _mm512_storeu_ps(q, c##r##j); } while (0)
-#define ST3(r) if (rows > r) { ST1(r, 0); ST1(r, 1); ST1(r, 2); }
-    ST3(0) ST3(1) ST3(2) ST3(3) ST3(4) ST3(5)
-#undef ST3
-#undef ST1
-    float last[8];
-    _mm256_storeu_ps(last, cx);
-    for (long r = 0; r < rows; r++) {
-        float v = last[r], *q = c + r * ldc + 48;
-        if (acc) v = v + *q;
-        if (ep) {
-            // epilogue512's steps on one value: fused multiply-add, then max(v, 0) and max(lo, ·),
-            // min(hi, ·) as the vector instructions order their operands (NaN as they treat it)
-            v = fmaf(v, ep->scale ? ep->scale[row + r] : 1.0f, ep->shift ? ep->shift[row + r] : 0.0f);
-            if (res) v = v + res[r * ldc + 48];
-            if (ep->relu) v = v > 0.0f ? v : 0.0f;
-            if (ep->clamp) { v = ep->lo > v ? ep->lo : v; v = ep->hi < v ? ep->hi : v; }
-        }
-        *q = v;
-    }
+    ukr_avx512_nv(3, 0, 6, 1, k, a, b, bstride, c, ldc, acc, rows, 48, ep, row, res, prefetch, prefetchLines);
 }
 
 // One MR×64 tile, computing only the vectors that hold some of its `cols` columns. B's rows are
