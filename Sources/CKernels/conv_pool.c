@@ -638,6 +638,181 @@ static void maxpool_small_values512(const float *x, long planes, long H, long W,
 }
 #endif
 
+#if defined(__x86_64__)
+// The AVX2 forms of the AVX-512 pooling kernels above (8 lanes; a partial vector is loaded and
+// stored through a lane mask, its other lanes filled with −∞ where a maximum reads them).
+static const int32_t pool_lanes[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
+
+__attribute__((target("avx2")))
+static inline __m256i lanes_below(long n) { return _mm256_loadu_si256((const __m256i *)(pool_lanes + 8 - (n < 8 ? (n > 0 ? n : 0) : 8))); }
+
+__attribute__((target("avx2")))
+static inline __m256 load_or_lowest(const float *p, __m256i m) {
+    return _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_maskload_ps(p, m), _mm256_castsi256_ps(m));
+}
+
+__attribute__((target("avx2")))
+static inline __m256 max_nan256(__m256 best, __m256 v) {
+    __m256 t = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    return _mm256_blendv_ps(best, v, t);
+}
+
+// lanes 0, 2, …, 14 of the 16 floats at q (lo = q[0..7], hi = q[8..15]); with 0xDD the odd ones
+#define EVEN256(lo, hi) _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xD8))
+#define ODD256(lo, hi) _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD)), 0xD8))
+
+__attribute__((target("avx2")))
+static int has_nan256(const float *x, long n) {
+    __m256 any = _mm256_setzero_ps();
+    long i = 0;
+    for (; i + 8 <= n; i += 8) { __m256 v = _mm256_loadu_ps(x + i); any = _mm256_or_ps(any, _mm256_cmp_ps(v, v, _CMP_UNORD_Q)); }
+    for (; i < n; i++) if (x[i] != x[i]) return 1;
+    return _mm256_movemask_ps(any) != 0;
+}
+
+// separable_values512_body with 8 lanes
+__attribute__((target("avx2"), always_inline))
+static inline void separable_values256_body(const float *xp, long H, long W, long kh, long kw, long ph, long pw, long sh,
+                                            long sw, long Ho, long Wo, float *prow, float *yp, const int nan) {
+    for (long k = 0; k < pw; k++) prow[k] = -INFINITY;
+    for (long k = pw + W; k < pw + W + 64; k++) prow[k] = -INFINITY;
+#define POOL_MAX256(best, v) (nan ? max_nan256(best, v) : _mm256_max_ps(v, best))
+    for (long oh = 0; oh < Ho; oh++) {
+        long i0 = oh * sh - ph, i1 = i0 + kh;
+        if (i0 < 0) i0 = 0;
+        if (i1 > H) i1 = H;
+        long w0 = 0;
+        for (; w0 + 8 <= W; w0 += 8) {
+            __m256 best = _mm256_loadu_ps(xp + i0 * W + w0);
+            for (long i = i0 + 1; i < i1; i++) best = POOL_MAX256(best, _mm256_loadu_ps(xp + i * W + w0));
+            _mm256_storeu_ps(prow + pw + w0, best);
+        }
+        if (w0 < W) {
+            __m256i m = lanes_below(W - w0);
+            __m256 best = load_or_lowest(xp + i0 * W + w0, m);
+            for (long i = i0 + 1; i < i1; i++) best = POOL_MAX256(best, load_or_lowest(xp + i * W + w0, m));
+            _mm256_maskstore_ps(prow + pw + w0, m, best);
+        }
+        for (long ow0 = 0; ow0 < Wo; ow0 += 8) {
+            __m256 best = _mm256_set1_ps(-INFINITY);
+            for (long j = 0; j < kw; j++) {
+                const float *q = prow + ow0 * sw + j;
+                __m256 v = sw == 1 ? _mm256_loadu_ps(q) : EVEN256(_mm256_loadu_ps(q), _mm256_loadu_ps(q + 8));
+                best = POOL_MAX256(best, v);
+            }
+            if (Wo - ow0 >= 8) _mm256_storeu_ps(yp + oh * Wo + ow0, best);
+            else _mm256_maskstore_ps(yp + oh * Wo + ow0, lanes_below(Wo - ow0), best);
+        }
+    }
+#undef POOL_MAX256
+}
+
+__attribute__((target("avx2")))
+static void separable_values256(const float *xp, long H, long W, long kh, long kw, long ph, long pw, long sh, long sw,
+                                long Ho, long Wo, float *prow, float *yp) {
+    if (has_nan256(xp, H * W)) separable_values256_body(xp, H, W, kh, kw, ph, pw, sh, sw, Ho, Wo, prow, yp, 1);
+    else separable_values256_body(xp, H, W, kh, kw, ph, pw, sh, sw, Ho, Wo, prow, yp, 0);
+}
+
+// max_nan512 with 8 lanes
+__attribute__((target("avx2")))
+static inline __m256 max_nan256b(__m256 a, __m256 b) {
+    __m256 unordered = _mm256_cmp_ps(a, b, _CMP_UNORD_Q);
+    return _mm256_blendv_ps(_mm256_max_ps(a, b), _mm256_add_ps(a, b), unordered);
+}
+
+// axis_max512 with 8 lanes
+__attribute__((target("avx2"), always_inline))
+static inline void axis_max256(const float *src, float *dst, long total, long hw, const int32_t *posOf,
+                               long k, long pad, long extent, long step, int nan) {
+    const __m256 lowest = _mm256_set1_ps(-INFINITY);
+    for (long e = 0; e < total; e += 8) {
+        __m256i live = lanes_below(total - e);
+        __m256i pos = _mm256_loadu_si256((const __m256i *)(posOf + e % hw));
+        __m256 m = lowest;
+        for (long j = 0; j < k; j++) {
+            __m256i c = _mm256_add_epi32(pos, _mm256_set1_epi32((int)(j - pad)));
+            __m256i ok = _mm256_and_si256(live, _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), c),
+                                                                    _mm256_cmpgt_epi32(_mm256_set1_epi32((int)extent), c)));
+            __m256 v = load_or_lowest(src + e + (j - pad) * step, ok);
+            m = nan ? max_nan256b(m, v) : _mm256_max_ps(m, v);
+        }
+        _mm256_maskstore_ps(dst + e, live, m);
+    }
+}
+
+// maxpool_small_values512 with 8 lanes
+__attribute__((target("avx2")))
+static void maxpool_small_values256(const float *x, long planes, long H, long W, long kh, long kw, long ph, long pw,
+                                    long sh, long sw, long Ho, long Wo, float *y, float *scratch) {
+    long hw = H * W;
+    int32_t colOf[MAXPOOL_SMALL_LIMIT + 16], rowOf[MAXPOOL_SMALL_LIMIT + 16];
+    for (long q = 0; q < hw + 16; q++) { colOf[q] = (int32_t)((q % hw) % W); rowOf[q] = (int32_t)((q % hw) / W); }
+    long chunk = 2048 / hw > 0 ? 2048 / hw : 1;
+    float *rowmax = scratch, *dense = scratch + chunk * hw + 16;
+    int same = sh == 1 && sw == 1 && Ho == H && Wo == W;
+    for (long p0 = 0; p0 < planes; p0 += chunk) {
+        long np = planes - p0 < chunk ? planes - p0 : chunk, total = np * hw;
+        const float *xp = x + p0 * hw;
+        float *out = same ? y + p0 * hw : dense;
+        if (has_nan256(xp, total)) {
+            axis_max256(xp, rowmax, total, hw, colOf, kw, pw, W, 1, 1);
+            axis_max256(rowmax, out, total, hw, rowOf, kh, ph, H, W, 1);
+        } else {
+            axis_max256(xp, rowmax, total, hw, colOf, kw, pw, W, 1, 0);
+            axis_max256(rowmax, out, total, hw, rowOf, kh, ph, H, W, 0);
+        }
+        if (!same) {
+            for (long pl = 0; pl < np; pl++) {
+                const float *d = dense + pl * hw;
+                float *yp = y + (p0 + pl) * Ho * Wo;
+                for (long oh = 0; oh < Ho; oh++)
+                    for (long ow = 0; ow < Wo; ow++) yp[oh * Wo + ow] = d[oh * sh * W + ow * sw];
+            }
+        }
+    }
+}
+
+// maxpool2x2_row512 with 8 lanes: the same comparisons, so the same values and indices
+__attribute__((target("avx2")))
+static long maxpool2x2_row256(const float *r0, const float *r1, long W, long Wo, int32_t base, float *y, int32_t *idx) {
+    const __m256i twice = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+    for (long ow0 = 0; ow0 < Wo; ow0 += 8) {
+        long n = Wo - ow0 < 8 ? Wo - ow0 : 8, cols = 2 * n;
+        const float *p0 = r0 + 2 * ow0, *p1 = r1 + 2 * ow0;
+        __m256 x0, x1, z0, z1;
+        __m256i m = lanes_below(n);
+        if (n == 8) {
+            x0 = _mm256_loadu_ps(p0); x1 = _mm256_loadu_ps(p0 + 8);
+            z0 = _mm256_loadu_ps(p1); z1 = _mm256_loadu_ps(p1 + 8);
+        } else {
+            __m256i lo = lanes_below(cols), hi = lanes_below(cols - 8);
+            x0 = _mm256_maskload_ps(p0, lo); x1 = _mm256_maskload_ps(p0 + 8, hi);
+            z0 = _mm256_maskload_ps(p1, lo); z1 = _mm256_maskload_ps(p1 + 8, hi);
+        }
+        __m256 a = EVEN256(x0, x1), b = ODD256(x0, x1), c = EVEN256(z0, z1), d = ODD256(z0, z1);
+        __m256 nan = _mm256_and_ps(_mm256_castsi256_ps(m), _mm256_or_ps(_mm256_cmp_ps(a, b, _CMP_UNORD_Q), _mm256_cmp_ps(c, d, _CMP_UNORD_Q)));
+        if (_mm256_movemask_ps(nan)) return ow0;
+        __m256 ab = _mm256_cmp_ps(b, a, _CMP_GT_OQ), cd = _mm256_cmp_ps(d, c, _CMP_GT_OQ);
+        __m256 m0 = _mm256_blendv_ps(a, b, ab), m1 = _mm256_blendv_ps(c, d, cd);
+        __m256 up = _mm256_cmp_ps(m1, m0, _CMP_GT_OQ);
+        __m256 best = _mm256_blendv_ps(m0, m1, up);
+        if (n == 8) _mm256_storeu_ps(y + ow0, best);
+        else _mm256_maskstore_ps(y + ow0, m, best);
+        if (idx) {
+            __m256i ia = _mm256_add_epi32(_mm256_set1_epi32(base + (int32_t)(2 * ow0)), twice);
+            __m256i ic = _mm256_add_epi32(ia, _mm256_set1_epi32((int32_t)W));
+            // a true comparison is −1 in every bit: subtracting it adds one
+            __m256i k0 = _mm256_sub_epi32(ia, _mm256_castps_si256(ab)), k1 = _mm256_sub_epi32(ic, _mm256_castps_si256(cd));
+            __m256i arg = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(k0), _mm256_castsi256_ps(k1), up));
+            if (n == 8) _mm256_storeu_si256((__m256i *)(idx + ow0), arg);
+            else _mm256_maskstore_epi32(idx + ow0, m, arg);
+        }
+    }
+    return Wo;
+}
+#endif
+
 long ck_maxpool2d_scratch(long H, long W) {
     long hw = H * W, chunk = 2048 / (hw > 0 ? hw : 1);
     if (chunk < 1) chunk = 1;
@@ -653,8 +828,13 @@ void ck_maxpool2d(const float *x, long planes, long H, long W, long kh, long kw,
         maxpool_small_values512(x, planes, H, W, kh, kw, ph, pw, sh, sw, Ho, Wo, y, ck_scratch(3, ck_maxpool2d_scratch(H, W)));
         return;
     }
+    if (!indices && ck_gemm_isa() == 1 && dh == 1 && dw == 1 && H * W <= MAXPOOL_SMALL_LIMIT && (Ho - 1) * sh < H && (Wo - 1) * sw < W
+        && ph < kh && pw < kw) {
+        maxpool_small_values256(x, planes, H, W, kh, kw, ph, pw, sh, sw, Ho, Wo, y, ck_scratch(3, ck_maxpool2d_scratch(H, W)));
+        return;
+    }
 #endif
-    int wide = ck_gemm_isa() == 2;              /* once per call, not per row or plane */
+    int wide = ck_gemm_isa() == 2, wide2 = ck_gemm_isa() == 1;   /* once per call, not per row or plane */
     if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && dh == 1 && dw == 1) {
         // the common 2×2/2 case: four candidates, no bounds checks, selects instead of branches
         // (random data makes comparisons unpredictable); NaN is rare and handled after the fact
@@ -669,6 +849,7 @@ void ck_maxpool2d(const float *x, long planes, long H, long W, long kh, long kw,
                 long ow = 0;
 #if defined(__x86_64__)
                 if (wide) ow = maxpool2x2_row512(r0, r1, W, Wo, base, yp + oh * Wo, ip ? ip + oh * Wo : 0);
+                else if (wide2) ow = maxpool2x2_row256(r0, r1, W, Wo, base, yp + oh * Wo, ip ? ip + oh * Wo : 0);
 #endif
                 for (; ow < Wo; ow++) {
                     long i0 = 2 * ow;
@@ -709,6 +890,10 @@ void ck_maxpool2d(const float *x, long planes, long H, long W, long kh, long kw,
                                              indices ? indices + pl * Ho * Wo : 0)) continue;
             if (!indices && vec) {
                 separable_values512(xp, H, W, kh, kw, ph, pw, sh, sw, Ho, Wo, hv + 2 * H * Wo, y + pl * Ho * Wo);
+                continue;
+            }
+            if (!indices && wide2 && (sw == 1 || sw == 2)) {
+                separable_values256(xp, H, W, kh, kw, ph, pw, sh, sw, Ho, Wo, hv + 2 * H * Wo, y + pl * Ho * Wo);
                 continue;
             }
 #endif
