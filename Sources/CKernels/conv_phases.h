@@ -9,6 +9,7 @@
 #define CONV_PHASES_H
 #include "ckernels.h"
 #include <immintrin.h>
+#include <string.h>
 
 typedef struct {
     long s, ph, pw, H, W;
@@ -109,6 +110,40 @@ static void phases512_rows(const phase_geometry *P, const float *x, float *phase
         for (long q = 0; q < s * s; q++) zero512(phases + q * P->stride + P->Hq * Wq, P->stride - P->Hq * Wq - 16);
 }
 
+
+// The AVX2 form of phases512_rows (8 lanes; the zero fills and copies write whole vectors too).
+__attribute__((target("avx2")))
+static void phases256_rows(const phase_geometry *P, const float *x, float *phases, long r0, long r1) {
+    long s = P->s, Wq = P->Wq, W = P->W, pw = P->pw;
+    const __m256 z = _mm256_setzero_ps();
+    for (long r = r0; r < r1; r++) {
+        long ih = r - P->ph;
+        float *row0 = phases + (r % s) * s * P->stride + (r / s) * Wq;
+        for (long b = 0; b < s; b++)
+            for (long i = 0; i < Wq; i += 8) _mm256_storeu_ps(row0 + b * P->stride + i, z);
+        if (ih < 0 || ih >= P->H) continue;
+        const float *src = x + ih * W;
+        if (s == 1) {
+            memcpy(row0 + pw, src, (size_t)W * sizeof(float));
+        } else {
+            float *ev = row0 + (pw & 1) * P->stride + (pw >> 1), *od = row0 + ((pw + 1) & 1) * P->stride + ((pw + 1) >> 1);
+            long i = 0;
+            for (; i + 16 <= W; i += 16) {
+                __m256 a = _mm256_loadu_ps(src + i), b = _mm256_loadu_ps(src + i + 8);
+                __m256 e = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+                __m256 o = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+                _mm256_storeu_ps(ev + i / 2, e);
+                _mm256_storeu_ps(od + i / 2, o);
+            }
+            for (; i < W; i++) (i % 2 ? od : ev)[i / 2] = src[i];
+        }
+    }
+    if (r1 == s * P->Hq)
+        for (long q = 0; q < s * s; q++) {
+            float *t = phases + q * P->stride + P->Hq * Wq;
+            for (long i = 0; i < P->stride - P->Hq * Wq - 16; i += 8) _mm256_storeu_ps(t + i, z);
+        }
+}
 static inline void phases512(const phase_geometry *P, const float *x, float *phases) {
     phases512_rows(P, x, phases, 0, P->s * P->Hq);
 }

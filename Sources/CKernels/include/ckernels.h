@@ -266,17 +266,17 @@ long ck_conv_depthwise512_scratch(long H, long W, long kh, long kw, long ph, lon
 /// more for a band of their rows).
 void ck_conv_depthwise512(const float *x, long xPlane, long p0, long p1, long C, long H, long W, const float *w, long kh, long kw,
                           long s, long ph, long pw, long Ho, long Wo, const ck_epilogue *ep, float *y, long yPlane, float *scratch);
-/// Whether ck_conv_implicit512 runs here (AVX-512).
-int ck_conv_implicit512_available(void);
-/// Floats of the padded phases ck_conv_implicit512_phases writes for a C-channel image.
-long ck_conv_implicit512_phases_size(long C, long H, long W, long kw, long ph, long pw, long s);
-/// Part `part` of `parts` (by rows) of the padded phases of image x [C, H, W] for ck_conv_implicit512
+/// Whether ck_conv_implicit runs here (AVX-512 or AVX2).
+int ck_conv_implicit_available(void);
+/// Floats of the padded phases ck_conv_implicit_phases writes for a C-channel image.
+long ck_conv_implicit_phases_size(long C, long H, long W, long kw, long ph, long pw, long s);
+/// Part `part` of `parts` (by rows) of the padded phases of image x [C, H, W] for ck_conv_implicit
 /// (stride s = 1 or 2): the parts may be written by different threads at once.
-void ck_conv_implicit512_phases(const float *x, long C, long H, long W, long kw, long ph, long pw, long s, long part, long parts,
-                                float *phases);
+void ck_conv_implicit_phases(const float *x, long C, long H, long W, long kw, long ph, long pw, long s, long part, long parts,
+                             float *phases);
 /// Output rows [oh0, oh1) of y [M, Ho, Wo] = conv(image, w) through the epilogue `ep` (or null; a bias
 /// goes in as its shift), by an implicit GEMM over the image's phases, with w [M, C·kh·kw] packed by
 /// ck_pack_a (undilated, equal strides s ≤ 2). off: C·kh·kw longs of scratch. See conv_implicit.c.
-void ck_conv_implicit512(const float *phases, long C, long H, long W, long M, long kh, long kw, long s, long ph, long pw,
-                         long Ho, long Wo, const float *apacked, const ck_epilogue *ep, long oh0, long oh1, float *y, long *off);
+void ck_conv_implicit(const float *phases, long C, long H, long W, long M, long kh, long kw, long s, long ph, long pw,
+                      long Ho, long Wo, const float *apacked, const ck_epilogue *ep, long oh0, long oh1, float *y, long *off);
 #endif

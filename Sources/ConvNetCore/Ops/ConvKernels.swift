@@ -181,32 +181,32 @@ enum ConvKernels {
     /// (ResNet's 7×7/2), or 3×3 for a single image or a strided stem of three channels or more
     /// (MobileNetV2's; batches of one-channel 3×3 layers run faster through im2col: measurements
     /// in benchmarks/README.md, sixth session), more than 16 outputs (fewer take the direct
-    /// kernel), equal strides of 1 or 2, undilated, outputs at least 12 wide, with AVX-512: the
-    /// implicit GEMM (`ck_conv_implicit512`), which packs no im2col matrix.
+    /// kernel), equal strides of 1 or 2, undilated, outputs at least 12 wide, with AVX-512 or AVX2: the
+    /// implicit GEMM (`ck_conv_implicit`), which packs no im2col matrix.
     static func usesImplicitGEMM(_ g: ConvGeometry, constantWeight: Tensor?) -> Bool {
         let kernelTakes = g.kh * g.kw >= 25 || (g.kh * g.kw >= 9 && (g.n == 1 || (g.sh == 2 && g.c >= 3)))
         return constantWeight != nil && g.groups == 1 && g.c <= 4 && kernelTakes && g.cout > 16 && g.sh == g.sw && g.sh <= 2
-            && g.dh == 1 && g.dw == 1 && g.wo >= 12 && ck_conv_implicit512_available() != 0
+            && g.dh == 1 && g.dw == 1 && g.wo >= 12 && ck_conv_implicit_available() != 0
     }
 
     /// y = epilogue(conv(x, w)) image by image: the image's padded phases, then its output rows
-    /// split over threads, 6 channels × 64 pixels at a time.
+    /// split over threads, 6 channels × 64 pixels at a time (16 with AVX2).
     static func implicitGEMM(_ g: ConvGeometry, x: UnsafePointer<Float>, packed: PackedA, epilogue: ConvEpilogue?,
                              y: UnsafeMutablePointer<Float>) {
-        let phases = Tensor(uninitializedShape: [ck_conv_implicit512_phases_size(g.c, g.h, g.w, g.kw, g.ph, g.pw, g.sh)])
+        let phases = Tensor(uninitializedShape: [ck_conv_implicit_phases_size(g.c, g.h, g.w, g.kw, g.ph, g.pw, g.sh)])
         let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo, taps = g.kg
         for i in 0..<g.n {
             let parts = Swift.max(1, Swift.min(Threads.count, g.h / 16))
             Threads.parallelFor(parts) { r in
                 for part in r {
-                    ck_conv_implicit512_phases(x + i * inPlane, g.c, g.h, g.w, g.kw, g.ph, g.pw, g.sh, part, parts, phases.elementPointer)
+                    ck_conv_implicit_phases(x + i * inPlane, g.c, g.h, g.w, g.kw, g.ph, g.pw, g.sh, part, parts, phases.elementPointer)
                 }
             }
             let ep = epilogue?.kernelForm(image: i, channels: g.cout, plane: g.hwo, channel0: 0)
             Threads.parallelFor(g.ho, minPerThread: Swift.max(1, 65_536 / Swift.max(1, g.wo * g.cout * taps))) { r in
                 let off = UnsafeMutableRawPointer(ck_scratch(3, 2 * taps + 2)!).bindMemory(to: Int.self, capacity: taps)
                 withOptionalPointer(ep) { e in
-                    ck_conv_implicit512(phases.elementPointer, g.c, g.h, g.w, g.cout, g.kh, g.kw, g.sh, g.ph, g.pw, g.ho, g.wo,
+                    ck_conv_implicit(phases.elementPointer, g.c, g.h, g.w, g.cout, g.kh, g.kw, g.sh, g.ph, g.pw, g.ho, g.wo,
                                         packed.pointer, e, r.lowerBound, r.upperBound, y + i * outPlane, off)
                 }
             }
