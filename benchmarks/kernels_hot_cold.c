@@ -57,18 +57,18 @@ int main(int argc, char **argv) {
     if (argc >= 6 && strcmp(argv[1], "dw") == 0) {
         long C = atol(argv[2]), H = atol(argv[3]), W = atol(argv[4]), s = atol(argv[5]);
         int cold = argc > 6 && atoi(argv[6]);
-        if (!ck_conv_depthwise512_available()) { fprintf(stderr, "the depthwise kernel needs AVX-512\n"); return 1; }
+        if (!ck_conv_depthwise_padded_available()) { fprintf(stderr, "the depthwise kernel needs AVX-512 or AVX2\n"); return 1; }
         long Ho = (H + 2 - 3) / s + 1, Wo = (W + 2 - 3) / s + 1;
         float *x = filled(C * H * W, 7, 0.1f), *y = filled(C * Ho * Wo, 1, 0), *w = filled(C * 9, 5, 0.01f);
         float *scale = filled(C, 1, 0), *shift = filled(C, 1, 0);
         for (long i = 0; i < C; i++) { scale[i] = 1; shift[i] = 0.1f; }
         ck_epilogue ep = { scale, shift, 0, 0, 1, 0, 6 };
-        float *scratch = aligned_alloc(64, (size_t)ck_conv_depthwise512_scratch(H, W, 3, 3, 1, 1, s, Wo) * 4 + 64);
+        float *scratch = aligned_alloc(64, (size_t)ck_conv_depthwise_padded_scratch(H, W, 3, 3, 1, 1, s, Wo) * 4 + 64);
         double best = 1e9;
         for (int r = 0; r < 50; r++) {
             if (cold) evict();
             double t0 = now();
-            ck_conv_depthwise512(x, H * W, 0, C, C, H, W, w, 3, 3, s, 1, 1, Ho, Wo, &ep, y, Ho * Wo, scratch);
+            ck_conv_depthwise_padded(x, H * W, 0, C, C, H, W, w, 3, 3, s, 1, 1, Ho, Wo, &ep, y, Ho * Wo, scratch);
             double t = now() - t0;
             if (t < best) best = t;
         }

@@ -445,16 +445,96 @@ static long dw_tables_size(const phase_geometry *g, long kh, long kw) {
 }
 #endif
 
-int ck_conv_depthwise512_available(void) {
+
 #if defined(__x86_64__)
-    return ck_gemm_isa() == 2;
+// The AVX2 form of the padded-plane kernel: each plane (or band of rows) copied into its padded
+// phases (aligned rows), then every output row 16 pixels at a time, the kh·kw taps accumulated in
+// two registers from contiguous loads, the epilogue on the stores. 3×3 keeps its nine weights in
+// registers.
+static const int32_t dw_lanes[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
+
+__attribute__((target("avx2,fma"), always_inline))
+static inline void dw_store256(__m256 v, long n, __m256 vs, __m256 vt, const float *res, int relu, int clamp, __m256 vlo,
+                               __m256 vhi, float *dst) {
+    if (n <= 0) return;
+    __m256i m = _mm256_loadu_si256((const __m256i *)(dw_lanes + 8 - (n >= 8 ? 8 : n)));
+    v = _mm256_fmadd_ps(v, vs, vt);
+    if (res) v = _mm256_add_ps(v, n >= 8 ? _mm256_loadu_ps(res) : _mm256_maskload_ps(res, m));
+    if (relu) v = _mm256_max_ps(v, _mm256_setzero_ps());
+    // max(lo, v), min(hi, ·): the second operand is returned for NaN, so NaN stays NaN
+    if (clamp) v = _mm256_min_ps(vhi, _mm256_max_ps(vlo, v));
+    if (n >= 8) _mm256_storeu_ps(dst, v); else _mm256_maskstore_ps(dst, m, v);
+}
+
+__attribute__((target("avx2,fma"), always_inline))
+static inline void dw_plane256_body(const phase_geometry *g, const long *off, const int TAPS9, long taps, const float *w,
+                                    long Ho, long Wo, const ck_epilogue *ep, long c, const float *res, float *y,
+                                    const float *phases) {
+    const __m256 vs = _mm256_set1_ps(ep && ep->scale ? ep->scale[c] : 1.0f), vt = _mm256_set1_ps(ep && ep->shift ? ep->shift[c] : 0.0f);
+    const __m256 vlo = _mm256_set1_ps(ep ? ep->lo : 0), vhi = _mm256_set1_ps(ep ? ep->hi : 0);
+    const int relu = ep ? ep->relu : 0, clamp = ep ? ep->clamp : 0;
+    __m256 w0 = _mm256_setzero_ps(), w1 = w0, w2 = w0, w3 = w0, w4 = w0, w5 = w0, w6 = w0, w7 = w0, w8 = w0;
+    long o0 = 0, o1 = 0, o2 = 0, o3 = 0, o4 = 0, o5 = 0, o6 = 0, o7 = 0, o8 = 0;
+    if (TAPS9) {
+        w0 = _mm256_set1_ps(w[0]); w1 = _mm256_set1_ps(w[1]); w2 = _mm256_set1_ps(w[2]);
+        w3 = _mm256_set1_ps(w[3]); w4 = _mm256_set1_ps(w[4]); w5 = _mm256_set1_ps(w[5]);
+        w6 = _mm256_set1_ps(w[6]); w7 = _mm256_set1_ps(w[7]); w8 = _mm256_set1_ps(w[8]);
+        o0 = off[0]; o1 = off[1]; o2 = off[2]; o3 = off[3]; o4 = off[4]; o5 = off[5]; o6 = off[6]; o7 = off[7]; o8 = off[8];
+    }
+    for (long oh = 0; oh < Ho; oh++) {
+        const float *row = phases + oh * g->Wq;
+        float *yr = y + oh * Wo;
+        const float *rr = res ? res + oh * Wo : 0;
+        for (long ow = 0; ow < Wo; ow += 16) {
+            const float *q = row + ow;
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+            if (TAPS9) {
+#define DW_TAP(k) a0 = _mm256_fmadd_ps(w##k, _mm256_loadu_ps(q + o##k), a0); a1 = _mm256_fmadd_ps(w##k, _mm256_loadu_ps(q + o##k + 8), a1);
+                DW_TAP(0) DW_TAP(1) DW_TAP(2) DW_TAP(3) DW_TAP(4) DW_TAP(5) DW_TAP(6) DW_TAP(7) DW_TAP(8)
+#undef DW_TAP
+            } else {
+                for (long t = 0; t < taps; t++) {
+                    __m256 wt = _mm256_broadcast_ss(w + t);
+                    a0 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(q + off[t]), a0);
+                    a1 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(q + off[t] + 8), a1);
+                }
+            }
+            dw_store256(a0, Wo - ow, vs, vt, rr ? rr + ow : 0, relu, clamp, vlo, vhi, yr + ow);
+            dw_store256(a1, Wo - ow - 8, vs, vt, rr ? rr + ow + 8 : 0, relu, clamp, vlo, vhi, yr + ow + 8);
+        }
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void dw_planes256(const float *x, long xPlane, long p0, long p1, long C, long H, long W, const float *w, long kh, long kw,
+                         long s, long ph, long pw, long Ho, long Wo, const ck_epilogue *ep, float *y, long yPlane, float *scratch) {
+    phase_geometry g = phase_geometry_make(H, W, kw, ph, pw, s, 1);
+    long *off = (long *)(scratch + s * s * g.stride), taps = kh * kw;
+    phase_tap_offsets(&g, 1, kh, kw, off);
+    for (long p = p0; p < p1; p++) {
+        long c = p % C;
+        phases256_rows(&g, x + p * xPlane, scratch, 0, s * g.Hq);
+        const float *res = ep && ep->residual ? ep->residual + p * yPlane : 0;
+        if (taps == 9) dw_plane256_body(&g, off, 1, 9, w + c * taps, Ho, Wo, ep, c, res, y + p * yPlane, scratch);
+        else dw_plane256_body(&g, off, 0, taps, w + c * taps, Ho, Wo, ep, c, res, y + p * yPlane, scratch);
+    }
+}
+#endif
+
+int ck_conv_depthwise_padded_available(void) {
+#if defined(__x86_64__)
+    return ck_gemm_isa() >= 1;
 #else
     return 0;
 #endif
 }
 
-long ck_conv_depthwise512_scratch(long H, long W, long kh, long kw, long ph, long pw, long s, long Wo) {
+long ck_conv_depthwise_padded_scratch(long H, long W, long kh, long kw, long ph, long pw, long s, long Wo) {
 #if defined(__x86_64__)
+    if (ck_gemm_isa() == 1) {
+        phase_geometry g = phase_geometry_make(H, W, kw, ph, pw, s, 1);
+        return s * s * g.stride + 2 * kh * kw + 16;
+    }
     // row mode (outputs ≥ 12 wide) walks aligned rows; flattened mode computes across exact rows
     phase_geometry g = phase_geometry_make(H, W, kw, ph, pw, s, Wo >= 12);
     long planes = dw_tables_size(&g, kh, kw);
@@ -467,9 +547,14 @@ long ck_conv_depthwise512_scratch(long H, long W, long kh, long kw, long ph, lon
 #endif
 }
 
-void ck_conv_depthwise512(const float *x, long xPlane, long p0, long p1, long C, long H, long W, const float *w, long kh, long kw,
-                          long s, long ph, long pw, long Ho, long Wo, const ck_epilogue *ep, float *y, long yPlane, float *scratch) {
+void ck_conv_depthwise_padded(const float *x, long xPlane, long p0, long p1, long C, long H, long W, const float *w, long kh,
+                              long kw, long s, long ph, long pw, long Ho, long Wo, const ck_epilogue *ep, float *y, long yPlane,
+                              float *scratch) {
 #if defined(__x86_64__)
+    if (ck_gemm_isa() == 1) {
+        dw_planes256(x, xPlane, p0, p1, C, H, W, w, kh, kw, s, ph, pw, Ho, Wo, ep, y, yPlane, scratch);
+        return;
+    }
     dw_plan P = { phase_geometry_make(H, W, kw, ph, pw, s, Wo >= 12), kh, kw, Ho, Wo, kh * kw, 0, 0 };
     long *off = (long *)(scratch + s * s * P.g.stride);
     uint16_t *keep = (uint16_t *)(off + P.taps);

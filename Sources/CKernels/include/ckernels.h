@@ -255,17 +255,17 @@ void ck_epilogue_rows(const ck_epilogue *ep, long row0, long rows, long n, const
 /// [C, kh, kw] and an optional bias [C], into y [N·C planes of Ho×Wo] (zero padding ph/pw).
 void ck_conv_depthwise(const float *x, long p0, long p1, long C, long H, long W, const float *w, const float *bias,
                        long kh, long kw, long sh, long sw, long ph, long pw, long dh, long dw, long Ho, long Wo, float *y);
-/// Whether ck_conv_depthwise512 runs here (AVX-512).
-int ck_conv_depthwise512_available(void);
-/// Scratch floats per thread for ck_conv_depthwise512.
-long ck_conv_depthwise512_scratch(long H, long W, long kh, long kw, long ph, long pw, long s, long Wo);
+/// Whether ck_conv_depthwise_padded runs here (AVX-512 or AVX2).
+int ck_conv_depthwise_padded_available(void);
+/// Scratch floats per thread for ck_conv_depthwise_padded.
+long ck_conv_depthwise_padded_scratch(long H, long W, long kh, long kw, long ph, long pw, long s, long Wo);
 /// Depthwise convolution as ck_conv_depthwise (stride s = 1 or 2 both ways, undilated, any kernel),
 /// through the epilogue `ep` (or null; a bias goes in as its shift, indexed by channel; its
 /// residual is shaped as y), over flattened padded planes: see conv_depthwise.c. Plane p of x
 /// starts at p·xPlane, of y (and of the residual) at p·yPlane (H·W and Ho·Wo for whole planes;
 /// more for a band of their rows).
-void ck_conv_depthwise512(const float *x, long xPlane, long p0, long p1, long C, long H, long W, const float *w, long kh, long kw,
-                          long s, long ph, long pw, long Ho, long Wo, const ck_epilogue *ep, float *y, long yPlane, float *scratch);
+void ck_conv_depthwise_padded(const float *x, long xPlane, long p0, long p1, long C, long H, long W, const float *w, long kh, long kw,
+                              long s, long ph, long pw, long Ho, long Wo, const ck_epilogue *ep, float *y, long yPlane, float *scratch);
 /// Whether ck_conv_implicit runs here (AVX-512 or AVX2).
 int ck_conv_implicit_available(void);
 /// Floats of the padded phases ck_conv_implicit_phases writes for a C-channel image.

@@ -28,7 +28,7 @@ extension ConvKernels {
                                  projectEpilogue: ck_epilogue, residual: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>) {
         let (band, bands) = invertedResidualBands(p, threads: Threads.count)
         let maxRows = (band - 1) * p.s + p.kh
-        let dwScratch = ck_conv_depthwise512_scratch(maxRows, p.w, p.kh, p.kw, p.ph, p.pw, p.s, p.wo)
+        let dwScratch = ck_conv_depthwise_padded_scratch(maxRows, p.w, p.kh, p.kw, p.ph, p.pw, p.s, p.wo)
         Threads.parallelFor(p.n * bands) { r in
             let widened = expand == nil ? nil : ck_scratch(0, p.e * maxRows * p.w)!, scratch = ck_scratch(3, dwScratch)!
             let dwOut = project == nil ? nil : ck_scratch(1, p.e * band * p.wo)!
@@ -59,11 +59,11 @@ extension ConvKernels {
                 }
                 let yBand = y + (i * p.cout * p.ho + o0) * p.wo
                 guard let project, let dwOut else {
-                    ck_conv_depthwise512(dwIn, dwPlane, 0, p.e, p.e, dwRows, p.w, dwWeight, p.kh, p.kw, p.s, dwPad, p.pw, outRows, p.wo,
+                    ck_conv_depthwise_padded(dwIn, dwPlane, 0, p.e, p.e, dwRows, p.w, dwWeight, p.kh, p.kw, p.s, dwPad, p.pw, outRows, p.wo,
                                          &e2, yBand, p.ho * p.wo, scratch)
                     continue
                 }
-                ck_conv_depthwise512(dwIn, dwPlane, 0, p.e, p.e, dwRows, p.w, dwWeight, p.kh, p.kw, p.s, dwPad, p.pw, outRows, p.wo,
+                ck_conv_depthwise_padded(dwIn, dwPlane, 0, p.e, p.e, dwRows, p.w, dwWeight, p.kh, p.kw, p.s, dwPad, p.pw, outRows, p.wo,
                                      &e2, dwOut, outRows * p.wo, scratch)
                 var e3 = projectEpilogue
                 e3.residual = residual.map { $0 + (i * p.cout * p.ho + o0) * p.wo }

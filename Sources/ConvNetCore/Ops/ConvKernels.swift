@@ -171,10 +171,10 @@ enum ConvKernels {
         return t
     }
 
-    /// Depthwise layers with equal strides of 1 or 2, undilated, with AVX-512: the flattened-plane
-    /// kernel (`ck_conv_depthwise512`).
+    /// Depthwise layers with equal strides of 1 or 2, undilated, with AVX-512 or AVX2: the padded-plane
+    /// kernel (`ck_conv_depthwise_padded`).
     static func usesFlattenedDepthwise(_ g: ConvGeometry) -> Bool {
-        g.sh == g.sw && g.sh <= 2 && g.dh == 1 && g.dw == 1 && ck_conv_depthwise512_available() != 0
+        g.sh == g.sw && g.sh <= 2 && g.dh == 1 && g.dw == 1 && ck_conv_depthwise_padded_available() != 0
     }
 
     /// Stems at inference (weights kept packed): at most 4 input channels, kernels of 5×5 or more
@@ -261,11 +261,11 @@ enum ConvKernels {
             if usesFlattenedDepthwise(g) {
                 // flattened padded planes, the epilogue on the stores
                 let ep = ConvEpilogue.orBias(epilogue, bias)?.kernelForm(image: 0, channels: g.cout, plane: g.hwo, channel0: 0)
-                let scratch = ck_conv_depthwise512_scratch(g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sh, g.wo)
+                let scratch = ck_conv_depthwise_padded_scratch(g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sh, g.wo)
                 let planes = g.n * g.c, work = g.hwo * g.kh * g.kw
                 withOptionalPointer(ep) { e in
                     Threads.parallelFor(planes, minPerThread: Swift.max(1, 16_384 / Swift.max(work, 1))) { r in
-                        ck_conv_depthwise512(x, g.h * g.w, r.lowerBound, r.upperBound, g.c, g.h, g.w, weight, g.kh, g.kw, g.sh, g.ph, g.pw,
+                        ck_conv_depthwise_padded(x, g.h * g.w, r.lowerBound, r.upperBound, g.c, g.h, g.w, weight, g.kh, g.kw, g.sh, g.ph, g.pw,
                                              g.ho, g.wo, e, y, g.hwo, ck_scratch(3, scratch))
                     }
                 }

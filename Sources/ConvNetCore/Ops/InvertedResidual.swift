@@ -93,7 +93,7 @@ struct InvertedResidualPlan {
     static let minimumIntermediate = 1 << 18
 
     init?(_ x: Tensor, _ expand: AffineConv?, _ depthwise: AffineConv, project: AffineConv?, residual: Tensor?) {
-        guard ck_conv_depthwise512_available() != 0, x.rank == 4, depthwise.weight.rank == 4 else { return nil }
+        guard ck_conv_depthwise_padded_available() != 0, x.rank == 4, depthwise.weight.rank == 4 else { return nil }
         // most calls are small maps, whose layers run apart: turned away before the checks below
         // (padding < kernel, so neither map has more than h + kh rows or w + kw columns)
         let dws = depthwise.weight.shape
