@@ -56,6 +56,31 @@ static void ukr_avx2(long k, const float *a, const float *b, float *c, long ldc,
 #undef ST2
 }
 
+// One tile of C through the epilogue (ck_epilogue) right after the AVX2 micro-kernel stored it, while
+// it is in L1, as epilogue512 computes it on the AVX-512 kernel's stores.
+static const int32_t ep_lanes[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
+
+__attribute__((target("avx2,fma")))
+static void epilogue_tile256(const ck_epilogue *ep, long row0, long rows, long cols, float *c, long ldc, const float *res) {
+    const __m256 vlo = _mm256_set1_ps(ep->lo), vhi = _mm256_set1_ps(ep->hi);
+    for (long r = 0; r < rows; r++) {
+        const __m256 vs = _mm256_set1_ps(ep->scale ? ep->scale[row0 + r] : 1.0f), vt = _mm256_set1_ps(ep->shift ? ep->shift[row0 + r] : 0.0f);
+        float *d = c + r * ldc;
+        const float *q = res ? res + r * ldc : 0;
+        for (long j = 0; j < cols; j += 8) {
+            long n = cols - j;
+            __m256i m = _mm256_loadu_si256((const __m256i *)(ep_lanes + 8 - (n >= 8 ? 8 : n)));
+            __m256 v = n >= 8 ? _mm256_loadu_ps(d + j) : _mm256_maskload_ps(d + j, m);
+            v = _mm256_fmadd_ps(v, vs, vt);
+            if (q) v = _mm256_add_ps(v, n >= 8 ? _mm256_loadu_ps(q + j) : _mm256_maskload_ps(q + j, m));
+            if (ep->relu) v = _mm256_max_ps(v, _mm256_setzero_ps());
+            // max(lo, v), min(hi, ·): the second operand is returned for NaN, so NaN stays NaN
+            if (ep->clamp) v = _mm256_min_ps(vhi, _mm256_max_ps(vlo, v));
+            if (n >= 8) _mm256_storeu_ps(d + j, v); else _mm256_maskstore_ps(d + j, m, v);
+        }
+    }
+}
+
 // One vector of row `row` through the epilogue (ck_epilogue), as ck_affine_relu computes it.
 __attribute__((target("avx512f,fma"), always_inline))
 static inline __m512 epilogue512(__m512 v, const ck_epilogue *ep, long row, const float *res, __mmask16 m) {
@@ -486,21 +511,27 @@ static void sgemm_driver(int transA, int transB, long mtotal, long m0, long M, l
                             ukr_avx512(kc, ap, bp, inPlace ? ldb : 64, inPlace, cp, ldc, acc, rows, cols, e, ic + ir, res,
                                        fetch, lines > 0 ? lines : 0);
 #endif
-                        } else if (rows == MR && cols == nr) {
-                            ukr(kc, ap, bp, cp, ldc, acc);
                         } else {
-                            ukr(kc, ap, bp, tile, nr, 0);
-                            for (long i = 0; i < rows; i++)
-                                for (long j = 0; j < cols; j++)
-                                    cp[i * ldc + j] = acc ? cp[i * ldc + j] + tile[i * nr + j] : tile[i * nr + j];
+                            if (rows == MR && cols == nr) {
+                                ukr(kc, ap, bp, cp, ldc, acc);
+                            } else {
+                                ukr(kc, ap, bp, tile, nr, 0);
+                                for (long i = 0; i < rows; i++)
+                                    for (long j = 0; j < cols; j++)
+                                        cp[i * ldc + j] = acc ? cp[i * ldc + j] + tile[i * nr + j] : tile[i * nr + j];
+                            }
+#ifdef CK_X86
+                            if (isa == 1 && ep && pc + kc >= K)
+                                epilogue_tile256(ep, ic + ir, rows, cols, cp, ldc, ep->residual ? ep->residual + (ic + ir) * ldc + jc + jr : 0);
+#endif
                         }
                     }
                 }
             }
         }
     }
-    if (ep && isa != 2) {
-        // the narrower kernels store plain tiles: the epilogue is a pass over the rows
+    if (ep && isa == 0) {
+        // the portable kernel stores plain tiles: the epilogue is a pass over the rows
         ck_epilogue rows = *ep;
         if (rows.residual) rows.residual += m0 * ldc;
         ck_epilogue_rows(&rows, m0, M - m0, N, C + m0 * ldc, ldc, C + m0 * ldc, ldc);

@@ -229,6 +229,14 @@ static void clamp512(float *d, long n, float lo, float hi) {
         _mm512_mask_storeu_ps(d + i, k, _mm512_min_ps(vhi, _mm512_max_ps(vlo, _mm512_maskz_loadu_ps(k, d + i))));
     }
 }
+
+__attribute__((target("avx2")))
+static void clamp256(float *d, long n, float lo, float hi) {
+    __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    long i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(d + i, _mm256_min_ps(vhi, _mm256_max_ps(vlo, _mm256_loadu_ps(d + i))));
+    for (; i < n; i++) { float v = d[i]; d[i] = v < lo ? lo : (v > hi ? hi : v); }
+}
 #endif
 
 void ck_epilogue_rows(const ck_epilogue *ep, long row0, long rows, long n, const float *src, long lds, float *dst, long ldd) {
@@ -240,6 +248,7 @@ void ck_epilogue_rows(const ck_epilogue *ep, long row0, long rows, long n, const
         if (!ep->clamp) continue;
 #if defined(__x86_64__)
         if (wide()) { clamp512(d, n, ep->lo, ep->hi); continue; }
+        if (avx2()) { clamp256(d, n, ep->lo, ep->hi); continue; }
 #endif
         for (long i = 0; i < n; i++) { float v = d[i]; d[i] = v < ep->lo ? ep->lo : (v > ep->hi ? ep->hi : v); }
     }
