@@ -162,10 +162,12 @@ private final class Stem: Module {
     /// Stems at inference take the implicit GEMM (the taps read from the image's padded phases, no
     /// im2col matrix): ResNet's 7×7/2 from three channels and a 5×5/1 from two, rows of 26 and 70
     /// outputs (64-pixel tiles with tails), 6-channel panels with a partial last one of 1–5 channels, two images;
-    /// MobileNetV2's 3×3/2 from three channels (two images) and a 3×3/1 from four (one image).
+    /// MobileNetV2's 3×3/2 from three channels (two images) and a 3×3/1 from four (one image);
+    /// batches of five or six images split over threads (a stem; LeNet's two layers, which take
+    /// the implicit GEMM where the direct kernel is missing, on AVX2).
     @Test(arguments: [(3, 26, 7, 2, 50, 52, 2), (2, 20, 5, 1, 9, 70, 2), (1, 32, 5, 2, 31, 27, 2), (3, 32, 3, 2, 50, 52, 2),
                       (4, 24, 3, 1, 20, 30, 1), (3, 17, 3, 2, 30, 40, 1), (3, 19, 5, 1, 24, 36, 1), (2, 21, 7, 2, 40, 33, 1),
-                      (3, 22, 3, 1, 17, 70, 1)])
+                      (3, 22, 3, 1, 17, 70, 1), (3, 32, 3, 2, 30, 30, 5), (1, 6, 5, 1, 28, 28, 5), (6, 16, 5, 1, 12, 12, 6)])
     func stemsTakeTheImplicitGEMM(_ c: Int, _ cout: Int, _ kernel: Int, _ stride: Int, _ h: Int, _ w: Int, _ images: Int) {
         Tensor.manualSeed(15)
         let stem = Stem(c, cout, kernel: kernel, stride: stride)

@@ -182,19 +182,42 @@ enum ConvKernels {
     /// (MobileNetV2's; batches of one-channel 3×3 layers run faster through im2col: measurements
     /// in benchmarks/README.md, sixth session), more than 16 outputs (fewer take the direct
     /// kernel), equal strides of 1 or 2, undilated, outputs at least 12 wide, with AVX-512 or AVX2: the
-    /// implicit GEMM (`ck_conv_implicit`), which packs no im2col matrix.
+    /// implicit GEMM (`ck_conv_implicit`), which packs no im2col matrix. Without the direct kernel
+    /// (AVX2), narrow layers with kernels of 5×5 or more take it too: up to 8 input channels, outputs
+    /// at least 8 wide (LeNet's two convolutions).
     static func usesImplicitGEMM(_ g: ConvGeometry, constantWeight: Tensor?) -> Bool {
         let kernelTakes = g.kh * g.kw >= 25 || (g.kh * g.kw >= 9 && (g.n == 1 || (g.sh == 2 && g.c >= 3)))
-        return constantWeight != nil && g.groups == 1 && g.c <= 4 && kernelTakes && g.cout > 16 && g.sh == g.sw && g.sh <= 2
-            && g.dh == 1 && g.dw == 1 && g.wo >= 12 && ck_conv_implicit_available() != 0
+        let common = constantWeight != nil && g.groups == 1 && g.sh == g.sw && g.sh <= 2 && g.dh == 1 && g.dw == 1
+            && ck_conv_implicit_available() != 0
+        let stem = g.c <= 4 && kernelTakes && g.cout > 16 && g.wo >= 12
+        let narrow = g.cout <= 16 && g.c <= 8 && g.kh * g.kw >= 25 && g.wo >= 8 && ck_conv_direct16_available() == 0
+        return common && (stem || narrow)
     }
 
     /// y = epilogue(conv(x, w)) image by image: the image's padded phases, then its output rows
-    /// split over threads, 6 channels × 64 pixels at a time (16 with AVX2).
+    /// split over threads, 6 channels × 64 pixels at a time (16 with AVX2). Batches of small maps
+    /// split the images over threads instead, each with phases of its own.
     static func implicitGEMM(_ g: ConvGeometry, x: UnsafePointer<Float>, packed: PackedA, epilogue: ConvEpilogue?,
                              y: UnsafeMutablePointer<Float>) {
-        let phases = Tensor(uninitializedShape: [ck_conv_implicit_phases_size(g.c, g.h, g.w, g.kw, g.ph, g.pw, g.sh)])
+        let phasesSize = ck_conv_implicit_phases_size(g.c, g.h, g.w, g.kw, g.ph, g.pw, g.sh)
         let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo, taps = g.kg
+        if g.n >= 2 * Threads.count && g.hwo * g.cout * taps < 4_000_000 {
+            let phases = Tensor(uninitializedShape: [Threads.count * phasesSize])
+            Threads.parallelChunks(g.n) { t, r in
+                let own = phases.elementPointer + t * phasesSize
+                let off = UnsafeMutableRawPointer(ck_scratch(3, 2 * taps + 2)!).bindMemory(to: Int.self, capacity: taps)
+                for i in r {
+                    ck_conv_implicit_phases(x + i * inPlane, g.c, g.h, g.w, g.kw, g.ph, g.pw, g.sh, 0, 1, own)
+                    let ep = epilogue?.kernelForm(image: i, channels: g.cout, plane: g.hwo, channel0: 0)
+                    withOptionalPointer(ep) { e in
+                        ck_conv_implicit(own, g.c, g.h, g.w, g.cout, g.kh, g.kw, g.sh, g.ph, g.pw, g.ho, g.wo, packed.pointer, e,
+                                         0, g.ho, y + i * outPlane, off)
+                    }
+                }
+            }
+            return
+        }
+        let phases = Tensor(uninitializedShape: [phasesSize])
         for i in 0..<g.n {
             let parts = Swift.max(1, Swift.min(Threads.count, g.h / 16))
             Threads.parallelFor(parts) { r in
