@@ -582,9 +582,11 @@ __attribute__((target("avx512f"), always_inline))
 static inline void axis_max512(const float *src, float *dst, long total, long hw, const int32_t *posOf,
                                long k, long pad, long extent, long step, int nan) {
     const __m512 lowest = _mm512_set1_ps(-INFINITY);
-    for (long e = 0; e < total; e += 16) {
+    // q = e mod hw, kept by subtraction (a division per vector cost more than the maxima)
+    for (long e = 0, q = 0; e < total; e += 16, q += 16) {
+        while (q >= hw) q -= hw;
         __mmask16 live = total - e >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (total - e)) - 1);
-        __m512i pos = _mm512_loadu_si512(posOf + e % hw);
+        __m512i pos = _mm512_loadu_si512(posOf + q);
         __m512 m = lowest;
         for (long j = 0; j < k; j++) {
             __m512i c = _mm512_add_epi32(pos, _mm512_set1_epi32((int)(j - pad)));
@@ -726,9 +728,10 @@ __attribute__((target("avx2"), always_inline))
 static inline void axis_max256(const float *src, float *dst, long total, long hw, const int32_t *posOf,
                                long k, long pad, long extent, long step, int nan) {
     const __m256 lowest = _mm256_set1_ps(-INFINITY);
-    for (long e = 0; e < total; e += 8) {
+    for (long e = 0, q = 0; e < total; e += 8, q += 8) {
+        while (q >= hw) q -= hw;
         __m256i live = lanes_below(total - e);
-        __m256i pos = _mm256_loadu_si256((const __m256i *)(posOf + e % hw));
+        __m256i pos = _mm256_loadu_si256((const __m256i *)(posOf + q));
         __m256 m = lowest;
         for (long j = 0; j < k; j++) {
             __m256i c = _mm256_add_epi32(pos, _mm256_set1_epi32((int)(j - pad)));
@@ -737,7 +740,8 @@ static inline void axis_max256(const float *src, float *dst, long total, long hw
             __m256 v = load_or_lowest(src + e + (j - pad) * step, ok);
             m = nan ? max_nan256b(m, v) : _mm256_max_ps(m, v);
         }
-        _mm256_maskstore_ps(dst + e, live, m);
+        // (a masked store is microcoded on AMD: only the last vector takes one)
+        if (total - e >= 8) _mm256_storeu_ps(dst + e, m); else _mm256_maskstore_ps(dst + e, live, m);
     }
 }
 
