@@ -60,11 +60,11 @@ extension ConvKernels {
                 let yBand = y + (i * p.cout * p.ho + o0) * p.wo
                 guard let project, let dwOut else {
                     ck_conv_depthwise_padded(dwIn, dwPlane, 0, p.e, p.e, dwRows, p.w, dwWeight, p.kh, p.kw, p.s, dwPad, p.pw, outRows, p.wo,
-                                         &e2, yBand, p.ho * p.wo, scratch)
+                                             &e2, yBand, p.ho * p.wo, scratch)
                     continue
                 }
                 ck_conv_depthwise_padded(dwIn, dwPlane, 0, p.e, p.e, dwRows, p.w, dwWeight, p.kh, p.kw, p.s, dwPad, p.pw, outRows, p.wo,
-                                     &e2, dwOut, outRows * p.wo, scratch)
+                                         &e2, dwOut, outRows * p.wo, scratch)
                 var e3 = projectEpilogue
                 e3.residual = residual.map { $0 + (i * p.cout * p.ho + o0) * p.wo }
                 ck_sgemm_packed(p.cout, outRows * p.wo, p.e, project.pointer, 0, dwOut, outRows * p.wo, yBand, p.ho * p.wo, 0, &e3)

@@ -201,6 +201,7 @@ enum ConvKernels {
                              y: UnsafeMutablePointer<Float>) {
         let phasesSize = ck_conv_implicit_phases_size(g.c, g.h, g.w, g.kw, g.ph, g.pw, g.sh)
         let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo, taps = g.kg
+        // (an image of under ~4M multiply-adds split by rows makes regions of a few microseconds)
         if g.n >= 2 * Threads.count && g.hwo * g.cout * taps < 4_000_000 {
             let phases = Tensor(uninitializedShape: [Threads.count * phasesSize])
             Threads.parallelChunks(g.n) { t, r in
@@ -230,7 +231,7 @@ enum ConvKernels {
                 let off = UnsafeMutableRawPointer(ck_scratch(3, 2 * taps + 2)!).bindMemory(to: Int.self, capacity: taps)
                 withOptionalPointer(ep) { e in
                     ck_conv_implicit(phases.elementPointer, g.c, g.h, g.w, g.cout, g.kh, g.kw, g.sh, g.ph, g.pw, g.ho, g.wo,
-                                        packed.pointer, e, r.lowerBound, r.upperBound, y + i * outPlane, off)
+                                     packed.pointer, e, r.lowerBound, r.upperBound, y + i * outPlane, off)
                 }
             }
         }
@@ -289,7 +290,7 @@ enum ConvKernels {
                 withOptionalPointer(ep) { e in
                     Threads.parallelFor(planes, minPerThread: Swift.max(1, 16_384 / Swift.max(work, 1))) { r in
                         ck_conv_depthwise_padded(x, g.h * g.w, r.lowerBound, r.upperBound, g.c, g.h, g.w, weight, g.kh, g.kw, g.sh, g.ph, g.pw,
-                                             g.ho, g.wo, e, y, g.hwo, ck_scratch(3, scratch))
+                                                 g.ho, g.wo, e, y, g.hwo, ck_scratch(3, scratch))
                     }
                 }
                 return
