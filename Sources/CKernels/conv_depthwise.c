@@ -300,142 +300,154 @@ static void dw_rows512_3x3s2(const float *x, long H, long W, const float *w, lon
 #endif
 
 #if defined(__x86_64__)
-// Small maps, 16 channels at a time: a plane of 7×7 or 14×14 fills few vectors (and stride 2
-// needs its phase copies), so the 16 planes are transposed into one zero-padded tile whose
-// vectors each hold a pixel's 16 channels. Every tap is then one full-width multiply-add per
-// output pixel, the epilogue's scale and shift are vectors, and a transpose writes the 16
-// output planes back.
+// Small 3×3 maps with padding 1, read where they lie: no transposed tile, no padded copy.
+//
+// Stride 1 flattens the plane: vector v holds outputs 16v … 16v + 15 in row-major order, and tap
+// (i, j) reads the inputs at the same positions shifted by (i − 1)·W + j − 1. A lane whose tap
+// falls off the map (above the first row, below the last, left of a row's first column or right of
+// its last) is masked out of the multiply-add. The masks depend only on the map's shape and are
+// made once per call. Plain loads may read into the neighbouring planes, whose values the masks
+// discard; the buffer's first plane and the range's last load through the masks instead, so no
+// load reaches outside the tensor.
+//
+// Stride 2 (even sides) computes an output row from columns 2·ow − 1, 2·ow, 2·ow + 1 of three
+// input rows: per input row, two loads and three permutes pick those columns into the lanes. Rows
+// of at most 8 outputs go two to a vector (rows oh and oh + 1 from input rows 2 apart).
+typedef struct {
+    long H, W, nv;
+    uint16_t m[128][9];      /* stride 1, per vector and tap: the lanes whose input is on the map */
+} dw_small_masks;
 
-// r[i] = row i of a 16×16 block in; row j of its transpose out (unpack pairs, then quads, then
-// swap 128-bit lanes twice).
-__attribute__((target("avx512f"), always_inline))
-static inline void transpose16x16(__m512 r[16]) {
-    __m512 t[16];
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+// Whether the small-map kernels take a layer: a 3×3 kernel, padding 1, whole planes back to back
+// (not a band of rows), narrower than the in-place rows' 48; at stride 1 at most 2,048 pixels,
+// at stride 2 at most 32 wide.
+static int dw_small_takes(long H, long W, long kh, long kw, long s, long ph, long pw, long xPlane, long Ho, long Wo) {
+    if (kh != 3 || kw != 3 || ph != 1 || pw != 1 || xPlane != H * W || W >= 48 || H < 2 || W < 2) return 0;
+    if (Ho != (H - 1) / s + 1 || Wo != (W - 1) / s + 1) return 0;
+    if (s == 1) {
+        long nv = (H * W + 15) / 16;
+        // a plain load reaches at most 16·nv − H·W + W + 1 past the plane: within the next one
+        return nv <= 128 && 16 * nv - H * W + W + 1 <= H * W;
     }
-    // u[4g + q], 128-bit lane L: rows 4g … 4g+3 of column 4L + q
-    __m512 u[16];
-    for (int g = 0; g < 4; g++) {
-        u[4 * g + 0] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
-        u[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
-        u[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
-        u[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
+    // a plain load reaches at most 16 − W (paired rows) or 32 − W floats past a plane's last row
+    return s == 2 && W <= 32 && (W <= 16 ? 16 : 32) - W <= H * W;
+}
+
+static void dw_small_masks_make(long H, long W, dw_small_masks *F) {
+    const long plane = H * W;
+    F->H = H; F->W = W; F->nv = (plane + 15) / 16;
+    uint16_t on[128], left[128], right[128], up[128], down[128];   /* per vector: lane on the map, has a neighbour left, … */
+    for (long v = 0; v < F->nv; v++) {
+        long n = plane - 16 * v;
+        on[v] = n >= 16 ? 0xFFFF : (uint16_t)((1u << n) - 1);
+        left[v] = right[v] = up[v] = down[v] = on[v];
     }
-    for (int q = 0; q < 4; q++) {
-        __m512 ab0 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0x44), ab1 = _mm512_shuffle_f32x4(u[q], u[4 + q], 0xEE);
-        __m512 cd0 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0x44), cd1 = _mm512_shuffle_f32x4(u[8 + q], u[12 + q], 0xEE);
-        r[q] = _mm512_shuffle_f32x4(ab0, cd0, 0x88);
-        r[4 + q] = _mm512_shuffle_f32x4(ab0, cd0, 0xDD);
-        r[8 + q] = _mm512_shuffle_f32x4(ab1, cd1, 0x88);
-        r[12 + q] = _mm512_shuffle_f32x4(ab1, cd1, 0xDD);
+    for (long r = 0; r < H; r++) {
+        long first = r * W, last = r * W + W - 1;
+        left[first >> 4] &= (uint16_t)~(1u << (first & 15));
+        right[last >> 4] &= (uint16_t)~(1u << (last & 15));
+    }
+    for (long q = 0; q < W; q++) {
+        up[q >> 4] &= (uint16_t)~(1u << (q & 15));
+        long b = plane - W + q;
+        down[b >> 4] &= (uint16_t)~(1u << (b & 15));
+    }
+    for (long v = 0; v < F->nv; v++) {
+        const uint16_t rows[3] = { up[v], on[v], down[v] }, cols[3] = { left[v], on[v], right[v] };
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++) F->m[v][i * 3 + j] = rows[i] & cols[j];
     }
 }
 
-/// Floats of scratch dw_block16 needs: the padded tile, the weights and the output tile.
-static long dw_block16_scratch(long H, long W, long kh, long kw, long ph, long pw, long Ho, long Wo) {
-    return ((H + 2 * ph) * (W + 2 * pw) + kh * kw + Ho * Wo + 2) * 16;
-}
-
-// Planes c0 … c0+15 of one image (x: the first of them; y: its output plane, planes yPlane apart).
+// EDGE: every load through its mask (the buffer's first plane, the range's last).
 __attribute__((target("avx512f,fma"), always_inline))
-static inline void dw_block16(const long S, const long KH, const long KW, const float *x, long H, long W, const float *w,
-                              long c0, long ph, long pw, long Ho, long Wo, const ck_epilogue *ep, float *y, long yPlane,
-                              float *scratch) {
-    const long Hp = H + 2 * ph, Wp = W + 2 * pw, plane = H * W, out = Ho * Wo;
-    float *tile = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
-    float *wt = tile + Hp * Wp * 16, *ot = wt + KH * KW * 16;
-    // the border: whole padded rows above and below, ph·Wp + pw floats either side of each row's run
-    for (long r = 0; r < ph; r++) zero512(tile + r * Wp * 16, Wp * 16);
-    for (long r = ph + H; r < Hp; r++) zero512(tile + r * Wp * 16, Wp * 16);
-    if (pw > 0)
-        for (long r = ph; r < ph + H; r++) {
-            for (long q = 0; q < pw; q++) _mm512_store_ps(tile + (r * Wp + q) * 16, _mm512_setzero_ps());
-            for (long q = pw + W; q < Wp; q++) _mm512_store_ps(tile + (r * Wp + q) * 16, _mm512_setzero_ps());
-        }
-    // the 16 planes in, 16 pixels at a time: pixel p goes to (row p/W + ph, column p%W + pw)
-    __m512 v[16];
-    long row = 0, col = 0;
-    for (long p0 = 0; p0 < plane; p0 += 16) {
-        __mmask16 m = lanes16(plane - p0);
-        // plain loads but for a plane's last partial vector: a masked load of a line not yet in cache stalls
-        if (m == 0xFFFF) for (int c = 0; c < 16; c++) v[c] = _mm512_loadu_ps(x + c * plane + p0);
-        else for (int c = 0; c < 16; c++) v[c] = _mm512_maskz_loadu_ps(m, x + c * plane + p0);
-        transpose16x16(v);
-        long n = plane - p0 < 16 ? plane - p0 : 16;
-        for (long j = 0; j < n; j++) {
-            _mm512_store_ps(tile + ((row + ph) * Wp + col + pw) * 16, v[j]);
-            if (++col == W) { col = 0; row++; }
-        }
-    }
-    // tap t's 16 weights side by side
-    const __m512i channel = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                               _mm512_set1_epi32((int)(KH * KW)));
-    for (long t = 0; t < KH * KW; t++) _mm512_store_ps(wt + t * 16, _mm512_i32gather_ps(channel, w + t, 4));
-    const __m512 vs = ep && ep->scale ? _mm512_loadu_ps(ep->scale + c0) : _mm512_set1_ps(1.0f);
-    const __m512 vt = ep && ep->shift ? _mm512_loadu_ps(ep->shift + c0) : _mm512_setzero_ps();
-    const int relu = ep ? ep->relu : 0, clamp = ep ? ep->clamp : 0;
-    const __m512 vlo = _mm512_set1_ps(ep ? ep->lo : 0), vhi = _mm512_set1_ps(ep ? ep->hi : 0);
-#define DW16_STORE(acc, at) epilogue_store512(acc, 0xFFFF, vs, vt, 0, relu, clamp, vlo, vhi, orow + (at) * 16)
-    for (long oh = 0; oh < Ho; oh++) {
-        float *orow = ot + oh * Wo * 16;
-        long ow = 0;
-        // four output pixels at a time share each weight vector
-        for (; ow + 4 <= Wo; ow += 4) {
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-            for (long i = 0; i < KH; i++) {
-                const float *src = tile + ((oh * S + i) * Wp + ow * S) * 16;
-                for (long j = 0; j < KW; j++) {
-                    __m512 wv = _mm512_load_ps(wt + (i * KW + j) * 16);
-                    a0 = _mm512_fmadd_ps(wv, _mm512_load_ps(src + j * 16), a0);
-                    a1 = _mm512_fmadd_ps(wv, _mm512_load_ps(src + (S + j) * 16), a1);
-                    a2 = _mm512_fmadd_ps(wv, _mm512_load_ps(src + (2 * S + j) * 16), a2);
-                    a3 = _mm512_fmadd_ps(wv, _mm512_load_ps(src + (3 * S + j) * 16), a3);
-                }
+static inline void dw_small512_s1(const int EDGE, const dw_small_masks *F, const float *x, const float *w, __m512 vs, __m512 vt,
+                                  const float *res, int relu, int clamp, __m512 vlo, __m512 vhi, float *y) {
+    const long W = F->W, plane = F->H * W;
+    const long off[9] = { -W - 1, -W, -W + 1, -1, 0, 1, W - 1, W, W + 1 };
+    __m512 wv[9];
+    for (int t = 0; t < 9; t++) wv[t] = _mm512_set1_ps(w[t]);
+    for (long v = 0; v < F->nv; v++) {
+        const float *src = x + 16 * v;
+        __m512 r[3];
+        for (int i = 0; i < 3; i++) {
+            __m512 a = _mm512_setzero_ps();
+            for (int j = 0; j < 3; j++) {
+                int t = i * 3 + j;
+                __mmask16 k = F->m[v][t];
+                if (EDGE) a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, src + off[t]), wv[t], a);
+                else a = _mm512_mask3_fmadd_ps(_mm512_loadu_ps(src + off[t]), wv[t], a, k);
             }
-            DW16_STORE(a0, ow); DW16_STORE(a1, ow + 1); DW16_STORE(a2, ow + 2); DW16_STORE(a3, ow + 3);
+            r[i] = a;
         }
-        for (; ow < Wo; ow++) {
-            __m512 a0 = _mm512_setzero_ps();
-            for (long i = 0; i < KH; i++) {
-                const float *src = tile + ((oh * S + i) * Wp + ow * S) * 16;
-                for (long j = 0; j < KW; j++) a0 = _mm512_fmadd_ps(_mm512_load_ps(wt + (i * KW + j) * 16), _mm512_load_ps(src + j * 16), a0);
-            }
-            DW16_STORE(a0, ow);
-        }
-    }
-#undef DW16_STORE
-    // the 16 output planes back out, 16 pixels at a time
-    for (long p0 = 0; p0 < out; p0 += 16) {
-        long n = out - p0 < 16 ? out - p0 : 16;
-        for (long j = 0; j < 16; j++) v[j] = j < n ? _mm512_load_ps(ot + (p0 + j) * 16) : _mm512_setzero_ps();
-        transpose16x16(v);
-        __mmask16 m = lanes16(n);
-        for (int c = 0; c < 16; c++) {
-            if (m == 0xFFFF) _mm512_storeu_ps(y + c * yPlane + p0, v[c]);
-            else _mm512_mask_storeu_ps(y + c * yPlane + p0, m, v[c]);
-        }
+        __m512 a = _mm512_add_ps(_mm512_add_ps(r[0], r[1]), r[2]);
+        epilogue_store512(a, lanes16(plane - 16 * v), vs, vt, res ? res + 16 * v : 0, relu, clamp, vlo, vhi, y + 16 * v);
     }
 }
 
-__attribute__((target("avx512f,avx512vl,fma")))
-static void dw_block16_3x3s1(const float *x, long H, long W, const float *w, long c0, long ph, long pw, long Ho, long Wo,
-                             const ck_epilogue *ep, float *y, long yPlane, float *scratch) {
-    dw_block16(1, 3, 3, x, H, W, w, c0, ph, pw, Ho, Wo, ep, y, yPlane, scratch);
+__attribute__((target("avx512f,fma"), always_inline))
+static inline void dw_small512_s2(const int EDGE, long H, long W, const float *x, const float *w, __m512 vs, __m512 vt,
+                                  const float *res, int relu, int clamp, __m512 vlo, __m512 vhi, float *y) {
+    const long Ho = (H + 1) / 2, Wo = (W + 1) / 2, pairs = Wo <= 8;
+    // lane l: output column ow = l (or l − Wo, the second row of a pair), from source lane
+    // 2·ow + j − 1 (+ 16: the second source). Columns −1 and W are padding: tap j's permute zeroes them.
+    __m512i idx[3];
+    __mmask16 inside[3];
+    for (int j = 0; j < 3; j++) {
+        int32_t lane[16];
+        unsigned m = 0;
+        for (int l = 0; l < 16; l++) {
+            long ow = pairs && l >= Wo ? l - Wo : l, base = pairs && l >= Wo ? 16 : 0, c = 2 * ow + j - 1;
+            int on = c >= 0 && c < W;
+            lane[l] = (int32_t)(on ? (base + c) & 31 : 0);
+            if (on) m |= 1u << l;
+        }
+        idx[j] = _mm512_loadu_si512(lane);
+        inside[j] = (__mmask16)m;
+    }
+    __m512 wv[9];
+    for (int t = 0; t < 9; t++) wv[t] = _mm512_set1_ps(w[t]);
+    const __mmask16 first = lanes16(pairs ? W : 16), second = lanes16(pairs ? W : W - 16);
+    // ROWS: whether rows off the map (−1 at the top, H at the bottom of an odd map) may be read;
+    // only the first and last vectors, so the rest go without the checks
+#define DW_S2_VECTOR(ROWS)                                                                                        \
+    do {                                                                                                          \
+        __m512 a = _mm512_setzero_ps();                                                                           \
+        for (int i = 0; i < 3; i++) {                                                                             \
+            const long ih = 2 * oh + i - 1, ih1 = pairs ? ih + 2 : ih;                                            \
+            const float *s0 = x + ih * W, *s1 = pairs ? s0 + 2 * W : s0 + 16;                                     \
+            __m512 l0 = _mm512_setzero_ps(), l1 = l0;                                                             \
+            if (!ROWS || (ih >= 0 && ih < H)) l0 = EDGE ? _mm512_maskz_loadu_ps(first, s0) : _mm512_loadu_ps(s0); \
+            if ((rows == 2 || !pairs) && (!ROWS || (ih1 >= 0 && ih1 < H)))                                        \
+                l1 = EDGE ? _mm512_maskz_loadu_ps(second, s1) : _mm512_loadu_ps(s1);                              \
+            for (int j = 0; j < 3; j++)                                                                           \
+                a = _mm512_fmadd_ps(_mm512_maskz_permutex2var_ps(inside[j], l0, idx[j], l1), wv[i * 3 + j], a);  \
+        }                                                                                                         \
+        epilogue_store512(a, lanes16(rows * Wo), vs, vt, res ? res + oh * Wo : 0, relu, clamp, vlo, vhi, y + oh * Wo); \
+    } while (0)
+    // sources per kernel row i: input row ih = 2·oh + i − 1 (columns 0–15) and, paired, row ih + 2
+    // (the next output row's); unpaired, row ih's columns 16–31
+    for (long oh = 0; oh < Ho; oh += pairs ? 2 : 1) {
+        const long rows = pairs && oh + 1 < Ho ? 2 : 1;
+        if (oh == 0 || 2 * (oh + rows) > H) DW_S2_VECTOR(1);
+        else DW_S2_VECTOR(0);
+    }
+#undef DW_S2_VECTOR
 }
 
-__attribute__((target("avx512f,avx512vl,fma")))
-static void dw_block16_3x3s2(const float *x, long H, long W, const float *w, long c0, long ph, long pw, long Ho, long Wo,
-                             const ck_epilogue *ep, float *y, long yPlane, float *scratch) {
-    dw_block16(2, 3, 3, x, H, W, w, c0, ph, pw, Ho, Wo, ep, y, yPlane, scratch);
+__attribute__((target("avx512f,fma")))
+static void dw_small512(const dw_small_masks *F, long s, int edge, const float *x, const float *w, float scale, float shift,
+                        const float *res, int relu, int clamp, float lo, float hi, float *y) {
+    const __m512 vs = _mm512_set1_ps(scale), vt = _mm512_set1_ps(shift), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    if (s == 1) {
+        if (edge) dw_small512_s1(1, F, x, w, vs, vt, res, relu, clamp, vlo, vhi, y);
+        else dw_small512_s1(0, F, x, w, vs, vt, res, relu, clamp, vlo, vhi, y);
+    } else {
+        if (edge) dw_small512_s2(1, F->H, F->W, x, w, vs, vt, res, relu, clamp, vlo, vhi, y);
+        else dw_small512_s2(0, F->H, F->W, x, w, vs, vt, res, relu, clamp, vlo, vhi, y);
+    }
 }
 
-// Whether the 16-channel tiles take a layer: small maps (the padded tile within 64 KiB) whose
-// output rows are narrow or strided, 3×3 kernels.
-static int dw_block16_takes(long H, long W, long kh, long kw, long s, long ph, long pw, long Wo) {
-    return kh == 3 && kw == 3 && (H + 2 * ph) * (W + 2 * pw) * 16 * 4 <= 65536 && (Wo < 32 || s == 2);
-}
 #endif
 
 #if defined(__x86_64__)
@@ -537,10 +549,7 @@ long ck_conv_depthwise_padded_scratch(long H, long W, long kh, long kw, long ph,
     }
     // row mode (outputs ≥ 12 wide) walks aligned rows; flattened mode computes across exact rows
     phase_geometry g = phase_geometry_make(H, W, kw, ph, pw, s, Wo >= 12);
-    long planes = dw_tables_size(&g, kh, kw);
-    long Ho = (H + 2 * ph - kh) / s + 1;
-    long tiles = dw_block16_takes(H, W, kh, kw, s, ph, pw, Wo) ? dw_block16_scratch(H, W, kh, kw, ph, pw, Ho, Wo) : 0;
-    return planes + tiles;                                        // the tiles after the tables
+    return dw_tables_size(&g, kh, kw);
 #else
     (void)H; (void)W; (void)kh; (void)kw; (void)ph; (void)pw; (void)s; (void)Wo;
     return 1;
@@ -571,17 +580,19 @@ void ck_conv_depthwise_padded(const float *x, long xPlane, long p0, long p1, lon
     // masked loads stall on data not yet in cache)
     void (*rows)(const float *, long, long, const float *, long, long, long, long, float, float, const float *, int, int, float,
                  float, float *) = kh == 3 && kw == 3 && W >= 48 ? (s == 1 ? dw_rows512_3x3s1 : dw_rows512_3x3s2) : 0;
-    void (*block)(const float *, long, long, const float *, long, long, long, long, long, const ck_epilogue *, float *, long,
-                  float *) = !dw_block16_takes(H, W, kh, kw, s, ph, pw, Wo) || (ep && ep->residual) || xPlane != H * W ? 0
-                             : (s == 1 ? dw_block16_3x3s1 : dw_block16_3x3s2);
+    if (dw_small_takes(H, W, kh, kw, s, ph, pw, xPlane, Ho, Wo)) {
+        dw_small_masks F;
+        dw_small_masks_make(H, W, &F);
+        for (long p = p0; p < p1; p++) {
+            long c = p % C;
+            dw_small512(&F, s, p == 0 || p + 1 == p1, x + p * xPlane, w + c * 9, ep && ep->scale ? ep->scale[c] : 1.0f,
+                        ep && ep->shift ? ep->shift[c] : 0.0f, ep && ep->residual ? ep->residual + p * yPlane : 0,
+                        ep ? ep->relu : 0, ep ? ep->clamp : 0, ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane);
+        }
+        return;
+    }
     for (long p = p0; p < p1; p++) {
         long c = p % C;
-        if (block && c % 16 == 0 && c + 16 <= C && p + 16 <= p1) {
-            block(x + p * xPlane, H, W, w + c * kh * kw, c, ph, pw, Ho, Wo, ep, y + p * yPlane, yPlane,
-                  scratch + dw_tables_size(&P.g, kh, kw));
-            p += 15;
-            continue;
-        }
         if (rows) {
             rows(x + p * xPlane, H, W, w + c * kh * kw, ph, pw, Ho, Wo, ep && ep->scale ? ep->scale[c] : 1.0f,
                  ep && ep->shift ? ep->shift[c] : 0.0f, ep && ep->residual ? ep->residual + p * yPlane : 0,

@@ -91,9 +91,11 @@ func convGradientError(x: Tensor, w: Tensor, b: Tensor, g: Tensor, stride: Int, 
     /// Depthwise layers with equal strides of 1 or 2 take the flattened-plane kernel (AVX-512):
     /// output rows ≥ 12 wide computed in place, 1–4 vectors at a time, narrower maps flattened and
     /// compressed; kernels 1–7 wide, odd and even sizes, paddings up to and past the kernel. Small
-    /// 3×3 maps take 16 channels at a time through transposed tiles (narrow or strided outputs; the
-    /// channels past the last multiple of 16 plane by plane): 1–4 output pixels at a time, the last
-    /// 16 pixels of a plane partial. 3×3 planes at least 48 wide are read in place, four output rows
+    /// 3×3 maps with padding 1 are read where they lie: at stride 1 flattened, each tap's lanes
+    /// masked at the map's edges (up to 128 vectors a plane: 45×45; planes too small for the plain
+    /// loads' reach, 3×3, go the padded way), at stride 2 row by row through permutes, two rows to
+    /// a vector up to 16 wide, one up to 32 (odd sides: the padding column and row on the right
+    /// and bottom). 3×3 planes at least 48 wide are read in place, four output rows
     /// at a time (fewer at the bottom), edge columns through masked loads; at stride 2 the even, odd
     /// and shifted even columns are picked by permutes (paddings 0–2, odd and even widths).
     @Test(arguments: [(16, 7, 7, 3, 3, 1, 1), (40, 14, 14, 3, 3, 1, 1), (32, 7, 7, 3, 3, 2, 1),
@@ -101,7 +103,10 @@ func convGradientError(x: Tensor, w: Tensor, b: Tensor, g: Tensor, stride: Int, 
                       (16, 4, 5, 3, 3, 2, 2), (4, 50, 48, 3, 3, 1, 1), (3, 7, 61, 3, 3, 1, 2), (2, 5, 64, 3, 3, 1, 0), (20, 28, 28, 3, 3, 1, 1), (8, 112, 112, 3, 3, 1, 1), (6, 113, 57, 3, 3, 2, 1),
                       (5, 56, 56, 3, 3, 2, 1), (33, 9, 11, 5, 3, 2, 0), (17, 6, 6, 7, 7, 1, 3), (3, 30, 23, 1, 5, 1, 2),
                       (4, 31, 40, 4, 2, 2, 2), (7, 12, 75, 3, 3, 1, 1), (5, 20, 32, 3, 3, 1, 1), (3, 9, 96, 5, 5, 1, 2),
-                      (3, 21, 50, 3, 3, 2, 0), (2, 9, 97, 3, 3, 2, 2), (4, 64, 64, 3, 3, 2, 1)])
+                      (3, 21, 50, 3, 3, 2, 0), (2, 9, 97, 3, 3, 2, 2), (4, 64, 64, 3, 3, 2, 1),
+                      (6, 15, 15, 3, 3, 2, 1), (5, 13, 11, 3, 3, 2, 1), (4, 9, 31, 3, 3, 2, 1), (5, 17, 16, 3, 3, 2, 1),
+                      (5, 6, 17, 3, 3, 2, 1), (9, 2, 2, 3, 3, 2, 1), (3, 45, 45, 3, 3, 1, 1), (7, 3, 3, 3, 3, 1, 1),
+                      (4, 2, 40, 3, 3, 1, 1), (3, 47, 9, 3, 3, 1, 1)])
     func flattenedDepthwiseMatchesDirectLoop(_ c: Int, _ h: Int, _ w: Int, _ kh: Int, _ kw: Int, _ stride: Int, _ pad: Int) {
         let gen = Generator(seed: UInt64(2100 + c + h * 7 + w * 3 + kh))
         let x = Tensor.randn([2, c, h, w], generator: gen), wt = Tensor.randn([c, 1, kh, kw], generator: gen)
