@@ -292,10 +292,169 @@ static void dw_rows512_3x3s1(const float *x, long H, long W, const float *w, lon
     dw_rows512_3x3(1, x, H, W, w, ph, pw, Ho, Wo, scale, shift, res, relu, clamp, lo, hi, y);
 }
 
+// Stride 2 (3×3, rows at least 48 wide): two output rows at a time from the five input rows they
+// read (the middle one serves both), 16 outputs per vector; each input row's even, odd and
+// shifted even columns are picked by permutes from four loads, as in dw_rows512_chunk. The row
+// pointers are set once per pair of output rows (null off the map), so the chunk loop keeps its
+// state in registers. Edge chunks load through masks.
+__attribute__((target("avx512f,fma"), always_inline))
+static inline void dw_pair512_s2_chunk(const int MASKED, const float *const r[5], long c0, const __mmask16 m[4],
+                                       const __m512 wv[9], __m512 *out0, __m512 *out1) {
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    for (int k = 0; k < 5; k++) {
+        if (!r[k]) continue;
+        const float *src = r[k] + c0;
+        __m512 l0 = MASKED ? _mm512_maskz_loadu_ps(m[0], src) : _mm512_loadu_ps(src);
+        __m512 l1 = MASKED ? _mm512_maskz_loadu_ps(m[1], src + 16) : _mm512_loadu_ps(src + 16);
+        __m512 l2 = MASKED ? _mm512_maskz_loadu_ps(m[2], src + 2) : _mm512_loadu_ps(src + 2);
+        __m512 l3 = MASKED ? _mm512_maskz_loadu_ps(m[3], src + 18) : _mm512_loadu_ps(src + 18);
+        __m512 v0 = _mm512_permutex2var_ps(l0, even, l1), v1 = _mm512_permutex2var_ps(l0, odd, l1);
+        __m512 v2 = _mm512_permutex2var_ps(l2, even, l3);
+        if (k < 3) {
+            a0 = _mm512_fmadd_ps(wv[k * 3], v0, a0); a0 = _mm512_fmadd_ps(wv[k * 3 + 1], v1, a0);
+            a0 = _mm512_fmadd_ps(wv[k * 3 + 2], v2, a0);
+        }
+        if (k >= 2) {
+            a1 = _mm512_fmadd_ps(wv[(k - 2) * 3], v0, a1); a1 = _mm512_fmadd_ps(wv[(k - 2) * 3 + 1], v1, a1);
+            a1 = _mm512_fmadd_ps(wv[(k - 2) * 3 + 2], v2, a1);
+        }
+    }
+    *out0 = a0; *out1 = a1;
+}
+
+// Stride 1 (3×3, padding one column, rows a multiple of 16 wide on 64-byte lines): two output
+// rows at a time from the four input rows they read, each row walked in aligned vectors (an
+// unaligned 512-bit load runs at half the rate). Tap 1 is the vector itself; taps 0 and 2 (one
+// column left, one right) shift in the last lane of the previous vector and the first of the next.
+__attribute__((target("avx512f,fma")))
+static void dw_rows512_3x3s1_aligned(const float *x, long H, long W, const float *w, long ph, long Ho, float scale, float shift,
+                                     const float *res, int relu, int clamp, float lo, float hi, float *y) {
+    const __m512 vs = _mm512_set1_ps(scale), vt = _mm512_set1_ps(shift), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    const __m512 z = _mm512_setzero_ps();
+    __m512 wv[9];
+    for (int t = 0; t < 9; t++) wv[t] = _mm512_set1_ps(w[t]);
+    for (long oh = 0; oh < Ho; oh += 2) {
+        const int two = oh + 1 < Ho;
+        const float *r[4];
+        __m512 prev[4], cur[4];
+        for (int k = 0; k < 4; k++) {
+            long ih = oh - ph + k;
+            r[k] = ih >= 0 && ih < H && (k < 3 || two) ? x + ih * W : 0;
+            prev[k] = z;
+            cur[k] = r[k] ? _mm512_load_ps(r[k]) : z;
+        }
+        for (long c = 0; c < W; c += 16) {
+            __m512 a0 = z, a1 = z;
+            for (int k = 0; k < 4; k++) {
+                if (!r[k]) continue;
+                __m512 next = c + 16 < W ? _mm512_load_ps(r[k] + c + 16) : z;
+                __m512 v0 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(cur[k]), _mm512_castps_si512(prev[k]), 15));
+                __m512 v2 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next), _mm512_castps_si512(cur[k]), 1));
+                if (k < 3) {
+                    a0 = _mm512_fmadd_ps(wv[k * 3], v0, a0); a0 = _mm512_fmadd_ps(wv[k * 3 + 1], cur[k], a0);
+                    a0 = _mm512_fmadd_ps(wv[k * 3 + 2], v2, a0);
+                }
+                if (k >= 1) {
+                    a1 = _mm512_fmadd_ps(wv[(k - 1) * 3], v0, a1); a1 = _mm512_fmadd_ps(wv[(k - 1) * 3 + 1], cur[k], a1);
+                    a1 = _mm512_fmadd_ps(wv[(k - 1) * 3 + 2], v2, a1);
+                }
+                prev[k] = cur[k];
+                cur[k] = next;
+            }
+            long o = oh * W + c;
+            epilogue_store512(a0, 0xFFFF, vs, vt, res ? res + o : 0, relu, clamp, vlo, vhi, y + o);
+            if (two) epilogue_store512(a1, 0xFFFF, vs, vt, res ? res + o + W : 0, relu, clamp, vlo, vhi, y + o + W);
+        }
+    }
+}
+
+// The same pairs of output rows when every input row starts on a 64-byte line and the padding is
+// one column: a chunk's 32 input columns are two aligned loads (an unaligned 512-bit load runs at
+// half the rate), whose even and odd columns are taps 1 and 2; tap 0 (columns 2·ow − 1) is the odd
+// vector shifted up a lane, the lane shifted in being the previous chunk's last odd column (the
+// padding zero at the row's start). The chunks walk each row in order to carry it.
+__attribute__((target("avx512f,fma")))
+static void dw_rows512_3x3s2_aligned(const float *x, long H, long W, const float *w, long ph, long Ho, long Wo, float scale,
+                                     float shift, const float *res, int relu, int clamp, float lo, float hi, float *y) {
+    const __m512 vs = _mm512_set1_ps(scale), vt = _mm512_set1_ps(shift), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    __m512 wv[9];
+    for (int t = 0; t < 9; t++) wv[t] = _mm512_set1_ps(w[t]);
+    for (long oh = 0; oh < Ho; oh += 2) {
+        const int two = oh + 1 < Ho;
+        const float *r[5];
+        for (int k = 0; k < 5; k++) {
+            long ih = 2 * oh - ph + k;
+            r[k] = ih >= 0 && ih < H && (k < 3 || two) ? x + ih * W : 0;
+        }
+        __m512 prev[5];
+        for (int k = 0; k < 5; k++) prev[k] = _mm512_setzero_ps();
+        for (long ow0 = 0; ow0 < Wo; ow0 += 16) {
+            const long c = 2 * ow0;
+            const __mmask16 m0 = lanes16(W - c), m1 = lanes16(W - c - 16);
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+            for (int k = 0; k < 5; k++) {
+                if (!r[k]) continue;
+                const float *src = r[k] + c;
+                __m512 l0 = m0 == 0xFFFF ? _mm512_load_ps(src) : _mm512_maskz_load_ps(m0, src);
+                __m512 l1 = m1 == 0xFFFF ? _mm512_load_ps(src + 16) : _mm512_maskz_load_ps(m1, src + 16);
+                __m512 v1 = _mm512_permutex2var_ps(l0, even, l1), v2 = _mm512_permutex2var_ps(l0, odd, l1);
+                __m512 v0 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(v2), _mm512_castps_si512(prev[k]), 15));
+                prev[k] = v2;
+                if (k < 3) {
+                    a0 = _mm512_fmadd_ps(wv[k * 3], v0, a0); a0 = _mm512_fmadd_ps(wv[k * 3 + 1], v1, a0);
+                    a0 = _mm512_fmadd_ps(wv[k * 3 + 2], v2, a0);
+                }
+                if (k >= 2) {
+                    a1 = _mm512_fmadd_ps(wv[(k - 2) * 3], v0, a1); a1 = _mm512_fmadd_ps(wv[(k - 2) * 3 + 1], v1, a1);
+                    a1 = _mm512_fmadd_ps(wv[(k - 2) * 3 + 2], v2, a1);
+                }
+            }
+            const __mmask16 keep = lanes16(Wo - ow0);
+            long o = oh * Wo + ow0;
+            epilogue_store512(a0, keep, vs, vt, res ? res + o : 0, relu, clamp, vlo, vhi, y + o);
+            if (two) epilogue_store512(a1, keep, vs, vt, res ? res + o + Wo : 0, relu, clamp, vlo, vhi, y + o + Wo);
+        }
+    }
+}
+
 __attribute__((target("avx512f,fma")))
 static void dw_rows512_3x3s2(const float *x, long H, long W, const float *w, long ph, long pw, long Ho, long Wo, float scale,
                              float shift, const float *res, int relu, int clamp, float lo, float hi, float *y) {
-    dw_rows512_3x3(2, x, H, W, w, ph, pw, Ho, Wo, scale, shift, res, relu, clamp, lo, hi, y);
+    const __m512 vs = _mm512_set1_ps(scale), vt = _mm512_set1_ps(shift), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    __m512 wv[9];
+    for (int t = 0; t < 9; t++) wv[t] = _mm512_set1_ps(w[t]);
+    const long at[4] = { 0, 16, 2, 18 };
+    for (long oh = 0; oh < Ho; oh += 2) {
+        const int two = oh + 1 < Ho;
+        const float *r[5];
+        for (int k = 0; k < 5; k++) {
+            long ih = 2 * oh - ph + k;
+            r[k] = ih >= 0 && ih < H && (k < 3 || two) ? x + ih * W : 0;
+        }
+        for (long ow0 = 0; ow0 < Wo; ow0 += 16) {
+            const long c0 = 2 * ow0 - pw;
+            __m512 a0, a1;
+            if (c0 >= 0 && c0 + 34 <= W) {
+                const __mmask16 all[4] = { 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF };
+                dw_pair512_s2_chunk(0, r, c0, all, wv, &a0, &a1);
+            } else {
+                __mmask16 m[4];
+                for (int q = 0; q < 4; q++) {
+                    long c = c0 + at[q], l = c < 0 ? -c : 0, h = W - c < 16 ? W - c : 16;
+                    m[q] = h <= l ? 0 : (__mmask16)(((1u << h) - 1) & ~((1u << l) - 1));
+                }
+                dw_pair512_s2_chunk(1, r, c0, m, wv, &a0, &a1);
+            }
+            const __mmask16 keep = lanes16(Wo - ow0);
+            long o = oh * Wo + ow0;
+            epilogue_store512(a0, keep, vs, vt, res ? res + o : 0, relu, clamp, vlo, vhi, y + o);
+            if (two) epilogue_store512(a1, keep, vs, vt, res ? res + o + Wo : 0, relu, clamp, vlo, vhi, y + o + Wo);
+        }
+    }
 }
 #endif
 
@@ -564,6 +723,44 @@ void ck_conv_depthwise_padded(const float *x, long xPlane, long p0, long p1, lon
         dw_planes256(x, xPlane, p0, p1, C, H, W, w, kh, kw, s, ph, pw, Ho, Wo, ep, y, yPlane, scratch);
         return;
     }
+    if (dw_small_takes(H, W, kh, kw, s, ph, pw, xPlane, Ho, Wo)) {
+        dw_small_masks F;
+        dw_small_masks_make(H, W, &F);
+        for (long p = p0; p < p1; p++) {
+            long c = p % C;
+            dw_small512(&F, s, p == 0 || p + 1 == p1, x + p * xPlane, w + c * 9, ep && ep->scale ? ep->scale[c] : 1.0f,
+                        ep && ep->shift ? ep->shift[c] : 0.0f, ep && ep->residual ? ep->residual + p * yPlane : 0,
+                        ep ? ep->relu : 0, ep ? ep->clamp : 0, ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane);
+        }
+        return;
+    }
+    // 3×3 planes at least 48 wide are read in place (narrower rows are mostly edge chunks, whose
+    // masked loads stall on data not yet in cache), with no tables to make
+    if (kh == 3 && kw == 3 && W >= 48) {
+        void (*rows)(const float *, long, long, const float *, long, long, long, long, float, float, const float *, int, int,
+                     float, float, float *) = s == 1 ? dw_rows512_3x3s1 : dw_rows512_3x3s2;
+        // rows on 64-byte lines take aligned loads
+        const int aligned = pw == 1 && W % 16 == 0 && xPlane % 16 == 0 && ((uintptr_t)x & 63) == 0;
+        for (long p = p0; p < p1; p++) {
+            long c = p % C;
+            if (aligned && s == 1) {
+                dw_rows512_3x3s1_aligned(x + p * xPlane, H, W, w + c * kh * kw, ph, Ho, ep && ep->scale ? ep->scale[c] : 1.0f,
+                                         ep && ep->shift ? ep->shift[c] : 0.0f, ep && ep->residual ? ep->residual + p * yPlane : 0,
+                                         ep ? ep->relu : 0, ep ? ep->clamp : 0, ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane);
+                continue;
+            }
+            if (aligned) {
+                dw_rows512_3x3s2_aligned(x + p * xPlane, H, W, w + c * kh * kw, ph, Ho, Wo, ep && ep->scale ? ep->scale[c] : 1.0f,
+                                         ep && ep->shift ? ep->shift[c] : 0.0f, ep && ep->residual ? ep->residual + p * yPlane : 0,
+                                         ep ? ep->relu : 0, ep ? ep->clamp : 0, ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane);
+                continue;
+            }
+            rows(x + p * xPlane, H, W, w + c * kh * kw, ph, pw, Ho, Wo, ep && ep->scale ? ep->scale[c] : 1.0f,
+                 ep && ep->shift ? ep->shift[c] : 0.0f, ep && ep->residual ? ep->residual + p * yPlane : 0,
+                 ep ? ep->relu : 0, ep ? ep->clamp : 0, ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane);
+        }
+        return;
+    }
     dw_plan P = { phase_geometry_make(H, W, kw, ph, pw, s, Wo >= 12), kh, kw, Ho, Wo, kh * kw, 0, 0 };
     long *off = (long *)(scratch + s * s * P.g.stride);
     uint16_t *keep = (uint16_t *)(off + P.taps);
@@ -576,32 +773,11 @@ void ck_conv_depthwise_padded(const float *x, long xPlane, long p0, long p1, lon
     P.off = off; P.keep = keep;
     void (*plane)(const dw_plan *, const float *, const float *, float, float, const float *, int, int, float, float, float *,
                   float *) = kh == 3 && kw == 3 ? (s == 1 ? dw_plane512_3x3s1 : dw_plane512_3x3s2) : dw_plane512_any;
-    // 3×3 planes at least 48 wide are read in place (narrower rows are mostly edge chunks, whose
-    // masked loads stall on data not yet in cache)
-    void (*rows)(const float *, long, long, const float *, long, long, long, long, float, float, const float *, int, int, float,
-                 float, float *) = kh == 3 && kw == 3 && W >= 48 ? (s == 1 ? dw_rows512_3x3s1 : dw_rows512_3x3s2) : 0;
-    if (dw_small_takes(H, W, kh, kw, s, ph, pw, xPlane, Ho, Wo)) {
-        dw_small_masks F;
-        dw_small_masks_make(H, W, &F);
-        for (long p = p0; p < p1; p++) {
-            long c = p % C;
-            dw_small512(&F, s, p == 0 || p + 1 == p1, x + p * xPlane, w + c * 9, ep && ep->scale ? ep->scale[c] : 1.0f,
-                        ep && ep->shift ? ep->shift[c] : 0.0f, ep && ep->residual ? ep->residual + p * yPlane : 0,
-                        ep ? ep->relu : 0, ep ? ep->clamp : 0, ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane);
-        }
-        return;
-    }
     for (long p = p0; p < p1; p++) {
         long c = p % C;
-        if (rows) {
-            rows(x + p * xPlane, H, W, w + c * kh * kw, ph, pw, Ho, Wo, ep && ep->scale ? ep->scale[c] : 1.0f,
-                 ep && ep->shift ? ep->shift[c] : 0.0f, ep && ep->residual ? ep->residual + p * yPlane : 0,
-                 ep ? ep->relu : 0, ep ? ep->clamp : 0, ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane);
-            continue;
-        }
         plane(&P, x + p * xPlane, w + c * kh * kw, ep && ep->scale ? ep->scale[c] : 1.0f, ep && ep->shift ? ep->shift[c] : 0.0f,
-                    ep && ep->residual ? ep->residual + p * yPlane : 0, ep ? ep->relu : 0, ep ? ep->clamp : 0,
-                    ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane, scratch);
+              ep && ep->residual ? ep->residual + p * yPlane : 0, ep ? ep->relu : 0, ep ? ep->clamp : 0,
+              ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane, scratch);
     }
 #else
     (void)x; (void)xPlane; (void)p0; (void)p1; (void)C; (void)H; (void)W; (void)w; (void)kh; (void)kw; (void)s; (void)ph; (void)pw;

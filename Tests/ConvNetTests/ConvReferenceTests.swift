@@ -95,7 +95,9 @@ func convGradientError(x: Tensor, w: Tensor, b: Tensor, g: Tensor, stride: Int, 
     /// masked at the map's edges (up to 128 vectors a plane: 45×45; planes too small for the plain
     /// loads' reach, 3×3, go the padded way), at stride 2 row by row through permutes, two rows to
     /// a vector up to 16 wide, one up to 32 (odd sides: the padding column and row on the right
-    /// and bottom). 3×3 planes at least 48 wide are read in place, four output rows
+    /// and bottom). 3×3 planes at least 48 wide and a multiple of 16 (padding 1) walk their rows in
+    /// aligned vectors, two output rows at a time (odd heights leave one). Other 3×3 planes at
+    /// least 48 wide are read in place, four output rows
     /// at a time (fewer at the bottom), edge columns through masked loads; at stride 2 the even, odd
     /// and shifted even columns are picked by permutes (paddings 0–2, odd and even widths).
     @Test(arguments: [(16, 7, 7, 3, 3, 1, 1), (40, 14, 14, 3, 3, 1, 1), (32, 7, 7, 3, 3, 2, 1),
@@ -106,7 +108,8 @@ func convGradientError(x: Tensor, w: Tensor, b: Tensor, g: Tensor, stride: Int, 
                       (3, 21, 50, 3, 3, 2, 0), (2, 9, 97, 3, 3, 2, 2), (4, 64, 64, 3, 3, 2, 1),
                       (6, 15, 15, 3, 3, 2, 1), (5, 13, 11, 3, 3, 2, 1), (4, 9, 31, 3, 3, 2, 1), (5, 17, 16, 3, 3, 2, 1),
                       (5, 6, 17, 3, 3, 2, 1), (9, 2, 2, 3, 3, 2, 1), (3, 45, 45, 3, 3, 1, 1), (7, 3, 3, 3, 3, 1, 1),
-                      (4, 2, 40, 3, 3, 1, 1), (3, 47, 9, 3, 3, 1, 1)])
+                      (4, 2, 40, 3, 3, 1, 1), (3, 47, 9, 3, 3, 1, 1),
+                      (3, 33, 64, 3, 3, 2, 1), (3, 48, 48, 3, 3, 2, 1), (2, 7, 96, 3, 3, 1, 1), (2, 9, 80, 3, 3, 1, 1)])
     func flattenedDepthwiseMatchesDirectLoop(_ c: Int, _ h: Int, _ w: Int, _ kh: Int, _ kw: Int, _ stride: Int, _ pad: Int) {
         let gen = Generator(seed: UInt64(2100 + c + h * 7 + w * 3 + kh))
         let x = Tensor.randn([2, c, h, w], generator: gen), wt = Tensor.randn([c, 1, kh, kw], generator: gen)

@@ -293,30 +293,33 @@ private final class Stem: Module {
 
     /// A whole inverted residual runs as one step; with AVX-512 and an intermediate map of more than
     /// 2¹⁸ values per image, band by band, the depthwise rows of each band multiplied by the
-    /// projection (and the residual added) as they are made: with and without the expansion (without
+    /// the projection (and the residual added) as they are made: with and without the expansion (without
     /// it, the depthwise layer reads the input's rows in place), with a batch norm or a bias after
-    /// the projection, stride 1 or 2, one thread or two.
-    @Test(arguments: [(8, 48, 12, true, 2, true, false), (8, 48, 8, true, 1, false, true), (48, 48, 16, false, 1, false, false),
-                      (48, 48, 48, false, 1, true, true), (176, 176, 24, false, 2, true, false)])
+    /// the projection, stride 1 or 2, one thread or two; 76 wide, and 96 (rows on 64-byte lines:
+    /// the depthwise rows' aligned loads, the first band padded above, the rest not).
+    @Test(arguments: [(8, 48, 12, true, 2, true, false, 76), (8, 48, 8, true, 1, false, true, 76), (48, 48, 16, false, 1, false, false, 76),
+                      (48, 48, 48, false, 1, true, true, 76), (176, 176, 24, false, 2, true, false, 76),
+                      (8, 48, 12, true, 2, true, false, 96), (8, 48, 8, true, 1, false, true, 96), (48, 48, 48, false, 1, true, true, 96),
+                      (176, 176, 24, false, 2, true, false, 96)])
     func invertedResidualRunsInBands(_ c: Int, _ e: Int, _ cout: Int, _ expands: Bool, _ stride: Int, _ projectNorm: Bool,
-                                     _ residual: Bool) {
+                                     _ residual: Bool, _ width: Int) {
         Tensor.manualSeed(23)
         let block = evalAfterBatchStatistics(InvertedResidual(c, e, cout, expands: expands, stride: stride, projectNorm: projectNorm,
                                                               residual: residual), warmUp: Tensor.randn(2, c, 20, 19) * 3)
-        let x = randn([2, c, 80, 76], times: 3, nanAt: 7 * 76 + 3)
+        let x = randn([2, c, 80, width], times: 3, nanAt: 7 * width + 3)
         for threads in [1, 2] {
             let (eager, compiled, steps) = withContext({ $0.threads = threads; $0.profiling = true }) { eagerAndCompiled(block, x) }
             #expect(steps == 1)
             expectSameNaNsAndClose(compiled, eager, rtol: 1e-4, atol: 1e-4, "\(c)→\(e)→\(cout) /\(stride), \(threads) threads")
         }
         if GEMM.isa == "avx512" {
-            let label = "conv fwd " + (expands ? "\(c)→\(e) 1×1 + depthwise" : "depthwise \(e)") + " 3×3/\(stride) + \(e)→\(cout) 1×1 @80×76"
+            let label = "conv fwd " + (expands ? "\(c)→\(e) 1×1 + depthwise" : "depthwise \(e)") + " 3×3/\(stride) + \(e)→\(cout) 1×1 @80×\(width)"
             #expect(Profiler.entries.contains { $0.name == label }, "the banded kernel ran: \(label)")
         }
     }
 
-    /// On small maps the two layers run apart, the depthwise one on 16-channel tiles whose epilogue
-    /// (the batch norm's scale and shift, ReLU6) is applied as vectors of 16 channels: the eager values, NaN kept.
+    /// On small maps the two layers run apart, the depthwise one reading its planes where they lie
+    /// with the epilogue (the batch norm's scale and shift, ReLU6) on its stores: the eager values, NaN kept.
     @Test(arguments: [(7, 1), (14, 2), (9, 1)])
     func depthwiseTilesApplyTheEpilogue(_ side: Int, _ stride: Int) {
         Tensor.manualSeed(19)
