@@ -680,6 +680,7 @@ __attribute__((target("avx2,fma")))
 static void dw_planes256(const float *x, long xPlane, long p0, long p1, long C, long H, long W, const float *w, long kh, long kw,
                          long s, long ph, long pw, long Ho, long Wo, const ck_epilogue *ep, float *y, long yPlane, float *scratch) {
     phase_geometry g = phase_geometry_make(H, W, kw, ph, pw, s, 1);
+    phase_geometry_cover(&g, (Ho - 1) * s + kh, kw);
     long *off = (long *)(scratch + s * s * g.stride), taps = kh * kw;
     phase_tap_offsets(&g, 1, kh, kw, off);
     for (long p = p0; p < p1; p++) {
@@ -762,6 +763,7 @@ void ck_conv_depthwise_padded(const float *x, long xPlane, long p0, long p1, lon
         return;
     }
     dw_plan P = { phase_geometry_make(H, W, kw, ph, pw, s, Wo >= 12), kh, kw, Ho, Wo, kh * kw, 0, 0 };
+    phase_geometry_cover(&P.g, (Ho - 1) * s + kh, kw);
     long *off = (long *)(scratch + s * s * P.g.stride);
     uint16_t *keep = (uint16_t *)(off + P.taps);
     phase_tap_offsets(&P.g, 1, kh, kw, off);

@@ -28,6 +28,16 @@ static inline phase_geometry phase_geometry_make(long H, long W, long kw, long p
     return g;
 }
 
+// Makes the phases hold `rows` padded input rows when the outputs read more than H + 2·ph: a band of
+// a map's last rows is given its real rows and top padding, and its outputs read the padding below
+// (rows past H are zeros).
+static inline void phase_geometry_cover(phase_geometry *g, long rows, long kw) {
+    long hq = g->s == 1 ? rows : (rows + 1) / 2;
+    if (hq <= g->Hq) return;
+    g->Hq = hq;
+    g->stride = (g->Hq * g->Wq + 80 + kw + 15) / 16 * 16;
+}
+
 // Where tap (c, i, j) of a kh×kw kernel reads, relative to its output's position o = oh·Wq + ow:
 // phase (i mod s, j mod s) of channel c (each channel's s² phases laid one after another), row
 // ⌊i/s⌋, column ⌊j/s⌋. off[t] for t = (c·kh + i)·kw + j over C channels.

@@ -295,12 +295,13 @@ private final class Stem: Module {
     /// 2¹⁸ values per image, band by band, the depthwise rows of each band multiplied by the
     /// the projection (and the residual added) as they are made: with and without the expansion (without
     /// it, the depthwise layer reads the input's rows in place), with a batch norm or a bias after
-    /// the projection, stride 1 or 2, one thread or two; 76 wide, and 96 (rows on 64-byte lines:
-    /// the depthwise rows' aligned loads, the first band padded above, the rest not).
+    /// the projection, stride 1 or 2, one thread or two; 76 wide, 96 (rows on 64-byte lines: the
+    /// depthwise rows' aligned loads, the first band padded above, the rest not) and 40 (narrower
+    /// than the in-place rows: padded planes, whose last band's outputs read the zero row below).
     @Test(arguments: [(8, 48, 12, true, 2, true, false, 76), (8, 48, 8, true, 1, false, true, 76), (48, 48, 16, false, 1, false, false, 76),
                       (48, 48, 48, false, 1, true, true, 76), (176, 176, 24, false, 2, true, false, 76),
                       (8, 48, 12, true, 2, true, false, 96), (8, 48, 8, true, 1, false, true, 96), (48, 48, 48, false, 1, true, true, 96),
-                      (176, 176, 24, false, 2, true, false, 96)])
+                      (176, 176, 24, false, 2, true, false, 96), (176, 176, 24, false, 1, false, false, 40)])
     func invertedResidualRunsInBands(_ c: Int, _ e: Int, _ cout: Int, _ expands: Bool, _ stride: Int, _ projectNorm: Bool,
                                      _ residual: Bool, _ width: Int) {
         Tensor.manualSeed(23)

@@ -257,7 +257,8 @@ void ck_conv_depthwise(const float *x, long p0, long p1, long C, long H, long W,
                        long kh, long kw, long sh, long sw, long ph, long pw, long dh, long dw, long Ho, long Wo, float *y);
 /// Whether ck_conv_depthwise_padded runs here (AVX-512 or AVX2).
 int ck_conv_depthwise_padded_available(void);
-/// Scratch floats per thread for ck_conv_depthwise_padded.
+/// Scratch floats per thread for ck_conv_depthwise_padded (H: the rows of the largest call, counting
+/// any padding rows below them that its outputs read).
 long ck_conv_depthwise_padded_scratch(long H, long W, long kh, long kw, long ph, long pw, long s, long Wo);
 /// Depthwise convolution as ck_conv_depthwise (stride s = 1 or 2 both ways, undilated, any kernel),
 /// through the epilogue `ep` (or null; a bias goes in as its shift, indexed by channel; its
