@@ -44,12 +44,11 @@ void ck_conv_implicit_phases(const float *x, long C, long H, long W, long kw, lo
       if (NV > 2) c##r##2 = _mm512_fmadd_ps(a, b2, c##r##2);                                         \
       if (NV > 3) c##r##3 = _mm512_fmadd_ps(a, b3, c##r##3); }
 #define IG_STORE1(r, v)                                                                              \
-    epilogue_store512(c##r##v, lanes16(left - 16 * v), _mm512_set1_ps(ep && ep->scale ? ep->scale[o0 + r] : 1.0f), \
-                      _mm512_set1_ps(ep && ep->shift ? ep->shift[o0 + r] : 0.0f),                      \
-                      ep && ep->residual ? ep->residual + (o0 + r) * plane + pos + 16 * v : 0,         \
-                      ep ? ep->relu : 0, ep ? ep->clamp : 0, vlo, vhi, y + (o0 + r) * plane + pos + 16 * v)
+    epilogue_store512(c##r##v, lanes16(left - 16 * v), vs, vt, resid ? resid + (o0 + r) * plane + pos + 16 * v : 0, \
+                      relu, clamp, vlo, vhi, y + (o0 + r) * plane + pos + 16 * v)
 #define IG_STORE(r)                                                                                  \
-    if (ROWS > r) { IG_STORE1(r, 0); if (NV > 1) IG_STORE1(r, 1); if (NV > 2) IG_STORE1(r, 2); if (NV > 3) IG_STORE1(r, 3); }
+    if (ROWS > r) { vs = _mm512_set1_ps(scale ? scale[o0 + r] : 1.0f); vt = _mm512_set1_ps(shift ? shift[o0 + r] : 0.0f); \
+                    IG_STORE1(r, 0); if (NV > 1) IG_STORE1(r, 1); if (NV > 2) IG_STORE1(r, 2); if (NV > 3) IG_STORE1(r, 3); }
 
 // Output channels o0 … o0 + ROWS − 1 (ROWS ≤ 6, a constant: a last panel of 2 rows, as 32 channels
 // leave, multiplies 2 rows, not 6) at the NV·16 pixels from `pos` (left: how many of them are real)
@@ -73,7 +72,12 @@ static inline void ig_tile512(const int NV, const int ROWS, const float *phases,
             IG_ROW(0) IG_ROW(1) IG_ROW(2) IG_ROW(3) IG_ROW(4) IG_ROW(5)
         }
     }
+    // the epilogue's fields in locals: each store through y could alias *ep as far as the compiler
+    // knows, and would have every field loaded again
+    const float *scale = ep ? ep->scale : 0, *shift = ep ? ep->shift : 0, *resid = ep ? ep->residual : 0;
+    const int relu = ep ? ep->relu : 0, clamp = ep ? ep->clamp : 0;
     const __m512 vlo = _mm512_set1_ps(ep ? ep->lo : 0), vhi = _mm512_set1_ps(ep ? ep->hi : 0);
+    __m512 vs, vt;
     IG_STORE(0) IG_STORE(1) IG_STORE(2) IG_STORE(3) IG_STORE(4) IG_STORE(5)
 }
 #undef IG_ROW
@@ -112,14 +116,15 @@ static void ig_rows512(const float *phases, const long *off, long K, long M, con
 static const int32_t ig_lanes[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
 
 __attribute__((target("avx2,fma"), always_inline))
-static inline void ig_store256(__m256 v, long n, float scale, float shift, const float *res, const ck_epilogue *ep, float *dst) {
+static inline void ig_store256(__m256 v, long n, __m256 vs, __m256 vt, const float *res, int relu, int clamp, __m256 vlo, __m256 vhi,
+                               float *dst) {
     if (n <= 0) return;
     __m256i m = _mm256_loadu_si256((const __m256i *)(ig_lanes + 8 - (n >= 8 ? 8 : n)));
-    v = _mm256_fmadd_ps(v, _mm256_set1_ps(scale), _mm256_set1_ps(shift));
+    v = _mm256_fmadd_ps(v, vs, vt);
     if (res) v = _mm256_add_ps(v, n >= 8 ? _mm256_loadu_ps(res) : _mm256_maskload_ps(res, m));
-    if (ep && ep->relu) v = _mm256_max_ps(v, _mm256_setzero_ps());
+    if (relu) v = _mm256_max_ps(v, _mm256_setzero_ps());
     // max(lo, v), min(hi, ·): the second operand is returned for NaN, so NaN stays NaN
-    if (ep && ep->clamp) v = _mm256_min_ps(_mm256_set1_ps(ep->hi), _mm256_max_ps(_mm256_set1_ps(ep->lo), v));
+    if (clamp) v = _mm256_min_ps(vhi, _mm256_max_ps(vlo, v));
     if (n >= 8) _mm256_storeu_ps(dst, v); else _mm256_maskstore_ps(dst, m, v);
 }
 
@@ -128,9 +133,10 @@ static inline void ig_store256(__m256 v, long n, float scale, float shift, const
       c##r##0 = _mm256_fmadd_ps(a, b0, c##r##0);                                                     \
       if (NV > 1) c##r##1 = _mm256_fmadd_ps(a, b1, c##r##1); }
 #define IG2_STORE1(r, v)                                                                             \
-    ig_store256(c##r##v, left - 8 * v, ep && ep->scale ? ep->scale[o0 + r] : 1.0f, ep && ep->shift ? ep->shift[o0 + r] : 0.0f, \
-                ep && ep->residual ? ep->residual + (o0 + r) * plane + pos + 8 * v : 0, ep, y + (o0 + r) * plane + pos + 8 * v)
-#define IG2_STORE(r) if (ROWS > r) { IG2_STORE1(r, 0); if (NV > 1) IG2_STORE1(r, 1); }
+    ig_store256(c##r##v, left - 8 * v, vs, vt, resid ? resid + (o0 + r) * plane + pos + 8 * v : 0, relu, clamp, vlo, vhi, \
+                y + (o0 + r) * plane + pos + 8 * v)
+#define IG2_STORE(r) if (ROWS > r) { vs = _mm256_set1_ps(scale ? scale[o0 + r] : 1.0f); vt = _mm256_set1_ps(shift ? shift[o0 + r] : 0.0f); \
+                                     IG2_STORE1(r, 0); if (NV > 1) IG2_STORE1(r, 1); }
 
 __attribute__((target("avx2,fma"), always_inline))
 static inline void ig_tile256(const int NV, const int ROWS, const float *phases, const long *off, long K, long M,
@@ -148,6 +154,11 @@ static inline void ig_tile256(const int NV, const int ROWS, const float *phases,
             IG2_ROW(0) IG2_ROW(1) IG2_ROW(2) IG2_ROW(3) IG2_ROW(4) IG2_ROW(5)
         }
     }
+    // the epilogue's fields in locals (a store through y could alias *ep as far as the compiler knows)
+    const float *scale = ep ? ep->scale : 0, *shift = ep ? ep->shift : 0, *resid = ep ? ep->residual : 0;
+    const int relu = ep ? ep->relu : 0, clamp = ep ? ep->clamp : 0;
+    const __m256 vlo = _mm256_set1_ps(ep ? ep->lo : 0), vhi = _mm256_set1_ps(ep ? ep->hi : 0);
+    __m256 vs, vt;
     IG2_STORE(0) IG2_STORE(1) IG2_STORE(2) IG2_STORE(3) IG2_STORE(4) IG2_STORE(5)
 }
 #undef IG2_ROW

@@ -57,14 +57,17 @@ static void ukr_avx2(long k, const float *a, const float *b, float *c, long ldc,
 }
 
 // One tile of C through the epilogue (ck_epilogue) right after the AVX2 micro-kernel stored it, while
-// it is in L1, as epilogue512 computes it on the AVX-512 kernel's stores.
+// it is in L1, as the AVX-512 kernel computes it on its stores (ST1 in ukr_avx512_nv).
 static const int32_t ep_lanes[16] = { -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0 };
 
 __attribute__((target("avx2,fma")))
 static void epilogue_tile256(const ck_epilogue *ep, long row0, long rows, long cols, float *c, long ldc, const float *res) {
+    // the fields in locals (a store through c could alias *ep as far as the compiler knows)
     const __m256 vlo = _mm256_set1_ps(ep->lo), vhi = _mm256_set1_ps(ep->hi);
+    const float *scale = ep->scale, *shift = ep->shift;
+    const int relu = ep->relu, clamp = ep->clamp;
     for (long r = 0; r < rows; r++) {
-        const __m256 vs = _mm256_set1_ps(ep->scale ? ep->scale[row0 + r] : 1.0f), vt = _mm256_set1_ps(ep->shift ? ep->shift[row0 + r] : 0.0f);
+        const __m256 vs = _mm256_set1_ps(scale ? scale[row0 + r] : 1.0f), vt = _mm256_set1_ps(shift ? shift[row0 + r] : 0.0f);
         float *d = c + r * ldc;
         const float *q = res ? res + r * ldc : 0;
         for (long j = 0; j < cols; j += 8) {
@@ -73,24 +76,15 @@ static void epilogue_tile256(const ck_epilogue *ep, long row0, long rows, long c
             __m256 v = n >= 8 ? _mm256_loadu_ps(d + j) : _mm256_maskload_ps(d + j, m);
             v = _mm256_fmadd_ps(v, vs, vt);
             if (q) v = _mm256_add_ps(v, n >= 8 ? _mm256_loadu_ps(q + j) : _mm256_maskload_ps(q + j, m));
-            if (ep->relu) v = _mm256_max_ps(v, _mm256_setzero_ps());
+            if (relu) v = _mm256_max_ps(v, _mm256_setzero_ps());
             // max(lo, v), min(hi, ·): the second operand is returned for NaN, so NaN stays NaN
-            if (ep->clamp) v = _mm256_min_ps(vhi, _mm256_max_ps(vlo, v));
+            if (clamp) v = _mm256_min_ps(vhi, _mm256_max_ps(vlo, v));
             if (n >= 8) _mm256_storeu_ps(d + j, v); else _mm256_maskstore_ps(d + j, m, v);
         }
     }
 }
 
 // One vector of row `row` through the epilogue (ck_epilogue), as ck_affine_relu computes it.
-__attribute__((target("avx512f,fma"), always_inline))
-static inline __m512 epilogue512(__m512 v, const ck_epilogue *ep, long row, const float *res, __mmask16 m) {
-    v = _mm512_fmadd_ps(v, _mm512_set1_ps(ep->scale ? ep->scale[row] : 1.0f), _mm512_set1_ps(ep->shift ? ep->shift[row] : 0.0f));
-    if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res));
-    if (ep->relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
-    // max(lo, v), min(hi, ·): the second operand is returned for NaN, so NaN stays NaN
-    if (ep->clamp) v = _mm512_min_ps(_mm512_set1_ps(ep->hi), _mm512_max_ps(_mm512_set1_ps(ep->lo), v));
-    return v;
-}
 
 // NV: the 16-column vectors of the panel that hold columns (a constant in each copy below), so a
 // narrow last panel (a 14×14 map's 196 = 3·64 + 4 columns) computes one vector, not four. ROWS
@@ -98,8 +92,8 @@ static inline __m512 epilogue512(__m512 v, const ck_epilogue *ep, long row, cons
 // output channels) does not multiply six. EXTRA: one more column after the NV vectors (a 7×7
 // map's 49 = 3·16 + 1), computed on its own: the six rows' A values (one load) times that
 // column's B value, one multiply-add per k where a vector of one live lane takes six. Same sums in
-// the same order, and epilogue512's steps on each of its values, so it matches the vector path bit
-// for bit.
+// the same order, and the vector epilogue's steps (ST1) on each of its values, so it matches the
+// vector path bit for bit.
 __attribute__((target("avx512f,avx512vl,fma"), always_inline))
 static inline void ukr_avx512_nv(const int NV, const int MASKED, const int ROWS, const int EXTRA, long k, const float *a,
                                  const float *b, long bstride, float *c, long ldc, int acc, long rows, long cols,
@@ -136,11 +130,25 @@ static inline void ukr_avx512_nv(const int NV, const int MASKED, const int ROWS,
         long n = cols - 16 * j;
         m[j] = n >= 16 ? (__mmask16)0xFFFF : (n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1));
     }
+    // the epilogue's fields in locals: a store through c could alias *ep as far as the compiler
+    // knows, so read through ep every field would be loaded again after each store
+    const float *scale = ep ? ep->scale : 0, *shift = ep ? ep->shift : 0;
+    const int relu = ep ? ep->relu : 0, clamp = ep ? ep->clamp : 0;
+    const __m512 vlo = _mm512_set1_ps(ep ? ep->lo : 0), vhi = _mm512_set1_ps(ep ? ep->hi : 0);
+    __m512 vs, vt;
+    // the epilogue's steps: multiply-add, residual, ReLU, clamp (max(lo, v), then min(hi, ·), so NaN stays NaN)
 #define ST1(r, j) do { float *q = c + r * ldc + 16 * j; \
         if (acc) c##r##j = _mm512_add_ps(c##r##j, _mm512_maskz_loadu_ps(m[j], q)); \
-        if (ep) c##r##j = epilogue512(c##r##j, ep, row + r, res ? res + r * ldc + 16 * j : 0, m[j]); \
+        if (ep) { \
+            c##r##j = _mm512_fmadd_ps(c##r##j, vs, vt); \
+            if (res) c##r##j = _mm512_add_ps(c##r##j, _mm512_maskz_loadu_ps(m[j], res + r * ldc + 16 * j)); \
+            if (relu) c##r##j = _mm512_max_ps(c##r##j, _mm512_setzero_ps()); \
+            if (clamp) c##r##j = _mm512_min_ps(vhi, _mm512_max_ps(vlo, c##r##j)); \
+        } \
         _mm512_mask_storeu_ps(q, m[j], c##r##j); } while (0)
-#define ST4(r) if (rows > r) { ST1(r, 0); if (NV > 1) ST1(r, 1); if (NV > 2) ST1(r, 2); if (NV > 3) ST1(r, 3); }
+#define ST4(r) if (rows > r) { \
+        if (ep) { vs = _mm512_set1_ps(scale ? scale[row + r] : 1.0f); vt = _mm512_set1_ps(shift ? shift[row + r] : 0.0f); } \
+        ST1(r, 0); if (NV > 1) ST1(r, 1); if (NV > 2) ST1(r, 2); if (NV > 3) ST1(r, 3); }
     ST4(0) ST4(1) ST4(2) ST4(3) ST4(4) ST4(5)
 #undef ST4
 #undef ST1
@@ -151,7 +159,7 @@ static inline void ukr_avx512_nv(const int NV, const int MASKED, const int ROWS,
         float v = column[r], *q = c + r * ldc + 16 * NV;
         if (acc) v = v + *q;
         if (ep) {
-            // epilogue512's steps on one value: fused multiply-add, then max(v, 0) and max(lo, ·),
+            // the vector epilogue's steps on one value: fused multiply-add, then max(v, 0) and max(lo, ·),
             // min(hi, ·) as the vector instructions order their operands (NaN as they treat it)
             v = fmaf(v, ep->scale ? ep->scale[row + r] : 1.0f, ep->shift ? ep->shift[row + r] : 0.0f);
             if (res) v = v + res[r * ldc + 16 * NV];
