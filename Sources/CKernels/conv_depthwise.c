@@ -324,13 +324,16 @@ static inline void dw_pair512_s2_chunk(const int MASKED, const float *const r[5]
     *out0 = a0; *out1 = a1;
 }
 
-// Stride 1 (3×3, padding one column, rows a multiple of 16 wide on 64-byte lines): two output
-// rows at a time from the four input rows they read, each row walked in aligned vectors (an
-// unaligned 512-bit load runs at half the rate). Tap 1 is the vector itself; taps 0 and 2 (one
-// column left, one right) shift in the last lane of the previous vector and the first of the next.
-__attribute__((target("avx512f,fma")))
-static void dw_rows512_3x3s1_aligned(const float *x, long H, long W, const float *w, long ph, long Ho, float scale, float shift,
-                                     const float *res, int relu, int clamp, float lo, float hi, float *y) {
+// Stride 1 (3×3, padding one column, rows at least 16 wide): two output rows at a time from the four
+// input rows they read, each row walked one vector at a time, every vector loaded once (aligned
+// where the rows are: an unaligned 512-bit load runs at half the rate). Tap 1 is the vector
+// itself; taps 0 and 2 (one column left, one right) shift in the last lane of the previous vector
+// and the first of the next. A row's last vector loads only its columns.
+// PARTIAL: rows not a multiple of 16 wide (whole vectors, with no masks, otherwise).
+__attribute__((target("avx512f,fma"), always_inline))
+static inline void dw_rows512_3x3s1_walk(const int PARTIAL, const float *x, long H, long W, const float *w, long ph, long Ho,
+                                         float scale, float shift, const float *res, int relu, int clamp, float lo, float hi,
+                                         float *y) {
     const __m512 vs = _mm512_set1_ps(scale), vt = _mm512_set1_ps(shift), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
     const __m512 z = _mm512_setzero_ps();
     __m512 wv[9];
@@ -343,13 +346,17 @@ static void dw_rows512_3x3s1_aligned(const float *x, long H, long W, const float
             long ih = oh - ph + k;
             r[k] = ih >= 0 && ih < H && (k < 3 || two) ? x + ih * W : 0;
             prev[k] = z;
-            cur[k] = r[k] ? _mm512_load_ps(r[k]) : z;
+            cur[k] = r[k] ? _mm512_loadu_ps(r[k]) : z;
         }
         for (long c = 0; c < W; c += 16) {
+            // the next vector: whole, partial (the row's last columns) or past the row
+            const long left = W - c - 16;
+            const __mmask16 m = PARTIAL ? lanes16(left) : 0xFFFF;
             __m512 a0 = z, a1 = z;
             for (int k = 0; k < 4; k++) {
                 if (!r[k]) continue;
-                __m512 next = c + 16 < W ? _mm512_load_ps(r[k] + c + 16) : z;
+                __m512 next = left >= 16 ? _mm512_loadu_ps(r[k] + c + 16)
+                              : PARTIAL && left > 0 ? _mm512_maskz_loadu_ps(m, r[k] + c + 16) : z;
                 __m512 v0 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(cur[k]), _mm512_castps_si512(prev[k]), 15));
                 __m512 v2 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next), _mm512_castps_si512(cur[k]), 1));
                 if (k < 3) {
@@ -363,20 +370,28 @@ static void dw_rows512_3x3s1_aligned(const float *x, long H, long W, const float
                 prev[k] = cur[k];
                 cur[k] = next;
             }
+            const __mmask16 keep = PARTIAL ? lanes16(W - c) : 0xFFFF;
             long o = oh * W + c;
-            epilogue_store512(a0, 0xFFFF, vs, vt, res ? res + o : 0, relu, clamp, vlo, vhi, y + o);
-            if (two) epilogue_store512(a1, 0xFFFF, vs, vt, res ? res + o + W : 0, relu, clamp, vlo, vhi, y + o + W);
+            epilogue_store512(a0, keep, vs, vt, res ? res + o : 0, relu, clamp, vlo, vhi, y + o);
+            if (two) epilogue_store512(a1, keep, vs, vt, res ? res + o + W : 0, relu, clamp, vlo, vhi, y + o + W);
         }
     }
 }
 
-// The same pairs of output rows when every input row starts on a 64-byte line and the padding is
-// one column: a chunk's 32 input columns are two aligned loads (an unaligned 512-bit load runs at
-// half the rate), whose even and odd columns are taps 1 and 2; tap 0 (columns 2·ow − 1) is the odd
-// vector shifted up a lane, the lane shifted in being the previous chunk's last odd column (the
-// padding zero at the row's start). The chunks walk each row in order to carry it.
 __attribute__((target("avx512f,fma")))
-static void dw_rows512_3x3s2_aligned(const float *x, long H, long W, const float *w, long ph, long Ho, long Wo, float scale,
+static void dw_rows512_3x3s1_walked(const float *x, long H, long W, const float *w, long ph, long Ho, float scale, float shift,
+                                    const float *res, int relu, int clamp, float lo, float hi, float *y) {
+    if (W % 16 == 0 && W >= 16) dw_rows512_3x3s1_walk(0, x, H, W, w, ph, Ho, scale, shift, res, relu, clamp, lo, hi, y);
+    else dw_rows512_3x3s1_walk(1, x, H, W, w, ph, Ho, scale, shift, res, relu, clamp, lo, hi, y);
+}
+
+// Stride 2 with one column of padding: the same pairs of output rows, each row walked chunk by
+// chunk. A chunk's 32 input columns are two loads (aligned where the rows are: an unaligned
+// 512-bit load runs at half the rate), whose even and odd columns are taps 1 and 2; tap 0
+// (columns 2·ow − 1) is the odd vector shifted up a lane, the lane shifted in being the previous
+// chunk's last odd column (the padding zero at the row's start).
+__attribute__((target("avx512f,fma")))
+static void dw_rows512_3x3s2_walked(const float *x, long H, long W, const float *w, long ph, long Ho, long Wo, float scale,
                                      float shift, const float *res, int relu, int clamp, float lo, float hi, float *y) {
     const __m512 vs = _mm512_set1_ps(scale), vt = _mm512_set1_ps(shift), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
     const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
@@ -399,8 +414,8 @@ static void dw_rows512_3x3s2_aligned(const float *x, long H, long W, const float
             for (int k = 0; k < 5; k++) {
                 if (!r[k]) continue;
                 const float *src = r[k] + c;
-                __m512 l0 = m0 == 0xFFFF ? _mm512_load_ps(src) : _mm512_maskz_load_ps(m0, src);
-                __m512 l1 = m1 == 0xFFFF ? _mm512_load_ps(src + 16) : _mm512_maskz_load_ps(m1, src + 16);
+                __m512 l0 = m0 == 0xFFFF ? _mm512_loadu_ps(src) : _mm512_maskz_loadu_ps(m0, src);
+                __m512 l1 = m1 == 0xFFFF ? _mm512_loadu_ps(src + 16) : _mm512_maskz_loadu_ps(m1, src + 16);
                 __m512 v1 = _mm512_permutex2var_ps(l0, even, l1), v2 = _mm512_permutex2var_ps(l0, odd, l1);
                 __m512 v0 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(v2), _mm512_castps_si512(prev[k]), 15));
                 prev[k] = v2;
@@ -485,8 +500,8 @@ static int dw_small_takes(long H, long W, long kh, long kw, long s, long ph, lon
     if (Ho != (H - 1) / s + 1 || Wo != (W - 1) / s + 1) return 0;
     if (s == 1) {
         long nv = (H * W + 15) / 16;
-        // a plain load reaches at most 16·nv − H·W + W + 1 past the plane: within the next one
-        return nv <= 128 && 16 * nv - H * W + W + 1 <= H * W;
+        // a plain load reaches at most 16·nv − H·W + W + 15 past the plane: within the next one
+        return nv <= 128 && 16 * nv - H * W + W + 15 <= H * W;
     }
     // a plain load reaches at most 16 − W (paired rows) or 32 − W floats past a plane's last row
     return s == 2 && W <= 32 && (W <= 16 ? 16 : 32) - W <= H * W;
@@ -526,16 +541,30 @@ static inline void dw_small512_s1(const int EDGE, const dw_small_masks *F, const
     const long off[9] = { -W - 1, -W, -W + 1, -1, 0, 1, W - 1, W, W + 1 };
     __m512 wv[9];
     for (int t = 0; t < 9; t++) wv[t] = _mm512_set1_ps(w[t]);
+    // plain loads: per kernel row one load of the 16 inputs from column −1, carried to the next
+    // vector as its predecessor; columns 0 and +1 are that pair shifted one and two lanes (an
+    // unaligned 512-bit load runs at half the rate, a lane shift at two a cycle)
+    __m512 u[3];
+    if (!EDGE)
+        for (int i = 0; i < 3; i++) u[i] = _mm512_loadu_ps(x + off[i * 3]);
     for (long v = 0; v < F->nv; v++) {
         const float *src = x + 16 * v;
         __m512 r[3];
         for (int i = 0; i < 3; i++) {
             __m512 a = _mm512_setzero_ps();
-            for (int j = 0; j < 3; j++) {
-                int t = i * 3 + j;
-                __mmask16 k = F->m[v][t];
-                if (EDGE) a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(k, src + off[t]), wv[t], a);
-                else a = _mm512_mask3_fmadd_ps(_mm512_loadu_ps(src + off[t]), wv[t], a, k);
+            if (EDGE) {
+                for (int j = 0; j < 3; j++) {
+                    int t = i * 3 + j;
+                    a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(F->m[v][t], src + off[t]), wv[t], a);
+                }
+            } else {
+                __m512 next = _mm512_loadu_ps(src + 16 + off[i * 3]);
+                __m512 c1 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next), _mm512_castps_si512(u[i]), 1));
+                __m512 c2 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next), _mm512_castps_si512(u[i]), 2));
+                a = _mm512_mask3_fmadd_ps(u[i], wv[i * 3], a, F->m[v][i * 3]);
+                a = _mm512_mask3_fmadd_ps(c1, wv[i * 3 + 1], a, F->m[v][i * 3 + 1]);
+                a = _mm512_mask3_fmadd_ps(c2, wv[i * 3 + 2], a, F->m[v][i * 3 + 2]);
+                u[i] = next;
             }
             r[i] = a;
         }
@@ -740,18 +769,17 @@ void ck_conv_depthwise_padded(const float *x, long xPlane, long p0, long p1, lon
     if (kh == 3 && kw == 3 && W >= 48) {
         void (*rows)(const float *, long, long, const float *, long, long, long, long, float, float, const float *, int, int,
                      float, float, float *) = s == 1 ? dw_rows512_3x3s1 : dw_rows512_3x3s2;
-        // rows on 64-byte lines take aligned loads
-        const int aligned = pw == 1 && W % 16 == 0 && xPlane % 16 == 0 && ((uintptr_t)x & 63) == 0;
+        // with one column of padding each row is walked loading every vector once
         for (long p = p0; p < p1; p++) {
             long c = p % C;
-            if (aligned && s == 1) {
-                dw_rows512_3x3s1_aligned(x + p * xPlane, H, W, w + c * kh * kw, ph, Ho, ep && ep->scale ? ep->scale[c] : 1.0f,
-                                         ep && ep->shift ? ep->shift[c] : 0.0f, ep && ep->residual ? ep->residual + p * yPlane : 0,
-                                         ep ? ep->relu : 0, ep ? ep->clamp : 0, ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane);
+            if (s == 1 && pw == 1) {
+                dw_rows512_3x3s1_walked(x + p * xPlane, H, W, w + c * kh * kw, ph, Ho, ep && ep->scale ? ep->scale[c] : 1.0f,
+                                        ep && ep->shift ? ep->shift[c] : 0.0f, ep && ep->residual ? ep->residual + p * yPlane : 0,
+                                        ep ? ep->relu : 0, ep ? ep->clamp : 0, ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane);
                 continue;
             }
-            if (aligned) {
-                dw_rows512_3x3s2_aligned(x + p * xPlane, H, W, w + c * kh * kw, ph, Ho, Wo, ep && ep->scale ? ep->scale[c] : 1.0f,
+            if (s == 2 && pw == 1) {
+                dw_rows512_3x3s2_walked(x + p * xPlane, H, W, w + c * kh * kw, ph, Ho, Wo, ep && ep->scale ? ep->scale[c] : 1.0f,
                                          ep && ep->shift ? ep->shift[c] : 0.0f, ep && ep->residual ? ep->residual + p * yPlane : 0,
                                          ep ? ep->relu : 0, ep ? ep->clamp : 0, ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane);
                 continue;
