@@ -292,36 +292,20 @@ static void dw_rows512_3x3s1(const float *x, long H, long W, const float *w, lon
     dw_rows512_3x3(1, x, H, W, w, ph, pw, Ho, Wo, scale, shift, res, relu, clamp, lo, hi, y);
 }
 
-// Stride 2 (3×3, rows at least 48 wide): two output rows at a time from the five input rows they
-// read (the middle one serves both), 16 outputs per vector; each input row's even, odd and
-// shifted even columns are picked by permutes from four loads, as in dw_rows512_chunk. The row
-// pointers are set once per pair of output rows (null off the map), so the chunk loop keeps its
-// state in registers. Edge chunks load through masks.
+// Input row k of a pair of output rows (their first input row is k = 0; the second output row's is
+// k = `step`, the stride): its taps 0–2 (v0–v2) into the first output row's sum through kernel row
+// k and into the second's through kernel row k − step.
 __attribute__((target("avx512f,fma"), always_inline))
-static inline void dw_pair512_s2_chunk(const int MASKED, const float *const r[5], long c0, const __mmask16 m[4],
-                                       const __m512 wv[9], __m512 *out0, __m512 *out1) {
-    const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-    const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-    for (int k = 0; k < 5; k++) {
-        if (!r[k]) continue;
-        const float *src = r[k] + c0;
-        __m512 l0 = MASKED ? _mm512_maskz_loadu_ps(m[0], src) : _mm512_loadu_ps(src);
-        __m512 l1 = MASKED ? _mm512_maskz_loadu_ps(m[1], src + 16) : _mm512_loadu_ps(src + 16);
-        __m512 l2 = MASKED ? _mm512_maskz_loadu_ps(m[2], src + 2) : _mm512_loadu_ps(src + 2);
-        __m512 l3 = MASKED ? _mm512_maskz_loadu_ps(m[3], src + 18) : _mm512_loadu_ps(src + 18);
-        __m512 v0 = _mm512_permutex2var_ps(l0, even, l1), v1 = _mm512_permutex2var_ps(l0, odd, l1);
-        __m512 v2 = _mm512_permutex2var_ps(l2, even, l3);
-        if (k < 3) {
-            a0 = _mm512_fmadd_ps(wv[k * 3], v0, a0); a0 = _mm512_fmadd_ps(wv[k * 3 + 1], v1, a0);
-            a0 = _mm512_fmadd_ps(wv[k * 3 + 2], v2, a0);
-        }
-        if (k >= 2) {
-            a1 = _mm512_fmadd_ps(wv[(k - 2) * 3], v0, a1); a1 = _mm512_fmadd_ps(wv[(k - 2) * 3 + 1], v1, a1);
-            a1 = _mm512_fmadd_ps(wv[(k - 2) * 3 + 2], v2, a1);
-        }
+static inline void dw_pair_row_taps(int k, int step, __m512 v0, __m512 v1, __m512 v2, const __m512 wv[9], __m512 *a0,
+                                    __m512 *a1) {
+    if (k < 3) {
+        *a0 = _mm512_fmadd_ps(wv[k * 3], v0, *a0); *a0 = _mm512_fmadd_ps(wv[k * 3 + 1], v1, *a0);
+        *a0 = _mm512_fmadd_ps(wv[k * 3 + 2], v2, *a0);
     }
-    *out0 = a0; *out1 = a1;
+    if (k >= step) {
+        *a1 = _mm512_fmadd_ps(wv[(k - step) * 3], v0, *a1); *a1 = _mm512_fmadd_ps(wv[(k - step) * 3 + 1], v1, *a1);
+        *a1 = _mm512_fmadd_ps(wv[(k - step) * 3 + 2], v2, *a1);
+    }
 }
 
 // Stride 1 (3×3, padding one column, rows at least 16 wide): two output rows at a time from the four
@@ -359,14 +343,7 @@ static inline void dw_rows512_3x3s1_walk(const int PARTIAL, const float *x, long
                               : PARTIAL && left > 0 ? _mm512_maskz_loadu_ps(m, r[k] + c + 16) : z;
                 __m512 v0 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(cur[k]), _mm512_castps_si512(prev[k]), 15));
                 __m512 v2 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next), _mm512_castps_si512(cur[k]), 1));
-                if (k < 3) {
-                    a0 = _mm512_fmadd_ps(wv[k * 3], v0, a0); a0 = _mm512_fmadd_ps(wv[k * 3 + 1], cur[k], a0);
-                    a0 = _mm512_fmadd_ps(wv[k * 3 + 2], v2, a0);
-                }
-                if (k >= 1) {
-                    a1 = _mm512_fmadd_ps(wv[(k - 1) * 3], v0, a1); a1 = _mm512_fmadd_ps(wv[(k - 1) * 3 + 1], cur[k], a1);
-                    a1 = _mm512_fmadd_ps(wv[(k - 1) * 3 + 2], v2, a1);
-                }
+                dw_pair_row_taps(k, 1, v0, cur[k], v2, wv, &a0, &a1);
                 prev[k] = cur[k];
                 cur[k] = next;
             }
@@ -419,14 +396,7 @@ static void dw_rows512_3x3s2_walked(const float *x, long H, long W, const float 
                 __m512 v1 = _mm512_permutex2var_ps(l0, even, l1), v2 = _mm512_permutex2var_ps(l0, odd, l1);
                 __m512 v0 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(v2), _mm512_castps_si512(prev[k]), 15));
                 prev[k] = v2;
-                if (k < 3) {
-                    a0 = _mm512_fmadd_ps(wv[k * 3], v0, a0); a0 = _mm512_fmadd_ps(wv[k * 3 + 1], v1, a0);
-                    a0 = _mm512_fmadd_ps(wv[k * 3 + 2], v2, a0);
-                }
-                if (k >= 2) {
-                    a1 = _mm512_fmadd_ps(wv[(k - 2) * 3], v0, a1); a1 = _mm512_fmadd_ps(wv[(k - 2) * 3 + 1], v1, a1);
-                    a1 = _mm512_fmadd_ps(wv[(k - 2) * 3 + 2], v2, a1);
-                }
+                dw_pair_row_taps(k, 2, v0, v1, v2, wv, &a0, &a1);
             }
             const __mmask16 keep = lanes16(Wo - ow0);
             long o = oh * Wo + ow0;
@@ -439,37 +409,7 @@ static void dw_rows512_3x3s2_walked(const float *x, long H, long W, const float 
 __attribute__((target("avx512f,fma")))
 static void dw_rows512_3x3s2(const float *x, long H, long W, const float *w, long ph, long pw, long Ho, long Wo, float scale,
                              float shift, const float *res, int relu, int clamp, float lo, float hi, float *y) {
-    const __m512 vs = _mm512_set1_ps(scale), vt = _mm512_set1_ps(shift), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
-    __m512 wv[9];
-    for (int t = 0; t < 9; t++) wv[t] = _mm512_set1_ps(w[t]);
-    const long at[4] = { 0, 16, 2, 18 };
-    for (long oh = 0; oh < Ho; oh += 2) {
-        const int two = oh + 1 < Ho;
-        const float *r[5];
-        for (int k = 0; k < 5; k++) {
-            long ih = 2 * oh - ph + k;
-            r[k] = ih >= 0 && ih < H && (k < 3 || two) ? x + ih * W : 0;
-        }
-        for (long ow0 = 0; ow0 < Wo; ow0 += 16) {
-            const long c0 = 2 * ow0 - pw;
-            __m512 a0, a1;
-            if (c0 >= 0 && c0 + 34 <= W) {
-                const __mmask16 all[4] = { 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF };
-                dw_pair512_s2_chunk(0, r, c0, all, wv, &a0, &a1);
-            } else {
-                __mmask16 m[4];
-                for (int q = 0; q < 4; q++) {
-                    long c = c0 + at[q], l = c < 0 ? -c : 0, h = W - c < 16 ? W - c : 16;
-                    m[q] = h <= l ? 0 : (__mmask16)(((1u << h) - 1) & ~((1u << l) - 1));
-                }
-                dw_pair512_s2_chunk(1, r, c0, m, wv, &a0, &a1);
-            }
-            const __mmask16 keep = lanes16(Wo - ow0);
-            long o = oh * Wo + ow0;
-            epilogue_store512(a0, keep, vs, vt, res ? res + o : 0, relu, clamp, vlo, vhi, y + o);
-            if (two) epilogue_store512(a1, keep, vs, vt, res ? res + o + Wo : 0, relu, clamp, vlo, vhi, y + o + Wo);
-        }
-    }
+    dw_rows512_3x3(2, x, H, W, w, ph, pw, Ho, Wo, scale, shift, res, relu, clamp, lo, hi, y);
 }
 #endif
 
