@@ -1,8 +1,8 @@
 // Depthwise convolution (one filter per channel, MobileNet's 3×3 layers). The portable and AVX2 kernel:
 // each output row is a sum of kh·kw shifted input rows scaled by one weight, so the inner loop is a
 // contiguous multiply-add for stride 1 that the compiler vectorises. A GEMM per channel (M = 1) or
-// a Winograd transform per channel would spend most of the time on packing. The AVX-512 kernel
-// (below) reads padded copies of the planes instead.
+// a Winograd transform per channel would spend most of the time on packing. The AVX-512 kernels
+// (below) read 3×3 planes where they lie, and other kernels from padded copies of the planes.
 #include "ckernels.h"
 #include <stdlib.h>
 
@@ -356,8 +356,9 @@ static inline void dw_rows512_3x3s1_walk(const int PARTIAL, const float *x, long
 }
 
 __attribute__((target("avx512f,fma")))
-static void dw_rows512_3x3s1_walked(const float *x, long H, long W, const float *w, long ph, long Ho, float scale, float shift,
-                                    const float *res, int relu, int clamp, float lo, float hi, float *y) {
+static void dw_rows512_3x3s1_walked(const float *x, long H, long W, const float *w, long ph, long pw, long Ho, long Wo,
+                                    float scale, float shift, const float *res, int relu, int clamp, float lo, float hi, float *y) {
+    (void)pw; (void)Wo;   /* one column of padding: Wo = W */
     if (W % 16 == 0 && W >= 16) dw_rows512_3x3s1_walk(0, x, H, W, w, ph, Ho, scale, shift, res, relu, clamp, lo, hi, y);
     else dw_rows512_3x3s1_walk(1, x, H, W, w, ph, Ho, scale, shift, res, relu, clamp, lo, hi, y);
 }
@@ -368,8 +369,9 @@ static void dw_rows512_3x3s1_walked(const float *x, long H, long W, const float 
 // (columns 2·ow − 1) is the odd vector shifted up a lane, the lane shifted in being the previous
 // chunk's last odd column (the padding zero at the row's start).
 __attribute__((target("avx512f,fma")))
-static void dw_rows512_3x3s2_walked(const float *x, long H, long W, const float *w, long ph, long Ho, long Wo, float scale,
-                                     float shift, const float *res, int relu, int clamp, float lo, float hi, float *y) {
+static void dw_rows512_3x3s2_walked(const float *x, long H, long W, const float *w, long ph, long pw, long Ho, long Wo,
+                                    float scale, float shift, const float *res, int relu, int clamp, float lo, float hi, float *y) {
+    (void)pw;             /* one column of padding */
     const __m512 vs = _mm512_set1_ps(scale), vt = _mm512_set1_ps(shift), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
     const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
@@ -705,25 +707,14 @@ void ck_conv_depthwise_padded(const float *x, long xPlane, long p0, long p1, lon
         return;
     }
     // 3×3 planes at least 48 wide are read in place (narrower rows are mostly edge chunks, whose
-    // masked loads stall on data not yet in cache), with no tables to make
+    // masked loads stall on data not yet in cache), with no tables to make: with one column of
+    // padding each row is walked loading every vector once, otherwise four output rows at a time
     if (kh == 3 && kw == 3 && W >= 48) {
         void (*rows)(const float *, long, long, const float *, long, long, long, long, float, float, const float *, int, int,
-                     float, float, float *) = s == 1 ? dw_rows512_3x3s1 : dw_rows512_3x3s2;
-        // with one column of padding each row is walked loading every vector once
+                     float, float, float *) = pw == 1 ? (s == 1 ? dw_rows512_3x3s1_walked : dw_rows512_3x3s2_walked)
+                                                      : (s == 1 ? dw_rows512_3x3s1 : dw_rows512_3x3s2);
         for (long p = p0; p < p1; p++) {
             long c = p % C;
-            if (s == 1 && pw == 1) {
-                dw_rows512_3x3s1_walked(x + p * xPlane, H, W, w + c * kh * kw, ph, Ho, ep && ep->scale ? ep->scale[c] : 1.0f,
-                                        ep && ep->shift ? ep->shift[c] : 0.0f, ep && ep->residual ? ep->residual + p * yPlane : 0,
-                                        ep ? ep->relu : 0, ep ? ep->clamp : 0, ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane);
-                continue;
-            }
-            if (s == 2 && pw == 1) {
-                dw_rows512_3x3s2_walked(x + p * xPlane, H, W, w + c * kh * kw, ph, Ho, Wo, ep && ep->scale ? ep->scale[c] : 1.0f,
-                                         ep && ep->shift ? ep->shift[c] : 0.0f, ep && ep->residual ? ep->residual + p * yPlane : 0,
-                                         ep ? ep->relu : 0, ep ? ep->clamp : 0, ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane);
-                continue;
-            }
             rows(x + p * xPlane, H, W, w + c * kh * kw, ph, pw, Ho, Wo, ep && ep->scale ? ep->scale[c] : 1.0f,
                  ep && ep->shift ? ep->shift[c] : 0.0f, ep && ep->residual ? ep->residual + p * yPlane : 0,
                  ep ? ep->relu : 0, ep ? ep->clamp : 0, ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane);
