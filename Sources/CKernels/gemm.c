@@ -87,13 +87,15 @@ static void epilogue_tile256(const ck_epilogue *ep, long row0, long rows, long c
 // One vector of row `row` through the epilogue (ck_epilogue), as ck_affine_relu computes it.
 
 // NV: the 16-column vectors of the panel that hold columns (a constant in each copy below), so a
-// narrow last panel (a 14×14 map's 196 = 3·64 + 4 columns) computes one vector, not four. ROWS
-// (2, 4 or 6, at least `rows`): the rows multiplied, so a last panel of 2 or 4 rows (32 or 16
-// output channels) does not multiply six. EXTRA: one more column after the NV vectors (a 7×7
-// map's 49 = 3·16 + 1), computed on its own: the six rows' A values (one load) times that
-// column's B value, one multiply-add per k where a vector of one live lane takes six. Same sums in
-// the same order, and the vector epilogue's steps (ST1) on each of its values, so it matches the
-// vector path bit for bit.
+// narrow last panel computes one vector, not four. ROWS (2, 4 or 6, at least `rows`): the rows
+// multiplied, so a last panel of 2 or 4 rows (32 or 16 output channels) does not multiply six.
+// EXTRA (up to 4): columns after the NV vectors, each computed on its own: the six rows' A values
+// (one load) times that column's B value, one multiply-add per k where a vector of few live lanes
+// takes six. A 7×7 map's 49 = 3·16 + 1 columns, and the last 68 of a 14×14 map's 196 = 2·64 + 68:
+// a panel of 4 columns alone would cost a third of a full one (six accumulators wait on the
+// multiply-add latency), riding on the panel before it costs a fifth. Same sums in the same order,
+// and the vector epilogue's steps (ST1) on each of its values, so it matches the vector path bit
+// for bit.
 __attribute__((target("avx512f,avx512vl,fma"), always_inline))
 static inline void ukr_avx512_nv(const int NV, const int MASKED, const int ROWS, const int EXTRA, long k, const float *a,
                                  const float *b, long bstride, float *c, long ldc, int acc, long rows, long cols,
@@ -104,11 +106,24 @@ static inline void ukr_avx512_nv(const int NV, const int MASKED, const int ROWS,
     __m512 c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z;
     __m512 c20 = z, c21 = z, c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z;
     __m512 c40 = z, c41 = z, c42 = z, c43 = z, c50 = z, c51 = z, c52 = z, c53 = z;
-    __m256 cx = _mm256_setzero_ps();                     // EXTRA: rows 0–5 of column 16·NV in lanes 0–5
+    // EXTRA: rows 0–5 of column 16·NV in lanes 0–5 of cx01, of the next column in lanes 8–13; the
+    // two after those in cx23 (two registers, not four: the tile's 24 and B's 4 leave four free)
+    __m512 cx01 = z, cx23 = z;
     for (long p = 0; p < k; p++) {
         if (p < prefetchLines) _mm_prefetch(prefetch + 64 * p, _MM_HINT_T1);
 #define LOADB(j) (MASKED && NV == j + 1 ? _mm512_maskz_loadu_ps(last, b + 16 * j) : _mm512_loadu_ps(b + 16 * j))
-        if (EXTRA) cx = _mm256_fmadd_ps(_mm256_maskz_loadu_ps(0x3F, a), _mm256_set1_ps(b[16 * NV]), cx);
+        if (EXTRA) {
+            // the six A values in both halves, each half times its column's B value
+            const __m512 a6 = _mm512_castps256_ps512(_mm256_maskz_loadu_ps(0x3F, a)), a12 = _mm512_shuffle_f32x4(a6, a6, 0x44);
+            __m512 bx = _mm512_set1_ps(b[16 * NV]);
+            if (EXTRA > 1) bx = _mm512_mask_broadcastss_ps(bx, 0xFF00, _mm_load_ss(b + 16 * NV + 1));
+            cx01 = _mm512_fmadd_ps(a12, bx, cx01);
+            if (EXTRA > 2) {
+                bx = _mm512_set1_ps(b[16 * NV + 2]);
+                if (EXTRA > 3) bx = _mm512_mask_broadcastss_ps(bx, 0xFF00, _mm_load_ss(b + 16 * NV + 3));
+                cx23 = _mm512_fmadd_ps(a12, bx, cx23);
+            }
+        }
         __m512 b0 = LOADB(0), b1 = z, b2 = z, b3 = z;
         if (NV > 1) b1 = LOADB(1);
         if (NV > 2) b2 = LOADB(2);
@@ -153,20 +168,25 @@ static inline void ukr_avx512_nv(const int NV, const int MASKED, const int ROWS,
 #undef ST4
 #undef ST1
     if (!EXTRA) return;
-    float column[8];
-    _mm256_storeu_ps(column, cx);
+    float columns[4][8];
+    _mm512_storeu_ps(columns[0], cx01);
+    if (EXTRA > 2) _mm512_storeu_ps(columns[2], cx23);
+    const float lo = ep ? ep->lo : 0, hi = ep ? ep->hi : 0;
     for (long r = 0; r < rows; r++) {
-        float v = column[r], *q = c + r * ldc + 16 * NV;
-        if (acc) v = v + *q;
-        if (ep) {
-            // the vector epilogue's steps on one value: fused multiply-add, then max(v, 0) and max(lo, ·),
-            // min(hi, ·) as the vector instructions order their operands (NaN as they treat it)
-            v = fmaf(v, ep->scale ? ep->scale[row + r] : 1.0f, ep->shift ? ep->shift[row + r] : 0.0f);
-            if (res) v = v + res[r * ldc + 16 * NV];
-            if (ep->relu) v = v > 0.0f ? v : 0.0f;
-            if (ep->clamp) { v = ep->lo > v ? ep->lo : v; v = ep->hi < v ? ep->hi : v; }
+        const float s = scale ? scale[row + r] : 1.0f, t = shift ? shift[row + r] : 0.0f;
+        for (int j = 0; j < EXTRA; j++) {
+            float v = columns[j][r], *q = c + r * ldc + 16 * NV + j;
+            if (acc) v = v + *q;
+            if (ep) {
+                // the vector epilogue's steps on one value: fused multiply-add, then max(v, 0) and max(lo, ·),
+                // min(hi, ·) as the vector instructions order their operands (NaN as they treat it)
+                v = fmaf(v, s, t);
+                if (res) v = v + res[r * ldc + 16 * NV + j];
+                if (relu) v = v > 0.0f ? v : 0.0f;
+                if (clamp) { v = lo > v ? lo : v; v = hi < v ? hi : v; }
+            }
+            *q = v;
         }
-        *q = v;
     }
 }
 
@@ -188,6 +208,26 @@ __attribute__((target("avx512f,avx512vl,fma")))
 static void ukr_avx512_3c1(long k, const float *a, const float *b, long bstride, float *c, long ldc, int acc, long rows,
                            const ck_epilogue *ep, long row, const float *res, const char *prefetch, long prefetchLines) {
     ukr_avx512_nv(3, 0, 6, 1, k, a, b, bstride, c, ldc, acc, rows, 48, ep, row, res, prefetch, prefetchLines);
+}
+
+// 65–68 columns of a B read in place: a full panel and `extra` more columns (EXTRA).
+#define UKR_4C(E) \
+__attribute__((target("avx512f,avx512vl,fma"))) \
+static void ukr_avx512_4c##E(long k, const float *a, const float *b, long bstride, float *c, long ldc, int acc, long rows, \
+                             const ck_epilogue *ep, long row, const float *res, const char *prefetch, long prefetchLines) { \
+    ukr_avx512_nv(4, 0, 6, E, k, a, b, bstride, c, ldc, acc, rows, 64, ep, row, res, prefetch, prefetchLines); \
+}
+UKR_4C(1) UKR_4C(2) UKR_4C(3) UKR_4C(4)
+#undef UKR_4C
+
+static void ukr_avx512_4cx(long extra, long k, const float *a, const float *b, long bstride, float *c, long ldc, int acc,
+                           long rows, const ck_epilogue *ep, long row, const float *res, const char *prefetch, long prefetchLines) {
+    switch (extra) {
+    case 1: ukr_avx512_4c1(k, a, b, bstride, c, ldc, acc, rows, ep, row, res, prefetch, prefetchLines); break;
+    case 2: ukr_avx512_4c2(k, a, b, bstride, c, ldc, acc, rows, ep, row, res, prefetch, prefetchLines); break;
+    case 3: ukr_avx512_4c3(k, a, b, bstride, c, ldc, acc, rows, ep, row, res, prefetch, prefetchLines); break;
+    default: ukr_avx512_4c4(k, a, b, bstride, c, ldc, acc, rows, ep, row, res, prefetch, prefetchLines); break;
+    }
 }
 
 // One MR×64 tile, computing only the vectors that hold some of its `cols` columns. B's rows are
@@ -480,6 +520,9 @@ static void sgemm_driver(int transA, int transB, long mtotal, long m0, long M, l
                 }
                 for (long jr = 0; jr < nc; jr += nr) {
                     long cols = nc - jr < nr ? nc - jr : nr;
+                    // 1–4 columns left after a full panel of a B read in place ride on that panel
+                    long extra = isa == 2 && inPlace && cols == nr && nc - jr - nr <= 4 ? nc - jr - nr : 0;
+                    if (extra < 0) extra = 0;
                     const float *bp = inPlace ? bblock + jr : bblock + (jr / nr) * nr * kc;
                     // B kept packed streams from memory (a layer's weights, megabytes at batch 1): the
                     // block needed next (the next panel, else the next K block's first) is fetched
@@ -516,8 +559,11 @@ static void sgemm_driver(int transA, int transB, long mtotal, long m0, long M, l
                                 fetch = (const char *)(ap + MR * kc);
                                 lines = MR * kc / 16;
                             }
-                            ukr_avx512(kc, ap, bp, inPlace ? ldb : 64, inPlace, cp, ldc, acc, rows, cols, e, ic + ir, res,
-                                       fetch, lines > 0 ? lines : 0);
+                            if (extra)
+                                ukr_avx512_4cx(extra, kc, ap, bp, ldb, cp, ldc, acc, rows, e, ic + ir, res, fetch, lines > 0 ? lines : 0);
+                            else
+                                ukr_avx512(kc, ap, bp, inPlace ? ldb : 64, inPlace, cp, ldc, acc, rows, cols, e, ic + ir, res,
+                                           fetch, lines > 0 ? lines : 0);
 #endif
                         } else {
                             if (rows == MR && cols == nr) {
@@ -534,6 +580,7 @@ static void sgemm_driver(int transA, int transB, long mtotal, long m0, long M, l
 #endif
                         }
                     }
+                    if (extra) break;
                 }
             }
         }

@@ -250,6 +250,40 @@ private final class Stem: Module {
         }
     }
 
+    /// A few columns past a full 64-wide panel (a 14×14 map's 196 = 3·64 + 4; rows of 65 to 68
+    /// pixels) ride on that panel's tile, each column on its own; with the map widened so they fall
+    /// in vectors instead, every value is the same sum in the same order, so the outputs agree bit
+    /// for bit: affine map, residual and ReLU (NaN made 0), with 400 input channels (two blocks of
+    /// the GEMM's depth), on one thread and on two (rows split, the last panel of 4 rows).
+    @Test func columnsPastAFullPanelMatchTheVectorPath() {
+        Tensor.manualSeed(32)
+        let gen = Generator(seed: 32)
+        func same(_ a: [Float], _ b: [Float]) -> Bool { a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern } }
+        for (h, w) in [(14, 14), (1, 65), (1, 66), (1, 67), (1, 68), (2, 66)] {
+            let cin = 400, cout = 28, wide = 80
+            var v = (Tensor.randn([1, cin, h, w], generator: gen) * 2).scalars
+            v[3 * h * w + h * w - 1] = .nan   // every output's last pixel is NaN (ReLU makes it 0)
+            let x = Tensor(shape: [1, cin, h, w], scalars: v)
+            let weight = Tensor.randn([cout, cin, 1, 1], generator: gen) * 0.3
+            let scale = Tensor.randn([cout], generator: gen), shift = Tensor.randn([cout], generator: gen)
+            let residual = Tensor.randn([1, cout, h, w], generator: gen)
+            let (xWide, residualWide) = (x.pad([0, wide - w]).contiguous(), residual.pad([0, wide - w]).contiguous())
+            for threads in [1, 2] {
+                withContext({ $0.threads = threads }) {
+                    let y = withNoGrad { conv2dAffineReLU(x, weight, scale: scale, shift: shift, residual: residual, relu: true) }
+                    let yWide = withNoGrad {
+                        conv2dAffineReLU(xWide, weight, scale: scale, shift: shift, residual: residualWide, relu: true)
+                    }
+                    let agree = same(y.scalars, yWide.narrow(dim: 3, start: 0, length: w).contiguous().scalars)
+                    #expect(agree, "\(h)×\(w) map, \(threads) threads")
+                    #expect(y.scalars.allSatisfy { $0 >= 0 } && y.scalars.contains { $0 > 0 })
+                    let lastColumn = (0..<cout).map { y.scalars[$0 * h * w + h * w - 1] }
+                    #expect(lastColumn.allSatisfy { $0 == 0 }, "NaN made 0 in the last column")
+                }
+            }
+        }
+    }
+
     /// Inference fuses a clamp (ReLU6) into the convolution before it, with or without a batch
     /// norm between them: three convolutions (one inverted-residual step) and nothing else, the values the eager forward gives,
     /// NaN kept as `clamp` keeps it.
