@@ -58,7 +58,15 @@ public final class OptimizedGraph {
 
             init(_ fused: FusedConv) { self.fused = fused }
 
+            /// The write epoch at which `value` was last found valid (-1: never).
+            private var validAt = -1
+
             var layer: AffineConv? {
+                // no tensor anywhere written, exposed or replaced since the last check: still valid
+                let epoch = TensorStorage.currentWriteEpoch
+                lock.lock()
+                if epoch == validAt, let value { lock.unlock(); return value }
+                lock.unlock()
                 // each statistic's storage and version (zeros where there is none)
                 var key = SIMD8<Int>(repeating: 0)
                 if let norm = fused.norm {
@@ -72,12 +80,12 @@ public final class OptimizedGraph {
                     }
                 }
                 lock.lock()
-                if let value, key == self.key { lock.unlock(); return value }
+                if let value, key == self.key { validAt = epoch; lock.unlock(); return value }
                 lock.unlock()
                 let made = fused.layer
                 let storages = fused.norm.map { [$0.runningMean, $0.runningVar, $0.weight, $0.bias].compactMap { $0?.storage } } ?? []
                 lock.lock()
-                (self.key, self.value, self.keyStorages) = (key, made, storages)
+                (self.key, self.value, self.keyStorages, self.validAt) = (key, made, storages, epoch)
                 lock.unlock()
                 return made
             }

@@ -1,13 +1,14 @@
 import CKernels
 import Foundation
 
-/// A kernel's layout of a weight: its name and up to four numbers of its geometry (a key built
-/// per call, so no text is formatted for it).
+/// A kernel's layout of a weight: which layout and up to four numbers of its geometry (a key built
+/// per call, so nothing in it is text).
 struct PackedLayout: Hashable {
-    let kind: String
+    enum Kind: UInt8 { case gemm, gemmTransposed, winograd, winogradChannels, direct16, direct32 }
+    let kind: Kind
     let a: Int, b: Int, c: Int, d: Int
 
-    init(_ kind: String, _ a: Int = 0, _ b: Int = 0, _ c: Int = 0, _ d: Int = 0) {
+    init(_ kind: Kind, _ a: Int = 0, _ b: Int = 0, _ c: Int = 0, _ d: Int = 0) {
         (self.kind, self.a, self.b, self.c, self.d) = (kind, a, b, c, d)
     }
 }
@@ -17,10 +18,12 @@ struct PackedLayout: Hashable {
 /// Runtime pre-packs its initializers. Inference repacks the same weights on every call otherwise:
 /// at batch 1 that repacking costs as much as the multiplication it feeds.
 ///
-/// An entry is valid while its weight's storage is alive and has the version it had when the entry
-/// was made; every in-place write through the tensor API (optimiser steps, `copy_`,
-/// `loadStateDict`, initialisers) bumps that version. Writes through a raw pointer are invisible,
-/// so a weight whose `Tensor.data` has been handed out is packed afresh on every call.
+/// An entry is valid while its weight's storage has the version it had when the entry was made;
+/// every in-place write through the tensor API (optimiser steps, `copy_`, `loadStateDict`,
+/// initialisers) bumps that version. Writes through a raw pointer are invisible, so a weight whose
+/// `Tensor.data` has been handed out is packed afresh on every call. A storage's entries leave
+/// when it is freed (its deinit calls `forget`): no weak reference, which would move every retain
+/// and release of the weight's storage onto the runtime's slow path.
 final class PackedWeightCache: @unchecked Sendable {
     static let shared = PackedWeightCache()
 
@@ -34,14 +37,18 @@ final class PackedWeightCache: @unchecked Sendable {
         let isa: Int32
     }
 
-    private final class Entry {
-        weak var storage: TensorStorage?
+    final class Entry {
+        let key: Key
+        /// The weight's storage, alive while the entry is in the table (its deinit takes the entry out).
+        unowned(unsafe) let owner: TensorStorage
         let version: Int
         let value: AnyObject
         let bytes: Int
         var lastUse: UInt64
-        init(storage: TensorStorage, version: Int, value: AnyObject, bytes: Int, lastUse: UInt64) {
-            self.storage = storage; self.version = version; self.value = value; self.bytes = bytes; self.lastUse = lastUse
+        /// Set when the entry leaves the table (a storage's hint may still name it).
+        var dropped = false
+        init(key: Key, owner: TensorStorage, version: Int, value: AnyObject, bytes: Int, lastUse: UInt64) {
+            self.key = key; self.owner = owner; self.version = version; self.value = value; self.bytes = bytes; self.lastUse = lastUse
         }
     }
 
@@ -62,9 +69,13 @@ final class PackedWeightCache: @unchecked Sendable {
         let key = Key(storage: ObjectIdentifier(storage), offset: weight.storageOffset, count: weight.count, layout: layout,
                       isa: ck_gemm_isa())
         lock.lock()
-        if let e = entries[key], e.storage === storage, e.version == storage.version, let v = e.value as? T {
+        // the entry this storage was last found in, then the table (a weight used in one layout,
+        // as most are, is found without hashing its key)
+        let hinted = storage.packedHint.flatMap { $0.key == key && !$0.dropped ? $0 : nil }
+        if let e = hinted ?? entries[key], e.version == storage.version, let v = e.value as? T {
             clock &+= 1
             e.lastUse = clock
+            storage.packedHint = e
             lock.unlock()
             return v
         }
@@ -72,26 +83,43 @@ final class PackedWeightCache: @unchecked Sendable {
         let (value, size) = make()
         lock.lock()
         defer { lock.unlock() }
-        if let old = entries.removeValue(forKey: key) { bytes -= old.bytes }
+        if let old = entries.removeValue(forKey: key) { drop(old) }
         guard size <= limitBytes else { return value }
-        // entries of freed weights first, then the least recently used
-        for (k, e) in entries where e.storage == nil {
-            bytes -= e.bytes
-            entries[k] = nil
-        }
+        // the least recently used first
         while bytes + size > limitBytes, let oldest = entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
-            bytes -= oldest.value.bytes
+            drop(oldest.value)
             entries[oldest.key] = nil
         }
         clock &+= 1
-        entries[key] = Entry(storage: storage, version: storage.version, value: value, bytes: size, lastUse: clock)
+        let entry = Entry(key: key, owner: storage, version: storage.version, value: value, bytes: size, lastUse: clock)
+        entries[key] = entry
+        storage.packedHint = entry
+        storage.hasPackedEntries = true
         bytes += size
         return value
+    }
+
+    /// Accounts for an entry leaving the table, and takes it from its storage's hint (unless the
+    /// storage is being freed) so that its value goes now.
+    private func drop(_ e: Entry, ownerAlive: Bool = true) {
+        bytes -= e.bytes
+        e.dropped = true
+        if ownerAlive, e.owner.packedHint === e { e.owner.packedHint = nil }
+    }
+
+    /// Drops the entries of a storage being freed (from its deinit).
+    func forget(_ storage: ObjectIdentifier) {
+        lock.lock(); defer { lock.unlock() }
+        for (k, e) in entries where k.storage == storage {
+            drop(e, ownerAlive: false)
+            entries[k] = nil
+        }
     }
 
     /// Drops every entry.
     func removeAll() {
         lock.lock(); defer { lock.unlock() }
+        for e in entries.values { drop(e) }
         entries = [:]
         bytes = 0
     }

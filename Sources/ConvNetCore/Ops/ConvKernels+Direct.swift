@@ -39,7 +39,7 @@ extension ConvKernels {
     static func directStrided(_ g: ConvGeometry, x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                               y: UnsafeMutablePointer<Float>, constantWeight: Tensor? = nil) {
         let taps = g.c * g.kh * g.kw
-        let packed = ConvKernels.packedWeight(constantWeight, PackedLayout("direct32")) { () -> (Tensor, Int) in
+        let packed = ConvKernels.packedWeight(constantWeight, PackedLayout(.direct32)) { () -> (Tensor, Int) in
             let p = Tensor(uninitializedShape: [(g.cout + 31) / 32 * taps * 32])
             ck_pack_conv_direct32(weight, g.cout, g.c, g.kh, g.kw, p.elementPointer)
             return (p, p.count * 4)
@@ -114,7 +114,7 @@ extension ConvKernels {
                        bias: UnsafePointer<Float>?, outG: Int, kh: Int, kw: Int, ph: Int, pw: Int, sh: Int = 1, sw: Int = 1,
                        ho: Int, wo: Int, y: UnsafeMutablePointer<Float>, constantWeight: Tensor? = nil) {
         let taps = inG * kh * kw
-        let packed = ConvKernels.packedWeight(constantWeight, PackedLayout("direct16", groups)) { () -> (Tensor, Int) in
+        let packed = ConvKernels.packedWeight(constantWeight, PackedLayout(.direct16, groups)) { () -> (Tensor, Int) in
             let p = Tensor(uninitializedShape: [groups * taps * 16])
             for gr in 0..<groups { ck_pack_conv_direct16(weight + gr * outG * taps, outG, inG, kh, kw, p.elementPointer + gr * taps * 16) }
             return (p, p.count * 4)

@@ -174,7 +174,7 @@ extension ConvKernels {
         let bounds = (0...parts).map { Swift.min(g.cout, panels * $0 / parts * 6) }
         let taps = g.c * g.kh * g.kw
         let packs: [Tensor] = (0..<parts).map { p in
-            packedWeight(constantWeight, PackedLayout("winograd channels", variant.rawValue, bounds[p], bounds[p + 1])) { () -> (Tensor, Int) in
+            packedWeight(constantWeight, PackedLayout(.winogradChannels, variant.rawValue, bounds[p], bounds[p + 1])) { () -> (Tensor, Int) in
                 let part = ConvGeometry(n: g.n, c: g.c, h: g.h, w: g.w, cout: bounds[p + 1] - bounds[p], kh: g.kh, kw: g.kw, groups: 1,
                                         sh: g.sh, sw: g.sw, ph: g.ph, pw: g.pw, dh: g.dh, dw: g.dw, ho: g.ho, wo: g.wo)
                 let t = winogradWeights(part, weight + bounds[p] * taps, adjoint: false, variant: variant)

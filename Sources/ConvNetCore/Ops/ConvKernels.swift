@@ -248,7 +248,7 @@ enum ConvKernels {
     /// when `constant` is the weight tensor).
     static func gemmWeight(_ weight: UnsafePointer<Float>, constant: Tensor?, group: Int = 0, groups: Int = 1, rows: Int,
                            columns: Int) -> PackedA {
-        packedWeight(constant, PackedLayout("gemm", group, groups, rows, columns)) { () -> (PackedA, Int) in
+        packedWeight(constant, PackedLayout(.gemm, group, groups, rows, columns)) { () -> (PackedA, Int) in
             let p = PackedA(transA: false, m: rows, k: columns, a: weight + group * rows * columns, lda: columns)
             return (p, p.bytes)
         }
@@ -264,7 +264,7 @@ enum ConvKernels {
             gemmWeight(weight, constant: constantWeight, group: gr, groups: g.groups, rows: g.coutG, columns: g.kg)
         } }
         let transposedWeights = { (0..<g.groups).map { gr in
-            packedWeight(constantWeight, PackedLayout("gemm transposed", gr, g.groups, g.kg, g.coutG)) { () -> (PackedB, Int) in
+            packedWeight(constantWeight, PackedLayout(.gemmTransposed, gr, g.groups, g.kg, g.coutG)) { () -> (PackedB, Int) in
                 let p = PackedB(transB: true, k: g.kg, n: g.coutG, b: weight + gr * g.coutG * g.kg, ldb: g.kg)
                 return (p, p.bytes)
             }
@@ -340,7 +340,7 @@ enum ConvKernels {
                 if let bounds = epilogue?.clamp { ConvEpilogue.clamp(y, count: g.n * g.cout * g.hwo, to: bounds) }
                 return
             }
-            let packed = packedWeight(constantWeight, PackedLayout("winograd", variant.rawValue, g.groups)) { () -> (Tensor, Int) in
+            let packed = packedWeight(constantWeight, PackedLayout(.winograd, variant.rawValue, g.groups)) { () -> (Tensor, Int) in
                 let t = winogradWeights(g, weight, adjoint: false, variant: variant)
                 return (t, t.count * 4)
             }

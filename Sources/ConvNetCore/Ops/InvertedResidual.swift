@@ -1,8 +1,9 @@
 import CKernels
 
 /// One convolution with what the engine fuses into it (`conv2dAffineReLU`'s arguments): a
-/// per-channel scale and shift, then ReLU or a clamp.
-struct AffineConv {
+/// per-channel scale and shift, then ReLU or a clamp. A class: a replay hands it from its cache to
+/// the kernels at every step, one reference instead of four tensors' worth of retains.
+final class AffineConv {
     let weight: Tensor
     let bias: Tensor?
     let stride: Size2
@@ -13,6 +14,12 @@ struct AffineConv {
     let shift: Tensor?
     let relu: Bool
     let clamp: (lower: Float, upper: Float)?
+
+    init(weight: Tensor, bias: Tensor?, stride: Size2, padding: Padding, dilation: Size2, groups: Int, scale: Tensor?, shift: Tensor?,
+         relu: Bool, clamp: (lower: Float, upper: Float)?) {
+        (self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups) = (weight, bias, stride, padding, dilation, groups)
+        (self.scale, self.shift, self.relu, self.clamp) = (scale, shift, relu, clamp)
+    }
 
     func callAsFunction(_ x: Tensor, residual: Tensor? = nil) -> Tensor {
         conv2dAffineReLU(x, weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups,

@@ -79,12 +79,25 @@ public final class TensorStorage: @unchecked Sendable {
     public let count: Int
     /// Bumped by every in-place write (PyTorch's version counter): autograd compares it with the
     /// version a recorded operation saved, so a value changed after it was saved is an error.
-    public internal(set) var version = 0
+    public internal(set) var version = 0 { didSet { TensorStorage.bumpWriteEpoch() } }
     /// Set once `Tensor.data` has handed the block's address to code outside the library, whose
     /// writes the version may not record (see ``PackedWeightCache``).
     private let exposed = Atomic<Bool>(false)
     package var isExposed: Bool { exposed.load(ordering: .relaxed) }
-    package func noteExposed() { exposed.store(true, ordering: .relaxed) }
+    package func noteExposed() {
+        exposed.store(true, ordering: .relaxed)
+        TensorStorage.bumpWriteEpoch()
+    }
+
+    /// Counts every version bump, exposure and storage replacement of any block: a cache of values
+    /// derived from some tensors that saw the same count at its last check needs no other check.
+    private static let writeEpoch = Atomic<Int>(0)
+    package static var currentWriteEpoch: Int { writeEpoch.load(ordering: .acquiring) }
+    package static func bumpWriteEpoch() { writeEpoch.add(1, ordering: .releasing) }
+    /// The ``PackedWeightCache`` entry this block was last found in, and whether the cache has
+    /// entries of it (both read and written under the cache's lock).
+    var packedHint: PackedWeightCache.Entry?
+    var hasPackedEntries = false
 
     init(count: Int) {
         self.count = count
@@ -101,7 +114,10 @@ public final class TensorStorage: @unchecked Sendable {
         scalars.withUnsafeBufferPointer { pointer.initialize(from: $0.baseAddress!, count: scalars.count) }
     }
 
-    deinit { BufferPool.shared.release(pointer, count: count) }
+    deinit {
+        if hasPackedEntries { PackedWeightCache.shared.forget(ObjectIdentifier(self)) }
+        BufferPool.shared.release(pointer, count: count)
+    }
 }
 
 /// Memory held for reuse by freed tensors.

@@ -199,6 +199,7 @@ public final class Tensor: @unchecked Sendable {
         checkArgument(isUninitialized, "materialize(with:) is for uninitialized parameters; use copy_ to overwrite values")
         let c = values.copy()
         shape = c.shape; _strides = nil; storageOffset = 0; storage = c.storage
+        TensorStorage.bumpWriteEpoch()
         isContiguous = true
         isUninitialized = false
     }
