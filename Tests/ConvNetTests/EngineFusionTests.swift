@@ -353,6 +353,29 @@ private final class Stem: Module {
         }
     }
 
+    /// One image of a small map: each thread widens its share of the channels (whole 6-row panels
+    /// of the expansion weights; 200 channels leave a last panel of 2) and runs the depthwise layer
+    /// on them at once, then the projection runs on the whole: the eager values, NaN kept, on one
+    /// thread and two, stride 1 (with the residual) and 2, maps of even and odd sides.
+    @Test(arguments: [(16, 96, 16, 1, 14), (24, 144, 32, 2, 28), (32, 200, 32, 1, 7), (8, 40, 12, 2, 9)])
+    func smallMapsWidenAndFilterChannelsByThread(_ c: Int, _ e: Int, _ cout: Int, _ stride: Int, _ side: Int) {
+        Tensor.manualSeed(29)
+        let block = evalAfterBatchStatistics(InvertedResidual(c, e, cout, expands: true, stride: stride, projectNorm: true,
+                                                              residual: stride == 1 && c == cout), warmUp: Tensor.randn(2, c, side, side) * 3)
+        let x = randn([1, c, side, side], times: 3, nanAt: side + 2)
+        for threads in [1, 2] {
+            Profiler.reset()
+            let (eager, compiled, steps) = withContext({ $0.threads = threads; $0.profiling = true }) { eagerAndCompiled(block, x) }
+            #expect(steps == 1)
+            #expect(compiled.scalars.contains { $0.isNaN } && compiled.scalars.contains { !$0.isNaN })
+            expectSameNaNsAndClose(compiled, eager, rtol: 1e-4, atol: 1e-4, "\(c)→\(e)→\(cout) /\(stride) on \(side)², \(threads) threads")
+            if GEMM.isa == "avx512" {
+                let label = "conv fwd \(c)→\(e) 1×1 + depthwise 3×3/\(stride) by channels @\(side)×\(side)"
+                #expect(Profiler.entries.contains { $0.name == label }, "the channel-split kernel ran: \(label)")
+            }
+        }
+    }
+
     /// On small maps the two layers run apart, the depthwise one reading its planes where they lie
     /// with the epilogue (the batch norm's scale and shift, ReLU6) on its stores: the eager values, NaN kept.
     @Test(arguments: [(7, 1), (14, 2), (9, 1)])

@@ -71,4 +71,20 @@ extension ConvKernels {
             }
         }
     }
+
+    /// depthwise(expand(x)) for one image (see `expandedDepthwiseByChannels`): each thread takes
+    /// whole 6-row panels of the packed expansion weights, widens those channels into `widened`, then
+    /// runs the depthwise kernel on the same channels into y.
+    static func expandedDepthwiseByChannels(_ p: InvertedResidualPlan, x: UnsafePointer<Float>, expand: PackedA,
+                                            expandEpilogue: ck_epilogue, dwWeight: UnsafePointer<Float>, dwEpilogue: ck_epilogue,
+                                            widened: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>) {
+        let hw = p.h * p.w, scratch = ck_conv_depthwise_padded_scratch(p.h, p.w, p.kh, p.kw, p.ph, p.pw, p.s, p.wo)
+        Threads.parallelFor((p.e + 5) / 6) { r in
+            var e1 = expandEpilogue, e2 = dwEpilogue
+            let c0 = r.lowerBound * 6, c1 = Swift.min(p.e, r.upperBound * 6)
+            ck_sgemm_packed_rows(p.e, c0, c1, hw, p.c, expand.pointer, 0, x, hw, widened, hw, 0, &e1)
+            ck_conv_depthwise_padded(widened, hw, c0, c1, p.e, p.h, p.w, dwWeight, p.kh, p.kw, p.s, p.ph, p.pw, p.ho, p.wo, &e2, y,
+                                     p.ho * p.wo, ck_scratch(3, scratch))
+        }
+    }
 }

@@ -55,6 +55,9 @@ final class AffineConv {
 func conv2dInvertedResidual(_ x: Tensor, _ expand: AffineConv?, _ depthwise: AffineConv, project: AffineConv? = nil,
                             residual: Tensor? = nil) -> Tensor {
     guard let plan = InvertedResidualPlan(x, expand, depthwise, project: project, residual: residual) else {
+        if let expand, let y = expandedDepthwiseByChannels(x, expand, depthwise) {
+            return project.map { $0(y, residual: residual) } ?? y
+        }
         let widened = expand.map { $0(x) } ?? x
         let y = depthwise(widened)
         return project.map { $0(y, residual: residual) } ?? y
@@ -88,8 +91,32 @@ func conv2dInvertedResidual(_ x: Tensor, _ expand: AffineConv?, _ depthwise: Aff
     return out
 }
 
+/// depthwise(expand(x)) for one image of a map small enough to stay in cache, the widened channels
+/// split over threads: each widens its channels and runs the depthwise layer on them at once, in one
+/// parallel region instead of two, and no widened plane moves to another core. Nil where the layers
+/// do not fit that (they then run one after the other).
+func expandedDepthwiseByChannels(_ x: Tensor, _ expand: AffineConv, _ depthwise: AffineConv) -> Tensor? {
+    guard x.rank == 4, x.shape[0] == 1,
+          let plan = InvertedResidualPlan(x, expand, depthwise, project: nil, residual: nil, minimumIntermediate: 0) else { return nil }
+    let x = x.contiguous(), expandWeight = expand.weight.contiguous(), dwWeight = depthwise.weight.contiguous()
+    let packed = ConvKernels.gemmWeight(expandWeight.elementPointer, constant: expandWeight, rows: plan.e, columns: plan.c)
+    let widened = Tensor(uninitializedShape: [1, plan.e, plan.h, plan.w]), out = Tensor(uninitializedShape: [1, plan.e, plan.ho, plan.wo])
+    Profiler.measure("conv fwd \(plan.c)→\(plan.e) 1×1 + depthwise \(plan.kh)×\(plan.kw)/\(plan.s) by channels @\(plan.h)×\(plan.w)") {
+        withExtendedLifetime((expandWeight, dwWeight)) {
+            expand.withEpilogue { e1 in
+                depthwise.withEpilogue { e2 in
+                    ConvKernels.expandedDepthwiseByChannels(plan, x: x.elementPointer, expand: packed, expandEpilogue: e1,
+                                                            dwWeight: dwWeight.elementPointer, dwEpilogue: e2,
+                                                            widened: widened.elementPointer, y: out.elementPointer)
+                }
+            }
+        }
+    }
+    return out
+}
+
 /// The shapes of an inverted residual's layers (`conv2dInvertedResidual`), when the banded kernel
-/// takes them (nil otherwise).
+/// takes them (nil otherwise; with `minimumIntermediate` 0, whenever the layers fit a fused kernel).
 struct InvertedResidualPlan {
     /// x: n × c × h × w; widened to e channels (c = e without an expansion); depthwise to
     /// e × ho × wo; projected to cout channels (cout = e without a projection).
@@ -99,13 +126,14 @@ struct InvertedResidualPlan {
     /// Intermediate maps smaller than this per image (floats) stay in cache anyway: the layers run apart.
     static let minimumIntermediate = 1 << 18
 
-    init?(_ x: Tensor, _ expand: AffineConv?, _ depthwise: AffineConv, project: AffineConv?, residual: Tensor?) {
+    init?(_ x: Tensor, _ expand: AffineConv?, _ depthwise: AffineConv, project: AffineConv?, residual: Tensor?,
+          minimumIntermediate: Int = InvertedResidualPlan.minimumIntermediate) {
         guard ck_conv_depthwise_padded_available() != 0, x.rank == 4, depthwise.weight.rank == 4 else { return nil }
         // most calls are small maps, whose layers run apart: turned away before the checks below
         // (padding < kernel, so neither map has more than h + kh rows or w + kw columns)
         let dws = depthwise.weight.shape
         guard (expand?.weight.shape[0] ?? x.shape[1]) * (x.shape[2] + dws[2]) * (x.shape[3] + dws[3])
-            >= InvertedResidualPlan.minimumIntermediate else { return nil }
+            >= minimumIntermediate else { return nil }
         // (no arrays built here: this runs on every call of every block)
         func records(_ l: AffineConv?) -> Bool {
             guard let l else { return false }
@@ -134,8 +162,8 @@ struct InvertedResidualPlan {
             cout = project.weight.shape[0]
         }
         if let residual { guard project != nil, residual.shape == [x.shape[0], cout, ho, wo] else { return nil } }
-        guard (expand != nil && e * h * w >= InvertedResidualPlan.minimumIntermediate)
-            || (project != nil && e * ho * wo >= InvertedResidualPlan.minimumIntermediate) else { return nil }
+        guard (expand != nil && e * h * w >= minimumIntermediate)
+            || (project != nil && e * ho * wo >= minimumIntermediate) else { return nil }
         func checkChannels(_ l: AffineConv?) {
             guard let l else { return }
             let channels = l.weight.shape[0]
