@@ -168,6 +168,15 @@ float ck_sum(const float *x, long n) {
     return (float)s;
 }
 
+void ck_plane_means(const float *x, long planes, long area, float *y) {
+    // one ISA test for all the planes, each summed as ck_sum sums it (the same values)
+#if defined(__x86_64__)
+    if (wide()) { for (long p = 0; p < planes; p++) y[p] = sum512(x + p * area, area) / (float)area; return; }
+    if (avx2()) { for (long p = 0; p < planes; p++) y[p] = sum256(x + p * area, area) / (float)area; return; }
+#endif
+    for (long p = 0; p < planes; p++) y[p] = ck_sum(x + p * area, area) / (float)area;
+}
+
 float ck_sum_sq_dev(const float *x, long n, float mu) {
 #if defined(__x86_64__)
     if (wide()) return sq_dev512(x, n, mu);

@@ -102,6 +102,14 @@ import Testing
         let pooled = adaptiveAvgPool2d(ramp, outputSize: Size2(1, 1))
         #expect(pooled.shape == [2, 3, 1, 1])
         #expect(pooled.scalars == means)
+        // a classifier's head (1280 planes of 7×7), split over two threads: plane p holds
+        // p mod 7 + 0 … 48, mean p mod 7 + 24
+        let headValues: [Float] = (0..<1280 * 49).map { (i: Int) -> Float in Float(i / 49 % 7 + i % 49) }
+        let head = Tensor(shape: [1, 1280, 7, 7], scalars: headValues)
+        let headMeans = withContext({ $0.threads = 2 }) { adaptiveAvgPool2d(head, outputSize: Size2(1, 1)) }
+        #expect(headMeans.shape == [1, 1280, 1, 1])
+        let wanted: [Float] = (0..<1280).map { (p: Int) -> Float in Float(p % 7 + 24) }
+        #expect(headMeans.scalars == wanted)
     }
 
     @Test func normalizationAndDropout() {

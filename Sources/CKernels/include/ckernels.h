@@ -140,6 +140,8 @@ void ck_conv_direct32(const float *x, long images, long C, long H, long W, const
 /// ck_conv_direct16_scratch(Cout, Ho, Wo, 3, 3, 1, 1, 1). AVX-512 only (as direct16).
 void ck_conv_direct32_stride2_input_grad(const float *gy, long images, long Cout, long Ho, long Wo, const float *const packed[4],
                                          long C, float *gx, float *scratch);
+/// y[p] = the mean of plane p (`area` floats from x + p·area), p < planes: ck_sum's sums, in one call.
+void ck_plane_means(const float *x, long planes, long area, float *y);
 /// Σx, Σ(x − mu)², and (Σg, Σg·(x − mu)) added into the outputs; vectorised where possible.
 float ck_sum(const float *x, long n);
 float ck_sum_sq_dev(const float *x, long n, float mu);

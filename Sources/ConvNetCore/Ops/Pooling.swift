@@ -125,10 +125,11 @@ private func eagerAdaptiveAvgPool2d(_ input: Tensor, outputSize: Size2) -> Tenso
     let out = Tensor(uninitializedShape: Array(input.shape.dropLast(2)) + [ho, wo])
     let x = input.elementPointer, y = out.elementPointer
     if ho == 1 && wo == 1 {
-        // global pooling (a classifier's head): each plane's vectorised sum
+        // global pooling (a classifier's head): each plane's vectorised sum, split over threads from
+        // 8K values each (at batch 1 it sits between two parallel regions, the other threads idle)
         let area = h * w
-        Threads.parallelFor(planes, minPerThread: Swift.max(1, 32_768 / Swift.max(area, 1))) { r in
-            for p in r { y[p] = ck_sum(x + p * area, area) / Float(area) }
+        Threads.parallelFor(planes, minPerThread: Swift.max(1, 8_192 / Swift.max(area, 1))) { r in
+            ck_plane_means(x + r.lowerBound * area, r.count, area, y + r.lowerBound)
         }
     } else {
         Threads.parallelFor(planes) { r in
