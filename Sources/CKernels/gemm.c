@@ -522,7 +522,6 @@ static void sgemm_driver(int transA, int transB, long mtotal, long m0, long M, l
                     long cols = nc - jr < nr ? nc - jr : nr;
                     // 1–4 columns left after a full panel of a B read in place ride on that panel
                     long extra = isa == 2 && inPlace && cols == nr && nc - jr - nr <= 4 ? nc - jr - nr : 0;
-                    if (extra < 0) extra = 0;
                     const float *bp = inPlace ? bblock + jr : bblock + (jr / nr) * nr * kc;
                     // B kept packed streams from memory (a layer's weights, megabytes at batch 1): the
                     // block needed next (the next panel, else the next K block's first) is fetched
