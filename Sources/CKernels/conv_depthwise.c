@@ -432,6 +432,10 @@ static void dw_rows512_3x3s2(const float *x, long H, long W, const float *w, lon
 typedef struct {
     long H, W, nv;
     uint16_t m[128][9];      /* stride 1, per vector and tap: the lanes whose input is on the map */
+    uint16_t left[128], right[128];   /* per vector: the lanes with a column left of them, right of them */
+    long inner0, inner1;     /* vectors [inner0, inner1): every lane on the map, with a row above and below */
+    int32_t lane[3][16];     /* stride 2, per tap column j: each lane's source lane of the two loads (see dw_small512_s2) */
+    uint16_t inside[3];      /* stride 2: the lanes whose column 2·ow + j − 1 is on the map */
 } dw_small_masks;
 
 // Whether the small-map kernels take a layer: a 3×3 kernel, padding 1, whole planes back to back
@@ -449,8 +453,25 @@ static int dw_small_takes(long H, long W, long kh, long kw, long s, long ph, lon
     return s == 2 && W <= 32 && (W <= 16 ? 16 : 32) - W <= H * W;
 }
 
-static void dw_small_masks_make(long H, long W, dw_small_masks *F) {
+static void dw_small_masks_make(long H, long W, long stride, dw_small_masks *F) {
     const long plane = H * W;
+    if (stride == 2) {
+        // lane l: output column ow = l (or l − Wo, the second row of a pair), from source lane
+        // 2·ow + j − 1 (+ 16: the second source). Columns −1 and W are padding: tap j's permute zeroes them.
+        const long Wo = (W + 1) / 2, pairs = Wo <= 8;
+        F->H = H; F->W = W;
+        for (int j = 0; j < 3; j++) {
+            unsigned m = 0;
+            for (int l = 0; l < 16; l++) {
+                long ow = pairs && l >= Wo ? l - Wo : l, base = pairs && l >= Wo ? 16 : 0, c = 2 * ow + j - 1;
+                int on = c >= 0 && c < W;
+                F->lane[j][l] = (int32_t)(on ? (base + c) & 31 : 0);
+                if (on) m |= 1u << l;
+            }
+            F->inside[j] = (uint16_t)m;
+        }
+        return;
+    }
     F->H = H; F->W = W; F->nv = (plane + 15) / 16;
     uint16_t on[128], left[128], right[128], up[128], down[128];   /* per vector: lane on the map, has a neighbour left, … */
     for (long v = 0; v < F->nv; v++) {
@@ -468,73 +489,94 @@ static void dw_small_masks_make(long H, long W, dw_small_masks *F) {
         long b = plane - W + q;
         down[b >> 4] &= (uint16_t)~(1u << (b & 15));
     }
+    F->inner0 = (W + 15) / 16;
+    F->inner1 = (plane - W) / 16 >= F->inner0 + 2 ? (plane - W) / 16 : F->inner0;   /* one is not worth a loop */
     for (long v = 0; v < F->nv; v++) {
+        F->left[v] = left[v];
+        F->right[v] = right[v];
         const uint16_t rows[3] = { up[v], on[v], down[v] }, cols[3] = { left[v], on[v], right[v] };
         for (int i = 0; i < 3; i++)
             for (int j = 0; j < 3; j++) F->m[v][i * 3 + j] = rows[i] & cols[j];
     }
 }
 
-// EDGE: every load through its mask (the buffer's first plane, the range's last).
+// EDGE: every load through its mask (the buffer's first plane, the range's last). INNER: the plane
+// has inner vectors (a loop of their own; a separate copy keeps 7×7 planes' code as it was).
 __attribute__((target("avx512f,fma"), always_inline))
-static inline void dw_small512_s1(const int EDGE, const dw_small_masks *F, const float *x, const float *w, __m512 vs, __m512 vt,
+static inline void dw_small512_s1(const int EDGE, const int INNER, const dw_small_masks *F, const float *x, const float *w, __m512 vs, __m512 vt,
                                   const float *res, int relu, int clamp, __m512 vlo, __m512 vhi, float *y) {
     const long W = F->W, plane = F->H * W;
     const long off[9] = { -W - 1, -W, -W + 1, -1, 0, 1, W - 1, W, W + 1 };
     __m512 wv[9];
     for (int t = 0; t < 9; t++) wv[t] = _mm512_set1_ps(w[t]);
-    // plain loads: per kernel row one load of the 16 inputs from column −1, carried to the next
-    // vector as its predecessor; columns 0 and +1 are that pair shifted one and two lanes (an
-    // unaligned 512-bit load runs at half the rate, a lane shift at two a cycle)
-    __m512 u[3];
-    if (!EDGE)
-        for (int i = 0; i < 3; i++) u[i] = _mm512_loadu_ps(x + off[i * 3]);
-    for (long v = 0; v < F->nv; v++) {
-        const float *src = x + 16 * v;
-        __m512 r[3];
-        for (int i = 0; i < 3; i++) {
-            __m512 a = _mm512_setzero_ps();
-            if (EDGE) {
+    if (EDGE) {
+        for (long v = 0; v < F->nv; v++) {
+            const float *src = x + 16 * v;
+            __m512 r[3];
+            for (int i = 0; i < 3; i++) {
+                __m512 a = _mm512_setzero_ps();
                 for (int j = 0; j < 3; j++) {
                     int t = i * 3 + j;
                     a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(F->m[v][t], src + off[t]), wv[t], a);
                 }
-            } else {
-                __m512 next = _mm512_loadu_ps(src + 16 + off[i * 3]);
-                __m512 c1 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next), _mm512_castps_si512(u[i]), 1));
-                __m512 c2 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next), _mm512_castps_si512(u[i]), 2));
-                a = _mm512_mask3_fmadd_ps(u[i], wv[i * 3], a, F->m[v][i * 3]);
-                a = _mm512_mask3_fmadd_ps(c1, wv[i * 3 + 1], a, F->m[v][i * 3 + 1]);
-                a = _mm512_mask3_fmadd_ps(c2, wv[i * 3 + 2], a, F->m[v][i * 3 + 2]);
-                u[i] = next;
+                r[i] = a;
             }
-            r[i] = a;
+            __m512 a = _mm512_add_ps(_mm512_add_ps(r[0], r[1]), r[2]);
+            epilogue_store512(a, lanes16(plane - 16 * v), vs, vt, res ? res + 16 * v : 0, relu, clamp, vlo, vhi, y + 16 * v);
         }
-        __m512 a = _mm512_add_ps(_mm512_add_ps(r[0], r[1]), r[2]);
-        epilogue_store512(a, lanes16(plane - 16 * v), vs, vt, res ? res + 16 * v : 0, relu, clamp, vlo, vhi, y + 16 * v);
+        return;
     }
+    // plain loads: per kernel row one load of the 16 inputs from column −1, carried to the next
+    // vector as its predecessor; columns 0 and +1 are that pair shifted one and two lanes (an
+    // unaligned 512-bit load runs at half the rate, a lane shift at two a cycle)
+    // The inner vectors' taps leave the map only left of a row's first column or right of its last,
+    // so two masks serve all nine taps (the table's nine mask loads a vector cost a third of the time).
+    __m512 u[3];
+    for (int i = 0; i < 3; i++) u[i] = _mm512_loadu_ps(x + off[i * 3]);
+    __mmask16 kl = 0, kr = 0;
+#define DW_S1_VECTOR(INNER)                                                                                             \
+    do {                                                                                                                \
+        const float *src = x + 16 * v;                                                                                  \
+        __m512 r[3];                                                                                                    \
+        for (int i = 0; i < 3; i++) {                                                                                   \
+            __m512 a = _mm512_setzero_ps(), next = _mm512_loadu_ps(src + 16 + off[i * 3]);                              \
+            __m512 c1 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next), _mm512_castps_si512(u[i]), 1)); \
+            __m512 c2 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next), _mm512_castps_si512(u[i]), 2)); \
+            if (INNER) {                                                                                                \
+                a = _mm512_mask3_fmadd_ps(u[i], wv[i * 3], a, kl);                                                      \
+                a = _mm512_fmadd_ps(c1, wv[i * 3 + 1], a);                                                              \
+                a = _mm512_mask3_fmadd_ps(c2, wv[i * 3 + 2], a, kr);                                                    \
+            } else {                                                                                                    \
+                a = _mm512_mask3_fmadd_ps(u[i], wv[i * 3], a, F->m[v][i * 3]);                                          \
+                a = _mm512_mask3_fmadd_ps(c1, wv[i * 3 + 1], a, F->m[v][i * 3 + 1]);                                    \
+                a = _mm512_mask3_fmadd_ps(c2, wv[i * 3 + 2], a, F->m[v][i * 3 + 2]);                                    \
+            }                                                                                                           \
+            u[i] = next;                                                                                                \
+            r[i] = a;                                                                                                   \
+        }                                                                                                               \
+        __m512 a = _mm512_add_ps(_mm512_add_ps(r[0], r[1]), r[2]);                                                      \
+        epilogue_store512(a, lanes16(plane - 16 * v), vs, vt, res ? res + 16 * v : 0, relu, clamp, vlo, vhi, y + 16 * v); \
+    } while (0)
+    long v = 0;
+    if (INNER) {
+        for (; v < F->inner0; v++) DW_S1_VECTOR(0);
+        for (; v < F->inner1; v++) {
+            kl = F->left[v];
+            kr = F->right[v];
+            DW_S1_VECTOR(1);
+        }
+    }
+    for (; v < F->nv; v++) DW_S1_VECTOR(0);
+#undef DW_S1_VECTOR
 }
 
 __attribute__((target("avx512f,fma"), always_inline))
-static inline void dw_small512_s2(const int EDGE, long H, long W, const float *x, const float *w, __m512 vs, __m512 vt,
+static inline void dw_small512_s2(const int EDGE, const dw_small_masks *F, const float *x, const float *w, __m512 vs, __m512 vt,
                                   const float *res, int relu, int clamp, __m512 vlo, __m512 vhi, float *y) {
-    const long Ho = (H + 1) / 2, Wo = (W + 1) / 2, pairs = Wo <= 8;
-    // lane l: output column ow = l (or l − Wo, the second row of a pair), from source lane
-    // 2·ow + j − 1 (+ 16: the second source). Columns −1 and W are padding: tap j's permute zeroes them.
-    __m512i idx[3];
-    __mmask16 inside[3];
-    for (int j = 0; j < 3; j++) {
-        int32_t lane[16];
-        unsigned m = 0;
-        for (int l = 0; l < 16; l++) {
-            long ow = pairs && l >= Wo ? l - Wo : l, base = pairs && l >= Wo ? 16 : 0, c = 2 * ow + j - 1;
-            int on = c >= 0 && c < W;
-            lane[l] = (int32_t)(on ? (base + c) & 31 : 0);
-            if (on) m |= 1u << l;
-        }
-        idx[j] = _mm512_loadu_si512(lane);
-        inside[j] = (__mmask16)m;
-    }
+    const long H = F->H, W = F->W, Ho = (H + 1) / 2, Wo = (W + 1) / 2, pairs = Wo <= 8;
+    // the lane tables come made (per call, not per plane: making them cost 7×7 planes a third of their time)
+    const __m512i idx[3] = { _mm512_loadu_si512(F->lane[0]), _mm512_loadu_si512(F->lane[1]), _mm512_loadu_si512(F->lane[2]) };
+    const __mmask16 inside[3] = { F->inside[0], F->inside[1], F->inside[2] };
     __m512 wv[9];
     for (int t = 0; t < 9; t++) wv[t] = _mm512_set1_ps(w[t]);
     const __mmask16 first = lanes16(pairs ? W : 16), second = lanes16(pairs ? W : W - 16);
@@ -565,16 +607,27 @@ static inline void dw_small512_s2(const int EDGE, long H, long W, const float *x
 #undef DW_S2_VECTOR
 }
 
+// Planes p0 … p1 − 1 (channel p mod C): the loop over planes in here, with the epilogue's constants
+// made once, so a 7×7 plane's four vectors do not also pay for a call.
 __attribute__((target("avx512f,fma")))
-static void dw_small512(const dw_small_masks *F, long s, int edge, const float *x, const float *w, float scale, float shift,
-                        const float *res, int relu, int clamp, float lo, float hi, float *y) {
-    const __m512 vs = _mm512_set1_ps(scale), vt = _mm512_set1_ps(shift), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
-    if (s == 1) {
-        if (edge) dw_small512_s1(1, F, x, w, vs, vt, res, relu, clamp, vlo, vhi, y);
-        else dw_small512_s1(0, F, x, w, vs, vt, res, relu, clamp, vlo, vhi, y);
-    } else {
-        if (edge) dw_small512_s2(1, F->H, F->W, x, w, vs, vt, res, relu, clamp, vlo, vhi, y);
-        else dw_small512_s2(0, F->H, F->W, x, w, vs, vt, res, relu, clamp, vlo, vhi, y);
+static void dw_small512(const dw_small_masks *F, long s, const float *x, long xPlane, long p0, long p1, long C, const float *w,
+                        const ck_epilogue *ep, float *y, long yPlane) {
+    const int relu = ep ? ep->relu : 0, clamp = ep ? ep->clamp : 0;
+    const __m512 vlo = _mm512_set1_ps(ep ? ep->lo : 0), vhi = _mm512_set1_ps(ep ? ep->hi : 0);
+    for (long p = p0; p < p1; p++) {
+        const long c = p % C;
+        const int edge = p == 0 || p + 1 == p1;
+        const __m512 vs = _mm512_set1_ps(ep && ep->scale ? ep->scale[c] : 1.0f), vt = _mm512_set1_ps(ep && ep->shift ? ep->shift[c] : 0.0f);
+        const float *xp = x + p * xPlane, *wp = w + c * 9, *res = ep && ep->residual ? ep->residual + p * yPlane : 0;
+        float *yp = y + p * yPlane;
+        if (s == 1) {
+            if (edge) dw_small512_s1(1, 0, F, xp, wp, vs, vt, res, relu, clamp, vlo, vhi, yp);
+            else if (F->inner1 > F->inner0) dw_small512_s1(0, 1, F, xp, wp, vs, vt, res, relu, clamp, vlo, vhi, yp);
+            else dw_small512_s1(0, 0, F, xp, wp, vs, vt, res, relu, clamp, vlo, vhi, yp);
+        } else {
+            if (edge) dw_small512_s2(1, F, xp, wp, vs, vt, res, relu, clamp, vlo, vhi, yp);
+            else dw_small512_s2(0, F, xp, wp, vs, vt, res, relu, clamp, vlo, vhi, yp);
+        }
     }
 }
 
@@ -697,13 +750,8 @@ void ck_conv_depthwise_padded(const float *x, long xPlane, long p0, long p1, lon
     }
     if (dw_small_takes(H, W, kh, kw, s, ph, pw, xPlane, Ho, Wo)) {
         dw_small_masks F;
-        dw_small_masks_make(H, W, &F);
-        for (long p = p0; p < p1; p++) {
-            long c = p % C;
-            dw_small512(&F, s, p == 0 || p + 1 == p1, x + p * xPlane, w + c * 9, ep && ep->scale ? ep->scale[c] : 1.0f,
-                        ep && ep->shift ? ep->shift[c] : 0.0f, ep && ep->residual ? ep->residual + p * yPlane : 0,
-                        ep ? ep->relu : 0, ep ? ep->clamp : 0, ep ? ep->lo : 0, ep ? ep->hi : 0, y + p * yPlane);
-        }
+        dw_small_masks_make(H, W, s, &F);
+        dw_small512(&F, s, x, xPlane, p0, p1, C, w, ep, y, yPlane);
         return;
     }
     // 3×3 planes at least 48 wide are read in place (narrower rows are mostly edge chunks, whose
