@@ -336,17 +336,22 @@ static inline void dw_rows512_3x3s1_walk(const int PARTIAL, const float *x, long
             // the next vector: whole, partial (the row's last columns) or past the row
             const long left = W - c - 16;
             const __mmask16 m = PARTIAL ? lanes16(left) : 0xFFFF;
-            __m512 a0 = z, a1 = z;
+            // even and odd input rows into separate sums: two chains of multiply-adds per output
+            // row instead of one nine long
+            __m512 a0 = z, a1 = z, b0 = z, b1 = z;
             for (int k = 0; k < 4; k++) {
                 if (!r[k]) continue;
                 __m512 next = left >= 16 ? _mm512_loadu_ps(r[k] + c + 16)
                               : PARTIAL && left > 0 ? _mm512_maskz_loadu_ps(m, r[k] + c + 16) : z;
                 __m512 v0 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(cur[k]), _mm512_castps_si512(prev[k]), 15));
                 __m512 v2 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next), _mm512_castps_si512(cur[k]), 1));
-                dw_pair_row_taps(k, 1, v0, cur[k], v2, wv, &a0, &a1);
+                if (k & 1) dw_pair_row_taps(k, 1, v0, cur[k], v2, wv, &b0, &b1);
+                else dw_pair_row_taps(k, 1, v0, cur[k], v2, wv, &a0, &a1);
                 prev[k] = cur[k];
                 cur[k] = next;
             }
+            a0 = _mm512_add_ps(a0, b0);
+            a1 = _mm512_add_ps(a1, b1);
             const __mmask16 keep = PARTIAL ? lanes16(W - c) : 0xFFFF;
             long o = oh * W + c;
             epilogue_store512(a0, keep, vs, vt, res ? res + o : 0, relu, clamp, vlo, vhi, y + o);
@@ -389,7 +394,7 @@ static void dw_rows512_3x3s2_walked(const float *x, long H, long W, const float 
         for (long ow0 = 0; ow0 < Wo; ow0 += 16) {
             const long c = 2 * ow0;
             const __mmask16 m0 = lanes16(W - c), m1 = lanes16(W - c - 16);
-            __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;   /* even, odd input rows (as at stride 1) */
             for (int k = 0; k < 5; k++) {
                 if (!r[k]) continue;
                 const float *src = r[k] + c;
@@ -398,8 +403,11 @@ static void dw_rows512_3x3s2_walked(const float *x, long H, long W, const float 
                 __m512 v1 = _mm512_permutex2var_ps(l0, even, l1), v2 = _mm512_permutex2var_ps(l0, odd, l1);
                 __m512 v0 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(v2), _mm512_castps_si512(prev[k]), 15));
                 prev[k] = v2;
-                dw_pair_row_taps(k, 2, v0, v1, v2, wv, &a0, &a1);
+                if (k & 1) dw_pair_row_taps(k, 2, v0, v1, v2, wv, &b0, &b1);
+                else dw_pair_row_taps(k, 2, v0, v1, v2, wv, &a0, &a1);
             }
+            a0 = _mm512_add_ps(a0, b0);
+            a1 = _mm512_add_ps(a1, b1);
             const __mmask16 keep = lanes16(Wo - ow0);
             long o = oh * Wo + ow0;
             epilogue_store512(a0, keep, vs, vt, res ? res + o : 0, relu, clamp, vlo, vhi, y + o);
