@@ -114,9 +114,10 @@ public final class PackedA: @unchecked Sendable {
             return
         }
         if rowSplitIsBetter(n: n, threads: threads) {
+            let (m, k, a) = (m, k, pointer)
             withOptionalPointer(epilogue) { ep in
                 Threads.parallelFor((m + 5) / 6) { r in
-                    ck_sgemm_packed_rows(self.m, r.lowerBound * 6, r.upperBound * 6, n, self.k, self.buffer.elementPointer,
+                    ck_sgemm_packed_rows(m, r.lowerBound * 6, r.upperBound * 6, n, k, a,
                                          transB ? 1 : 0, b, ldb, c, ldc, accumulate ? 1 : 0, ep)
                 }
             }
@@ -155,10 +156,10 @@ public final class PackedA: @unchecked Sendable {
 
     private func productSplittingRows(n: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
                                       epilogue: ck_epilogue?) {
-        let panels = (m + 5) / 6
+        let panels = (m + 5) / 6, (m, k, a) = (m, k, pointer)
         withOptionalPointer(epilogue) { ep in
             Threads.parallelFor(panels, minPerThread: Swift.max(1, 300_000 / Swift.max(1, 12 * n * k))) { r in
-                ck_sgemm_packed_rows(self.m, r.lowerBound * 6, r.upperBound * 6, n, self.k, self.buffer.elementPointer, 0, b, ldb, c,
+                ck_sgemm_packed_rows(m, r.lowerBound * 6, r.upperBound * 6, n, k, a, 0, b, ldb, c,
                                      ldc, 0, ep)
             }
         }

@@ -42,8 +42,10 @@ public enum Threads {
             withoutActuallyEscaping(chunk) { run in
                 let task = PoolTask(run)
                 withExtendedLifetime(task) {
+                    // (the task borrowed, not retained: both threads touching one reference count
+                    // at each region's start and end bounced its cache line between the cores)
                     _ = ck_pool_run(n, { ctx, t in
-                        Unmanaged<PoolTask>.fromOpaque(ctx!).takeUnretainedValue().run(t)
+                        Unmanaged<PoolTask>.fromOpaque(ctx!)._withUnsafeGuaranteedRef { $0.run(t) }
                     }, Unmanaged.passUnretained(task).toOpaque())
                 }
             }

@@ -45,7 +45,8 @@ extension ConvKernels {
             return (p, p.count * 4)
         }
         let scratch = ck_conv_direct16_scratch(g.c, g.h, g.w, g.kh, g.kw, g.ph, g.pw, g.sw)
-        let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo
+        let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo, weights = packed.elementPointer
+        defer { withExtendedLifetime(packed) {} }
         if g.n < Threads.count {
             // fewer images than threads (batch-1 inference): each thread takes a range of 32-channel
             // blocks of an image (and pads the image once for it)
@@ -56,14 +57,14 @@ extension ConvKernels {
                     let (b0, b1) = (blocks * p / parts, blocks * (p + 1) / parts)
                     guard b1 > b0 else { continue }
                     let o0 = b0 * 32, count = Swift.min(b1 * 32, g.cout) - o0
-                    ck_conv_direct32(x + i * inPlane, 1, g.c, g.h, g.w, packed.elementPointer + b0 * taps * 32, bias.map { $0 + o0 }, count,
+                    ck_conv_direct32(x + i * inPlane, 1, g.c, g.h, g.w, weights + b0 * taps * 32, bias.map { $0 + o0 }, count,
                                      g.kh, g.kw, g.ph, g.pw, g.sh, g.sw, g.ho, g.wo, y + i * outPlane + o0 * g.hwo, ck_scratch(3, scratch))
                 }
             }
             return
         }
         Threads.parallelFor(g.n) { r in
-            ck_conv_direct32(x + r.lowerBound * inPlane, r.count, g.c, g.h, g.w, packed.elementPointer, bias, g.cout, g.kh, g.kw,
+            ck_conv_direct32(x + r.lowerBound * inPlane, r.count, g.c, g.h, g.w, weights, bias, g.cout, g.kh, g.kw,
                              g.ph, g.pw, g.sh, g.sw, g.ho, g.wo, y + r.lowerBound * outPlane, ck_scratch(3, scratch))
         }
     }

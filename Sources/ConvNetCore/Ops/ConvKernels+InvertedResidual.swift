@@ -29,6 +29,9 @@ extension ConvKernels {
         let (band, bands) = invertedResidualBands(p, threads: Threads.count)
         let maxRows = (band - 1) * p.s + p.kh
         let dwScratch = ck_conv_depthwise_padded_scratch(maxRows, p.w, p.kh, p.kw, p.ph, p.pw, p.s, p.wo)
+        // (the packed weights' addresses taken here: read inside the region, the objects' shared
+        // reference counts and fields were touched by both cores)
+        let expand = expand?.pointer, project = project?.pointer
         Threads.parallelFor(p.n * bands) { r in
             let widened = expand == nil ? nil : ck_scratch(0, p.e * maxRows * p.w)!, scratch = ck_scratch(3, dwScratch)!
             let dwOut = project == nil ? nil : ck_scratch(1, p.e * band * p.wo)!
@@ -53,7 +56,7 @@ extension ConvKernels {
                         }
                     }
                     if v1 > v0 {
-                        ck_sgemm_packed(p.e, (v1 - v0) * p.w, p.c, expand.pointer, 0, src, p.h * p.w, widened + (v0 - a0) * p.w, plane, 0, &e1)
+                        ck_sgemm_packed(p.e, (v1 - v0) * p.w, p.c, expand, 0, src, p.h * p.w, widened + (v0 - a0) * p.w, plane, 0, &e1)
                     }
                     (dwIn, dwPlane, dwRows, dwPad) = (UnsafePointer(widened), plane, a1 - a0, 0)
                 }
@@ -67,7 +70,7 @@ extension ConvKernels {
                                          &e2, dwOut, outRows * p.wo, scratch)
                 var e3 = projectEpilogue
                 e3.residual = residual.map { $0 + (i * p.cout * p.ho + o0) * p.wo }
-                ck_sgemm_packed(p.cout, outRows * p.wo, p.e, project.pointer, 0, dwOut, outRows * p.wo, yBand, p.ho * p.wo, 0, &e3)
+                ck_sgemm_packed(p.cout, outRows * p.wo, p.e, project, 0, dwOut, outRows * p.wo, yBand, p.ho * p.wo, 0, &e3)
             }
         }
     }
@@ -79,10 +82,11 @@ extension ConvKernels {
                                             expandEpilogue: ck_epilogue, dwWeight: UnsafePointer<Float>, dwEpilogue: ck_epilogue,
                                             widened: UnsafeMutablePointer<Float>, y: UnsafeMutablePointer<Float>) {
         let hw = p.h * p.w, scratch = ck_conv_depthwise_padded_scratch(p.h, p.w, p.kh, p.kw, p.ph, p.pw, p.s, p.wo)
+        let expand = expand.pointer
         Threads.parallelFor((p.e + 5) / 6) { r in
             var e1 = expandEpilogue, e2 = dwEpilogue
             let c0 = r.lowerBound * 6, c1 = Swift.min(p.e, r.upperBound * 6)
-            ck_sgemm_packed_rows(p.e, c0, c1, hw, p.c, expand.pointer, 0, x, hw, widened, hw, 0, &e1)
+            ck_sgemm_packed_rows(p.e, c0, c1, hw, p.c, expand, 0, x, hw, widened, hw, 0, &e1)
             ck_conv_depthwise_padded(widened, hw, c0, c1, p.e, p.h, p.w, dwWeight, p.kh, p.kw, p.s, p.ph, p.pw, p.ho, p.wo, &e2, y,
                                      p.ho * p.wo, ck_scratch(3, scratch))
         }

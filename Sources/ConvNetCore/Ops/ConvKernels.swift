@@ -200,7 +200,7 @@ enum ConvKernels {
     static func implicitGEMM(_ g: ConvGeometry, x: UnsafePointer<Float>, packed: PackedA, epilogue: ConvEpilogue?,
                              y: UnsafeMutablePointer<Float>) {
         let phasesSize = ck_conv_implicit_phases_size(g.c, g.h, g.w, g.kw, g.ph, g.pw, g.sh)
-        let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo, taps = g.kg
+        let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo, taps = g.kg, weights = packed.pointer
         // (an image of under ~4M multiply-adds split by rows makes regions of a few microseconds)
         if g.n >= 2 * Threads.count && g.hwo * g.cout * taps < 4_000_000 {
             let phases = Tensor(uninitializedShape: [Threads.count * phasesSize])
@@ -211,27 +211,28 @@ enum ConvKernels {
                     ck_conv_implicit_phases(x + i * inPlane, g.c, g.h, g.w, g.kw, g.ph, g.pw, g.sh, 0, 1, own)
                     let ep = epilogue?.kernelForm(image: i, channels: g.cout, plane: g.hwo, channel0: 0)
                     withOptionalPointer(ep) { e in
-                        ck_conv_implicit(own, g.c, g.h, g.w, g.cout, g.kh, g.kw, g.sh, g.ph, g.pw, g.ho, g.wo, packed.pointer, e,
+                        ck_conv_implicit(own, g.c, g.h, g.w, g.cout, g.kh, g.kw, g.sh, g.ph, g.pw, g.ho, g.wo, weights, e,
                                          0, g.ho, y + i * outPlane, off)
                     }
                 }
             }
             return
         }
-        let phases = Tensor(uninitializedShape: [phasesSize])
+        let phases = Tensor(uninitializedShape: [phasesSize]), phasesPointer = phases.elementPointer
+        defer { withExtendedLifetime(phases) {} }
         for i in 0..<g.n {
             let parts = Swift.max(1, Swift.min(Threads.count, g.h / 16))
             Threads.parallelFor(parts) { r in
                 for part in r {
-                    ck_conv_implicit_phases(x + i * inPlane, g.c, g.h, g.w, g.kw, g.ph, g.pw, g.sh, part, parts, phases.elementPointer)
+                    ck_conv_implicit_phases(x + i * inPlane, g.c, g.h, g.w, g.kw, g.ph, g.pw, g.sh, part, parts, phasesPointer)
                 }
             }
             let ep = epilogue?.kernelForm(image: i, channels: g.cout, plane: g.hwo, channel0: 0)
             Threads.parallelFor(g.ho, minPerThread: Swift.max(1, 65_536 / Swift.max(1, g.wo * g.cout * taps))) { r in
                 let off = UnsafeMutableRawPointer(ck_scratch(3, 2 * taps + 2)!).bindMemory(to: Int.self, capacity: taps)
                 withOptionalPointer(ep) { e in
-                    ck_conv_implicit(phases.elementPointer, g.c, g.h, g.w, g.cout, g.kh, g.kw, g.sh, g.ph, g.pw, g.ho, g.wo,
-                                     packed.pointer, e, r.lowerBound, r.upperBound, y + i * outPlane, off)
+                    ck_conv_implicit(phasesPointer, g.c, g.h, g.w, g.cout, g.kh, g.kw, g.sh, g.ph, g.pw, g.ho, g.wo,
+                                     weights, e, r.lowerBound, r.upperBound, y + i * outPlane, off)
                 }
             }
         }
