@@ -536,13 +536,13 @@ static inline void dw_small512_s1(const int EDGE, const int INNER, const dw_smal
     }
     // plain loads: per kernel row one load of the 16 inputs from column −1, carried to the next
     // vector as its predecessor; columns 0 and +1 are that pair shifted one and two lanes (an
-    // unaligned 512-bit load runs at half the rate, a lane shift at two a cycle)
-    // The inner vectors' taps leave the map only left of a row's first column or right of its last,
-    // so two masks serve all nine taps (the table's nine mask loads a vector cost a third of the time).
+    // unaligned 512-bit load runs at half the rate, a lane shift at two a cycle). The inner vectors'
+    // taps leave the map only left of a row's first column or right of its last, so two masks serve
+    // all nine taps (the table's nine mask loads a vector cost a third of the time).
     __m512 u[3];
     for (int i = 0; i < 3; i++) u[i] = _mm512_loadu_ps(x + off[i * 3]);
     __mmask16 kl = 0, kr = 0;
-#define DW_S1_VECTOR(INNER)                                                                                             \
+#define DW_S1_VECTOR(TWO_MASKS)                                                                                         \
     do {                                                                                                                \
         const float *src = x + 16 * v;                                                                                  \
         __m512 r[3];                                                                                                    \
@@ -550,7 +550,7 @@ static inline void dw_small512_s1(const int EDGE, const int INNER, const dw_smal
             __m512 a = _mm512_setzero_ps(), next = _mm512_loadu_ps(src + 16 + off[i * 3]);                              \
             __m512 c1 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next), _mm512_castps_si512(u[i]), 1)); \
             __m512 c2 = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next), _mm512_castps_si512(u[i]), 2)); \
-            if (INNER) {                                                                                                \
+            if (TWO_MASKS) {                                                                                            \
                 a = _mm512_mask3_fmadd_ps(u[i], wv[i * 3], a, kl);                                                      \
                 a = _mm512_fmadd_ps(c1, wv[i * 3 + 1], a);                                                              \
                 a = _mm512_mask3_fmadd_ps(c2, wv[i * 3 + 2], a, kr);                                                    \

@@ -203,9 +203,10 @@ enum ConvKernels {
         let inPlane = g.c * g.h * g.w, outPlane = g.cout * g.hwo, taps = g.kg, weights = packed.pointer
         // (an image of under ~4M multiply-adds split by rows makes regions of a few microseconds)
         if g.n >= 2 * Threads.count && g.hwo * g.cout * taps < 4_000_000 {
-            let phases = Tensor(uninitializedShape: [Threads.count * phasesSize])
+            let phases = Tensor(uninitializedShape: [Threads.count * phasesSize]), phasesPointer = phases.elementPointer
+            defer { withExtendedLifetime(phases) {} }
             Threads.parallelChunks(g.n) { t, r in
-                let own = phases.elementPointer + t * phasesSize
+                let own = phasesPointer + t * phasesSize
                 let off = UnsafeMutableRawPointer(ck_scratch(3, 2 * taps + 2)!).bindMemory(to: Int.self, capacity: taps)
                 for i in r {
                     ck_conv_implicit_phases(x + i * inPlane, g.c, g.h, g.w, g.kw, g.ph, g.pw, g.sh, 0, 1, own)
